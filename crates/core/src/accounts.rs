@@ -1,0 +1,306 @@
+//! Logins and their persistent faces.
+
+use crate::clock::Clock;
+use crate::db::DbConn;
+use crate::error::{CoreError, CoreResult, OptionalExt};
+use crate::id::Id;
+use crate::models::{Account, Identity, Preferences};
+use crate::schema::{accounts, identities, preferences};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use guise_policy::Tier;
+
+/// A local handle: 1–30 ASCII letters, digits or underscores. Handles of all
+/// faces share one case-insensitive namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> CoreResult<Username> {
+        let s = s.trim();
+        if s.is_empty() || s.len() > 30 {
+            return Err(CoreError::invalid("username", "must be 1 to 30 characters"));
+        }
+        if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(CoreError::invalid(
+                "username",
+                "may contain only letters, digits and underscores",
+            ));
+        }
+        Ok(Username(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> CoreResult<Email> {
+        let s = s.trim();
+        let ok = s.len() <= 254
+            && s.split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+            && !s.chars().any(char::is_whitespace);
+        if !ok {
+            return Err(CoreError::invalid("email", "is not an email address"));
+        }
+        Ok(Email(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Moderator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// Argon2id is deliberately slow: run it off the async workers.
+pub async fn hash_password(password: String) -> CoreResult<String> {
+    tokio::task::spawn_blocking(move || crate::secret::hash_password(&password))
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?
+        .map_err(CoreError::Internal)
+}
+
+async fn verify_password(password: String, hash: String) -> CoreResult<bool> {
+    tokio::task::spawn_blocking(move || crate::secret::verify_password(&password, &hash))
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))
+}
+
+/// Creates a login with its first face: pseudonymous, handle = username.
+pub async fn create_account(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    username: &Username,
+    email: &Email,
+    password: &str,
+    role: Role,
+) -> CoreResult<(Account, Identity)> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(CoreError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    let password_hash = hash_password(password.to_owned()).await?;
+    let now = clock.now();
+    let today = clock.today();
+    let account_id = Id::generate(now).get();
+    let identity_id = Id::generate(now).get();
+    let username = username.as_str().to_owned();
+    let email = email.as_str().to_owned();
+    let result = conn
+        .transaction::<_, CoreError, _>(async move |conn| {
+            let account: Account = diesel::insert_into(accounts::table)
+                .values((
+                    accounts::id.eq(account_id),
+                    accounts::email.eq(&email),
+                    accounts::password_hash.eq(&password_hash),
+                    accounts::role.eq(role.as_str()),
+                    accounts::created_on.eq(today),
+                ))
+                .returning(Account::as_returning())
+                .get_result(conn)
+                .await?;
+            let identity = insert_local_identity(conn, identity_id, Some(account_id), Tier::Pseudonymous, &username, &username, today).await?;
+            Ok((account, identity))
+        })
+        .await;
+    match result {
+        Err(e) if e.is_unique_violation() => Err(CoreError::Conflict(
+            "that username or email is already taken",
+        )),
+        other => other,
+    }
+}
+
+/// Inserts a local face and its preferences row.
+pub async fn insert_local_identity(
+    conn: &mut DbConn,
+    id: i64,
+    account_id: Option<i64>,
+    tier: Tier,
+    handle: &str,
+    display_name: &str,
+    today: chrono::NaiveDate,
+) -> CoreResult<Identity> {
+    let identity: Identity = diesel::insert_into(identities::table)
+        .values((
+            identities::id.eq(id),
+            identities::account_id.eq(account_id),
+            identities::tier.eq(tier.as_str()),
+            identities::handle.eq(handle),
+            identities::display_name.eq(display_name),
+            identities::created_on.eq(today),
+        ))
+        .returning(Identity::as_returning())
+        .get_result(conn)
+        .await?;
+    diesel::insert_into(preferences::table)
+        .values(preferences::identity_id.eq(id))
+        .execute(conn)
+        .await?;
+    Ok(identity)
+}
+
+/// Signs in by email or by the handle of one of the account's persistent faces.
+/// Returns `None` for a wrong login or password without saying which.
+pub async fn authenticate(
+    conn: &mut DbConn,
+    login: &str,
+    password: &str,
+) -> CoreResult<Option<Account>> {
+    let login = login.trim();
+    let by_email: Option<Account> = accounts::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(").bind::<diesel::sql_types::Text, _>(login).sql(")"))
+        .select(Account::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    let account = match by_email {
+        Some(a) => Some(a),
+        None => {
+            accounts::table
+                .inner_join(identities::table.on(identities::account_id.eq(accounts::id.nullable())))
+                .filter(identities::domain.is_null())
+                .filter(identities::tier.ne(Tier::Anonymous.as_str()))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(identities.handle) = lower(").bind::<diesel::sql_types::Text, _>(login).sql(")"))
+                .select(Account::as_select())
+                .first(conn)
+                .await
+                .optional()?
+        }
+    };
+    let Some(account) = account else {
+        // Spend the same time as a real check so timing does not reveal logins.
+        let _ = verify_password(password.to_owned(), DUMMY_HASH.to_owned()).await;
+        return Ok(None);
+    };
+    if account.disabled {
+        return Ok(None);
+    }
+    if verify_password(password.to_owned(), account.password_hash.clone()).await? {
+        Ok(Some(account))
+    } else {
+        Ok(None)
+    }
+}
+
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Yv5n1ffvXvX0A1cXyoYJxv8ey3B0fHfWb8Mw1kDUnM";
+
+pub async fn get_account(conn: &mut DbConn, id: i64) -> CoreResult<Account> {
+    accounts::table
+        .find(id)
+        .select(Account::as_select())
+        .first(conn)
+        .await
+        .found()
+}
+
+/// The account's persistent faces, oldest first.
+pub async fn faces_of(conn: &mut DbConn, account_id: i64) -> CoreResult<Vec<Identity>> {
+    Ok(identities::table
+        .filter(identities::account_id.eq(account_id))
+        .filter(identities::tier.ne(Tier::Anonymous.as_str()))
+        .order(identities::id.asc())
+        .select(Identity::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn get_identity(conn: &mut DbConn, id: i64) -> CoreResult<Identity> {
+    identities::table
+        .find(id)
+        .select(Identity::as_select())
+        .first(conn)
+        .await
+        .found()
+}
+
+pub async fn identities_by_ids(conn: &mut DbConn, ids: &[i64]) -> CoreResult<Vec<Identity>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(identities::table
+        .filter(identities::id.eq_any(ids))
+        .select(Identity::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// A local face by handle (case-insensitive), or a remote one by handle and domain.
+pub async fn find_identity_by_acct(
+    conn: &mut DbConn,
+    handle: &str,
+    domain: Option<&str>,
+) -> CoreResult<Option<Identity>> {
+    let q = identities::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(identities.handle) = lower(").bind::<diesel::sql_types::Text, _>(handle).sql(")"))
+        .select(Identity::as_select())
+        .into_boxed();
+    let q = match domain {
+        None => q.filter(identities::domain.is_null()),
+        Some(d) => q.filter(identities::domain.eq(d.to_ascii_lowercase())),
+    };
+    Ok(q.first(conn).await.optional()?)
+}
+
+pub async fn preferences_of(conn: &mut DbConn, identity_id: i64) -> CoreResult<Preferences> {
+    preferences::table
+        .find(identity_id)
+        .select(Preferences::as_select())
+        .first(conn)
+        .await
+        .found()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_and_emails() {
+        assert!(Username::parse("alice_1").is_ok());
+        assert!(Username::parse("").is_err());
+        assert!(Username::parse("a b").is_err());
+        assert!(Username::parse("ali@ce").is_err());
+        assert!(Username::parse(&"a".repeat(31)).is_err());
+        assert!(Email::parse("a@b.example").is_ok());
+        assert!(Email::parse("a@b").is_err());
+        assert!(Email::parse("@b.example").is_err());
+        assert!(Email::parse("a b@c.example").is_err());
+    }
+}
+
+/// Public instance figures: logins, local statuses, known remote domains.
+pub async fn instance_stats(conn: &mut DbConn) -> CoreResult<(i64, i64, i64)> {
+    use crate::schema::statuses;
+    let users: i64 = accounts::table.count().get_result(conn).await?;
+    let posts: i64 = statuses::table.filter(statuses::local.eq(true)).count().get_result(conn).await?;
+    let domains: i64 = identities::table
+        .filter(identities::domain.is_not_null())
+        .select(diesel::dsl::count(identities::domain).aggregate_distinct())
+        .first(conn)
+        .await?;
+    Ok((users, posts, domains))
+}

@@ -1,0 +1,78 @@
+//! Connection pool and embedded migrations.
+
+use crate::error::{CoreError, CoreResult};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// What use cases take: a plain connection (a pooled one derefs to it).
+pub type DbConn = AsyncPgConnection;
+pub type PooledConn = Object<AsyncPgConnection>;
+
+/// A cheap-to-clone handle to the PostgreSQL pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<AsyncPgConnection>,
+    url: std::sync::Arc<str>,
+}
+
+impl Db {
+    pub fn connect(url: &str, max_size: usize) -> CoreResult<Db> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let pool = Pool::builder(manager)
+            .max_size(max_size)
+            .build()
+            .map_err(|e| CoreError::Pool(e.to_string()))?;
+        Ok(Db {
+            pool,
+            url: url.into(),
+        })
+    }
+
+    pub async fn conn(&self) -> CoreResult<PooledConn> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| CoreError::Pool(e.to_string()))
+    }
+
+    /// Applies every pending migration; returns the versions applied.
+    pub async fn migrate(&self) -> CoreResult<Vec<String>> {
+        let conn = AsyncPgConnection::establish_from_pool(self).await?;
+        let result = tokio::task::spawn_blocking(move || {
+            let mut harness = AsyncMigrationHarness::new(conn);
+            harness
+                .run_pending_migrations(MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+                .map_err(|e| CoreError::Internal(format!("migration failed: {e}")))
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+        result
+    }
+
+    pub fn status(&self) -> (usize, usize) {
+        let s = self.pool.status();
+        (s.size, s.available)
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+trait EstablishFromPool: Sized {
+    async fn establish_from_pool(db: &Db) -> CoreResult<Self>;
+}
+
+impl EstablishFromPool for AsyncPgConnection {
+    async fn establish_from_pool(db: &Db) -> CoreResult<Self> {
+        use diesel_async::AsyncConnection;
+        AsyncPgConnection::establish(db.url())
+            .await
+            .map_err(|e| CoreError::Pool(e.to_string()))
+    }
+}

@@ -1,0 +1,24 @@
+//! Guise's domain and its persistence: accounts (logins), identities (faces),
+//! statuses and the social graph, OAuth records, and the use cases that change
+//! them. Every use case asks `guise-policy` first and writes its side effects
+//! as `outbox_events` rows in the same transaction (a transactional outbox).
+//!
+//! Core knows nothing of HTTP, of the Mastodon API's JSON, or of ActivityPub.
+
+pub mod accounts;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod id;
+pub mod models;
+pub mod oauth;
+pub mod schema;
+pub mod secret;
+pub mod social;
+pub mod statuses;
+pub mod text;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use db::{Db, DbConn};
+pub use error::{CoreError, CoreResult};
+pub use id::Id;

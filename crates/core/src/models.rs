@@ -1,0 +1,165 @@
+//! Storage rows as diesel reads them. These never derive `Serialize`: the
+//! Mastodon and ActivityPub shapes are built from them explicitly elsewhere.
+
+use crate::id::Id;
+use crate::schema::*;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use guise_policy::{Tier, Visibility};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_on: NaiveDate,
+    pub disabled: bool,
+}
+
+impl Account {
+    pub fn id(&self) -> Id {
+        Id::from_i64(self.id)
+    }
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+    pub fn is_staff(&self) -> bool {
+        self.role == "admin" || self.role == "moderator"
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = identities)]
+pub struct Identity {
+    pub id: i64,
+    pub account_id: Option<i64>,
+    pub tier: String,
+    pub handle: String,
+    pub domain: Option<String>,
+    pub display_name: String,
+    pub note: String,
+    pub locked: bool,
+    pub bot: bool,
+    pub discoverable: bool,
+    pub verified: bool,
+    pub verified_by: Option<String>,
+    pub actor_url: Option<String>,
+    pub inbox_url: Option<String>,
+    pub shared_inbox_url: Option<String>,
+    pub public_key_pem: Option<String>,
+    pub private_key_pem: Option<String>,
+    pub created_on: NaiveDate,
+    pub suspended: bool,
+}
+
+impl Identity {
+    pub fn id(&self) -> Id {
+        Id::from_i64(self.id)
+    }
+    pub fn tier(&self) -> Tier {
+        self.tier.parse().unwrap_or(Tier::Pseudonymous)
+    }
+    pub fn is_local(&self) -> bool {
+        self.domain.is_none()
+    }
+    /// `handle` for local faces, `handle@domain` for remote ones.
+    pub fn acct(&self) -> String {
+        match &self.domain {
+            None => self.handle.clone(),
+            Some(d) => format!("{}@{}", self.handle, d),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = statuses)]
+pub struct Status {
+    pub id: i64,
+    pub identity_id: i64,
+    pub uri: Option<String>,
+    pub url: Option<String>,
+    pub source_text: String,
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: String,
+    pub language: Option<String>,
+    pub in_reply_to_id: Option<i64>,
+    pub in_reply_to_identity_id: Option<i64>,
+    pub thread_root_id: i64,
+    pub reblog_of_id: Option<i64>,
+    pub local: bool,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+}
+
+impl Status {
+    pub fn id(&self) -> Id {
+        Id::from_i64(self.id)
+    }
+    pub fn visibility(&self) -> Visibility {
+        self.visibility.parse().unwrap_or(Visibility::Direct)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = status_edits)]
+pub struct StatusEdit {
+    pub id: i64,
+    pub status_id: i64,
+    pub source_text: String,
+    pub content: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = notifications)]
+pub struct Notification {
+    pub id: i64,
+    pub identity_id: i64,
+    pub from_identity_id: i64,
+    pub kind: String,
+    pub status_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = preferences)]
+pub struct Preferences {
+    pub identity_id: i64,
+    pub default_visibility: String,
+    pub default_sensitive: bool,
+    pub default_language: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_apps)]
+pub struct App {
+    pub id: i64,
+    pub name: String,
+    pub website: Option<String>,
+    pub redirect_uris: String,
+    pub scopes: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub created_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_tokens)]
+pub struct Token {
+    pub id: i64,
+    pub token_hash: Vec<u8>,
+    pub refresh_hash: Option<Vec<u8>>,
+    pub app_id: i64,
+    pub account_id: Option<i64>,
+    pub binding: Option<String>,
+    pub identity_id: Option<i64>,
+    pub scopes: String,
+    pub created_on: NaiveDate,
+    pub expires_at: Option<DateTime<Utc>>,
+}

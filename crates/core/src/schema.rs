@@ -1,0 +1,231 @@
+// Diesel's view of migrations/. Kept by hand in the shape `diesel print-schema`
+// writes; tests/tidy checks every table and column here against the live schema.
+
+diesel::table! {
+    accounts (id) {
+        id -> Int8,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_on -> Date,
+        disabled -> Bool,
+    }
+}
+
+diesel::table! {
+    identities (id) {
+        id -> Int8,
+        account_id -> Nullable<Int8>,
+        tier -> Text,
+        handle -> Text,
+        domain -> Nullable<Text>,
+        display_name -> Text,
+        note -> Text,
+        locked -> Bool,
+        bot -> Bool,
+        discoverable -> Bool,
+        verified -> Bool,
+        verified_by -> Nullable<Text>,
+        actor_url -> Nullable<Text>,
+        inbox_url -> Nullable<Text>,
+        shared_inbox_url -> Nullable<Text>,
+        public_key_pem -> Nullable<Text>,
+        private_key_pem -> Nullable<Text>,
+        created_on -> Date,
+        suspended -> Bool,
+    }
+}
+
+diesel::table! {
+    statuses (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        uri -> Nullable<Text>,
+        url -> Nullable<Text>,
+        source_text -> Text,
+        content -> Text,
+        spoiler_text -> Text,
+        sensitive -> Bool,
+        visibility -> Text,
+        language -> Nullable<Text>,
+        in_reply_to_id -> Nullable<Int8>,
+        in_reply_to_identity_id -> Nullable<Int8>,
+        thread_root_id -> Int8,
+        reblog_of_id -> Nullable<Int8>,
+        local -> Bool,
+        created_at -> Timestamptz,
+        edited_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    status_edits (id) {
+        id -> Int8,
+        status_id -> Int8,
+        source_text -> Text,
+        content -> Text,
+        spoiler_text -> Text,
+        sensitive -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mentions (status_id, identity_id) {
+        status_id -> Int8,
+        identity_id -> Int8,
+    }
+}
+
+diesel::table! {
+    status_tags (status_id, name) {
+        status_id -> Int8,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    favourites (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        status_id -> Int8,
+    }
+}
+
+diesel::table! {
+    follows (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        target_identity_id -> Int8,
+        show_reblogs -> Bool,
+        notify -> Bool,
+    }
+}
+
+diesel::table! {
+    follow_requests (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        target_identity_id -> Int8,
+    }
+}
+
+diesel::table! {
+    blocks (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        target_identity_id -> Int8,
+    }
+}
+
+diesel::table! {
+    mutes (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        target_identity_id -> Int8,
+        hide_notifications -> Bool,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        from_identity_id -> Int8,
+        kind -> Text,
+        status_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    preferences (identity_id) {
+        identity_id -> Int8,
+        default_visibility -> Text,
+        default_sensitive -> Bool,
+        default_language -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oauth_apps (id) {
+        id -> Int8,
+        name -> Text,
+        website -> Nullable<Text>,
+        redirect_uris -> Text,
+        scopes -> Text,
+        client_id -> Text,
+        client_secret -> Text,
+        created_on -> Date,
+    }
+}
+
+diesel::table! {
+    oauth_codes (id) {
+        id -> Int8,
+        code_hash -> Bytea,
+        app_id -> Int8,
+        account_id -> Int8,
+        binding -> Nullable<Text>,
+        identity_id -> Nullable<Int8>,
+        scopes -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    oauth_tokens (id) {
+        id -> Int8,
+        token_hash -> Bytea,
+        refresh_hash -> Nullable<Bytea>,
+        app_id -> Int8,
+        account_id -> Nullable<Int8>,
+        binding -> Nullable<Text>,
+        identity_id -> Nullable<Int8>,
+        scopes -> Text,
+        created_on -> Date,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (identity_id, key_hash) {
+        identity_id -> Int8,
+        key_hash -> Bytea,
+        status_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Int8,
+        kind -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    identities,
+    statuses,
+    status_edits,
+    mentions,
+    status_tags,
+    favourites,
+    follows,
+    follow_requests,
+    blocks,
+    mutes,
+    notifications,
+    preferences,
+    oauth_apps,
+    oauth_codes,
+    oauth_tokens,
+    idempotency_keys,
+    outbox_events,
+);

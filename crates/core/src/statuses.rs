@@ -1,0 +1,736 @@
+//! Statuses: publish, edit, delete, read, threads and timelines.
+//!
+//! Every write runs in one transaction together with its notifications and
+//! its `outbox_events` row, so nothing is half-written and nothing accepted
+//! is lost before federation and streaming pick it up.
+
+use crate::accounts::{find_identity_by_acct, identities_by_ids};
+use crate::clock::Clock;
+use crate::db::DbConn;
+use crate::error::{CoreError, CoreResult, OptionalExt};
+use crate::id::Id;
+use crate::models::{Identity, Status, StatusEdit};
+use crate::schema::{favourites, idempotency_keys, mentions, notifications, status_edits, status_tags, statuses};
+use crate::text;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use guise_policy::{check_post, Decision, PostAttempt, PostingRules, Visibility};
+use std::collections::{HashMap, HashSet};
+
+/// What a use case needs besides the connection: the clock, the posting rules
+/// and the public base URL (for links the formatter makes).
+pub struct Ctx<'a> {
+    pub clock: &'a dyn Clock,
+    pub rules: &'a PostingRules,
+    pub base_url: &'a str,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewStatus {
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub visibility: Option<Visibility>,
+    pub language: Option<String>,
+    pub in_reply_to_id: Option<i64>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A status with everything a client entity needs, for one viewer.
+#[derive(Debug, Clone)]
+pub struct StatusView {
+    pub status: Status,
+    pub author: Identity,
+    pub reblog: Option<Box<StatusView>>,
+    pub mentions: Vec<Identity>,
+    pub tags: Vec<String>,
+    pub replies_count: i64,
+    pub reblogs_count: i64,
+    pub favourites_count: i64,
+    pub favourited: bool,
+    pub reblogged: bool,
+}
+
+/// Cursor pagination as Mastodon clients send it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page {
+    pub max_id: Option<i64>,
+    pub since_id: Option<i64>,
+    pub min_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl Page {
+    pub fn clamp(limit: Option<i64>, default: i64, max: i64) -> i64 {
+        limit.unwrap_or(default).clamp(1, max)
+    }
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    key: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn key_hash(key: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(key.as_bytes()).to_vec()
+}
+
+pub fn profile_url(base_url: &str, who: &Identity) -> String {
+    match (&who.domain, &who.actor_url) {
+        (Some(_), Some(actor)) => actor.clone(),
+        _ => format!("{base_url}/@{}", who.handle),
+    }
+}
+
+/// Formats text, resolving mentions to known faces. Returns HTML, the
+/// mentioned faces and the hashtags.
+async fn format_text(conn: &mut DbConn, base_url: &str, raw: &str) -> CoreResult<(String, Vec<Identity>, Vec<String>)> {
+    let segments = text::parse(raw);
+    let mut found: Vec<Identity> = Vec::new();
+    for (user, domain) in text::mentions(&segments) {
+        let local_domain = base_url.split("://").nth(1).unwrap_or(base_url);
+        let domain = domain.filter(|d| !d.eq_ignore_ascii_case(local_domain));
+        if let Some(who) = find_identity_by_acct(conn, &user, domain.as_deref()).await? {
+            // Anonymous faces are reached by replying, not by name.
+            if who.tier() != guise_policy::Tier::Anonymous && !who.suspended {
+                found.push(who);
+            }
+        }
+    }
+    let html = text::render(&segments, base_url, |user, domain| {
+        found
+            .iter()
+            .find(|w| {
+                w.handle.eq_ignore_ascii_case(user)
+                    && match (domain, &w.domain) {
+                        (None, None) => true,
+                        (Some(d), Some(wd)) => d.eq_ignore_ascii_case(wd),
+                        (Some(d), None) => base_url.ends_with(d),
+                        _ => false,
+                    }
+            })
+            .map(|w| text::ResolvedMention {
+                profile_url: profile_url(base_url, w),
+                handle: w.handle.clone(),
+            })
+    });
+    Ok((html, found, text::hashtags(&segments)))
+}
+
+async fn insert_notification(conn: &mut DbConn, clock: &dyn Clock, to: i64, from: i64, kind: &str, status_id: Option<i64>) -> CoreResult<()> {
+    if to == from {
+        return Ok(());
+    }
+    // A face that blocked or muted (with notifications) the sender hears nothing.
+    let silenced: bool = diesel::select(diesel::dsl::sql::<Bool>(
+        "EXISTS (SELECT 1 FROM blocks WHERE identity_id = ",
+    )
+    .bind::<BigInt, _>(to)
+    .sql(" AND target_identity_id = ")
+    .bind::<BigInt, _>(from)
+    .sql(") OR EXISTS (SELECT 1 FROM mutes WHERE hide_notifications AND identity_id = ")
+    .bind::<BigInt, _>(to)
+    .sql(" AND target_identity_id = ")
+    .bind::<BigInt, _>(from)
+    .sql(")"))
+    .get_result(conn)
+    .await?;
+    if silenced {
+        return Ok(());
+    }
+    let now = clock.now();
+    diesel::insert_into(notifications::table)
+        .values((
+            notifications::id.eq(Id::generate(now).get()),
+            notifications::identity_id.eq(to),
+            notifications::from_identity_id.eq(from),
+            notifications::kind.eq(kind),
+            notifications::status_id.eq(status_id),
+            notifications::created_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn notify(conn: &mut DbConn, clock: &dyn Clock, to: &Identity, from: i64, kind: &str, status_id: Option<i64>) -> CoreResult<()> {
+    // Remote faces get notified by their own server, through federation.
+    if to.is_local() {
+        insert_notification(conn, clock, to.id, from, kind, status_id).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn outbox(conn: &mut DbConn, clock: &dyn Clock, kind: &str, payload: serde_json::Value) -> CoreResult<()> {
+    use crate::schema::outbox_events;
+    let now = clock.now();
+    diesel::insert_into(outbox_events::table)
+        .values((
+            outbox_events::id.eq(Id::generate(now).get()),
+            outbox_events::kind.eq(kind),
+            outbox_events::payload.eq(payload),
+            outbox_events::created_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get_status(conn: &mut DbConn, id: i64) -> CoreResult<Status> {
+    statuses::table.find(id).select(Status::as_select()).first(conn).await.found()
+}
+
+/// Whether `viewer` may see `status` by its visibility and the block graph.
+pub async fn can_see(conn: &mut DbConn, viewer: Option<i64>, status: &Status) -> CoreResult<bool> {
+    let author = status.identity_id;
+    if viewer == Some(author) {
+        return Ok(true);
+    }
+    if let Some(v) = viewer {
+        let blocked: bool = diesel::select(diesel::dsl::exists(
+            crate::schema::blocks::table
+                .filter(crate::schema::blocks::identity_id.eq(author))
+                .filter(crate::schema::blocks::target_identity_id.eq(v)),
+        ))
+        .get_result(conn)
+        .await?;
+        if blocked {
+            return Ok(false);
+        }
+    }
+    match status.visibility() {
+        Visibility::Public | Visibility::Unlisted => Ok(true),
+        Visibility::Direct => is_mentioned(conn, viewer, status.id).await,
+        Visibility::Private => {
+            let Some(v) = viewer else { return Ok(false) };
+            let follows: bool = diesel::select(diesel::dsl::exists(
+                crate::schema::follows::table
+                    .filter(crate::schema::follows::identity_id.eq(v))
+                    .filter(crate::schema::follows::target_identity_id.eq(author)),
+            ))
+            .get_result(conn)
+            .await?;
+            if follows {
+                return Ok(true);
+            }
+            is_mentioned(conn, viewer, status.id).await
+        }
+    }
+}
+
+async fn is_mentioned(conn: &mut DbConn, viewer: Option<i64>, status_id: i64) -> CoreResult<bool> {
+    let Some(v) = viewer else { return Ok(false) };
+    Ok(diesel::select(diesel::dsl::exists(
+        mentions::table
+            .filter(mentions::status_id.eq(status_id))
+            .filter(mentions::identity_id.eq(v)),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
+/// Loads a status the viewer may see, or NotFound (never 403: existence is private).
+pub async fn visible_status(conn: &mut DbConn, viewer: Option<i64>, id: i64) -> CoreResult<Status> {
+    let s = get_status(conn, id).await?;
+    if can_see(conn, viewer, &s).await? {
+        Ok(s)
+    } else {
+        Err(CoreError::NotFound)
+    }
+}
+
+pub async fn publish(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, new: NewStatus) -> CoreResult<Status> {
+    if let Some(key) = &new.idempotency_key {
+        let existing: Option<i64> = idempotency_keys::table
+            .filter(idempotency_keys::identity_id.eq(author.id))
+            .filter(idempotency_keys::key_hash.eq(key_hash(key)))
+            .select(idempotency_keys::status_id)
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(id) = existing {
+            return get_status(conn, id).await;
+        }
+    }
+    let prefs = crate::accounts::preferences_of(conn, author.id).await.ok();
+    let visibility = new.visibility.unwrap_or_else(|| {
+        prefs
+            .as_ref()
+            .and_then(|p| p.default_visibility.parse().ok())
+            .unwrap_or(Visibility::Public)
+    });
+    let decision = check_post(
+        ctx.rules,
+        &PostAttempt {
+            tier: author.tier(),
+            verified: author.verified,
+            suspended: author.suspended,
+            visibility,
+            text: &new.text,
+            spoiler_text: &new.spoiler_text,
+            has_media: false,
+        },
+    );
+    if let Decision::Refuse(r) = decision {
+        return Err(CoreError::Refused(r));
+    }
+    let parent = match new.in_reply_to_id {
+        Some(pid) => Some(
+            visible_status(conn, Some(author.id), pid)
+                .await
+                .map_err(|e| match e {
+                    CoreError::NotFound => CoreError::invalid("in_reply_to_id", "Record not found"),
+                    e => e,
+                })?,
+        ),
+        None => None,
+    };
+    let (content, mut mentioned, tags) = format_text(conn, ctx.base_url, &new.text).await?;
+    let mut parent_author: Option<Identity> = None;
+    if let Some(p) = &parent {
+        let pa = crate::accounts::get_identity(conn, p.identity_id).await?;
+        if pa.id != author.id && !mentioned.iter().any(|m| m.id == pa.id) {
+            mentioned.push(pa.clone());
+        }
+        parent_author = Some(pa);
+    }
+    let now = ctx.clock.now();
+    let id = Id::generate(now).get();
+    let thread_root = parent.as_ref().map_or(id, |p| p.thread_root_id);
+    let language = new.language.filter(|l| !l.is_empty()).or_else(|| prefs.and_then(|p| p.default_language));
+    let key = new.idempotency_key.clone();
+    let clock = ctx.clock;
+    let author_id = author.id;
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let status: Status = diesel::insert_into(statuses::table)
+            .values((
+                statuses::id.eq(id),
+                statuses::identity_id.eq(author_id),
+                statuses::source_text.eq(&new.text),
+                statuses::content.eq(&content),
+                statuses::spoiler_text.eq(new.spoiler_text.trim()),
+                statuses::sensitive.eq(new.sensitive || !new.spoiler_text.trim().is_empty()),
+                statuses::visibility.eq(visibility.as_str()),
+                statuses::language.eq(&language),
+                statuses::in_reply_to_id.eq(parent.as_ref().map(|p| p.id)),
+                statuses::in_reply_to_identity_id.eq(parent_author.as_ref().map(|p| p.id)),
+                statuses::thread_root_id.eq(thread_root),
+                statuses::created_at.eq(now),
+            ))
+            .returning(Status::as_returning())
+            .get_result(conn)
+            .await?;
+        for m in &mentioned {
+            diesel::insert_into(mentions::table)
+                .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            notify(conn, clock, m, author_id, "mention", Some(id)).await?;
+        }
+        for t in &tags {
+            diesel::insert_into(status_tags::table)
+                .values((status_tags::status_id.eq(id), status_tags::name.eq(t)))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+        }
+        if let Some(key) = &key {
+            diesel::insert_into(idempotency_keys::table)
+                .values((
+                    idempotency_keys::identity_id.eq(author_id),
+                    idempotency_keys::key_hash.eq(key_hash(key)),
+                    idempotency_keys::status_id.eq(id),
+                    idempotency_keys::created_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        outbox(conn, clock, "status.created", serde_json::json!({ "status_id": id.to_string() })).await?;
+        Ok(status)
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StatusEditInput {
+    pub text: String,
+    pub spoiler_text: String,
+    pub sensitive: bool,
+    pub language: Option<String>,
+}
+
+pub async fn edit(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, id: i64, input: StatusEditInput) -> CoreResult<Status> {
+    let old = get_status(conn, id).await?;
+    if old.identity_id != author.id || old.reblog_of_id.is_some() {
+        return Err(CoreError::NotFound);
+    }
+    let decision = check_post(
+        ctx.rules,
+        &PostAttempt {
+            tier: author.tier(),
+            verified: author.verified,
+            suspended: author.suspended,
+            visibility: old.visibility(),
+            text: &input.text,
+            spoiler_text: &input.spoiler_text,
+            has_media: false,
+        },
+    );
+    if let Decision::Refuse(r) = decision {
+        return Err(CoreError::Refused(r));
+    }
+    let (content, mentioned, tags) = format_text(conn, ctx.base_url, &input.text).await?;
+    let now = ctx.clock.now();
+    let clock = ctx.clock;
+    let author_id = author.id;
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let has_history: bool = diesel::select(diesel::dsl::exists(status_edits::table.filter(status_edits::status_id.eq(id))))
+            .get_result(conn)
+            .await?;
+        if !has_history {
+            diesel::insert_into(status_edits::table)
+                .values((
+                    status_edits::id.eq(Id::generate(old.created_at).get()),
+                    status_edits::status_id.eq(id),
+                    status_edits::source_text.eq(&old.source_text),
+                    status_edits::content.eq(&old.content),
+                    status_edits::spoiler_text.eq(&old.spoiler_text),
+                    status_edits::sensitive.eq(old.sensitive),
+                    status_edits::created_at.eq(old.created_at),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        let sensitive = input.sensitive || !input.spoiler_text.trim().is_empty();
+        diesel::insert_into(status_edits::table)
+            .values((
+                status_edits::id.eq(Id::generate(now).get()),
+                status_edits::status_id.eq(id),
+                status_edits::source_text.eq(&input.text),
+                status_edits::content.eq(&content),
+                status_edits::spoiler_text.eq(input.spoiler_text.trim()),
+                status_edits::sensitive.eq(sensitive),
+                status_edits::created_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        let status: Status = diesel::update(statuses::table.find(id))
+            .set((
+                statuses::source_text.eq(&input.text),
+                statuses::content.eq(&content),
+                statuses::spoiler_text.eq(input.spoiler_text.trim()),
+                statuses::sensitive.eq(sensitive),
+                statuses::language.eq(input.language.filter(|l| !l.is_empty()).or(old.language.clone())),
+                statuses::edited_at.eq(Some(now)),
+            ))
+            .returning(Status::as_returning())
+            .get_result(conn)
+            .await?;
+        diesel::delete(status_tags::table.filter(status_tags::status_id.eq(id))).execute(conn).await?;
+        for t in &tags {
+            diesel::insert_into(status_tags::table)
+                .values((status_tags::status_id.eq(id), status_tags::name.eq(t)))
+                .execute(conn)
+                .await?;
+        }
+        let before: HashSet<i64> = mentions::table
+            .filter(mentions::status_id.eq(id))
+            .select(mentions::identity_id)
+            .load::<i64>(conn)
+            .await?
+            .into_iter()
+            .collect();
+        for m in &mentioned {
+            if !before.contains(&m.id) {
+                diesel::insert_into(mentions::table)
+                    .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))
+                    .execute(conn)
+                    .await?;
+                notify(conn, clock, m, author_id, "mention", Some(id)).await?;
+            }
+        }
+        outbox(conn, clock, "status.updated", serde_json::json!({ "status_id": id.to_string() })).await?;
+        Ok(status)
+    })
+    .await
+}
+
+pub async fn history(conn: &mut DbConn, status: &Status) -> CoreResult<Vec<StatusEdit>> {
+    Ok(status_edits::table
+        .filter(status_edits::status_id.eq(status.id))
+        .order(status_edits::id.asc())
+        .select(StatusEdit::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// Deletes the author's own status (and the reblogs of it).
+pub async fn delete(conn: &mut DbConn, clock: &dyn Clock, author: &Identity, id: i64) -> CoreResult<Status> {
+    let status = get_status(conn, id).await?;
+    if status.identity_id != author.id || status.reblog_of_id.is_some() {
+        return Err(CoreError::NotFound);
+    }
+    let author_id = author.id;
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        diesel::delete(statuses::table.find(id)).execute(conn).await?;
+        outbox(
+            conn,
+            clock,
+            "status.deleted",
+            serde_json::json!({ "status_id": id.to_string(), "identity_id": author_id.to_string() }),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(status)
+}
+
+/// Ancestors and descendants visible to the viewer, oldest first.
+pub async fn context(conn: &mut DbConn, viewer: Option<i64>, status: &Status) -> CoreResult<(Vec<i64>, Vec<i64>)> {
+    let thread: Vec<(i64, Option<i64>)> = statuses::table
+        .filter(statuses::thread_root_id.eq(status.thread_root_id))
+        .filter(statuses::reblog_of_id.is_null())
+        .order(statuses::id.asc())
+        .limit(4096)
+        .select((statuses::id, statuses::in_reply_to_id))
+        .load(conn)
+        .await?;
+    let parent_of: HashMap<i64, Option<i64>> = thread.iter().copied().collect();
+    let mut ancestors = Vec::new();
+    let mut cur = status.in_reply_to_id;
+    while let Some(p) = cur {
+        if ancestors.len() >= 256 || ancestors.contains(&p) {
+            break;
+        }
+        ancestors.push(p);
+        cur = parent_of.get(&p).copied().flatten();
+    }
+    ancestors.reverse();
+    let mut in_subtree: HashSet<i64> = HashSet::from([status.id]);
+    let mut descendants = Vec::new();
+    for (id, parent) in &thread {
+        if let Some(p) = parent {
+            if in_subtree.contains(p) && *id != status.id {
+                in_subtree.insert(*id);
+                descendants.push(*id);
+            }
+        }
+    }
+    let ancestors = filter_visible(conn, viewer, ancestors).await?;
+    let descendants = filter_visible(conn, viewer, descendants).await?;
+    Ok((ancestors, descendants))
+}
+
+async fn filter_visible(conn: &mut DbConn, viewer: Option<i64>, ids: Vec<i64>) -> CoreResult<Vec<i64>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Ok(s) = get_status(conn, id).await {
+            if can_see(conn, viewer, &s).await? {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+const VISIBLE_TO_VIEWER: &str = "(s.visibility IN ('public', 'unlisted') OR s.identity_id = $1
+      OR (s.visibility = 'private' AND EXISTS (SELECT 1 FROM follows f WHERE f.identity_id = $1 AND f.target_identity_id = s.identity_id))
+      OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id AND m.identity_id = $1))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))";
+
+fn paged(sql_where: &str, page: &Page) -> String {
+    let order = if page.min_id.is_some() && page.max_id.is_none() { "ASC" } else { "DESC" };
+    format!(
+        "SELECT s.id FROM statuses s WHERE {sql_where}
+           AND ($2::bigint IS NULL OR s.id < $2) AND ($3::bigint IS NULL OR s.id > $3) AND ($4::bigint IS NULL OR s.id > $4)
+         ORDER BY s.id {order} LIMIT $5"
+    )
+}
+
+async fn run_paged(conn: &mut DbConn, sql: String, viewer: i64, page: &Page, extra: Option<&str>) -> CoreResult<Vec<i64>> {
+    let q = diesel::sql_query(sql)
+        .bind::<BigInt, _>(viewer)
+        .bind::<Nullable<BigInt>, _>(page.max_id)
+        .bind::<Nullable<BigInt>, _>(page.since_id)
+        .bind::<Nullable<BigInt>, _>(page.min_id)
+        .bind::<BigInt, _>(page.limit)
+        .bind::<Nullable<Text>, _>(extra);
+    let mut ids: Vec<i64> = q.load::<IdRow>(conn).await?.into_iter().map(|r| r.id).collect();
+    if page.min_id.is_some() && page.max_id.is_none() {
+        ids.reverse();
+    }
+    Ok(ids)
+}
+
+/// The viewer's own statuses and those of the faces it follows, newest first.
+pub async fn home_timeline(conn: &mut DbConn, viewer: i64, page: &Page) -> CoreResult<Vec<i64>> {
+    let wh = format!(
+        "(s.identity_id = $1 OR s.identity_id IN (SELECT target_identity_id FROM follows WHERE identity_id = $1))
+         AND ($6::text IS NULL OR TRUE)
+         AND {VISIBLE_TO_VIEWER}
+         AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = $1 AND mu.target_identity_id = s.identity_id)"
+    );
+    run_paged(conn, paged(&wh, page), viewer, page, None).await
+}
+
+/// Public statuses, optionally local only. `viewer` 0 means nobody signed in.
+pub async fn public_timeline(conn: &mut DbConn, viewer: Option<i64>, local: Option<bool>, page: &Page) -> CoreResult<Vec<i64>> {
+    let wh = "s.visibility = 'public' AND s.reblog_of_id IS NULL
+         AND ($6::text IS NULL OR ($6 = 'local') = s.local)
+         AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
+         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))
+         AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = $1 AND mu.target_identity_id = s.identity_id)";
+    let scope = local.map(|l| if l { "local" } else { "remote" });
+    run_paged(conn, paged(wh, page), viewer.unwrap_or(0), page, scope).await
+}
+
+/// Statuses by hashtag, public only.
+pub async fn tag_timeline(conn: &mut DbConn, viewer: Option<i64>, tag: &str, page: &Page) -> CoreResult<Vec<i64>> {
+    let wh = "s.visibility = 'public' AND s.reblog_of_id IS NULL
+         AND EXISTS (SELECT 1 FROM status_tags t WHERE t.status_id = s.id AND t.name = lower($6))";
+    run_paged(conn, paged(wh, page), viewer.unwrap_or(0), page, Some(tag)).await
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthorFilter {
+    pub exclude_replies: bool,
+    pub exclude_reblogs: bool,
+    pub only_media: bool,
+}
+
+pub async fn author_timeline(conn: &mut DbConn, viewer: Option<i64>, author: i64, filter: AuthorFilter, page: &Page) -> CoreResult<Vec<i64>> {
+    if filter.only_media {
+        return Ok(Vec::new());
+    }
+    let mut wh = format!("s.identity_id = {author} AND ($6::text IS NULL OR TRUE) AND {VISIBLE_TO_VIEWER}");
+    if filter.exclude_replies {
+        // Mastodon keeps self-replies (threads) when excluding replies.
+        wh.push_str(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_identity_id = s.identity_id)");
+    }
+    if filter.exclude_reblogs {
+        wh.push_str(" AND s.reblog_of_id IS NULL");
+    }
+    run_paged(conn, paged(&wh, page), viewer.unwrap_or(0), page, None).await
+}
+
+async fn counts(conn: &mut DbConn, sql: &str, ids: &[i64]) -> CoreResult<HashMap<i64, i64>> {
+    Ok(diesel::sql_query(sql)
+        .bind::<Array<BigInt>, _>(ids)
+        .load::<CountRow>(conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.key, r.n))
+        .collect())
+}
+
+/// Hydrates statuses for one viewer, in the order of `ids`; missing ids are skipped.
+pub async fn load_views(conn: &mut DbConn, viewer: Option<i64>, ids: &[i64]) -> CoreResult<Vec<StatusView>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows: Vec<Status> = statuses::table
+        .filter(statuses::id.eq_any(ids))
+        .select(Status::as_select())
+        .load(conn)
+        .await?;
+    let reblog_ids: Vec<i64> = rows.iter().filter_map(|s| s.reblog_of_id).collect();
+    if !reblog_ids.is_empty() {
+        let inner: Vec<Status> = statuses::table
+            .filter(statuses::id.eq_any(&reblog_ids))
+            .select(Status::as_select())
+            .load(conn)
+            .await?;
+        rows.extend(inner);
+    }
+    let all_ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+    let mention_rows: Vec<(i64, i64)> = mentions::table
+        .filter(mentions::status_id.eq_any(&all_ids))
+        .select((mentions::status_id, mentions::identity_id))
+        .load(conn)
+        .await?;
+    let tag_rows: Vec<(i64, String)> = status_tags::table
+        .filter(status_tags::status_id.eq_any(&all_ids))
+        .select((status_tags::status_id, status_tags::name))
+        .load(conn)
+        .await?;
+    let mut identity_ids: Vec<i64> = rows.iter().map(|s| s.identity_id).collect();
+    identity_ids.extend(mention_rows.iter().map(|(_, i)| *i));
+    identity_ids.sort_unstable();
+    identity_ids.dedup();
+    let people: HashMap<i64, Identity> = identities_by_ids(conn, &identity_ids).await?.into_iter().map(|i| (i.id, i)).collect();
+    let replies = counts(conn, "SELECT in_reply_to_id AS key, count(*) AS n FROM statuses WHERE in_reply_to_id = ANY($1) GROUP BY 1", &all_ids).await?;
+    let reblogs = counts(conn, "SELECT reblog_of_id AS key, count(*) AS n FROM statuses WHERE reblog_of_id = ANY($1) GROUP BY 1", &all_ids).await?;
+    let favs = counts(conn, "SELECT status_id AS key, count(*) AS n FROM favourites WHERE status_id = ANY($1) GROUP BY 1", &all_ids).await?;
+    let (mine_fav, mine_reblog): (HashSet<i64>, HashSet<i64>) = match viewer {
+        Some(v) => {
+            let f: Vec<i64> = favourites::table
+                .filter(favourites::identity_id.eq(v))
+                .filter(favourites::status_id.eq_any(&all_ids))
+                .select(favourites::status_id)
+                .load(conn)
+                .await?;
+            let r: Vec<Option<i64>> = statuses::table
+                .filter(statuses::identity_id.eq(v))
+                .filter(statuses::reblog_of_id.eq_any(&all_ids))
+                .select(statuses::reblog_of_id)
+                .load(conn)
+                .await?;
+            (f.into_iter().collect(), r.into_iter().flatten().collect())
+        }
+        None => (HashSet::new(), HashSet::new()),
+    };
+    let by_id: HashMap<i64, Status> = rows.into_iter().map(|s| (s.id, s)).collect();
+    let build = |s: &Status| -> Option<StatusView> {
+        let author = people.get(&s.identity_id)?.clone();
+        let mut ms: Vec<Identity> = mention_rows
+            .iter()
+            .filter(|(sid, _)| *sid == s.id)
+            .filter_map(|(_, i)| people.get(i).cloned())
+            .collect();
+        ms.sort_by_key(|i| i.id);
+        let mut tags: Vec<String> = tag_rows.iter().filter(|(sid, _)| *sid == s.id).map(|(_, t)| t.clone()).collect();
+        tags.sort();
+        Some(StatusView {
+            status: s.clone(),
+            author,
+            reblog: None,
+            mentions: ms,
+            tags,
+            replies_count: replies.get(&s.id).copied().unwrap_or(0),
+            reblogs_count: reblogs.get(&s.id).copied().unwrap_or(0),
+            favourites_count: favs.get(&s.id).copied().unwrap_or(0),
+            favourited: mine_fav.contains(&s.id),
+            reblogged: mine_reblog.contains(&s.id),
+        })
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(s) = by_id.get(id) else { continue };
+        let Some(mut view) = build(s) else { continue };
+        if let Some(inner_id) = s.reblog_of_id {
+            match by_id.get(&inner_id).and_then(|inner| build(inner)) {
+                Some(inner) => view.reblog = Some(Box::new(inner)),
+                None => continue,
+            }
+        }
+        out.push(view);
+    }
+    Ok(out)
+}
+
+pub async fn load_view(conn: &mut DbConn, viewer: Option<i64>, id: i64) -> CoreResult<StatusView> {
+    load_views(conn, viewer, &[id]).await?.into_iter().next().ok_or(CoreError::NotFound)
+}

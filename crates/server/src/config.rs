@@ -1,0 +1,305 @@
+//! Configuration: one typed struct, built once from a TOML file plus
+//! `GUISE_<SECTION>__<KEY>` environment overrides (and a few short forms),
+//! then passed down as a value. Unknown keys are reported, not ignored.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub instance: InstanceConfig,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub federation: FederationConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceConfig {
+    /// The public host name (a port is allowed in development).
+    pub domain: String,
+    /// "https" or "http"; empty means http for localhost/loopback, https otherwise.
+    pub scheme: String,
+    pub name: String,
+    pub description: String,
+    pub contact_email: String,
+    pub max_characters: usize,
+    pub registrations_open: bool,
+    /// Tiers offered here: any of "real_name", "pseudonymous", "anonymous".
+    pub tiers: Vec<String>,
+    pub real_name_requires_verification: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// address:port to listen on.
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// postgres://… ; empty means the local cluster `./dev run` starts.
+    pub url: String,
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// redis://… ; empty means an in-process stand-in (one machine only).
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FederationConfig {
+    /// Allow outbound fetches to loopback and private addresses (tests, development).
+    pub allow_private_addresses: bool,
+    pub blocked_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. "info" or "guise=debug".
+    pub level: String,
+}
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        InstanceConfig {
+            domain: "localhost:8080".into(),
+            scheme: String::new(),
+            name: "Guise".into(),
+            description: "A fediverse server where every post picks its face.".into(),
+            contact_email: String::new(),
+            max_characters: 500,
+            registrations_open: false,
+            tiers: vec!["real_name".into(), "pseudonymous".into(), "anonymous".into()],
+            real_name_requires_verification: false,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            max_body_bytes: 1024 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: String::new(),
+            pool_size: 16,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into() }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            instance: InstanceConfig::default(),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+            federation: FederationConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Short environment names and the keys they stand for.
+const SHORT_FORMS: &[(&str, &str, &str)] = &[
+    ("GUISE_DATABASE_URL", "database", "url"),
+    ("GUISE_REDIS_URL", "redis", "url"),
+    ("GUISE_LISTEN", "server", "listen"),
+    ("GUISE_DOMAIN", "instance", "domain"),
+    ("GUISE_DATA_DIR", "server", "data_dir"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("{0}")]
+    Parse(String),
+}
+
+pub struct Loaded {
+    pub config: Config,
+    /// Keys that matched nothing, to report at start-up.
+    pub unknown: Vec<String>,
+}
+
+impl Config {
+    /// Reads `path` (if any), applies environment overrides from `env`.
+    pub fn load(path: Option<&std::path::Path>, env: &BTreeMap<String, String>) -> Result<Loaded, ConfigError> {
+        let mut table: toml::Table = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.to_owned(), e))?;
+                text.parse().map_err(|e: toml::de::Error| ConfigError::Parse(format!("{}: {e}", p.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        let mut overrides: Vec<(String, String, String)> = Vec::new();
+        for (name, value) in env {
+            if let Some((_, section, key)) = SHORT_FORMS.iter().find(|(n, _, _)| n == name) {
+                overrides.push((section.to_string(), key.to_string(), value.clone()));
+            } else if let Some(rest) = name.strip_prefix("GUISE_") {
+                if let Some((section, key)) = rest.split_once("__") {
+                    overrides.push((section.to_ascii_lowercase(), key.to_ascii_lowercase(), value.clone()));
+                }
+            }
+        }
+        for (section, key, value) in overrides {
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = entry {
+                t.insert(key, env_value(&value));
+            }
+        }
+        let unknown = unknown_keys(&table);
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        Ok(Loaded { config, unknown })
+    }
+
+    pub fn scheme(&self) -> &str {
+        match self.instance.scheme.as_str() {
+            "" => {
+                let host = self.instance.domain.split(':').next().unwrap_or("");
+                if host == "localhost" || host.starts_with("127.") || host == "[::1]" {
+                    "http"
+                } else {
+                    "https"
+                }
+            }
+            s => s,
+        }
+    }
+
+    /// e.g. `https://guise.example`
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.scheme(), self.instance.domain)
+    }
+
+    pub fn posting_rules(&self) -> guise_policy::PostingRules {
+        guise_policy::PostingRules {
+            max_characters: self.instance.max_characters,
+            tiers_enabled: self.instance.tiers.iter().filter_map(|t| t.parse().ok()).collect(),
+            real_name_requires_verification: self.instance.real_name_requires_verification,
+        }
+    }
+}
+
+/// Environment values are strings; take booleans, numbers and TOML arrays as such.
+fn env_value(s: &str) -> toml::Value {
+    let trimmed = s.trim();
+    if trimmed == "true" || trimmed == "false" || trimmed.starts_with('[') || trimmed.parse::<i64>().is_ok() {
+        if let Ok(t) = format!("v = {trimmed}").parse::<toml::Table>() {
+            if let Some(v) = t.get("v") {
+                return v.clone();
+            }
+        }
+    }
+    toml::Value::String(s.to_owned())
+}
+
+fn unknown_keys(table: &toml::Table) -> Vec<String> {
+    let known = match toml::Value::try_from(Config::default()) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (section, value) in table {
+        match (known.get(section), value) {
+            (Some(toml::Value::Table(k)), toml::Value::Table(v)) => {
+                for key in v.keys() {
+                    // Keys whose default is empty may not appear in the serialized defaults.
+                    if !k.contains_key(key) && !OPTIONAL_KEYS.contains(&(section.as_str(), key.as_str())) {
+                        out.push(format!("{section}.{key}"));
+                    }
+                }
+            }
+            _ => out.push(section.clone()),
+        }
+    }
+    out
+}
+
+const OPTIONAL_KEYS: &[(&str, &str)] = &[];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn env_overrides_and_short_forms() {
+        let l = Config::load(
+            None,
+            &env(&[
+                ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+                ("GUISE_DATABASE_URL", "postgres://x/y"),
+                ("GUISE_LISTEN", "127.0.0.2:9000"),
+                ("GUISE_DOMAIN", "a.example"),
+                ("GUISE_INSTANCE__MAX_CHARACTERS", "1000"),
+                ("GUISE_NOPE__THING", "1"),
+                ("GUISE_INSTANCE__COLOUR", "red"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert!(l.config.federation.allow_private_addresses);
+        assert_eq!(l.config.database.url, "postgres://x/y");
+        assert_eq!(l.config.server.listen, "127.0.0.2:9000");
+        assert_eq!(l.config.instance.max_characters, 1000);
+        assert_eq!(l.config.base_url(), "https://a.example");
+        let mut unknown = l.unknown.clone();
+        unknown.sort();
+        assert_eq!(unknown, vec!["instance.colour".to_string(), "nope".to_string()]);
+    }
+
+    #[test]
+    fn defaults_serve_locally_over_http() {
+        let l = Config::load(None, &BTreeMap::new()).unwrap();
+        assert_eq!(l.config.base_url(), "http://localhost:8080");
+        assert_eq!(l.config.server.listen, "127.0.0.1:8080");
+        assert!(l.unknown.is_empty());
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_complete() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guise.example.toml");
+        let l = Config::load(Some(&path), &BTreeMap::new()).unwrap();
+        assert!(l.unknown.is_empty(), "unknown keys in example: {:?}", l.unknown);
+    }
+}

@@ -1,0 +1,391 @@
+//! Request extractors: the bearer token and its binding, and parameters
+//! from the query string and a form-encoded, JSON or multipart body — every
+//! way Mastodon clients send them.
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures::StreamExt;
+use guise_core::models::{Identity, Token};
+use guise_core::oauth::{Binding, Scopes};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A signed-in request: a live token, what it is bound to, and its scopes.
+pub struct Auth {
+    pub token: Token,
+    pub scopes: Scopes,
+    /// The face a face-bound token acts as.
+    pub face: Option<Identity>,
+}
+
+impl Auth {
+    /// 403 unless the token's scopes grant `scope`.
+    pub fn require(&self, scope: &str) -> ApiResult<()> {
+        if self.scopes.allows(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("This action is outside the authorized scopes"))
+        }
+    }
+
+    /// Checks the scope and returns the face the token acts as.
+    pub fn face_with(&self, scope: &str) -> ApiResult<&Identity> {
+        self.require(scope)?;
+        self.face()
+    }
+
+    pub fn face(&self) -> ApiResult<&Identity> {
+        match &self.face {
+            Some(f) => Ok(f),
+            None if self.token.account_id.is_none() => {
+                Err(ApiError::unprocessable("This method requires an authenticated user"))
+            }
+            None => Err(ApiError::unprocessable("This token is not bound to a single face")),
+        }
+    }
+
+    pub fn binding(&self) -> Option<Binding> {
+        Binding::from_columns(self.token.binding.as_deref(), self.token.identity_id)
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
+    let mut conn = state.db.conn().await?;
+    let token = guise_core::oauth::token_by_secret(&mut conn, state.clock.as_ref(), raw)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let scopes = Scopes::parse(&token.scopes).map_err(|_| ApiError::unauthorized())?;
+    let face = match token.identity_id {
+        Some(id) => {
+            let face = guise_core::accounts::get_identity(&mut conn, id).await?;
+            if face.suspended {
+                return Err(ApiError::forbidden("Your login is currently disabled"));
+            }
+            Some(face)
+        }
+        None => None,
+    };
+    if let Some(account_id) = token.account_id {
+        let account = guise_core::accounts::get_account(&mut conn, account_id).await?;
+        if account.disabled {
+            return Err(ApiError::forbidden("Your login is currently disabled"));
+        }
+    }
+    Ok(Auth { token, scopes, face })
+}
+
+fn state_of(req: &HttpRequest) -> ApiResult<AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|d| d.get_ref().clone())
+        .ok_or_else(|| ApiError::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"))
+}
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = ApiResult<Auth>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = bearer(req);
+        let state = state_of(req);
+        Box::pin(async move {
+            let state = state?;
+            let raw = raw.ok_or_else(|| ApiError::new(actix_web::http::StatusCode::UNAUTHORIZED, "The access token is invalid"))?;
+            authenticate(&state, &raw).await
+        })
+    }
+}
+
+/// A token if one was sent (it must then be valid), or nobody.
+pub struct MaybeAuth(pub Option<Auth>);
+
+impl MaybeAuth {
+    pub fn viewer(&self) -> Option<i64> {
+        self.0.as_ref().and_then(|a| a.face.as_ref()).map(|f| f.id)
+    }
+}
+
+impl FromRequest for MaybeAuth {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = ApiResult<MaybeAuth>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = bearer(req);
+        let state = state_of(req);
+        Box::pin(async move {
+            let state = state?;
+            match raw {
+                None => Ok(MaybeAuth(None)),
+                Some(raw) => Ok(MaybeAuth(Some(authenticate(&state, &raw).await?))),
+            }
+        })
+    }
+}
+
+/// Parameters from the query string merged with the body (body wins).
+pub struct Params<T>(pub T);
+
+fn insert_param(map: &mut Map<String, Value>, key: &str, value: String) {
+    // `types[]=a&types[]=b` and `types[0]=a` become arrays.
+    let (name, is_array) = match key.find('[') {
+        Some(i) if key.ends_with(']') => (&key[..i], true),
+        _ => (key, false),
+    };
+    if is_array {
+        match map.entry(name.to_owned()).or_insert_with(|| Value::Array(Vec::new())) {
+            Value::Array(a) => a.push(Value::String(value)),
+            other => *other = Value::Array(vec![Value::String(value)]),
+        }
+    } else {
+        map.insert(name.to_owned(), Value::String(value));
+    }
+}
+
+pub fn parse_form(bytes: &[u8], map: &mut Map<String, Value>) {
+    for (k, v) in url::form_urlencoded::parse(bytes) {
+        insert_param(map, &k, v.into_owned());
+    }
+}
+
+/// Text fields of a multipart/form-data body. File parts are skipped here.
+fn parse_multipart(body: &[u8], boundary: &str, map: &mut Map<String, Value>) -> ApiResult<()> {
+    let delim = format!("--{boundary}");
+    let text = body;
+    let mut parts = split_bytes(text, delim.as_bytes());
+    parts.remove(0);
+    for part in parts {
+        if part.starts_with(b"--") {
+            break;
+        }
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let Some(split) = find(part, b"\r\n\r\n") else {
+            return Err(ApiError::bad_request("Malformed multipart body"));
+        };
+        let head = String::from_utf8_lossy(&part[..split]);
+        let mut content = &part[split + 4..];
+        if content.ends_with(b"\r\n") {
+            content = &content[..content.len() - 2];
+        }
+        let disposition = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
+            .unwrap_or("");
+        if disposition.contains("filename=") {
+            continue;
+        }
+        let Some(name) = header_param(disposition, "name") else {
+            continue;
+        };
+        insert_param(map, &name, String::from_utf8_lossy(content).into_owned());
+    }
+    Ok(())
+}
+
+fn header_param(h: &str, key: &str) -> Option<String> {
+    for piece in h.split(';') {
+        let piece = piece.trim();
+        if let Some(v) = piece.strip_prefix(&format!("{key}=")) {
+            return Some(v.trim_matches('"').to_owned());
+        }
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn split_bytes<'a>(hay: &'a [u8], delim: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut rest = hay;
+    while let Some(i) = find(rest, delim) {
+        out.push(&rest[..i]);
+        rest = &rest[i + delim.len()..];
+    }
+    out.push(rest);
+    out
+}
+
+pub async fn read_body(payload: &mut Payload, limit: usize) -> ApiResult<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("Could not read the request body"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses query and body into a JSON object of parameters.
+pub async fn collect_params(req: &HttpRequest, payload: &mut Payload, limit: usize) -> ApiResult<Map<String, Value>> {
+    let mut map = Map::new();
+    parse_form(req.query_string().as_bytes(), &mut map);
+    let body = read_body(payload, limit).await?;
+    if body.is_empty() {
+        return Ok(map);
+    }
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ctype.starts_with("application/json") || ctype.ends_with("+json") {
+        let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+        match v {
+            Value::Object(o) => map.extend(o),
+            Value::Null => {}
+            _ => return Err(ApiError::bad_request("The JSON body must be an object")),
+        }
+    } else if ctype.starts_with("multipart/form-data") {
+        let raw_ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let boundary = header_param(raw_ctype, "boundary").ok_or_else(|| ApiError::bad_request("Missing multipart boundary"))?;
+        parse_multipart(&body, &boundary, &mut map)?;
+    } else {
+        parse_form(&body, &mut map);
+    }
+    Ok(map)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Params<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = ApiResult<Params<T>>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let limit = state_of(&req)?.config.server.max_body_bytes;
+            let map = collect_params(&req, &mut payload, limit).await?;
+            serde_json::from_value(Value::Object(map))
+                .map(Params)
+                .map_err(|e| ApiError::unprocessable(format!("Validation failed: {e}")))
+        })
+    }
+}
+
+/// Lenient deserializers: form values arrive as strings.
+pub mod de {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    pub fn bool_of(v: &Value) -> Option<bool> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => Some(n.as_i64() != Some(0)),
+            Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "1" | "true" | "on" | "yes" => Some(true),
+                "0" | "false" | "off" | "no" | "" => Some(false),
+                _ => None,
+            },
+            Value::Null => None,
+            _ => None,
+        }
+    }
+
+    pub fn flex_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        let v = Value::deserialize(d)?;
+        bool_of(&v).ok_or_else(|| serde::de::Error::custom(format!("expected a boolean, got {v}")))
+    }
+
+    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        let v = Value::deserialize(d)?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        bool_of(&v).map(Some).ok_or_else(|| serde::de::Error::custom(format!("expected a boolean, got {v}")))
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| serde::de::Error::custom("expected an integer")),
+            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(s) => s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("expected an integer, got {s:?}"))),
+            other => Err(serde::de::Error::custom(format!("expected an integer, got {other}"))),
+        }
+    }
+
+    /// Ids are strings in Mastodon's API but some clients send numbers.
+    pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            other => Err(serde::de::Error::custom(format!("expected an id, got {other}"))),
+        }
+    }
+
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::Bool(b) => Ok(Some(b.to_string())),
+            other => Err(serde::de::Error::custom(format!("expected a string, got {other}"))),
+        }
+    }
+
+    /// A list given as an array, or one value, or a space/comma-separated string.
+    pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(Vec::new()),
+            Value::String(s) => Ok(vec![s]),
+            Value::Array(a) => Ok(a
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect()),
+            other => Err(serde::de::Error::custom(format!("expected a list, got {other}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_arrays_and_scalars() {
+        let mut m = Map::new();
+        parse_form(b"types[]=mention&types[]=follow&limit=5&x=a+b", &mut m);
+        assert_eq!(m["types"], serde_json::json!(["mention", "follow"]));
+        assert_eq!(m["limit"], serde_json::json!("5"));
+        assert_eq!(m["x"], serde_json::json!("a b"));
+    }
+
+    #[test]
+    fn multipart_text_fields() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\nhello\r\nworld\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XyZ\r\nContent-Disposition: form-data; name=\"media_ids[]\"\r\n\r\n1\r\n--XyZ--\r\n";
+        let mut m = Map::new();
+        parse_multipart(body, "XyZ", &mut m).unwrap();
+        assert_eq!(m["status"], serde_json::json!("hello\r\nworld"));
+        assert_eq!(m["media_ids"], serde_json::json!(["1"]));
+        assert!(!m.contains_key("file"));
+    }
+
+    #[test]
+    fn booleans_in_every_spelling() {
+        for (v, want) in [("1", true), ("true", true), ("0", false), ("false", false), ("TRUE", true)] {
+            assert_eq!(de::bool_of(&Value::String(v.into())), Some(want));
+        }
+        assert_eq!(de::bool_of(&Value::Bool(true)), Some(true));
+        assert_eq!(de::bool_of(&Value::String("maybe".into())), None);
+    }
+}

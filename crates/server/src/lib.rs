@@ -1,0 +1,45 @@
+//! The `guise` server: Mastodon client API, OAuth 2, the few HTML pages,
+//! configuration and the CLI. Wires core, policy and federation together.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod mastodon_api;
+pub mod oauth;
+pub mod state;
+pub mod web;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::{web as aw, App, HttpResponse};
+pub use state::AppState;
+
+/// Every route, for `guise serve` and for tests (which build the same app).
+pub fn app(
+    state: AppState,
+) -> App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>> {
+    App::new()
+        .app_data(aw::Data::new(state))
+        // Bodies are read through our own size-limited extractor; these cap the rest.
+        .app_data(aw::PayloadConfig::new(4 * 1024 * 1024))
+        .wrap(NormalizePath::new(TrailingSlash::Trim))
+        .wrap_fn(|req, srv| {
+            use actix_web::dev::Service;
+            // Method and path only: no query string (tokens, OAuth codes), no
+            // address, no User-Agent (unlinkability rule 7).
+            let method = req.method().clone();
+            let path = req.path().to_owned();
+            let started = std::time::Instant::now();
+            let fut = srv.call(req);
+            async move {
+                let res = fut.await?;
+                tracing::debug!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+                Ok(res)
+            }
+        })
+        .configure(mastodon_api::routes)
+        .configure(oauth::routes)
+        .configure(web::routes)
+        .default_service(aw::to(|| async { HttpResponse::NotFound().json(serde_json::json!({ "error": "Not Found" })) }))
+}

@@ -1,0 +1,136 @@
+//! `guise serve | worker | migrate | admin create-account …`
+
+use anyhow::{bail, Context};
+use guise_core::accounts::{self, Email, Role, Username};
+use guise_core::{Db, SystemClock};
+use guise_server::config::Config;
+use guise_server::AppState;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const USAGE: &str = "usage: guise [--config FILE] <command>
+
+commands:
+  serve                                  run the server (migrates first)
+  migrate                                apply pending database migrations
+  admin create-account <username> --email <email> [--admin|--moderator]
+                                         create a login; reads the password from
+                                         standard input when that is not a terminal,
+                                         otherwise generates one and prints it once
+
+environment: GUISE_CONFIG, GUISE_<SECTION>__<KEY>, GUISE_DATABASE_URL, GUISE_REDIS_URL,
+             GUISE_LISTEN, GUISE_DOMAIN, GUISE_DATA_DIR";
+
+fn main() -> anyhow::Result<()> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut config_path: Option<PathBuf> = std::env::var_os("GUISE_CONFIG").map(PathBuf::from);
+    if let Some(i) = args.iter().position(|a| a == "--config") {
+        args.remove(i);
+        if i >= args.len() {
+            bail!("--config needs a file\n\n{USAGE}");
+        }
+        config_path = Some(PathBuf::from(args.remove(i)));
+    }
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("GUISE_")).collect();
+    let loaded = Config::load(config_path.as_deref(), &env)?;
+    let config = loaded.config;
+    init_logging(&config.log.level);
+    for key in &loaded.unknown {
+        tracing::warn!(key = %key, "unknown configuration key (ignored)");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match args.first().map(String::as_str) {
+        Some("serve") => runtime.block_on(serve(config)),
+        Some("migrate") => runtime.block_on(async {
+            let db = connect(&config)?;
+            let applied = db.migrate().await?;
+            println!("migrations applied: {}", applied.len());
+            Ok(())
+        }),
+        Some("admin") => runtime.block_on(admin(config, &args[1..])),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+}
+
+fn connect(config: &Config) -> anyhow::Result<Db> {
+    if config.database.url.is_empty() {
+        bail!("no database configured: set database.url or GUISE_DATABASE_URL (./dev run starts a local PostgreSQL for you)");
+    }
+    Ok(Db::connect(&config.database.url, config.database.pool_size)?)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config)?;
+    db.migrate().await.context("migrating the database")?;
+    let listen = config.server.listen.clone();
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let state = AppState::new(db, Arc::new(SystemClock), config);
+    let base = state.base_url.clone();
+    let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))
+        .workers(workers)
+        .bind(&listen)
+        .with_context(|| format!("binding {listen}"))?;
+    for addr in server.addrs() {
+        // Tests read this line to learn the port when listening on port 0.
+        println!("guise listening on http://{addr} (public address {base})");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    server.run().await?;
+    Ok(())
+}
+
+async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
+    match args.first().map(String::as_str) {
+        Some("create-account") => {
+            let mut username = None;
+            let mut email = None;
+            let mut role = Role::User;
+            let mut it = args[1..].iter();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--email" => email = it.next().cloned(),
+                    "--admin" => role = Role::Admin,
+                    "--moderator" => role = Role::Moderator,
+                    s if !s.starts_with("--") && username.is_none() => username = Some(s.to_owned()),
+                    s => bail!("unexpected argument {s:?}\n\n{USAGE}"),
+                }
+            }
+            let username = Username::parse(&username.context("a username is needed")?)?;
+            let email = Email::parse(&email.context("--email is needed")?)?;
+            let stdin = std::io::stdin();
+            let (password, generated) = if stdin.is_terminal() {
+                (guise_core::secret::Secret::generate().expose().to_owned(), true)
+            } else {
+                let mut s = String::new();
+                stdin.lock().read_to_string(&mut s)?;
+                (s.trim_end_matches(['\n', '\r']).to_owned(), false)
+            };
+            let db = connect(&config)?;
+            db.migrate().await?;
+            let mut conn = db.conn().await?;
+            let (account, face) = accounts::create_account(&mut conn, &SystemClock, &username, &email, &password, role).await?;
+            println!("created account {} ({}) with the face @{} (id {})", account.email, account.role, face.handle, face.id);
+            if generated {
+                println!("password: {password}");
+                println!("(shown once; store it now)");
+            }
+            Ok(())
+        }
+        _ => bail!("unknown admin command\n\n{USAGE}"),
+    }
+}

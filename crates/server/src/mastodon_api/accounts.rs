@@ -1,0 +1,290 @@
+//! Accounts (faces), relationships, follow requests, blocks and mutes.
+
+use super::types::{self, Relationship, Role, Source};
+use super::{ok, paginated, parse_id, PageParams};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{de, Auth, MaybeAuth, Params};
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use guise_core::accounts::{find_identity_by_acct, get_identity};
+use guise_core::models::Identity;
+use guise_core::social::{self, FaceList};
+use guise_core::statuses::AuthorFilter;
+use serde::Deserialize;
+
+async fn verify_credentials(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    if !auth.scopes.allows("read:accounts") && !auth.scopes.allows("profile") {
+        return Err(ApiError::forbidden("This action is outside the authorized scopes"));
+    }
+    let face = auth.face()?;
+    let mut conn = state.db.conn().await?;
+    let mut acc = types::account(&state, &mut conn, face).await?;
+    let prefs = guise_core::accounts::preferences_of(&mut conn, face.id).await?;
+    let requests = social::face_list(&mut conn, FaceList::FollowRequests(face.id), &guise_core::statuses::Page { limit: 1000, ..Default::default() }).await?;
+    acc.source = Some(Source {
+        privacy: prefs.default_visibility,
+        sensitive: prefs.default_sensitive,
+        language: prefs.default_language,
+        note: face.note.clone(),
+        fields: Vec::new(),
+        follow_requests_count: requests.len() as i64,
+    });
+    acc.role = Some(Role {
+        id: "-99".into(),
+        name: String::new(),
+        color: String::new(),
+        permissions: "0".into(),
+        highlighted: false,
+    });
+    Ok(ok(&acc))
+}
+
+async fn face_by_id(state: &AppState, id: &str) -> ApiResult<Identity> {
+    let mut conn = state.db.conn().await?;
+    let who = get_identity(&mut conn, parse_id(id)?).await?;
+    if who.suspended {
+        return Err(ApiError::not_found());
+    }
+    Ok(who)
+}
+
+async fn show(state: web::Data<AppState>, _auth: MaybeAuth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let who = face_by_id(&state, &path).await?;
+    let mut conn = state.db.conn().await?;
+    Ok(ok(&types::account(&state, &mut conn, &who).await?))
+}
+
+#[derive(Deserialize)]
+struct LookupParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    acct: Option<String>,
+}
+
+/// Splits `user`, `@user`, `user@domain`; our own domain means local.
+fn split_acct<'a>(state: &AppState, acct: &'a str) -> (&'a str, Option<&'a str>) {
+    let acct = acct.trim().trim_start_matches('@');
+    match acct.split_once('@') {
+        Some((u, d)) if d.eq_ignore_ascii_case(state.domain()) => (u, None),
+        Some((u, d)) => (u, Some(d)),
+        None => (acct, None),
+    }
+}
+
+async fn lookup(state: web::Data<AppState>, Params(p): Params<LookupParams>) -> ApiResult<HttpResponse> {
+    let acct = p.acct.ok_or_else(|| ApiError::unprocessable("Validation failed: acct can't be blank"))?;
+    let (user, domain) = split_acct(&state, &acct);
+    let mut conn = state.db.conn().await?;
+    let who = find_identity_by_acct(&mut conn, user, domain).await?.filter(|w| !w.suspended).ok_or_else(ApiError::not_found)?;
+    Ok(ok(&types::account(&state, &mut conn, &who).await?))
+}
+
+#[derive(Deserialize)]
+struct StatusesParams {
+    #[serde(flatten)]
+    page: PageParams,
+    #[serde(default, deserialize_with = "de::flex_bool")]
+    exclude_replies: bool,
+    #[serde(default, deserialize_with = "de::flex_bool")]
+    exclude_reblogs: bool,
+    #[serde(default, deserialize_with = "de::flex_bool")]
+    only_media: bool,
+    #[serde(default, deserialize_with = "de::flex_bool")]
+    pinned: bool,
+}
+
+async fn statuses(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<String>, Params(p): Params<StatusesParams>) -> ApiResult<HttpResponse> {
+    let who = face_by_id(&state, &path).await?;
+    let page = p.page.page(20, 40)?;
+    let viewer = auth.viewer();
+    let mut conn = state.db.conn().await?;
+    if p.pinned {
+        return Ok(ok(&Vec::<()>::new()));
+    }
+    let ids = guise_core::statuses::author_timeline(
+        &mut conn,
+        viewer,
+        who.id,
+        AuthorFilter {
+            exclude_replies: p.exclude_replies,
+            exclude_reblogs: p.exclude_reblogs,
+            only_media: p.only_media,
+        },
+        &page,
+    )
+    .await?;
+    let out = types::statuses_by_ids(&state, &mut conn, viewer, &ids).await?;
+    Ok(paginated(&req, &state, &out, ids.first().zip(ids.last()).map(|(a, b)| (*a, *b))))
+}
+
+async fn face_list_response(req: &HttpRequest, state: &AppState, list: FaceList, page: &PageParams) -> ApiResult<HttpResponse> {
+    let page = page.page(40, 80)?;
+    let mut conn = state.db.conn().await?;
+    let rows = social::face_list(&mut conn, list, &page).await?;
+    let people: Vec<Identity> = rows.iter().map(|(_, p)| p.clone()).collect();
+    let out = types::accounts(state, &mut conn, &people).await?;
+    let cursors = rows.first().zip(rows.last()).map(|(a, b)| (a.0, b.0));
+    Ok(paginated(req, state, &out, cursors))
+}
+
+async fn followers(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+    let who = face_by_id(&state, &path).await?;
+    face_list_response(&req, &state, FaceList::Followers(who.id), &p).await
+}
+
+async fn following(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+    let who = face_by_id(&state, &path).await?;
+    face_list_response(&req, &state, FaceList::Following(who.id), &p).await
+}
+
+async fn relationship_response(state: &AppState, me: &Identity, other: i64) -> ApiResult<HttpResponse> {
+    let mut conn = state.db.conn().await?;
+    Ok(ok(&Relationship::from(social::relationship(&mut conn, me.id, other).await?)))
+}
+
+#[derive(Deserialize, Default)]
+struct FollowParams {
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    reblogs: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    notify: Option<bool>,
+}
+
+async fn follow(state: web::Data<AppState>, auth: Auth, path: web::Path<String>, Params(p): Params<FollowParams>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("write:follows")?;
+    let target = face_by_id(&state, &path).await?;
+    let mut conn = state.db.conn().await?;
+    social::follow(&mut conn, state.clock.as_ref(), me, &target).await?;
+    social::set_follow_options(&mut conn, me, &target, p.reblogs, p.notify).await?;
+    relationship_response(&state, me, target.id).await
+}
+
+async fn unfollow(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("write:follows")?;
+    let target = face_by_id(&state, &path).await?;
+    let mut conn = state.db.conn().await?;
+    social::unfollow(&mut conn, state.clock.as_ref(), me, &target).await?;
+    relationship_response(&state, me, target.id).await
+}
+
+async fn block(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("write:blocks")?;
+    let target = face_by_id(&state, &path).await?;
+    let mut conn = state.db.conn().await?;
+    social::block(&mut conn, state.clock.as_ref(), me, &target).await?;
+    relationship_response(&state, me, target.id).await
+}
+
+async fn unblock(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("write:blocks")?;
+    let target = face_by_id(&state, &path).await?;
+    let mut conn = state.db.conn().await?;
+    social::unblock(&mut conn, state.clock.as_ref(), me, &target).await?;
+    relationship_response(&state, me, target.id).await
+}
+
+#[derive(Deserialize)]
+struct MuteParams {
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    notifications: Option<bool>,
+}
+
+async fn mute(state: web::Data<AppState>, auth: Auth, path: web::Path<String>, Params(p): Params<MuteParams>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("write:mutes")?;
+    let target = face_by_id(&state, &path).await?;
+    let mut conn = state.db.conn().await?;
+    social::mute(&mut conn, state.clock.as_ref(), me, &target, p.notifications.unwrap_or(true)).await?;
+    relationship_response(&state, me, target.id).await
+}
+
+async fn unmute(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("write:mutes")?;
+    let target = face_by_id(&state, &path).await?;
+    let mut conn = state.db.conn().await?;
+    social::unmute(&mut conn, me, &target).await?;
+    relationship_response(&state, me, target.id).await
+}
+
+#[derive(Deserialize)]
+struct RelationshipsParams {
+    #[serde(default, deserialize_with = "de::string_list")]
+    id: Vec<String>,
+}
+
+async fn relationships(state: web::Data<AppState>, auth: Auth, Params(p): Params<RelationshipsParams>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("read:follows")?;
+    let mut conn = state.db.conn().await?;
+    let mut out = Vec::new();
+    for id in p.id.iter().take(100) {
+        let Ok(id) = id.parse::<i64>() else { continue };
+        if get_identity(&mut conn, id).await.is_ok() {
+            out.push(Relationship::from(social::relationship(&mut conn, me.id, id).await?));
+        }
+    }
+    Ok(ok(&out))
+}
+
+async fn follow_requests(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("read:follows")?;
+    face_list_response(&req, &state, FaceList::FollowRequests(me.id), &p).await
+}
+
+async fn answer_request(state: &AppState, auth: &Auth, id: &str, accept: bool) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("write:follows")?;
+    let requester = face_by_id(state, id).await?;
+    let mut conn = state.db.conn().await?;
+    social::answer_follow_request(&mut conn, state.clock.as_ref(), me, &requester, accept).await?;
+    relationship_response(state, me, requester.id).await
+}
+
+async fn authorize_request(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    answer_request(&state, &auth, &path, true).await
+}
+
+async fn reject_request(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    answer_request(&state, &auth, &path, false).await
+}
+
+async fn blocks(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("read:blocks")?;
+    face_list_response(&req, &state, FaceList::Blocks(me.id), &p).await
+}
+
+async fn mutes(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("read:mutes")?;
+    face_list_response(&req, &state, FaceList::Mutes(me.id), &p).await
+}
+
+async fn preferences(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("read:accounts")?;
+    let mut conn = state.db.conn().await?;
+    let p = guise_core::accounts::preferences_of(&mut conn, me.id).await?;
+    Ok(ok(&serde_json::json!({
+        "posting:default:visibility": p.default_visibility,
+        "posting:default:sensitive": p.default_sensitive,
+        "posting:default:language": p.default_language,
+        "reading:expand:media": "default",
+        "reading:expand:spoilers": false,
+    })))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/accounts/verify_credentials", web::get().to(verify_credentials))
+        .route("/api/v1/accounts/lookup", web::get().to(lookup))
+        .route("/api/v1/accounts/relationships", web::get().to(relationships))
+        .route("/api/v1/accounts/{id}", web::get().to(show))
+        .route("/api/v1/accounts/{id}/statuses", web::get().to(statuses))
+        .route("/api/v1/accounts/{id}/followers", web::get().to(followers))
+        .route("/api/v1/accounts/{id}/following", web::get().to(following))
+        .route("/api/v1/accounts/{id}/follow", web::post().to(follow))
+        .route("/api/v1/accounts/{id}/unfollow", web::post().to(unfollow))
+        .route("/api/v1/accounts/{id}/block", web::post().to(block))
+        .route("/api/v1/accounts/{id}/unblock", web::post().to(unblock))
+        .route("/api/v1/accounts/{id}/mute", web::post().to(mute))
+        .route("/api/v1/accounts/{id}/unmute", web::post().to(unmute))
+        .route("/api/v1/follow_requests", web::get().to(follow_requests))
+        .route("/api/v1/follow_requests/{id}/authorize", web::post().to(authorize_request))
+        .route("/api/v1/follow_requests/{id}/reject", web::post().to(reject_request))
+        .route("/api/v1/blocks", web::get().to(blocks))
+        .route("/api/v1/mutes", web::get().to(mutes))
+        .route("/api/v1/preferences", web::get().to(preferences));
+}

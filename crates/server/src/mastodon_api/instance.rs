@@ -1,0 +1,196 @@
+//! Instance metadata, NodeInfo, and the endpoints apps call at start-up that
+//! answer the right shape while Guise has nothing to show there yet.
+
+use super::ok;
+use crate::error::ApiResult;
+use crate::extract::{Auth, MaybeAuth};
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+pub const MASTODON_COMPAT: &str = "4.3.0";
+
+pub fn version_string() -> String {
+    format!("{MASTODON_COMPAT} (compatible; Guise {})", env!("CARGO_PKG_VERSION"))
+}
+
+/// Tiers this build can actually deliver, among those the admin enabled.
+/// (Anonymous and real-name faces arrive with the tiers work; until then
+/// the instance promises only what it does.)
+pub fn tiers_on_offer(state: &AppState) -> Vec<&'static str> {
+    state
+        .rules
+        .tiers_enabled
+        .iter()
+        .filter(|t| **t == guise_policy::Tier::Pseudonymous)
+        .map(|t| t.as_str())
+        .collect()
+}
+
+fn configuration(state: &AppState) -> serde_json::Value {
+    json!({
+        "accounts": { "max_featured_tags": 0, "max_pinned_statuses": 0 },
+        "statuses": {
+            "max_characters": state.config.instance.max_characters,
+            "max_media_attachments": 0,
+            "characters_reserved_per_url": 23
+        },
+        "media_attachments": {
+            "supported_mime_types": [],
+            "image_size_limit": 0, "image_matrix_limit": 0,
+            "video_size_limit": 0, "video_frame_rate_limit": 0, "video_matrix_limit": 0
+        },
+        "polls": {
+            "max_options": 0, "max_characters_per_option": 0,
+            "min_expiration": 300, "max_expiration": 2629746
+        }
+    })
+}
+
+async fn v1(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut conn = state.db.conn().await?;
+    let (users, posts, domains) = guise_core::accounts::instance_stats(&mut conn).await?;
+    let i = &state.config.instance;
+    Ok(ok(&json!({
+        "uri": i.domain,
+        "title": i.name,
+        "short_description": i.description,
+        "description": i.description,
+        "email": i.contact_email,
+        "version": version_string(),
+        "urls": {},
+        "stats": { "user_count": users, "status_count": posts, "domain_count": domains },
+        "thumbnail": null,
+        "languages": ["en"],
+        "registrations": i.registrations_open,
+        "approval_required": false,
+        "invites_enabled": false,
+        "configuration": configuration(&state),
+        "contact_account": null,
+        "rules": [],
+        "guise": { "tiers": tiers_on_offer(&state) }
+    })))
+}
+
+async fn v2(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut conn = state.db.conn().await?;
+    let (users, _, _) = guise_core::accounts::instance_stats(&mut conn).await?;
+    let i = &state.config.instance;
+    let mut config = configuration(&state);
+    if let Some(o) = config.as_object_mut() {
+        o.insert("urls".into(), json!({}));
+        o.insert("vapid".into(), json!({ "public_key": "" }));
+        o.insert("translation".into(), json!({ "enabled": false }));
+    }
+    Ok(ok(&json!({
+        "domain": i.domain,
+        "title": i.name,
+        "version": version_string(),
+        "source_url": "https://github.com/guise-social/guise",
+        "description": i.description,
+        "usage": { "users": { "active_month": users } },
+        "thumbnail": { "url": format!("{}/avatars/original/missing.png", state.base_url) },
+        "icon": [],
+        "languages": ["en"],
+        "configuration": config,
+        "registrations": { "enabled": i.registrations_open, "approval_required": false, "message": null, "url": null },
+        "api_versions": { "mastodon": 2 },
+        "contact": { "email": i.contact_email, "account": null },
+        "rules": [],
+        "guise": { "tiers": tiers_on_offer(&state) }
+    })))
+}
+
+async fn nodeinfo_links(state: web::Data<AppState>) -> HttpResponse {
+    ok(&json!({
+        "links": [
+            { "rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": format!("{}/nodeinfo/2.0", state.base_url) },
+            { "rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": format!("{}/nodeinfo/2.1", state.base_url) }
+        ]
+    }))
+}
+
+async fn nodeinfo(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let version = path.into_inner();
+    if version != "2.0" && version != "2.1" {
+        return Err(crate::error::ApiError::not_found());
+    }
+    let mut conn = state.db.conn().await?;
+    let (users, posts, _) = guise_core::accounts::instance_stats(&mut conn).await?;
+    let mut software = json!({ "name": "guise", "version": env!("CARGO_PKG_VERSION") });
+    if version == "2.1" {
+        if let Some(o) = software.as_object_mut() {
+            o.insert("repository".into(), json!("https://github.com/guise-social/guise"));
+        }
+    }
+    let body = json!({
+        "version": version,
+        "software": software,
+        "protocols": ["activitypub"],
+        "services": { "inbound": [], "outbound": [] },
+        "openRegistrations": state.config.instance.registrations_open,
+        "usage": { "users": { "total": users }, "localPosts": posts },
+        "metadata": {
+            "nodeName": state.config.instance.name,
+            "nodeDescription": state.config.instance.description,
+            // Clients that recognise only known software names read this.
+            "upstream": { "name": "mastodon", "version": MASTODON_COMPAT },
+            "guise": {
+                "tiers": tiers_on_offer(&state),
+                "anonymous_ownership": null,
+                "ip_logging": false
+            }
+        }
+    });
+    let ctype = format!("application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/{version}#\"");
+    Ok(HttpResponse::Ok().content_type(ctype).json(body))
+}
+
+async fn empty_list() -> HttpResponse {
+    ok(&json!([]))
+}
+
+async fn empty_list_authed(auth: Auth) -> ApiResult<HttpResponse> {
+    auth.require("read")
+        .or_else(|_| auth.require("read:accounts"))
+        .or_else(|_| auth.require("read:statuses"))?;
+    Ok(ok(&json!([])))
+}
+
+async fn markers(auth: Auth) -> ApiResult<HttpResponse> {
+    auth.face_with("read:statuses")?;
+    Ok(ok(&json!({})))
+}
+
+async fn public_empty(_auth: MaybeAuth) -> HttpResponse {
+    ok(&json!([]))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/instance", web::get().to(v1))
+        .route("/api/v2/instance", web::get().to(v2))
+        .route("/.well-known/nodeinfo", web::get().to(nodeinfo_links))
+        .route("/nodeinfo/{version}", web::get().to(nodeinfo))
+        .route("/api/v1/custom_emojis", web::get().to(empty_list))
+        .route("/api/v1/instance/peers", web::get().to(empty_list))
+        .route("/api/v1/instance/rules", web::get().to(empty_list))
+        .route("/api/v1/instance/extended_description", web::get().to(public_empty))
+        .route("/api/v1/announcements", web::get().to(empty_list_authed))
+        .route("/api/v1/filters", web::get().to(empty_list_authed))
+        .route("/api/v2/filters", web::get().to(empty_list_authed))
+        .route("/api/v1/lists", web::get().to(empty_list_authed))
+        .route("/api/v1/followed_tags", web::get().to(empty_list_authed))
+        .route("/api/v1/markers", web::get().to(markers))
+        .route("/api/v1/trends", web::get().to(public_empty))
+        .route("/api/v1/trends/tags", web::get().to(public_empty))
+        .route("/api/v1/trends/statuses", web::get().to(public_empty))
+        .route("/api/v1/trends/links", web::get().to(public_empty))
+        .route("/api/v1/suggestions", web::get().to(empty_list_authed))
+        .route("/api/v2/suggestions", web::get().to(empty_list_authed))
+        .route("/api/v1/conversations", web::get().to(empty_list_authed))
+        .route("/api/v1/bookmarks", web::get().to(empty_list_authed))
+        .route("/api/v1/scheduled_statuses", web::get().to(empty_list_authed))
+        .route("/api/v1/featured_tags", web::get().to(empty_list_authed))
+        .route("/api/v1/endorsements", web::get().to(empty_list_authed))
+        .route("/api/v1/domain_blocks", web::get().to(empty_list_authed));
+}

@@ -1,0 +1,93 @@
+//! The Mastodon client API. Each resource has its handlers here and its
+//! entities in `types.rs`.
+
+pub mod accounts;
+pub mod apps;
+pub mod instance;
+pub mod notifications;
+pub mod statuses;
+pub mod timelines;
+pub mod types;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::de;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use guise_core::statuses::Page;
+use serde::Deserialize;
+
+/// Cursor parameters shared by every paginated list.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    #[serde(default, deserialize_with = "de::opt_id")]
+    pub max_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_id")]
+    pub since_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_id")]
+    pub min_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub limit: Option<i64>,
+}
+
+fn cursor(v: &Option<String>, name: &str) -> ApiResult<Option<i64>> {
+    match v {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::unprocessable(format!("Validation failed: {name} is not an id"))),
+    }
+}
+
+impl PageParams {
+    pub fn page(&self, default: i64, max: i64) -> ApiResult<Page> {
+        Ok(Page {
+            max_id: cursor(&self.max_id, "max_id")?,
+            since_id: cursor(&self.since_id, "since_id")?,
+            min_id: cursor(&self.min_id, "min_id")?,
+            limit: Page::clamp(self.limit, default, max),
+        })
+    }
+}
+
+pub fn parse_id(s: &str) -> ApiResult<i64> {
+    s.parse::<i64>().map_err(|_| ApiError::not_found())
+}
+
+/// JSON with a `Link` header for the next and previous pages, keeping the
+/// request's other query parameters.
+pub fn paginated<T: serde::Serialize>(req: &HttpRequest, state: &AppState, items: &T, cursors: Option<(i64, i64)>) -> HttpResponse {
+    let mut resp = HttpResponse::Ok();
+    if let Some((newest, oldest)) = cursors {
+        let kept: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+            .filter(|(k, _)| !matches!(k.as_ref(), "max_id" | "min_id" | "since_id"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let link = |key: &str, value: i64| {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &kept {
+                q.append_pair(k, v);
+            }
+            q.append_pair(key, &value.to_string());
+            format!("{}{}?{}", state.base_url, req.path(), q.finish())
+        };
+        resp.insert_header((
+            "Link",
+            format!("<{}>; rel=\"next\", <{}>; rel=\"prev\"", link("max_id", oldest), link("min_id", newest)),
+        ));
+    }
+    resp.json(items)
+}
+
+pub fn ok<T: serde::Serialize>(v: &T) -> HttpResponse {
+    HttpResponse::Ok().json(v)
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    apps::routes(cfg);
+    accounts::routes(cfg);
+    statuses::routes(cfg);
+    timelines::routes(cfg);
+    notifications::routes(cfg);
+    instance::routes(cfg);
+}

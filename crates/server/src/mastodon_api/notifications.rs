@@ -1,0 +1,74 @@
+//! Notifications of the face a token acts as.
+
+use super::{ok, paginated, parse_id, types, PageParams};
+use crate::error::ApiResult;
+use crate::extract::{de, Auth, Params};
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use guise_core::social::{self, NotificationFilter};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct ListParams {
+    #[serde(flatten)]
+    page: PageParams,
+    #[serde(default, deserialize_with = "de::string_list")]
+    types: Vec<String>,
+    #[serde(default, deserialize_with = "de::string_list")]
+    exclude_types: Vec<String>,
+    #[serde(default, deserialize_with = "de::opt_id")]
+    account_id: Option<String>,
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<ListParams>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("read:notifications")?;
+    let page = p.page.page(40, 80)?;
+    let filter = NotificationFilter {
+        types: p.types,
+        exclude_types: p.exclude_types,
+        account_id: p.account_id.and_then(|a| a.parse().ok()),
+    };
+    let mut conn = state.db.conn().await?;
+    let rows = social::list_notifications(&mut conn, me.id, &filter, &page).await?;
+    let out = types::notifications(&state, &mut conn, me.id, &rows).await?;
+    let cursors = rows.first().zip(rows.last()).map(|(a, b)| (a.id, b.id));
+    Ok(paginated(&req, &state, &out, cursors))
+}
+
+async fn show(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("read:notifications")?;
+    let mut conn = state.db.conn().await?;
+    let row = social::get_notification(&mut conn, me.id, parse_id(&path)?).await?;
+    let mut out = types::notifications(&state, &mut conn, me.id, std::slice::from_ref(&row)).await?;
+    let n = out.pop().ok_or_else(crate::error::ApiError::not_found)?;
+    Ok(ok(&n))
+}
+
+async fn dismiss(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("write:notifications")?;
+    let mut conn = state.db.conn().await?;
+    social::dismiss_notification(&mut conn, me.id, parse_id(&path)?).await?;
+    Ok(ok(&serde_json::json!({})))
+}
+
+async fn clear(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("write:notifications")?;
+    let mut conn = state.db.conn().await?;
+    social::clear_notifications(&mut conn, me.id).await?;
+    Ok(ok(&serde_json::json!({})))
+}
+
+async fn unread_count(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("read:notifications")?;
+    let mut conn = state.db.conn().await?;
+    let rows = social::list_notifications(&mut conn, me.id, &NotificationFilter::default(), &guise_core::statuses::Page { limit: 1000, ..Default::default() }).await?;
+    Ok(ok(&serde_json::json!({ "count": rows.len() })))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/notifications", web::get().to(list))
+        .route("/api/v1/notifications/clear", web::post().to(clear))
+        .route("/api/v1/notifications/unread_count", web::get().to(unread_count))
+        .route("/api/v1/notifications/{id}", web::get().to(show))
+        .route("/api/v1/notifications/{id}/dismiss", web::post().to(dismiss));
+}

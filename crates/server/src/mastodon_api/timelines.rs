@@ -1,0 +1,65 @@
+//! Home, public and hashtag timelines.
+
+use super::{paginated, types, PageParams};
+use crate::error::ApiResult;
+use crate::extract::{de, Auth, MaybeAuth, Params};
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+fn respond(req: &HttpRequest, state: &AppState, ids: &[i64], out: Vec<types::Status>) -> HttpResponse {
+    paginated(req, state, &out, ids.first().zip(ids.last()).map(|(a, b)| (*a, *b)))
+}
+
+async fn home(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+    let me = auth.face_with("read:statuses")?;
+    let page = p.page(20, 40)?;
+    let mut conn = state.db.conn().await?;
+    let ids = guise_core::statuses::home_timeline(&mut conn, me.id, &page).await?;
+    let out = types::statuses_by_ids(&state, &mut conn, Some(me.id), &ids).await?;
+    Ok(respond(&req, &state, &ids, out))
+}
+
+#[derive(Deserialize)]
+struct PublicParams {
+    #[serde(flatten)]
+    page: PageParams,
+    #[serde(default, deserialize_with = "de::flex_bool")]
+    local: bool,
+    #[serde(default, deserialize_with = "de::flex_bool")]
+    remote: bool,
+    #[serde(default, deserialize_with = "de::flex_bool")]
+    only_media: bool,
+}
+
+async fn public(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth, Params(p): Params<PublicParams>) -> ApiResult<HttpResponse> {
+    if let Some(a) = &auth.0 {
+        a.require("read:statuses")?;
+    }
+    let page = p.page.page(20, 40)?;
+    let viewer = auth.viewer();
+    let mut conn = state.db.conn().await?;
+    let scope = if p.local { Some(true) } else if p.remote { Some(false) } else { None };
+    let ids = if p.only_media {
+        Vec::new()
+    } else {
+        guise_core::statuses::public_timeline(&mut conn, viewer, scope, &page).await?
+    };
+    let out = types::statuses_by_ids(&state, &mut conn, viewer, &ids).await?;
+    Ok(respond(&req, &state, &ids, out))
+}
+
+async fn tag(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<String>, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+    let page = p.page(20, 40)?;
+    let viewer = auth.viewer();
+    let mut conn = state.db.conn().await?;
+    let ids = guise_core::statuses::tag_timeline(&mut conn, viewer, &path, &page).await?;
+    let out = types::statuses_by_ids(&state, &mut conn, viewer, &ids).await?;
+    Ok(respond(&req, &state, &ids, out))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/timelines/home", web::get().to(home))
+        .route("/api/v1/timelines/public", web::get().to(public))
+        .route("/api/v1/timelines/tag/{tag}", web::get().to(tag));
+}

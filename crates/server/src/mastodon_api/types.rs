@@ -1,0 +1,475 @@
+//! Mastodon API entities, field by field as docs.joinmastodon.org documents
+//! them, built explicitly from core rows. Guise adds one object, `guise`, on
+//! Account and Status; clients ignore keys they do not know.
+
+use crate::state::AppState;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use guise_core::models::{App, Identity, Notification as NotificationRow};
+use guise_core::social::{IdentityStats, Relationship as RelRow};
+use guise_core::statuses::StatusView;
+use guise_policy::Tier;
+use serde::Serialize;
+use std::collections::HashMap;
+
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn iso_date(d: NaiveDate) -> String {
+    format!("{}T00:00:00.000Z", d.format("%Y-%m-%d"))
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuiseExt {
+    pub tier: &'static str,
+    pub verified: bool,
+    pub verified_by: Option<String>,
+}
+
+impl GuiseExt {
+    pub fn of(state: &AppState, who: &Identity) -> GuiseExt {
+        let tier = who.tier();
+        let verified = tier == Tier::RealName && who.verified;
+        GuiseExt {
+            tier: tier.as_str(),
+            verified,
+            verified_by: if verified {
+                Some(who.verified_by.clone().unwrap_or_else(|| state.domain().to_owned()))
+            } else {
+                None
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Field {
+    pub name: String,
+    pub value: String,
+    pub verified_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Source {
+    pub privacy: String,
+    pub sensitive: bool,
+    pub language: Option<String>,
+    pub note: String,
+    pub fields: Vec<Field>,
+    pub follow_requests_count: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+    pub permissions: String,
+    pub highlighted: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub acct: String,
+    pub display_name: String,
+    pub locked: bool,
+    pub bot: bool,
+    pub discoverable: bool,
+    pub indexable: bool,
+    pub group: bool,
+    pub noindex: bool,
+    pub hide_collections: bool,
+    pub created_at: String,
+    pub note: String,
+    pub url: String,
+    pub uri: String,
+    pub avatar: String,
+    pub avatar_static: String,
+    pub header: String,
+    pub header_static: String,
+    pub followers_count: i64,
+    pub following_count: i64,
+    pub statuses_count: i64,
+    pub last_status_at: Option<String>,
+    pub emojis: Vec<serde_json::Value>,
+    pub fields: Vec<Field>,
+    pub roles: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    pub guise: GuiseExt,
+}
+
+pub fn actor_uri(state: &AppState, who: &Identity) -> String {
+    match (&who.domain, &who.actor_url) {
+        (Some(_), Some(u)) => u.clone(),
+        _ if who.tier() == Tier::Anonymous => format!("{}/anon/{}", state.base_url, who.handle),
+        _ => format!("{}/users/{}", state.base_url, who.handle),
+    }
+}
+
+pub fn profile_url(state: &AppState, who: &Identity) -> String {
+    match (&who.domain, &who.actor_url) {
+        (Some(_), Some(u)) => u.clone(),
+        _ if who.tier() == Tier::Anonymous => format!("{}/anon/{}", state.base_url, who.handle),
+        _ => format!("{}/@{}", state.base_url, who.handle),
+    }
+}
+
+fn note_html(note: &str) -> String {
+    if note.trim().is_empty() {
+        String::new()
+    } else {
+        guise_core::text::render(&guise_core::text::parse(note), "", |_, _| None)
+    }
+}
+
+impl Account {
+    pub fn new(state: &AppState, who: &Identity, stats: IdentityStats) -> Account {
+        let avatar = format!("{}/avatars/original/missing.png", state.base_url);
+        let header = format!("{}/headers/original/missing.png", state.base_url);
+        let display_name = if who.tier() == Tier::Anonymous {
+            "Anonymous".to_owned()
+        } else {
+            who.display_name.clone()
+        };
+        Account {
+            id: who.id.to_string(),
+            username: who.handle.clone(),
+            acct: who.acct(),
+            display_name,
+            locked: who.locked,
+            bot: who.bot,
+            discoverable: who.discoverable && who.tier() != Tier::Anonymous,
+            indexable: false,
+            group: false,
+            noindex: who.tier() == Tier::Anonymous,
+            hide_collections: false,
+            created_at: iso_date(who.created_on),
+            note: note_html(&who.note),
+            url: profile_url(state, who),
+            uri: actor_uri(state, who),
+            avatar: avatar.clone(),
+            avatar_static: avatar,
+            header: header.clone(),
+            header_static: header,
+            followers_count: stats.followers,
+            following_count: stats.following,
+            statuses_count: stats.statuses,
+            last_status_at: stats.last_status_at.map(|t| t.format("%Y-%m-%d").to_string()),
+            emojis: Vec::new(),
+            fields: Vec::new(),
+            roles: Vec::new(),
+            source: None,
+            role: None,
+            guise: GuiseExt::of(state, who),
+        }
+    }
+}
+
+pub async fn accounts(state: &AppState, conn: &mut guise_core::DbConn, people: &[Identity]) -> guise_core::CoreResult<Vec<Account>> {
+    let ids: Vec<i64> = people.iter().map(|p| p.id).collect();
+    let stats = guise_core::social::identity_stats(conn, &ids).await?;
+    Ok(people
+        .iter()
+        .map(|p| Account::new(state, p, stats.get(&p.id).copied().unwrap_or_default()))
+        .collect())
+}
+
+pub async fn account(state: &AppState, conn: &mut guise_core::DbConn, who: &Identity) -> guise_core::CoreResult<Account> {
+    let mut v = accounts(state, conn, std::slice::from_ref(who)).await?;
+    v.pop().ok_or(guise_core::CoreError::NotFound)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Mention {
+    pub id: String,
+    pub username: String,
+    pub url: String,
+    pub acct: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tag {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub id: String,
+    pub uri: String,
+    pub url: Option<String>,
+    pub created_at: String,
+    pub account: Account,
+    pub content: String,
+    pub visibility: String,
+    pub sensitive: bool,
+    pub spoiler_text: String,
+    pub media_attachments: Vec<serde_json::Value>,
+    pub application: Option<serde_json::Value>,
+    pub mentions: Vec<Mention>,
+    pub tags: Vec<Tag>,
+    pub emojis: Vec<serde_json::Value>,
+    pub reblogs_count: i64,
+    pub favourites_count: i64,
+    pub replies_count: i64,
+    pub in_reply_to_id: Option<String>,
+    pub in_reply_to_account_id: Option<String>,
+    pub reblog: Option<Box<Status>>,
+    pub poll: Option<serde_json::Value>,
+    pub card: Option<serde_json::Value>,
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub edited_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub favourited: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reblogged: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bookmarked: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    pub filtered: Vec<serde_json::Value>,
+    pub guise: GuiseExt,
+}
+
+pub fn status_uri(state: &AppState, v: &StatusView) -> String {
+    match &v.status.uri {
+        Some(u) => u.clone(),
+        None => format!("{}/statuses/{}", actor_uri(state, &v.author), v.status.id),
+    }
+}
+
+pub fn status_url(state: &AppState, v: &StatusView) -> String {
+    match (&v.status.url, &v.status.uri) {
+        (Some(u), _) => u.clone(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => format!("{}/{}", profile_url(state, &v.author), v.status.id),
+    }
+}
+
+fn one_status(state: &AppState, v: &StatusView, stats: &HashMap<i64, IdentityStats>, signed_in: bool) -> Status {
+    let s = &v.status;
+    let account = Account::new(state, &v.author, stats.get(&v.author.id).copied().unwrap_or_default());
+    let flag = |b: bool| signed_in.then_some(b);
+    Status {
+        id: s.id.to_string(),
+        uri: status_uri(state, v),
+        url: if s.reblog_of_id.is_some() { None } else { Some(status_url(state, v)) },
+        created_at: iso(s.created_at),
+        account,
+        content: s.content.clone(),
+        visibility: s.visibility.clone(),
+        sensitive: s.sensitive,
+        spoiler_text: s.spoiler_text.clone(),
+        media_attachments: Vec::new(),
+        application: None,
+        mentions: v
+            .mentions
+            .iter()
+            .map(|m| Mention {
+                id: m.id.to_string(),
+                username: m.handle.clone(),
+                url: profile_url(state, m),
+                acct: m.acct(),
+            })
+            .collect(),
+        tags: v
+            .tags
+            .iter()
+            .map(|t| Tag {
+                name: t.clone(),
+                url: format!("{}/tags/{}", state.base_url, t),
+            })
+            .collect(),
+        emojis: Vec::new(),
+        reblogs_count: v.reblogs_count,
+        favourites_count: v.favourites_count,
+        replies_count: v.replies_count,
+        in_reply_to_id: s.in_reply_to_id.map(|i| i.to_string()),
+        in_reply_to_account_id: s.in_reply_to_identity_id.map(|i| i.to_string()),
+        reblog: v.reblog.as_ref().map(|r| Box::new(one_status(state, r, stats, signed_in))),
+        poll: None,
+        card: None,
+        language: s.language.clone(),
+        text: None,
+        edited_at: s.edited_at.map(iso),
+        favourited: flag(v.favourited),
+        reblogged: flag(v.reblogged),
+        muted: flag(false),
+        bookmarked: flag(false),
+        pinned: flag(false),
+        filtered: Vec::new(),
+        guise: GuiseExt::of(state, &v.author),
+    }
+}
+
+pub async fn statuses(state: &AppState, conn: &mut guise_core::DbConn, viewer: Option<i64>, views: &[StatusView]) -> guise_core::CoreResult<Vec<Status>> {
+    let mut ids: Vec<i64> = Vec::new();
+    for v in views {
+        ids.push(v.author.id);
+        if let Some(r) = &v.reblog {
+            ids.push(r.author.id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let stats = guise_core::social::identity_stats(conn, &ids).await?;
+    Ok(views.iter().map(|v| one_status(state, v, &stats, viewer.is_some())).collect())
+}
+
+pub async fn status_by_id(state: &AppState, conn: &mut guise_core::DbConn, viewer: Option<i64>, id: i64) -> guise_core::CoreResult<Status> {
+    let view = guise_core::statuses::load_view(conn, viewer, id).await?;
+    let mut v = statuses(state, conn, viewer, std::slice::from_ref(&view)).await?;
+    v.pop().ok_or(guise_core::CoreError::NotFound)
+}
+
+pub async fn statuses_by_ids(state: &AppState, conn: &mut guise_core::DbConn, viewer: Option<i64>, ids: &[i64]) -> guise_core::CoreResult<Vec<Status>> {
+    let views = guise_core::statuses::load_views(conn, viewer, ids).await?;
+    statuses(state, conn, viewer, &views).await
+}
+
+#[derive(Debug, Serialize)]
+pub struct Relationship {
+    pub id: String,
+    pub following: bool,
+    pub showing_reblogs: bool,
+    pub notifying: bool,
+    pub languages: Option<Vec<String>>,
+    pub followed_by: bool,
+    pub blocking: bool,
+    pub blocked_by: bool,
+    pub muting: bool,
+    pub muting_notifications: bool,
+    pub requested: bool,
+    pub requested_by: bool,
+    pub domain_blocking: bool,
+    pub endorsed: bool,
+    pub note: String,
+}
+
+impl From<RelRow> for Relationship {
+    fn from(r: RelRow) -> Self {
+        Relationship {
+            id: r.id.to_string(),
+            following: r.following,
+            showing_reblogs: r.showing_reblogs,
+            notifying: r.notifying,
+            languages: None,
+            followed_by: r.followed_by,
+            blocking: r.blocking,
+            blocked_by: r.blocked_by,
+            muting: r.muting,
+            muting_notifications: r.muting_notifications,
+            requested: r.requested,
+            requested_by: r.requested_by,
+            domain_blocking: false,
+            endorsed: false,
+            note: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Notification {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub group_key: String,
+    pub created_at: String,
+    pub account: Account,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+pub async fn notifications(state: &AppState, conn: &mut guise_core::DbConn, viewer: i64, rows: &[NotificationRow]) -> guise_core::CoreResult<Vec<Notification>> {
+    let mut from: Vec<i64> = rows.iter().map(|n| n.from_identity_id).collect();
+    from.sort_unstable();
+    from.dedup();
+    let people = guise_core::accounts::identities_by_ids(conn, &from).await?;
+    let accounts: HashMap<i64, Account> = accounts(state, conn, &people)
+        .await?
+        .into_iter()
+        .filter_map(|a| a.id.parse::<i64>().ok().map(|id| (id, a)))
+        .collect();
+    let status_ids: Vec<i64> = rows.iter().filter_map(|n| n.status_id).collect();
+    let statuses: HashMap<String, Status> = statuses_by_ids(state, conn, Some(viewer), &status_ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let mut accounts = accounts;
+    let mut statuses = statuses;
+    let mut out = Vec::new();
+    for n in rows {
+        // Entities are moved out once per row; repeated senders are rebuilt from the map copy.
+        let account = match accounts.remove(&n.from_identity_id) {
+            Some(a) => a,
+            None => match people.iter().find(|p| p.id == n.from_identity_id) {
+                Some(p) => account(state, conn, p).await?,
+                None => continue,
+            },
+        };
+        let status = match n.status_id {
+            Some(id) => match statuses.remove(&id.to_string()) {
+                Some(s) => Some(s),
+                None => match status_by_id(state, conn, Some(viewer), id).await {
+                    Ok(s) => Some(s),
+                    Err(_) => continue,
+                },
+            },
+            None => None,
+        };
+        out.push(Notification {
+            id: n.id.to_string(),
+            kind: n.kind.clone(),
+            group_key: format!("ungrouped-{}", n.id),
+            created_at: iso(n.created_at),
+            account,
+            status,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Application {
+    pub id: String,
+    pub name: String,
+    pub website: Option<String>,
+    pub scopes: Vec<String>,
+    pub redirect_uri: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret_expires_at: Option<i64>,
+    pub vapid_key: String,
+}
+
+impl Application {
+    pub fn new(app: &App, with_secret: bool) -> Application {
+        let uris: Vec<String> = app.redirect_uris.lines().map(str::to_owned).collect();
+        Application {
+            id: app.id.to_string(),
+            name: app.name.clone(),
+            website: app.website.clone(),
+            scopes: app.scopes.split(' ').map(str::to_owned).collect(),
+            redirect_uri: uris.join("\n"),
+            redirect_uris: uris,
+            client_id: with_secret.then(|| app.client_id.clone()),
+            client_secret: with_secret.then(|| app.client_secret.clone()),
+            client_secret_expires_at: with_secret.then_some(0),
+            vapid_key: String::new(),
+        }
+    }
+}

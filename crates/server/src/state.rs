@@ -1,0 +1,39 @@
+//! What every handler shares: the pool, the clock, the configuration.
+
+use crate::config::Config;
+use guise_core::{Db, SharedClock};
+use guise_policy::PostingRules;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+    pub rules: Arc<PostingRules>,
+    pub base_url: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(db: Db, clock: SharedClock, config: Config) -> AppState {
+        AppState {
+            db,
+            clock,
+            rules: Arc::new(config.posting_rules()),
+            base_url: config.base_url().into(),
+            config: Arc::new(config),
+        }
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.config.instance.domain
+    }
+
+    pub fn ctx(&self) -> guise_core::statuses::Ctx<'_> {
+        guise_core::statuses::Ctx {
+            clock: self.clock.as_ref(),
+            rules: &self.rules,
+            base_url: &self.base_url,
+        }
+    }
+}
