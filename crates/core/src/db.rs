@@ -76,3 +76,25 @@ impl EstablishFromPool for AsyncPgConnection {
             .map_err(|e| CoreError::Pool(e.to_string()))
     }
 }
+
+/// Creates database `name` as a copy of `template` on the server at
+/// `admin_url` and returns its URL. Tests use it to get a migrated database
+/// each, cheaply.
+pub async fn clone_database(admin_url: &str, template: &str, name: &str) -> CoreResult<String> {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok(template) || !ok(name) {
+        return Err(CoreError::Internal("database names must be plain identifiers".into()));
+    }
+    let mut conn = AsyncPgConnection::establish(admin_url)
+        .await
+        .map_err(|e| CoreError::Pool(e.to_string()))?;
+    diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        .execute(&mut conn)
+        .await?;
+    let base = match admin_url.rfind('/') {
+        Some(i) => admin_url.get(..i).unwrap_or(admin_url),
+        None => admin_url,
+    };
+    Ok(format!("{base}/{name}"))
+}

