@@ -1,1 +1,142 @@
+//! End-to-end harness: starts the real `guise` binary on a free loopback port
+//! against its own PostgreSQL database cloned from the migrated template, and
+//! creates accounts through the real CLI.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub db_url: String,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests with ./dev test"))
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env("GUISE_BIN"))
+}
+
+/// A fresh database cloned from the template, through psql.
+pub fn fresh_database() -> String {
+    let admin = env("GUISE_TEST_DATABASE_URL");
+    let template = std::env::var("GUISE_TEST_TEMPLATE").unwrap_or_else(|_| "guise_template".into());
+    let name = format!("e_{:016x}", rand::random::<u64>());
+    let psql = std::env::var("GUISE_TEST_PSQL").unwrap_or_else(|_| "psql".into());
+    let ok = Command::new(psql)
+        .args([
+            &admin,
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        ])
+        .status()
+        .expect("running psql")
+        .success();
+    assert!(ok, "creating database {name}");
+    let base = &admin[..admin.rfind('/').unwrap()];
+    format!("{base}/{name}")
+}
+
+fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_on("127.0.0.1", &[])
+    }
+
+    pub fn start_on(ip: &str, extra_env: &[(&str, &str)]) -> Server {
+        let db_url = fresh_database();
+        let port = free_port(ip);
+        let addr = format!("{ip}:{port}");
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve")
+            .env("GUISE_DATABASE_URL", &db_url)
+            .env("GUISE_LISTEN", &addr)
+            .env("GUISE_DOMAIN", &addr)
+            .env("GUISE_INSTANCE__SCHEME", "http")
+            .env("GUISE_SERVER__WORKERS", "2")
+            .env("GUISE_DATABASE__POOL_SIZE", "4")
+            .env(
+                "GUISE_LOG__LEVEL",
+                std::env::var("GUISE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("starting guise");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("guise listening on") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let started = Instant::now();
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = child.kill();
+            panic!("guise did not start within {:?}", started.elapsed());
+        }
+        Server {
+            child,
+            url: format!("http://{addr}"),
+            db_url,
+        }
+    }
+
+    /// Creates a login through `guise admin create-account`, password on stdin.
+    pub fn create_account(&self, username: &str, password: &str) {
+        let mut child = Command::new(bin())
+            .args([
+                "admin",
+                "create-account",
+                username,
+                "--email",
+                &format!("{username}@mail.test"),
+            ])
+            .env("GUISE_DATABASE_URL", &self.db_url)
+            .env("GUISE_LOG__LEVEL", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "create-account failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("@{username}")), "{text}");
+        assert!(
+            !text.contains(password),
+            "a password from stdin is never echoed"
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -122,7 +122,16 @@ pub async fn create_account(
                 .returning(Account::as_returning())
                 .get_result(conn)
                 .await?;
-            let identity = insert_local_identity(conn, identity_id, Some(account_id), Tier::Pseudonymous, &username, &username, today).await?;
+            let identity = insert_local_identity(
+                conn,
+                identity_id,
+                Some(account_id),
+                Tier::Pseudonymous,
+                &username,
+                &username,
+                today,
+            )
+            .await?;
             Ok((account, identity))
         })
         .await;
@@ -172,24 +181,30 @@ pub async fn authenticate(
 ) -> CoreResult<Option<Account>> {
     let login = login.trim();
     let by_email: Option<Account> = accounts::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(").bind::<diesel::sql_types::Text, _>(login).sql(")"))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(")
+                .bind::<diesel::sql_types::Text, _>(login)
+                .sql(")"),
+        )
         .select(Account::as_select())
         .first(conn)
         .await
         .optional()?;
     let account = match by_email {
         Some(a) => Some(a),
-        None => {
-            accounts::table
-                .inner_join(identities::table.on(identities::account_id.eq(accounts::id.nullable())))
-                .filter(identities::domain.is_null())
-                .filter(identities::tier.ne(Tier::Anonymous.as_str()))
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(identities.handle) = lower(").bind::<diesel::sql_types::Text, _>(login).sql(")"))
-                .select(Account::as_select())
-                .first(conn)
-                .await
-                .optional()?
-        }
+        None => accounts::table
+            .inner_join(identities::table.on(identities::account_id.eq(accounts::id.nullable())))
+            .filter(identities::domain.is_null())
+            .filter(identities::tier.ne(Tier::Anonymous.as_str()))
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(identities.handle) = lower(")
+                    .bind::<diesel::sql_types::Text, _>(login)
+                    .sql(")"),
+            )
+            .select(Account::as_select())
+            .first(conn)
+            .await
+            .optional()?,
     };
     let Some(account) = account else {
         // Spend the same time as a real check so timing does not reveal logins.
@@ -255,7 +270,11 @@ pub async fn find_identity_by_acct(
     domain: Option<&str>,
 ) -> CoreResult<Option<Identity>> {
     let q = identities::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(identities.handle) = lower(").bind::<diesel::sql_types::Text, _>(handle).sql(")"))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(identities.handle) = lower(")
+                .bind::<diesel::sql_types::Text, _>(handle)
+                .sql(")"),
+        )
         .select(Identity::as_select())
         .into_boxed();
     let q = match domain {
@@ -296,7 +315,11 @@ mod tests {
 pub async fn instance_stats(conn: &mut DbConn) -> CoreResult<(i64, i64, i64)> {
     use crate::schema::statuses;
     let users: i64 = accounts::table.count().get_result(conn).await?;
-    let posts: i64 = statuses::table.filter(statuses::local.eq(true)).count().get_result(conn).await?;
+    let posts: i64 = statuses::table
+        .filter(statuses::local.eq(true))
+        .count()
+        .get_result(conn)
+        .await?;
     let domains: i64 = identities::table
         .filter(identities::domain.is_not_null())
         .select(diesel::dsl::count(identities::domain).aggregate_distinct())

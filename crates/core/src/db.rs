@@ -84,7 +84,9 @@ pub async fn clone_database(admin_url: &str, template: &str, name: &str) -> Core
     use diesel_async::{AsyncConnection, RunQueryDsl};
     let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !ok(template) || !ok(name) {
-        return Err(CoreError::Internal("database names must be plain identifiers".into()));
+        return Err(CoreError::Internal(
+            "database names must be plain identifiers".into(),
+        ));
     }
     let mut conn = AsyncPgConnection::establish(admin_url)
         .await

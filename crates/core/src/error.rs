@@ -9,7 +9,10 @@ pub enum CoreError {
     NotFound,
     /// Input that fails validation; `field` names the offending parameter.
     #[error("validation failed on {field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("refused by policy: {}", .0.code())]
     Refused(Refusal),
     #[error("forbidden: {0}")]

@@ -15,17 +15,50 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 pub const CODE_LIFETIME_SECS: i64 = 600;
 pub const OOB_REDIRECT: &str = "urn:ietf:wg:oauth:2.0:oob";
 
-const TOP_SCOPES: &[&str] = &["read", "write", "follow", "push", "profile", "admin:read", "admin:write"];
+const TOP_SCOPES: &[&str] = &[
+    "read",
+    "write",
+    "follow",
+    "push",
+    "profile",
+    "admin:read",
+    "admin:write",
+];
 const READ_SUBS: &[&str] = &[
-    "accounts", "blocks", "bookmarks", "favourites", "filters", "follows", "lists", "mutes",
-    "notifications", "search", "statuses",
+    "accounts",
+    "blocks",
+    "bookmarks",
+    "favourites",
+    "filters",
+    "follows",
+    "lists",
+    "mutes",
+    "notifications",
+    "search",
+    "statuses",
 ];
 const WRITE_SUBS: &[&str] = &[
-    "accounts", "blocks", "bookmarks", "conversations", "favourites", "filters", "follows",
-    "lists", "media", "mutes", "notifications", "reports", "statuses",
+    "accounts",
+    "blocks",
+    "bookmarks",
+    "conversations",
+    "favourites",
+    "filters",
+    "follows",
+    "lists",
+    "media",
+    "mutes",
+    "notifications",
+    "reports",
+    "statuses",
 ];
 const ADMIN_SUBS: &[&str] = &[
-    "accounts", "reports", "domain_allows", "domain_blocks", "ip_blocks", "email_domain_blocks",
+    "accounts",
+    "reports",
+    "domain_allows",
+    "domain_blocks",
+    "ip_blocks",
+    "email_domain_blocks",
     "canonical_email_blocks",
 ];
 
@@ -62,7 +95,10 @@ impl Scopes {
         if let Some(sub) = w.strip_prefix("write:") {
             return WRITE_SUBS.contains(&sub);
         }
-        if let Some(sub) = w.strip_prefix("admin:read:").or_else(|| w.strip_prefix("admin:write:")) {
+        if let Some(sub) = w
+            .strip_prefix("admin:read:")
+            .or_else(|| w.strip_prefix("admin:write:"))
+        {
             return ADMIN_SUBS.contains(&sub);
         }
         false
@@ -86,7 +122,12 @@ impl Scopes {
             // The legacy `follow` scope covers the relationship sub-scopes.
             "follow" => matches!(
                 required,
-                "read:blocks" | "write:blocks" | "read:follows" | "write:follows" | "read:mutes" | "write:mutes"
+                "read:blocks"
+                    | "write:blocks"
+                    | "read:follows"
+                    | "write:follows"
+                    | "read:mutes"
+                    | "write:mutes"
             ),
             // `profile` grants only verify_credentials.
             "profile" => required == "profile",
@@ -96,7 +137,9 @@ impl Scopes {
 
     /// Whether every scope here is granted by `outer` (asked scopes ⊆ app scopes).
     pub fn within(&self, outer: &Scopes) -> bool {
-        self.0.iter().all(|s| outer.allows(s) || outer.0.contains(s))
+        self.0
+            .iter()
+            .all(|s| outer.allows(s) || outer.0.contains(s))
     }
 
     pub fn as_string(&self) -> String {
@@ -159,7 +202,10 @@ pub fn validate_redirect_uri(uri: &str) -> CoreResult<()> {
 pub async fn create_app(conn: &mut DbConn, clock: &dyn Clock, new: NewApp<'_>) -> CoreResult<App> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 60 {
-        return Err(CoreError::invalid("client_name", "must be 1 to 60 characters"));
+        return Err(CoreError::invalid(
+            "client_name",
+            "must be 1 to 60 characters",
+        ));
     }
     if new.redirect_uris.is_empty() {
         return Err(CoreError::invalid("redirect_uris", "can't be blank"));
@@ -195,7 +241,12 @@ pub async fn app_by_client_id(conn: &mut DbConn, client_id: &str) -> CoreResult<
 
 pub async fn get_app(conn: &mut DbConn, id: i64) -> CoreResult<App> {
     use crate::error::OptionalExt;
-    oauth_apps::table.find(id).select(App::as_select()).first(conn).await.found()
+    oauth_apps::table
+        .find(id)
+        .select(App::as_select())
+        .first(conn)
+        .await
+        .found()
 }
 
 /// Checks the client's secret in constant time.
@@ -221,7 +272,11 @@ pub struct PendingCode<'a> {
 
 /// Records an authorization code right after sign-in; it is usable only once
 /// `bind_code` has fixed which face the token will act as.
-pub async fn create_code(conn: &mut DbConn, clock: &dyn Clock, p: PendingCode<'_>) -> CoreResult<Secret> {
+pub async fn create_code(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    p: PendingCode<'_>,
+) -> CoreResult<Secret> {
     let code = Secret::generate();
     diesel::insert_into(oauth_codes::table)
         .values((
@@ -248,26 +303,42 @@ pub struct CodeInfo {
 }
 
 /// Looks up a live, not yet bound code.
-pub async fn pending_code(conn: &mut DbConn, clock: &dyn Clock, code: &str) -> CoreResult<Option<CodeInfo>> {
+pub async fn pending_code(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    code: &str,
+) -> CoreResult<Option<CodeInfo>> {
     let row: Option<(i64, i64, String, String)> = oauth_codes::table
         .filter(oauth_codes::code_hash.eq(lookup_hash(code)))
         .filter(oauth_codes::binding.is_null())
         .filter(oauth_codes::expires_at.gt(clock.now()))
-        .select((oauth_codes::app_id, oauth_codes::account_id, oauth_codes::redirect_uri, oauth_codes::scopes))
+        .select((
+            oauth_codes::app_id,
+            oauth_codes::account_id,
+            oauth_codes::redirect_uri,
+            oauth_codes::scopes,
+        ))
         .first(conn)
         .await
         .optional()?;
-    Ok(row.map(|(app_id, account_id, redirect_uri, scopes)| CodeInfo {
-        app_id,
-        account_id,
-        redirect_uri,
-        scopes,
-    }))
+    Ok(
+        row.map(|(app_id, account_id, redirect_uri, scopes)| CodeInfo {
+            app_id,
+            account_id,
+            redirect_uri,
+            scopes,
+        }),
+    )
 }
 
 /// Fixes the face a pending code's token will act as. A face must belong to
 /// the code's account.
-pub async fn bind_code(conn: &mut DbConn, clock: &dyn Clock, code: &str, binding: Binding) -> CoreResult<()> {
+pub async fn bind_code(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    code: &str,
+    binding: Binding,
+) -> CoreResult<()> {
     let Some(info) = pending_code(conn, clock, code).await? else {
         return Err(CoreError::NotFound);
     };
@@ -276,7 +347,10 @@ pub async fn bind_code(conn: &mut DbConn, clock: &dyn Clock, code: &str, binding
     }
     let (b, ident) = binding.columns();
     diesel::update(oauth_codes::table.filter(oauth_codes::code_hash.eq(lookup_hash(code))))
-        .set((oauth_codes::binding.eq(b), oauth_codes::identity_id.eq(ident)))
+        .set((
+            oauth_codes::binding.eq(b),
+            oauth_codes::identity_id.eq(ident),
+        ))
         .execute(conn)
         .await?;
     Ok(())
@@ -337,7 +411,11 @@ pub async fn issue_token(
         .returning(Token::as_returning())
         .get_result(conn)
         .await?;
-    Ok(IssuedToken { access, refresh, token })
+    Ok(IssuedToken {
+        access,
+        refresh,
+        token,
+    })
 }
 
 #[derive(Debug)]
@@ -373,23 +451,43 @@ pub async fn exchange_code(
     let hash = lookup_hash(code);
     let redirect_uri = redirect_uri.to_owned();
     let verifier = code_verifier.map(str::to_owned);
-    type Row = (i64, i64, Option<String>, Option<i64>, String, String, Option<String>, chrono::DateTime<chrono::Utc>);
+    type Row = (
+        i64,
+        i64,
+        Option<String>,
+        Option<i64>,
+        String,
+        String,
+        Option<String>,
+        chrono::DateTime<chrono::Utc>,
+    );
     conn.transaction::<_, GrantError, _>(async move |conn| {
-        let row: Option<Row> = diesel::delete(oauth_codes::table.filter(oauth_codes::code_hash.eq(&hash)))
-            .returning((
-                oauth_codes::app_id,
-                oauth_codes::account_id,
-                oauth_codes::binding,
-                oauth_codes::identity_id,
-                oauth_codes::scopes,
-                oauth_codes::redirect_uri,
-                oauth_codes::code_challenge,
-                oauth_codes::expires_at,
-            ))
-            .get_result(conn)
-            .await
-            .optional()?;
-        let Some((code_app, account_id, binding, identity_id, scopes, code_redirect, challenge, expires_at)) = row else {
+        let row: Option<Row> =
+            diesel::delete(oauth_codes::table.filter(oauth_codes::code_hash.eq(&hash)))
+                .returning((
+                    oauth_codes::app_id,
+                    oauth_codes::account_id,
+                    oauth_codes::binding,
+                    oauth_codes::identity_id,
+                    oauth_codes::scopes,
+                    oauth_codes::redirect_uri,
+                    oauth_codes::code_challenge,
+                    oauth_codes::expires_at,
+                ))
+                .get_result(conn)
+                .await
+                .optional()?;
+        let Some((
+            code_app,
+            account_id,
+            binding,
+            identity_id,
+            scopes,
+            code_redirect,
+            challenge,
+            expires_at,
+        )) = row
+        else {
             return Err(GrantError::InvalidGrant);
         };
         if code_app != app_id || expires_at <= now || code_redirect != redirect_uri {
@@ -411,7 +509,12 @@ pub async fn exchange_code(
 }
 
 /// Trades a refresh token for a new token with the same binding and scopes.
-pub async fn refresh(conn: &mut DbConn, clock: &dyn Clock, app: &App, refresh_token: &str) -> Result<IssuedToken, GrantError> {
+pub async fn refresh(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    app: &App,
+    refresh_token: &str,
+) -> Result<IssuedToken, GrantError> {
     let app_id = app.id;
     let hash = lookup_hash(refresh_token);
     conn.transaction::<_, GrantError, _>(async move |conn| {
@@ -439,7 +542,11 @@ pub async fn refresh(conn: &mut DbConn, clock: &dyn Clock, app: &App, refresh_to
 
 /// Finds a live token by its raw value. No write happens here: a token
 /// carries no last-used time (unlinkability rule 4).
-pub async fn token_by_secret(conn: &mut DbConn, clock: &dyn Clock, raw: &str) -> CoreResult<Option<Token>> {
+pub async fn token_by_secret(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    raw: &str,
+) -> CoreResult<Option<Token>> {
     let token: Option<Token> = oauth_tokens::table
         .filter(oauth_tokens::token_hash.eq(lookup_hash(raw)))
         .select(Token::as_select())
@@ -483,14 +590,21 @@ mod tests {
             ("admin:read", "admin:write:accounts", false),
         ];
         for (have, need, want) in cases {
-            assert_eq!(Scopes::parse(have).unwrap().allows(need), *want, "{have} / {need}");
+            assert_eq!(
+                Scopes::parse(have).unwrap().allows(need),
+                *want,
+                "{have} / {need}"
+            );
         }
     }
 
     #[test]
     fn scope_parsing() {
         assert_eq!(Scopes::parse("").unwrap().as_string(), "read");
-        assert_eq!(Scopes::parse("read+write follow read").unwrap().as_string(), "read write follow");
+        assert_eq!(
+            Scopes::parse("read+write follow read").unwrap().as_string(),
+            "read write follow"
+        );
         assert!(Scopes::parse("read superuser").is_err());
         assert!(Scopes::parse("read:nothing").is_err());
         let app = Scopes::parse("read write").unwrap();

@@ -108,6 +108,9 @@ mod tests {
             "dBjftJeZ4CVP-mJ0kzsMRrb6ERgEbY6vZoM5mnqPmpI",
             "gOS-LUaHSRKe2EE-Jc1hK9ZzStXpcrARM579jgdXtj0"
         ));
-        assert!(!pkce_s256_matches("other", "gOS-LUaHSRKe2EE-Jc1hK9ZzStXpcrARM579jgdXtj0"));
+        assert!(!pkce_s256_matches(
+            "other",
+            "gOS-LUaHSRKe2EE-Jc1hK9ZzStXpcrARM579jgdXtj0"
+        ));
     }
 }

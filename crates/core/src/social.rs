@@ -19,7 +19,10 @@ use std::collections::HashMap;
 
 fn refuse_anonymous(who: &Identity, field: &'static str) -> CoreResult<()> {
     if who.tier() == Tier::Anonymous {
-        return Err(CoreError::invalid(field, "anonymous faces cannot follow or be followed"));
+        return Err(CoreError::invalid(
+            field,
+            "anonymous faces cannot follow or be followed",
+        ));
     }
     Ok(())
 }
@@ -41,16 +44,25 @@ async fn exists_edge(conn: &mut DbConn, table: &str, from: i64, to: i64) -> Core
 }
 
 /// Follows `target` as `me`; a locked face gets a follow request instead.
-pub async fn follow(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, target: &Identity) -> CoreResult<()> {
+pub async fn follow(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    target: &Identity,
+) -> CoreResult<()> {
     refuse_anonymous(me, "id")?;
     refuse_anonymous(target, "id")?;
     if me.id == target.id {
         return Err(CoreError::invalid("id", "you cannot follow yourself"));
     }
-    if exists_edge(conn, "blocks", target.id, me.id).await? || exists_edge(conn, "blocks", me.id, target.id).await? {
+    if exists_edge(conn, "blocks", target.id, me.id).await?
+        || exists_edge(conn, "blocks", me.id, target.id).await?
+    {
         return Err(CoreError::Forbidden("This action is not allowed"));
     }
-    if exists_edge(conn, "follows", me.id, target.id).await? || exists_edge(conn, "follow_requests", me.id, target.id).await? {
+    if exists_edge(conn, "follows", me.id, target.id).await?
+        || exists_edge(conn, "follow_requests", me.id, target.id).await?
+    {
         return Ok(());
     }
     let now = clock.now();
@@ -81,30 +93,59 @@ pub async fn follow(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, target:
                 .await?;
             notify(conn, clock, &target_c, me_c.id, "follow", None).await?;
         }
-        outbox(conn, clock, "follow.created", serde_json::json!({ "from": me_c.id.to_string(), "to": target_c.id.to_string() })).await?;
+        outbox(
+            conn,
+            clock,
+            "follow.created",
+            serde_json::json!({ "from": me_c.id.to_string(), "to": target_c.id.to_string() }),
+        )
+        .await?;
         Ok(())
     })
     .await
 }
 
 /// Applies Mastodon's `reblogs` and `notify` follow options to an existing follow.
-pub async fn set_follow_options(conn: &mut DbConn, me: &Identity, target: &Identity, reblogs: Option<bool>, notify_posts: Option<bool>) -> CoreResult<()> {
-    let q = follows::table.filter(follows::identity_id.eq(me.id)).filter(follows::target_identity_id.eq(target.id));
+pub async fn set_follow_options(
+    conn: &mut DbConn,
+    me: &Identity,
+    target: &Identity,
+    reblogs: Option<bool>,
+    notify_posts: Option<bool>,
+) -> CoreResult<()> {
+    let q = follows::table
+        .filter(follows::identity_id.eq(me.id))
+        .filter(follows::target_identity_id.eq(target.id));
     if let Some(r) = reblogs {
-        diesel::update(q).set(follows::show_reblogs.eq(r)).execute(conn).await?;
+        diesel::update(q)
+            .set(follows::show_reblogs.eq(r))
+            .execute(conn)
+            .await?;
     }
     if let Some(n) = notify_posts {
-        diesel::update(q).set(follows::notify.eq(n)).execute(conn).await?;
+        diesel::update(q)
+            .set(follows::notify.eq(n))
+            .execute(conn)
+            .await?;
     }
     Ok(())
 }
 
-pub async fn unfollow(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, target: &Identity) -> CoreResult<()> {
+pub async fn unfollow(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    target: &Identity,
+) -> CoreResult<()> {
     let (me_id, target_id) = (me.id, target.id);
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let n = diesel::delete(follows::table.filter(follows::identity_id.eq(me_id)).filter(follows::target_identity_id.eq(target_id)))
-            .execute(conn)
-            .await?
+        let n = diesel::delete(
+            follows::table
+                .filter(follows::identity_id.eq(me_id))
+                .filter(follows::target_identity_id.eq(target_id)),
+        )
+        .execute(conn)
+        .await?
             + diesel::delete(
                 follow_requests::table
                     .filter(follow_requests::identity_id.eq(me_id))
@@ -113,7 +154,13 @@ pub async fn unfollow(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, targe
             .execute(conn)
             .await?;
         if n > 0 {
-            outbox(conn, clock, "follow.deleted", serde_json::json!({ "from": me_id.to_string(), "to": target_id.to_string() })).await?;
+            outbox(
+                conn,
+                clock,
+                "follow.deleted",
+                serde_json::json!({ "from": me_id.to_string(), "to": target_id.to_string() }),
+            )
+            .await?;
         }
         Ok(())
     })
@@ -121,7 +168,13 @@ pub async fn unfollow(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, targe
 }
 
 /// Accepts (or rejects) a pending request from `requester` to `me`.
-pub async fn answer_follow_request(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, requester: &Identity, accept: bool) -> CoreResult<()> {
+pub async fn answer_follow_request(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    requester: &Identity,
+    accept: bool,
+) -> CoreResult<()> {
     let (me_c, req_c) = (me.clone(), requester.clone());
     let now = clock.now();
     conn.transaction::<_, CoreError, _>(async move |conn| {
@@ -155,15 +208,30 @@ pub async fn answer_follow_request(conn: &mut DbConn, clock: &dyn Clock, me: &Id
                 .await?;
             notify(conn, clock, &me_c, req_c.id, "follow", None).await?;
         }
-        let kind = if accept { "follow.accepted" } else { "follow.rejected" };
-        outbox(conn, clock, kind, serde_json::json!({ "from": req_c.id.to_string(), "to": me_c.id.to_string() })).await?;
+        let kind = if accept {
+            "follow.accepted"
+        } else {
+            "follow.rejected"
+        };
+        outbox(
+            conn,
+            clock,
+            kind,
+            serde_json::json!({ "from": req_c.id.to_string(), "to": me_c.id.to_string() }),
+        )
+        .await?;
         Ok(())
     })
     .await
 }
 
 /// Blocking removes follows both ways and pending requests.
-pub async fn block(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, target: &Identity) -> CoreResult<()> {
+pub async fn block(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    target: &Identity,
+) -> CoreResult<()> {
     if me.id == target.id {
         return Err(CoreError::invalid("id", "you cannot block yourself"));
     }
@@ -171,41 +239,80 @@ pub async fn block(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, target: 
     let now = clock.now();
     conn.transaction::<_, CoreError, _>(async move |conn| {
         for (x, y) in [(a, b), (b, a)] {
-            diesel::delete(follows::table.filter(follows::identity_id.eq(x)).filter(follows::target_identity_id.eq(y)))
-                .execute(conn)
-                .await?;
-            diesel::delete(follow_requests::table.filter(follow_requests::identity_id.eq(x)).filter(follow_requests::target_identity_id.eq(y)))
-                .execute(conn)
-                .await?;
+            diesel::delete(
+                follows::table
+                    .filter(follows::identity_id.eq(x))
+                    .filter(follows::target_identity_id.eq(y)),
+            )
+            .execute(conn)
+            .await?;
+            diesel::delete(
+                follow_requests::table
+                    .filter(follow_requests::identity_id.eq(x))
+                    .filter(follow_requests::target_identity_id.eq(y)),
+            )
+            .execute(conn)
+            .await?;
         }
         let n = diesel::insert_into(blocks::table)
-            .values((blocks::id.eq(Id::generate(now).get()), blocks::identity_id.eq(a), blocks::target_identity_id.eq(b)))
+            .values((
+                blocks::id.eq(Id::generate(now).get()),
+                blocks::identity_id.eq(a),
+                blocks::target_identity_id.eq(b),
+            ))
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
         if n > 0 {
-            outbox(conn, clock, "block.created", serde_json::json!({ "from": a.to_string(), "to": b.to_string() })).await?;
+            outbox(
+                conn,
+                clock,
+                "block.created",
+                serde_json::json!({ "from": a.to_string(), "to": b.to_string() }),
+            )
+            .await?;
         }
         Ok(())
     })
     .await
 }
 
-pub async fn unblock(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, target: &Identity) -> CoreResult<()> {
+pub async fn unblock(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    target: &Identity,
+) -> CoreResult<()> {
     let (a, b) = (me.id, target.id);
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let n = diesel::delete(blocks::table.filter(blocks::identity_id.eq(a)).filter(blocks::target_identity_id.eq(b)))
-            .execute(conn)
-            .await?;
+        let n = diesel::delete(
+            blocks::table
+                .filter(blocks::identity_id.eq(a))
+                .filter(blocks::target_identity_id.eq(b)),
+        )
+        .execute(conn)
+        .await?;
         if n > 0 {
-            outbox(conn, clock, "block.deleted", serde_json::json!({ "from": a.to_string(), "to": b.to_string() })).await?;
+            outbox(
+                conn,
+                clock,
+                "block.deleted",
+                serde_json::json!({ "from": a.to_string(), "to": b.to_string() }),
+            )
+            .await?;
         }
         Ok(())
     })
     .await
 }
 
-pub async fn mute(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, target: &Identity, hide_notifications: bool) -> CoreResult<()> {
+pub async fn mute(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    target: &Identity,
+    hide_notifications: bool,
+) -> CoreResult<()> {
     if me.id == target.id {
         return Err(CoreError::invalid("id", "you cannot mute yourself"));
     }
@@ -225,9 +332,13 @@ pub async fn mute(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, target: &
 }
 
 pub async fn unmute(conn: &mut DbConn, me: &Identity, target: &Identity) -> CoreResult<()> {
-    diesel::delete(mutes::table.filter(mutes::identity_id.eq(me.id)).filter(mutes::target_identity_id.eq(target.id)))
-        .execute(conn)
-        .await?;
+    diesel::delete(
+        mutes::table
+            .filter(mutes::identity_id.eq(me.id))
+            .filter(mutes::target_identity_id.eq(target.id)),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -300,7 +411,10 @@ struct StatsRow {
     last_status_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub async fn identity_stats(conn: &mut DbConn, ids: &[i64]) -> CoreResult<HashMap<i64, IdentityStats>> {
+pub async fn identity_stats(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> CoreResult<HashMap<i64, IdentityStats>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -353,7 +467,11 @@ struct PairRow {
 }
 
 /// Returns (cursor, identity) pairs, newest first.
-pub async fn face_list(conn: &mut DbConn, list: FaceList, page: &crate::statuses::Page) -> CoreResult<Vec<(i64, Identity)>> {
+pub async fn face_list(
+    conn: &mut DbConn,
+    list: FaceList,
+    page: &crate::statuses::Page,
+) -> CoreResult<Vec<(i64, Identity)>> {
     let (sql, key) = match list {
         FaceList::Followers(i) => ("SELECT id AS cursor, identity_id AS who FROM follows WHERE target_identity_id = $1", i),
         FaceList::Following(i) => ("SELECT id AS cursor, target_identity_id AS who FROM follows WHERE identity_id = $1", i),
@@ -380,11 +498,23 @@ pub async fn face_list(conn: &mut DbConn, list: FaceList, page: &crate::statuses
         rows.reverse();
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.who).collect();
-    let people: HashMap<i64, Identity> = crate::accounts::identities_by_ids(conn, &ids).await?.into_iter().map(|i| (i.id, i)).collect();
-    Ok(rows.into_iter().filter_map(|r| people.get(&r.who).cloned().map(|p| (r.cursor, p))).collect())
+    let people: HashMap<i64, Identity> = crate::accounts::identities_by_ids(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| people.get(&r.who).cloned().map(|p| (r.cursor, p)))
+        .collect())
 }
 
-pub async fn favourite(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, status_id: i64) -> CoreResult<Status> {
+pub async fn favourite(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    status_id: i64,
+) -> CoreResult<Status> {
     let status = visible_status(conn, Some(me.id), status_id).await?;
     let me_id = me.id;
     let author = get_identity(conn, status.identity_id).await?;
@@ -405,7 +535,12 @@ pub async fn favourite(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, stat
     Ok(status)
 }
 
-pub async fn unfavourite(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, status_id: i64) -> CoreResult<Status> {
+pub async fn unfavourite(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    status_id: i64,
+) -> CoreResult<Status> {
     let status = visible_status(conn, Some(me.id), status_id).await?;
     let me_id = me.id;
     conn.transaction::<_, CoreError, _>(async move |conn| {
@@ -430,12 +565,21 @@ pub async fn unfavourite(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, st
 }
 
 /// Reblogs a public or unlisted status; returns the reblog row.
-pub async fn reblog(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, status_id: i64, visibility: Option<Visibility>) -> CoreResult<Status> {
+pub async fn reblog(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    status_id: i64,
+    visibility: Option<Visibility>,
+) -> CoreResult<Status> {
     let mut target = visible_status(conn, Some(me.id), status_id).await?;
     if let Some(inner) = target.reblog_of_id {
         target = visible_status(conn, Some(me.id), inner).await?;
     }
-    if !matches!(target.visibility(), Visibility::Public | Visibility::Unlisted) {
+    if !matches!(
+        target.visibility(),
+        Visibility::Public | Visibility::Unlisted
+    ) {
         return Err(CoreError::invalid("id", "this status cannot be reblogged"));
     }
     let existing: Option<Status> = statuses::table
@@ -450,8 +594,14 @@ pub async fn reblog(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, status_
     }
     let author = get_identity(conn, target.identity_id).await?;
     let visibility = visibility.unwrap_or(Visibility::Public);
-    if !matches!(visibility, Visibility::Public | Visibility::Unlisted | Visibility::Private) {
-        return Err(CoreError::invalid("visibility", "must be public, unlisted or private"));
+    if !matches!(
+        visibility,
+        Visibility::Public | Visibility::Unlisted | Visibility::Private
+    ) {
+        return Err(CoreError::invalid(
+            "visibility",
+            "must be public, unlisted or private",
+        ));
     }
     let now = clock.now();
     let id = Id::generate(now).get();
@@ -471,22 +621,37 @@ pub async fn reblog(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, status_
             .get_result(conn)
             .await?;
         notify(conn, clock, &author, me_id, "reblog", Some(target_id)).await?;
-        outbox(conn, clock, "reblog.created", serde_json::json!({ "status_id": id.to_string() })).await?;
+        outbox(
+            conn,
+            clock,
+            "reblog.created",
+            serde_json::json!({ "status_id": id.to_string() }),
+        )
+        .await?;
         Ok(row)
     })
     .await
 }
 
 /// Undoes a reblog; returns the original status.
-pub async fn unreblog(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, status_id: i64) -> CoreResult<Status> {
+pub async fn unreblog(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    me: &Identity,
+    status_id: i64,
+) -> CoreResult<Status> {
     let target = visible_status(conn, Some(me.id), status_id).await?;
     let target_id = target.reblog_of_id.unwrap_or(target.id);
     let me_id = me.id;
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let gone: Vec<i64> = diesel::delete(statuses::table.filter(statuses::identity_id.eq(me_id)).filter(statuses::reblog_of_id.eq(target_id)))
-            .returning(statuses::id)
-            .get_results(conn)
-            .await?;
+        let gone: Vec<i64> = diesel::delete(
+            statuses::table
+                .filter(statuses::identity_id.eq(me_id))
+                .filter(statuses::reblog_of_id.eq(target_id)),
+        )
+        .returning(statuses::id)
+        .get_results(conn)
+        .await?;
         if !gone.is_empty() {
             diesel::delete(
                 notifications::table
@@ -498,7 +663,13 @@ pub async fn unreblog(conn: &mut DbConn, clock: &dyn Clock, me: &Identity, statu
             .await?;
         }
         for g in gone {
-            outbox(conn, clock, "reblog.deleted", serde_json::json!({ "status_id": g.to_string(), "identity_id": me_id.to_string() })).await?;
+            outbox(
+                conn,
+                clock,
+                "reblog.deleted",
+                serde_json::json!({ "status_id": g.to_string(), "identity_id": me_id.to_string() }),
+            )
+            .await?;
         }
         Ok(())
     })
@@ -513,7 +684,12 @@ pub struct NotificationFilter {
     pub account_id: Option<i64>,
 }
 
-pub async fn list_notifications(conn: &mut DbConn, me: i64, filter: &NotificationFilter, page: &crate::statuses::Page) -> CoreResult<Vec<Notification>> {
+pub async fn list_notifications(
+    conn: &mut DbConn,
+    me: i64,
+    filter: &NotificationFilter,
+    page: &crate::statuses::Page,
+) -> CoreResult<Vec<Notification>> {
     let mut q = notifications::table
         .filter(notifications::identity_id.eq(me))
         .select(Notification::as_select())
@@ -537,7 +713,11 @@ pub async fn list_notifications(conn: &mut DbConn, me: i64, filter: &Notificatio
     if let Some(m) = page.min_id {
         q = q.filter(notifications::id.gt(m));
     }
-    q = if asc { q.order(notifications::id.asc()) } else { q.order(notifications::id.desc()) };
+    q = if asc {
+        q.order(notifications::id.asc())
+    } else {
+        q.order(notifications::id.desc())
+    };
     let mut rows: Vec<Notification> = q.limit(page.limit).load(conn).await?;
     if asc {
         rows.reverse();
@@ -557,9 +737,13 @@ pub async fn get_notification(conn: &mut DbConn, me: i64, id: i64) -> CoreResult
 }
 
 pub async fn dismiss_notification(conn: &mut DbConn, me: i64, id: i64) -> CoreResult<()> {
-    let n = diesel::delete(notifications::table.filter(notifications::identity_id.eq(me)).filter(notifications::id.eq(id)))
-        .execute(conn)
-        .await?;
+    let n = diesel::delete(
+        notifications::table
+            .filter(notifications::identity_id.eq(me))
+            .filter(notifications::id.eq(id)),
+    )
+    .execute(conn)
+    .await?;
     if n == 0 {
         return Err(CoreError::NotFound);
     }

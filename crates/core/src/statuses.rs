@@ -10,7 +10,9 @@ use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult, OptionalExt};
 use crate::id::Id;
 use crate::models::{Identity, Status, StatusEdit};
-use crate::schema::{favourites, idempotency_keys, mentions, notifications, status_edits, status_tags, statuses};
+use crate::schema::{
+    favourites, idempotency_keys, mentions, notifications, status_edits, status_tags, statuses,
+};
 use crate::text;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
@@ -95,7 +97,11 @@ pub fn profile_url(base_url: &str, who: &Identity) -> String {
 
 /// Formats text, resolving mentions to known faces. Returns HTML, the
 /// mentioned faces and the hashtags.
-async fn format_text(conn: &mut DbConn, base_url: &str, raw: &str) -> CoreResult<(String, Vec<Identity>, Vec<String>)> {
+async fn format_text(
+    conn: &mut DbConn,
+    base_url: &str,
+    raw: &str,
+) -> CoreResult<(String, Vec<Identity>, Vec<String>)> {
     let segments = text::parse(raw);
     let mut found: Vec<Identity> = Vec::new();
     for (user, domain) in text::mentions(&segments) {
@@ -128,22 +134,29 @@ async fn format_text(conn: &mut DbConn, base_url: &str, raw: &str) -> CoreResult
     Ok((html, found, text::hashtags(&segments)))
 }
 
-async fn insert_notification(conn: &mut DbConn, clock: &dyn Clock, to: i64, from: i64, kind: &str, status_id: Option<i64>) -> CoreResult<()> {
+async fn insert_notification(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    to: i64,
+    from: i64,
+    kind: &str,
+    status_id: Option<i64>,
+) -> CoreResult<()> {
     if to == from {
         return Ok(());
     }
     // A face that blocked or muted (with notifications) the sender hears nothing.
-    let silenced: bool = diesel::select(diesel::dsl::sql::<Bool>(
-        "EXISTS (SELECT 1 FROM blocks WHERE identity_id = ",
+    let silenced: bool = diesel::select(
+        diesel::dsl::sql::<Bool>("EXISTS (SELECT 1 FROM blocks WHERE identity_id = ")
+            .bind::<BigInt, _>(to)
+            .sql(" AND target_identity_id = ")
+            .bind::<BigInt, _>(from)
+            .sql(") OR EXISTS (SELECT 1 FROM mutes WHERE hide_notifications AND identity_id = ")
+            .bind::<BigInt, _>(to)
+            .sql(" AND target_identity_id = ")
+            .bind::<BigInt, _>(from)
+            .sql(")"),
     )
-    .bind::<BigInt, _>(to)
-    .sql(" AND target_identity_id = ")
-    .bind::<BigInt, _>(from)
-    .sql(") OR EXISTS (SELECT 1 FROM mutes WHERE hide_notifications AND identity_id = ")
-    .bind::<BigInt, _>(to)
-    .sql(" AND target_identity_id = ")
-    .bind::<BigInt, _>(from)
-    .sql(")"))
     .get_result(conn)
     .await?;
     if silenced {
@@ -164,7 +177,14 @@ async fn insert_notification(conn: &mut DbConn, clock: &dyn Clock, to: i64, from
     Ok(())
 }
 
-pub(crate) async fn notify(conn: &mut DbConn, clock: &dyn Clock, to: &Identity, from: i64, kind: &str, status_id: Option<i64>) -> CoreResult<()> {
+pub(crate) async fn notify(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    to: &Identity,
+    from: i64,
+    kind: &str,
+    status_id: Option<i64>,
+) -> CoreResult<()> {
     // Remote faces get notified by their own server, through federation.
     if to.is_local() {
         insert_notification(conn, clock, to.id, from, kind, status_id).await?;
@@ -172,7 +192,12 @@ pub(crate) async fn notify(conn: &mut DbConn, clock: &dyn Clock, to: &Identity, 
     Ok(())
 }
 
-pub(crate) async fn outbox(conn: &mut DbConn, clock: &dyn Clock, kind: &str, payload: serde_json::Value) -> CoreResult<()> {
+pub(crate) async fn outbox(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    kind: &str,
+    payload: serde_json::Value,
+) -> CoreResult<()> {
     use crate::schema::outbox_events;
     let now = clock.now();
     diesel::insert_into(outbox_events::table)
@@ -188,7 +213,12 @@ pub(crate) async fn outbox(conn: &mut DbConn, clock: &dyn Clock, kind: &str, pay
 }
 
 pub async fn get_status(conn: &mut DbConn, id: i64) -> CoreResult<Status> {
-    statuses::table.find(id).select(Status::as_select()).first(conn).await.found()
+    statuses::table
+        .find(id)
+        .select(Status::as_select())
+        .first(conn)
+        .await
+        .found()
 }
 
 /// Whether `viewer` may see `status` by its visibility and the block graph.
@@ -250,7 +280,12 @@ pub async fn visible_status(conn: &mut DbConn, viewer: Option<i64>, id: i64) -> 
     }
 }
 
-pub async fn publish(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, new: NewStatus) -> CoreResult<Status> {
+pub async fn publish(
+    conn: &mut DbConn,
+    ctx: &Ctx<'_>,
+    author: &Identity,
+    new: NewStatus,
+) -> CoreResult<Status> {
     if let Some(key) = &new.idempotency_key {
         let existing: Option<i64> = idempotency_keys::table
             .filter(idempotency_keys::identity_id.eq(author.id))
@@ -286,14 +321,12 @@ pub async fn publish(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, new: N
         return Err(CoreError::Refused(r));
     }
     let parent = match new.in_reply_to_id {
-        Some(pid) => Some(
-            visible_status(conn, Some(author.id), pid)
-                .await
-                .map_err(|e| match e {
-                    CoreError::NotFound => CoreError::invalid("in_reply_to_id", "Record not found"),
-                    e => e,
-                })?,
-        ),
+        Some(pid) => Some(visible_status(conn, Some(author.id), pid).await.map_err(
+            |e| match e {
+                CoreError::NotFound => CoreError::invalid("in_reply_to_id", "Record not found"),
+                e => e,
+            },
+        )?),
         None => None,
     };
     let (content, mut mentioned, tags) = format_text(conn, ctx.base_url, &new.text).await?;
@@ -308,7 +341,10 @@ pub async fn publish(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, new: N
     let now = ctx.clock.now();
     let id = Id::generate(now).get();
     let thread_root = parent.as_ref().map_or(id, |p| p.thread_root_id);
-    let language = new.language.filter(|l| !l.is_empty()).or_else(|| prefs.and_then(|p| p.default_language));
+    let language = new
+        .language
+        .filter(|l| !l.is_empty())
+        .or_else(|| prefs.and_then(|p| p.default_language));
     let key = new.idempotency_key.clone();
     let clock = ctx.clock;
     let author_id = author.id;
@@ -357,7 +393,13 @@ pub async fn publish(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, new: N
                 .execute(conn)
                 .await?;
         }
-        outbox(conn, clock, "status.created", serde_json::json!({ "status_id": id.to_string() })).await?;
+        outbox(
+            conn,
+            clock,
+            "status.created",
+            serde_json::json!({ "status_id": id.to_string() }),
+        )
+        .await?;
         Ok(status)
     })
     .await
@@ -371,7 +413,13 @@ pub struct StatusEditInput {
     pub language: Option<String>,
 }
 
-pub async fn edit(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, id: i64, input: StatusEditInput) -> CoreResult<Status> {
+pub async fn edit(
+    conn: &mut DbConn,
+    ctx: &Ctx<'_>,
+    author: &Identity,
+    id: i64,
+    input: StatusEditInput,
+) -> CoreResult<Status> {
     let old = get_status(conn, id).await?;
     if old.identity_id != author.id || old.reblog_of_id.is_some() {
         return Err(CoreError::NotFound);
@@ -396,9 +444,11 @@ pub async fn edit(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, id: i64, 
     let clock = ctx.clock;
     let author_id = author.id;
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let has_history: bool = diesel::select(diesel::dsl::exists(status_edits::table.filter(status_edits::status_id.eq(id))))
-            .get_result(conn)
-            .await?;
+        let has_history: bool = diesel::select(diesel::dsl::exists(
+            status_edits::table.filter(status_edits::status_id.eq(id)),
+        ))
+        .get_result(conn)
+        .await?;
         if !has_history {
             diesel::insert_into(status_edits::table)
                 .values((
@@ -432,13 +482,18 @@ pub async fn edit(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, id: i64, 
                 statuses::content.eq(&content),
                 statuses::spoiler_text.eq(input.spoiler_text.trim()),
                 statuses::sensitive.eq(sensitive),
-                statuses::language.eq(input.language.filter(|l| !l.is_empty()).or(old.language.clone())),
+                statuses::language.eq(input
+                    .language
+                    .filter(|l| !l.is_empty())
+                    .or(old.language.clone())),
                 statuses::edited_at.eq(Some(now)),
             ))
             .returning(Status::as_returning())
             .get_result(conn)
             .await?;
-        diesel::delete(status_tags::table.filter(status_tags::status_id.eq(id))).execute(conn).await?;
+        diesel::delete(status_tags::table.filter(status_tags::status_id.eq(id)))
+            .execute(conn)
+            .await?;
         for t in &tags {
             diesel::insert_into(status_tags::table)
                 .values((status_tags::status_id.eq(id), status_tags::name.eq(t)))
@@ -461,7 +516,13 @@ pub async fn edit(conn: &mut DbConn, ctx: &Ctx<'_>, author: &Identity, id: i64, 
                 notify(conn, clock, m, author_id, "mention", Some(id)).await?;
             }
         }
-        outbox(conn, clock, "status.updated", serde_json::json!({ "status_id": id.to_string() })).await?;
+        outbox(
+            conn,
+            clock,
+            "status.updated",
+            serde_json::json!({ "status_id": id.to_string() }),
+        )
+        .await?;
         Ok(status)
     })
     .await
@@ -477,7 +538,12 @@ pub async fn history(conn: &mut DbConn, status: &Status) -> CoreResult<Vec<Statu
 }
 
 /// Deletes the author's own status (and the reblogs of it).
-pub async fn delete(conn: &mut DbConn, clock: &dyn Clock, author: &Identity, id: i64) -> CoreResult<Status> {
+pub async fn delete(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    author: &Identity,
+    id: i64,
+) -> CoreResult<Status> {
     let status = get_status(conn, id).await?;
     if status.identity_id != author.id || status.reblog_of_id.is_some() {
         return Err(CoreError::NotFound);
@@ -499,7 +565,11 @@ pub async fn delete(conn: &mut DbConn, clock: &dyn Clock, author: &Identity, id:
 }
 
 /// Ancestors and descendants visible to the viewer, oldest first.
-pub async fn context(conn: &mut DbConn, viewer: Option<i64>, status: &Status) -> CoreResult<(Vec<i64>, Vec<i64>)> {
+pub async fn context(
+    conn: &mut DbConn,
+    viewer: Option<i64>,
+    status: &Status,
+) -> CoreResult<(Vec<i64>, Vec<i64>)> {
     let thread: Vec<(i64, Option<i64>)> = statuses::table
         .filter(statuses::thread_root_id.eq(status.thread_root_id))
         .filter(statuses::reblog_of_id.is_null())
@@ -534,7 +604,11 @@ pub async fn context(conn: &mut DbConn, viewer: Option<i64>, status: &Status) ->
     Ok((ancestors, descendants))
 }
 
-async fn filter_visible(conn: &mut DbConn, viewer: Option<i64>, ids: Vec<i64>) -> CoreResult<Vec<i64>> {
+async fn filter_visible(
+    conn: &mut DbConn,
+    viewer: Option<i64>,
+    ids: Vec<i64>,
+) -> CoreResult<Vec<i64>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if let Ok(s) = get_status(conn, id).await {
@@ -552,7 +626,11 @@ const VISIBLE_TO_VIEWER: &str = "(s.visibility IN ('public', 'unlisted') OR s.id
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))";
 
 fn paged(sql_where: &str, page: &Page) -> String {
-    let order = if page.min_id.is_some() && page.max_id.is_none() { "ASC" } else { "DESC" };
+    let order = if page.min_id.is_some() && page.max_id.is_none() {
+        "ASC"
+    } else {
+        "DESC"
+    };
     format!(
         "SELECT s.id FROM statuses s WHERE {sql_where}
            AND ($2::bigint IS NULL OR s.id < $2) AND ($3::bigint IS NULL OR s.id > $3) AND ($4::bigint IS NULL OR s.id > $4)
@@ -560,7 +638,13 @@ fn paged(sql_where: &str, page: &Page) -> String {
     )
 }
 
-async fn run_paged(conn: &mut DbConn, sql: String, viewer: i64, page: &Page, extra: Option<&str>) -> CoreResult<Vec<i64>> {
+async fn run_paged(
+    conn: &mut DbConn,
+    sql: String,
+    viewer: i64,
+    page: &Page,
+    extra: Option<&str>,
+) -> CoreResult<Vec<i64>> {
     let q = diesel::sql_query(sql)
         .bind::<BigInt, _>(viewer)
         .bind::<Nullable<BigInt>, _>(page.max_id)
@@ -568,7 +652,12 @@ async fn run_paged(conn: &mut DbConn, sql: String, viewer: i64, page: &Page, ext
         .bind::<Nullable<BigInt>, _>(page.min_id)
         .bind::<BigInt, _>(page.limit)
         .bind::<Nullable<Text>, _>(extra);
-    let mut ids: Vec<i64> = q.load::<IdRow>(conn).await?.into_iter().map(|r| r.id).collect();
+    let mut ids: Vec<i64> = q
+        .load::<IdRow>(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     if page.min_id.is_some() && page.max_id.is_none() {
         ids.reverse();
     }
@@ -587,7 +676,12 @@ pub async fn home_timeline(conn: &mut DbConn, viewer: i64, page: &Page) -> CoreR
 }
 
 /// Public statuses, optionally local only. `viewer` 0 means nobody signed in.
-pub async fn public_timeline(conn: &mut DbConn, viewer: Option<i64>, local: Option<bool>, page: &Page) -> CoreResult<Vec<i64>> {
+pub async fn public_timeline(
+    conn: &mut DbConn,
+    viewer: Option<i64>,
+    local: Option<bool>,
+    page: &Page,
+) -> CoreResult<Vec<i64>> {
     let wh = "s.visibility = 'public' AND s.reblog_of_id IS NULL
          AND ($6::text IS NULL OR ($6 = 'local') = s.local)
          AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
@@ -598,7 +692,12 @@ pub async fn public_timeline(conn: &mut DbConn, viewer: Option<i64>, local: Opti
 }
 
 /// Statuses by hashtag, public only.
-pub async fn tag_timeline(conn: &mut DbConn, viewer: Option<i64>, tag: &str, page: &Page) -> CoreResult<Vec<i64>> {
+pub async fn tag_timeline(
+    conn: &mut DbConn,
+    viewer: Option<i64>,
+    tag: &str,
+    page: &Page,
+) -> CoreResult<Vec<i64>> {
     let wh = "s.visibility = 'public' AND s.reblog_of_id IS NULL
          AND EXISTS (SELECT 1 FROM status_tags t WHERE t.status_id = s.id AND t.name = lower($6))";
     run_paged(conn, paged(wh, page), viewer.unwrap_or(0), page, Some(tag)).await
@@ -611,11 +710,18 @@ pub struct AuthorFilter {
     pub only_media: bool,
 }
 
-pub async fn author_timeline(conn: &mut DbConn, viewer: Option<i64>, author: i64, filter: AuthorFilter, page: &Page) -> CoreResult<Vec<i64>> {
+pub async fn author_timeline(
+    conn: &mut DbConn,
+    viewer: Option<i64>,
+    author: i64,
+    filter: AuthorFilter,
+    page: &Page,
+) -> CoreResult<Vec<i64>> {
     if filter.only_media {
         return Ok(Vec::new());
     }
-    let mut wh = format!("s.identity_id = {author} AND ($6::text IS NULL OR TRUE) AND {VISIBLE_TO_VIEWER}");
+    let mut wh =
+        format!("s.identity_id = {author} AND ($6::text IS NULL OR TRUE) AND {VISIBLE_TO_VIEWER}");
     if filter.exclude_replies {
         // Mastodon keeps self-replies (threads) when excluding replies.
         wh.push_str(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_identity_id = s.identity_id)");
@@ -637,7 +743,11 @@ async fn counts(conn: &mut DbConn, sql: &str, ids: &[i64]) -> CoreResult<HashMap
 }
 
 /// Hydrates statuses for one viewer, in the order of `ids`; missing ids are skipped.
-pub async fn load_views(conn: &mut DbConn, viewer: Option<i64>, ids: &[i64]) -> CoreResult<Vec<StatusView>> {
+pub async fn load_views(
+    conn: &mut DbConn,
+    viewer: Option<i64>,
+    ids: &[i64],
+) -> CoreResult<Vec<StatusView>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -670,7 +780,11 @@ pub async fn load_views(conn: &mut DbConn, viewer: Option<i64>, ids: &[i64]) -> 
     identity_ids.extend(mention_rows.iter().map(|(_, i)| *i));
     identity_ids.sort_unstable();
     identity_ids.dedup();
-    let people: HashMap<i64, Identity> = identities_by_ids(conn, &identity_ids).await?.into_iter().map(|i| (i.id, i)).collect();
+    let people: HashMap<i64, Identity> = identities_by_ids(conn, &identity_ids)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
     let replies = counts(conn, "SELECT in_reply_to_id AS key, count(*) AS n FROM statuses WHERE in_reply_to_id = ANY($1) GROUP BY 1", &all_ids).await?;
     let reblogs = counts(conn, "SELECT reblog_of_id AS key, count(*) AS n FROM statuses WHERE reblog_of_id = ANY($1) GROUP BY 1", &all_ids).await?;
     let favs = counts(conn, "SELECT status_id AS key, count(*) AS n FROM favourites WHERE status_id = ANY($1) GROUP BY 1", &all_ids).await?;
@@ -701,7 +815,11 @@ pub async fn load_views(conn: &mut DbConn, viewer: Option<i64>, ids: &[i64]) -> 
             .filter_map(|(_, i)| people.get(i).cloned())
             .collect();
         ms.sort_by_key(|i| i.id);
-        let mut tags: Vec<String> = tag_rows.iter().filter(|(sid, _)| *sid == s.id).map(|(_, t)| t.clone()).collect();
+        let mut tags: Vec<String> = tag_rows
+            .iter()
+            .filter(|(sid, _)| *sid == s.id)
+            .map(|(_, t)| t.clone())
+            .collect();
         tags.sort();
         Some(StatusView {
             status: s.clone(),
@@ -732,5 +850,9 @@ pub async fn load_views(conn: &mut DbConn, viewer: Option<i64>, ids: &[i64]) -> 
 }
 
 pub async fn load_view(conn: &mut DbConn, viewer: Option<i64>, id: i64) -> CoreResult<StatusView> {
-    load_views(conn, viewer, &[id]).await?.into_iter().next().ok_or(CoreError::NotFound)
+    load_views(conn, viewer, &[id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(CoreError::NotFound)
 }

@@ -9,7 +9,10 @@ pub enum Segment {
     LineBreak,
     ParagraphBreak,
     Link(String),
-    Mention { user: String, domain: Option<String> },
+    Mention {
+        user: String,
+        domain: Option<String>,
+    },
     Hashtag(String),
 }
 
@@ -63,7 +66,11 @@ pub fn parse(text: &str) -> Vec<Segment> {
         }
     };
     while let Some(&c) = chars.get(i) {
-        let prev = if i == 0 { None } else { chars.get(i - 1).copied() };
+        let prev = if i == 0 {
+            None
+        } else {
+            chars.get(i - 1).copied()
+        };
         if c == '\n' {
             flush(&mut buf, &mut out);
             let mut j = i;
@@ -79,7 +86,11 @@ pub fn parse(text: &str) -> Vec<Segment> {
             continue;
         }
         if (c == 'h' || c == 'H') && is_boundary(prev) {
-            let rest: String = chars[i..].iter().take(8).collect::<String>().to_ascii_lowercase();
+            let rest: String = chars[i..]
+                .iter()
+                .take(8)
+                .collect::<String>()
+                .to_ascii_lowercase();
             if rest.starts_with("https://") || rest.starts_with("http://") {
                 let mut j = i;
                 while chars.get(j).is_some_and(|c| !c.is_whitespace()) {
@@ -127,7 +138,10 @@ pub fn parse(text: &str) -> Vec<Segment> {
         }
         if c == '#' && is_boundary(prev) {
             let mut j = i + 1;
-            while chars.get(j).is_some_and(|c| c.is_alphanumeric() || *c == '_') {
+            while chars
+                .get(j)
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+            {
                 j += 1;
             }
             let tag: String = chars[i + 1..j].iter().collect();
@@ -274,7 +288,9 @@ mod tests {
 
     #[test]
     fn any_input_renders_without_raw_markup() {
-        for s in ["<", "&<>\"'", "@", "#", "@@@", "http://", "\u{0}<b>", "@x@<y>.z"] {
+        for s in [
+            "<", "&<>\"'", "@", "#", "@@@", "http://", "\u{0}<b>", "@x@<y>.z",
+        ] {
             let out = html(s);
             let stripped = out
                 .replace("<p>", "")

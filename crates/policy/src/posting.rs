@@ -37,7 +37,9 @@ pub struct PostAttempt<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     Empty,
-    TooLong { max: usize },
+    TooLong {
+        max: usize,
+    },
     TierDisabled,
     NotVerified,
     Suspended,
@@ -163,19 +165,51 @@ mod tests {
             (&open, Anonymous, false, Public, "hello", Accept),
             (&open, Anonymous, false, Unlisted, "hello", Accept),
             (&open, Anonymous, false, Direct, "hello", Accept),
-            (&open, Anonymous, false, Private, "hello", Refuse(VisibilityNotForTier)),
+            (
+                &open,
+                Anonymous,
+                false,
+                Private,
+                "hello",
+                Refuse(VisibilityNotForTier),
+            ),
             (&open, Pseudonymous, false, Public, "   \n", Refuse(Empty)),
             (&open, Pseudonymous, false, Public, "", Refuse(Empty)),
-            (&open, Pseudonymous, false, Public, &long, Refuse(TooLong { max: 500 })),
+            (
+                &open,
+                Pseudonymous,
+                false,
+                Public,
+                &long,
+                Refuse(TooLong { max: 500 }),
+            ),
             (&open, Pseudonymous, false, Public, &long[..500], Accept),
             (&strict, RealName, false, Public, "hi", Refuse(NotVerified)),
             (&strict, RealName, true, Public, "hi", Accept),
-            (&strict, Anonymous, false, Public, "hi", Refuse(TierDisabled)),
-            (&strict, Pseudonymous, false, Public, "ééééééééééé", Refuse(TooLong { max: 10 })),
+            (
+                &strict,
+                Anonymous,
+                false,
+                Public,
+                "hi",
+                Refuse(TierDisabled),
+            ),
+            (
+                &strict,
+                Pseudonymous,
+                false,
+                Public,
+                "ééééééééééé",
+                Refuse(TooLong { max: 10 }),
+            ),
             (&strict, Pseudonymous, false, Public, "éééééééééé", Accept),
         ];
         for (i, (rules, tier, verified, vis, text, want)) in cases.iter().enumerate() {
-            assert_eq!(check(rules, *tier, *verified, *vis, text), *want, "case {i}");
+            assert_eq!(
+                check(rules, *tier, *verified, *vis, text),
+                *want,
+                "case {i}"
+            );
         }
     }
 

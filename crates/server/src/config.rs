@@ -86,7 +86,11 @@ impl Default for InstanceConfig {
             contact_email: String::new(),
             max_characters: 500,
             registrations_open: false,
-            tiers: vec!["real_name".into(), "pseudonymous".into(), "anonymous".into()],
+            tiers: vec![
+                "real_name".into(),
+                "pseudonymous".into(),
+                "anonymous".into(),
+            ],
             real_name_requires_verification: false,
         }
     }
@@ -114,7 +118,9 @@ impl Default for DatabaseConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig {
+            level: "info".into(),
+        }
     }
 }
 
@@ -156,11 +162,17 @@ pub struct Loaded {
 
 impl Config {
     /// Reads `path` (if any), applies environment overrides from `env`.
-    pub fn load(path: Option<&std::path::Path>, env: &BTreeMap<String, String>) -> Result<Loaded, ConfigError> {
+    pub fn load(
+        path: Option<&std::path::Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Loaded, ConfigError> {
         let mut table: toml::Table = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.to_owned(), e))?;
-                text.parse().map_err(|e: toml::de::Error| ConfigError::Parse(format!("{}: {e}", p.display())))?
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.to_owned(), e))?;
+                text.parse().map_err(|e: toml::de::Error| {
+                    ConfigError::Parse(format!("{}: {e}", p.display()))
+                })?
             }
             None => toml::Table::new(),
         };
@@ -170,7 +182,11 @@ impl Config {
                 overrides.push((section.to_string(), key.to_string(), value.clone()));
             } else if let Some(rest) = name.strip_prefix("GUISE_") {
                 if let Some((section, key)) = rest.split_once("__") {
-                    overrides.push((section.to_ascii_lowercase(), key.to_ascii_lowercase(), value.clone()));
+                    overrides.push((
+                        section.to_ascii_lowercase(),
+                        key.to_ascii_lowercase(),
+                        value.clone(),
+                    ));
                 }
             }
         }
@@ -211,7 +227,12 @@ impl Config {
     pub fn posting_rules(&self) -> guise_policy::PostingRules {
         guise_policy::PostingRules {
             max_characters: self.instance.max_characters,
-            tiers_enabled: self.instance.tiers.iter().filter_map(|t| t.parse().ok()).collect(),
+            tiers_enabled: self
+                .instance
+                .tiers
+                .iter()
+                .filter_map(|t| t.parse().ok())
+                .collect(),
             real_name_requires_verification: self.instance.real_name_requires_verification,
         }
     }
@@ -220,7 +241,11 @@ impl Config {
 /// Environment values are strings; take booleans, numbers and TOML arrays as such.
 fn env_value(s: &str) -> toml::Value {
     let trimmed = s.trim();
-    if trimmed == "true" || trimmed == "false" || trimmed.starts_with('[') || trimmed.parse::<i64>().is_ok() {
+    if trimmed == "true"
+        || trimmed == "false"
+        || trimmed.starts_with('[')
+        || trimmed.parse::<i64>().is_ok()
+    {
         if let Ok(t) = format!("v = {trimmed}").parse::<toml::Table>() {
             if let Some(v) = t.get("v") {
                 return v.clone();
@@ -241,7 +266,9 @@ fn unknown_keys(table: &toml::Table) -> Vec<String> {
             (Some(toml::Value::Table(k)), toml::Value::Table(v)) => {
                 for key in v.keys() {
                     // Keys whose default is empty may not appear in the serialized defaults.
-                    if !k.contains_key(key) && !OPTIONAL_KEYS.contains(&(section.as_str(), key.as_str())) {
+                    if !k.contains_key(key)
+                        && !OPTIONAL_KEYS.contains(&(section.as_str(), key.as_str()))
+                    {
                         out.push(format!("{section}.{key}"));
                     }
                 }
@@ -259,7 +286,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -285,7 +315,10 @@ mod tests {
         assert_eq!(l.config.base_url(), "https://a.example");
         let mut unknown = l.unknown.clone();
         unknown.sort();
-        assert_eq!(unknown, vec!["instance.colour".to_string(), "nope".to_string()]);
+        assert_eq!(
+            unknown,
+            vec!["instance.colour".to_string(), "nope".to_string()]
+        );
     }
 
     #[test]
@@ -298,8 +331,13 @@ mod tests {
 
     #[test]
     fn the_example_file_is_valid_and_complete() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guise.example.toml");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guise.example.toml");
         let l = Config::load(Some(&path), &BTreeMap::new()).unwrap();
-        assert!(l.unknown.is_empty(), "unknown keys in example: {:?}", l.unknown);
+        assert!(
+            l.unknown.is_empty(),
+            "unknown keys in example: {:?}",
+            l.unknown
+        );
     }
 }

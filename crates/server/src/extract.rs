@@ -29,7 +29,9 @@ impl Auth {
         if self.scopes.allows(scope) {
             Ok(())
         } else {
-            Err(ApiError::forbidden("This action is outside the authorized scopes"))
+            Err(ApiError::forbidden(
+                "This action is outside the authorized scopes",
+            ))
         }
     }
 
@@ -42,10 +44,12 @@ impl Auth {
     pub fn face(&self) -> ApiResult<&Identity> {
         match &self.face {
             Some(f) => Ok(f),
-            None if self.token.account_id.is_none() => {
-                Err(ApiError::unprocessable("This method requires an authenticated user"))
-            }
-            None => Err(ApiError::unprocessable("This token is not bound to a single face")),
+            None if self.token.account_id.is_none() => Err(ApiError::unprocessable(
+                "This method requires an authenticated user",
+            )),
+            None => Err(ApiError::unprocessable(
+                "This token is not bound to a single face",
+            )),
         }
     }
 
@@ -57,7 +61,9 @@ impl Auth {
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
@@ -82,13 +88,22 @@ async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
             return Err(ApiError::forbidden("Your login is currently disabled"));
         }
     }
-    Ok(Auth { token, scopes, face })
+    Ok(Auth {
+        token,
+        scopes,
+        face,
+    })
 }
 
 fn state_of(req: &HttpRequest) -> ApiResult<AppState> {
     req.app_data::<web::Data<AppState>>()
         .map(|d| d.get_ref().clone())
-        .ok_or_else(|| ApiError::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"))
+        .ok_or_else(|| {
+            ApiError::new(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+            )
+        })
 }
 
 impl FromRequest for Auth {
@@ -100,7 +115,12 @@ impl FromRequest for Auth {
         let state = state_of(req);
         Box::pin(async move {
             let state = state?;
-            let raw = raw.ok_or_else(|| ApiError::new(actix_web::http::StatusCode::UNAUTHORIZED, "The access token is invalid"))?;
+            let raw = raw.ok_or_else(|| {
+                ApiError::new(
+                    actix_web::http::StatusCode::UNAUTHORIZED,
+                    "The access token is invalid",
+                )
+            })?;
             authenticate(&state, &raw).await
         })
     }
@@ -142,7 +162,10 @@ fn insert_param(map: &mut Map<String, Value>, key: &str, value: String) {
         _ => (key, false),
     };
     if is_array {
-        match map.entry(name.to_owned()).or_insert_with(|| Value::Array(Vec::new())) {
+        match map
+            .entry(name.to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
             Value::Array(a) => a.push(Value::String(value)),
             other => *other = Value::Array(vec![Value::String(value)]),
         }
@@ -221,7 +244,10 @@ pub async fn read_body(payload: &mut Payload, limit: usize) -> ApiResult<Vec<u8>
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::bad_request("Could not read the request body"))?;
         if body.len() + chunk.len() > limit {
-            return Err(ApiError::new(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"));
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body too large",
+            ));
         }
         body.extend_from_slice(&chunk);
     }
@@ -229,7 +255,11 @@ pub async fn read_body(payload: &mut Payload, limit: usize) -> ApiResult<Vec<u8>
 }
 
 /// Parses query and body into a JSON object of parameters.
-pub async fn collect_params(req: &HttpRequest, payload: &mut Payload, limit: usize) -> ApiResult<Map<String, Value>> {
+pub async fn collect_params(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> ApiResult<Map<String, Value>> {
     let mut map = Map::new();
     parse_form(req.query_string().as_bytes(), &mut map);
     let body = read_body(payload, limit).await?;
@@ -243,15 +273,21 @@ pub async fn collect_params(req: &HttpRequest, payload: &mut Payload, limit: usi
         .unwrap_or("")
         .to_ascii_lowercase();
     if ctype.starts_with("application/json") || ctype.ends_with("+json") {
-        let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
         match v {
             Value::Object(o) => map.extend(o),
             Value::Null => {}
             _ => return Err(ApiError::bad_request("The JSON body must be an object")),
         }
     } else if ctype.starts_with("multipart/form-data") {
-        let raw_ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let boundary = header_param(raw_ctype, "boundary").ok_or_else(|| ApiError::bad_request("Missing multipart boundary"))?;
+        let raw_ctype = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let boundary = header_param(raw_ctype, "boundary")
+            .ok_or_else(|| ApiError::bad_request("Missing multipart boundary"))?;
         parse_multipart(&body, &boundary, &mut map)?;
     } else {
         parse_form(&body, &mut map);
@@ -305,16 +341,27 @@ pub mod de {
         if v.is_null() {
             return Ok(None);
         }
-        bool_of(&v).map(Some).ok_or_else(|| serde::de::Error::custom(format!("expected a boolean, got {v}")))
+        bool_of(&v)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected a boolean, got {v}")))
     }
 
     pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         match Value::deserialize(d)? {
             Value::Null => Ok(None),
-            Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| serde::de::Error::custom("expected an integer")),
+            Value::Number(n) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom("expected an integer")),
             Value::String(s) if s.is_empty() => Ok(None),
-            Value::String(s) => s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("expected an integer, got {s:?}"))),
-            other => Err(serde::de::Error::custom(format!("expected an integer, got {other}"))),
+            Value::String(s) => {
+                s.trim().parse().map(Some).map_err(|_| {
+                    serde::de::Error::custom(format!("expected an integer, got {s:?}"))
+                })
+            }
+            other => Err(serde::de::Error::custom(format!(
+                "expected an integer, got {other}"
+            ))),
         }
     }
 
@@ -325,7 +372,9 @@ pub mod de {
             Value::Number(n) => Ok(Some(n.to_string())),
             Value::String(s) if s.is_empty() => Ok(None),
             Value::String(s) => Ok(Some(s)),
-            other => Err(serde::de::Error::custom(format!("expected an id, got {other}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected an id, got {other}"
+            ))),
         }
     }
 
@@ -335,7 +384,9 @@ pub mod de {
             Value::String(s) => Ok(Some(s)),
             Value::Number(n) => Ok(Some(n.to_string())),
             Value::Bool(b) => Ok(Some(b.to_string())),
-            other => Err(serde::de::Error::custom(format!("expected a string, got {other}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a string, got {other}"
+            ))),
         }
     }
 
@@ -352,7 +403,9 @@ pub mod de {
                     _ => None,
                 })
                 .collect()),
-            other => Err(serde::de::Error::custom(format!("expected a list, got {other}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a list, got {other}"
+            ))),
         }
     }
 }
@@ -382,7 +435,13 @@ mod tests {
 
     #[test]
     fn booleans_in_every_spelling() {
-        for (v, want) in [("1", true), ("true", true), ("0", false), ("false", false), ("TRUE", true)] {
+        for (v, want) in [
+            ("1", true),
+            ("true", true),
+            ("0", false),
+            ("false", false),
+            ("TRUE", true),
+        ] {
             assert_eq!(de::bool_of(&Value::String(v.into())), Some(want));
         }
         assert_eq!(de::bool_of(&Value::Bool(true)), Some(true));

@@ -18,7 +18,15 @@ pub use state::AppState;
 /// Every route, for `guise serve` and for tests (which build the same app).
 pub fn app(
     state: AppState,
-) -> App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>> {
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     App::new()
         .app_data(aw::Data::new(state))
         // Bodies are read through our own size-limited extractor; these cap the rest.

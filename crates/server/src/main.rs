@@ -33,14 +33,18 @@ fn main() -> anyhow::Result<()> {
         }
         config_path = Some(PathBuf::from(args.remove(i)));
     }
-    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("GUISE_")).collect();
+    let env: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("GUISE_"))
+        .collect();
     let loaded = Config::load(config_path.as_deref(), &env)?;
     let config = loaded.config;
     init_logging(&config.log.level);
     for key in &loaded.unknown {
         tracing::warn!(key = %key, "unknown configuration key (ignored)");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match args.first().map(String::as_str) {
         Some("serve") => runtime.block_on(serve(config)),
         Some("migrate") => runtime.block_on(async {
@@ -59,15 +63,23 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn connect(config: &Config) -> anyhow::Result<Db> {
     if config.database.url.is_empty() {
         bail!("no database configured: set database.url or GUISE_DATABASE_URL (./dev run starts a local PostgreSQL for you)");
     }
-    Ok(Db::connect(&config.database.url, config.database.pool_size)?)
+    Ok(Db::connect(
+        &config.database.url,
+        config.database.pool_size,
+    )?)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -75,7 +87,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     db.migrate().await.context("migrating the database")?;
     let listen = config.server.listen.clone();
     let workers = match config.server.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
         n => n,
     };
     let state = AppState::new(db, Arc::new(SystemClock), config);
@@ -106,7 +120,9 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
                     "--email" => email = it.next().cloned(),
                     "--admin" => role = Role::Admin,
                     "--moderator" => role = Role::Moderator,
-                    s if !s.starts_with("--") && username.is_none() => username = Some(s.to_owned()),
+                    s if !s.starts_with("--") && username.is_none() => {
+                        username = Some(s.to_owned())
+                    }
                     s => bail!("unexpected argument {s:?}\n\n{USAGE}"),
                 }
             }
@@ -114,7 +130,10 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             let email = Email::parse(&email.context("--email is needed")?)?;
             let stdin = std::io::stdin();
             let (password, generated) = if stdin.is_terminal() {
-                (guise_core::secret::Secret::generate().expose().to_owned(), true)
+                (
+                    guise_core::secret::Secret::generate().expose().to_owned(),
+                    true,
+                )
             } else {
                 let mut s = String::new();
                 stdin.lock().read_to_string(&mut s)?;
@@ -123,8 +142,19 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             let db = connect(&config)?;
             db.migrate().await?;
             let mut conn = db.conn().await?;
-            let (account, face) = accounts::create_account(&mut conn, &SystemClock, &username, &email, &password, role).await?;
-            println!("created account {} ({}) with the face @{} (id {})", account.email, account.role, face.handle, face.id);
+            let (account, face) = accounts::create_account(
+                &mut conn,
+                &SystemClock,
+                &username,
+                &email,
+                &password,
+                role,
+            )
+            .await?;
+            println!(
+                "created account {} ({}) with the face @{} (id {})",
+                account.email, account.role, face.handle, face.id
+            );
             if generated {
                 println!("password: {password}");
                 println!("(shown once; store it now)");

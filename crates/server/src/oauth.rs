@@ -58,7 +58,11 @@ label{{display:block;margin:.6rem 0}}input[type=text],input[type=password]{{widt
 
 fn hidden(name: &str, value: &Option<String>) -> String {
     match value {
-        Some(v) => format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(name), escape(v)),
+        Some(v) => format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            escape(name),
+            escape(v)
+        ),
         None => String::new(),
     }
 }
@@ -72,31 +76,73 @@ struct Checked {
 
 async fn check_request(state: &AppState, p: &AuthorizeParams) -> ApiResult<Checked> {
     if p.response_type.as_deref().unwrap_or("code") != "code" {
-        return Err(ApiError::oauth(StatusCode::BAD_REQUEST, "unsupported_response_type", "Only response_type=code is supported"));
+        return Err(ApiError::oauth(
+            StatusCode::BAD_REQUEST,
+            "unsupported_response_type",
+            "Only response_type=code is supported",
+        ));
     }
-    let client_id = p.client_id.as_deref().ok_or_else(|| ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_request", "client_id is missing"))?;
+    let client_id = p.client_id.as_deref().ok_or_else(|| {
+        ApiError::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id is missing",
+        )
+    })?;
     let mut conn = state.db.conn().await?;
     let app = oauth::app_by_client_id(&mut conn, client_id)
         .await?
-        .ok_or_else(|| ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed due to unknown client"))?;
+        .ok_or_else(|| {
+            ApiError::oauth(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Client authentication failed due to unknown client",
+            )
+        })?;
     let redirect_uri = match &p.redirect_uri {
         Some(u) => u.clone(),
-        None => app.redirect_uris.lines().next().unwrap_or(OOB_REDIRECT).to_owned(),
+        None => app
+            .redirect_uris
+            .lines()
+            .next()
+            .unwrap_or(OOB_REDIRECT)
+            .to_owned(),
     };
     if !oauth::redirect_allowed(&app, &redirect_uri) {
-        return Err(ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_redirect_uri", "The redirect uri included is not valid"));
+        return Err(ApiError::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_redirect_uri",
+            "The redirect uri included is not valid",
+        ));
     }
-    let scopes = Scopes::parse(p.scope.as_deref().unwrap_or(""))
-        .map_err(|_| ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_scope", "The requested scope is invalid, unknown, or malformed"))?;
+    let scopes = Scopes::parse(p.scope.as_deref().unwrap_or("")).map_err(|_| {
+        ApiError::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "The requested scope is invalid, unknown, or malformed",
+        )
+    })?;
     if !scopes.within(&oauth::app_scopes(&app)) {
-        return Err(ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_scope", "The requested scope is invalid, unknown, or malformed"));
+        return Err(ApiError::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "The requested scope is invalid, unknown, or malformed",
+        ));
     }
     if let Some(m) = &p.code_challenge_method {
         if m != "S256" {
-            return Err(ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_request", "Only the S256 code challenge method is supported"));
+            return Err(ApiError::oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Only the S256 code challenge method is supported",
+            ));
         }
     }
-    Ok(Checked { app, redirect_uri, scopes })
+    Ok(Checked {
+        app,
+        redirect_uri,
+        scopes,
+    })
 }
 
 fn sign_in_form(p: &AuthorizeParams, c: &Checked, error: Option<&str>) -> HttpResponse {
@@ -124,19 +170,32 @@ fn sign_in_form(p: &AuthorizeParams, c: &Checked, error: Option<&str>) -> HttpRe
     page("Sign in", &body)
 }
 
-async fn authorize_get(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> ApiResult<HttpResponse> {
+async fn authorize_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let p = params::<AuthorizeParams>(&req, &state, payload).await?;
     let c = check_request(&state, &p).await?;
     Ok(sign_in_form(&p, &c, None))
 }
 
-async fn params<T: serde::de::DeserializeOwned>(req: &HttpRequest, state: &AppState, payload: web::Payload) -> ApiResult<T> {
+async fn params<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+) -> ApiResult<T> {
     let mut inner: Payload = payload.into_inner();
     let map = collect_params(req, &mut inner, state.config.server.max_body_bytes).await?;
-    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| ApiError::bad_request(e.to_string()))
+    serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-async fn authorize_post(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> ApiResult<HttpResponse> {
+async fn authorize_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let p = params::<AuthorizeParams>(&req, &state, payload).await?;
     let c = check_request(&state, &p).await?;
     let mut conn = state.db.conn().await?;
@@ -145,8 +204,13 @@ async fn authorize_post(req: HttpRequest, state: web::Data<AppState>, payload: w
     // Step 2: the face was picked; bind the code and send the user back.
     if let (Some(pending), Some(face)) = (&p.pending, &p.face) {
         let info = oauth::pending_code(&mut conn, clock, pending).await?;
-        let Some(info) = info.filter(|i| i.app_id == c.app.id && i.redirect_uri == c.redirect_uri) else {
-            return Ok(sign_in_form(&p, &c, Some("That sign-in expired. Please sign in again.")));
+        let Some(info) = info.filter(|i| i.app_id == c.app.id && i.redirect_uri == c.redirect_uri)
+        else {
+            return Ok(sign_in_form(
+                &p,
+                &c,
+                Some("That sign-in expired. Please sign in again."),
+            ));
         };
         let binding = match face.parse::<i64>() {
             Ok(id) => Binding::Face(id),
@@ -161,7 +225,8 @@ async fn authorize_post(req: HttpRequest, state: web::Data<AppState>, payload: w
             );
             return Ok(page("Authorization code", &body));
         }
-        let mut target = url::Url::parse(&c.redirect_uri).map_err(|_| ApiError::bad_request("Invalid redirect_uri"))?;
+        let mut target = url::Url::parse(&c.redirect_uri)
+            .map_err(|_| ApiError::bad_request("Invalid redirect_uri"))?;
         target.query_pairs_mut().append_pair("code", pending);
         if let Some(s) = &p.state {
             target.query_pairs_mut().append_pair("state", s);
@@ -176,8 +241,13 @@ async fn authorize_post(req: HttpRequest, state: web::Data<AppState>, payload: w
     let (Some(login), Some(password)) = (&p.login, &p.password) else {
         return Ok(sign_in_form(&p, &c, None));
     };
-    let Some(account) = guise_core::accounts::authenticate(&mut conn, login, password).await? else {
-        return Ok(sign_in_form(&p, &c, Some("Invalid email, username or password.")));
+    let Some(account) = guise_core::accounts::authenticate(&mut conn, login, password).await?
+    else {
+        return Ok(sign_in_form(
+            &p,
+            &c,
+            Some("Invalid email, username or password."),
+        ));
     };
     let code = oauth::create_code(
         &mut conn,
@@ -270,7 +340,11 @@ fn client_credentials(req: &HttpRequest, p: &TokenParams) -> (Option<String>, Op
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok())
     {
         if let Some((id, secret)) = basic.split_once(':') {
@@ -306,50 +380,93 @@ fn token_response(state: &AppState, t: &oauth::IssuedToken) -> HttpResponse {
         .json(body)
 }
 
-async fn token(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> ApiResult<HttpResponse> {
+async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let p = params::<TokenParams>(&req, &state, payload).await?;
     let (client_id, client_secret) = client_credentials(&req, &p);
     let client_id = client_id.ok_or_else(invalid_client)?;
     let mut conn = state.db.conn().await?;
     let clock = state.clock.as_ref();
-    let app = oauth::app_by_client_id(&mut conn, &client_id).await?.ok_or_else(invalid_client)?;
-    let secret_ok = client_secret.as_deref().is_some_and(|s| oauth::client_secret_matches(&app, s));
+    let app = oauth::app_by_client_id(&mut conn, &client_id)
+        .await?
+        .ok_or_else(invalid_client)?;
+    let secret_ok = client_secret
+        .as_deref()
+        .is_some_and(|s| oauth::client_secret_matches(&app, s));
     let grant = p.grant_type.as_deref().unwrap_or("");
     // A public client may omit its secret only when it proves PKCE.
-    let pkce_only = grant == "authorization_code" && client_secret.is_none() && p.code_verifier.is_some();
+    let pkce_only =
+        grant == "authorization_code" && client_secret.is_none() && p.code_verifier.is_some();
     if !secret_ok && !pkce_only {
         return Err(invalid_client());
     }
     let asked_scopes = |fallback: &str| -> ApiResult<Scopes> {
-        let s = Scopes::parse(p.scope.as_deref().unwrap_or(fallback))
-            .map_err(|_| ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_scope", "The requested scope is invalid, unknown, or malformed."))?;
+        let s = Scopes::parse(p.scope.as_deref().unwrap_or(fallback)).map_err(|_| {
+            ApiError::oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "The requested scope is invalid, unknown, or malformed.",
+            )
+        })?;
         if !s.within(&oauth::app_scopes(&app)) {
-            return Err(ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_scope", "The requested scope is invalid, unknown, or malformed."));
+            return Err(ApiError::oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "The requested scope is invalid, unknown, or malformed.",
+            ));
         }
         Ok(s)
     };
     let issued = match grant {
         "authorization_code" => {
             let code = p.code.as_deref().ok_or_else(invalid_grant)?;
-            let redirect = p.redirect_uri.clone().unwrap_or_else(|| app.redirect_uris.lines().next().unwrap_or("").to_owned());
-            oauth::exchange_code(&mut conn, clock, &app, code, &redirect, p.code_verifier.as_deref()).await.map_err(grant_err)?
+            let redirect = p
+                .redirect_uri
+                .clone()
+                .unwrap_or_else(|| app.redirect_uris.lines().next().unwrap_or("").to_owned());
+            oauth::exchange_code(
+                &mut conn,
+                clock,
+                &app,
+                code,
+                &redirect,
+                p.code_verifier.as_deref(),
+            )
+            .await
+            .map_err(grant_err)?
         }
         "password" => {
             let scopes = asked_scopes("read")?;
             let (Some(user), Some(password)) = (&p.username, &p.password) else {
                 return Err(invalid_grant());
             };
-            let account = guise_core::accounts::authenticate(&mut conn, user, password).await?.ok_or_else(invalid_grant)?;
+            let account = guise_core::accounts::authenticate(&mut conn, user, password)
+                .await?
+                .ok_or_else(invalid_grant)?;
             let faces = guise_core::accounts::faces_of(&mut conn, account.id).await?;
             let face = match p.face.as_deref() {
                 None | Some("") => faces.first().map(|f| f.id),
                 Some(f) => {
-                    let id: i64 = f.parse().map_err(|_| ApiError::unprocessable("Validation failed: face is not one of your faces"))?;
+                    let id: i64 = f.parse().map_err(|_| {
+                        ApiError::unprocessable("Validation failed: face is not one of your faces")
+                    })?;
                     faces.iter().find(|x| x.id == id).map(|x| x.id)
                 }
             };
-            let face = face.ok_or_else(|| ApiError::unprocessable("Validation failed: face is not one of your faces"))?;
-            oauth::issue_token(&mut conn, clock, app.id, Some((account.id, Binding::Face(face))), &scopes).await?
+            let face = face.ok_or_else(|| {
+                ApiError::unprocessable("Validation failed: face is not one of your faces")
+            })?;
+            oauth::issue_token(
+                &mut conn,
+                clock,
+                app.id,
+                Some((account.id, Binding::Face(face))),
+                &scopes,
+            )
+            .await?
         }
         "client_credentials" => {
             let scopes = asked_scopes("read")?;
@@ -357,16 +474,26 @@ async fn token(req: HttpRequest, state: web::Data<AppState>, payload: web::Paylo
         }
         "refresh_token" => {
             let rt = p.refresh_token.as_deref().ok_or_else(invalid_grant)?;
-            oauth::refresh(&mut conn, clock, &app, rt).await.map_err(grant_err)?
+            oauth::refresh(&mut conn, clock, &app, rt)
+                .await
+                .map_err(grant_err)?
         }
         _ => {
-            return Err(ApiError::oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", "The authorization grant type is not supported by the authorization server."));
+            return Err(ApiError::oauth(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "The authorization grant type is not supported by the authorization server.",
+            ));
         }
     };
     Ok(token_response(&state, &issued))
 }
 
-async fn revoke(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> ApiResult<HttpResponse> {
+async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let p = params::<TokenParams>(&req, &state, payload).await?;
     let (client_id, client_secret) = client_credentials(&req, &p);
     let mut conn = state.db.conn().await?;
@@ -374,9 +501,17 @@ async fn revoke(req: HttpRequest, state: web::Data<AppState>, payload: web::Payl
         Some(id) => oauth::app_by_client_id(&mut conn, &id).await?,
         None => None,
     };
-    let app = app.filter(|a| client_secret.as_deref().is_some_and(|s| oauth::client_secret_matches(a, s)));
+    let app = app.filter(|a| {
+        client_secret
+            .as_deref()
+            .is_some_and(|s| oauth::client_secret_matches(a, s))
+    });
     let Some(app) = app else {
-        return Err(ApiError::oauth(StatusCode::FORBIDDEN, "unauthorized_client", "You are not authorized to revoke this token"));
+        return Err(ApiError::oauth(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            "You are not authorized to revoke this token",
+        ));
     };
     if let Some(t) = &p.token {
         oauth::revoke(&mut conn, &app, t).await?;
@@ -412,5 +547,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/oauth/authorize", web::post().to(authorize_post))
         .route("/oauth/token", web::post().to(token))
         .route("/oauth/revoke", web::post().to(revoke))
-        .route("/.well-known/oauth-authorization-server", web::get().to(metadata));
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(metadata),
+        );
 }

@@ -11,7 +11,9 @@ use serde_json::json;
 async fn post_read_and_delete_a_status() {
     let t = TestApp::new().await;
     let (alice_id, alice) = t.user("alice").await;
-    let me = t.get("/api/v1/accounts/verify_credentials", Some(&alice)).await;
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(&alice))
+        .await;
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.json["id"], alice_id);
     assert_eq!(me.json["username"], "alice");
@@ -22,13 +24,24 @@ async fn post_read_and_delete_a_status() {
     // The login is never public.
     assert!(!me.text.contains("alice@mail.test"));
 
-    let s = t.post_status(&alice, json!({ "status": "Hello <b>world</b> #Guise", "visibility": "public" })).await;
+    let s = t
+        .post_status(
+            &alice,
+            json!({ "status": "Hello <b>world</b> #Guise", "visibility": "public" }),
+        )
+        .await;
     assert_eq!(s["content"], "<p>Hello &lt;b&gt;world&lt;/b&gt; <a href=\"https://guise.test/tags/guise\" class=\"mention hashtag\" rel=\"tag\">#<span>Guise</span></a></p>");
     assert_eq!(s["account"]["id"], alice_id);
     assert_eq!(s["visibility"], "public");
     assert_eq!(s["tags"][0]["name"], "guise");
     assert_eq!(s["guise"]["tier"], "pseudonymous");
-    assert_eq!(s["uri"], format!("https://guise.test/users/alice/statuses/{}", s["id"].as_str().unwrap()));
+    assert_eq!(
+        s["uri"],
+        format!(
+            "https://guise.test/users/alice/statuses/{}",
+            s["id"].as_str().unwrap()
+        )
+    );
     let id = s["id"].as_str().unwrap().to_owned();
 
     let home = t.get("/api/v1/timelines/home", Some(&alice)).await;
@@ -36,14 +49,24 @@ async fn post_read_and_delete_a_status() {
     assert_eq!(home.json[0]["id"], id);
     let public = t.get("/api/v1/timelines/public", None).await;
     assert_eq!(public.json[0]["id"], id);
-    assert!(public.json[0].get("favourited").is_none(), "no viewer flags without a viewer");
+    assert!(
+        public.json[0].get("favourited").is_none(),
+        "no viewer flags without a viewer"
+    );
     let local = t.get("/api/v1/timelines/public?local=true", None).await;
     assert_eq!(local.json.as_array().unwrap().len(), 1);
 
     let one = t.get(&format!("/api/v1/statuses/{id}"), None).await;
     assert_eq!(one.json["id"], id);
 
-    let del = t.call(Method::DELETE, &format!("/api/v1/statuses/{id}"), Some(&alice), None).await;
+    let del = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/statuses/{id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
     assert_eq!(del.status, 200, "{}", del.text);
     assert_eq!(del.json["text"], "Hello <b>world</b> #Guise");
     let gone = t.get(&format!("/api/v1/statuses/{id}"), None).await;
@@ -57,12 +80,25 @@ async fn post_read_and_delete_a_status() {
 async fn form_multipart_and_flexible_booleans() {
     let t = TestApp::new().await;
     let (_, alice) = t.user("alice").await;
-    let r = t.form("/api/v1/statuses", Some(&alice), "status=via+form&sensitive=1&spoiler_text=cw&visibility=unlisted").await;
+    let r = t
+        .form(
+            "/api/v1/statuses",
+            Some(&alice),
+            "status=via+form&sensitive=1&spoiler_text=cw&visibility=unlisted",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["sensitive"], true);
     assert_eq!(r.json["visibility"], "unlisted");
     let body = b"--B\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\nvia multipart\r\n--B\r\nContent-Disposition: form-data; name=\"sensitive\"\r\n\r\nfalse\r\n--B--\r\n".to_vec();
-    let r = t.call(Method::POST, "/api/v1/statuses", Some(&alice), Some(Body::Raw("multipart/form-data; boundary=B", body))).await;
+    let r = t
+        .call(
+            Method::POST,
+            "/api/v1/statuses",
+            Some(&alice),
+            Some(Body::Raw("multipart/form-data; boundary=B", body)),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["content"], "<p>via multipart</p>");
     assert_eq!(r.json["sensitive"], false);
@@ -102,30 +138,160 @@ async fn refused_requests_change_nothing() {
     let sid = s["id"].as_str().unwrap().to_owned();
     let before = t.row_counts().await;
     let long = "x".repeat(501);
-    let cases: Vec<(Method, String, Option<&str>, Option<serde_json::Value>, u16, &str)> = vec![
-        (Method::POST, "/api/v1/statuses".into(), None, Some(json!({"status": "hi"})), 401, "The access token is invalid"),
-        (Method::POST, "/api/v1/statuses".into(), Some("bogus"), Some(json!({"status": "hi"})), 401, "The access token is invalid"),
-        (Method::POST, "/api/v1/statuses".into(), Some(&read_only), Some(json!({"status": "hi"})), 403, "This action is outside the authorized scopes"),
-        (Method::POST, "/api/v1/statuses".into(), Some(&alice), Some(json!({"status": "  "})), 422, "Text can't be blank"),
-        (Method::POST, "/api/v1/statuses".into(), Some(&alice), Some(json!({"status": long})), 422, "character limit of 500"),
-        (Method::POST, "/api/v1/statuses".into(), Some(&alice), Some(json!({"status": "hi", "visibility": "everyone"})), 422, "visibility"),
-        (Method::POST, "/api/v1/statuses".into(), Some(&alice), Some(json!({"status": "hi", "tier": "wizard"})), 422, "tier"),
-        (Method::POST, "/api/v1/statuses".into(), Some(&alice), Some(json!({"status": "hi", "tier": "anonymous"})), 422, "tier"),
-        (Method::POST, "/api/v1/statuses".into(), Some(&alice), Some(json!({"status": "hi", "identity_id": bob_id})), 422, "identity_id"),
-        (Method::POST, "/api/v1/statuses".into(), Some(&alice), Some(json!({"status": "hi", "in_reply_to_id": "1"})), 422, "in_reply_to_id"),
-        (Method::POST, "/api/v1/statuses".into(), Some(&alice), Some(json!({"status": "hi", "media_ids": ["1"]})), 422, "media_ids"),
-        (Method::DELETE, "/api/v1/statuses/12345".into(), Some(&alice), None, 404, "Record not found"),
-        (Method::POST, format!("/api/v1/accounts/{bob_id}/follow"), Some(&read_only), None, 403, "outside the authorized scopes"),
-        (Method::POST, "/api/v1/accounts/999/follow".into(), Some(&alice), None, 404, "Record not found"),
-        (Method::PUT, format!("/api/v1/statuses/{sid}"), Some(&alice), Some(json!({"status": ""})), 422, "blank"),
-        (Method::GET, "/api/v1/nothing/here".into(), None, None, 404, "Not Found"),
+    let cases: Vec<(
+        Method,
+        String,
+        Option<&str>,
+        Option<serde_json::Value>,
+        u16,
+        &str,
+    )> = vec![
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            None,
+            Some(json!({"status": "hi"})),
+            401,
+            "The access token is invalid",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some("bogus"),
+            Some(json!({"status": "hi"})),
+            401,
+            "The access token is invalid",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some(&read_only),
+            Some(json!({"status": "hi"})),
+            403,
+            "This action is outside the authorized scopes",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some(&alice),
+            Some(json!({"status": "  "})),
+            422,
+            "Text can't be blank",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some(&alice),
+            Some(json!({"status": long})),
+            422,
+            "character limit of 500",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some(&alice),
+            Some(json!({"status": "hi", "visibility": "everyone"})),
+            422,
+            "visibility",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some(&alice),
+            Some(json!({"status": "hi", "tier": "wizard"})),
+            422,
+            "tier",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some(&alice),
+            Some(json!({"status": "hi", "tier": "anonymous"})),
+            422,
+            "tier",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some(&alice),
+            Some(json!({"status": "hi", "identity_id": bob_id})),
+            422,
+            "identity_id",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some(&alice),
+            Some(json!({"status": "hi", "in_reply_to_id": "1"})),
+            422,
+            "in_reply_to_id",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            Some(&alice),
+            Some(json!({"status": "hi", "media_ids": ["1"]})),
+            422,
+            "media_ids",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/statuses/12345".into(),
+            Some(&alice),
+            None,
+            404,
+            "Record not found",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/accounts/{bob_id}/follow"),
+            Some(&read_only),
+            None,
+            403,
+            "outside the authorized scopes",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/999/follow".into(),
+            Some(&alice),
+            None,
+            404,
+            "Record not found",
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/statuses/{sid}"),
+            Some(&alice),
+            Some(json!({"status": ""})),
+            422,
+            "blank",
+        ),
+        (
+            Method::GET,
+            "/api/v1/nothing/here".into(),
+            None,
+            None,
+            404,
+            "Not Found",
+        ),
     ];
     for (method, path, token, body, status, needle) in cases {
-        let r = t.call(method.clone(), &path, token, body.map(Body::Json)).await;
+        let r = t
+            .call(method.clone(), &path, token, body.map(Body::Json))
+            .await;
         assert_eq!(r.status.as_u16(), status, "{method} {path}: {}", r.text);
-        let msg = r.json["error"].as_str().unwrap_or_else(|| panic!("{method} {path}: no JSON error in {}", r.text));
-        assert!(msg.contains(needle), "{method} {path}: {msg:?} lacks {needle:?}");
-        assert_eq!(t.row_counts().await, before, "{method} {path} wrote something");
+        let msg = r.json["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path}: no JSON error in {}", r.text));
+        assert!(
+            msg.contains(needle),
+            "{method} {path}: {msg:?} lacks {needle:?}"
+        );
+        assert_eq!(
+            t.row_counts().await,
+            before,
+            "{method} {path} wrote something"
+        );
     }
     // A revoked token stops working.
     let (cid, csec) = t.register_app("read write").await;
@@ -136,10 +302,23 @@ async fn refused_requests_change_nothing() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(t.get("/api/v1/accounts/verify_credentials", Some(&tok)).await.status, 200);
-    let r = t.post("/oauth/revoke", None, json!({"client_id": cid, "client_secret": csec, "token": tok})).await;
+    assert_eq!(
+        t.get("/api/v1/accounts/verify_credentials", Some(&tok))
+            .await
+            .status,
+        200
+    );
+    let r = t
+        .post(
+            "/oauth/revoke",
+            None,
+            json!({"client_id": cid, "client_secret": csec, "token": tok}),
+        )
+        .await;
     assert_eq!(r.status, 200);
-    let r = t.get("/api/v1/accounts/verify_credentials", Some(&tok)).await;
+    let r = t
+        .get("/api/v1/accounts/verify_credentials", Some(&tok))
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json["error"], "The access token is invalid");
 }
@@ -148,7 +327,13 @@ async fn refused_requests_change_nothing() {
 async fn oversized_bodies_are_refused() {
     let t = TestApp::with_env(&[("GUISE_SERVER__MAX_BODY_BYTES", "1000")]).await;
     let (_, alice) = t.user("alice").await;
-    let r = t.post("/api/v1/statuses", Some(&alice), json!({ "status": "y".repeat(2000) })).await;
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": "y".repeat(2000) }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.json["error"], "Request body too large");
 }
@@ -162,22 +347,93 @@ async fn scope_table() {
     let s = t.post_status(&bob, json!({ "status": "target" })).await;
     let sid = s["id"].as_str().unwrap().to_owned();
     let table: Vec<(Method, String, &str, &str)> = vec![
-        (Method::GET, "/api/v1/timelines/home".into(), "read:statuses", "read:accounts"),
-        (Method::GET, "/api/v1/accounts/verify_credentials".into(), "read:accounts", "read:statuses"),
-        (Method::GET, "/api/v1/notifications".into(), "read:notifications", "read:statuses"),
-        (Method::GET, format!("/api/v1/accounts/relationships?id[]={bob_id}"), "read:follows", "read:accounts"),
-        (Method::GET, "/api/v1/blocks".into(), "read:blocks", "read:mutes"),
-        (Method::GET, "/api/v1/mutes".into(), "read:mutes", "read:blocks"),
-        (Method::POST, "/api/v1/statuses".into(), "write:statuses", "write:favourites"),
-        (Method::POST, format!("/api/v1/statuses/{sid}/favourite"), "write:favourites", "write:statuses"),
-        (Method::POST, format!("/api/v1/statuses/{sid}/reblog"), "write:statuses", "write:favourites"),
-        (Method::POST, format!("/api/v1/accounts/{bob_id}/follow"), "write:follows", "write:blocks"),
-        (Method::POST, format!("/api/v1/accounts/{bob_id}/block"), "write:blocks", "write:follows"),
-        (Method::POST, format!("/api/v1/accounts/{bob_id}/mute"), "write:mutes", "write:blocks"),
-        (Method::POST, "/api/v1/notifications/clear".into(), "write:notifications", "write:statuses"),
+        (
+            Method::GET,
+            "/api/v1/timelines/home".into(),
+            "read:statuses",
+            "read:accounts",
+        ),
+        (
+            Method::GET,
+            "/api/v1/accounts/verify_credentials".into(),
+            "read:accounts",
+            "read:statuses",
+        ),
+        (
+            Method::GET,
+            "/api/v1/notifications".into(),
+            "read:notifications",
+            "read:statuses",
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/accounts/relationships?id[]={bob_id}"),
+            "read:follows",
+            "read:accounts",
+        ),
+        (
+            Method::GET,
+            "/api/v1/blocks".into(),
+            "read:blocks",
+            "read:mutes",
+        ),
+        (
+            Method::GET,
+            "/api/v1/mutes".into(),
+            "read:mutes",
+            "read:blocks",
+        ),
+        (
+            Method::POST,
+            "/api/v1/statuses".into(),
+            "write:statuses",
+            "write:favourites",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/statuses/{sid}/favourite"),
+            "write:favourites",
+            "write:statuses",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/statuses/{sid}/reblog"),
+            "write:statuses",
+            "write:favourites",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/accounts/{bob_id}/follow"),
+            "write:follows",
+            "write:blocks",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/accounts/{bob_id}/block"),
+            "write:blocks",
+            "write:follows",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/accounts/{bob_id}/mute"),
+            "write:mutes",
+            "write:blocks",
+        ),
+        (
+            Method::POST,
+            "/api/v1/notifications/clear".into(),
+            "write:notifications",
+            "write:statuses",
+        ),
     ];
     for (method, path, good, bad) in table {
-        let body = || if method == Method::POST { Some(Body::Json(json!({ "status": "scoped" }))) } else { None };
+        let body = || {
+            if method == Method::POST {
+                Some(Body::Json(json!({ "status": "scoped" })))
+            } else {
+                None
+            }
+        };
         let denied = t.token("alice", bad).await;
         let r = t.call(method.clone(), &path, Some(&denied), body()).await;
         assert_eq!(r.status, 403, "{method} {path} with {bad}: {}", r.text);
@@ -196,42 +452,98 @@ async fn follows_blocks_mutes_and_relationships() {
     let t = TestApp::new().await;
     let (alice_id, alice) = t.user("alice").await;
     let (bob_id, bob) = t.user("bob").await;
-    let r = t.post(&format!("/api/v1/accounts/{bob_id}/follow"), Some(&alice), json!({})).await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{bob_id}/follow"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["following"], true);
     assert_eq!(r.json["id"], bob_id);
-    let bobs = t.post_status(&bob, json!({ "status": "for followers", "visibility": "private" })).await;
+    let bobs = t
+        .post_status(
+            &bob,
+            json!({ "status": "for followers", "visibility": "private" }),
+        )
+        .await;
     let home = t.get("/api/v1/timelines/home", Some(&alice)).await;
     assert_eq!(home.json[0]["id"], bobs["id"]);
-    let followers = t.get(&format!("/api/v1/accounts/{bob_id}/followers"), None).await;
+    let followers = t
+        .get(&format!("/api/v1/accounts/{bob_id}/followers"), None)
+        .await;
     assert_eq!(followers.json[0]["id"], alice_id);
     let bob_acc = t.get(&format!("/api/v1/accounts/{bob_id}"), None).await;
     assert_eq!(bob_acc.json["followers_count"], 1);
     // Private posts are hidden from the public.
-    assert_eq!(t.get(&format!("/api/v1/statuses/{}", bobs["id"].as_str().unwrap()), None).await.status, 404);
+    assert_eq!(
+        t.get(
+            &format!("/api/v1/statuses/{}", bobs["id"].as_str().unwrap()),
+            None
+        )
+        .await
+        .status,
+        404
+    );
     let n = t.get("/api/v1/notifications", Some(&bob)).await;
     assert_eq!(n.json[0]["type"], "follow");
     assert_eq!(n.json[0]["account"]["id"], alice_id);
 
-    let rel = t.get(&format!("/api/v1/accounts/relationships?id[]={alice_id}"), Some(&bob)).await;
+    let rel = t
+        .get(
+            &format!("/api/v1/accounts/relationships?id[]={alice_id}"),
+            Some(&bob),
+        )
+        .await;
     assert_eq!(rel.json[0]["followed_by"], true);
     assert_eq!(rel.json[0]["following"], false);
 
-    let r = t.post(&format!("/api/v1/accounts/{alice_id}/block"), Some(&bob), json!({})).await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{alice_id}/block"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.json["blocking"], true);
     assert_eq!(r.json["followed_by"], false, "blocking removes the follow");
     let home = t.get("/api/v1/timelines/home", Some(&alice)).await;
     assert_eq!(home.json, json!([]));
-    let r = t.post(&format!("/api/v1/accounts/{bob_id}/follow"), Some(&alice), json!({})).await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{bob_id}/follow"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status, 403);
-    let r = t.post(&format!("/api/v1/accounts/{alice_id}/unblock"), Some(&bob), json!({})).await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{alice_id}/unblock"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.json["blocking"], false);
-    let r = t.post(&format!("/api/v1/accounts/{bob_id}/mute"), Some(&alice), json!({})).await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{bob_id}/mute"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.json["muting"], true);
     assert_eq!(r.json["muting_notifications"], true);
     let r = t.get("/api/v1/mutes", Some(&alice)).await;
     assert_eq!(r.json[0]["id"], bob_id);
-    let r = t.post(&format!("/api/v1/accounts/{alice_id}/follow"), Some(&alice), json!({})).await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{alice_id}/follow"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status, 422);
 }
 
@@ -250,19 +562,44 @@ async fn locked_faces_get_follow_requests() {
             .await
             .unwrap();
     }
-    let r = t.post(&format!("/api/v1/accounts/{bob_id}/follow"), Some(&alice), json!({})).await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{bob_id}/follow"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.json["requested"], true);
     assert_eq!(r.json["following"], false);
     let reqs = t.get("/api/v1/follow_requests", Some(&bob)).await;
     assert_eq!(reqs.json[0]["id"], alice_id);
-    let n = t.get("/api/v1/notifications?types[]=follow_request", Some(&bob)).await;
+    let n = t
+        .get("/api/v1/notifications?types[]=follow_request", Some(&bob))
+        .await;
     assert_eq!(n.json.as_array().unwrap().len(), 1);
-    let r = t.post(&format!("/api/v1/follow_requests/{alice_id}/authorize"), Some(&bob), json!({})).await;
+    let r = t
+        .post(
+            &format!("/api/v1/follow_requests/{alice_id}/authorize"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["followed_by"], true);
-    let r = t.get(&format!("/api/v1/accounts/relationships?id[]={bob_id}"), Some(&alice)).await;
+    let r = t
+        .get(
+            &format!("/api/v1/accounts/relationships?id[]={bob_id}"),
+            Some(&alice),
+        )
+        .await;
     assert_eq!(r.json[0]["following"], true);
-    let r = t.post(&format!("/api/v1/follow_requests/{alice_id}/reject"), Some(&bob), json!({})).await;
+    let r = t
+        .post(
+            &format!("/api/v1/follow_requests/{alice_id}/reject"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status, 404);
 }
 
@@ -273,51 +610,137 @@ async fn replies_mentions_favourites_reblogs_and_notifications() {
     let (bob_id, bob) = t.user("bob").await;
     let root = t.post_status(&alice, json!({ "status": "root" })).await;
     let root_id = root["id"].as_str().unwrap();
-    let reply = t.post_status(&bob, json!({ "status": "@alice hi back", "in_reply_to_id": root_id })).await;
+    let reply = t
+        .post_status(
+            &bob,
+            json!({ "status": "@alice hi back", "in_reply_to_id": root_id }),
+        )
+        .await;
     assert_eq!(reply["in_reply_to_id"], root_id);
     assert_eq!(reply["in_reply_to_account_id"], alice_id);
     assert_eq!(reply["mentions"][0]["id"], alice_id);
-    assert!(reply["content"].as_str().unwrap().contains("class=\"u-url mention\""));
+    assert!(reply["content"]
+        .as_str()
+        .unwrap()
+        .contains("class=\"u-url mention\""));
     let reply_id = reply["id"].as_str().unwrap();
-    let ctx = t.get(&format!("/api/v1/statuses/{reply_id}/context"), None).await;
+    let ctx = t
+        .get(&format!("/api/v1/statuses/{reply_id}/context"), None)
+        .await;
     assert_eq!(ctx.json["ancestors"][0]["id"], root_id);
-    let ctx = t.get(&format!("/api/v1/statuses/{root_id}/context"), None).await;
+    let ctx = t
+        .get(&format!("/api/v1/statuses/{root_id}/context"), None)
+        .await;
     assert_eq!(ctx.json["descendants"][0]["id"], reply_id);
 
     // Ids within one millisecond are deliberately unordered (random low bits): step the clock.
     t.clock.advance(chrono::Duration::seconds(1));
-    let fav = t.post(&format!("/api/v1/statuses/{root_id}/favourite"), Some(&bob), json!({})).await;
+    let fav = t
+        .post(
+            &format!("/api/v1/statuses/{root_id}/favourite"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(fav.json["favourited"], true);
     assert_eq!(fav.json["favourites_count"], 1);
     t.clock.advance(chrono::Duration::seconds(1));
-    let rb = t.post(&format!("/api/v1/statuses/{root_id}/reblog"), Some(&bob), json!({})).await;
+    let rb = t
+        .post(
+            &format!("/api/v1/statuses/{root_id}/reblog"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(rb.status, 200, "{}", rb.text);
     assert_eq!(rb.json["reblog"]["id"], root_id);
     assert_eq!(rb.json["reblog"]["reblogged"], true);
-    let by = t.get(&format!("/api/v1/statuses/{root_id}/favourited_by"), None).await;
+    let by = t
+        .get(&format!("/api/v1/statuses/{root_id}/favourited_by"), None)
+        .await;
     assert_eq!(by.json[0]["id"], bob_id);
-    let by = t.get(&format!("/api/v1/statuses/{root_id}/reblogged_by"), None).await;
+    let by = t
+        .get(&format!("/api/v1/statuses/{root_id}/reblogged_by"), None)
+        .await;
     assert_eq!(by.json[0]["id"], bob_id);
-    let root_now = t.get(&format!("/api/v1/statuses/{root_id}"), Some(&alice)).await;
+    let root_now = t
+        .get(&format!("/api/v1/statuses/{root_id}"), Some(&alice))
+        .await;
     assert_eq!(root_now.json["replies_count"], 1);
     assert_eq!(root_now.json["reblogs_count"], 1);
 
     let n = t.get("/api/v1/notifications", Some(&alice)).await;
-    let kinds: Vec<&str> = n.json.as_array().unwrap().iter().map(|x| x["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = n
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, vec!["reblog", "favourite", "mention"]);
-    let n = t.get("/api/v1/notifications?exclude_types[]=mention&limit=1", Some(&alice)).await;
+    let n = t
+        .get(
+            "/api/v1/notifications?exclude_types[]=mention&limit=1",
+            Some(&alice),
+        )
+        .await;
     assert_eq!(n.json.as_array().unwrap().len(), 1);
-    assert!(n.headers.get("Link").unwrap().to_str().unwrap().contains("max_id="));
+    assert!(n
+        .headers
+        .get("Link")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("max_id="));
     let nid = n.json[0]["id"].as_str().unwrap();
-    assert_eq!(t.get(&format!("/api/v1/notifications/{nid}"), Some(&alice)).await.json["id"], nid);
-    assert_eq!(t.get(&format!("/api/v1/notifications/{nid}"), Some(&bob)).await.status, 404);
-    assert_eq!(t.post(&format!("/api/v1/notifications/{nid}/dismiss"), Some(&alice), json!({})).await.status, 200);
-    assert_eq!(t.post("/api/v1/notifications/clear", Some(&alice), json!({})).await.status, 200);
-    assert_eq!(t.get("/api/v1/notifications", Some(&alice)).await.json, json!([]));
+    assert_eq!(
+        t.get(&format!("/api/v1/notifications/{nid}"), Some(&alice))
+            .await
+            .json["id"],
+        nid
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/notifications/{nid}"), Some(&bob))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        t.post(
+            &format!("/api/v1/notifications/{nid}/dismiss"),
+            Some(&alice),
+            json!({})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        t.post("/api/v1/notifications/clear", Some(&alice), json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        t.get("/api/v1/notifications", Some(&alice)).await.json,
+        json!([])
+    );
 
-    let un = t.post(&format!("/api/v1/statuses/{root_id}/unreblog"), Some(&bob), json!({})).await;
+    let un = t
+        .post(
+            &format!("/api/v1/statuses/{root_id}/unreblog"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(un.json["reblogged"], false);
-    let un = t.post(&format!("/api/v1/statuses/{root_id}/unfavourite"), Some(&bob), json!({})).await;
+    let un = t
+        .post(
+            &format!("/api/v1/statuses/{root_id}/unfavourite"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(un.json["favourited"], false);
     assert_eq!(un.json["favourites_count"], 0);
 }
@@ -330,19 +753,48 @@ async fn edits_keep_history_and_source() {
     let s = t.post_status(&alice, json!({ "status": "first" })).await;
     let id = s["id"].as_str().unwrap();
     t.clock.advance(chrono::Duration::minutes(5));
-    let r = t.call(Method::PUT, &format!("/api/v1/statuses/{id}"), Some(&alice), Some(Body::Json(json!({ "status": "second" })))).await;
+    let r = t
+        .call(
+            Method::PUT,
+            &format!("/api/v1/statuses/{id}"),
+            Some(&alice),
+            Some(Body::Json(json!({ "status": "second" }))),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["content"], "<p>second</p>");
     assert_eq!(r.json["edited_at"], "2026-11-28T12:05:00.000Z");
     let h = t.get(&format!("/api/v1/statuses/{id}/history"), None).await;
-    let versions: Vec<&str> = h.json.as_array().unwrap().iter().map(|v| v["content"].as_str().unwrap()).collect();
+    let versions: Vec<&str> = h
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["content"].as_str().unwrap())
+        .collect();
     assert_eq!(versions, vec!["<p>first</p>", "<p>second</p>"]);
-    let src = t.get(&format!("/api/v1/statuses/{id}/source"), Some(&alice)).await;
+    let src = t
+        .get(&format!("/api/v1/statuses/{id}/source"), Some(&alice))
+        .await;
     assert_eq!(src.json["text"], "second");
     // Someone else's status cannot be edited or deleted.
-    let r = t.call(Method::PUT, &format!("/api/v1/statuses/{id}"), Some(&bob), Some(Body::Json(json!({ "status": "hijack" })))).await;
+    let r = t
+        .call(
+            Method::PUT,
+            &format!("/api/v1/statuses/{id}"),
+            Some(&bob),
+            Some(Body::Json(json!({ "status": "hijack" }))),
+        )
+        .await;
     assert_eq!(r.status, 404);
-    let r = t.call(Method::DELETE, &format!("/api/v1/statuses/{id}"), Some(&bob), None).await;
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/statuses/{id}"),
+            Some(&bob),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 404);
 }
 
@@ -353,26 +805,87 @@ async fn timelines_paginate_with_link_headers() {
     let mut ids = Vec::new();
     for i in 0..5 {
         t.clock.advance(chrono::Duration::seconds(1));
-        ids.push(t.post_status(&alice, json!({ "status": format!("post {i}") })).await["id"].as_str().unwrap().to_owned());
+        ids.push(
+            t.post_status(&alice, json!({ "status": format!("post {i}") }))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let page1 = t.get("/api/v1/timelines/home?limit=2", Some(&alice)).await;
-    let got: Vec<&str> = page1.json.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let got: Vec<&str> = page1
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     assert_eq!(got, vec![ids[4].as_str(), ids[3].as_str()]);
-    let link = page1.headers.get("Link").unwrap().to_str().unwrap().to_owned();
-    assert!(link.contains(&format!("https://guise.test/api/v1/timelines/home?limit=2&max_id={}>; rel=\"next\"", ids[3])), "{link}");
-    assert!(link.contains(&format!("min_id={}>; rel=\"prev\"", ids[4])), "{link}");
-    let page2 = t.get(&format!("/api/v1/timelines/home?limit=2&max_id={}", ids[3]), Some(&alice)).await;
-    let got: Vec<&str> = page2.json.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let link = page1
+        .headers
+        .get("Link")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        link.contains(&format!(
+            "https://guise.test/api/v1/timelines/home?limit=2&max_id={}>; rel=\"next\"",
+            ids[3]
+        )),
+        "{link}"
+    );
+    assert!(
+        link.contains(&format!("min_id={}>; rel=\"prev\"", ids[4])),
+        "{link}"
+    );
+    let page2 = t
+        .get(
+            &format!("/api/v1/timelines/home?limit=2&max_id={}", ids[3]),
+            Some(&alice),
+        )
+        .await;
+    let got: Vec<&str> = page2
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     assert_eq!(got, vec![ids[2].as_str(), ids[1].as_str()]);
     // min_id returns the page just above, newest first.
-    let up = t.get(&format!("/api/v1/timelines/public?limit=2&min_id={}", ids[0]), None).await;
-    let got: Vec<&str> = up.json.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let up = t
+        .get(
+            &format!("/api/v1/timelines/public?limit=2&min_id={}", ids[0]),
+            None,
+        )
+        .await;
+    let got: Vec<&str> = up
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     assert_eq!(got, vec![ids[2].as_str(), ids[1].as_str()]);
-    let since = t.get(&format!("/api/v1/timelines/public?since_id={}", ids[2]), None).await;
+    let since = t
+        .get(
+            &format!("/api/v1/timelines/public?since_id={}", ids[2]),
+            None,
+        )
+        .await;
     assert_eq!(since.json.as_array().unwrap().len(), 2);
-    let by_author = t.get(&format!("/api/v1/accounts/{alice_id}/statuses?limit=1"), None).await;
+    let by_author = t
+        .get(
+            &format!("/api/v1/accounts/{alice_id}/statuses?limit=1"),
+            None,
+        )
+        .await;
     assert_eq!(by_author.json[0]["id"], ids[4]);
-    let lookup = t.get("/api/v1/accounts/lookup?acct=alice@guise.test", None).await;
+    let lookup = t
+        .get("/api/v1/accounts/lookup?acct=alice@guise.test", None)
+        .await;
     assert_eq!(lookup.json["id"], alice_id);
 }
 
@@ -401,7 +914,10 @@ async fn start_up_endpoints_answer_the_right_shape() {
     assert_eq!(v2.json["api_versions"]["mastodon"], 2);
     assert!(v2.json["configuration"]["urls"].get("streaming").is_none());
     let ni = t.get("/.well-known/nodeinfo", None).await;
-    assert_eq!(ni.json["links"][1]["href"], "https://guise.test/nodeinfo/2.1");
+    assert_eq!(
+        ni.json["links"][1]["href"],
+        "https://guise.test/nodeinfo/2.1"
+    );
     let doc = t.get("/nodeinfo/2.1", None).await;
     assert_eq!(doc.json["software"]["name"], "guise");
     assert_eq!(doc.json["usage"]["users"]["total"], 1);
@@ -409,7 +925,10 @@ async fn start_up_endpoints_answer_the_right_shape() {
     let prefs = t.get("/api/v1/preferences", Some(&alice)).await;
     assert_eq!(prefs.json["posting:default:visibility"], "public");
     let meta = t.get("/.well-known/oauth-authorization-server", None).await;
-    assert_eq!(meta.json["token_endpoint"], "https://guise.test/oauth/token");
+    assert_eq!(
+        meta.json["token_endpoint"],
+        "https://guise.test/oauth/token"
+    );
 }
 
 /// The browser flow: sign in, pick a face, get a code, trade it with PKCE.
@@ -426,34 +945,106 @@ async fn authorization_code_flow_with_pkce_binds_the_picked_face() {
     let challenge = {
         use base64::Engine;
         use sha2::Digest;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()))
     };
     let q = format!("response_type=code&client_id={cid}&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&scope=read+write&state=xyz&code_challenge={challenge}&code_challenge_method=S256");
     let page = t.get(&format!("/oauth/authorize?{q}"), None).await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("name=\"password\""));
-    let wrong = t.form("/oauth/authorize", None, &format!("{q}&login=alice&password=nope")).await;
+    let wrong = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&login=alice&password=nope"),
+        )
+        .await;
     assert!(wrong.text.contains("Invalid email, username or password"));
-    let picker = t.form("/oauth/authorize", None, &format!("{q}&login=alice%40mail.test&password=password123")).await;
-    assert!(picker.text.contains(&format!("value=\"{face}\"")), "{}", picker.text);
-    let pending = picker.text.split("name=\"pending\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let done = t.form("/oauth/authorize", None, &format!("{q}&pending={pending}&face={face}")).await;
+    let picker = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&login=alice%40mail.test&password=password123"),
+        )
+        .await;
+    assert!(
+        picker.text.contains(&format!("value=\"{face}\"")),
+        "{}",
+        picker.text
+    );
+    let pending = picker
+        .text
+        .split("name=\"pending\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let done = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&pending={pending}&face={face}"),
+        )
+        .await;
     assert_eq!(done.status, 302);
     let location = done.headers.get("Location").unwrap().to_str().unwrap();
-    assert!(location.starts_with("https://app.test/cb?code="), "{location}");
+    assert!(
+        location.starts_with("https://app.test/cb?code="),
+        "{location}"
+    );
     assert!(location.ends_with("&state=xyz"));
-    let code = location.split("code=").nth(1).unwrap().split('&').next().unwrap();
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
     let bad = t
         .post("/oauth/token", None, json!({ "grant_type": "authorization_code", "client_id": cid, "code": code, "redirect_uri": "https://app.test/cb", "code_verifier": "wrong" }))
         .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json["error"], "invalid_grant");
     // The code was consumed by the failed attempt: do the dance again.
-    let picker = t.form("/oauth/authorize", None, &format!("{q}&login=alice&password=password123")).await;
-    let pending = picker.text.split("name=\"pending\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let done = t.form("/oauth/authorize", None, &format!("{q}&pending={pending}&face={face}")).await;
-    let location = done.headers.get("Location").unwrap().to_str().unwrap().to_owned();
-    let code = location.split("code=").nth(1).unwrap().split('&').next().unwrap();
+    let picker = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&login=alice&password=password123"),
+        )
+        .await;
+    let pending = picker
+        .text
+        .split("name=\"pending\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let done = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&pending={pending}&face={face}"),
+        )
+        .await;
+    let location = done
+        .headers
+        .get("Location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
     let tok = t
         .post("/oauth/token", None, json!({ "grant_type": "authorization_code", "client_id": cid, "client_secret": csec, "code": code, "redirect_uri": "https://app.test/cb", "code_verifier": verifier }))
         .await;
@@ -461,7 +1052,9 @@ async fn authorization_code_flow_with_pkce_binds_the_picked_face() {
     assert_eq!(tok.json["scope"], "read write");
     assert_eq!(tok.json["token_type"], "Bearer");
     let access = tok.json["access_token"].as_str().unwrap();
-    let me = t.get("/api/v1/accounts/verify_credentials", Some(access)).await;
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(access))
+        .await;
     assert_eq!(me.json["id"], face.to_string());
     // Codes are single-use.
     let again = t
@@ -474,8 +1067,18 @@ async fn authorization_code_flow_with_pkce_binds_the_picked_face() {
         .await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.text);
     let new_access = refreshed.json["access_token"].as_str().unwrap();
-    assert_eq!(t.get("/api/v1/accounts/verify_credentials", Some(new_access)).await.json["id"], face.to_string());
-    assert_eq!(t.get("/api/v1/accounts/verify_credentials", Some(access)).await.status, 401);
+    assert_eq!(
+        t.get("/api/v1/accounts/verify_credentials", Some(new_access))
+            .await
+            .json["id"],
+        face.to_string()
+    );
+    assert_eq!(
+        t.get("/api/v1/accounts/verify_credentials", Some(access))
+            .await
+            .status,
+        401
+    );
 }
 
 #[actix_web::test]
@@ -484,10 +1087,33 @@ async fn codes_expire_by_the_clock() {
     let (_, face) = t.create_account("alice").await;
     let (cid, csec) = t.register_app("read").await;
     let q = format!("response_type=code&client_id={cid}&redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob&scope=read");
-    let picker = t.form("/oauth/authorize", None, &format!("{q}&login=alice&password=password123")).await;
-    let pending = picker.text.split("name=\"pending\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let done = t.form("/oauth/authorize", None, &format!("{q}&pending={pending}&face={face}")).await;
-    assert!(done.text.contains(&pending), "out-of-band flow shows the code");
+    let picker = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&login=alice&password=password123"),
+        )
+        .await;
+    let pending = picker
+        .text
+        .split("name=\"pending\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let done = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&pending={pending}&face={face}"),
+        )
+        .await;
+    assert!(
+        done.text.contains(&pending),
+        "out-of-band flow shows the code"
+    );
     t.clock.advance(chrono::Duration::minutes(11));
     let tok = t
         .post("/oauth/token", None, json!({ "grant_type": "authorization_code", "client_id": cid, "client_secret": csec, "code": pending, "redirect_uri": "urn:ietf:wg:oauth:2.0:oob" }))
@@ -507,18 +1133,48 @@ async fn tokens_cannot_be_bound_to_someone_elses_face() {
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
     let q = format!("response_type=code&client_id={cid}&redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob&scope=read");
-    let picker = t.form("/oauth/authorize", None, &format!("{q}&login=alice&password=password123")).await;
-    let pending = picker.text.split("name=\"pending\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let r = t.form("/oauth/authorize", None, &format!("{q}&pending={pending}&face={bob_face}")).await;
+    let picker = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&login=alice&password=password123"),
+        )
+        .await;
+    let pending = picker
+        .text
+        .split("name=\"pending\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&pending={pending}&face={bob_face}"),
+        )
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     // Scopes beyond the app's are refused; client_credentials act as no one.
     let r = t.post("/oauth/token", None, json!({ "grant_type": "client_credentials", "client_id": cid, "client_secret": csec, "scope": "write" })).await;
     assert_eq!(r.json["error"], "invalid_scope");
-    let r = t.post("/oauth/token", None, json!({ "grant_type": "client_credentials", "client_id": cid, "client_secret": csec })).await;
+    let r = t
+        .post(
+            "/oauth/token",
+            None,
+            json!({ "grant_type": "client_credentials", "client_id": cid, "client_secret": csec }),
+        )
+        .await;
     let app_token = r.json["access_token"].as_str().unwrap();
-    let r = t.get("/api/v1/accounts/verify_credentials", Some(app_token)).await;
+    let r = t
+        .get("/api/v1/accounts/verify_credentials", Some(app_token))
+        .await;
     assert_eq!(r.status, 422);
-    let r = t.get("/api/v1/apps/verify_credentials", Some(app_token)).await;
+    let r = t
+        .get("/api/v1/apps/verify_credentials", Some(app_token))
+        .await;
     assert_eq!(r.json["name"], "test");
     let r = t.post("/oauth/token", None, json!({ "grant_type": "password", "client_id": cid, "client_secret": "wrong", "username": "alice", "password": "password123" })).await;
     assert_eq!(r.status, 401);

@@ -14,13 +14,23 @@ use serde::Deserialize;
 
 async fn verify_credentials(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
     if !auth.scopes.allows("read:accounts") && !auth.scopes.allows("profile") {
-        return Err(ApiError::forbidden("This action is outside the authorized scopes"));
+        return Err(ApiError::forbidden(
+            "This action is outside the authorized scopes",
+        ));
     }
     let face = auth.face()?;
     let mut conn = state.db.conn().await?;
     let mut acc = types::account(&state, &mut conn, face).await?;
     let prefs = guise_core::accounts::preferences_of(&mut conn, face.id).await?;
-    let requests = social::face_list(&mut conn, FaceList::FollowRequests(face.id), &guise_core::statuses::Page { limit: 1000, ..Default::default() }).await?;
+    let requests = social::face_list(
+        &mut conn,
+        FaceList::FollowRequests(face.id),
+        &guise_core::statuses::Page {
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
     acc.source = Some(Source {
         privacy: prefs.default_visibility,
         sensitive: prefs.default_sensitive,
@@ -48,7 +58,11 @@ async fn face_by_id(state: &AppState, id: &str) -> ApiResult<Identity> {
     Ok(who)
 }
 
-async fn show(state: web::Data<AppState>, _auth: MaybeAuth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn show(
+    state: web::Data<AppState>,
+    _auth: MaybeAuth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let who = face_by_id(&state, &path).await?;
     let mut conn = state.db.conn().await?;
     Ok(ok(&types::account(&state, &mut conn, &who).await?))
@@ -70,11 +84,19 @@ fn split_acct<'a>(state: &AppState, acct: &'a str) -> (&'a str, Option<&'a str>)
     }
 }
 
-async fn lookup(state: web::Data<AppState>, Params(p): Params<LookupParams>) -> ApiResult<HttpResponse> {
-    let acct = p.acct.ok_or_else(|| ApiError::unprocessable("Validation failed: acct can't be blank"))?;
+async fn lookup(
+    state: web::Data<AppState>,
+    Params(p): Params<LookupParams>,
+) -> ApiResult<HttpResponse> {
+    let acct = p
+        .acct
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: acct can't be blank"))?;
     let (user, domain) = split_acct(&state, &acct);
     let mut conn = state.db.conn().await?;
-    let who = find_identity_by_acct(&mut conn, user, domain).await?.filter(|w| !w.suspended).ok_or_else(ApiError::not_found)?;
+    let who = find_identity_by_acct(&mut conn, user, domain)
+        .await?
+        .filter(|w| !w.suspended)
+        .ok_or_else(ApiError::not_found)?;
     Ok(ok(&types::account(&state, &mut conn, &who).await?))
 }
 
@@ -92,7 +114,13 @@ struct StatusesParams {
     pinned: bool,
 }
 
-async fn statuses(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<String>, Params(p): Params<StatusesParams>) -> ApiResult<HttpResponse> {
+async fn statuses(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+    Params(p): Params<StatusesParams>,
+) -> ApiResult<HttpResponse> {
     let who = face_by_id(&state, &path).await?;
     let page = p.page.page(20, 40)?;
     let viewer = auth.viewer();
@@ -113,10 +141,20 @@ async fn statuses(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth,
     )
     .await?;
     let out = types::statuses_by_ids(&state, &mut conn, viewer, &ids).await?;
-    Ok(paginated(&req, &state, &out, ids.first().zip(ids.last()).map(|(a, b)| (*a, *b))))
+    Ok(paginated(
+        &req,
+        &state,
+        &out,
+        ids.first().zip(ids.last()).map(|(a, b)| (*a, *b)),
+    ))
 }
 
-async fn face_list_response(req: &HttpRequest, state: &AppState, list: FaceList, page: &PageParams) -> ApiResult<HttpResponse> {
+async fn face_list_response(
+    req: &HttpRequest,
+    state: &AppState,
+    list: FaceList,
+    page: &PageParams,
+) -> ApiResult<HttpResponse> {
     let page = page.page(40, 80)?;
     let mut conn = state.db.conn().await?;
     let rows = social::face_list(&mut conn, list, &page).await?;
@@ -126,19 +164,35 @@ async fn face_list_response(req: &HttpRequest, state: &AppState, list: FaceList,
     Ok(paginated(req, state, &out, cursors))
 }
 
-async fn followers(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+async fn followers(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
     let who = face_by_id(&state, &path).await?;
     face_list_response(&req, &state, FaceList::Followers(who.id), &p).await
 }
 
-async fn following(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+async fn following(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
     let who = face_by_id(&state, &path).await?;
     face_list_response(&req, &state, FaceList::Following(who.id), &p).await
 }
 
-async fn relationship_response(state: &AppState, me: &Identity, other: i64) -> ApiResult<HttpResponse> {
+async fn relationship_response(
+    state: &AppState,
+    me: &Identity,
+    other: i64,
+) -> ApiResult<HttpResponse> {
     let mut conn = state.db.conn().await?;
-    Ok(ok(&Relationship::from(social::relationship(&mut conn, me.id, other).await?)))
+    Ok(ok(&Relationship::from(
+        social::relationship(&mut conn, me.id, other).await?,
+    )))
 }
 
 #[derive(Deserialize, Default)]
@@ -149,7 +203,12 @@ struct FollowParams {
     notify: Option<bool>,
 }
 
-async fn follow(state: web::Data<AppState>, auth: Auth, path: web::Path<String>, Params(p): Params<FollowParams>) -> ApiResult<HttpResponse> {
+async fn follow(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<FollowParams>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("write:follows")?;
     let target = face_by_id(&state, &path).await?;
     let mut conn = state.db.conn().await?;
@@ -158,7 +217,11 @@ async fn follow(state: web::Data<AppState>, auth: Auth, path: web::Path<String>,
     relationship_response(&state, me, target.id).await
 }
 
-async fn unfollow(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn unfollow(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("write:follows")?;
     let target = face_by_id(&state, &path).await?;
     let mut conn = state.db.conn().await?;
@@ -166,7 +229,11 @@ async fn unfollow(state: web::Data<AppState>, auth: Auth, path: web::Path<String
     relationship_response(&state, me, target.id).await
 }
 
-async fn block(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("write:blocks")?;
     let target = face_by_id(&state, &path).await?;
     let mut conn = state.db.conn().await?;
@@ -174,7 +241,11 @@ async fn block(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) 
     relationship_response(&state, me, target.id).await
 }
 
-async fn unblock(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn unblock(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("write:blocks")?;
     let target = face_by_id(&state, &path).await?;
     let mut conn = state.db.conn().await?;
@@ -188,15 +259,31 @@ struct MuteParams {
     notifications: Option<bool>,
 }
 
-async fn mute(state: web::Data<AppState>, auth: Auth, path: web::Path<String>, Params(p): Params<MuteParams>) -> ApiResult<HttpResponse> {
+async fn mute(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<MuteParams>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("write:mutes")?;
     let target = face_by_id(&state, &path).await?;
     let mut conn = state.db.conn().await?;
-    social::mute(&mut conn, state.clock.as_ref(), me, &target, p.notifications.unwrap_or(true)).await?;
+    social::mute(
+        &mut conn,
+        state.clock.as_ref(),
+        me,
+        &target,
+        p.notifications.unwrap_or(true),
+    )
+    .await?;
     relationship_response(&state, me, target.id).await
 }
 
-async fn unmute(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn unmute(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("write:mutes")?;
     let target = face_by_id(&state, &path).await?;
     let mut conn = state.db.conn().await?;
@@ -210,25 +297,41 @@ struct RelationshipsParams {
     id: Vec<String>,
 }
 
-async fn relationships(state: web::Data<AppState>, auth: Auth, Params(p): Params<RelationshipsParams>) -> ApiResult<HttpResponse> {
+async fn relationships(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<RelationshipsParams>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("read:follows")?;
     let mut conn = state.db.conn().await?;
     let mut out = Vec::new();
     for id in p.id.iter().take(100) {
         let Ok(id) = id.parse::<i64>() else { continue };
         if get_identity(&mut conn, id).await.is_ok() {
-            out.push(Relationship::from(social::relationship(&mut conn, me.id, id).await?));
+            out.push(Relationship::from(
+                social::relationship(&mut conn, me.id, id).await?,
+            ));
         }
     }
     Ok(ok(&out))
 }
 
-async fn follow_requests(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+async fn follow_requests(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("read:follows")?;
     face_list_response(&req, &state, FaceList::FollowRequests(me.id), &p).await
 }
 
-async fn answer_request(state: &AppState, auth: &Auth, id: &str, accept: bool) -> ApiResult<HttpResponse> {
+async fn answer_request(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+    accept: bool,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("write:follows")?;
     let requester = face_by_id(state, id).await?;
     let mut conn = state.db.conn().await?;
@@ -236,20 +339,38 @@ async fn answer_request(state: &AppState, auth: &Auth, id: &str, accept: bool) -
     relationship_response(state, me, requester.id).await
 }
 
-async fn authorize_request(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn authorize_request(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     answer_request(&state, &auth, &path, true).await
 }
 
-async fn reject_request(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn reject_request(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     answer_request(&state, &auth, &path, false).await
 }
 
-async fn blocks(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+async fn blocks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("read:blocks")?;
     face_list_response(&req, &state, FaceList::Blocks(me.id), &p).await
 }
 
-async fn mutes(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+async fn mutes(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("read:mutes")?;
     face_list_response(&req, &state, FaceList::Mutes(me.id), &p).await
 }
@@ -268,23 +389,35 @@ async fn preferences(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRe
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/accounts/verify_credentials", web::get().to(verify_credentials))
-        .route("/api/v1/accounts/lookup", web::get().to(lookup))
-        .route("/api/v1/accounts/relationships", web::get().to(relationships))
-        .route("/api/v1/accounts/{id}", web::get().to(show))
-        .route("/api/v1/accounts/{id}/statuses", web::get().to(statuses))
-        .route("/api/v1/accounts/{id}/followers", web::get().to(followers))
-        .route("/api/v1/accounts/{id}/following", web::get().to(following))
-        .route("/api/v1/accounts/{id}/follow", web::post().to(follow))
-        .route("/api/v1/accounts/{id}/unfollow", web::post().to(unfollow))
-        .route("/api/v1/accounts/{id}/block", web::post().to(block))
-        .route("/api/v1/accounts/{id}/unblock", web::post().to(unblock))
-        .route("/api/v1/accounts/{id}/mute", web::post().to(mute))
-        .route("/api/v1/accounts/{id}/unmute", web::post().to(unmute))
-        .route("/api/v1/follow_requests", web::get().to(follow_requests))
-        .route("/api/v1/follow_requests/{id}/authorize", web::post().to(authorize_request))
-        .route("/api/v1/follow_requests/{id}/reject", web::post().to(reject_request))
-        .route("/api/v1/blocks", web::get().to(blocks))
-        .route("/api/v1/mutes", web::get().to(mutes))
-        .route("/api/v1/preferences", web::get().to(preferences));
+    cfg.route(
+        "/api/v1/accounts/verify_credentials",
+        web::get().to(verify_credentials),
+    )
+    .route("/api/v1/accounts/lookup", web::get().to(lookup))
+    .route(
+        "/api/v1/accounts/relationships",
+        web::get().to(relationships),
+    )
+    .route("/api/v1/accounts/{id}", web::get().to(show))
+    .route("/api/v1/accounts/{id}/statuses", web::get().to(statuses))
+    .route("/api/v1/accounts/{id}/followers", web::get().to(followers))
+    .route("/api/v1/accounts/{id}/following", web::get().to(following))
+    .route("/api/v1/accounts/{id}/follow", web::post().to(follow))
+    .route("/api/v1/accounts/{id}/unfollow", web::post().to(unfollow))
+    .route("/api/v1/accounts/{id}/block", web::post().to(block))
+    .route("/api/v1/accounts/{id}/unblock", web::post().to(unblock))
+    .route("/api/v1/accounts/{id}/mute", web::post().to(mute))
+    .route("/api/v1/accounts/{id}/unmute", web::post().to(unmute))
+    .route("/api/v1/follow_requests", web::get().to(follow_requests))
+    .route(
+        "/api/v1/follow_requests/{id}/authorize",
+        web::post().to(authorize_request),
+    )
+    .route(
+        "/api/v1/follow_requests/{id}/reject",
+        web::post().to(reject_request),
+    )
+    .route("/api/v1/blocks", web::get().to(blocks))
+    .route("/api/v1/mutes", web::get().to(mutes))
+    .route("/api/v1/preferences", web::get().to(preferences));
 }

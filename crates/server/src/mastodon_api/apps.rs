@@ -20,8 +20,13 @@ struct CreateApp {
     website: Option<String>,
 }
 
-async fn create(state: web::Data<AppState>, Params(p): Params<CreateApp>) -> ApiResult<HttpResponse> {
-    let name = p.client_name.ok_or_else(|| ApiError::unprocessable("Validation failed: client_name can't be blank"))?;
+async fn create(
+    state: web::Data<AppState>,
+    Params(p): Params<CreateApp>,
+) -> ApiResult<HttpResponse> {
+    let name = p
+        .client_name
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: client_name can't be blank"))?;
     // One string may carry several URIs separated by newlines.
     let redirect_uris: Vec<String> = p
         .redirect_uris

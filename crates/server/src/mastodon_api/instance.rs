@@ -11,7 +11,10 @@ use serde_json::json;
 pub const MASTODON_COMPAT: &str = "4.3.0";
 
 pub fn version_string() -> String {
-    format!("{MASTODON_COMPAT} (compatible; Guise {})", env!("CARGO_PKG_VERSION"))
+    format!(
+        "{MASTODON_COMPAT} (compatible; Guise {})",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Tiers this build can actually deliver, among those the admin enabled.
@@ -120,7 +123,10 @@ async fn nodeinfo(state: web::Data<AppState>, path: web::Path<String>) -> ApiRes
     let mut software = json!({ "name": "guise", "version": env!("CARGO_PKG_VERSION") });
     if version == "2.1" {
         if let Some(o) = software.as_object_mut() {
-            o.insert("repository".into(), json!("https://github.com/guise-social/guise"));
+            o.insert(
+                "repository".into(),
+                json!("https://github.com/guise-social/guise"),
+            );
         }
     }
     let body = json!({
@@ -142,7 +148,9 @@ async fn nodeinfo(state: web::Data<AppState>, path: web::Path<String>) -> ApiRes
             }
         }
     });
-    let ctype = format!("application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/{version}#\"");
+    let ctype = format!(
+        "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/{version}#\""
+    );
     Ok(HttpResponse::Ok().content_type(ctype).json(body))
 }
 
@@ -174,7 +182,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/custom_emojis", web::get().to(empty_list))
         .route("/api/v1/instance/peers", web::get().to(empty_list))
         .route("/api/v1/instance/rules", web::get().to(empty_list))
-        .route("/api/v1/instance/extended_description", web::get().to(public_empty))
+        .route(
+            "/api/v1/instance/extended_description",
+            web::get().to(public_empty),
+        )
         .route("/api/v1/announcements", web::get().to(empty_list_authed))
         .route("/api/v1/filters", web::get().to(empty_list_authed))
         .route("/api/v2/filters", web::get().to(empty_list_authed))
@@ -189,7 +200,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v2/suggestions", web::get().to(empty_list_authed))
         .route("/api/v1/conversations", web::get().to(empty_list_authed))
         .route("/api/v1/bookmarks", web::get().to(empty_list_authed))
-        .route("/api/v1/scheduled_statuses", web::get().to(empty_list_authed))
+        .route(
+            "/api/v1/scheduled_statuses",
+            web::get().to(empty_list_authed),
+        )
         .route("/api/v1/featured_tags", web::get().to(empty_list_authed))
         .route("/api/v1/endorsements", web::get().to(empty_list_authed))
         .route("/api/v1/domain_blocks", web::get().to(empty_list_authed));

@@ -32,10 +32,9 @@ pub struct PageParams {
 fn cursor(v: &Option<String>, name: &str) -> ApiResult<Option<i64>> {
     match v {
         None => Ok(None),
-        Some(s) => s
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| ApiError::unprocessable(format!("Validation failed: {name} is not an id"))),
+        Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
+            ApiError::unprocessable(format!("Validation failed: {name} is not an id"))
+        }),
     }
 }
 
@@ -56,13 +55,19 @@ pub fn parse_id(s: &str) -> ApiResult<i64> {
 
 /// JSON with a `Link` header for the next and previous pages, keeping the
 /// request's other query parameters.
-pub fn paginated<T: serde::Serialize>(req: &HttpRequest, state: &AppState, items: &T, cursors: Option<(i64, i64)>) -> HttpResponse {
+pub fn paginated<T: serde::Serialize>(
+    req: &HttpRequest,
+    state: &AppState,
+    items: &T,
+    cursors: Option<(i64, i64)>,
+) -> HttpResponse {
     let mut resp = HttpResponse::Ok();
     if let Some((newest, oldest)) = cursors {
-        let kept: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-            .filter(|(k, _)| !matches!(k.as_ref(), "max_id" | "min_id" | "since_id"))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let kept: Vec<(String, String)> =
+            url::form_urlencoded::parse(req.query_string().as_bytes())
+                .filter(|(k, _)| !matches!(k.as_ref(), "max_id" | "min_id" | "since_id"))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
         let link = |key: &str, value: i64| {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             for (k, v) in &kept {
@@ -73,7 +78,11 @@ pub fn paginated<T: serde::Serialize>(req: &HttpRequest, state: &AppState, items
         };
         resp.insert_header((
             "Link",
-            format!("<{}>; rel=\"next\", <{}>; rel=\"prev\"", link("max_id", oldest), link("min_id", newest)),
+            format!(
+                "<{}>; rel=\"next\", <{}>; rel=\"prev\"",
+                link("max_id", oldest),
+                link("min_id", newest)
+            ),
         ));
     }
     resp.json(items)

@@ -20,7 +20,12 @@ struct ListParams {
     account_id: Option<String>,
 }
 
-async fn list(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<ListParams>) -> ApiResult<HttpResponse> {
+async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<ListParams>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("read:notifications")?;
     let page = p.page.page(40, 80)?;
     let filter = NotificationFilter {
@@ -35,16 +40,25 @@ async fn list(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p
     Ok(paginated(&req, &state, &out, cursors))
 }
 
-async fn show(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn show(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("read:notifications")?;
     let mut conn = state.db.conn().await?;
     let row = social::get_notification(&mut conn, me.id, parse_id(&path)?).await?;
-    let mut out = types::notifications(&state, &mut conn, me.id, std::slice::from_ref(&row)).await?;
+    let mut out =
+        types::notifications(&state, &mut conn, me.id, std::slice::from_ref(&row)).await?;
     let n = out.pop().ok_or_else(crate::error::ApiError::not_found)?;
     Ok(ok(&n))
 }
 
-async fn dismiss(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn dismiss(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("write:notifications")?;
     let mut conn = state.db.conn().await?;
     social::dismiss_notification(&mut conn, me.id, parse_id(&path)?).await?;
@@ -61,14 +75,29 @@ async fn clear(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse
 async fn unread_count(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
     let me = auth.face_with("read:notifications")?;
     let mut conn = state.db.conn().await?;
-    let rows = social::list_notifications(&mut conn, me.id, &NotificationFilter::default(), &guise_core::statuses::Page { limit: 1000, ..Default::default() }).await?;
+    let rows = social::list_notifications(
+        &mut conn,
+        me.id,
+        &NotificationFilter::default(),
+        &guise_core::statuses::Page {
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
     Ok(ok(&serde_json::json!({ "count": rows.len() })))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/notifications", web::get().to(list))
         .route("/api/v1/notifications/clear", web::post().to(clear))
-        .route("/api/v1/notifications/unread_count", web::get().to(unread_count))
+        .route(
+            "/api/v1/notifications/unread_count",
+            web::get().to(unread_count),
+        )
         .route("/api/v1/notifications/{id}", web::get().to(show))
-        .route("/api/v1/notifications/{id}/dismiss", web::post().to(dismiss));
+        .route(
+            "/api/v1/notifications/{id}/dismiss",
+            web::post().to(dismiss),
+        );
 }

@@ -51,18 +51,28 @@ fn parse_visibility(v: &Option<String>) -> ApiResult<Option<Visibility>> {
 
 /// A face-bound token posts only as its face: a `tier` or `identity_id`
 /// naming anything else is refused.
-fn check_face_params(face: &guise_core::models::Identity, tier: &Option<String>, identity_id: &Option<String>) -> ApiResult<()> {
+fn check_face_params(
+    face: &guise_core::models::Identity,
+    tier: &Option<String>,
+    identity_id: &Option<String>,
+) -> ApiResult<()> {
     if let Some(t) = tier.as_deref().filter(|t| !t.is_empty()) {
-        let t: Tier = t
-            .parse()
-            .map_err(|_| ApiError::unprocessable(format!("Validation failed: tier {t:?} is not one of real_name, pseudonymous, anonymous")))?;
+        let t: Tier = t.parse().map_err(|_| {
+            ApiError::unprocessable(format!(
+                "Validation failed: tier {t:?} is not one of real_name, pseudonymous, anonymous"
+            ))
+        })?;
         if t != face.tier() {
-            return Err(ApiError::unprocessable("Validation failed: tier is not the tier of the face this token is bound to"));
+            return Err(ApiError::unprocessable(
+                "Validation failed: tier is not the tier of the face this token is bound to",
+            ));
         }
     }
     if let Some(id) = identity_id.as_deref().filter(|i| !i.is_empty()) {
         if id != face.id.to_string() {
-            return Err(ApiError::unprocessable("Validation failed: identity_id is not the face this token is bound to"));
+            return Err(ApiError::unprocessable(
+                "Validation failed: identity_id is not the face this token is bound to",
+            ));
         }
     }
     Ok(())
@@ -71,24 +81,34 @@ fn check_face_params(face: &guise_core::models::Identity, tier: &Option<String>,
 fn reply_id(v: &Option<String>) -> ApiResult<Option<i64>> {
     match v {
         None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::unprocessable("Validation failed: in_reply_to_id Record not found")),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            ApiError::unprocessable("Validation failed: in_reply_to_id Record not found")
+        }),
     }
 }
 
-async fn create(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<PostParams>) -> ApiResult<HttpResponse> {
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<PostParams>,
+) -> ApiResult<HttpResponse> {
     let face = auth.face_with("write:statuses")?;
     check_face_params(face, &p.tier, &p.identity_id)?;
     if !p.media_ids.is_empty() {
-        return Err(ApiError::unprocessable("Validation failed: media_ids media attachments are not supported yet"));
+        return Err(ApiError::unprocessable(
+            "Validation failed: media_ids media attachments are not supported yet",
+        ));
     }
     if p.poll.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(ApiError::unprocessable("Validation failed: poll polls are not supported yet"));
+        return Err(ApiError::unprocessable(
+            "Validation failed: poll polls are not supported yet",
+        ));
     }
     if p.scheduled_at.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Err(ApiError::unprocessable("Validation failed: scheduled_at scheduled posts are not supported yet"));
+        return Err(ApiError::unprocessable(
+            "Validation failed: scheduled_at scheduled posts are not supported yet",
+        ));
     }
     let visibility = parse_visibility(&p.visibility)?;
     let key = req
@@ -113,18 +133,34 @@ async fn create(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params
         },
     )
     .await?;
-    Ok(ok(&types::status_by_id(&state, &mut conn, Some(face.id), status.id).await?))
+    Ok(ok(&types::status_by_id(
+        &state,
+        &mut conn,
+        Some(face.id),
+        status.id,
+    )
+    .await?))
 }
 
-async fn show(state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn show(
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = parse_id(&path)?;
     let viewer = auth.viewer();
     let mut conn = state.db.conn().await?;
     st::visible_status(&mut conn, viewer, id).await?;
-    Ok(ok(&types::status_by_id(&state, &mut conn, viewer, id).await?))
+    Ok(ok(
+        &types::status_by_id(&state, &mut conn, viewer, id).await?
+    ))
 }
 
-async fn delete(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn delete(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let face = auth.face_with("write:statuses")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
@@ -149,11 +185,18 @@ struct EditParams {
     media_ids: Vec<String>,
 }
 
-async fn edit(state: web::Data<AppState>, auth: Auth, path: web::Path<String>, Params(p): Params<EditParams>) -> ApiResult<HttpResponse> {
+async fn edit(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<EditParams>,
+) -> ApiResult<HttpResponse> {
     let face = auth.face_with("write:statuses")?;
     let id = parse_id(&path)?;
     if !p.media_ids.is_empty() {
-        return Err(ApiError::unprocessable("Validation failed: media_ids media attachments are not supported yet"));
+        return Err(ApiError::unprocessable(
+            "Validation failed: media_ids media attachments are not supported yet",
+        ));
     }
     let mut conn = state.db.conn().await?;
     st::edit(
@@ -169,10 +212,20 @@ async fn edit(state: web::Data<AppState>, auth: Auth, path: web::Path<String>, P
         },
     )
     .await?;
-    Ok(ok(&types::status_by_id(&state, &mut conn, Some(face.id), id).await?))
+    Ok(ok(&types::status_by_id(
+        &state,
+        &mut conn,
+        Some(face.id),
+        id,
+    )
+    .await?))
 }
 
-async fn history(state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn history(
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = parse_id(&path)?;
     let viewer = auth.viewer();
     let mut conn = state.db.conn().await?;
@@ -200,7 +253,11 @@ async fn history(state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<St
     Ok(ok(&versions))
 }
 
-async fn source(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn source(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let face = auth.face_with("read:statuses")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
@@ -213,7 +270,11 @@ async fn source(state: web::Data<AppState>, auth: Auth, path: web::Path<String>)
     })))
 }
 
-async fn context(state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn context(
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = parse_id(&path)?;
     let viewer = auth.viewer();
     let mut conn = state.db.conn().await?;
@@ -221,23 +282,45 @@ async fn context(state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<St
     let (anc, desc) = st::context(&mut conn, viewer, &status).await?;
     let ancestors = types::statuses_by_ids(&state, &mut conn, viewer, &anc).await?;
     let descendants = types::statuses_by_ids(&state, &mut conn, viewer, &desc).await?;
-    Ok(ok(&serde_json::json!({ "ancestors": ancestors, "descendants": descendants })))
+    Ok(ok(
+        &serde_json::json!({ "ancestors": ancestors, "descendants": descendants }),
+    ))
 }
 
-async fn favourite(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn favourite(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let face = auth.face_with("write:favourites")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
     social::favourite(&mut conn, state.clock.as_ref(), face, id).await?;
-    Ok(ok(&types::status_by_id(&state, &mut conn, Some(face.id), id).await?))
+    Ok(ok(&types::status_by_id(
+        &state,
+        &mut conn,
+        Some(face.id),
+        id,
+    )
+    .await?))
 }
 
-async fn unfavourite(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn unfavourite(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let face = auth.face_with("write:favourites")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
     social::unfavourite(&mut conn, state.clock.as_ref(), face, id).await?;
-    Ok(ok(&types::status_by_id(&state, &mut conn, Some(face.id), id).await?))
+    Ok(ok(&types::status_by_id(
+        &state,
+        &mut conn,
+        Some(face.id),
+        id,
+    )
+    .await?))
 }
 
 #[derive(Deserialize)]
@@ -246,24 +329,52 @@ struct ReblogParams {
     visibility: Option<String>,
 }
 
-async fn reblog(state: web::Data<AppState>, auth: Auth, path: web::Path<String>, Params(p): Params<ReblogParams>) -> ApiResult<HttpResponse> {
+async fn reblog(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<ReblogParams>,
+) -> ApiResult<HttpResponse> {
     let face = auth.face_with("write:statuses")?;
     let id = parse_id(&path)?;
     let visibility = parse_visibility(&p.visibility)?;
     let mut conn = state.db.conn().await?;
     let row = social::reblog(&mut conn, state.clock.as_ref(), face, id, visibility).await?;
-    Ok(ok(&types::status_by_id(&state, &mut conn, Some(face.id), row.id).await?))
+    Ok(ok(&types::status_by_id(
+        &state,
+        &mut conn,
+        Some(face.id),
+        row.id,
+    )
+    .await?))
 }
 
-async fn unreblog(state: web::Data<AppState>, auth: Auth, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn unreblog(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let face = auth.face_with("write:statuses")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
     let original = social::unreblog(&mut conn, state.clock.as_ref(), face, id).await?;
-    Ok(ok(&types::status_by_id(&state, &mut conn, Some(face.id), original.id).await?))
+    Ok(ok(&types::status_by_id(
+        &state,
+        &mut conn,
+        Some(face.id),
+        original.id,
+    )
+    .await?))
 }
 
-async fn who_list(req: &HttpRequest, state: &AppState, auth: &MaybeAuth, id: &str, list: fn(i64) -> FaceList, p: &PageParams) -> ApiResult<HttpResponse> {
+async fn who_list(
+    req: &HttpRequest,
+    state: &AppState,
+    auth: &MaybeAuth,
+    id: &str,
+    list: fn(i64) -> FaceList,
+    p: &PageParams,
+) -> ApiResult<HttpResponse> {
     let id = parse_id(id)?;
     let page = p.page(40, 80)?;
     let mut conn = state.db.conn().await?;
@@ -271,14 +382,31 @@ async fn who_list(req: &HttpRequest, state: &AppState, auth: &MaybeAuth, id: &st
     let rows = social::face_list(&mut conn, list(id), &page).await?;
     let people: Vec<_> = rows.iter().map(|(_, p)| p.clone()).collect();
     let out = types::accounts(state, &mut conn, &people).await?;
-    Ok(paginated(req, state, &out, rows.first().zip(rows.last()).map(|(a, b)| (a.0, b.0))))
+    Ok(paginated(
+        req,
+        state,
+        &out,
+        rows.first().zip(rows.last()).map(|(a, b)| (a.0, b.0)),
+    ))
 }
 
-async fn favourited_by(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<String>, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+async fn favourited_by(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
     who_list(&req, &state, &auth, &path, FaceList::FavouritedBy, &p).await
 }
 
-async fn reblogged_by(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<String>, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+async fn reblogged_by(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
     who_list(&req, &state, &auth, &path, FaceList::RebloggedBy, &p).await
 }
 
@@ -291,9 +419,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/statuses/{id}/source", web::get().to(source))
         .route("/api/v1/statuses/{id}/context", web::get().to(context))
         .route("/api/v1/statuses/{id}/favourite", web::post().to(favourite))
-        .route("/api/v1/statuses/{id}/unfavourite", web::post().to(unfavourite))
+        .route(
+            "/api/v1/statuses/{id}/unfavourite",
+            web::post().to(unfavourite),
+        )
         .route("/api/v1/statuses/{id}/reblog", web::post().to(reblog))
         .route("/api/v1/statuses/{id}/unreblog", web::post().to(unreblog))
-        .route("/api/v1/statuses/{id}/favourited_by", web::get().to(favourited_by))
-        .route("/api/v1/statuses/{id}/reblogged_by", web::get().to(reblogged_by));
+        .route(
+            "/api/v1/statuses/{id}/favourited_by",
+            web::get().to(favourited_by),
+        )
+        .route(
+            "/api/v1/statuses/{id}/reblogged_by",
+            web::get().to(reblogged_by),
+        );
 }

@@ -7,11 +7,26 @@ use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-fn respond(req: &HttpRequest, state: &AppState, ids: &[i64], out: Vec<types::Status>) -> HttpResponse {
-    paginated(req, state, &out, ids.first().zip(ids.last()).map(|(a, b)| (*a, *b)))
+fn respond(
+    req: &HttpRequest,
+    state: &AppState,
+    ids: &[i64],
+    out: Vec<types::Status>,
+) -> HttpResponse {
+    paginated(
+        req,
+        state,
+        &out,
+        ids.first().zip(ids.last()).map(|(a, b)| (*a, *b)),
+    )
 }
 
-async fn home(req: HttpRequest, state: web::Data<AppState>, auth: Auth, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+async fn home(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
     let me = auth.face_with("read:statuses")?;
     let page = p.page(20, 40)?;
     let mut conn = state.db.conn().await?;
@@ -32,14 +47,25 @@ struct PublicParams {
     only_media: bool,
 }
 
-async fn public(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth, Params(p): Params<PublicParams>) -> ApiResult<HttpResponse> {
+async fn public(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    Params(p): Params<PublicParams>,
+) -> ApiResult<HttpResponse> {
     if let Some(a) = &auth.0 {
         a.require("read:statuses")?;
     }
     let page = p.page.page(20, 40)?;
     let viewer = auth.viewer();
     let mut conn = state.db.conn().await?;
-    let scope = if p.local { Some(true) } else if p.remote { Some(false) } else { None };
+    let scope = if p.local {
+        Some(true)
+    } else if p.remote {
+        Some(false)
+    } else {
+        None
+    };
     let ids = if p.only_media {
         Vec::new()
     } else {
@@ -49,7 +75,13 @@ async fn public(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth, P
     Ok(respond(&req, &state, &ids, out))
 }
 
-async fn tag(req: HttpRequest, state: web::Data<AppState>, auth: MaybeAuth, path: web::Path<String>, Params(p): Params<PageParams>) -> ApiResult<HttpResponse> {
+async fn tag(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
     let page = p.page(20, 40)?;
     let viewer = auth.viewer();
     let mut conn = state.db.conn().await?;

@@ -34,7 +34,11 @@ impl GuiseExt {
             tier: tier.as_str(),
             verified,
             verified_by: if verified {
-                Some(who.verified_by.clone().unwrap_or_else(|| state.domain().to_owned()))
+                Some(
+                    who.verified_by
+                        .clone()
+                        .unwrap_or_else(|| state.domain().to_owned()),
+                )
             } else {
                 None
             },
@@ -159,7 +163,9 @@ impl Account {
             followers_count: stats.followers,
             following_count: stats.following,
             statuses_count: stats.statuses,
-            last_status_at: stats.last_status_at.map(|t| t.format("%Y-%m-%d").to_string()),
+            last_status_at: stats
+                .last_status_at
+                .map(|t| t.format("%Y-%m-%d").to_string()),
             emojis: Vec::new(),
             fields: Vec::new(),
             roles: Vec::new(),
@@ -170,7 +176,11 @@ impl Account {
     }
 }
 
-pub async fn accounts(state: &AppState, conn: &mut guise_core::DbConn, people: &[Identity]) -> guise_core::CoreResult<Vec<Account>> {
+pub async fn accounts(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    people: &[Identity],
+) -> guise_core::CoreResult<Vec<Account>> {
     let ids: Vec<i64> = people.iter().map(|p| p.id).collect();
     let stats = guise_core::social::identity_stats(conn, &ids).await?;
     Ok(people
@@ -179,7 +189,11 @@ pub async fn accounts(state: &AppState, conn: &mut guise_core::DbConn, people: &
         .collect())
 }
 
-pub async fn account(state: &AppState, conn: &mut guise_core::DbConn, who: &Identity) -> guise_core::CoreResult<Account> {
+pub async fn account(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    who: &Identity,
+) -> guise_core::CoreResult<Account> {
     let mut v = accounts(state, conn, std::slice::from_ref(who)).await?;
     v.pop().ok_or(guise_core::CoreError::NotFound)
 }
@@ -255,14 +269,27 @@ pub fn status_url(state: &AppState, v: &StatusView) -> String {
     }
 }
 
-fn one_status(state: &AppState, v: &StatusView, stats: &HashMap<i64, IdentityStats>, signed_in: bool) -> Status {
+fn one_status(
+    state: &AppState,
+    v: &StatusView,
+    stats: &HashMap<i64, IdentityStats>,
+    signed_in: bool,
+) -> Status {
     let s = &v.status;
-    let account = Account::new(state, &v.author, stats.get(&v.author.id).copied().unwrap_or_default());
+    let account = Account::new(
+        state,
+        &v.author,
+        stats.get(&v.author.id).copied().unwrap_or_default(),
+    );
     let flag = |b: bool| signed_in.then_some(b);
     Status {
         id: s.id.to_string(),
         uri: status_uri(state, v),
-        url: if s.reblog_of_id.is_some() { None } else { Some(status_url(state, v)) },
+        url: if s.reblog_of_id.is_some() {
+            None
+        } else {
+            Some(status_url(state, v))
+        },
         created_at: iso(s.created_at),
         account,
         content: s.content.clone(),
@@ -295,7 +322,10 @@ fn one_status(state: &AppState, v: &StatusView, stats: &HashMap<i64, IdentitySta
         replies_count: v.replies_count,
         in_reply_to_id: s.in_reply_to_id.map(|i| i.to_string()),
         in_reply_to_account_id: s.in_reply_to_identity_id.map(|i| i.to_string()),
-        reblog: v.reblog.as_ref().map(|r| Box::new(one_status(state, r, stats, signed_in))),
+        reblog: v
+            .reblog
+            .as_ref()
+            .map(|r| Box::new(one_status(state, r, stats, signed_in))),
         poll: None,
         card: None,
         language: s.language.clone(),
@@ -311,7 +341,12 @@ fn one_status(state: &AppState, v: &StatusView, stats: &HashMap<i64, IdentitySta
     }
 }
 
-pub async fn statuses(state: &AppState, conn: &mut guise_core::DbConn, viewer: Option<i64>, views: &[StatusView]) -> guise_core::CoreResult<Vec<Status>> {
+pub async fn statuses(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    viewer: Option<i64>,
+    views: &[StatusView],
+) -> guise_core::CoreResult<Vec<Status>> {
     let mut ids: Vec<i64> = Vec::new();
     for v in views {
         ids.push(v.author.id);
@@ -322,16 +357,29 @@ pub async fn statuses(state: &AppState, conn: &mut guise_core::DbConn, viewer: O
     ids.sort_unstable();
     ids.dedup();
     let stats = guise_core::social::identity_stats(conn, &ids).await?;
-    Ok(views.iter().map(|v| one_status(state, v, &stats, viewer.is_some())).collect())
+    Ok(views
+        .iter()
+        .map(|v| one_status(state, v, &stats, viewer.is_some()))
+        .collect())
 }
 
-pub async fn status_by_id(state: &AppState, conn: &mut guise_core::DbConn, viewer: Option<i64>, id: i64) -> guise_core::CoreResult<Status> {
+pub async fn status_by_id(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    viewer: Option<i64>,
+    id: i64,
+) -> guise_core::CoreResult<Status> {
     let view = guise_core::statuses::load_view(conn, viewer, id).await?;
     let mut v = statuses(state, conn, viewer, std::slice::from_ref(&view)).await?;
     v.pop().ok_or(guise_core::CoreError::NotFound)
 }
 
-pub async fn statuses_by_ids(state: &AppState, conn: &mut guise_core::DbConn, viewer: Option<i64>, ids: &[i64]) -> guise_core::CoreResult<Vec<Status>> {
+pub async fn statuses_by_ids(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    viewer: Option<i64>,
+    ids: &[i64],
+) -> guise_core::CoreResult<Vec<Status>> {
     let views = guise_core::statuses::load_views(conn, viewer, ids).await?;
     statuses(state, conn, viewer, &views).await
 }
@@ -389,7 +437,12 @@ pub struct Notification {
     pub status: Option<Status>,
 }
 
-pub async fn notifications(state: &AppState, conn: &mut guise_core::DbConn, viewer: i64, rows: &[NotificationRow]) -> guise_core::CoreResult<Vec<Notification>> {
+pub async fn notifications(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    viewer: i64,
+    rows: &[NotificationRow],
+) -> guise_core::CoreResult<Vec<Notification>> {
     let mut from: Vec<i64> = rows.iter().map(|n| n.from_identity_id).collect();
     from.sort_unstable();
     from.dedup();

@@ -1,6 +1,11 @@
 //! Test harness: every test gets its own PostgreSQL database cloned from the
 //! migrated template that `./dev test` prepares, and drives the real app.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::test;
@@ -40,29 +45,55 @@ impl TestApp {
     pub async fn with_env(pairs: &[(&str, &str)]) -> TestApp {
         let admin = std::env::var("GUISE_TEST_DATABASE_URL")
             .expect("GUISE_TEST_DATABASE_URL is not set: run the tests with ./dev test");
-        let template = std::env::var("GUISE_TEST_TEMPLATE").unwrap_or_else(|_| "guise_template".into());
+        let template =
+            std::env::var("GUISE_TEST_TEMPLATE").unwrap_or_else(|_| "guise_template".into());
         let name = format!("t_{:016x}", rand::random::<u64>());
-        let url = guise_core::db::clone_database(&admin, &template, &name).await.unwrap();
-        let mut env: BTreeMap<String, String> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let url = guise_core::db::clone_database(&admin, &template, &name)
+            .await
+            .unwrap();
+        let mut env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         env.insert("GUISE_DOMAIN".into(), "guise.test".into());
         env.insert("GUISE_INSTANCE__SCHEME".into(), "https".into());
         let config = Config::load(None, &env).unwrap().config;
         let db = Db::connect(&url, 4).unwrap();
-        let clock = Arc::new(ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()));
+        let clock = Arc::new(ManualClock::new(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
+                .unwrap(),
+        ));
         let state = AppState::new(db, clock.clone(), config);
-        TestApp { state, clock, db_url: url }
+        TestApp {
+            state,
+            clock,
+            db_url: url,
+        }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Body>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+    ) -> Resp {
         let app = test::init_service(guise_server::app(self.state.clone())).await;
         let mut req = test::TestRequest::default().method(method).uri(path);
         if let Some(t) = token {
             req = req.insert_header(("Authorization", format!("Bearer {t}")));
         }
         req = match body {
-            Some(Body::Json(v)) => req.insert_header(("Content-Type", "application/json")).set_payload(v.to_string()),
-            Some(Body::Form(f)) => req.insert_header(("Content-Type", "application/x-www-form-urlencoded")).set_payload(f),
-            Some(Body::Raw(ct, bytes)) => req.insert_header(("Content-Type", ct)).set_payload(bytes),
+            Some(Body::Json(v)) => req
+                .insert_header(("Content-Type", "application/json"))
+                .set_payload(v.to_string()),
+            Some(Body::Form(f)) => req
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .set_payload(f),
+            Some(Body::Raw(ct, bytes)) => {
+                req.insert_header(("Content-Type", ct)).set_payload(bytes)
+            }
             None => req,
         };
         let resp = test::call_service(&app, req.to_request()).await;
@@ -71,7 +102,12 @@ impl TestApp {
         let bytes = test::read_body(resp).await;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp { status, headers, json, text }
+        Resp {
+            status,
+            headers,
+            json,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
@@ -79,11 +115,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
-        self.call(Method::POST, path, token, Some(Body::Json(body))).await
+        self.call(Method::POST, path, token, Some(Body::Json(body)))
+            .await
     }
 
     pub async fn form(&self, path: &str, token: Option<&str>, body: &str) -> Resp {
-        self.call(Method::POST, path, token, Some(Body::Form(body.to_owned()))).await
+        self.call(Method::POST, path, token, Some(Body::Form(body.to_owned())))
+            .await
     }
 
     pub async fn create_account(&self, username: &str) -> (i64, i64) {
@@ -107,7 +145,10 @@ impl TestApp {
             .post("/api/v1/apps", None, json!({ "client_name": "test", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": scopes }))
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        (r.json["client_id"].as_str().unwrap().into(), r.json["client_secret"].as_str().unwrap().into())
+        (
+            r.json["client_id"].as_str().unwrap().into(),
+            r.json["client_secret"].as_str().unwrap().into(),
+        )
     }
 
     /// A face-bound token through the password grant.
@@ -127,7 +168,10 @@ impl TestApp {
     /// A new account with a read/write/follow token: (face id, token).
     pub async fn user(&self, username: &str) -> (String, String) {
         let (_, face) = self.create_account(username).await;
-        (face.to_string(), self.token(username, "read write follow").await)
+        (
+            face.to_string(),
+            self.token(username, "read write follow").await,
+        )
     }
 
     pub async fn post_status(&self, token: &str, body: Value) -> Value {
@@ -151,13 +195,18 @@ impl TestApp {
             n: i64,
         }
         let mut conn = self.state.db.conn().await.unwrap();
-        let tables: Vec<T> = diesel::sql_query("SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-            .load(&mut conn)
-            .await
-            .unwrap();
+        let tables: Vec<T> = diesel::sql_query(
+            "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        )
+        .load(&mut conn)
+        .await
+        .unwrap();
         let mut out = BTreeMap::new();
         for t in tables {
-            let n: N = diesel::sql_query(format!("SELECT count(*) AS n FROM \"{}\"", t.name)).get_result(&mut conn).await.unwrap();
+            let n: N = diesel::sql_query(format!("SELECT count(*) AS n FROM \"{}\"", t.name))
+                .get_result(&mut conn)
+                .await
+                .unwrap();
             out.insert(t.name, n.n);
         }
         out
