@@ -59,6 +59,15 @@ impl Server {
     }
 
     pub fn start_on(ip: &str, extra_env: &[(&str, &str)]) -> Server {
+        Self::start_logging(ip, extra_env, None)
+    }
+
+    /// Like `start_on`, with the server's log (stderr) written to `log`.
+    pub fn start_logging(
+        ip: &str,
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Server {
         let db_url = fresh_database();
         let port = free_port(ip);
         let addr = format!("{ip}:{port}");
@@ -75,7 +84,10 @@ impl Server {
                 std::env::var("GUISE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(match log {
+                Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+                None => Stdio::inherit(),
+            });
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
