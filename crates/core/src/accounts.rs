@@ -293,6 +293,23 @@ pub async fn preferences_of(conn: &mut DbConn, identity_id: i64) -> CoreResult<P
         .found()
 }
 
+/// Public instance figures: logins, local statuses, known remote domains.
+pub async fn instance_stats(conn: &mut DbConn) -> CoreResult<(i64, i64, i64)> {
+    use crate::schema::statuses;
+    let users: i64 = accounts::table.count().get_result(conn).await?;
+    let posts: i64 = statuses::table
+        .filter(statuses::local.eq(true))
+        .count()
+        .get_result(conn)
+        .await?;
+    let domains: i64 = identities::table
+        .filter(identities::domain.is_not_null())
+        .select(diesel::dsl::count(identities::domain).aggregate_distinct())
+        .first(conn)
+        .await?;
+    Ok((users, posts, domains))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,21 +326,4 @@ mod tests {
         assert!(Email::parse("@b.example").is_err());
         assert!(Email::parse("a b@c.example").is_err());
     }
-}
-
-/// Public instance figures: logins, local statuses, known remote domains.
-pub async fn instance_stats(conn: &mut DbConn) -> CoreResult<(i64, i64, i64)> {
-    use crate::schema::statuses;
-    let users: i64 = accounts::table.count().get_result(conn).await?;
-    let posts: i64 = statuses::table
-        .filter(statuses::local.eq(true))
-        .count()
-        .get_result(conn)
-        .await?;
-    let domains: i64 = identities::table
-        .filter(identities::domain.is_not_null())
-        .select(diesel::dsl::count(identities::domain).aggregate_distinct())
-        .first(conn)
-        .await?;
-    Ok((users, posts, domains))
 }

@@ -839,7 +839,7 @@ pub async fn load_views(
         let Some(s) = by_id.get(id) else { continue };
         let Some(mut view) = build(s) else { continue };
         if let Some(inner_id) = s.reblog_of_id {
-            match by_id.get(&inner_id).and_then(|inner| build(inner)) {
+            match by_id.get(&inner_id).and_then(build) {
                 Some(inner) => view.reblog = Some(Box::new(inner)),
                 None => continue,
             }

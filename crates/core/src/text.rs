@@ -53,6 +53,14 @@ fn is_domain_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':'
 }
 
+/// The characters in `a..b` as a string; empty if the range is out of bounds.
+fn span(chars: &[char], a: usize, b: usize) -> String {
+    chars
+        .get(a..b)
+        .map(|s| s.iter().collect())
+        .unwrap_or_default()
+}
+
 /// Splits text into segments. Pure and total: any input gives some output.
 pub fn parse(text: &str) -> Vec<Segment> {
     let text = text.replace("\r\n", "\n");
@@ -86,11 +94,7 @@ pub fn parse(text: &str) -> Vec<Segment> {
             continue;
         }
         if (c == 'h' || c == 'H') && is_boundary(prev) {
-            let rest: String = chars[i..]
-                .iter()
-                .take(8)
-                .collect::<String>()
-                .to_ascii_lowercase();
+            let rest: String = span(&chars, i, (i + 8).min(chars.len())).to_ascii_lowercase();
             if rest.starts_with("https://") || rest.starts_with("http://") {
                 let mut j = i;
                 while chars.get(j).is_some_and(|c| !c.is_whitespace()) {
@@ -99,7 +103,7 @@ pub fn parse(text: &str) -> Vec<Segment> {
                 while j > i && chars.get(j - 1).is_some_and(|c| ".,;:!?)'\"".contains(*c)) {
                     j -= 1;
                 }
-                let candidate: String = chars[i..j].iter().collect();
+                let candidate: String = span(&chars, i, j);
                 if url::Url::parse(&candidate).is_ok_and(|u| u.host().is_some()) {
                     flush(&mut buf, &mut out);
                     out.push(Segment::Link(candidate));
@@ -114,7 +118,7 @@ pub fn parse(text: &str) -> Vec<Segment> {
                 j += 1;
             }
             if j > i + 1 {
-                let user: String = chars[i + 1..j].iter().collect();
+                let user: String = span(&chars, i + 1, j);
                 let mut domain = None;
                 if chars.get(j) == Some(&'@') {
                     let mut k = j + 1;
@@ -124,7 +128,7 @@ pub fn parse(text: &str) -> Vec<Segment> {
                     while k > j + 1 && chars.get(k - 1).is_some_and(|c| *c == '.' || *c == ':') {
                         k -= 1;
                     }
-                    let d: String = chars[j + 1..k].iter().collect();
+                    let d: String = span(&chars, j + 1, k);
                     if d.contains('.') || d.starts_with("localhost") {
                         domain = Some(d.to_ascii_lowercase());
                         j = k;
@@ -144,7 +148,7 @@ pub fn parse(text: &str) -> Vec<Segment> {
             {
                 j += 1;
             }
-            let tag: String = chars[i + 1..j].iter().collect();
+            let tag: String = span(&chars, i + 1, j);
             if !tag.is_empty() && !tag.chars().all(|c| c.is_ascii_digit()) {
                 flush(&mut buf, &mut out);
                 out.push(Segment::Hashtag(tag));

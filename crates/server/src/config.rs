@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub instance: InstanceConfig,
@@ -120,19 +120,6 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: "info".into(),
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            instance: InstanceConfig::default(),
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            redis: RedisConfig::default(),
-            federation: FederationConfig::default(),
-            log: LogConfig::default(),
         }
     }
 }
@@ -265,10 +252,7 @@ fn unknown_keys(table: &toml::Table) -> Vec<String> {
         match (known.get(section), value) {
             (Some(toml::Value::Table(k)), toml::Value::Table(v)) => {
                 for key in v.keys() {
-                    // Keys whose default is empty may not appear in the serialized defaults.
-                    if !k.contains_key(key)
-                        && !OPTIONAL_KEYS.contains(&(section.as_str(), key.as_str()))
-                    {
+                    if !k.contains_key(key) {
                         out.push(format!("{section}.{key}"));
                     }
                 }
@@ -278,8 +262,6 @@ fn unknown_keys(table: &toml::Table) -> Vec<String> {
     }
     out
 }
-
-const OPTIONAL_KEYS: &[(&str, &str)] = &[];
 
 #[cfg(test)]
 mod tests {

@@ -184,21 +184,17 @@ pub fn parse_form(bytes: &[u8], map: &mut Map<String, Value>) {
 fn parse_multipart(body: &[u8], boundary: &str, map: &mut Map<String, Value>) -> ApiResult<()> {
     let delim = format!("--{boundary}");
     let text = body;
-    let mut parts = split_bytes(text, delim.as_bytes());
-    parts.remove(0);
-    for part in parts {
+    // Whatever precedes the first boundary is preamble.
+    for part in split_bytes(text, delim.as_bytes()).into_iter().skip(1) {
         if part.starts_with(b"--") {
             break;
         }
         let part = part.strip_prefix(b"\r\n").unwrap_or(part);
-        let Some(split) = find(part, b"\r\n\r\n") else {
+        let Some((head, content)) = split_once(part, b"\r\n\r\n") else {
             return Err(ApiError::bad_request("Malformed multipart body"));
         };
-        let head = String::from_utf8_lossy(&part[..split]);
-        let mut content = &part[split + 4..];
-        if content.ends_with(b"\r\n") {
-            content = &content[..content.len() - 2];
-        }
+        let head = String::from_utf8_lossy(head);
+        let content = content.strip_suffix(b"\r\n").unwrap_or(content);
         let disposition = head
             .lines()
             .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
@@ -228,12 +224,19 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The bytes before and after the first `needle`.
+fn split_once<'a>(hay: &'a [u8], needle: &[u8]) -> Option<(&'a [u8], &'a [u8])> {
+    let i = find(hay, needle)?;
+    let (before, rest) = hay.split_at_checked(i)?;
+    Some((before, rest.get(needle.len()..)?))
+}
+
 fn split_bytes<'a>(hay: &'a [u8], delim: &[u8]) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
     let mut rest = hay;
-    while let Some(i) = find(rest, delim) {
-        out.push(&rest[..i]);
-        rest = &rest[i + delim.len()..];
+    while let Some((before, after)) = split_once(rest, delim) {
+        out.push(before);
+        rest = after;
     }
     out.push(rest);
     out

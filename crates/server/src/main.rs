@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
             println!("migrations applied: {}", applied.len());
             Ok(())
         }),
-        Some("admin") => runtime.block_on(admin(config, &args[1..])),
+        Some("admin") => runtime.block_on(admin(config, args.get(1..).unwrap_or_default())),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -114,7 +114,7 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             let mut username = None;
             let mut email = None;
             let mut role = Role::User;
-            let mut it = args[1..].iter();
+            let mut it = args.iter().skip(1);
             while let Some(a) = it.next() {
                 match a.as_str() {
                     "--email" => email = it.next().cloned(),

@@ -128,6 +128,16 @@ async fn idempotency_key_returns_the_same_status() {
     assert_eq!(t.row_counts().await["statuses"], 1);
 }
 
+/// (method, path, token, body, expected status, text the error must contain)
+type RefusalCase<'a> = (
+    Method,
+    String,
+    Option<&'a str>,
+    Option<serde_json::Value>,
+    u16,
+    &'a str,
+);
+
 #[actix_web::test]
 async fn refused_requests_change_nothing() {
     let t = TestApp::new().await;
@@ -138,14 +148,7 @@ async fn refused_requests_change_nothing() {
     let sid = s["id"].as_str().unwrap().to_owned();
     let before = t.row_counts().await;
     let long = "x".repeat(501);
-    let cases: Vec<(
-        Method,
-        String,
-        Option<&str>,
-        Option<serde_json::Value>,
-        u16,
-        &str,
-    )> = vec![
+    let cases: Vec<RefusalCase> = vec![
         (
             Method::POST,
             "/api/v1/statuses".into(),
@@ -960,34 +963,13 @@ async fn authorization_code_flow_with_pkce_binds_the_picked_face() {
         )
         .await;
     assert!(wrong.text.contains("Invalid email, username or password"));
-    let picker = t
-        .form(
-            "/oauth/authorize",
-            None,
-            &format!("{q}&login=alice%40mail.test&password=password123"),
-        )
-        .await;
+    let (picker, pending) = t.sign_in(&q, "alice%40mail.test").await;
     assert!(
         picker.text.contains(&format!("value=\"{face}\"")),
         "{}",
         picker.text
     );
-    let pending = picker
-        .text
-        .split("name=\"pending\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let done = t
-        .form(
-            "/oauth/authorize",
-            None,
-            &format!("{q}&pending={pending}&face={face}"),
-        )
-        .await;
+    let done = t.pick_face(&q, &pending, face).await;
     assert_eq!(done.status, 302);
     let location = done.headers.get("Location").unwrap().to_str().unwrap();
     assert!(
@@ -1008,43 +990,10 @@ async fn authorization_code_flow_with_pkce_binds_the_picked_face() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json["error"], "invalid_grant");
     // The code was consumed by the failed attempt: do the dance again.
-    let picker = t
-        .form(
-            "/oauth/authorize",
-            None,
-            &format!("{q}&login=alice&password=password123"),
-        )
-        .await;
-    let pending = picker
-        .text
-        .split("name=\"pending\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let done = t
-        .form(
-            "/oauth/authorize",
-            None,
-            &format!("{q}&pending={pending}&face={face}"),
-        )
-        .await;
-    let location = done
-        .headers
-        .get("Location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let code = location
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap();
+    let (_, pending) = t.sign_in(&q, "alice").await;
+    let done = t.pick_face(&q, &pending, face).await;
+    let code = common::code_in_location(&done);
+    let code = code.as_str();
     let tok = t
         .post("/oauth/token", None, json!({ "grant_type": "authorization_code", "client_id": cid, "client_secret": csec, "code": code, "redirect_uri": "https://app.test/cb", "code_verifier": verifier }))
         .await;
@@ -1087,29 +1036,8 @@ async fn codes_expire_by_the_clock() {
     let (_, face) = t.create_account("alice").await;
     let (cid, csec) = t.register_app("read").await;
     let q = format!("response_type=code&client_id={cid}&redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob&scope=read");
-    let picker = t
-        .form(
-            "/oauth/authorize",
-            None,
-            &format!("{q}&login=alice&password=password123"),
-        )
-        .await;
-    let pending = picker
-        .text
-        .split("name=\"pending\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let done = t
-        .form(
-            "/oauth/authorize",
-            None,
-            &format!("{q}&pending={pending}&face={face}"),
-        )
-        .await;
+    let (_, pending) = t.sign_in(&q, "alice").await;
+    let done = t.pick_face(&q, &pending, face).await;
     assert!(
         done.text.contains(&pending),
         "out-of-band flow shows the code"
@@ -1133,29 +1061,8 @@ async fn tokens_cannot_be_bound_to_someone_elses_face() {
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
     let q = format!("response_type=code&client_id={cid}&redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob&scope=read");
-    let picker = t
-        .form(
-            "/oauth/authorize",
-            None,
-            &format!("{q}&login=alice&password=password123"),
-        )
-        .await;
-    let pending = picker
-        .text
-        .split("name=\"pending\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let r = t
-        .form(
-            "/oauth/authorize",
-            None,
-            &format!("{q}&pending={pending}&face={bob_face}"),
-        )
-        .await;
+    let (_, pending) = t.sign_in(&q, "alice").await;
+    let r = t.pick_face(&q, &pending, bob_face).await;
     assert_eq!(r.status, 422, "{}", r.text);
     // Scopes beyond the app's are refused; client_credentials act as no one.
     let r = t.post("/oauth/token", None, json!({ "grant_type": "client_credentials", "client_id": cid, "client_secret": csec, "scope": "write" })).await;

@@ -141,15 +141,11 @@ async fn statuses(
     )
     .await?;
     let out = types::statuses_by_ids(&state, &mut conn, viewer, &ids).await?;
-    Ok(paginated(
-        &req,
-        &state,
-        &out,
-        ids.first().zip(ids.last()).map(|(a, b)| (*a, *b)),
-    ))
+    Ok(paginated(&req, &state, &out, &ids))
 }
 
-async fn face_list_response(
+/// A page of faces (followers, blocks, who favourited…), paged by the relation's id.
+pub(super) async fn face_list_response(
     req: &HttpRequest,
     state: &AppState,
     list: FaceList,
@@ -160,8 +156,8 @@ async fn face_list_response(
     let rows = social::face_list(&mut conn, list, &page).await?;
     let people: Vec<Identity> = rows.iter().map(|(_, p)| p.clone()).collect();
     let out = types::accounts(state, &mut conn, &people).await?;
-    let cursors = rows.first().zip(rows.last()).map(|(a, b)| (a.0, b.0));
-    Ok(paginated(req, state, &out, cursors))
+    let cursors: Vec<i64> = rows.iter().map(|(c, _)| *c).collect();
+    Ok(paginated(req, state, &out, &cursors))
 }
 
 async fn followers(

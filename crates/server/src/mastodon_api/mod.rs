@@ -54,15 +54,16 @@ pub fn parse_id(s: &str) -> ApiResult<i64> {
 }
 
 /// JSON with a `Link` header for the next and previous pages, keeping the
-/// request's other query parameters.
+/// request's other query parameters. `cursors` are the page's cursor ids,
+/// newest first.
 pub fn paginated<T: serde::Serialize>(
     req: &HttpRequest,
     state: &AppState,
     items: &T,
-    cursors: Option<(i64, i64)>,
+    cursors: &[i64],
 ) -> HttpResponse {
     let mut resp = HttpResponse::Ok();
-    if let Some((newest, oldest)) = cursors {
+    if let (Some(&newest), Some(&oldest)) = (cursors.first(), cursors.last()) {
         let kept: Vec<(String, String)> =
             url::form_urlencoded::parse(req.query_string().as_bytes())
                 .filter(|(k, _)| !matches!(k.as_ref(), "max_id" | "min_id" | "since_id"))

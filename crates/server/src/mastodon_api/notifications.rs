@@ -36,8 +36,8 @@ async fn list(
     let mut conn = state.db.conn().await?;
     let rows = social::list_notifications(&mut conn, me.id, &filter, &page).await?;
     let out = types::notifications(&state, &mut conn, me.id, &rows).await?;
-    let cursors = rows.first().zip(rows.last()).map(|(a, b)| (a.id, b.id));
-    Ok(paginated(&req, &state, &out, cursors))
+    let cursors: Vec<i64> = rows.iter().map(|n| n.id).collect();
+    Ok(paginated(&req, &state, &out, &cursors))
 }
 
 async fn show(

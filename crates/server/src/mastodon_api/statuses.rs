@@ -1,7 +1,7 @@
 //! Statuses: post, edit, delete, read, threads, favourites and reblogs.
 
 use super::types::{self, iso};
-use super::{ok, paginated, parse_id, PageParams};
+use super::{ok, parse_id, PageParams};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{de, Auth, MaybeAuth, Params};
 use crate::state::AppState;
@@ -376,18 +376,10 @@ async fn who_list(
     p: &PageParams,
 ) -> ApiResult<HttpResponse> {
     let id = parse_id(id)?;
-    let page = p.page(40, 80)?;
     let mut conn = state.db.conn().await?;
     st::visible_status(&mut conn, auth.viewer(), id).await?;
-    let rows = social::face_list(&mut conn, list(id), &page).await?;
-    let people: Vec<_> = rows.iter().map(|(_, p)| p.clone()).collect();
-    let out = types::accounts(state, &mut conn, &people).await?;
-    Ok(paginated(
-        req,
-        state,
-        &out,
-        rows.first().zip(rows.last()).map(|(a, b)| (a.0, b.0)),
-    ))
+    drop(conn);
+    super::accounts::face_list_response(req, state, list(id), p).await
 }
 
 async fn favourited_by(

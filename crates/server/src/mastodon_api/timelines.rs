@@ -13,12 +13,7 @@ fn respond(
     ids: &[i64],
     out: Vec<types::Status>,
 ) -> HttpResponse {
-    paginated(
-        req,
-        state,
-        &out,
-        ids.first().zip(ids.last()).map(|(a, b)| (*a, *b)),
-    )
+    paginated(req, state, &out, ids)
 }
 
 async fn home(

@@ -30,6 +30,24 @@ pub enum Body {
     Raw(&'static str, Vec<u8>),
 }
 
+/// The `code` parameter of a redirect's Location header.
+pub fn code_in_location(r: &Resp) -> String {
+    let location = r
+        .headers
+        .get("Location")
+        .expect("a redirect")
+        .to_str()
+        .unwrap();
+    location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 pub struct Resp {
     pub status: StatusCode,
     pub headers: actix_web::http::header::HeaderMap,
@@ -178,6 +196,36 @@ impl TestApp {
         let r = self.post("/api/v1/statuses", Some(token), body).await;
         assert_eq!(r.status, 200, "{}", r.text);
         r.json
+    }
+
+    /// Step 1 of the authorize pages: sign in with the request's query `q`.
+    /// Returns the face-picker page and the pending code it carries.
+    pub async fn sign_in(&self, q: &str, login: &str) -> (Resp, String) {
+        let page = self
+            .form(
+                "/oauth/authorize",
+                None,
+                &format!("{q}&login={login}&password=password123"),
+            )
+            .await;
+        let pending = page
+            .text
+            .split("name=\"pending\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no pending code in {}", page.text))
+            .to_owned();
+        (page, pending)
+    }
+
+    /// Step 2: pick `face` for the pending code.
+    pub async fn pick_face(&self, q: &str, pending: &str, face: impl std::fmt::Display) -> Resp {
+        self.form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&pending={pending}&face={face}"),
+        )
+        .await
     }
 
     /// Row counts of every table, to prove a refused request wrote nothing.
