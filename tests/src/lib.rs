@@ -113,6 +113,10 @@ impl Server {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Creates a login through `guise admin create-account`, password on stdin.
     pub fn create_account(&self, username: &str, password: &str) {
         let mut child = Command::new(bin())

@@ -1,0 +1,382 @@
+//! `./dev bench`: seeds 100 000 statuses, drives a release `guise` with
+//! concurrent requests over loopback, and records latency percentiles,
+//! throughput, memory and the real query plans. Writes the raw report to
+//! docs/benchmarks/raw/<revision>.txt and regenerates docs/benchmarks.md.
+//! It measures; it asserts nothing about speed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use guise_e2e::Server;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const STATUSES: usize = 100_000;
+const AUTHORS: usize = 200;
+const FOLLOWED: usize = 50;
+const REQUESTS: usize = 2_000;
+const CONCURRENCY: usize = 16;
+
+fn psql(db_url: &str, sql: &str) -> String {
+    let psql = std::env::var("GUISE_TEST_PSQL").unwrap_or_else(|_| "psql".into());
+    let out = Command::new(psql)
+        .args([db_url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn seed(db_url: &str, bench_user: &str) {
+    // Ids follow the server's layout (ms << 16 | random low bits), spread over time.
+    psql(
+        db_url,
+        &format!(
+            "INSERT INTO identities (id, tier, handle, display_name, created_on)
+             SELECT (((extract(epoch FROM now()) * 1000)::bigint - 10000000 - g * 1000) << 16) | (random() * 65535)::bigint,
+                    'pseudonymous', 'author' || g, 'Author ' || g, current_date
+               FROM generate_series(1, {AUTHORS}) g"
+        ),
+    );
+    psql(
+        db_url,
+        &format!(
+            "INSERT INTO statuses (id, identity_id, source_text, content, visibility, thread_root_id, created_at)
+             SELECT id, author, 'seeded status ' || g, '<p>seeded status ' || g || '</p>', 'public', id, to_timestamp((id >> 16) / 1000.0)
+               FROM (SELECT (((extract(epoch FROM now()) * 1000)::bigint - g * 600) << 16) | (random() * 65535)::bigint AS id,
+                            a.id AS author, g
+                       FROM generate_series(1, {STATUSES}) g
+                       JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM identities WHERE handle LIKE 'author%') a
+                         ON a.n = g % {AUTHORS}) x"
+        ),
+    );
+    psql(
+        db_url,
+        &format!(
+            "INSERT INTO follows (id, identity_id, target_identity_id)
+             SELECT (((extract(epoch FROM now()) * 1000)::bigint - n * 1000) << 16) | (random() * 65535)::bigint,
+                    (SELECT id FROM identities WHERE handle = '{bench_user}'), a.id
+               FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM identities WHERE handle LIKE 'author%') a
+              WHERE a.n <= {FOLLOWED}"
+        ),
+    );
+    psql(db_url, "ANALYZE");
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Builds the n-th request of a run.
+type MakeRequest = Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
+
+struct Run {
+    name: &'static str,
+    latencies: Vec<Duration>,
+    errors: usize,
+    wall: Duration,
+}
+
+impl Run {
+    fn pct(&self, p: f64) -> f64 {
+        let mut v = self.latencies.clone();
+        v.sort();
+        if v.is_empty() {
+            return 0.0;
+        }
+        let i = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
+        v[i].as_secs_f64() * 1000.0
+    }
+    fn rps(&self) -> f64 {
+        self.latencies.len() as f64 / self.wall.as_secs_f64()
+    }
+}
+
+async fn drive(name: &'static str, client: reqwest::Client, make: MakeRequest) -> Run {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, make, next) = (client.clone(), make.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= REQUESTS {
+                    break;
+                }
+                let t = Instant::now();
+                match make(&client, n).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        latencies.extend(l);
+        errors += e;
+    }
+    Run {
+        name,
+        latencies,
+        errors,
+        wall: started.elapsed(),
+    }
+}
+
+/// The plan PostgreSQL's auto_explain logged for the first statement matching `needle`.
+fn plan_from_log(log: &str, needle: &str) -> String {
+    for block in log.split("LOG:  duration:").skip(1) {
+        if block.contains(needle) {
+            let plan: Vec<&str> = block
+                .lines()
+                .take_while(|l| !l.contains(" LOG: ") && !l.contains("STATEMENT:"))
+                .collect();
+            return plan.join("\n");
+        }
+    }
+    format!("(no plan logged for {needle:?})")
+}
+
+#[tokio::main]
+async fn main() {
+    let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let rev = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(&root)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(&root)
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    let pg_log = std::env::var("GUISE_BENCH_PG_LOG").ok();
+
+    let server = Server::start_on(
+        "127.0.0.1",
+        &[
+            ("GUISE_SERVER__WORKERS", "2"),
+            ("GUISE_DATABASE__POOL_SIZE", "16"),
+        ],
+    );
+    server.create_account("bench", "bench password 123");
+    let t0 = Instant::now();
+    seed(&server.db_url, "bench");
+    let seed_time = t0.elapsed();
+    let count = psql(&server.db_url, "SELECT count(*) FROM statuses");
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let base = server.url.clone();
+    let app: serde_json::Value = client
+        .post(format!("{base}/api/v1/apps"))
+        .json(&serde_json::json!({ "client_name": "bench", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write" }))
+        .send().await.unwrap().json().await.unwrap();
+    let tok: serde_json::Value = client
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", app["client_id"].as_str().unwrap()),
+            ("client_secret", app["client_secret"].as_str().unwrap()),
+            ("username", "bench"),
+            ("password", "bench password 123"),
+            ("scope", "read write"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tok["access_token"].as_str().unwrap().to_owned();
+
+    let pid = server.pid();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_rss = rss_kib(pid, "VmRSS:");
+
+    // Warm up, then measure.
+    let home_url = format!("{base}/api/v1/timelines/home");
+    for _ in 0..50 {
+        let _ = client.get(&home_url).bearer_auth(&token).send().await;
+    }
+    let (t1, h1) = (token.clone(), home_url.clone());
+    let home = drive(
+        "GET /api/v1/timelines/home (limit 20)",
+        client.clone(),
+        Arc::new(move |c, _| c.get(&h1).bearer_auth(&t1)),
+    )
+    .await;
+    let (t2, p2) = (token.clone(), format!("{base}/api/v1/statuses"));
+    let post = drive(
+        "POST /api/v1/statuses",
+        client.clone(),
+        Arc::new(move |c, n| {
+            c.post(&p2)
+                .bearer_auth(&t2)
+                .json(&serde_json::json!({ "status": format!("bench post {n} #bench") }))
+        }),
+    )
+    .await;
+    let (t3, h3) = (
+        token.clone(),
+        format!("{base}/api/v1/timelines/public?limit=40"),
+    );
+    let public = drive(
+        "GET /api/v1/timelines/public (limit 40, anonymous viewer)",
+        client.clone(),
+        Arc::new(move |c, _| c.get(&h3).bearer_auth(&t3)),
+    )
+    .await;
+    let loaded_rss = rss_kib(pid, "VmRSS:");
+    let peak_rss = rss_kib(pid, "VmHWM:");
+
+    // Real plans of the real queries, logged by auto_explain for one request each.
+    let mut plans = String::new();
+    if let Some(log_path) = &pg_log {
+        let before = std::fs::metadata(log_path).map(|m| m.len()).unwrap_or(0);
+        psql(
+            &server.db_url,
+            "ALTER SYSTEM SET auto_explain.log_min_duration = 0",
+        );
+        psql(
+            &server.db_url,
+            "ALTER SYSTEM SET auto_explain.log_analyze = on",
+        );
+        psql(&server.db_url, "SELECT pg_reload_conf()");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = client.get(&home_url).bearer_auth(&token).send().await;
+        let _ = client
+            .post(format!("{base}/api/v1/statuses"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "status": "plan me" }))
+            .send()
+            .await;
+        psql(
+            &server.db_url,
+            "ALTER SYSTEM RESET auto_explain.log_min_duration",
+        );
+        psql(
+            &server.db_url,
+            "ALTER SYSTEM RESET auto_explain.log_analyze",
+        );
+        psql(&server.db_url, "SELECT pg_reload_conf()");
+        let log = std::fs::read(log_path).unwrap_or_default();
+        let log =
+            String::from_utf8_lossy(log.get(before as usize..).unwrap_or_default()).into_owned();
+        writeln!(
+            plans,
+            "### Home timeline query\n\n```\n{}\n```\n",
+            plan_from_log(&log, "follows WHERE identity_id = $1")
+        )
+        .unwrap();
+        writeln!(
+            plans,
+            "### Status insert\n\n```\n{}\n```\n",
+            plan_from_log(&log, "INSERT INTO \"statuses\"")
+        )
+        .unwrap();
+    }
+
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mut raw = String::new();
+    writeln!(
+        raw,
+        "revision: {rev}{}",
+        if dirty {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        }
+    )
+    .unwrap();
+    writeln!(raw, "command: ./dev bench").unwrap();
+    writeln!(raw, "machine: {cores} cores, {cpu}").unwrap();
+    writeln!(raw, "server: release build, 2 HTTP workers, pool 16, PostgreSQL on the same machine; load generator on the same machine over loopback").unwrap();
+    writeln!(raw, "data: {count} statuses ({STATUSES} seeded by {AUTHORS} faces in {:.1} s); the bench face follows {FOLLOWED} of them", seed_time.as_secs_f64()).unwrap();
+    writeln!(
+        raw,
+        "load: {REQUESTS} requests per run, {CONCURRENCY} concurrent"
+    )
+    .unwrap();
+    writeln!(raw).unwrap();
+    writeln!(
+        raw,
+        "| run | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |"
+    )
+    .unwrap();
+    writeln!(raw, "|---|---:|---:|---:|---:|---:|---:|").unwrap();
+    for r in [&home, &post, &public] {
+        writeln!(
+            raw,
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            r.name,
+            r.rps(),
+            r.pct(50.0),
+            r.pct(90.0),
+            r.pct(99.0),
+            r.pct(100.0),
+            r.errors
+        )
+        .unwrap();
+    }
+    writeln!(raw).unwrap();
+    writeln!(
+        raw,
+        "server RSS: idle {:.1} MiB, after load {:.1} MiB, peak {:.1} MiB",
+        idle_rss as f64 / 1024.0,
+        loaded_rss as f64 / 1024.0,
+        peak_rss as f64 / 1024.0
+    )
+    .unwrap();
+    print!("{raw}");
+
+    let raw_dir = root.join("docs/benchmarks/raw");
+    std::fs::create_dir_all(&raw_dir).unwrap();
+    let raw_name = format!("{rev}.txt");
+    std::fs::write(raw_dir.join(&raw_name), format!("{raw}\n{plans}")).unwrap();
+    let doc = format!(
+        "# Benchmarks\n\nGenerated by `./dev bench` from [raw/{raw_name}](benchmarks/raw/{raw_name}); do not edit by hand.\n\
+Numbers are measured, never asserted: tests do not fail on timing. The load generator shares the \
+machine's cores with the server and PostgreSQL, so these are lower bounds for a dedicated host.\n\n\
+## Latest run\n\n{raw}\n## Query plans\n\nLogged by PostgreSQL's `auto_explain` (with ANALYZE) for one request each, after the load.\n\n{plans}"
+    );
+    std::fs::write(root.join("docs/benchmarks.md"), doc).unwrap();
+    eprintln!("wrote docs/benchmarks.md and docs/benchmarks/raw/{raw_name}");
+}
