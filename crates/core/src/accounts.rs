@@ -6,6 +6,8 @@ use crate::error::{CoreError, CoreResult, OptionalExt};
 use crate::id::Id;
 use crate::models::{Account, Identity, Preferences};
 use crate::schema::{accounts, identities, preferences};
+use crate::seal::{self, KAnon, WrapKey};
+use crate::secret::Secret;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use guise_policy::Tier;
@@ -87,7 +89,86 @@ async fn verify_password(password: String, hash: String) -> CoreResult<bool> {
         .map_err(|e| CoreError::Internal(e.to_string()))
 }
 
-/// Creates a login with its first face: pseudonymous, handle = username.
+/// The sealed `k_anon` columns of a new key, and the recovery code that opens one of them.
+pub struct NewKeys {
+    pub k_anon: KAnon,
+    pub salt: Vec<u8>,
+    pub password_wrap: Vec<u8>,
+    pub recovery_wrap: Vec<u8>,
+    pub recovery_code: Secret,
+}
+
+pub const PASSWORD_SLOT: &[u8] = b"account:password";
+pub const RECOVERY_SLOT: &[u8] = b"account:recovery";
+
+/// A fresh `k_anon`, wrapped under the password and a new recovery code.
+pub async fn new_keys(password: &str) -> CoreResult<NewKeys> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let k_anon = KAnon::generate();
+        let salt = seal::new_salt().to_vec();
+        let pw = WrapKey::from_password(&password, &salt).map_err(CoreError::Internal)?;
+        let recovery_code = Secret::generate();
+        let recovery_wrap = k_anon.wrap(
+            &WrapKey::from_recovery_code(recovery_code.expose()),
+            RECOVERY_SLOT,
+        );
+        Ok(NewKeys {
+            password_wrap: k_anon.wrap(&pw, PASSWORD_SLOT),
+            k_anon,
+            salt,
+            recovery_wrap,
+            recovery_code,
+        })
+    })
+    .await
+    .map_err(|e| CoreError::Internal(e.to_string()))?
+}
+
+/// Opens the account's `k_anon` with its password. Accounts made before
+/// sealed anonymity existed get their key here, at their next sign-in.
+pub async fn unlock_k_anon(
+    conn: &mut DbConn,
+    account_id: i64,
+    password: &str,
+) -> CoreResult<(KAnon, Option<Secret>)> {
+    let (salt, wrap): (Option<Vec<u8>>, Option<Vec<u8>>) = accounts::table
+        .find(account_id)
+        .select((accounts::k_anon_salt, accounts::k_anon_password_wrap))
+        .first(conn)
+        .await
+        .found()?;
+    if let (Some(salt), Some(wrap)) = (salt, wrap) {
+        let password = password.to_owned();
+        let k = tokio::task::spawn_blocking(move || {
+            let key = WrapKey::from_password(&password, &salt).ok()?;
+            KAnon::unwrap_from(&key, PASSWORD_SLOT, &wrap)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+        return k.map(|k| (k, None)).ok_or(CoreError::Forbidden(
+            "the anonymity key does not open with this password",
+        ));
+    }
+    let keys = new_keys(password).await?;
+    store_keys(conn, account_id, &keys).await?;
+    Ok((keys.k_anon, Some(keys.recovery_code)))
+}
+
+async fn store_keys(conn: &mut DbConn, account_id: i64, keys: &NewKeys) -> CoreResult<()> {
+    diesel::update(accounts::table.find(account_id))
+        .set((
+            accounts::k_anon_salt.eq(&keys.salt),
+            accounts::k_anon_password_wrap.eq(&keys.password_wrap),
+            accounts::k_anon_recovery_wrap.eq(&keys.recovery_wrap),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Creates a login with its first face (pseudonymous, handle = username)
+/// and its sealed `k_anon`; returns the recovery code, to be shown once.
 pub async fn create_account(
     conn: &mut DbConn,
     clock: &dyn Clock,
@@ -95,7 +176,7 @@ pub async fn create_account(
     email: &Email,
     password: &str,
     role: Role,
-) -> CoreResult<(Account, Identity)> {
+) -> CoreResult<(Account, Identity, Secret)> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(CoreError::invalid(
             "password",
@@ -103,6 +184,7 @@ pub async fn create_account(
         ));
     }
     let password_hash = hash_password(password.to_owned()).await?;
+    let keys = new_keys(password).await?;
     let now = clock.now();
     let today = clock.today();
     let account_id = Id::generate(now).get();
@@ -118,6 +200,9 @@ pub async fn create_account(
                     accounts::password_hash.eq(&password_hash),
                     accounts::role.eq(role.as_str()),
                     accounts::created_on.eq(today),
+                    accounts::k_anon_salt.eq(&keys.salt),
+                    accounts::k_anon_password_wrap.eq(&keys.password_wrap),
+                    accounts::k_anon_recovery_wrap.eq(&keys.recovery_wrap),
                 ))
                 .returning(Account::as_returning())
                 .get_result(conn)
@@ -132,7 +217,7 @@ pub async fn create_account(
                 today,
             )
             .await?;
-            Ok((account, identity))
+            Ok((account, identity, keys.recovery_code))
         })
         .await;
     match result {

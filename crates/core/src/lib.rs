@@ -6,6 +6,7 @@
 //! Core knows nothing of HTTP, of the Mastodon API's JSON, or of ActivityPub.
 
 pub mod accounts;
+pub mod anon;
 pub mod clock;
 pub mod db;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod id;
 pub mod models;
 pub mod oauth;
 pub mod schema;
+pub mod seal;
 pub mod secret;
 pub mod social;
 pub mod statuses;

@@ -52,6 +52,10 @@ pub struct Identity {
     pub private_key_pem: Option<String>,
     pub created_on: NaiveDate,
     pub suspended: bool,
+    pub owner_tag: Option<Vec<u8>>,
+    pub owner_nonce: Option<Vec<u8>>,
+    pub thread_tag: Option<Vec<u8>>,
+    pub tombstoned: bool,
 }
 
 impl Identity {
@@ -162,4 +166,6 @@ pub struct Token {
     pub scopes: String,
     pub created_on: NaiveDate,
     pub expires_at: Option<DateTime<Utc>>,
+    pub k_anon_wrap: Option<Vec<u8>>,
+    pub refresh_k_anon_wrap: Option<Vec<u8>>,
 }

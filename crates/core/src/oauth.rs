@@ -8,6 +8,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::id::Id;
 use crate::models::{App, Token};
 use crate::schema::{identities, oauth_apps, oauth_codes, oauth_tokens};
+use crate::seal::{KAnon, WrapKey};
 use crate::secret::{constant_time_eq, lookup_hash, pkce_s256_matches, Secret};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -268,6 +269,19 @@ pub struct PendingCode<'a> {
     pub scopes: &'a Scopes,
     pub redirect_uri: &'a str,
     pub code_challenge: Option<&'a str>,
+    /// Opened at sign-in from the password; wrapped under the code so that an
+    /// "Anonymous" or "All my faces" token can carry it on.
+    pub k_anon: Option<&'a KAnon>,
+}
+
+pub const CODE_SLOT: &[u8] = b"oauth:code";
+pub const TOKEN_SLOT: &[u8] = b"oauth:token";
+pub const REFRESH_SLOT: &[u8] = b"oauth:refresh";
+
+/// Opens the `k_anon` a token carries (only "Anonymous" and "All my faces" tokens carry one).
+pub fn token_k_anon(token: &Token, raw: &str) -> Option<KAnon> {
+    let wrap = token.k_anon_wrap.as_ref()?;
+    KAnon::unwrap_from(&WrapKey::from_token(raw), TOKEN_SLOT, wrap)
 }
 
 /// Records an authorization code right after sign-in; it is usable only once
@@ -288,6 +302,9 @@ pub async fn create_code(
             oauth_codes::redirect_uri.eq(p.redirect_uri),
             oauth_codes::code_challenge.eq(p.code_challenge),
             oauth_codes::expires_at.eq(clock.now() + chrono::Duration::seconds(CODE_LIFETIME_SECS)),
+            oauth_codes::k_anon_wrap.eq(p
+                .k_anon
+                .map(|k| k.wrap(&WrapKey::from_token(code.expose()), CODE_SLOT))),
         ))
         .execute(conn)
         .await?;
@@ -342,11 +359,17 @@ pub async fn bind_code(
     let Some(info) = pending_code(conn, clock, code).await? else {
         return Err(CoreError::NotFound);
     };
+    let q = || oauth_codes::table.filter(oauth_codes::code_hash.eq(lookup_hash(code)));
     if let Binding::Face(id) = binding {
         ensure_face_of(conn, info.account_id, id).await?;
+        // A face-bound token never carries the key to the owner's anonymous posts.
+        diesel::update(q())
+            .set(oauth_codes::k_anon_wrap.eq(None::<Vec<u8>>))
+            .execute(conn)
+            .await?;
     }
     let (b, ident) = binding.columns();
-    diesel::update(oauth_codes::table.filter(oauth_codes::code_hash.eq(lookup_hash(code))))
+    diesel::update(q())
         .set((
             oauth_codes::binding.eq(b),
             oauth_codes::identity_id.eq(ident),
@@ -383,12 +406,22 @@ pub async fn issue_token(
     app_id: i64,
     account: Option<(i64, Binding)>,
     scopes: &Scopes,
+    k_anon: Option<&KAnon>,
 ) -> CoreResult<IssuedToken> {
     if let Some((account_id, Binding::Face(id))) = account {
         ensure_face_of(conn, account_id, id).await?;
     }
     let access = Secret::generate();
     let refresh = Secret::generate();
+    // Only "Anonymous" and "All my faces" tokens carry k_anon, and they must.
+    let carries = matches!(account, Some((_, Binding::Anonymous | Binding::All)));
+    let k_anon = if carries {
+        Some(k_anon.ok_or(CoreError::Forbidden(
+            "signing in again with the password is needed for this token",
+        ))?)
+    } else {
+        None
+    };
     let (binding, identity_id) = match account {
         Some((_, b)) => {
             let (b, i) = b.columns();
@@ -407,6 +440,10 @@ pub async fn issue_token(
             oauth_tokens::identity_id.eq(identity_id),
             oauth_tokens::scopes.eq(scopes.as_string()),
             oauth_tokens::created_on.eq(clock.today()),
+            oauth_tokens::k_anon_wrap
+                .eq(k_anon.map(|k| k.wrap(&WrapKey::from_token(access.expose()), TOKEN_SLOT))),
+            oauth_tokens::refresh_k_anon_wrap
+                .eq(k_anon.map(|k| k.wrap(&WrapKey::from_token(refresh.expose()), REFRESH_SLOT))),
         ))
         .returning(Token::as_returning())
         .get_result(conn)
@@ -449,6 +486,7 @@ pub async fn exchange_code(
     let now = clock.now();
     let app_id = app.id;
     let hash = lookup_hash(code);
+    let code_key = WrapKey::from_token(code);
     let redirect_uri = redirect_uri.to_owned();
     let verifier = code_verifier.map(str::to_owned);
     type Row = (
@@ -460,6 +498,7 @@ pub async fn exchange_code(
         String,
         Option<String>,
         chrono::DateTime<chrono::Utc>,
+        Option<Vec<u8>>,
     );
     conn.transaction::<_, GrantError, _>(async move |conn| {
         let row: Option<Row> =
@@ -473,6 +512,7 @@ pub async fn exchange_code(
                     oauth_codes::redirect_uri,
                     oauth_codes::code_challenge,
                     oauth_codes::expires_at,
+                    oauth_codes::k_anon_wrap,
                 ))
                 .get_result(conn)
                 .await
@@ -486,6 +526,7 @@ pub async fn exchange_code(
             code_redirect,
             challenge,
             expires_at,
+            k_wrap,
         )) = row
         else {
             return Err(GrantError::InvalidGrant);
@@ -503,7 +544,16 @@ pub async fn exchange_code(
             return Err(GrantError::InvalidGrant);
         };
         let scopes = Scopes::parse(&scopes)?;
-        Ok(issue_token(conn, clock, app_id, Some((account_id, binding)), &scopes).await?)
+        let k_anon = k_wrap.and_then(|w| KAnon::unwrap_from(&code_key, CODE_SLOT, &w));
+        Ok(issue_token(
+            conn,
+            clock,
+            app_id,
+            Some((account_id, binding)),
+            &scopes,
+            k_anon.as_ref(),
+        )
+        .await?)
     })
     .await
 }
@@ -517,6 +567,7 @@ pub async fn refresh(
 ) -> Result<IssuedToken, GrantError> {
     let app_id = app.id;
     let hash = lookup_hash(refresh_token);
+    let refresh_key = WrapKey::from_token(refresh_token);
     conn.transaction::<_, GrantError, _>(async move |conn| {
         let old: Option<Token> = diesel::delete(
             oauth_tokens::table
@@ -535,7 +586,19 @@ pub async fn refresh(
             return Err(GrantError::InvalidGrant);
         };
         let scopes = Scopes::parse(&old.scopes)?;
-        Ok(issue_token(conn, clock, app_id, Some((account_id, binding)), &scopes).await?)
+        let k_anon = old
+            .refresh_k_anon_wrap
+            .as_ref()
+            .and_then(|w| KAnon::unwrap_from(&refresh_key, REFRESH_SLOT, w));
+        Ok(issue_token(
+            conn,
+            clock,
+            app_id,
+            Some((account_id, binding)),
+            &scopes,
+            k_anon.as_ref(),
+        )
+        .await?)
     })
     .await
 }

@@ -9,6 +9,10 @@ diesel::table! {
         role -> Text,
         created_on -> Date,
         disabled -> Bool,
+        k_anon_salt -> Nullable<Bytea>,
+        k_anon_password_wrap -> Nullable<Bytea>,
+        k_anon_recovery_wrap -> Nullable<Bytea>,
+        anon_cooldown_until -> Nullable<Date>,
     }
 }
 
@@ -33,6 +37,10 @@ diesel::table! {
         private_key_pem -> Nullable<Text>,
         created_on -> Date,
         suspended -> Bool,
+        owner_tag -> Nullable<Bytea>,
+        owner_nonce -> Nullable<Bytea>,
+        thread_tag -> Nullable<Bytea>,
+        tombstoned -> Bool,
     }
 }
 
@@ -172,6 +180,7 @@ diesel::table! {
         redirect_uri -> Text,
         code_challenge -> Nullable<Text>,
         expires_at -> Timestamptz,
+        k_anon_wrap -> Nullable<Bytea>,
     }
 }
 
@@ -187,6 +196,8 @@ diesel::table! {
         scopes -> Text,
         created_on -> Date,
         expires_at -> Nullable<Timestamptz>,
+        k_anon_wrap -> Nullable<Bytea>,
+        refresh_k_anon_wrap -> Nullable<Bytea>,
     }
 }
 
@@ -209,6 +220,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sealed_index (slot) {
+        slot -> Bytea,
+        payload -> Bytea,
+    }
+}
+
+diesel::table! {
+    sealed_idempotency (key_tag) {
+        key_tag -> Bytea,
+        status_id -> Int8,
+    }
+}
+
+diesel::table! {
+    identity_stats (identity_id) {
+        identity_id -> Int8,
+        statuses_count -> Int8,
+        followers_count -> Int8,
+        following_count -> Int8,
+        last_status_on -> Nullable<Date>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -228,4 +263,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_tokens,
     idempotency_keys,
     outbox_events,
+    sealed_index,
+    sealed_idempotency,
+    identity_stats,
 );

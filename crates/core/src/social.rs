@@ -12,7 +12,7 @@ use crate::models::{Identity, Notification, Status};
 use crate::schema::{blocks, favourites, follow_requests, follows, mutes, notifications, statuses};
 use crate::statuses::{notify, outbox, visible_status};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
+use diesel::sql_types::{BigInt, Nullable};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use guise_policy::{Tier, Visibility};
 use std::collections::HashMap;
@@ -388,57 +388,45 @@ pub async fn relationship(conn: &mut DbConn, me: i64, other: i64) -> CoreResult<
     })
 }
 
-/// Counters for Account entities, computed (never stored on a face's owner).
+/// Counters for Account entities, kept by triggers on `identity_stats`
+/// (never on an account: an anonymous face's counters are its own).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IdentityStats {
     pub followers: i64,
     pub following: i64,
     pub statuses: i64,
-    pub last_status_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(QueryableByName)]
-struct StatsRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = BigInt)]
-    followers: i64,
-    #[diesel(sql_type = BigInt)]
-    following: i64,
-    #[diesel(sql_type = BigInt)]
-    statuses: i64,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    last_status_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_status_on: Option<chrono::NaiveDate>,
 }
 
 pub async fn identity_stats(
     conn: &mut DbConn,
     ids: &[i64],
 ) -> CoreResult<HashMap<i64, IdentityStats>> {
+    use crate::schema::identity_stats as t;
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<StatsRow> = diesel::sql_query(
-        "SELECT i.id,
-                (SELECT count(*) FROM follows WHERE target_identity_id = i.id) AS followers,
-                (SELECT count(*) FROM follows WHERE identity_id = i.id) AS following,
-                (SELECT count(*) FROM statuses WHERE identity_id = i.id AND visibility IN ('public', 'unlisted')) AS statuses,
-                (SELECT max(created_at) FROM statuses WHERE identity_id = i.id AND visibility IN ('public', 'unlisted')) AS last_status_at
-           FROM unnest($1::bigint[]) AS i(id)",
-    )
-    .bind::<Array<BigInt>, _>(ids)
-    .load(conn)
-    .await?;
+    let rows: Vec<(i64, i64, i64, i64, Option<chrono::NaiveDate>)> = t::table
+        .filter(t::identity_id.eq_any(ids))
+        .select((
+            t::identity_id,
+            t::followers_count,
+            t::following_count,
+            t::statuses_count,
+            t::last_status_on,
+        ))
+        .load(conn)
+        .await?;
     Ok(rows
         .into_iter()
-        .map(|r| {
+        .map(|(id, followers, following, statuses, last_status_on)| {
             (
-                r.id,
+                id,
                 IdentityStats {
-                    followers: r.followers,
-                    following: r.following,
-                    statuses: r.statuses,
-                    last_status_at: r.last_status_at,
+                    followers,
+                    following,
+                    statuses,
+                    last_status_on,
                 },
             )
         })
@@ -686,12 +674,12 @@ pub struct NotificationFilter {
 
 pub async fn list_notifications(
     conn: &mut DbConn,
-    me: i64,
+    faces: &[i64],
     filter: &NotificationFilter,
     page: &crate::statuses::Page,
 ) -> CoreResult<Vec<Notification>> {
     let mut q = notifications::table
-        .filter(notifications::identity_id.eq(me))
+        .filter(notifications::identity_id.eq_any(faces))
         .select(Notification::as_select())
         .into_boxed();
     if !filter.types.is_empty() {
@@ -725,9 +713,13 @@ pub async fn list_notifications(
     Ok(rows)
 }
 
-pub async fn get_notification(conn: &mut DbConn, me: i64, id: i64) -> CoreResult<Notification> {
+pub async fn get_notification(
+    conn: &mut DbConn,
+    faces: &[i64],
+    id: i64,
+) -> CoreResult<Notification> {
     notifications::table
-        .filter(notifications::identity_id.eq(me))
+        .filter(notifications::identity_id.eq_any(faces))
         .filter(notifications::id.eq(id))
         .select(Notification::as_select())
         .first(conn)
@@ -736,10 +728,10 @@ pub async fn get_notification(conn: &mut DbConn, me: i64, id: i64) -> CoreResult
         .ok_or(CoreError::NotFound)
 }
 
-pub async fn dismiss_notification(conn: &mut DbConn, me: i64, id: i64) -> CoreResult<()> {
+pub async fn dismiss_notification(conn: &mut DbConn, faces: &[i64], id: i64) -> CoreResult<()> {
     let n = diesel::delete(
         notifications::table
-            .filter(notifications::identity_id.eq(me))
+            .filter(notifications::identity_id.eq_any(faces))
             .filter(notifications::id.eq(id)),
     )
     .execute(conn)
@@ -750,8 +742,8 @@ pub async fn dismiss_notification(conn: &mut DbConn, me: i64, id: i64) -> CoreRe
     Ok(())
 }
 
-pub async fn clear_notifications(conn: &mut DbConn, me: i64) -> CoreResult<()> {
-    diesel::delete(notifications::table.filter(notifications::identity_id.eq(me)))
+pub async fn clear_notifications(conn: &mut DbConn, faces: &[i64]) -> CoreResult<()> {
+    diesel::delete(notifications::table.filter(notifications::identity_id.eq_any(faces)))
         .execute(conn)
         .await?;
     Ok(())

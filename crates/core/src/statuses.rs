@@ -30,6 +30,8 @@ pub struct Ctx<'a> {
 
 #[derive(Debug, Clone, Default)]
 pub struct NewStatus {
+    /// A preset id (an anonymous thread's root id is chosen before its face).
+    pub id: Option<i64>,
     pub text: String,
     pub spoiler_text: String,
     pub sensitive: bool,
@@ -339,7 +341,7 @@ pub async fn publish(
         parent_author = Some(pa);
     }
     let now = ctx.clock.now();
-    let id = Id::generate(now).get();
+    let id = new.id.unwrap_or_else(|| Id::generate(now).get());
     let thread_root = parent.as_ref().map_or(id, |p| p.thread_root_id);
     let language = new
         .language

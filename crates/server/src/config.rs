@@ -32,6 +32,9 @@ pub struct InstanceConfig {
     /// Tiers offered here: any of "real_name", "pseudonymous", "anonymous".
     pub tiers: Vec<String>,
     pub real_name_requires_verification: bool,
+    /// "thread": one anonymous face per (account, thread), so a conversation
+    /// stays readable; "post": a new anonymous face for every post.
+    pub anonymous_face_per: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +95,7 @@ impl Default for InstanceConfig {
                 "anonymous".into(),
             ],
             real_name_requires_verification: false,
+            anonymous_face_per: "thread".into(),
         }
     }
 }

@@ -10,6 +10,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures::StreamExt;
 use guise_core::models::{Identity, Token};
 use guise_core::oauth::{Binding, Scopes};
+use guise_core::seal::KAnon;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::future::Future;
@@ -19,8 +20,15 @@ use std::pin::Pin;
 pub struct Auth {
     pub token: Token,
     pub scopes: Scopes,
-    /// The face a face-bound token acts as.
+    /// The face a face-bound token acts as; for "All my faces" tokens, the
+    /// account's first face (the default where a request names none).
     pub face: Option<Identity>,
+    /// The account's anonymity key, opened with the raw token: only
+    /// "Anonymous" and "All my faces" tokens carry one.
+    pub k_anon: Option<KAnon>,
+    /// An id for the synthetic "Anonymous" account of an anonymous token:
+    /// derived from the raw token, stored nowhere, shown nowhere else.
+    pub synthetic_id: i64,
 }
 
 impl Auth {
@@ -44,6 +52,9 @@ impl Auth {
     pub fn face(&self) -> ApiResult<&Identity> {
         match &self.face {
             Some(f) => Ok(f),
+            None if self.is_anonymous() => Err(ApiError::unprocessable(
+                "An anonymous token cannot do this: it would write a row tied to your account",
+            )),
             None if self.token.account_id.is_none() => Err(ApiError::unprocessable(
                 "This method requires an authenticated user",
             )),
@@ -56,6 +67,60 @@ impl Auth {
     pub fn binding(&self) -> Option<Binding> {
         Binding::from_columns(self.token.binding.as_deref(), self.token.identity_id)
     }
+
+    pub fn is_anonymous(&self) -> bool {
+        self.binding() == Some(Binding::Anonymous)
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.binding() == Some(Binding::All)
+    }
+
+    /// The key to the owner's anonymous posts, or 422 for tokens without one.
+    pub fn anon_key(&self) -> ApiResult<&KAnon> {
+        self.k_anon.as_ref().ok_or_else(|| {
+            ApiError::unprocessable(
+                "Only \"Anonymous\" and \"All my faces\" tokens reach anonymous posts",
+            )
+        })
+    }
+
+    /// Every face whose notifications this token reads: its face, or the
+    /// owner's anonymous faces, or (for "All my faces") both kinds.
+    pub async fn reading_faces(&self, conn: &mut guise_core::DbConn) -> ApiResult<Vec<i64>> {
+        let mut out = Vec::new();
+        match self.binding() {
+            Some(Binding::Face(id)) => out.push(id),
+            Some(Binding::All) => {
+                if let Some(account) = self.token.account_id {
+                    out.extend(
+                        guise_core::accounts::faces_of(conn, account)
+                            .await?
+                            .iter()
+                            .map(|f| f.id),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if let Some(k) = &self.k_anon {
+            out.extend(
+                guise_core::anon::my_faces(conn, k)
+                    .await?
+                    .iter()
+                    .map(|f| f.id),
+            );
+        }
+        Ok(out)
+    }
+}
+
+fn synthetic_id(raw: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest([b"synthetic-account\0".as_slice(), raw.as_bytes()].concat());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(d.get(..8).unwrap_or(&[0; 8]));
+    (u64::from_be_bytes(b) >> 1) as i64
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -72,7 +137,19 @@ async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     let scopes = Scopes::parse(&token.scopes).map_err(|_| ApiError::unauthorized())?;
+    let k_anon = guise_core::oauth::token_k_anon(&token, raw);
+    let binding = Binding::from_columns(token.binding.as_deref(), token.identity_id);
+    if matches!(binding, Some(Binding::Anonymous | Binding::All)) && k_anon.is_none() {
+        return Err(ApiError::unauthorized());
+    }
     let face = match token.identity_id {
+        None if binding == Some(Binding::All) => match token.account_id {
+            Some(a) => guise_core::accounts::faces_of(&mut conn, a)
+                .await?
+                .into_iter()
+                .next(),
+            None => None,
+        },
         Some(id) => {
             let face = guise_core::accounts::get_identity(&mut conn, id).await?;
             if face.suspended {
@@ -92,6 +169,8 @@ async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
         token,
         scopes,
         face,
+        k_anon,
+        synthetic_id: synthetic_id(raw),
     })
 }
 
@@ -130,6 +209,8 @@ impl FromRequest for Auth {
 pub struct MaybeAuth(pub Option<Auth>);
 
 impl MaybeAuth {
+    /// The face reading: None for nobody and for anonymous tokens, which
+    /// read as the public does.
     pub fn viewer(&self) -> Option<i64> {
         self.0.as_ref().and_then(|a| a.face.as_ref()).map(|f| f.id)
     }

@@ -142,7 +142,7 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             let db = connect(&config)?;
             db.migrate().await?;
             let mut conn = db.conn().await?;
-            let (account, face) = accounts::create_account(
+            let (account, face, recovery) = accounts::create_account(
                 &mut conn,
                 &SystemClock,
                 &username,
@@ -157,8 +157,10 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             );
             if generated {
                 println!("password: {password}");
-                println!("(shown once; store it now)");
             }
+            // Without it, a forgotten password loses the key to the account's anonymous posts.
+            println!("anonymity recovery code: {}", recovery.expose());
+            println!("(shown once; store it now)");
             Ok(())
         }
         _ => bail!("unknown admin command\n\n{USAGE}"),

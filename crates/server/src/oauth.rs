@@ -212,12 +212,11 @@ async fn authorize_post(
                 Some("That sign-in expired. Please sign in again."),
             ));
         };
-        let binding = match face.parse::<i64>() {
-            Ok(id) => Binding::Face(id),
-            Err(_) => return Ok(sign_in_form(&p, &c, Some("Pick one of your faces."))),
+        let _ = info;
+        let Some(binding) = parse_binding(face) else {
+            return Ok(sign_in_form(&p, &c, Some("Pick one of your faces.")));
         };
         oauth::bind_code(&mut conn, clock, pending, binding).await?;
-        let _ = info;
         if c.redirect_uri == OOB_REDIRECT {
             let body = format!(
                 "<p>Copy this authorization code and paste it into the app:</p><p><code id=\"code\">{}</code></p>",
@@ -249,6 +248,9 @@ async fn authorize_post(
             Some("Invalid email, username or password."),
         ));
     };
+    // The password opens k_anon now; the code carries it until the face is picked.
+    let (k_anon, new_recovery) =
+        guise_core::accounts::unlock_k_anon(&mut conn, account.id, password).await?;
     let code = oauth::create_code(
         &mut conn,
         clock,
@@ -258,6 +260,7 @@ async fn authorize_post(
             scopes: &c.scopes,
             redirect_uri: &c.redirect_uri,
             code_challenge: p.code_challenge.as_deref(),
+            k_anon: Some(&k_anon),
         },
     )
     .await?;
@@ -277,8 +280,29 @@ async fn authorize_post(
             handle = escape(&f.handle),
         ));
     }
+    if state
+        .rules
+        .tiers_enabled
+        .contains(&guise_policy::Tier::Anonymous)
+    {
+        choices.push_str(
+            "<label class=\"face\"><input type=\"radio\" name=\"face\" value=\"anonymous\"> <strong>Anonymous</strong> \
+<small>posts, replies and favourites through a new anonymous face per thread; cannot follow</small></label>",
+        );
+    }
+    choices.push_str(
+        "<label class=\"face\"><input type=\"radio\" name=\"face\" value=\"all\"> <strong>All my faces</strong> \
+<small>for apps that know Guise: pick the face per post</small></label>",
+    );
+    let recovery = match new_recovery {
+        Some(code) => format!(
+            "<p class=\"err\">Your anonymity recovery code (shown once, keep it safe): <code>{}</code></p>",
+            escape(code.expose())
+        ),
+        None => String::new(),
+    };
     let body = format!(
-        "<p>Which face should <strong>{app}</strong> act as? The app will be able to act only as the face you pick.</p>\
+        "{recovery}<p>Which face should <strong>{app}</strong> act as? The app will be able to act only as the face you pick.</p>\
 <form method=\"post\" action=\"/oauth/authorize\">{h}{choices}<button type=\"submit\">Authorize</button></form>",
         app = escape(&c.app.name),
         h = [
@@ -294,6 +318,15 @@ async fn authorize_post(
         .concat()
     );
     Ok(page("Pick a face", &body))
+}
+
+/// `anonymous`, `all`, or a face id.
+fn parse_binding(face: &str) -> Option<Binding> {
+    match face {
+        "anonymous" => Some(Binding::Anonymous),
+        "all" => Some(Binding::All),
+        id => id.parse::<i64>().ok().map(Binding::Face),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -320,7 +353,7 @@ struct TokenParams {
     refresh_token: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     token: Option<String>,
-    /// Guise: which face a password-grant token acts as (a face id).
+    /// Guise: what a password-grant token acts as: a face id, `anonymous` or `all`.
     #[serde(default, deserialize_with = "de::opt_string")]
     face: Option<String>,
 }
@@ -446,31 +479,50 @@ async fn token(
             let account = guise_core::accounts::authenticate(&mut conn, user, password)
                 .await?
                 .ok_or_else(invalid_grant)?;
-            let faces = guise_core::accounts::faces_of(&mut conn, account.id).await?;
-            let face = match p.face.as_deref() {
-                None | Some("") => faces.first().map(|f| f.id),
-                Some(f) => {
-                    let id: i64 = f.parse().map_err(|_| {
-                        ApiError::unprocessable("Validation failed: face is not one of your faces")
-                    })?;
-                    faces.iter().find(|x| x.id == id).map(|x| x.id)
+            let not_yours =
+                || ApiError::unprocessable("Validation failed: face is not one of your faces");
+            let binding = match p.face.as_deref() {
+                None | Some("") => {
+                    let faces = guise_core::accounts::faces_of(&mut conn, account.id).await?;
+                    Binding::Face(faces.first().map(|f| f.id).ok_or_else(not_yours)?)
                 }
+                Some(f) => parse_binding(f).ok_or_else(not_yours)?,
             };
-            let face = face.ok_or_else(|| {
-                ApiError::unprocessable("Validation failed: face is not one of your faces")
-            })?;
+            if binding == Binding::Anonymous
+                && !state
+                    .rules
+                    .tiers_enabled
+                    .contains(&guise_policy::Tier::Anonymous)
+            {
+                return Err(ApiError::unprocessable(
+                    "Validation failed: anonymous posting is not offered here",
+                ));
+            }
+            let k_anon = match binding {
+                Binding::Face(_) => None,
+                _ => Some(
+                    guise_core::accounts::unlock_k_anon(&mut conn, account.id, password)
+                        .await?
+                        .0,
+                ),
+            };
             oauth::issue_token(
                 &mut conn,
                 clock,
                 app.id,
-                Some((account.id, Binding::Face(face))),
+                Some((account.id, binding)),
                 &scopes,
+                k_anon.as_ref(),
             )
-            .await?
+            .await
+            .map_err(|e| match e {
+                guise_core::CoreError::Invalid { .. } => not_yours(),
+                e => e.into(),
+            })?
         }
         "client_credentials" => {
             let scopes = asked_scopes("read")?;
-            oauth::issue_token(&mut conn, clock, app.id, None, &scopes).await?
+            oauth::issue_token(&mut conn, clock, app.id, None, &scopes, None).await?
         }
         "refresh_token" => {
             let rt = p.refresh_token.as_deref().ok_or_else(invalid_grant)?;

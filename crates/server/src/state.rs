@@ -25,6 +25,14 @@ impl AppState {
         }
     }
 
+    pub fn face_per(&self) -> guise_core::anon::FacePer {
+        if self.config.instance.anonymous_face_per == "post" {
+            guise_core::anon::FacePer::Post
+        } else {
+            guise_core::anon::FacePer::Thread
+        }
+    }
+
     pub fn domain(&self) -> &str {
         &self.config.instance.domain
     }

@@ -56,6 +56,9 @@ async fn post_read_and_delete_a_status() {
     let local = t.get("/api/v1/timelines/public?local=true", None).await;
     assert_eq!(local.json.as_array().unwrap().len(), 1);
 
+    let acc = t.get(&format!("/api/v1/accounts/{alice_id}"), None).await;
+    assert_eq!(acc.json["statuses_count"], 1);
+    assert_eq!(acc.json["last_status_at"], "2026-11-28");
     let one = t.get(&format!("/api/v1/statuses/{id}"), None).await;
     assert_eq!(one.json["id"], id);
 
@@ -74,6 +77,11 @@ async fn post_read_and_delete_a_status() {
     assert_eq!(gone.json, json!({ "error": "Record not found" }));
     let home = t.get("/api/v1/timelines/home", Some(&alice)).await;
     assert_eq!(home.json, json!([]));
+    let acc = t.get(&format!("/api/v1/accounts/{alice_id}"), None).await;
+    assert_eq!(
+        acc.json["statuses_count"], 0,
+        "the counter follows deletions"
+    );
 }
 
 #[actix_web::test]

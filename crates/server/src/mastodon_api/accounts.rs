@@ -18,6 +18,9 @@ async fn verify_credentials(state: web::Data<AppState>, auth: Auth) -> ApiResult
             "This action is outside the authorized scopes",
         ));
     }
+    if auth.is_anonymous() {
+        return Ok(ok(&types::synthetic_anonymous(&state, auth.synthetic_id)));
+    }
     let face = auth.face()?;
     let mut conn = state.db.conn().await?;
     let mut acc = types::account(&state, &mut conn, face).await?;

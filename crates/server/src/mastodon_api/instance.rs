@@ -18,14 +18,14 @@ pub fn version_string() -> String {
 }
 
 /// Tiers this build can actually deliver, among those the admin enabled.
-/// (Anonymous and real-name faces arrive with the tiers work; until then
-/// the instance promises only what it does.)
+/// (Real-name faces arrive with the rest of the tiers work; until then the
+/// instance promises only what it does.)
 pub fn tiers_on_offer(state: &AppState) -> Vec<&'static str> {
     state
         .rules
         .tiers_enabled
         .iter()
-        .filter(|t| **t == guise_policy::Tier::Pseudonymous)
+        .filter(|t| **t != guise_policy::Tier::RealName)
         .map(|t| t.as_str())
         .collect()
 }
@@ -143,7 +143,7 @@ async fn nodeinfo(state: web::Data<AppState>, path: web::Path<String>) -> ApiRes
             "upstream": { "name": "mastodon", "version": MASTODON_COMPAT },
             "guise": {
                 "tiers": tiers_on_offer(&state),
-                "anonymous_ownership": null,
+                "anonymous_ownership": if tiers_on_offer(&state).contains(&"anonymous") { json!("sealed") } else { json!(null) },
                 "ip_logging": false
             }
         }

@@ -26,7 +26,7 @@ async fn list(
     auth: Auth,
     Params(p): Params<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let me = auth.face_with("read:notifications")?;
+    auth.require("read:notifications")?;
     let page = p.page.page(40, 80)?;
     let filter = NotificationFilter {
         types: p.types,
@@ -34,8 +34,10 @@ async fn list(
         account_id: p.account_id.and_then(|a| a.parse().ok()),
     };
     let mut conn = state.db.conn().await?;
-    let rows = social::list_notifications(&mut conn, me.id, &filter, &page).await?;
-    let out = types::notifications(&state, &mut conn, me.id, &rows).await?;
+    let faces = auth.reading_faces(&mut conn).await?;
+    let viewer = auth.face.as_ref().map(|f| f.id);
+    let rows = social::list_notifications(&mut conn, &faces, &filter, &page).await?;
+    let out = types::notifications(&state, &mut conn, viewer, &rows).await?;
     let cursors: Vec<i64> = rows.iter().map(|n| n.id).collect();
     Ok(paginated(&req, &state, &out, &cursors))
 }
@@ -45,11 +47,13 @@ async fn show(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let me = auth.face_with("read:notifications")?;
+    auth.require("read:notifications")?;
     let mut conn = state.db.conn().await?;
-    let row = social::get_notification(&mut conn, me.id, parse_id(&path)?).await?;
+    let faces = auth.reading_faces(&mut conn).await?;
+    let viewer = auth.face.as_ref().map(|f| f.id);
+    let row = social::get_notification(&mut conn, &faces, parse_id(&path)?).await?;
     let mut out =
-        types::notifications(&state, &mut conn, me.id, std::slice::from_ref(&row)).await?;
+        types::notifications(&state, &mut conn, viewer, std::slice::from_ref(&row)).await?;
     let n = out.pop().ok_or_else(crate::error::ApiError::not_found)?;
     Ok(ok(&n))
 }
@@ -59,25 +63,28 @@ async fn dismiss(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let me = auth.face_with("write:notifications")?;
+    auth.require("write:notifications")?;
     let mut conn = state.db.conn().await?;
-    social::dismiss_notification(&mut conn, me.id, parse_id(&path)?).await?;
+    let faces = auth.reading_faces(&mut conn).await?;
+    social::dismiss_notification(&mut conn, &faces, parse_id(&path)?).await?;
     Ok(ok(&serde_json::json!({})))
 }
 
 async fn clear(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
-    let me = auth.face_with("write:notifications")?;
+    auth.require("write:notifications")?;
     let mut conn = state.db.conn().await?;
-    social::clear_notifications(&mut conn, me.id).await?;
+    let faces = auth.reading_faces(&mut conn).await?;
+    social::clear_notifications(&mut conn, &faces).await?;
     Ok(ok(&serde_json::json!({})))
 }
 
 async fn unread_count(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
-    let me = auth.face_with("read:notifications")?;
+    auth.require("read:notifications")?;
     let mut conn = state.db.conn().await?;
+    let faces = auth.reading_faces(&mut conn).await?;
     let rows = social::list_notifications(
         &mut conn,
-        me.id,
+        &faces,
         &NotificationFilter::default(),
         &guise_core::statuses::Page {
             limit: 1000,

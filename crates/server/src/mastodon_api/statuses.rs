@@ -6,6 +6,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{de, Auth, MaybeAuth, Params};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
+use guise_core::models::Identity;
+use guise_core::oauth::Binding;
 use guise_core::social::{self, FaceList};
 use guise_core::statuses::{self as st, NewStatus, StatusEditInput};
 use guise_policy::{Tier, Visibility};
@@ -53,27 +55,18 @@ fn parse_visibility(v: &Option<String>) -> ApiResult<Option<Visibility>> {
 /// naming anything else is refused.
 fn check_face_params(
     face: &guise_core::models::Identity,
-    tier: &Option<String>,
-    identity_id: &Option<String>,
+    tier: Option<Tier>,
+    identity_id: Option<&str>,
 ) -> ApiResult<()> {
-    if let Some(t) = tier.as_deref().filter(|t| !t.is_empty()) {
-        let t: Tier = t.parse().map_err(|_| {
-            ApiError::unprocessable(format!(
-                "Validation failed: tier {t:?} is not one of real_name, pseudonymous, anonymous"
-            ))
-        })?;
-        if t != face.tier() {
-            return Err(ApiError::unprocessable(
-                "Validation failed: tier is not the tier of the face this token is bound to",
-            ));
-        }
+    if tier.is_some_and(|t| t != face.tier()) {
+        return Err(ApiError::unprocessable(
+            "Validation failed: tier is not the tier of the face this token is bound to",
+        ));
     }
-    if let Some(id) = identity_id.as_deref().filter(|i| !i.is_empty()) {
-        if id != face.id.to_string() {
-            return Err(ApiError::unprocessable(
-                "Validation failed: identity_id is not the face this token is bound to",
-            ));
-        }
+    if identity_id.is_some_and(|id| id != face.id.to_string()) {
+        return Err(ApiError::unprocessable(
+            "Validation failed: identity_id is not the face this token is bound to",
+        ));
     }
     Ok(())
 }
@@ -87,14 +80,103 @@ fn reply_id(v: &Option<String>) -> ApiResult<Option<i64>> {
     }
 }
 
+/// Who a new status is posted as.
+enum Poster {
+    Face(Box<Identity>),
+    Anonymous,
+}
+
+fn parse_tier(tier: &Option<String>) -> ApiResult<Option<Tier>> {
+    match tier.as_deref().filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => t.parse().map(Some).map_err(|_| {
+            ApiError::unprocessable(format!(
+                "Validation failed: tier {t:?} is not one of real_name, pseudonymous, anonymous"
+            ))
+        }),
+    }
+}
+
+/// The face a post goes out as, by the token's binding and the Guise
+/// parameters `tier` and `identity_id`. A token never posts as a face it is
+/// not bound to.
+async fn poster(
+    auth: &Auth,
+    conn: &mut guise_core::DbConn,
+    tier: &Option<String>,
+    identity_id: &Option<String>,
+) -> ApiResult<Poster> {
+    let tier = parse_tier(tier)?;
+    let identity_id = identity_id.as_deref().filter(|i| !i.is_empty());
+    match auth.binding() {
+        Some(Binding::Face(_)) => {
+            let face = auth.face()?;
+            check_face_params(face, tier, identity_id)?;
+            Ok(Poster::Face(Box::new(face.clone())))
+        }
+        Some(Binding::Anonymous) => {
+            if tier.is_some_and(|t| t != Tier::Anonymous) {
+                return Err(ApiError::unprocessable(
+                    "Validation failed: tier is not the tier of the face this token is bound to",
+                ));
+            }
+            if identity_id.is_some() {
+                return Err(ApiError::unprocessable(
+                    "Validation failed: identity_id is not the face this token is bound to",
+                ));
+            }
+            Ok(Poster::Anonymous)
+        }
+        Some(Binding::All) => {
+            let account = auth.token.account_id.ok_or_else(ApiError::unauthorized)?;
+            let faces = guise_core::accounts::faces_of(conn, account).await?;
+            if let Some(id) = identity_id {
+                let face = faces
+                    .into_iter()
+                    .find(|f| f.id.to_string() == id)
+                    .ok_or_else(|| {
+                        ApiError::unprocessable(
+                            "Validation failed: identity_id is not one of your faces",
+                        )
+                    })?;
+                if tier.is_some_and(|t| t != face.tier()) {
+                    return Err(ApiError::unprocessable(
+                        "Validation failed: tier is not the tier of that face",
+                    ));
+                }
+                return Ok(Poster::Face(Box::new(face)));
+            }
+            match tier {
+                Some(Tier::Anonymous) => Ok(Poster::Anonymous),
+                Some(t) => faces
+                    .into_iter()
+                    .find(|f| f.tier() == t)
+                    .map(|f| Poster::Face(Box::new(f)))
+                    .ok_or_else(|| {
+                        ApiError::unprocessable(
+                            "Validation failed: tier you have no face of that tier",
+                        )
+                    }),
+                None => faces.into_iter().next().map(|f| Poster::Face(Box::new(f))).ok_or_else(|| {
+                    ApiError::unprocessable("Validation failed: identity_id you have no face")
+                }),
+            }
+        }
+        None => Err(ApiError::unprocessable(
+            "This method requires an authenticated user",
+        )),
+    }
+}
+
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     auth: Auth,
     Params(p): Params<PostParams>,
 ) -> ApiResult<HttpResponse> {
-    let face = auth.face_with("write:statuses")?;
-    check_face_params(face, &p.tier, &p.identity_id)?;
+    auth.require("write:statuses")?;
+    let mut conn = state.db.conn().await?;
+    let poster = poster(&auth, &mut conn, &p.tier, &p.identity_id).await?;
     if !p.media_ids.is_empty() {
         return Err(ApiError::unprocessable(
             "Validation failed: media_ids media attachments are not supported yet",
@@ -117,29 +199,67 @@ async fn create(
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty() && k.len() <= 256)
         .map(str::to_owned);
-    let mut conn = state.db.conn().await?;
-    let status = st::publish(
-        &mut conn,
-        &state.ctx(),
-        face,
-        NewStatus {
-            text: p.status.unwrap_or_default(),
-            spoiler_text: p.spoiler_text.unwrap_or_default(),
-            sensitive: p.sensitive.unwrap_or(false),
-            visibility,
-            language: p.language,
-            in_reply_to_id: reply_id(&p.in_reply_to_id)?,
-            idempotency_key: key,
-        },
-    )
-    .await?;
+    let new = NewStatus {
+        id: None,
+        text: p.status.unwrap_or_default(),
+        spoiler_text: p.spoiler_text.unwrap_or_default(),
+        sensitive: p.sensitive.unwrap_or(false),
+        visibility,
+        language: p.language,
+        in_reply_to_id: reply_id(&p.in_reply_to_id)?,
+        idempotency_key: key,
+    };
+    let status = match poster {
+        Poster::Face(face) => st::publish(&mut conn, &state.ctx(), &face, new).await?,
+        Poster::Anonymous => {
+            let k = auth.anon_key()?;
+            guise_core::anon::publish(&mut conn, &state.ctx(), k, state.face_per(), new).await?
+        }
+    };
     Ok(ok(&types::status_by_id(
         &state,
         &mut conn,
-        Some(face.id),
+        Some(status.identity_id),
         status.id,
     )
     .await?))
+}
+
+/// The face that may edit or delete `status_id`: the owner's anonymous face
+/// when the token carries k_anon and owns it, else the token's face.
+async fn acting_author(
+    auth: &Auth,
+    conn: &mut guise_core::DbConn,
+    status_id: i64,
+) -> ApiResult<Identity> {
+    if let Some(k) = &auth.k_anon {
+        if let Ok(Some(face)) = guise_core::anon::own_author(conn, k, status_id).await {
+            return Ok(face);
+        }
+    }
+    Ok(auth.face()?.clone())
+}
+
+/// The face that favourites: a per-thread anonymous face for anonymous tokens.
+async fn favouriting_face(
+    state: &AppState,
+    auth: &Auth,
+    conn: &mut guise_core::DbConn,
+    status_id: i64,
+) -> ApiResult<Identity> {
+    if auth.is_anonymous() {
+        let k = auth.anon_key()?;
+        return Ok(guise_core::anon::face_for_status(
+            conn,
+            state.clock.as_ref(),
+            k,
+            state.face_per(),
+            status_id,
+            true,
+        )
+        .await?);
+    }
+    Ok(auth.face()?.clone())
 }
 
 async fn show(
@@ -161,11 +281,15 @@ async fn delete(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let face = auth.face_with("write:statuses")?;
+    auth.require("write:statuses")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
+    let face = acting_author(&auth, &mut conn, id).await?;
     let mut entity = types::status_by_id(&state, &mut conn, Some(face.id), id).await?;
-    let gone = st::delete(&mut conn, state.clock.as_ref(), face, id).await?;
+    let gone = st::delete(&mut conn, state.clock.as_ref(), &face, id).await?;
+    if face.tier() == Tier::Anonymous {
+        guise_core::anon::tombstone_if_empty(&mut conn, &face).await?;
+    }
     // Mastodon returns the deleted status with its source, for "delete and redraft".
     entity.text = Some(gone.source_text);
     Ok(ok(&entity))
@@ -191,7 +315,7 @@ async fn edit(
     path: web::Path<String>,
     Params(p): Params<EditParams>,
 ) -> ApiResult<HttpResponse> {
-    let face = auth.face_with("write:statuses")?;
+    auth.require("write:statuses")?;
     let id = parse_id(&path)?;
     if !p.media_ids.is_empty() {
         return Err(ApiError::unprocessable(
@@ -199,10 +323,11 @@ async fn edit(
         ));
     }
     let mut conn = state.db.conn().await?;
+    let face = acting_author(&auth, &mut conn, id).await?;
     st::edit(
         &mut conn,
         &state.ctx(),
-        face,
+        &face,
         id,
         StatusEditInput {
             text: p.status.unwrap_or_default(),
@@ -292,10 +417,11 @@ async fn favourite(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let face = auth.face_with("write:favourites")?;
+    auth.require("write:favourites")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
-    social::favourite(&mut conn, state.clock.as_ref(), face, id).await?;
+    let face = favouriting_face(&state, &auth, &mut conn, id).await?;
+    social::favourite(&mut conn, state.clock.as_ref(), &face, id).await?;
     Ok(ok(&types::status_by_id(
         &state,
         &mut conn,
@@ -310,10 +436,11 @@ async fn unfavourite(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let face = auth.face_with("write:favourites")?;
+    auth.require("write:favourites")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
-    social::unfavourite(&mut conn, state.clock.as_ref(), face, id).await?;
+    let face = favouriting_face(&state, &auth, &mut conn, id).await?;
+    social::unfavourite(&mut conn, state.clock.as_ref(), &face, id).await?;
     Ok(ok(&types::status_by_id(
         &state,
         &mut conn,

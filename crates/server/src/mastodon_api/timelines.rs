@@ -22,9 +22,17 @@ async fn home(
     auth: Auth,
     Params(p): Params<PageParams>,
 ) -> ApiResult<HttpResponse> {
-    let me = auth.face_with("read:statuses")?;
+    auth.require("read:statuses")?;
     let page = p.page(20, 40)?;
     let mut conn = state.db.conn().await?;
+    if auth.is_anonymous() {
+        // No feed rows exist for the owner: their anonymous posts come from
+        // the sealed index at read time (unlinkability rule 4).
+        let ids = guise_core::anon::my_statuses(&mut conn, auth.anon_key()?, &page).await?;
+        let out = types::statuses_by_ids(&state, &mut conn, None, &ids).await?;
+        return Ok(respond(&req, &state, &ids, out));
+    }
+    let me = auth.face()?;
     let ids = guise_core::statuses::home_timeline(&mut conn, me.id, &page).await?;
     let out = types::statuses_by_ids(&state, &mut conn, Some(me.id), &ids).await?;
     Ok(respond(&req, &state, &ids, out))
@@ -85,7 +93,26 @@ async fn tag(
     Ok(respond(&req, &state, &ids, out))
 }
 
+/// Guise: the owner's anonymous posts, newest first ("Anonymous" and "All my faces" tokens).
+async fn my_anonymous(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<PageParams>,
+) -> ApiResult<HttpResponse> {
+    auth.require("read:statuses")?;
+    let page = p.page(20, 40)?;
+    let mut conn = state.db.conn().await?;
+    let ids = guise_core::anon::my_statuses(&mut conn, auth.anon_key()?, &page).await?;
+    let out = types::statuses_by_ids(&state, &mut conn, None, &ids).await?;
+    Ok(respond(&req, &state, &ids, out))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/api/v1/guise/anonymous/statuses",
+        web::get().to(my_anonymous),
+    );
     cfg.route("/api/v1/timelines/home", web::get().to(home))
         .route("/api/v1/timelines/public", web::get().to(public))
         .route("/api/v1/timelines/tag/{tag}", web::get().to(tag));

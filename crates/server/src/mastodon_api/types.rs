@@ -164,8 +164,8 @@ impl Account {
             following_count: stats.following,
             statuses_count: stats.statuses,
             last_status_at: stats
-                .last_status_at
-                .map(|t| t.format("%Y-%m-%d").to_string()),
+                .last_status_on
+                .map(|d| d.format("%Y-%m-%d").to_string()),
             emojis: Vec::new(),
             fields: Vec::new(),
             roles: Vec::new(),
@@ -174,6 +174,52 @@ impl Account {
             guise: GuiseExt::of(state, who),
         }
     }
+}
+
+/// What an "Anonymous" token's `verify_credentials` shows: an account that
+/// exists nowhere, with an id derived from the token and shown nowhere else.
+pub fn synthetic_anonymous(state: &AppState, id: i64) -> Account {
+    let today = chrono::Utc::now().date_naive();
+    let mut acc = Account::new(
+        state,
+        &Identity {
+            id,
+            account_id: None,
+            tier: Tier::Anonymous.as_str().into(),
+            handle: "anonymous".into(),
+            domain: None,
+            display_name: "Anonymous".into(),
+            note: String::new(),
+            locked: false,
+            bot: false,
+            discoverable: false,
+            verified: false,
+            verified_by: None,
+            actor_url: None,
+            inbox_url: None,
+            shared_inbox_url: None,
+            public_key_pem: None,
+            private_key_pem: None,
+            created_on: today,
+            suspended: false,
+            owner_tag: None,
+            owner_nonce: None,
+            thread_tag: None,
+            tombstoned: false,
+        },
+        IdentityStats::default(),
+    );
+    acc.url = state.base_url.to_string();
+    acc.uri = state.base_url.to_string();
+    acc.source = Some(Source {
+        privacy: "public".into(),
+        sensitive: false,
+        language: None,
+        note: String::new(),
+        fields: Vec::new(),
+        follow_requests_count: 0,
+    });
+    acc
 }
 
 pub async fn accounts(
@@ -440,7 +486,7 @@ pub struct Notification {
 pub async fn notifications(
     state: &AppState,
     conn: &mut guise_core::DbConn,
-    viewer: i64,
+    viewer: Option<i64>,
     rows: &[NotificationRow],
 ) -> guise_core::CoreResult<Vec<Notification>> {
     let mut from: Vec<i64> = rows.iter().map(|n| n.from_identity_id).collect();
@@ -453,7 +499,7 @@ pub async fn notifications(
         .filter_map(|a| a.id.parse::<i64>().ok().map(|id| (id, a)))
         .collect();
     let status_ids: Vec<i64> = rows.iter().filter_map(|n| n.status_id).collect();
-    let statuses: HashMap<String, Status> = statuses_by_ids(state, conn, Some(viewer), &status_ids)
+    let statuses: HashMap<String, Status> = statuses_by_ids(state, conn, viewer, &status_ids)
         .await?
         .into_iter()
         .map(|s| (s.id.clone(), s))
@@ -473,7 +519,7 @@ pub async fn notifications(
         let status = match n.status_id {
             Some(id) => match statuses.remove(&id.to_string()) {
                 Some(s) => Some(s),
-                None => match status_by_id(state, conn, Some(viewer), id).await {
+                None => match status_by_id(state, conn, viewer, id).await {
                     Ok(s) => Some(s),
                     Err(_) => continue,
                 },

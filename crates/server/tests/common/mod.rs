@@ -144,7 +144,7 @@ impl TestApp {
 
     pub async fn create_account(&self, username: &str) -> (i64, i64) {
         let mut conn = self.state.db.conn().await.unwrap();
-        let (a, f) = guise_core::accounts::create_account(
+        let (a, f, _recovery) = guise_core::accounts::create_account(
             &mut conn,
             self.clock.as_ref(),
             &Username::parse(username).unwrap(),
@@ -181,6 +181,63 @@ impl TestApp {
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         r.json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A password-grant token bound to `face` ("anonymous", "all" or a face id).
+    pub async fn token_as(&self, username: &str, face: &str, scopes: &str) -> String {
+        let (id, secret) = self.register_app(scopes).await;
+        let r = self
+            .post(
+                "/oauth/token",
+                None,
+                json!({ "grant_type": "password", "client_id": id, "client_secret": secret, "username": username,
+                        "password": "password123", "scope": scopes, "face": face }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs SQL in the test database (fixtures a test needs that no endpoint makes yet).
+    pub async fn sql(&self, sql: &str) {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.state.db.conn().await.unwrap();
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+
+    /// Every row of every table as text, with its `xmin`, for at-rest checks.
+    pub async fn dump(&self) -> BTreeMap<String, Vec<String>> {
+        use diesel::sql_types::Text;
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct T {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct R {
+            #[diesel(sql_type = Text)]
+            row: String,
+        }
+        let mut conn = self.state.db.conn().await.unwrap();
+        let tables: Vec<T> = diesel::sql_query(
+            "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        )
+        .load(&mut conn)
+        .await
+        .unwrap();
+        let mut out = BTreeMap::new();
+        for t in tables {
+            let rows: Vec<R> = diesel::sql_query(format!(
+                "SELECT xmin::text || ' ' || t::text AS row FROM \"{0}\" t ORDER BY 1",
+                t.name
+            ))
+            .load(&mut conn)
+            .await
+            .unwrap();
+            out.insert(t.name, rows.into_iter().map(|r| r.row).collect());
+        }
+        out
     }
 
     /// A new account with a read/write/follow token: (face id, token).

@@ -1,0 +1,329 @@
+//! Anonymous faces and the sealed index.
+//!
+//! An anonymous face stores no account id. Its owner is known only to whoever
+//! holds the account's `k_anon`: `owner_tag = HMAC(k_anon, "face" ‖ nonce)`,
+//! and per-thread reuse looks up `thread_tag = HMAC(k_anon, "thread" ‖ root)`.
+//! The owner finds their faces through the sealed index: rows keyed by
+//! `HMAC(k_anon, "slot" ‖ n)`, n = 0, 1, 2, …, holding sealed (face, root).
+//! Creating, editing or deleting anonymous content writes nothing tied to the
+//! account (unlinkability rule 4).
+
+use crate::clock::Clock;
+use crate::db::DbConn;
+use crate::error::{CoreError, CoreResult};
+use crate::id::Id;
+use crate::models::{Identity, Status};
+use crate::schema::{identities, sealed_idempotency, sealed_index, statuses};
+use crate::seal::{self, KAnon};
+use crate::statuses::{self as st, Ctx, NewStatus};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use guise_policy::Tier;
+use rand::Rng;
+
+/// Whether a new anonymous face is minted per thread (the default, so a
+/// conversation stays readable) or per post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacePer {
+    Thread,
+    Post,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub n: u64,
+    pub face_id: i64,
+    pub thread_root: i64,
+}
+
+fn slot_key(k: &KAnon, n: u64) -> Vec<u8> {
+    k.tag("slot", &n.to_be_bytes()).to_vec()
+}
+
+fn thread_tag(k: &KAnon, root: i64) -> Vec<u8> {
+    k.tag("thread", &root.to_be_bytes()).to_vec()
+}
+
+/// Whether `k` owns this anonymous face.
+pub fn owns(k: &KAnon, face: &Identity) -> bool {
+    match (&face.owner_tag, &face.owner_nonce) {
+        (Some(tag), Some(nonce)) => crate::secret::constant_time_eq(tag, &k.tag("face", nonce)),
+        _ => false,
+    }
+}
+
+/// Reads the index from slot 0 until the first missing slot.
+pub async fn walk(conn: &mut DbConn, k: &KAnon) -> CoreResult<Vec<IndexEntry>> {
+    const BATCH: u64 = 32;
+    let mut out = Vec::new();
+    let mut start = 0u64;
+    loop {
+        let keys: Vec<Vec<u8>> = (start..start + BATCH).map(|n| slot_key(k, n)).collect();
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = sealed_index::table
+            .filter(sealed_index::slot.eq_any(&keys))
+            .select((sealed_index::slot, sealed_index::payload))
+            .load(conn)
+            .await?;
+        for (i, key) in keys.iter().enumerate() {
+            let Some((_, payload)) = rows.iter().find(|(s, _)| s == key) else {
+                return Ok(out);
+            };
+            let n = start + i as u64;
+            let Some(plain) = k.open(key, payload) else {
+                continue;
+            };
+            if let (Some(face), Some(root)) = (plain.get(0..8), plain.get(8..16)) {
+                out.push(IndexEntry {
+                    n,
+                    face_id: i64::from_be_bytes(face.try_into().unwrap_or_default()),
+                    thread_root: i64::from_be_bytes(root.try_into().unwrap_or_default()),
+                });
+            }
+        }
+        start += BATCH;
+    }
+}
+
+/// Appends (face, root) at the first free slot. Racing writers collide on
+/// the primary key; the loser moves on to the next slot.
+async fn append(conn: &mut DbConn, k: &KAnon, face_id: i64, root: i64) -> CoreResult<()> {
+    let mut n = walk(conn, k).await?.last().map_or(0, |e| e.n + 1);
+    let mut plain = Vec::with_capacity(16);
+    plain.extend_from_slice(&face_id.to_be_bytes());
+    plain.extend_from_slice(&root.to_be_bytes());
+    for _ in 0..64 {
+        let key = slot_key(k, n);
+        let inserted = diesel::insert_into(sealed_index::table)
+            .values((
+                sealed_index::slot.eq(&key),
+                sealed_index::payload.eq(k.seal(&key, &plain)),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        if inserted == 1 {
+            return Ok(());
+        }
+        n += 1;
+    }
+    Err(CoreError::Internal("sealed index is contended".into()))
+}
+
+/// The owner's anonymous faces, oldest first.
+pub async fn my_faces(conn: &mut DbConn, k: &KAnon) -> CoreResult<Vec<Identity>> {
+    let ids: Vec<i64> = walk(conn, k)
+        .await?
+        .into_iter()
+        .map(|e| e.face_id)
+        .collect();
+    let mut faces = crate::accounts::identities_by_ids(conn, &ids).await?;
+    // The index is only a hint: ownership is proved by the face's own tag.
+    faces.retain(|f| owns(k, f));
+    faces.sort_by_key(|f| f.id);
+    Ok(faces)
+}
+
+fn random_handle() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    let tail: String = (0..12)
+        .map(|_| {
+            char::from(
+                ALPHABET
+                    .get(rng.gen_range(0..ALPHABET.len()))
+                    .copied()
+                    .unwrap_or(b'a'),
+            )
+        })
+        .collect();
+    format!("anon_{tail}")
+}
+
+/// The owner's face for the thread rooted at `root`, minted if needed.
+async fn face_for_thread(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    k: &KAnon,
+    root: i64,
+    per: FacePer,
+) -> CoreResult<Identity> {
+    let tag = thread_tag(k, root);
+    if per == FacePer::Thread {
+        let existing: Option<Identity> = identities::table
+            .filter(identities::thread_tag.eq(&tag))
+            .select(Identity::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(face) = existing {
+            if face.suspended {
+                return Err(CoreError::Refused(guise_policy::Refusal::Suspended));
+            }
+            return Ok(face);
+        }
+    }
+    let nonce = seal::new_nonce().to_vec();
+    let id = Id::generate(clock.now()).get();
+    let face: Identity = diesel::insert_into(identities::table)
+        .values((
+            identities::id.eq(id),
+            identities::tier.eq(Tier::Anonymous.as_str()),
+            identities::handle.eq(random_handle()),
+            identities::display_name.eq("Anonymous"),
+            identities::discoverable.eq(false),
+            identities::created_on.eq(clock.today()),
+            identities::owner_tag.eq(k.tag("face", &nonce).to_vec()),
+            identities::owner_nonce.eq(&nonce),
+            identities::thread_tag.eq((per == FacePer::Thread).then_some(&tag)),
+        ))
+        .returning(Identity::as_returning())
+        .get_result(conn)
+        .await?;
+    append(conn, k, face.id, root).await?;
+    Ok(face)
+}
+
+/// A moderator's suspension of any of the owner's faces holds the owner back,
+/// without anyone learning who the owner is.
+pub async fn ensure_not_banned(conn: &mut DbConn, k: &KAnon) -> CoreResult<()> {
+    if my_faces(conn, k).await?.iter().any(|f| f.suspended) {
+        return Err(CoreError::Refused(guise_policy::Refusal::Suspended));
+    }
+    Ok(())
+}
+
+/// Posts anonymously: through the owner's face for the thread (or a new one).
+pub async fn publish(
+    conn: &mut DbConn,
+    ctx: &Ctx<'_>,
+    k: &KAnon,
+    per: FacePer,
+    mut new: NewStatus,
+) -> CoreResult<Status> {
+    ensure_not_banned(conn, k).await?;
+    let key_tag = new
+        .idempotency_key
+        .take()
+        .map(|key| k.tag("idempotency", key.as_bytes()).to_vec());
+    if let Some(tag) = &key_tag {
+        let existing: Option<i64> = sealed_idempotency::table
+            .find(tag)
+            .select(sealed_idempotency::status_id)
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(id) = existing {
+            return st::get_status(conn, id).await;
+        }
+    }
+    let root = match new.in_reply_to_id {
+        Some(parent) => {
+            st::get_status(conn, parent)
+                .await
+                .map_err(|_| CoreError::invalid("in_reply_to_id", "Record not found"))?
+                .thread_root_id
+        }
+        None => {
+            let id = Id::generate(ctx.clock.now()).get();
+            new.id = Some(id);
+            id
+        }
+    };
+    let k = k.clone();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let face = face_for_thread(conn, ctx.clock, &k, root, per).await?;
+        let status = st::publish(conn, ctx, &face, new).await?;
+        if let Some(tag) = key_tag {
+            diesel::insert_into(sealed_idempotency::table)
+                .values((
+                    sealed_idempotency::key_tag.eq(tag),
+                    sealed_idempotency::status_id.eq(status.id),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Ok(status)
+    })
+    .await
+}
+
+/// The owner's face that may act on `status`'s thread (to favourite, say).
+pub async fn face_for_status(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    k: &KAnon,
+    per: FacePer,
+    status_id: i64,
+    viewer_check: bool,
+) -> CoreResult<Identity> {
+    ensure_not_banned(conn, k).await?;
+    let status = st::get_status(conn, status_id).await?;
+    if viewer_check && !st::can_see(conn, None, &status).await? {
+        return Err(CoreError::NotFound);
+    }
+    let root = status.thread_root_id;
+    let k = k.clone();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        face_for_thread(conn, clock, &k, root, per).await
+    })
+    .await
+}
+
+/// The anonymous author of `status_id` if `k` owns it.
+pub async fn own_author(
+    conn: &mut DbConn,
+    k: &KAnon,
+    status_id: i64,
+) -> CoreResult<Option<Identity>> {
+    let status = st::get_status(conn, status_id).await?;
+    let author = crate::accounts::get_identity(conn, status.identity_id).await?;
+    Ok((author.tier() == Tier::Anonymous && owns(k, &author)).then_some(author))
+}
+
+/// After a delete: a face with no statuses left becomes a tombstone.
+pub async fn tombstone_if_empty(conn: &mut DbConn, face: &Identity) -> CoreResult<()> {
+    let left: i64 = statuses::table
+        .filter(statuses::identity_id.eq(face.id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if left == 0 {
+        diesel::update(identities::table.find(face.id))
+            .set(identities::tombstoned.eq(true))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Ids of the owner's anonymous statuses, newest first, paginated.
+pub async fn my_statuses(conn: &mut DbConn, k: &KAnon, page: &st::Page) -> CoreResult<Vec<i64>> {
+    let faces: Vec<i64> = my_faces(conn, k).await?.into_iter().map(|f| f.id).collect();
+    if faces.is_empty() {
+        return Ok(Vec::new());
+    }
+    let asc = page.min_id.is_some() && page.max_id.is_none();
+    let mut q = statuses::table
+        .filter(statuses::identity_id.eq_any(&faces))
+        .select(statuses::id)
+        .into_boxed();
+    if let Some(m) = page.max_id {
+        q = q.filter(statuses::id.lt(m));
+    }
+    if let Some(s) = page.since_id {
+        q = q.filter(statuses::id.gt(s));
+    }
+    if let Some(m) = page.min_id {
+        q = q.filter(statuses::id.gt(m));
+    }
+    q = if asc {
+        q.order(statuses::id.asc())
+    } else {
+        q.order(statuses::id.desc())
+    };
+    let mut ids: Vec<i64> = q.limit(page.limit).load(conn).await?;
+    if asc {
+        ids.reverse();
+    }
+    Ok(ids)
+}
