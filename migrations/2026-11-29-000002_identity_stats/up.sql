@@ -36,15 +36,19 @@ CREATE TRIGGER statuses_counted AFTER INSERT OR DELETE ON statuses
     FOR EACH ROW EXECUTE FUNCTION guise_count_statuses();
 
 CREATE FUNCTION guise_count_follows() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    delta BIGINT := CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END;
-    r follows%ROWTYPE := CASE WHEN TG_OP = 'INSERT' THEN NEW ELSE OLD END;
 BEGIN
-    INSERT INTO identity_stats (identity_id, following_count) VALUES (r.identity_id, greatest(delta, 0))
-    ON CONFLICT (identity_id) DO UPDATE SET following_count = greatest(identity_stats.following_count + delta, 0);
-    INSERT INTO identity_stats (identity_id, followers_count) VALUES (r.target_identity_id, greatest(delta, 0))
-    ON CONFLICT (identity_id) DO UPDATE SET followers_count = greatest(identity_stats.followers_count + delta, 0);
-    RETURN r;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO identity_stats (identity_id, following_count) VALUES (NEW.identity_id, 1)
+        ON CONFLICT (identity_id) DO UPDATE SET following_count = identity_stats.following_count + 1;
+        INSERT INTO identity_stats (identity_id, followers_count) VALUES (NEW.target_identity_id, 1)
+        ON CONFLICT (identity_id) DO UPDATE SET followers_count = identity_stats.followers_count + 1;
+        RETURN NEW;
+    END IF;
+    -- Only UPDATE on delete: a face being deleted cascades here and must not
+    -- be re-inserted.
+    UPDATE identity_stats SET following_count = greatest(following_count - 1, 0) WHERE identity_id = OLD.identity_id;
+    UPDATE identity_stats SET followers_count = greatest(followers_count - 1, 0) WHERE identity_id = OLD.target_identity_id;
+    RETURN OLD;
 END $$;
 
 CREATE TRIGGER follows_counted AFTER INSERT OR DELETE ON follows

@@ -177,6 +177,13 @@ pub async fn create_account(
     password: &str,
     role: Role,
 ) -> CoreResult<(Account, Identity, Secret)> {
+    if username
+        .as_str()
+        .to_ascii_lowercase()
+        .starts_with(crate::faces::ANON_PREFIX)
+    {
+        return Err(CoreError::invalid("username", "is reserved"));
+    }
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(CoreError::invalid(
             "password",

@@ -10,6 +10,7 @@ pub mod anon;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod faces;
 pub mod id;
 pub mod models;
 pub mod oauth;

@@ -56,6 +56,7 @@ pub struct Identity {
     pub owner_nonce: Option<Vec<u8>>,
     pub thread_tag: Option<Vec<u8>>,
     pub tombstoned: bool,
+    pub real_name_status: Option<String>,
 }
 
 impl Identity {

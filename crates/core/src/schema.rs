@@ -41,6 +41,7 @@ diesel::table! {
         owner_nonce -> Nullable<Bytea>,
         thread_tag -> Nullable<Bytea>,
         tombstoned -> Bool,
+        real_name_status -> Nullable<Text>,
     }
 }
 

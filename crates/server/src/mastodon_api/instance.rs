@@ -17,15 +17,12 @@ pub fn version_string() -> String {
     )
 }
 
-/// Tiers this build can actually deliver, among those the admin enabled.
-/// (Real-name faces arrive with the rest of the tiers work; until then the
-/// instance promises only what it does.)
+/// Tiers on offer: those the admin enabled.
 pub fn tiers_on_offer(state: &AppState) -> Vec<&'static str> {
     state
         .rules
         .tiers_enabled
         .iter()
-        .filter(|t| **t != guise_policy::Tier::RealName)
         .map(|t| t.as_str())
         .collect()
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod apps;
+pub mod faces;
 pub mod instance;
 pub mod notifications;
 pub mod statuses;
@@ -95,6 +96,7 @@ pub fn ok<T: serde::Serialize>(v: &T) -> HttpResponse {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     apps::routes(cfg);
+    faces::routes(cfg);
     accounts::routes(cfg);
     statuses::routes(cfg);
     timelines::routes(cfg);

@@ -157,9 +157,13 @@ async fn poster(
                             "Validation failed: tier you have no face of that tier",
                         )
                     }),
-                None => faces.into_iter().next().map(|f| Poster::Face(Box::new(f))).ok_or_else(|| {
-                    ApiError::unprocessable("Validation failed: identity_id you have no face")
-                }),
+                None => faces
+                    .into_iter()
+                    .next()
+                    .map(|f| Poster::Face(Box::new(f)))
+                    .ok_or_else(|| {
+                        ApiError::unprocessable("Validation failed: identity_id you have no face")
+                    }),
             }
         }
         None => Err(ApiError::unprocessable(

@@ -206,6 +206,7 @@ pub fn synthetic_anonymous(state: &AppState, id: i64) -> Account {
             owner_nonce: None,
             thread_tag: None,
             tombstoned: false,
+            real_name_status: None,
         },
         IdentityStats::default(),
     );

@@ -1,0 +1,336 @@
+//! Persistent faces: pseudonyms and the real-name face, and the admin's
+//! verification of real names. Each face is socially a separate person;
+//! nothing here links one face to another in public.
+
+use crate::accounts::{faces_of, get_identity, insert_local_identity, Username};
+use crate::clock::Clock;
+use crate::db::DbConn;
+use crate::error::{CoreError, CoreResult};
+use crate::id::Id;
+use crate::models::Identity;
+use crate::schema::identities;
+use crate::statuses::outbox;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use guise_policy::Tier;
+
+pub const MAX_DISPLAY_NAME: usize = 30;
+pub const MAX_NOTE: usize = 500;
+
+/// Handles starting with this are minted for anonymous faces only.
+pub const ANON_PREFIX: &str = "anon_";
+
+/// A handle a person may choose: a valid username outside the anonymous prefix.
+pub fn chosen_handle(s: &str) -> CoreResult<Username> {
+    let u = Username::parse(s)?;
+    if u.as_str().to_ascii_lowercase().starts_with(ANON_PREFIX) {
+        return Err(CoreError::invalid("handle", "is reserved"));
+    }
+    Ok(u)
+}
+
+fn check_display_name(s: &str) -> CoreResult<()> {
+    if s.chars().count() > MAX_DISPLAY_NAME {
+        return Err(CoreError::invalid(
+            "display_name",
+            format!("is longer than {MAX_DISPLAY_NAME} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_note(s: &str) -> CoreResult<()> {
+    if s.chars().count() > MAX_NOTE {
+        return Err(CoreError::invalid(
+            "note",
+            format!("is longer than {MAX_NOTE} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn taken(e: CoreError) -> CoreError {
+    if e.is_unique_violation() {
+        CoreError::Conflict("that handle is already taken")
+    } else {
+        e
+    }
+}
+
+pub async fn create_pseudonym(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    account_id: i64,
+    handle: &str,
+    display_name: &str,
+    note: &str,
+) -> CoreResult<Identity> {
+    let handle = chosen_handle(handle)?;
+    check_display_name(display_name)?;
+    check_note(note)?;
+    let id = Id::generate(clock.now()).get();
+    let (h, d, n) = (
+        handle.as_str().to_owned(),
+        display_name.to_owned(),
+        note.to_owned(),
+    );
+    let today = clock.today();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let face = insert_local_identity(
+            conn,
+            id,
+            Some(account_id),
+            Tier::Pseudonymous,
+            &h,
+            &d,
+            today,
+        )
+        .await?;
+        diesel::update(identities::table.find(id))
+            .set(identities::note.eq(&n))
+            .execute(conn)
+            .await?;
+        Ok(Identity { note: n, ..face })
+    })
+    .await
+    .map_err(taken)
+}
+
+/// Asks for the account's one real-name face; it posts (if policy allows)
+/// but shows as verified only once an admin verified it.
+pub async fn request_real_name(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    account_id: i64,
+    handle: &str,
+    real_name: &str,
+) -> CoreResult<Identity> {
+    let handle = chosen_handle(handle)?;
+    let real_name = real_name.trim();
+    if real_name.is_empty() {
+        return Err(CoreError::invalid("display_name", "can't be blank"));
+    }
+    check_display_name(real_name)?;
+    if faces_of(conn, account_id)
+        .await?
+        .iter()
+        .any(|f| f.tier() == Tier::RealName)
+    {
+        return Err(CoreError::Conflict(
+            "this login already has a real-name face",
+        ));
+    }
+    let id = Id::generate(clock.now()).get();
+    let (h, n) = (handle.as_str().to_owned(), real_name.to_owned());
+    let today = clock.today();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        diesel::insert_into(identities::table)
+            .values((
+                identities::id.eq(id),
+                identities::account_id.eq(account_id),
+                identities::tier.eq(Tier::RealName.as_str()),
+                identities::handle.eq(&h),
+                identities::display_name.eq(&n),
+                identities::created_on.eq(today),
+                identities::real_name_status.eq("pending"),
+            ))
+            .execute(conn)
+            .await?;
+        diesel::insert_into(crate::schema::preferences::table)
+            .values(crate::schema::preferences::identity_id.eq(id))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
+    .map_err(taken)?;
+    get_identity(conn, id).await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub handle: Option<String>,
+    pub display_name: Option<String>,
+    pub note: Option<String>,
+    pub locked: Option<bool>,
+    pub bot: Option<bool>,
+    pub discoverable: Option<bool>,
+}
+
+/// Edits a persistent face. A verified real name is locked: changing it
+/// sends the face back to pending verification.
+pub async fn update_profile(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    face: &Identity,
+    c: ProfileChange,
+) -> CoreResult<Identity> {
+    if face.tier() == Tier::Anonymous || !face.is_local() {
+        return Err(CoreError::Forbidden("this face has no profile to edit"));
+    }
+    let handle = match &c.handle {
+        Some(h) if !h.eq_ignore_ascii_case(&face.handle) => {
+            Some(chosen_handle(h)?.as_str().to_owned())
+        }
+        _ => None,
+    };
+    if let Some(d) = &c.display_name {
+        check_display_name(d)?;
+        if face.tier() == Tier::RealName && d.trim().is_empty() {
+            return Err(CoreError::invalid(
+                "display_name",
+                "a real name can't be blank",
+            ));
+        }
+    }
+    if let Some(n) = &c.note {
+        check_note(n)?;
+    }
+    let renamed_real = face.tier() == Tier::RealName
+        && c.display_name
+            .as_deref()
+            .is_some_and(|d| d.trim() != face.display_name);
+    let id = face.id;
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let q = || identities::table.find(id);
+        if let Some(h) = &handle {
+            diesel::update(q())
+                .set(identities::handle.eq(h))
+                .execute(conn)
+                .await?;
+        }
+        if let Some(d) = &c.display_name {
+            diesel::update(q())
+                .set(identities::display_name.eq(d.trim()))
+                .execute(conn)
+                .await?;
+        }
+        if renamed_real {
+            diesel::update(q())
+                .set((
+                    identities::verified.eq(false),
+                    identities::verified_by.eq(None::<String>),
+                    identities::real_name_status.eq("pending"),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        if let Some(n) = &c.note {
+            diesel::update(q())
+                .set(identities::note.eq(n))
+                .execute(conn)
+                .await?;
+        }
+        if let Some(v) = c.locked {
+            diesel::update(q())
+                .set(identities::locked.eq(v))
+                .execute(conn)
+                .await?;
+        }
+        if let Some(v) = c.bot {
+            diesel::update(q())
+                .set(identities::bot.eq(v))
+                .execute(conn)
+                .await?;
+        }
+        if let Some(v) = c.discoverable {
+            diesel::update(q())
+                .set(identities::discoverable.eq(v))
+                .execute(conn)
+                .await?;
+        }
+        outbox(
+            conn,
+            clock,
+            "face.updated",
+            serde_json::json!({ "identity_id": id.to_string() }),
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+    .map_err(taken)?;
+    get_identity(conn, id).await
+}
+
+/// Deletes a persistent face and everything it posted. The account's last
+/// face stays: a login always has one face to sign in as.
+pub async fn delete_face(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    account_id: i64,
+    face_id: i64,
+) -> CoreResult<()> {
+    let faces = faces_of(conn, account_id).await?;
+    if !faces.iter().any(|f| f.id == face_id) {
+        return Err(CoreError::NotFound);
+    }
+    if faces.len() == 1 {
+        return Err(CoreError::invalid(
+            "id",
+            "the last face of a login cannot be deleted",
+        ));
+    }
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        outbox(
+            conn,
+            clock,
+            "face.deleted",
+            serde_json::json!({ "identity_id": face_id.to_string() }),
+        )
+        .await?;
+        diesel::delete(identities::table.find(face_id))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Real-name faces by status, oldest first, for the admin queue.
+pub async fn real_names(conn: &mut DbConn, status: &str) -> CoreResult<Vec<Identity>> {
+    Ok(identities::table
+        .filter(identities::tier.eq(Tier::RealName.as_str()))
+        .filter(identities::domain.is_null())
+        .filter(identities::real_name_status.eq(status))
+        .order(identities::id.asc())
+        .select(Identity::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// An admin's decision on a real name; `domain` is this instance, recorded
+/// as the verifier that other servers will show.
+pub async fn decide_real_name(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    face_id: i64,
+    verify: bool,
+    domain: &str,
+) -> CoreResult<Identity> {
+    let face = get_identity(conn, face_id).await?;
+    if face.tier() != Tier::RealName || !face.is_local() {
+        return Err(CoreError::NotFound);
+    }
+    let domain = domain.to_owned();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        diesel::update(identities::table.find(face_id))
+            .set((
+                identities::verified.eq(verify),
+                identities::verified_by.eq(verify.then_some(domain)),
+                identities::real_name_status.eq(if verify { "verified" } else { "rejected" }),
+            ))
+            .execute(conn)
+            .await?;
+        outbox(
+            conn,
+            clock,
+            "face.updated",
+            serde_json::json!({ "identity_id": face_id.to_string() }),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    get_identity(conn, face_id).await
+}

@@ -1,0 +1,196 @@
+//! Guise: managing one's faces (pseudonyms and the real-name face) with an
+//! "All my faces" token, and Mastodon's update_credentials for one face.
+
+use super::{ok, parse_id, types};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{de, Auth, Params};
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use guise_core::faces::{self, ProfileChange};
+use serde::Deserialize;
+use serde_json::json;
+
+/// Managing faces needs an "All my faces" token: a face-bound token must not
+/// learn of its owner's other faces.
+fn all_faces_account(auth: &Auth, scope: &str) -> ApiResult<i64> {
+    auth.require(scope)?;
+    if !auth.is_all() {
+        return Err(ApiError::unprocessable(
+            "Managing faces needs an \"All my faces\" token",
+        ));
+    }
+    auth.token.account_id.ok_or_else(ApiError::unauthorized)
+}
+
+async fn list(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    let account = all_faces_account(&auth, "read:accounts")?;
+    let mut conn = state.db.conn().await?;
+    let faces = guise_core::accounts::faces_of(&mut conn, account).await?;
+    let accounts = types::accounts(&state, &mut conn, &faces).await?;
+    let out: Vec<_> = faces
+        .iter()
+        .zip(accounts)
+        .map(|(f, a)| json!({ "account": a, "real_name_status": f.real_name_status }))
+        .collect();
+    Ok(ok(&out))
+}
+
+#[derive(Deserialize)]
+struct NewFace {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    handle: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    note: Option<String>,
+}
+
+async fn create_pseudonym(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<NewFace>,
+) -> ApiResult<HttpResponse> {
+    let account = all_faces_account(&auth, "write:accounts")?;
+    let handle = p
+        .handle
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: handle can't be blank"))?;
+    let mut conn = state.db.conn().await?;
+    let face = faces::create_pseudonym(
+        &mut conn,
+        state.clock.as_ref(),
+        account,
+        &handle,
+        p.display_name.as_deref().unwrap_or(""),
+        p.note.as_deref().unwrap_or(""),
+    )
+    .await?;
+    Ok(ok(&types::account(&state, &mut conn, &face).await?))
+}
+
+async fn request_real_name(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<NewFace>,
+) -> ApiResult<HttpResponse> {
+    let account = all_faces_account(&auth, "write:accounts")?;
+    if !state
+        .rules
+        .tiers_enabled
+        .contains(&guise_policy::Tier::RealName)
+    {
+        return Err(ApiError::unprocessable(
+            "Validation failed: real-name faces are not offered here",
+        ));
+    }
+    let handle = p
+        .handle
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: handle can't be blank"))?;
+    let name = p
+        .display_name
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: display_name can't be blank"))?;
+    let mut conn = state.db.conn().await?;
+    let face =
+        faces::request_real_name(&mut conn, state.clock.as_ref(), account, &handle, &name).await?;
+    Ok(ok(
+        &json!({ "account": types::account(&state, &mut conn, &face).await?, "real_name_status": face.real_name_status }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Change {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    handle: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    note: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    locked: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    bot: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    discoverable: Option<bool>,
+}
+
+impl Change {
+    fn into_core(self) -> ProfileChange {
+        ProfileChange {
+            handle: self.handle,
+            display_name: self.display_name,
+            note: self.note,
+            locked: self.locked,
+            bot: self.bot,
+            discoverable: self.discoverable,
+        }
+    }
+}
+
+async fn own_face(
+    state: &AppState,
+    account: i64,
+    id: &str,
+) -> ApiResult<guise_core::models::Identity> {
+    let id = parse_id(id)?;
+    let mut conn = state.db.conn().await?;
+    guise_core::accounts::faces_of(&mut conn, account)
+        .await?
+        .into_iter()
+        .find(|f| f.id == id)
+        .ok_or_else(ApiError::not_found)
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<Change>,
+) -> ApiResult<HttpResponse> {
+    let account = all_faces_account(&auth, "write:accounts")?;
+    let face = own_face(&state, account, &path).await?;
+    let mut conn = state.db.conn().await?;
+    let face = faces::update_profile(&mut conn, state.clock.as_ref(), &face, p.into_core()).await?;
+    Ok(ok(&types::account(&state, &mut conn, &face).await?))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let account = all_faces_account(&auth, "write:accounts")?;
+    let face = own_face(&state, account, &path).await?;
+    let mut conn = state.db.conn().await?;
+    faces::delete_face(&mut conn, state.clock.as_ref(), account, face.id).await?;
+    Ok(ok(&json!({})))
+}
+
+/// Mastodon's `PATCH /api/v1/accounts/update_credentials`, for the token's face.
+async fn update_credentials(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<Change>,
+) -> ApiResult<HttpResponse> {
+    let face = auth.face_with("write:accounts")?;
+    let mut conn = state.db.conn().await?;
+    let change = ProfileChange {
+        handle: None,
+        ..p.into_core()
+    };
+    let face = faces::update_profile(&mut conn, state.clock.as_ref(), face, change).await?;
+    Ok(ok(&types::account(&state, &mut conn, &face).await?))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/guise/faces", web::get().to(list))
+        .route("/api/v1/guise/faces", web::post().to(create_pseudonym))
+        .route(
+            "/api/v1/guise/faces/real_name",
+            web::post().to(request_real_name),
+        )
+        .route("/api/v1/guise/faces/{id}", web::patch().to(update))
+        .route("/api/v1/guise/faces/{id}", web::delete().to(delete))
+        .route(
+            "/api/v1/accounts/update_credentials",
+            web::patch().to(update_credentials),
+        );
+}
