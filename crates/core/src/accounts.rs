@@ -385,6 +385,180 @@ pub async fn preferences_of(conn: &mut DbConn, identity_id: i64) -> CoreResult<P
         .found()
 }
 
+/// Changes the password and re-wraps `k_anon` under it (an explicit settings
+/// change: the only kind of request that may write the account row).
+pub async fn change_password(
+    conn: &mut DbConn,
+    account: &Account,
+    current: &str,
+    new: &str,
+) -> CoreResult<()> {
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(CoreError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if !verify_password(current.to_owned(), account.password_hash.clone()).await? {
+        return Err(CoreError::invalid("current_password", "is wrong"));
+    }
+    let (k_anon, _) = unlock_k_anon(conn, account.id, current).await?;
+    set_password(conn, account.id, new, &k_anon).await
+}
+
+async fn set_password(
+    conn: &mut DbConn,
+    account_id: i64,
+    new: &str,
+    k_anon: &KAnon,
+) -> CoreResult<()> {
+    let hash = hash_password(new.to_owned()).await?;
+    let (new_owned, k) = (new.to_owned(), k_anon.clone());
+    let (salt, wrap) = tokio::task::spawn_blocking(move || {
+        let salt = seal::new_salt().to_vec();
+        let key = WrapKey::from_password(&new_owned, &salt).map_err(CoreError::Internal)?;
+        Ok::<_, CoreError>((salt.clone(), k.wrap(&key, PASSWORD_SLOT)))
+    })
+    .await
+    .map_err(|e| CoreError::Internal(e.to_string()))??;
+    diesel::update(accounts::table.find(account_id))
+        .set((
+            accounts::password_hash.eq(hash),
+            accounts::k_anon_salt.eq(salt),
+            accounts::k_anon_password_wrap.eq(wrap),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn find_login(conn: &mut DbConn, login: &str) -> CoreResult<Option<Account>> {
+    let by_email: Option<Account> = accounts::table
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(")
+                .bind::<diesel::sql_types::Text, _>(login.trim())
+                .sql(")"),
+        )
+        .select(Account::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    if by_email.is_some() {
+        return Ok(by_email);
+    }
+    Ok(accounts::table
+        .inner_join(identities::table.on(identities::account_id.eq(accounts::id.nullable())))
+        .filter(identities::domain.is_null())
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(identities.handle) = lower(")
+                .bind::<diesel::sql_types::Text, _>(login.trim())
+                .sql(")"),
+        )
+        .select(Account::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+async fn revoke_all_tokens(conn: &mut DbConn, account_id: i64) -> CoreResult<()> {
+    use crate::schema::{oauth_codes, oauth_tokens};
+    diesel::delete(oauth_tokens::table.filter(oauth_tokens::account_id.eq(account_id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(oauth_codes::table.filter(oauth_codes::account_id.eq(account_id)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A forgotten password, with the recovery code: `k_anon` survives. The
+/// code is used up (a new one is returned) and every token is revoked.
+pub async fn recover_with_code(
+    conn: &mut DbConn,
+    login: &str,
+    recovery_code: &str,
+    new: &str,
+) -> CoreResult<Secret> {
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(CoreError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    let refused = || CoreError::Forbidden("that login and recovery code do not match");
+    let account = find_login(conn, login).await?.ok_or_else(refused)?;
+    let wrap: Option<Vec<u8>> = accounts::table
+        .find(account.id)
+        .select(accounts::k_anon_recovery_wrap)
+        .first(conn)
+        .await?;
+    let k_anon = wrap
+        .and_then(|w| {
+            KAnon::unwrap_from(
+                &WrapKey::from_recovery_code(recovery_code),
+                RECOVERY_SLOT,
+                &w,
+            )
+        })
+        .ok_or_else(refused)?;
+    let code = Secret::generate();
+    let recovery_wrap = k_anon.wrap(&WrapKey::from_recovery_code(code.expose()), RECOVERY_SLOT);
+    set_password(conn, account.id, new, &k_anon).await?;
+    diesel::update(accounts::table.find(account.id))
+        .set(accounts::k_anon_recovery_wrap.eq(recovery_wrap))
+        .execute(conn)
+        .await?;
+    revoke_all_tokens(conn, account.id).await?;
+    Ok(code)
+}
+
+/// A reset without the recovery code (by an admin): the old `k_anon` is
+/// lost with every tie to the account's anonymous posts, a new key is made,
+/// anonymous posting pauses for `cooldown_days` so a new key cannot shed a
+/// ban, and every token is revoked. Returns the new recovery code.
+pub async fn reset_password_losing_anonymity(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    login: &str,
+    new: &str,
+    cooldown_days: i64,
+) -> CoreResult<Secret> {
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(CoreError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    let account = find_login(conn, login).await?.ok_or(CoreError::NotFound)?;
+    let hash = hash_password(new.to_owned()).await?;
+    let keys = new_keys(new).await?;
+    let until = clock.today() + chrono::Duration::days(cooldown_days.max(0));
+    diesel::update(accounts::table.find(account.id))
+        .set((
+            accounts::password_hash.eq(hash),
+            accounts::anon_cooldown_until.eq(Some(until)),
+        ))
+        .execute(conn)
+        .await?;
+    store_keys(conn, account.id, &keys).await?;
+    revoke_all_tokens(conn, account.id).await?;
+    Ok(keys.recovery_code)
+}
+
+/// The day anonymous posting resumes after a reset, if it has not yet.
+pub async fn anonymous_cooldown(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    account_id: i64,
+) -> CoreResult<Option<chrono::NaiveDate>> {
+    let until: Option<chrono::NaiveDate> = accounts::table
+        .find(account_id)
+        .select(accounts::anon_cooldown_until)
+        .first(conn)
+        .await?;
+    Ok(until.filter(|d| *d > clock.today()))
+}
+
 /// Public instance figures: logins, local statuses, known remote domains.
 pub async fn instance_stats(conn: &mut DbConn) -> CoreResult<(i64, i64, i64)> {
     use crate::schema::statuses;

@@ -35,6 +35,9 @@ pub struct InstanceConfig {
     /// "thread": one anonymous face per (account, thread), so a conversation
     /// stays readable; "post": a new anonymous face for every post.
     pub anonymous_face_per: String,
+    /// Days anonymous posting pauses after a password reset that lost the
+    /// anonymity key, so that a new key cannot shed a ban.
+    pub anonymous_reset_cooldown_days: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +99,7 @@ impl Default for InstanceConfig {
             ],
             real_name_requires_verification: false,
             anonymous_face_per: "thread".into(),
+            anonymous_reset_cooldown_days: 14,
         }
     }
 }

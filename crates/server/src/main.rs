@@ -19,6 +19,9 @@ commands:
                                          create a login; reads the password from
                                          standard input when that is not a terminal,
                                          otherwise generates one and prints it once
+  admin reset-password <login> --yes-lose-anonymous-posts
+                                         set a new password without the recovery code:
+                                         the key to the login's anonymous posts is lost
 
 environment: GUISE_CONFIG, GUISE_<SECTION>__<KEY>, GUISE_DATABASE_URL, GUISE_REDIS_URL,
              GUISE_LISTEN, GUISE_DOMAIN, GUISE_DATA_DIR";
@@ -60,6 +63,21 @@ fn main() -> anyhow::Result<()> {
         }
         Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
     }
+}
+
+/// The password from standard input when it is not a terminal; otherwise a
+/// generated one (the flag says so, to print it once).
+fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok((
+            guise_core::secret::Secret::generate().expose().to_owned(),
+            true,
+        ));
+    }
+    let mut s = String::new();
+    stdin.lock().read_to_string(&mut s)?;
+    Ok((s.trim_end_matches(['\n', '\r']).to_owned(), false))
 }
 
 fn init_logging(level: &str) {
@@ -128,17 +146,7 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             }
             let username = Username::parse(&username.context("a username is needed")?)?;
             let email = Email::parse(&email.context("--email is needed")?)?;
-            let stdin = std::io::stdin();
-            let (password, generated) = if stdin.is_terminal() {
-                (
-                    guise_core::secret::Secret::generate().expose().to_owned(),
-                    true,
-                )
-            } else {
-                let mut s = String::new();
-                stdin.lock().read_to_string(&mut s)?;
-                (s.trim_end_matches(['\n', '\r']).to_owned(), false)
-            };
+            let (password, generated) = read_or_generate_password()?;
             let db = connect(&config)?;
             db.migrate().await?;
             let mut conn = db.conn().await?;
@@ -160,6 +168,39 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             }
             // Without it, a forgotten password loses the key to the account's anonymous posts.
             println!("anonymity recovery code: {}", recovery.expose());
+            println!("(shown once; store it now)");
+            Ok(())
+        }
+        Some("reset-password") => {
+            let login = args
+                .get(1)
+                .filter(|a| !a.starts_with("--"))
+                .context("a login (email or username) is needed")?;
+            if !args.iter().any(|a| a == "--yes-lose-anonymous-posts") {
+                bail!(
+                    "Resetting a password without the recovery code loses the key to every anonymous post of {login}:\n\
+                     they stay online but can no longer be edited, deleted or listed by their author, and anonymous\n\
+                     posting pauses for {} days. If the user still has the recovery code, use\n\
+                     POST /api/v1/guise/password/recover instead. To go ahead, add --yes-lose-anonymous-posts.",
+                    config.instance.anonymous_reset_cooldown_days
+                );
+            }
+            let password = read_or_generate_password()?;
+            let db = connect(&config)?;
+            let mut conn = db.conn().await?;
+            let recovery = accounts::reset_password_losing_anonymity(
+                &mut conn,
+                &SystemClock,
+                login,
+                &password.0,
+                config.instance.anonymous_reset_cooldown_days,
+            )
+            .await?;
+            println!("password reset for {login}; every token was revoked");
+            if password.1 {
+                println!("password: {}", password.0);
+            }
+            println!("new anonymity recovery code: {}", recovery.expose());
             println!("(shown once; store it now)");
             Ok(())
         }

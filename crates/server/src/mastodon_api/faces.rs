@@ -180,7 +180,62 @@ async fn update_credentials(
     Ok(ok(&types::account(&state, &mut conn, &face).await?))
 }
 
+#[derive(Deserialize)]
+struct PasswordChange {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    current_password: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    password: Option<String>,
+}
+
+/// Guise: change the login's password; `k_anon` is re-wrapped under the new one.
+async fn change_password(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<PasswordChange>,
+) -> ApiResult<HttpResponse> {
+    auth.require("write:accounts")?;
+    let account = auth.token.account_id.ok_or_else(ApiError::unauthorized)?;
+    let (Some(current), Some(new)) = (p.current_password, p.password) else {
+        return Err(ApiError::unprocessable(
+            "Validation failed: current_password and password are required",
+        ));
+    };
+    let mut conn = state.db.conn().await?;
+    let account = guise_core::accounts::get_account(&mut conn, account).await?;
+    guise_core::accounts::change_password(&mut conn, &account, &current, &new).await?;
+    Ok(ok(&json!({})))
+}
+
+#[derive(Deserialize)]
+struct Recovery {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    login: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    recovery_code: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    password: Option<String>,
+}
+
+/// Guise: set a new password with the recovery code. The anonymity key
+/// survives; the code is used up and a new one is returned, once.
+async fn recover(
+    state: web::Data<AppState>,
+    Params(p): Params<Recovery>,
+) -> ApiResult<HttpResponse> {
+    let (Some(login), Some(code), Some(new)) = (p.login, p.recovery_code, p.password) else {
+        return Err(ApiError::unprocessable(
+            "Validation failed: login, recovery_code and password are required",
+        ));
+    };
+    let mut conn = state.db.conn().await?;
+    let next = guise_core::accounts::recover_with_code(&mut conn, &login, &code, &new).await?;
+    Ok(ok(&json!({ "recovery_code": next.expose() })))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/guise/password", web::post().to(change_password))
+        .route("/api/v1/guise/password/recover", web::post().to(recover));
     cfg.route("/api/v1/guise/faces", web::get().to(list))
         .route("/api/v1/guise/faces", web::post().to(create_pseudonym))
         .route(

@@ -217,6 +217,15 @@ async fn create(
         Poster::Face(face) => st::publish(&mut conn, &state.ctx(), &face, new).await?,
         Poster::Anonymous => {
             let k = auth.anon_key()?;
+            let account = auth.token.account_id.ok_or_else(ApiError::unauthorized)?;
+            if let Some(until) =
+                guise_core::accounts::anonymous_cooldown(&mut conn, state.clock.as_ref(), account)
+                    .await?
+            {
+                return Err(ApiError::forbidden(format!(
+                    "Anonymous posting is paused until {until} after a password reset"
+                )));
+            }
             guise_core::anon::publish(&mut conn, &state.ctx(), k, state.face_per(), new).await?
         }
     };

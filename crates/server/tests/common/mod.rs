@@ -143,8 +143,14 @@ impl TestApp {
     }
 
     pub async fn create_account(&self, username: &str) -> (i64, i64) {
+        let (a, f, _) = self.create_account_with_recovery(username).await;
+        (a, f)
+    }
+
+    /// Like `create_account`, also returning the recovery code shown once.
+    pub async fn create_account_with_recovery(&self, username: &str) -> (i64, i64, String) {
         let mut conn = self.state.db.conn().await.unwrap();
-        let (a, f, _recovery) = guise_core::accounts::create_account(
+        let (a, f, recovery) = guise_core::accounts::create_account(
             &mut conn,
             self.clock.as_ref(),
             &Username::parse(username).unwrap(),
@@ -154,7 +160,7 @@ impl TestApp {
         )
         .await
         .unwrap();
-        (a.id, f.id)
+        (a.id, f.id, recovery.expose().to_owned())
     }
 
     /// Registers an app with the given scopes; returns (client_id, client_secret).
