@@ -38,6 +38,10 @@ pub struct InstanceConfig {
     /// Days anonymous posting pauses after a password reset that lost the
     /// anonymity key, so that a new key cannot shed a ban.
     pub anonymous_reset_cooldown_days: i64,
+    /// Anonymous posts one login may make per epoch (0: no limit).
+    pub anonymous_posts_per_epoch: u64,
+    /// The epoch length in seconds; epochs sit on a fixed grid.
+    pub anonymous_limit_epoch_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,6 +104,8 @@ impl Default for InstanceConfig {
             real_name_requires_verification: false,
             anonymous_face_per: "thread".into(),
             anonymous_reset_cooldown_days: 14,
+            anonymous_posts_per_epoch: 30,
+            anonymous_limit_epoch_secs: 3600,
         }
     }
 }

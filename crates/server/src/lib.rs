@@ -5,6 +5,7 @@ pub mod admin_api;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod mastodon_api;
 pub mod oauth;
 pub mod state;

@@ -110,7 +110,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .unwrap_or(2),
         n => n,
     };
-    let state = AppState::new(db, Arc::new(SystemClock), config);
+    let state = AppState::new(db, Arc::new(SystemClock), config)?;
     let base = state.base_url.clone();
     let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))
         .workers(workers)

@@ -1,6 +1,7 @@
 //! What every handler shares: the pool, the clock, the configuration.
 
 use crate::config::Config;
+use crate::limits::Counters;
 use guise_core::{Db, SharedClock};
 use guise_policy::PostingRules;
 use std::sync::Arc;
@@ -12,17 +13,29 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub rules: Arc<PostingRules>,
     pub base_url: Arc<str>,
+    pub counters: Arc<Counters>,
 }
 
 impl AppState {
-    pub fn new(db: Db, clock: SharedClock, config: Config) -> AppState {
-        AppState {
+    /// Redis when `redis.url` is set, else the in-process stand-in.
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        config: Config,
+    ) -> Result<AppState, crate::limits::CounterError> {
+        let counters = if config.redis.url.is_empty() {
+            Counters::in_process()
+        } else {
+            Counters::redis(&config.redis.url)?
+        };
+        Ok(AppState {
             db,
             clock,
+            counters: Arc::new(counters),
             rules: Arc::new(config.posting_rules()),
             base_url: config.base_url().into(),
             config: Arc::new(config),
-        }
+        })
     }
 
     pub fn face_per(&self) -> guise_core::anon::FacePer {

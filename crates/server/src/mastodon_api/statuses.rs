@@ -226,6 +226,31 @@ async fn create(
                     "Anonymous posting is paused until {until} after a password reset"
                 )));
             }
+            let limit = state.config.instance.anonymous_posts_per_epoch;
+            if limit > 0 {
+                let now = state.clock.now().timestamp();
+                let (key, end) = crate::limits::anonymous_limit_key(
+                    k,
+                    now,
+                    state.config.instance.anonymous_limit_epoch_secs,
+                );
+                let n = state.counters.incr(&key, end, now).await.map_err(|e| {
+                    tracing::error!(error = %e, "rate-limit store");
+                    ApiError::new(
+                        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "Try again later",
+                    )
+                })?;
+                if n > limit {
+                    return Err(ApiError::new(
+                        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                        format!(
+                            "Too many anonymous posts: at most {limit} per {} minutes",
+                            state.config.instance.anonymous_limit_epoch_secs / 60
+                        ),
+                    ));
+                }
+            }
             guise_core::anon::publish(&mut conn, &state.ctx(), k, state.face_per(), new).await?
         }
     };

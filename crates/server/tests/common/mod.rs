@@ -82,7 +82,7 @@ impl TestApp {
                 .with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
                 .unwrap(),
         ));
-        let state = AppState::new(db, clock.clone(), config);
+        let state = AppState::new(db, clock.clone(), config).unwrap();
         TestApp {
             state,
             clock,

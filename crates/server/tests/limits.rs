@@ -1,0 +1,106 @@
+//! Unlinkability rule 5: anonymous posting is limited per login without
+//! naming it — in Redis and in the in-process stand-in alike.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::TestApp;
+use serde_json::json;
+
+async fn post_until_limited(t: &TestApp, limit: usize) -> (String, i64) {
+    let (account_id, _) = t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    for i in 0..limit {
+        t.post_status(&anon, json!({ "status": format!("post {i}") }))
+            .await;
+    }
+    let before = t.row_counts().await;
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": "one too many" }),
+        )
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(
+        r.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 per 60 minutes"),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        t.row_counts().await,
+        before,
+        "a refused post writes nothing"
+    );
+    (anon, account_id)
+}
+
+fn limited_env(redis: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut env = vec![("GUISE_INSTANCE__ANONYMOUS_POSTS_PER_EPOCH", "3".to_string())];
+    if let Some(url) = redis {
+        env.push(("GUISE_REDIS_URL", url.to_string()));
+    }
+    env
+}
+
+#[actix_web::test]
+async fn in_process_limits_anonymous_posts() {
+    let env = limited_env(None);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let t = TestApp::with_env(&pairs).await;
+    let (anon, _) = post_until_limited(&t, 3).await;
+    // The next epoch on the grid starts afresh.
+    t.clock.advance(chrono::Duration::hours(1));
+    t.post_status(&anon, json!({ "status": "next hour" })).await;
+}
+
+#[actix_web::test]
+async fn redis_limits_anonymous_posts_under_a_key_that_names_nobody() {
+    let url = std::env::var("GUISE_TEST_REDIS_URL").expect("GUISE_TEST_REDIS_URL: run ./dev test");
+    let env = limited_env(Some(&url));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let t = TestApp::with_env(&pairs).await;
+    // EXPIREAT in the past would drop the key at once: run this test's clock in the present.
+    let now = chrono::Utc::now();
+    t.clock.set(now);
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys_before: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (_, account_id) = post_until_limited(&t, 3).await;
+    let keys_after: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let new: Vec<&String> = keys_after
+        .iter()
+        .filter(|k| !keys_before.contains(k))
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    let key = new[0];
+    assert_eq!(key.len(), 64);
+    assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(!key.contains(&account_id.to_string()));
+    let count: u64 = redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(count, 4);
+    // It expires at the end of its hour on the grid, not an hour after the first post.
+    let expire_at: i64 = redis::cmd("EXPIRETIME")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let ts = now.timestamp();
+    assert_eq!(expire_at, (ts.div_euclid(3600) + 1) * 3600);
+}
