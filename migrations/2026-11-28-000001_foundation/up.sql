@@ -196,7 +196,8 @@ CREATE TABLE oauth_tokens (
     identity_id  BIGINT REFERENCES identities (id) ON DELETE CASCADE,
     scopes       TEXT NOT NULL,
     created_on   DATE NOT NULL,
-    expires_at   TIMESTAMPTZ,
+    -- Day-granular like every account-tied time: valid while today < expires_on.
+    expires_on   DATE,
     CHECK ((binding = 'face') = (identity_id IS NOT NULL))
 );
 CREATE INDEX oauth_tokens_account_idx ON oauth_tokens (account_id) WHERE account_id IS NOT NULL;

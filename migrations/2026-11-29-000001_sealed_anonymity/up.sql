@@ -17,7 +17,16 @@ ALTER TABLE oauth_tokens
     ADD COLUMN k_anon_wrap BYTEA,
     ADD COLUMN refresh_k_anon_wrap BYTEA;
 
+-- A pending authorization code names its login only inside `owner`, sealed
+-- under a key derived from the code itself: its exact expiry then sits on a
+-- row that says nothing of whose sign-in it was (rule 4: account-tied rows
+-- carry dates, never instants). Codes live ten minutes; none survive this.
+DELETE FROM oauth_codes;
 ALTER TABLE oauth_codes
+    DROP COLUMN account_id,
+    DROP COLUMN binding,
+    DROP COLUMN identity_id,
+    ADD COLUMN owner BYTEA NOT NULL,
     ADD COLUMN k_anon_wrap BYTEA;
 
 ALTER TABLE identities
@@ -29,6 +38,19 @@ ALTER TABLE identities
     -- A face whose posts are all gone; it keeps its key until its deliveries drain.
     ADD COLUMN tombstoned BOOLEAN NOT NULL DEFAULT FALSE,
     ADD CONSTRAINT anonymous_faces_have_no_account CHECK (tier <> 'anonymous' OR account_id IS NULL);
+-- The one other table that names both a face and a login: a token bound to
+-- one face. It may never name an anonymous face.
+CREATE FUNCTION guise_token_face_not_anonymous() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.identity_id IS NOT NULL
+       AND EXISTS (SELECT 1 FROM identities WHERE id = NEW.identity_id AND tier = 'anonymous') THEN
+        RAISE EXCEPTION 'a token cannot be bound to an anonymous face';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER oauth_tokens_face_not_anonymous BEFORE INSERT OR UPDATE ON oauth_tokens
+    FOR EACH ROW EXECUTE FUNCTION guise_token_face_not_anonymous();
+
 CREATE UNIQUE INDEX identities_thread_tag_key ON identities (thread_tag) WHERE thread_tag IS NOT NULL;
 
 -- The owner's list of anonymous faces: slot = HMAC(k_anon, "slot" || n) for

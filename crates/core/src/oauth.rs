@@ -284,24 +284,71 @@ pub fn token_k_anon(token: &Token, raw: &str) -> Option<KAnon> {
     KAnon::unwrap_from(&WrapKey::from_token(raw), TOKEN_SLOT, wrap)
 }
 
+pub const CODE_OWNER_SLOT: &[u8] = b"oauth:code-owner";
+
+/// Who a code belongs to and what it will be bound to, sealed under the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CodeOwner {
+    account_id: i64,
+    binding: Option<Binding>,
+}
+
+impl CodeOwner {
+    fn seal(&self, code: &str) -> Vec<u8> {
+        let (kind, face) = match self.binding {
+            None => (0u8, 0i64),
+            Some(Binding::Face(id)) => (1, id),
+            Some(Binding::Anonymous) => (2, 0),
+            Some(Binding::All) => (3, 0),
+        };
+        let mut plain = Vec::with_capacity(17);
+        plain.extend_from_slice(&self.account_id.to_be_bytes());
+        plain.push(kind);
+        plain.extend_from_slice(&face.to_be_bytes());
+        WrapKey::from_token(code).seal(CODE_OWNER_SLOT, &plain)
+    }
+
+    fn open(code: &str, blob: &[u8]) -> Option<CodeOwner> {
+        let plain = WrapKey::from_token(code).open(CODE_OWNER_SLOT, blob)?;
+        let account_id = i64::from_be_bytes(plain.get(0..8)?.try_into().ok()?);
+        let face = i64::from_be_bytes(plain.get(9..17)?.try_into().ok()?);
+        let binding = match plain.get(8)? {
+            0 => None,
+            1 => Some(Binding::Face(face)),
+            2 => Some(Binding::Anonymous),
+            3 => Some(Binding::All),
+            _ => return None,
+        };
+        Some(CodeOwner {
+            account_id,
+            binding,
+        })
+    }
+}
+
 /// Records an authorization code right after sign-in; it is usable only once
-/// `bind_code` has fixed which face the token will act as.
+/// `bind_code` has fixed which face the token will act as. The row names its
+/// login only inside a blob sealed under the code.
 pub async fn create_code(
     conn: &mut DbConn,
     clock: &dyn Clock,
     p: PendingCode<'_>,
 ) -> CoreResult<Secret> {
     let code = Secret::generate();
+    let owner = CodeOwner {
+        account_id: p.account_id,
+        binding: None,
+    };
     diesel::insert_into(oauth_codes::table)
         .values((
             oauth_codes::id.eq(Id::generate(clock.now()).get()),
             oauth_codes::code_hash.eq(lookup_hash(code.expose())),
             oauth_codes::app_id.eq(p.app_id),
-            oauth_codes::account_id.eq(p.account_id),
             oauth_codes::scopes.eq(p.scopes.as_string()),
             oauth_codes::redirect_uri.eq(p.redirect_uri),
             oauth_codes::code_challenge.eq(p.code_challenge),
             oauth_codes::expires_at.eq(clock.now() + chrono::Duration::seconds(CODE_LIFETIME_SECS)),
+            oauth_codes::owner.eq(owner.seal(code.expose())),
             oauth_codes::k_anon_wrap.eq(p
                 .k_anon
                 .map(|k| k.wrap(&WrapKey::from_token(code.expose()), CODE_SLOT))),
@@ -325,27 +372,27 @@ pub async fn pending_code(
     clock: &dyn Clock,
     code: &str,
 ) -> CoreResult<Option<CodeInfo>> {
-    let row: Option<(i64, i64, String, String)> = oauth_codes::table
+    let row: Option<(i64, String, String, Vec<u8>)> = oauth_codes::table
         .filter(oauth_codes::code_hash.eq(lookup_hash(code)))
-        .filter(oauth_codes::binding.is_null())
         .filter(oauth_codes::expires_at.gt(clock.now()))
         .select((
             oauth_codes::app_id,
-            oauth_codes::account_id,
             oauth_codes::redirect_uri,
             oauth_codes::scopes,
+            oauth_codes::owner,
         ))
         .first(conn)
         .await
         .optional()?;
-    Ok(
-        row.map(|(app_id, account_id, redirect_uri, scopes)| CodeInfo {
+    Ok(row.and_then(|(app_id, redirect_uri, scopes, owner)| {
+        let owner = CodeOwner::open(code, &owner).filter(|o| o.binding.is_none())?;
+        Some(CodeInfo {
             app_id,
-            account_id,
+            account_id: owner.account_id,
             redirect_uri,
             scopes,
-        }),
-    )
+        })
+    }))
 }
 
 /// Fixes the face a pending code's token will act as. A face must belong to
@@ -368,12 +415,12 @@ pub async fn bind_code(
             .execute(conn)
             .await?;
     }
-    let (b, ident) = binding.columns();
+    let owner = CodeOwner {
+        account_id: info.account_id,
+        binding: Some(binding),
+    };
     diesel::update(q())
-        .set((
-            oauth_codes::binding.eq(b),
-            oauth_codes::identity_id.eq(ident),
-        ))
+        .set(oauth_codes::owner.eq(owner.seal(code)))
         .execute(conn)
         .await?;
     Ok(())
@@ -491,43 +538,30 @@ pub async fn exchange_code(
     let verifier = code_verifier.map(str::to_owned);
     type Row = (
         i64,
-        i64,
-        Option<String>,
-        Option<i64>,
         String,
         String,
         Option<String>,
         chrono::DateTime<chrono::Utc>,
+        Vec<u8>,
         Option<Vec<u8>>,
     );
+    let code = code.to_owned();
     conn.transaction::<_, GrantError, _>(async move |conn| {
         let row: Option<Row> =
             diesel::delete(oauth_codes::table.filter(oauth_codes::code_hash.eq(&hash)))
                 .returning((
                     oauth_codes::app_id,
-                    oauth_codes::account_id,
-                    oauth_codes::binding,
-                    oauth_codes::identity_id,
                     oauth_codes::scopes,
                     oauth_codes::redirect_uri,
                     oauth_codes::code_challenge,
                     oauth_codes::expires_at,
+                    oauth_codes::owner,
                     oauth_codes::k_anon_wrap,
                 ))
                 .get_result(conn)
                 .await
                 .optional()?;
-        let Some((
-            code_app,
-            account_id,
-            binding,
-            identity_id,
-            scopes,
-            code_redirect,
-            challenge,
-            expires_at,
-            k_wrap,
-        )) = row
+        let Some((code_app, scopes, code_redirect, challenge, expires_at, owner, k_wrap)) = row
         else {
             return Err(GrantError::InvalidGrant);
         };
@@ -540,7 +574,11 @@ pub async fn exchange_code(
                 _ => return Err(GrantError::InvalidGrant),
             }
         }
-        let Some(binding) = Binding::from_columns(binding.as_deref(), identity_id) else {
+        let Some(CodeOwner {
+            account_id,
+            binding: Some(binding),
+        }) = CodeOwner::open(&code, &owner)
+        else {
             return Err(GrantError::InvalidGrant);
         };
         let scopes = Scopes::parse(&scopes)?;
@@ -616,7 +654,7 @@ pub async fn token_by_secret(
         .first(conn)
         .await
         .optional()?;
-    Ok(token.filter(|t| t.expires_at.is_none_or(|e| e > clock.now())))
+    Ok(token.filter(|t| t.expires_on.is_none_or(|e| e > clock.today())))
 }
 
 /// Revokes a token of this app. Revoking an unknown token is not an error (RFC 7009).

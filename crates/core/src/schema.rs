@@ -174,13 +174,11 @@ diesel::table! {
         id -> Int8,
         code_hash -> Bytea,
         app_id -> Int8,
-        account_id -> Int8,
-        binding -> Nullable<Text>,
-        identity_id -> Nullable<Int8>,
         scopes -> Text,
         redirect_uri -> Text,
         code_challenge -> Nullable<Text>,
         expires_at -> Timestamptz,
+        owner -> Bytea,
         k_anon_wrap -> Nullable<Bytea>,
     }
 }
@@ -196,7 +194,7 @@ diesel::table! {
         identity_id -> Nullable<Int8>,
         scopes -> Text,
         created_on -> Date,
-        expires_at -> Nullable<Timestamptz>,
+        expires_on -> Nullable<Date>,
         k_anon_wrap -> Nullable<Bytea>,
         refresh_k_anon_wrap -> Nullable<Bytea>,
     }

@@ -153,6 +153,15 @@ impl WrapKey {
         Ok(WrapKey(out))
     }
 
+    /// Encrypts `plaintext` under this key, bound to `slot`.
+    pub fn seal(&self, slot: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        seal_with(&self.0, slot, plaintext)
+    }
+
+    pub fn open(&self, slot: &[u8], blob: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        open_with(&self.0, slot, blob)
+    }
+
     /// From a recovery code (itself 128+ random bits, so HKDF suffices).
     pub fn from_recovery_code(code: &str) -> WrapKey {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(b"guise-recovery"), code.trim().as_bytes());

@@ -68,3 +68,116 @@ async fn schema_rs_matches_the_database() {
     );
     assert_eq!(rs, db);
 }
+
+async fn query_pairs(t: &common::TestApp, sql: &str) -> Vec<(String, String)> {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct P {
+        #[diesel(sql_type = Text)]
+        a: String,
+        #[diesel(sql_type = Text)]
+        b: String,
+    }
+    let mut conn = t.state.db.conn().await.unwrap();
+    diesel::sql_query(sql)
+        .load::<P>(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.a, p.b))
+        .collect()
+}
+
+const FKS: &str =
+    "SELECT tc.table_name::text || '.' || kcu.column_name::text AS a, ccu.table_name::text AS b
+   FROM information_schema.table_constraints tc
+   JOIN information_schema.key_column_usage kcu ON tc.constraint_name = kcu.constraint_name
+   JOIN information_schema.constraint_column_usage ccu ON tc.constraint_name = ccu.constraint_name
+  WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = 'public'";
+
+/// Rule 4: rows tied to a login carry dates, never instants.
+#[actix_web::test]
+async fn account_tied_rows_carry_dates_not_instants() {
+    let t = common::TestApp::new().await;
+    let fks = query_pairs(&t, FKS).await;
+    let mut tied: Vec<String> = fks
+        .iter()
+        .filter(|(_, to)| to == "accounts")
+        .map(|(from, _)| from.split('.').next().unwrap().to_owned())
+        .collect();
+    tied.push("accounts".into());
+    tied.sort();
+    tied.dedup();
+    let cols = query_pairs(&t, "SELECT table_name::text || '.' || column_name::text AS a, data_type::text AS b FROM information_schema.columns WHERE table_schema = 'public'").await;
+    let instants: Vec<&String> = cols
+        .iter()
+        .filter(|(c, ty)| {
+            tied.iter().any(|t| c.starts_with(&format!("{t}.")))
+                && (ty.contains("timestamp") || ty.contains("time "))
+        })
+        .map(|(c, _)| c)
+        .collect();
+    assert!(
+        instants.is_empty(),
+        "account-tied instants: {instants:?} (tables {tied:?})"
+    );
+}
+
+/// Rule 3: no foreign-key path leads from an anonymous face to an account.
+/// The only edges into `accounts` are the ones reviewed here, and each is
+/// closed to anonymous faces by the database itself.
+#[actix_web::test]
+async fn no_foreign_key_path_leads_from_an_anonymous_face_to_an_account() {
+    let t = common::TestApp::new().await;
+    let mut into_accounts: Vec<String> = query_pairs(&t, FKS)
+        .await
+        .into_iter()
+        .filter(|(_, to)| to == "accounts")
+        .map(|(from, _)| from)
+        .collect();
+    into_accounts.sort();
+    assert_eq!(
+        into_accounts,
+        vec!["identities.account_id", "oauth_tokens.account_id"],
+        "a new edge into accounts needs review here"
+    );
+    let (account, face) = t.create_account("alice").await;
+    // Planted leaks the schema must refuse: an anonymous face with an account id,
+    // and a token bound to an anonymous face.
+    let mut conn = t.state.db.conn().await.unwrap();
+    use diesel_async::RunQueryDsl;
+    let planted_face = diesel::sql_query(format!(
+        "INSERT INTO identities (id, account_id, tier, handle, created_on) VALUES (1, {account}, 'anonymous', 'anon_planted', current_date)"
+    ))
+    .execute(&mut conn)
+    .await;
+    assert!(
+        planted_face.is_err(),
+        "an anonymous face with an account id was accepted"
+    );
+    diesel::sql_query("INSERT INTO identities (id, tier, handle, created_on) VALUES (2, 'anonymous', 'anon_real', current_date)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query("INSERT INTO oauth_apps (id, name, redirect_uris, scopes, client_id, client_secret, created_on) VALUES (9, 'a', 'x', 'read', 'c', 's', current_date)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let planted_token = diesel::sql_query(format!(
+        "INSERT INTO oauth_tokens (id, token_hash, app_id, account_id, binding, identity_id, scopes, created_on) VALUES (3, 'x', 9, {account}, 'face', 2, 'read', current_date)"
+    ))
+    .execute(&mut conn)
+    .await;
+    assert!(
+        planted_token.is_err(),
+        "a token bound to an anonymous face was accepted"
+    );
+    // The same insert with a persistent face is fine: the trigger is what refused it.
+    diesel::sql_query(format!(
+        "INSERT INTO oauth_tokens (id, token_hash, app_id, account_id, binding, identity_id, scopes, created_on) VALUES (4, 'y', 9, {account}, 'face', {face}, 'read', current_date)"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
