@@ -558,6 +558,36 @@ pub async fn anonymous_cooldown(
     Ok(until.filter(|d| *d > clock.today()))
 }
 
+/// Deletes a login: first everything its anonymous faces posted (found
+/// through the sealed index, which the password opens), spread over time;
+/// then the login with its persistent faces and tokens.
+pub async fn delete_account(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    account: &Account,
+    password: &str,
+    spread: chrono::Duration,
+) -> CoreResult<usize> {
+    if !verify_password(password.to_owned(), account.password_hash.clone()).await? {
+        return Err(CoreError::invalid("password", "is wrong"));
+    }
+    let (k_anon, _) = unlock_k_anon(conn, account.id, password).await?;
+    let n = crate::anon::delete_all(conn, clock, &k_anon, spread).await?;
+    for face in faces_of(conn, account.id).await? {
+        crate::statuses::outbox(
+            conn,
+            clock,
+            "face.deleted",
+            serde_json::json!({ "identity_id": face.id.to_string() }),
+        )
+        .await?;
+    }
+    diesel::delete(accounts::table.find(account.id))
+        .execute(conn)
+        .await?;
+    Ok(n)
+}
+
 /// Public instance figures: logins, local statuses, known remote domains.
 pub async fn instance_stats(conn: &mut DbConn) -> CoreResult<(i64, i64, i64)> {
     use crate::schema::statuses;

@@ -327,3 +327,58 @@ pub async fn my_statuses(conn: &mut DbConn, k: &KAnon, page: &st::Page) -> CoreR
     }
     Ok(ids)
 }
+
+/// Deletes everything anonymous the owner of `k` posted, for account
+/// deletion: statuses go with outbox events whose `not_before` times are
+/// spread over `spread` (so the deletions do not arrive together and tie the
+/// faces to one another), faces become tombstones, index rows are removed.
+pub async fn delete_all(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    k: &KAnon,
+    spread: chrono::Duration,
+) -> CoreResult<usize> {
+    let entries = walk(conn, k).await?;
+    let faces = my_faces(conn, k).await?;
+    let now = clock.now();
+    let mut rng = rand::rngs::OsRng;
+    let mut deleted = 0;
+    for face in &faces {
+        let ids: Vec<i64> = statuses::table
+            .filter(statuses::identity_id.eq(face.id))
+            .select(statuses::id)
+            .load(conn)
+            .await?;
+        for id in ids {
+            let delay = chrono::Duration::seconds(rng.gen_range(0..=spread.num_seconds().max(0)));
+            let face_id = face.id;
+            conn.transaction::<_, CoreError, _>(async move |conn| {
+                diesel::delete(statuses::table.find(id))
+                    .execute(conn)
+                    .await?;
+                st::outbox(
+                    conn,
+                    clock,
+                    "status.deleted",
+                    serde_json::json!({
+                        "status_id": id.to_string(),
+                        "identity_id": face_id.to_string(),
+                        "not_before": (now + delay).to_rfc3339(),
+                    }),
+                )
+                .await
+            })
+            .await?;
+            deleted += 1;
+        }
+        diesel::update(identities::table.find(face.id))
+            .set(identities::tombstoned.eq(true))
+            .execute(conn)
+            .await?;
+    }
+    let slots: Vec<Vec<u8>> = entries.iter().map(|e| slot_key(k, e.n)).collect();
+    diesel::delete(sealed_index::table.filter(sealed_index::slot.eq_any(slots)))
+        .execute(conn)
+        .await?;
+    Ok(deleted)
+}

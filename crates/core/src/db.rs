@@ -54,6 +54,22 @@ impl Db {
         result
     }
 
+    /// A server setting, e.g. `track_commit_timestamp`.
+    pub async fn setting(&self, name: &str) -> CoreResult<Option<String>> {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct S {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            setting: String,
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<S> = diesel::sql_query("SELECT setting FROM pg_settings WHERE name = $1")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .load(&mut conn)
+            .await?;
+        Ok(rows.into_iter().next().map(|s| s.setting))
+    }
+
     pub fn status(&self) -> (usize, usize) {
         let s = self.pool.status();
         (s.size, s.available)

@@ -13,6 +13,7 @@ pub mod error;
 pub mod faces;
 pub mod id;
 pub mod models;
+pub mod moderation;
 pub mod oauth;
 pub mod schema;
 pub mod seal;

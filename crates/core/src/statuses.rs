@@ -194,7 +194,7 @@ pub(crate) async fn notify(
     Ok(())
 }
 
-pub(crate) async fn outbox(
+pub async fn outbox(
     conn: &mut DbConn,
     clock: &dyn Clock,
     kind: &str,

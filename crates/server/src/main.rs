@@ -103,6 +103,10 @@ fn connect(config: &Config) -> anyhow::Result<Db> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let db = connect(&config)?;
     db.migrate().await.context("migrating the database")?;
+    // Commit timestamps would date every row to the instant (rule 4).
+    if db.setting("track_commit_timestamp").await?.as_deref() == Some("on") {
+        bail!("PostgreSQL has track_commit_timestamp = on, which would time-stamp every row Guise writes; turn it off");
+    }
     let listen = config.server.listen.clone();
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism()

@@ -86,7 +86,81 @@ async fn reject(
     decide(&state, &auth, &path, false).await
 }
 
+#[derive(Deserialize)]
+struct Action {
+    #[serde(rename = "type", default, deserialize_with = "de::opt_string")]
+    kind: Option<String>,
+}
+
+/// Mastodon's `POST /api/v1/admin/accounts/:id/action`, on a face: `suspend`
+/// or `none`. A suspended anonymous face also holds back its hidden author.
+async fn action(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(a): Params<Action>,
+) -> ApiResult<HttpResponse> {
+    staff(&state, &auth, "admin:write:accounts").await?;
+    let suspend = match a.kind.as_deref() {
+        Some("suspend") => true,
+        Some("none") => false,
+        other => {
+            return Err(ApiError::unprocessable(format!(
+                "Validation failed: type {other:?} is not one of suspend, none"
+            )))
+        }
+    };
+    let mut conn = state.db.conn().await?;
+    guise_core::moderation::set_suspended(
+        &mut conn,
+        state.clock.as_ref(),
+        parse_id(&path)?,
+        suspend,
+    )
+    .await?;
+    Ok(ok(&json!({})))
+}
+
+async fn unsuspend(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    staff(&state, &auth, "admin:write:accounts").await?;
+    let mut conn = state.db.conn().await?;
+    let face = guise_core::moderation::set_suspended(
+        &mut conn,
+        state.clock.as_ref(),
+        parse_id(&path)?,
+        false,
+    )
+    .await?;
+    Ok(ok(&types::account(&state, &mut conn, &face).await?))
+}
+
+/// Guise: delete any status as a moderator.
+async fn delete_status(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    staff(&state, &auth, "admin:write").await?;
+    let mut conn = state.db.conn().await?;
+    guise_core::moderation::delete_status(&mut conn, state.clock.as_ref(), parse_id(&path)?)
+        .await?;
+    Ok(ok(&json!({})))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/admin/accounts/{id}/action", web::post().to(action))
+        .route(
+            "/api/v1/admin/accounts/{id}/unsuspend",
+            web::post().to(unsuspend),
+        )
+        .route(
+            "/api/v1/admin/guise/statuses/{id}",
+            web::delete().to(delete_status),
+        );
     cfg.route("/api/v1/admin/guise/real_names", web::get().to(real_names))
         .route(
             "/api/v1/admin/guise/real_names/{id}/verify",

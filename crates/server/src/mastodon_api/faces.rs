@@ -233,9 +233,44 @@ async fn recover(
     Ok(ok(&json!({ "recovery_code": next.expose() })))
 }
 
+#[derive(Deserialize)]
+struct Deletion {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    password: Option<String>,
+}
+
+/// Guise: delete the login, its faces and (through the sealed index, which
+/// the password opens) every anonymous post, the deletions spread over a day.
+async fn delete_account(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<Deletion>,
+) -> ApiResult<HttpResponse> {
+    auth.require("write:accounts")?;
+    let account = auth.token.account_id.ok_or_else(ApiError::unauthorized)?;
+    let password = p
+        .password
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: password can't be blank"))?;
+    let mut conn = state.db.conn().await?;
+    let account = guise_core::accounts::get_account(&mut conn, account).await?;
+    let n = guise_core::accounts::delete_account(
+        &mut conn,
+        state.clock.as_ref(),
+        &account,
+        &password,
+        chrono::Duration::hours(24),
+    )
+    .await?;
+    Ok(ok(&json!({ "anonymous_statuses_deleted": n })))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/guise/password", web::post().to(change_password))
-        .route("/api/v1/guise/password/recover", web::post().to(recover));
+    cfg.route(
+        "/api/v1/guise/account/delete",
+        web::post().to(delete_account),
+    )
+    .route("/api/v1/guise/password", web::post().to(change_password))
+    .route("/api/v1/guise/password/recover", web::post().to(recover));
     cfg.route("/api/v1/guise/faces", web::get().to(list))
         .route("/api/v1/guise/faces", web::post().to(create_pseudonym))
         .route(

@@ -1,0 +1,69 @@
+//! Moderation acts on faces and statuses, never on the accounts behind them:
+//! suspending an anonymous face holds back its hidden author (through their
+//! own sealed index at posting time) without anyone learning who it is.
+
+use crate::clock::Clock;
+use crate::db::DbConn;
+use crate::error::{CoreError, CoreResult};
+use crate::models::{Identity, Status};
+use crate::schema::{identities, statuses};
+use crate::statuses::{get_status, outbox};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+pub async fn set_suspended(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    face_id: i64,
+    suspended: bool,
+) -> CoreResult<Identity> {
+    let face = crate::accounts::get_identity(conn, face_id).await?;
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        diesel::update(identities::table.find(face_id))
+            .set(identities::suspended.eq(suspended))
+            .execute(conn)
+            .await?;
+        let kind = if suspended {
+            "face.suspended"
+        } else {
+            "face.unsuspended"
+        };
+        outbox(
+            conn,
+            clock,
+            kind,
+            serde_json::json!({ "identity_id": face_id.to_string() }),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(Identity { suspended, ..face })
+}
+
+/// Deletes any status (and its reblogs) as a moderator.
+pub async fn delete_status(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    status_id: i64,
+) -> CoreResult<Status> {
+    let status = get_status(conn, status_id).await?;
+    let author = status.identity_id;
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        diesel::delete(statuses::table.find(status_id)).execute(conn).await?;
+        outbox(
+            conn,
+            clock,
+            "status.deleted",
+            serde_json::json!({ "status_id": status_id.to_string(), "identity_id": author.to_string(), "by": "moderator" }),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    let face = crate::accounts::get_identity(conn, author).await?;
+    if face.tier() == guise_policy::Tier::Anonymous {
+        crate::anon::tombstone_if_empty(conn, &face).await?;
+    }
+    Ok(status)
+}

@@ -1,0 +1,191 @@
+//! Moderation on faces and statuses, and deleting a login with everything
+//! its anonymous faces posted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use actix_web::http::Method;
+use common::TestApp;
+use serde_json::json;
+
+async fn admin(t: &TestApp) -> String {
+    let (account, _) = t.create_account("root").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'moderator' WHERE id = {account}"
+    ))
+    .await;
+    t.token("root", "read write admin:read admin:write").await
+}
+
+#[actix_web::test]
+async fn staff_delete_any_status_and_suspend_any_face() {
+    let t = TestApp::new().await;
+    let (_, bob) = t.user("bob").await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let staff = admin(&t).await;
+    let s = t.post_status(&anon, json!({ "status": "abusive" })).await;
+    let sid = s["id"].as_str().unwrap();
+    let face = s["account"]["id"].as_str().unwrap();
+
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/guise/statuses/{sid}"),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{face}/action"),
+            Some(&bob),
+            json!({ "type": "suspend" }),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{face}/action"),
+            Some(&staff),
+            json!({ "type": "suspend" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json,
+        json!({}),
+        "the moderator learns nothing of who is behind the face"
+    );
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/guise/statuses/{sid}"),
+            Some(&staff),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{sid}"), None).await.status,
+        404
+    );
+    // The hidden author is held back, in any thread.
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": "again" }),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": "a reply elsewhere", "in_reply_to_id": null }),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{face}/unsuspend"),
+            Some(&staff),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    t.post_status(&anon, json!({ "status": "after the ban" }))
+        .await;
+    t.post_status(&bob, json!({ "status": "bob was never affected" }))
+        .await;
+}
+
+#[actix_web::test]
+async fn deleting_a_login_deletes_its_anonymous_posts_spread_over_time() {
+    let t = TestApp::new().await;
+    let (_, bob) = t.user("bob").await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let face_tok = t.token("alice", "read write").await;
+    let root = t
+        .post_status(&bob, json!({ "status": "bob's thread" }))
+        .await;
+    let mut anon_ids = Vec::new();
+    for i in 0..4 {
+        let s = t.post_status(&anon, json!({ "status": format!("anon {i}"), "in_reply_to_id": if i % 2 == 0 { root["id"].clone() } else { json!(null) } })).await;
+        anon_ids.push(s["id"].as_str().unwrap().to_owned());
+    }
+    let own = t
+        .post_status(&face_tok, json!({ "status": "as alice" }))
+        .await;
+    let r = t
+        .post(
+            "/api/v1/guise/account/delete",
+            Some(&face_tok),
+            json!({ "password": "wrong" }),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let r = t
+        .post(
+            "/api/v1/guise/account/delete",
+            Some(&face_tok),
+            json!({ "password": "password123" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["anonymous_statuses_deleted"], 4);
+    for id in anon_ids
+        .iter()
+        .chain([own["id"].as_str().unwrap().to_owned()].iter())
+    {
+        assert_eq!(
+            t.get(&format!("/api/v1/statuses/{id}"), None).await.status,
+            404,
+            "{id}"
+        );
+    }
+    assert_eq!(
+        t.get("/api/v1/timelines/home", Some(&anon)).await.status,
+        401
+    );
+    let counts = t.row_counts().await;
+    assert_eq!(counts["sealed_index"], 0);
+    assert_eq!(counts["accounts"], 1, "only bob is left");
+    // The anonymous deletions are scheduled apart, not all at once.
+    let dump = t.dump().await;
+    let times: Vec<&str> = dump["outbox_events"]
+        .iter()
+        .filter(|r| r.contains("not_before"))
+        .map(|r| {
+            r.split("\"\"not_before\"\": \"\"")
+                .nth(1)
+                .unwrap()
+                .split("\"\"")
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(times.len(), 4, "{:?}", dump["outbox_events"]);
+    let mut distinct = times.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert!(distinct.len() > 1, "deletions not spread: {times:?}");
+}
+
+#[actix_web::test]
+async fn commit_timestamps_are_off() {
+    let t = TestApp::new().await;
+    assert_eq!(
+        t.state
+            .db
+            .setting("track_commit_timestamp")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("off")
+    );
+}
