@@ -3,6 +3,8 @@
 //! creates accounts through the real CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod linker;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -119,6 +121,11 @@ impl Server {
 
     /// Creates a login through `guise admin create-account`, password on stdin.
     pub fn create_account(&self, username: &str, password: &str) {
+        self.create_account_with(username, password, &[]);
+    }
+
+    /// Like `create_account`, with extra flags (`--admin`).
+    pub fn create_account_with(&self, username: &str, password: &str, extra: &[&str]) {
         let mut child = Command::new(bin())
             .args([
                 "admin",
@@ -127,6 +134,7 @@ impl Server {
                 "--email",
                 &format!("{username}@mail.test"),
             ])
+            .args(extra)
             .env("GUISE_DATABASE_URL", &self.db_url)
             .env("GUISE_LOG__LEVEL", "warn")
             .stdin(Stdio::piped())
@@ -155,4 +163,31 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs SQL through psql against `db_url`; returns the output rows, tab-separated.
+pub fn psql_rows(db_url: &str, sql: &str) -> Vec<String> {
+    let psql = std::env::var("GUISE_TEST_PSQL").unwrap_or_else(|_| "psql".into());
+    let out = Command::new(psql)
+        .args([
+            db_url,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+            "-F",
+            "\t",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }

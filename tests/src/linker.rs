@@ -1,0 +1,282 @@
+//! The linker: tries to tie a person's faces together, as the three
+//! adversaries of the unlinkability contract would, from what each can see.
+//! Pure functions over collected data, so each can be shown to catch a
+//! planted leak.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Keys whose values the person wrote or chose to point at (their content is
+/// theirs to reveal), left out of fingerprints.
+const CONTENT_KEYS: &[&str] = &[
+    "content",
+    "text",
+    "spoiler_text",
+    "mentions",
+    "tags",
+    "in_reply_to_id",
+    "in_reply_to_account_id",
+    "reblog",
+    "note",
+    "display_name",
+    "language",
+    "poll",
+    "card",
+    "emojis",
+    "media_attachments",
+    "edited_at",
+];
+
+/// Whether a value could identify anything: not a boolean, small number or short word.
+pub fn identifying(v: &str) -> bool {
+    if v.len() < 6 {
+        return false;
+    }
+    if let Ok(n) = v.parse::<i64>() {
+        return n.abs() >= 100_000;
+    }
+    true
+}
+
+/// Every leaf value of `v` as a string, skipping `skip` keys at any depth.
+pub fn flatten(v: &Value, skip: &[&str], out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                if !skip.contains(&k.as_str()) {
+                    flatten(x, skip, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| flatten(x, skip, out)),
+        Value::String(s) if identifying(s) => {
+            out.insert(s.clone());
+        }
+        Value::Number(n) if identifying(&n.to_string()) => {
+            out.insert(n.to_string());
+        }
+        _ => {}
+    }
+}
+
+/// What one adversary sees of one face: its person (the ground truth, for
+/// scoring only) and the values that describe it.
+#[derive(Debug, Clone, Default)]
+pub struct Fingerprint {
+    pub person: String,
+    pub values: BTreeSet<String>,
+}
+
+/// Adds a Status entity's own fields (not the content the person wrote) to
+/// its author's fingerprint, and the Account entity to the account's.
+pub fn add_status(fps: &mut BTreeMap<String, Fingerprint>, status: &Value) {
+    let Some(author) = status["account"]["id"].as_str() else {
+        return;
+    };
+    if let Some(fp) = fps.get_mut(author) {
+        let mut own = status.clone();
+        if let Some(o) = own.as_object_mut() {
+            o.remove("account");
+        }
+        flatten(&own, CONTENT_KEYS, &mut fp.values);
+        flatten(&status["account"], CONTENT_KEYS, &mut fp.values);
+    }
+}
+
+pub fn add_account(fps: &mut BTreeMap<String, Fingerprint>, account: &Value) {
+    let Some(id) = account["id"].as_str() else {
+        return;
+    };
+    if let Some(fp) = fps.get_mut(id) {
+        flatten(account, CONTENT_KEYS, &mut fp.values);
+    }
+}
+
+/// Pairs of one person's faces that share a value no other person's faces
+/// show: (face, face, value).
+pub fn fingerprint_links(fps: &BTreeMap<String, Fingerprint>) -> Vec<(String, String, String)> {
+    let mut people_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for fp in fps.values() {
+        for v in &fp.values {
+            people_of.entry(v).or_default().insert(&fp.person);
+        }
+    }
+    let mut out = Vec::new();
+    let faces: Vec<(&String, &Fingerprint)> = fps.iter().collect();
+    for (i, (fa, a)) in faces.iter().enumerate() {
+        for (fb, b) in faces.iter().skip(i + 1) {
+            if a.person != b.person {
+                continue;
+            }
+            for v in a.values.intersection(&b.values) {
+                if people_of.get(v.as_str()).is_some_and(|p| p.len() == 1) {
+                    out.push(((*fa).clone(), (*fb).clone(), v.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One row read off the database files, schema unknown: its transaction id
+/// and every value in it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub table: String,
+    pub xmin: u64,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AtRest {
+    pub rows: Vec<Row>,
+    /// (key, value, absolute expiry in Unix seconds or -1)
+    pub redis: Vec<(String, String, i64)>,
+    pub logs: Vec<String>,
+}
+
+/// Ground truth, for scoring: each account and its anonymous faces with
+/// their statuses.
+#[derive(Debug, Clone, Default)]
+pub struct Truth {
+    pub accounts: Vec<String>,
+    /// anonymous face id -> (owner account id, the face's status ids)
+    pub anonymous: BTreeMap<String, (String, Vec<String>)>,
+    pub limit_epoch_secs: i64,
+}
+
+fn instants(values: &[String]) -> Vec<i64> {
+    values
+        .iter()
+        .filter_map(|v| {
+            chrono::DateTime::parse_from_rfc3339(&v.replace(' ', "T"))
+                .ok()
+                .or_else(|| {
+                    chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f")
+                        .ok()
+                        .map(|n| n.and_utc().fixed_offset())
+                })
+        })
+        .map(|t| t.timestamp_millis())
+        .collect()
+}
+
+/// Everything the at-rest adversary can tie between an anonymous face and
+/// its true owner. Empty means no link found.
+pub fn at_rest_links(d: &AtRest, t: &Truth) -> Vec<String> {
+    let mut out = Vec::new();
+    let contains = |row: &Row, id: &str| row.values.iter().any(|v| v == id);
+    let account_rows: BTreeMap<&str, Vec<&Row>> = t
+        .accounts
+        .iter()
+        .map(|a| {
+            (
+                a.as_str(),
+                d.rows.iter().filter(|r| contains(r, a)).collect(),
+            )
+        })
+        .collect();
+    // Which accounts' rows each value appears in.
+    let mut accounts_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (a, rows) in &account_rows {
+        for r in rows {
+            for v in &r.values {
+                accounts_of.entry(v).or_default().insert(a);
+            }
+        }
+    }
+    let mut owner_closest = 0usize;
+    let mut scored = 0usize;
+    for (face, (owner, statuses)) in &t.anonymous {
+        let anon_rows: Vec<&Row> = d
+            .rows
+            .iter()
+            .filter(|r| contains(r, face) || statuses.iter().any(|s| contains(r, s)))
+            .collect();
+        let Some(owner_rows) = account_rows.get(owner.as_str()) else {
+            continue;
+        };
+        // 1. A row that names both.
+        for r in &anon_rows {
+            if contains(r, owner) {
+                out.push(format!(
+                    "{} row names anonymous face {face} and its account {owner}",
+                    r.table
+                ));
+            }
+        }
+        // 2. A rare value shared by the face's rows and only its owner's rows.
+        let anon_values: BTreeSet<&String> = anon_rows
+            .iter()
+            .flat_map(|r| r.values.iter())
+            .filter(|v| identifying(v))
+            .collect();
+        for r in owner_rows {
+            for v in &r.values {
+                if anon_values.contains(v)
+                    && accounts_of.get(v.as_str()).is_some_and(|s| s.len() == 1)
+                {
+                    out.push(format!(
+                        "value {v:?} is shared by face {face} and only its account's {} row",
+                        r.table
+                    ));
+                }
+            }
+        }
+        // 3. Instants on account rows close to the face's instants.
+        let anon_times: Vec<i64> = anon_rows.iter().flat_map(|r| instants(&r.values)).collect();
+        for r in owner_rows {
+            for ti in instants(&r.values) {
+                if anon_times.iter().any(|a| (a - ti).abs() < 5_000) {
+                    out.push(format!(
+                        "{} row of account {owner} holds an instant within 5 s of face {face}'s",
+                        r.table
+                    ));
+                }
+            }
+        }
+        // 4. Transaction ids: is the owner's nearest row nearer than the others'?
+        let dist = |rows: &[&Row]| -> Option<u64> {
+            anon_rows
+                .iter()
+                .flat_map(|a| rows.iter().map(move |r| a.xmin.abs_diff(r.xmin)))
+                .min()
+        };
+        if let Some(own) = dist(owner_rows) {
+            let others: Vec<u64> = account_rows
+                .iter()
+                .filter(|(a, _)| *a != owner)
+                .filter_map(|(_, rows)| dist(rows))
+                .collect();
+            scored += 1;
+            if others.iter().all(|o| own < *o) {
+                owner_closest += 1;
+            }
+        }
+    }
+    // By chance the owner is nearest for about one face in (number of accounts).
+    if scored >= 4 && owner_closest * 3 > scored * 2 {
+        out.push(format!("transaction ids: the owner's rows are the nearest for {owner_closest} of {scored} anonymous faces"));
+    }
+    // 5. Redis: no key or value names an account or a face; expiries sit on the grid.
+    let named: Vec<&String> = t.accounts.iter().chain(t.anonymous.keys()).collect();
+    for (k, v, exp) in &d.redis {
+        for id in &named {
+            if k.contains(id.as_str()) || v.contains(id.as_str()) {
+                out.push(format!("redis key {k:?} names {id}"));
+            }
+        }
+        if *exp > 0 && t.limit_epoch_secs > 0 && exp % t.limit_epoch_secs != 0 {
+            out.push(format!("redis key {k:?} expires off the grid at {exp}"));
+        }
+    }
+    // 6. Logs name no account.
+    for line in &d.logs {
+        for a in &t.accounts {
+            if line.contains(a.as_str()) {
+                out.push(format!("log line names account {a}: {line}"));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,667 @@
+//! The end-to-end linker (unlinkability contract, adversaries a, b and c).
+//! Several people each post in all three tiers, interleaved, replying in one
+//! another's threads; then each adversary tries to tie one person's faces
+//! together from what it can see. Each check is also shown to catch a leak
+//! planted into what it saw.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use guise_e2e::linker::{self, AtRest, Fingerprint, Row, Truth};
+use guise_e2e::{psql_rows, Server};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Value {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{method} {path}: {status} {v}");
+        v
+    }
+    async fn get(&self, path: &str, token: Option<&str>) -> Value {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+    async fn token(&self, user: &str, password: &str, face: &str, scopes: &str) -> String {
+        let app = self.post("/api/v1/apps", None, json!({ "client_name": "linker", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": scopes })).await;
+        let t = self
+            .post(
+                "/oauth/token",
+                None,
+                json!({ "grant_type": "password", "client_id": app["client_id"], "client_secret": app["client_secret"],
+                        "username": user, "password": password, "face": face, "scope": scopes }),
+            )
+            .await;
+        t["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+struct Person {
+    name: String,
+    face: String,
+    alt: String,
+    real: String,
+    face_tok: String,
+    all_tok: String,
+    anon_tok: String,
+    anon_faces: BTreeMap<String, Vec<String>>,
+    roots: BTreeMap<&'static str, String>,
+}
+
+fn sid(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_adversaries_cannot_tie_faces_together() {
+    let redis_url =
+        std::env::var("GUISE_TEST_REDIS_URL").expect("GUISE_TEST_REDIS_URL: run ./dev test");
+    let log = std::env::temp_dir().join(format!("guise-linker-{:x}.log", rand::random::<u64>()));
+    let server = Server::start_logging(
+        "127.0.0.1",
+        &[
+            ("GUISE_REDIS_URL", &redis_url),
+            ("GUISE_LOG__LEVEL", "trace"),
+            ("GUISE_INSTANCE__ANONYMOUS_LIMIT_EPOCH_SECS", "3600"),
+        ],
+        Some(&log),
+    );
+    let api = Api {
+        http: reqwest::Client::new(),
+        base: server.url.clone(),
+    };
+    let redis = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut rconn = redis.get_multiplexed_async_connection().await.unwrap();
+    let keys_before: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut rconn)
+        .await
+        .unwrap();
+
+    server.create_account_with("root", "root password 1", &["--admin"]);
+    let admin = api
+        .token(
+            "root",
+            "root password 1",
+            "",
+            "read write admin:read admin:write",
+        )
+        .await;
+    server.create_account("observer", "observer password");
+    let obs = api
+        .token("observer", "observer password", "", "read write follow")
+        .await;
+    let obs_root = api
+        .post(
+            "/api/v1/statuses",
+            Some(&obs),
+            json!({ "status": "what do you all think?" }),
+        )
+        .await;
+
+    // Set-up first, for everyone: logins, tokens, faces.
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let name = format!("person{i}");
+        let pw = format!("linker password {i}");
+        server.create_account(&name, &pw);
+        let face_tok = api.token(&name, &pw, "", "read write follow").await;
+        let all_tok = api.token(&name, &pw, "all", "read write follow").await;
+        let anon_tok = api
+            .token(&name, &pw, "anonymous", "read write follow")
+            .await;
+        let face = sid(&api
+            .get("/api/v1/accounts/verify_credentials", Some(&face_tok))
+            .await);
+        let alt = sid(&api
+            .post(
+                "/api/v1/guise/faces",
+                Some(&all_tok),
+                json!({ "handle": format!("nick{i}"), "display_name": format!("Nick {i}") }),
+            )
+            .await);
+        let real = api
+            .post(
+                "/api/v1/guise/faces/real_name",
+                Some(&all_tok),
+                json!({ "handle": format!("real{i}"), "display_name": format!("Real Person {i}") }),
+            )
+            .await;
+        let real = sid(&real["account"]);
+        api.post(
+            &format!("/api/v1/admin/guise/real_names/{real}/verify"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+        people.push(Person {
+            name,
+            face,
+            alt,
+            real,
+            face_tok,
+            all_tok,
+            anon_tok,
+            anon_faces: BTreeMap::new(),
+            roots: BTreeMap::new(),
+        });
+    }
+
+    // Activity, interleaved across people.
+    let n = people.len();
+    for round in 0..2 {
+        for i in 0..n {
+            let p = &people[i];
+            let pseudo = api
+                .post(
+                    "/api/v1/statuses",
+                    Some(&p.face_tok),
+                    json!({ "status": format!("pseudonymous {round}") }),
+                )
+                .await;
+            let real = api
+                .post(
+                    "/api/v1/statuses",
+                    Some(&p.all_tok),
+                    json!({ "status": format!("signed {round}"), "tier": "real_name" }),
+                )
+                .await;
+            let alt = api
+                .post(
+                    "/api/v1/statuses",
+                    Some(&p.all_tok),
+                    json!({ "status": format!("alt {round}"), "identity_id": p.alt }),
+                )
+                .await;
+            let anon = api
+                .post(
+                    "/api/v1/statuses",
+                    Some(&p.anon_tok),
+                    json!({ "status": format!("anonymous {round}") }),
+                )
+                .await;
+            let p = &mut people[i];
+            p.roots.insert("pseudo", sid(&pseudo));
+            p.roots.insert("real", sid(&real));
+            p.roots.insert("alt", sid(&alt));
+            p.roots.insert("anon", sid(&anon));
+            p.anon_faces
+                .entry(anon["account"]["id"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(sid(&anon));
+        }
+        for i in 0..n {
+            let next = (i + 1) % n;
+            let prev = (i + n - 1) % n;
+            let (next_pseudo, next_real, prev_anon) = (
+                people[next].roots["pseudo"].clone(),
+                people[next].roots["real"].clone(),
+                people[prev].roots["anon"].clone(),
+            );
+            let p = &people[i];
+            let r = api
+                .post(
+                    "/api/v1/statuses",
+                    Some(&p.anon_tok),
+                    json!({ "status": "anonymous reply", "in_reply_to_id": next_pseudo }),
+                )
+                .await;
+            let o = api.post("/api/v1/statuses", Some(&p.anon_tok), json!({ "status": "@observer anonymous answer", "in_reply_to_id": sid(&obs_root) })).await;
+            api.post(
+                &format!("/api/v1/statuses/{next_real}/favourite"),
+                Some(&p.anon_tok),
+                json!({}),
+            )
+            .await;
+            api.post(
+                "/api/v1/statuses",
+                Some(&p.face_tok),
+                json!({ "status": "reply to an anonymous post", "in_reply_to_id": prev_anon }),
+            )
+            .await;
+            api.post(
+                &format!("/api/v1/statuses/{prev_anon}/favourite"),
+                Some(&p.face_tok),
+                json!({}),
+            )
+            .await;
+            let p = &mut people[i];
+            for s in [&r, &o] {
+                p.anon_faces
+                    .entry(s["account"]["id"].as_str().unwrap().to_owned())
+                    .or_default()
+                    .push(sid(s));
+            }
+        }
+    }
+    // An edit and a delete of anonymous posts.
+    let first = people[0].roots["anon"].clone();
+    api.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/statuses/{first}"),
+        Some(&people[0].anon_tok),
+        Some(json!({ "status": "edited" })),
+    )
+    .await;
+    let gone = people[1].roots["anon"].clone();
+    api.call(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/statuses/{gone}"),
+        Some(&people[1].anon_tok),
+        None,
+    )
+    .await;
+    for p in &mut people {
+        for statuses in p.anon_faces.values_mut() {
+            statuses.retain(|s| *s != gone);
+        }
+    }
+
+    let faces_of = |p: &Person| -> Vec<String> {
+        let mut f = vec![p.face.clone(), p.alt.clone(), p.real.clone()];
+        f.extend(p.anon_faces.keys().cloned());
+        f
+    };
+    let mut all_statuses: Vec<String> = Vec::new();
+    for p in &people {
+        all_statuses.extend(p.roots.values().cloned());
+        all_statuses.extend(p.anon_faces.values().flatten().cloned());
+    }
+
+    // (a) The public: every unauthenticated surface.
+    let mut public: BTreeMap<String, Fingerprint> = BTreeMap::new();
+    for p in &people {
+        for f in faces_of(p) {
+            public.insert(
+                f,
+                Fingerprint {
+                    person: p.name.clone(),
+                    values: Default::default(),
+                },
+            );
+        }
+    }
+    let mut page = api.get("/api/v1/timelines/public?limit=40", None).await;
+    let mut max = None;
+    loop {
+        let items = page.as_array().unwrap().clone();
+        if items.is_empty() {
+            break;
+        }
+        for s in &items {
+            linker::add_status(&mut public, s);
+            max = Some(sid(s));
+        }
+        page = api
+            .get(
+                &format!(
+                    "/api/v1/timelines/public?limit=40&max_id={}",
+                    max.clone().unwrap()
+                ),
+                None,
+            )
+            .await;
+    }
+    let face_ids: Vec<String> = public.keys().cloned().collect();
+    for f in &face_ids {
+        let acc = api.get(&format!("/api/v1/accounts/{f}"), None).await;
+        linker::add_account(&mut public, &acc);
+        for s in api
+            .get(&format!("/api/v1/accounts/{f}/statuses?limit=40"), None)
+            .await
+            .as_array()
+            .unwrap()
+        {
+            linker::add_status(&mut public, s);
+        }
+        for who in ["followers", "following"] {
+            for a in api
+                .get(&format!("/api/v1/accounts/{f}/{who}"), None)
+                .await
+                .as_array()
+                .unwrap()
+            {
+                linker::add_account(&mut public, a);
+            }
+        }
+    }
+    for s in &all_statuses {
+        if *s == gone {
+            continue;
+        }
+        linker::add_status(
+            &mut public,
+            &api.get(&format!("/api/v1/statuses/{s}"), None).await,
+        );
+        let ctx = api
+            .get(&format!("/api/v1/statuses/{s}/context"), None)
+            .await;
+        for x in ctx["ancestors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(ctx["descendants"].as_array().unwrap())
+        {
+            linker::add_status(&mut public, x);
+        }
+        for a in api
+            .get(&format!("/api/v1/statuses/{s}/favourited_by"), None)
+            .await
+            .as_array()
+            .unwrap()
+        {
+            linker::add_account(&mut public, a);
+        }
+    }
+    for doc in ["/api/v1/instance", "/api/v2/instance", "/nodeinfo/2.1"] {
+        let v = api.get(doc, None).await;
+        let mut vals = Default::default();
+        linker::flatten(&v, &[], &mut vals);
+        for fp in public.values_mut() {
+            fp.values.extend(vals.iter().cloned());
+        }
+    }
+    let links = linker::fingerprint_links(&public);
+    assert!(
+        links.is_empty(),
+        "the public ties faces together: {links:?}"
+    );
+
+    // (b) Another local user, signed in.
+    let mut local: BTreeMap<String, Fingerprint> = public
+        .keys()
+        .map(|k| {
+            (
+                k.clone(),
+                Fingerprint {
+                    person: public[k].person.clone(),
+                    values: Default::default(),
+                },
+            )
+        })
+        .collect();
+    let ids: Vec<String> = local.keys().map(|f| format!("id[]={f}")).collect();
+    for r in api
+        .get(
+            &format!("/api/v1/accounts/relationships?{}", ids.join("&")),
+            Some(&obs),
+        )
+        .await
+        .as_array()
+        .unwrap()
+    {
+        if let Some(fp) = local.get_mut(r["id"].as_str().unwrap()) {
+            linker::flatten(r, &[], &mut fp.values);
+        }
+    }
+    for n in api
+        .get("/api/v1/notifications?limit=80", Some(&obs))
+        .await
+        .as_array()
+        .unwrap()
+    {
+        linker::add_account(&mut local, &n["account"]);
+        if !n["status"].is_null() {
+            linker::add_status(&mut local, &n["status"]);
+        }
+    }
+    for s in &all_statuses {
+        if *s == gone {
+            continue;
+        }
+        let ctx = api
+            .get(&format!("/api/v1/statuses/{s}/context"), Some(&obs))
+            .await;
+        for x in ctx["ancestors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(ctx["descendants"].as_array().unwrap())
+        {
+            linker::add_status(&mut local, x);
+        }
+    }
+    let links = linker::fingerprint_links(&local);
+    assert!(
+        links.is_empty(),
+        "a local user ties faces together: {links:?}"
+    );
+
+    // Both checks catch a planted leak: the login's id shown on each face.
+    for (fps, who) in [(&public, "public"), (&local, "local")] {
+        let mut planted = fps.clone();
+        for fp in planted.values_mut() {
+            fp.values.insert(format!("login-of-{}", fp.person));
+        }
+        assert!(
+            !linker::fingerprint_links(&planted).is_empty(),
+            "the {who} check missed a planted leak"
+        );
+    }
+
+    // (c) Whoever holds the data at rest: every row with its xmin, every Redis
+    // key with its expiry, every log line.
+    let mut rows = Vec::new();
+    for table in psql_rows(
+        &server.db_url,
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+    ) {
+        for line in psql_rows(
+            &server.db_url,
+            &format!("SELECT xmin::text, row_to_json(t)::text FROM \"{table}\" t"),
+        ) {
+            let (xmin, json) = line.split_once('\t').unwrap();
+            let v: Value = serde_json::from_str(json).unwrap();
+            let mut values = Vec::new();
+            if let Value::Object(o) = v {
+                for (_, x) in o {
+                    match x {
+                        Value::String(s) => values.push(s),
+                        Value::Number(n) => values.push(n.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            rows.push(Row {
+                table: table.clone(),
+                xmin: xmin.parse().unwrap(),
+                values,
+            });
+        }
+    }
+    let keys_after: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut rconn)
+        .await
+        .unwrap();
+    let mut redis_data = Vec::new();
+    for k in keys_after.iter().filter(|k| !keys_before.contains(k)) {
+        let v: String = redis::cmd("GET")
+            .arg(k)
+            .query_async(&mut rconn)
+            .await
+            .unwrap_or_default();
+        let exp: i64 = redis::cmd("EXPIRETIME")
+            .arg(k)
+            .query_async(&mut rconn)
+            .await
+            .unwrap();
+        redis_data.push((k.clone(), v, exp));
+    }
+    assert!(
+        !redis_data.is_empty(),
+        "the anonymous rate limiter wrote no key"
+    );
+    let logs: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(logs.len() > 10, "trace logging was not on");
+    let _ = std::fs::remove_file(&log);
+    let account_of = |name: &str| {
+        psql_rows(
+            &server.db_url,
+            &format!("SELECT id FROM accounts WHERE email = '{name}@mail.test'"),
+        )[0]
+        .clone()
+    };
+    let mut truth = Truth {
+        limit_epoch_secs: 3600,
+        ..Default::default()
+    };
+    for name in ["root", "observer"] {
+        truth.accounts.push(account_of(name));
+    }
+    for p in &people {
+        let a = account_of(&p.name);
+        truth.accounts.push(a.clone());
+        for (face, statuses) in &p.anon_faces {
+            truth
+                .anonymous
+                .insert(face.clone(), (a.clone(), statuses.clone()));
+        }
+    }
+    let data = AtRest {
+        rows,
+        redis: redis_data,
+        logs,
+    };
+    let links = linker::at_rest_links(&data, &truth);
+    assert!(
+        links.is_empty(),
+        "the data at rest ties an anonymous face to its login: {links:#?}"
+    );
+
+    // Each at-rest check catches its planted leak.
+    let (face, (owner, statuses)) = truth
+        .anonymous
+        .iter()
+        .next()
+        .map(|(f, o)| (f.clone(), o.clone()))
+        .unwrap();
+    let token_row = data
+        .rows
+        .iter()
+        .position(|r| r.table == "oauth_tokens" && r.values.contains(&owner))
+        .unwrap();
+    let face_row = data
+        .rows
+        .iter()
+        .position(|r| r.table == "identities" && r.values.contains(&face))
+        .unwrap();
+    let status_row = data
+        .rows
+        .iter()
+        .position(|r| r.table == "statuses" && r.values.contains(&statuses[0]))
+        .unwrap();
+    // The token's app id: the number it shares with an oauth_apps row.
+    let app_id = data.rows[token_row]
+        .values
+        .iter()
+        .find(|v| {
+            v.parse::<i64>().is_ok()
+                && data
+                    .rows
+                    .iter()
+                    .any(|r| r.table == "oauth_apps" && r.values.contains(v))
+        })
+        .cloned();
+    assert!(app_id.is_some(), "found no app id on the token row");
+    let plants: Vec<(&str, Box<dyn Fn(&mut AtRest)>)> = vec![
+        (
+            "an account id on a face",
+            Box::new(|d: &mut AtRest| d.rows[face_row].values.push(owner.clone())),
+        ),
+        (
+            "a millisecond token last-used-at",
+            Box::new(|d: &mut AtRest| {
+                let created = d.rows[status_row]
+                    .values
+                    .iter()
+                    .find(|v| v.contains('T') && v.contains(':'))
+                    .cloned()
+                    .unwrap();
+                d.rows[token_row].values.push(created);
+            }),
+        ),
+        (
+            "a redis key holding an account id",
+            Box::new(|d: &mut AtRest| d.redis.push((format!("limit:{owner}"), "1".into(), 7200))),
+        ),
+        (
+            "a log line with an account id",
+            Box::new(|d: &mut AtRest| {
+                d.logs
+                    .push(format!("posted account_id={owner} face={face}"))
+            }),
+        ),
+        (
+            "a stored posting application",
+            Box::new(|d: &mut AtRest| {
+                d.rows[status_row]
+                    .values
+                    .push(app_id.clone().unwrap_or_else(|| "no app".into()))
+            }),
+        ),
+        (
+            "an idempotency row keyed by account",
+            Box::new(|d: &mut AtRest| {
+                d.rows.push(Row {
+                    table: "idempotency_keys".into(),
+                    xmin: 1,
+                    values: vec![owner.clone(), "key-hash-xyz".into(), statuses[0].clone()],
+                })
+            }),
+        ),
+        (
+            "token rows touched in each anonymous post's transaction",
+            Box::new(|d: &mut AtRest| {
+                for (f, (o, ss)) in &truth.anonymous {
+                    let x = d
+                        .rows
+                        .iter()
+                        .find(|r| r.values.contains(f) || ss.iter().any(|s| r.values.contains(s)))
+                        .map(|r| r.xmin)
+                        .unwrap();
+                    d.rows.push(Row {
+                        table: "oauth_tokens".into(),
+                        xmin: x,
+                        values: vec![o.clone()],
+                    });
+                }
+            }),
+        ),
+    ];
+    for (what, plant) in plants {
+        let mut leaky = data.clone();
+        plant(&mut leaky);
+        assert!(
+            !linker::at_rest_links(&leaky, &truth).is_empty(),
+            "the at-rest check missed {what}"
+        );
+    }
+}
