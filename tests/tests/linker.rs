@@ -173,8 +173,7 @@ async fn three_adversaries_cannot_tie_faces_together() {
     // Activity, interleaved across people.
     let n = people.len();
     for round in 0..2 {
-        for i in 0..n {
-            let p = &people[i];
+        for p in people.iter_mut() {
             let pseudo = api
                 .post(
                     "/api/v1/statuses",
@@ -203,7 +202,6 @@ async fn three_adversaries_cannot_tie_faces_together() {
                     json!({ "status": format!("anonymous {round}") }),
                 )
                 .await;
-            let p = &mut people[i];
             p.roots.insert("pseudo", sid(&pseudo));
             p.roots.insert("real", sid(&real));
             p.roots.insert("alt", sid(&alt));
@@ -591,7 +589,8 @@ async fn three_adversaries_cannot_tie_faces_together() {
         })
         .cloned();
     assert!(app_id.is_some(), "found no app id on the token row");
-    let plants: Vec<(&str, Box<dyn Fn(&mut AtRest)>)> = vec![
+    type Plant<'a> = (&'a str, Box<dyn Fn(&mut AtRest) + 'a>);
+    let plants: Vec<Plant> = vec![
         (
             "an account id on a face",
             Box::new(|d: &mut AtRest| d.rows[face_row].values.push(owner.clone())),
