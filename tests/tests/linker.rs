@@ -442,6 +442,18 @@ async fn three_adversaries_cannot_tie_faces_together() {
             linker::add_status(&mut local, x);
         }
     }
+    for p in &people {
+        for q in [p.name.as_str(), "nick", "real", "anon", "Anonymous"] {
+            for a in api
+                .get(&format!("/api/v2/search?q={q}&type=accounts"), Some(&obs))
+                .await["accounts"]
+                .as_array()
+                .unwrap()
+            {
+                linker::add_account(&mut local, a);
+            }
+        }
+    }
     let links = linker::fingerprint_links(&local);
     assert!(
         links.is_empty(),

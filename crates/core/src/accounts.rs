@@ -588,6 +588,68 @@ pub async fn delete_account(
     Ok(n)
 }
 
+/// Local persistent faces whose handle or display name starts with `q`.
+/// Anonymous faces, suspended ones and those not discoverable stay out.
+pub async fn search_faces(conn: &mut DbConn, q: &str, limit: i64) -> CoreResult<Vec<Identity>> {
+    let q = q.trim().trim_start_matches('@');
+    let (user, domain) = match q.split_once('@') {
+        Some((u, d)) => (u, Some(d)),
+        None => (q, None),
+    };
+    if user.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pattern = format!(
+        "{}%",
+        user.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let mut query = identities::table
+        .filter(identities::tier.ne(Tier::Anonymous.as_str()))
+        .filter(identities::suspended.eq(false))
+        .filter(identities::discoverable.eq(true))
+        .filter(
+            identities::handle
+                .ilike(pattern.clone())
+                .or(identities::display_name.ilike(pattern)),
+        )
+        .select(Identity::as_select())
+        .into_boxed();
+    query = match domain {
+        Some(d) => query.filter(identities::domain.eq(d.to_ascii_lowercase())),
+        None => query,
+    };
+    Ok(query
+        .order(identities::handle.asc())
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
+/// Hashtags in use that start with `q`.
+pub async fn search_tags(conn: &mut DbConn, q: &str, limit: i64) -> CoreResult<Vec<String>> {
+    use crate::schema::status_tags;
+    let q = q.trim().trim_start_matches('#').to_lowercase();
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pattern = format!(
+        "{}%",
+        q.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    Ok(status_tags::table
+        .filter(status_tags::name.like(pattern))
+        .select(status_tags::name)
+        .distinct()
+        .order(status_tags::name.asc())
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
 /// Public instance figures: logins, local statuses, known remote domains.
 pub async fn instance_stats(conn: &mut DbConn) -> CoreResult<(i64, i64, i64)> {
     use crate::schema::statuses;

@@ -556,3 +556,44 @@ async fn anonymous_idempotency_keys_are_sealed() {
     );
     assert_eq!(counts["sealed_idempotency"], 1);
 }
+
+#[actix_web::test]
+async fn search_finds_persistent_faces_tags_and_urls_but_never_anonymous_faces() {
+    let t = TestApp::new().await;
+    let (alice_face, alice) = t.user("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let s = t
+        .post_status(&alice, json!({ "status": "about #Gardening" }))
+        .await;
+    let a = t
+        .post_status(&anon, json!({ "status": "anonymous #gardening tip" }))
+        .await;
+    let handle = a["account"]["username"].as_str().unwrap();
+    let r = t.get("/api/v2/search?q=ali", Some(&alice)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["accounts"][0]["id"], alice_face);
+    assert_eq!(r.json["hashtags"], json!([]));
+    let r = t
+        .get("/api/v2/search?q=%23garden&type=hashtags", None)
+        .await;
+    assert_eq!(r.json["hashtags"][0]["name"], "gardening");
+    for q in [handle, "anon", "Anonymous"] {
+        let r = t.get(&format!("/api/v2/search?q={q}"), None).await;
+        assert_eq!(r.json["accounts"], json!([]), "{q} found {}", r.text);
+        let r = t
+            .get(&format!("/api/v1/accounts/search?q={q}"), Some(&alice))
+            .await;
+        assert_eq!(r.json, json!([]), "{q}");
+    }
+    let url = s["url"].as_str().unwrap();
+    let r = t
+        .get(
+            &format!(
+                "/api/v2/search?type=statuses&q={}",
+                url.replace(':', "%3A").replace('/', "%2F")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.json["statuses"][0]["id"], s["id"]);
+}

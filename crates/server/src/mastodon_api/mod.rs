@@ -6,6 +6,7 @@ pub mod apps;
 pub mod faces;
 pub mod instance;
 pub mod notifications;
+pub mod search;
 pub mod statuses;
 pub mod timelines;
 pub mod types;
@@ -97,6 +98,7 @@ pub fn ok<T: serde::Serialize>(v: &T) -> HttpResponse {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     apps::routes(cfg);
     faces::routes(cfg);
+    search::routes(cfg);
     accounts::routes(cfg);
     statuses::routes(cfg);
     timelines::routes(cfg);

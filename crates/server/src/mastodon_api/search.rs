@@ -1,0 +1,95 @@
+//! Local search: persistent faces by handle or name, hashtags in use, and a
+//! status by its URL. Anonymous faces are never found by search (they are
+//! reached through the threads they post in).
+
+use super::{ok, types};
+use crate::error::ApiResult;
+use crate::extract::{de, MaybeAuth, Params};
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+struct SearchParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    q: Option<String>,
+    #[serde(rename = "type", default, deserialize_with = "de::opt_string")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    limit: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    offset: Option<i64>,
+}
+
+/// A local status named by its URL (`…/@handle/ID`, `…/statuses/ID`).
+fn status_id_in(state: &AppState, q: &str) -> Option<i64> {
+    let rest = q.strip_prefix(&*state.base_url)?;
+    rest.rsplit('/').next()?.parse().ok()
+}
+
+async fn search(
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    Params(p): Params<SearchParams>,
+) -> ApiResult<HttpResponse> {
+    if let Some(a) = &auth.0 {
+        a.require("read:search")?;
+    }
+    let q = p.q.unwrap_or_default();
+    let limit = p.limit.unwrap_or(20).clamp(1, 40);
+    let kind = p.kind.as_deref();
+    let mut conn = state.db.conn().await?;
+    let mut accounts = Vec::new();
+    let mut statuses = Vec::new();
+    let mut hashtags = Vec::new();
+    // Offsets beyond the first page find nothing more locally.
+    if p.offset.unwrap_or(0) == 0 && !q.trim().is_empty() {
+        if kind.is_none() || kind == Some("accounts") {
+            let faces = guise_core::accounts::search_faces(&mut conn, &q, limit).await?;
+            accounts = types::accounts(&state, &mut conn, &faces).await?;
+        }
+        if kind.is_none() || kind == Some("hashtags") {
+            hashtags = guise_core::accounts::search_tags(&mut conn, &q, limit)
+                .await?
+                .into_iter()
+                .map(|t| json!({ "name": t, "url": format!("{}/tags/{}", state.base_url, t), "history": [] }))
+                .collect();
+        }
+        if kind.is_none() || kind == Some("statuses") {
+            if let Some(id) = status_id_in(&state, q.trim()) {
+                let viewer = auth.viewer();
+                if guise_core::statuses::visible_status(&mut conn, viewer, id)
+                    .await
+                    .is_ok()
+                {
+                    statuses = types::statuses_by_ids(&state, &mut conn, viewer, &[id]).await?;
+                }
+            }
+        }
+    }
+    Ok(ok(
+        &json!({ "accounts": accounts, "statuses": statuses, "hashtags": hashtags }),
+    ))
+}
+
+async fn account_search(
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    Params(p): Params<SearchParams>,
+) -> ApiResult<HttpResponse> {
+    if let Some(a) = &auth.0 {
+        a.require("read:accounts")?;
+    }
+    let q = p.q.unwrap_or_default();
+    let mut conn = state.db.conn().await?;
+    let faces =
+        guise_core::accounts::search_faces(&mut conn, &q, p.limit.unwrap_or(40).clamp(1, 80))
+            .await?;
+    Ok(ok(&types::accounts(&state, &mut conn, &faces).await?))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v2/search", web::get().to(search))
+        .route("/api/v1/accounts/search", web::get().to(account_search));
+}
