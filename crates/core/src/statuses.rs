@@ -384,6 +384,21 @@ pub async fn publish(
                 .execute(conn)
                 .await?;
         }
+        // Followers who asked to be told of new posts (`notify`), for
+        // posts they may see; mentioned faces were told already.
+        if visibility != Visibility::Direct {
+            let watchers: Vec<i64> = crate::schema::follows::table
+                .filter(crate::schema::follows::target_identity_id.eq(author_id))
+                .filter(crate::schema::follows::notify.eq(true))
+                .select(crate::schema::follows::identity_id)
+                .load(conn)
+                .await?;
+            for w in watchers {
+                if !mentioned.iter().any(|m| m.id == w) {
+                    insert_notification(conn, clock, w, author_id, "status", Some(id)).await?;
+                }
+            }
+        }
         if let Some(key) = &key {
             diesel::insert_into(idempotency_keys::table)
                 .values((

@@ -1095,3 +1095,27 @@ async fn tokens_cannot_be_bound_to_someone_elses_face() {
     assert_eq!(r.status, 401);
     assert_eq!(r.json["error"], "invalid_client");
 }
+
+#[actix_web::test]
+async fn following_with_notify_brings_status_notifications() {
+    let t = TestApp::new().await;
+    let (_, alice) = t.user("alice").await;
+    let (bob_id, bob) = t.user("bob").await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{bob_id}/follow"),
+            Some(&alice),
+            json!({ "notify": true, "reblogs": false }),
+        )
+        .await;
+    assert_eq!(r.json["notifying"], true);
+    assert_eq!(r.json["showing_reblogs"], false);
+    let s = t.post_status(&bob, json!({ "status": "news" })).await;
+    t.post_status(&bob, json!({ "status": "secret", "visibility": "direct" }))
+        .await;
+    let n = t
+        .get("/api/v1/notifications?types[]=status", Some(&alice))
+        .await;
+    assert_eq!(n.json.as_array().unwrap().len(), 1, "{}", n.text);
+    assert_eq!(n.json[0]["status"]["id"], s["id"]);
+}
