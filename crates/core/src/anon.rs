@@ -288,8 +288,13 @@ pub async fn tombstone_if_empty(conn: &mut DbConn, face: &Identity) -> CoreResul
         .get_result(conn)
         .await?;
     if left == 0 {
+        // A tombstone stays gone: the owner's next post in the thread gets a
+        // new face, so the thread tag moves on.
         diesel::update(identities::table.find(face.id))
-            .set(identities::tombstoned.eq(true))
+            .set((
+                identities::tombstoned.eq(true),
+                identities::thread_tag.eq(None::<Vec<u8>>),
+            ))
             .execute(conn)
             .await?;
     }
@@ -343,7 +348,8 @@ pub async fn delete_all(
     let now = clock.now();
     let mut rng = rand::rngs::OsRng;
     let mut deleted = 0;
-    for face in &faces {
+    // A suspended face stays as moderators left it: its owner cannot undo a ban.
+    for face in faces.iter().filter(|f| !f.suspended) {
         let ids: Vec<i64> = statuses::table
             .filter(statuses::identity_id.eq(face.id))
             .select(statuses::id)

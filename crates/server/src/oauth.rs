@@ -216,6 +216,18 @@ async fn authorize_post(
         let Some(binding) = parse_binding(face) else {
             return Ok(sign_in_form(&p, &c, Some("Pick one of your faces.")));
         };
+        if binding == Binding::Anonymous
+            && !state
+                .rules
+                .tiers_enabled
+                .contains(&guise_policy::Tier::Anonymous)
+        {
+            return Ok(sign_in_form(
+                &p,
+                &c,
+                Some("Anonymous posting is not offered here."),
+            ));
+        }
         oauth::bind_code(&mut conn, clock, pending, binding).await?;
         if c.redirect_uri == OOB_REDIRECT {
             let body = format!(

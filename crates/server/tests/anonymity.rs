@@ -597,3 +597,57 @@ async fn search_finds_persistent_faces_tags_and_urls_but_never_anonymous_faces()
         .await;
     assert_eq!(r.json["statuses"][0]["id"], s["id"]);
 }
+
+#[actix_web::test]
+async fn a_tombstoned_face_stays_gone_and_a_banned_face_keeps_its_posts() {
+    let t = TestApp::new().await;
+    let (_, bob) = t.user("bob").await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let root = t.post_status(&bob, json!({ "status": "thread" })).await;
+    let first = t
+        .post_status(
+            &anon,
+            json!({ "status": "one", "in_reply_to_id": id(&root) }),
+        )
+        .await;
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/statuses/{}", id(&first)),
+            Some(&anon),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let second = t
+        .post_status(
+            &anon,
+            json!({ "status": "two", "in_reply_to_id": id(&root) }),
+        )
+        .await;
+    assert_ne!(
+        second["account"]["id"], first["account"]["id"],
+        "the tombstone is not reused"
+    );
+    t.sql(&format!(
+        "UPDATE identities SET suspended = true WHERE id = {}",
+        second["account"]["id"].as_str().unwrap()
+    ))
+    .await;
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/statuses/{}", id(&second)),
+            Some(&anon),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{}", id(&second)), None)
+            .await
+            .status,
+        200
+    );
+}

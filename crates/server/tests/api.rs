@@ -933,6 +933,14 @@ async fn start_up_endpoints_answer_the_right_shape() {
     assert_eq!(doc.json["software"]["name"], "guise");
     assert_eq!(doc.json["usage"]["users"]["total"], 1);
     assert_eq!(doc.json["metadata"]["guise"]["ip_logging"], false);
+    assert_eq!(
+        doc.json["metadata"]["guise"]["anonymous_ownership"],
+        "sealed"
+    );
+    assert_eq!(
+        doc.json["metadata"]["guise"]["tiers"],
+        json!(["real_name", "pseudonymous", "anonymous"])
+    );
     let prefs = t.get("/api/v1/preferences", Some(&alice)).await;
     assert_eq!(prefs.json["posting:default:visibility"], "public");
     let meta = t.get("/.well-known/oauth-authorization-server", None).await;

@@ -323,6 +323,9 @@ async fn delete(
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
     let face = acting_author(&auth, &mut conn, id).await?;
+    if face.suspended {
+        return Err(ApiError::forbidden("This face is suspended"));
+    }
     let mut entity = types::status_by_id(&state, &mut conn, Some(face.id), id).await?;
     let gone = st::delete(&mut conn, state.clock.as_ref(), &face, id).await?;
     if face.tier() == Tier::Anonymous {

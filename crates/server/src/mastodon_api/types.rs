@@ -179,7 +179,7 @@ impl Account {
 /// What an "Anonymous" token's `verify_credentials` shows: an account that
 /// exists nowhere, with an id derived from the token and shown nowhere else.
 pub fn synthetic_anonymous(state: &AppState, id: i64) -> Account {
-    let today = chrono::Utc::now().date_naive();
+    let today = state.clock.today();
     let mut acc = Account::new(
         state,
         &Identity {
