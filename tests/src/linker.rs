@@ -92,6 +92,27 @@ pub fn add_account(fps: &mut BTreeMap<String, Fingerprint>, account: &Value) {
     }
 }
 
+/// Person-written or person-chosen parts of ActivityPub documents.
+const AP_CONTENT_KEYS: &[&str] = &[
+    "content",
+    "source",
+    "summary",
+    "tag",
+    "inReplyTo",
+    "cc",
+    "to",
+    "name",
+    "@context",
+];
+
+/// Adds an ActivityPub document (actor, note) or a WebFinger answer about
+/// `face` to its fingerprint.
+pub fn add_document(fps: &mut BTreeMap<String, Fingerprint>, face: &str, doc: &Value) {
+    if let Some(fp) = fps.get_mut(face) {
+        flatten(doc, AP_CONTENT_KEYS, &mut fp.values);
+    }
+}
+
 /// Pairs of one person's faces that share a value no other person's faces
 /// show: (face, face, value).
 pub fn fingerprint_links(fps: &BTreeMap<String, Fingerprint>) -> Vec<(String, String, String)> {

@@ -374,6 +374,63 @@ async fn three_adversaries_cannot_tie_faces_together() {
             linker::add_account(&mut public, a);
         }
     }
+    // ActivityPub JSON and WebFinger, as remote servers read them.
+    let domain = server.url.trim_start_matches("http://").to_owned();
+    for f in &face_ids {
+        let acc = api.get(&format!("/api/v1/accounts/{f}"), None).await;
+        let handle = acc["username"].as_str().unwrap().to_owned();
+        let resp = api
+            .http
+            .get(format!(
+                "{}/.well-known/webfinger?resource=acct:{handle}@{domain}",
+                api.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 410 {
+            // A tombstone: its posts are gone.
+            continue;
+        }
+        let wf: Value = resp.json().await.unwrap();
+        linker::add_document(&mut public, f, &wf);
+        let actor_url = wf["links"][0]["href"].as_str().unwrap().to_owned();
+        let actor: Value = api
+            .http
+            .get(&actor_url)
+            .header("Accept", "application/activity+json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(actor["id"], actor_url.as_str());
+        linker::add_document(&mut public, f, &actor);
+        for s in api
+            .get(
+                &format!("/api/v1/accounts/{f}/statuses?limit=40&exclude_reblogs=true"),
+                None,
+            )
+            .await
+            .as_array()
+            .unwrap()
+        {
+            if s["visibility"] == "public" {
+                let note: Value = api
+                    .http
+                    .get(s["uri"].as_str().unwrap())
+                    .header("Accept", "application/activity+json")
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                linker::add_document(&mut public, f, &note);
+            }
+        }
+    }
     for doc in ["/api/v1/instance", "/api/v2/instance", "/nodeinfo/2.1"] {
         let v = api.get(doc, None).await;
         let mut vals = Default::default();

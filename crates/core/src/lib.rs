@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod faces;
 pub mod id;
+pub mod keys;
 pub mod models;
 pub mod moderation;
 pub mod oauth;

@@ -243,6 +243,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    key_pool (public_key_pem) {
+        public_key_pem -> Text,
+        private_key_pem -> Text,
+    }
+}
+
+diesel::table! {
+    instance_keys (name) {
+        name -> Text,
+        public_key_pem -> Text,
+        private_key_pem -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -265,4 +280,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sealed_index,
     sealed_idempotency,
     identity_stats,
+    key_pool,
+    instance_keys,
 );

@@ -1,1 +1,10 @@
+//! Guise over ActivityPub: actor and object documents, WebFinger and the
+//! signing keys of faces. Built on `activitypub_federation`'s key handling.
+//!
+//! Every face is its own actor with its own key pair; nothing in one face's
+//! documents names another face. Federation knows nothing of the Mastodon API.
 
+pub mod keys;
+pub mod protocol;
+
+pub use protocol::Urls;

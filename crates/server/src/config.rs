@@ -71,12 +71,24 @@ pub struct RedisConfig {
     pub url: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FederationConfig {
     /// Allow outbound fetches to loopback and private addresses (tests, development).
     pub allow_private_addresses: bool,
     pub blocked_domains: Vec<String>,
+    /// RSA key pairs kept ready so a new face never waits for one.
+    pub key_pool_size: i64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            allow_private_addresses: false,
+            blocked_domains: Vec::new(),
+            key_pool_size: 8,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -200,9 +212,16 @@ impl Config {
             }
         }
         let unknown = unknown_keys(&table);
-        let config: Config = toml::Value::Table(table)
+        let has = |section: &str, key: &str| table.get(section).and_then(|s| s.get(key)).is_some();
+        let (domain_given, listen_given) = (has("instance", "domain"), has("server", "listen"));
+        let mut config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        // Started on another local address with no domain given, the public
+        // address follows the listening one, so links point where it serves.
+        if !domain_given && listen_given {
+            config.instance.domain = config.server.listen.replace("0.0.0.0", "localhost");
+        }
         Ok(Loaded { config, unknown })
     }
 
@@ -315,6 +334,21 @@ mod tests {
             unknown,
             vec!["instance.colour".to_string(), "nope".to_string()]
         );
+    }
+
+    #[test]
+    fn the_domain_follows_the_listening_address_when_not_given() {
+        let l = Config::load(None, &env(&[("GUISE_LISTEN", "127.0.0.1:18080")])).unwrap();
+        assert_eq!(l.config.base_url(), "http://127.0.0.1:18080");
+        let l = Config::load(
+            None,
+            &env(&[
+                ("GUISE_LISTEN", "0.0.0.0:80"),
+                ("GUISE_DOMAIN", "g.example"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(l.config.base_url(), "https://g.example");
     }
 
     #[test]

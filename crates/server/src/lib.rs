@@ -1,6 +1,7 @@
 //! The `guise` server: Mastodon client API, OAuth 2, the few HTML pages,
 //! configuration and the CLI. Wires core, policy and federation together.
 
+pub mod activitypub;
 pub mod admin_api;
 pub mod config;
 pub mod error;
@@ -51,6 +52,7 @@ pub fn app(
         .configure(mastodon_api::routes)
         .configure(admin_api::routes)
         .configure(oauth::routes)
+        .configure(activitypub::routes)
         .configure(web::routes)
         .default_service(aw::to(|| async { HttpResponse::NotFound().json(serde_json::json!({ "error": "Not Found" })) }))
 }

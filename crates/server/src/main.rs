@@ -114,6 +114,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .unwrap_or(2),
         n => n,
     };
+    // Signing keys are made ahead of time, off the request path.
+    tokio::spawn(guise_federation::keys::fill_pool(
+        db.clone(),
+        config.federation.key_pool_size,
+    ));
     let state = AppState::new(db, Arc::new(SystemClock), config)?;
     let base = state.base_url.clone();
     let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))

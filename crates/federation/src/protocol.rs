@@ -1,0 +1,227 @@
+//! ActivityPub documents for local faces and statuses, and WebFinger.
+//!
+//! The tier travels in a small JSON-LD extension (namespace `GUISE_NS`,
+//! documented in docs/federation.md): `tier` on actors and notes, and
+//! `verifiedBy` (the verifying instance) on verified real-name actors.
+//! Other software sees ordinary actors and ignores the extension.
+
+use guise_core::keys::KeyPair;
+use guise_core::models::{Identity, Status};
+use guise_policy::{Tier, Visibility};
+use serde_json::{json, Value};
+
+pub const GUISE_NS: &str = "https://guise.social/ns#";
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+pub const AP_CONTENT_TYPE: &str = "application/activity+json";
+
+/// The JSON-LD context of every document we publish.
+pub fn context() -> Value {
+    json!([
+        "https://www.w3.org/ns/activitystreams",
+        "https://w3id.org/security/v1",
+        {
+            "guise": GUISE_NS,
+            "tier": "guise:tier",
+            "verifiedBy": { "@id": "guise:verifiedBy", "@type": "@id" },
+            "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+            "sensitive": "as:sensitive",
+            "Hashtag": "as:Hashtag",
+            "toot": "http://joinmastodon.org/ns#",
+            "discoverable": "toot:discoverable",
+            "indexable": "toot:indexable"
+        }
+    ])
+}
+
+/// Where a local face's documents live.
+#[derive(Debug, Clone)]
+pub struct Urls {
+    /// e.g. `https://guise.example`
+    pub base: String,
+}
+
+impl Urls {
+    pub fn new(base: impl Into<String>) -> Urls {
+        Urls { base: base.into() }
+    }
+
+    pub fn actor(&self, face: &Identity) -> String {
+        if face.tier() == Tier::Anonymous {
+            format!("{}/anon/{}", self.base, face.handle)
+        } else {
+            format!("{}/users/{}", self.base, face.handle)
+        }
+    }
+
+    pub fn profile(&self, face: &Identity) -> String {
+        if face.tier() == Tier::Anonymous {
+            self.actor(face)
+        } else {
+            format!("{}/@{}", self.base, face.handle)
+        }
+    }
+
+    pub fn key_id(&self, face: &Identity) -> String {
+        format!("{}#main-key", self.actor(face))
+    }
+
+    pub fn status(&self, face: &Identity, id: i64) -> String {
+        format!("{}/statuses/{id}", self.actor(face))
+    }
+
+    pub fn shared_inbox(&self) -> String {
+        format!("{}/inbox", self.base)
+    }
+
+    pub fn instance_actor(&self) -> String {
+        format!("{}/actor", self.base)
+    }
+
+    pub fn domain(&self) -> &str {
+        self.base.split("://").nth(1).unwrap_or(&self.base)
+    }
+}
+
+/// A `Person` for one face. Anonymous faces show "Anonymous", no profile,
+/// ask before anyone follows (and are refused), and stay out of directories.
+pub fn actor_document(urls: &Urls, face: &Identity, key: &KeyPair) -> Value {
+    let actor = urls.actor(face);
+    let anonymous = face.tier() == Tier::Anonymous;
+    let summary = if anonymous || face.note.trim().is_empty() {
+        String::new()
+    } else {
+        guise_core::text::render(&guise_core::text::parse(&face.note), &urls.base, |_, _| {
+            None
+        })
+    };
+    let mut doc = json!({
+        "@context": context(),
+        "id": actor,
+        "type": "Person",
+        "preferredUsername": face.handle,
+        "name": if anonymous { "Anonymous" } else { face.display_name.as_str() },
+        "summary": summary,
+        "url": urls.profile(face),
+        "inbox": format!("{actor}/inbox"),
+        "outbox": format!("{actor}/outbox"),
+        "followers": format!("{actor}/followers"),
+        "following": format!("{actor}/following"),
+        "endpoints": { "sharedInbox": urls.shared_inbox() },
+        "manuallyApprovesFollowers": anonymous || face.locked,
+        "discoverable": !anonymous && face.discoverable,
+        "indexable": false,
+        "published": format!("{}T00:00:00Z", face.created_on.format("%Y-%m-%d")),
+        "publicKey": {
+            "id": urls.key_id(face),
+            "owner": actor,
+            "publicKeyPem": key.public_pem,
+        },
+        "tier": face.tier().as_str(),
+    });
+    if face.tier() == Tier::RealName && face.verified {
+        if let Some(o) = doc.as_object_mut() {
+            let by = face
+                .verified_by
+                .clone()
+                .unwrap_or_else(|| urls.domain().to_owned());
+            o.insert("verifiedBy".into(), json!(format!("https://{by}")));
+        }
+    }
+    doc
+}
+
+/// The instance's own actor: it alone signs our fetches of remote objects.
+pub fn instance_actor_document(urls: &Urls, key: &KeyPair) -> Value {
+    let id = urls.instance_actor();
+    json!({
+        "@context": context(),
+        "id": id,
+        "type": "Application",
+        "preferredUsername": urls.domain(),
+        "name": urls.domain(),
+        "inbox": format!("{id}/inbox"),
+        "outbox": format!("{id}/outbox"),
+        "manuallyApprovesFollowers": true,
+        "publicKey": { "id": format!("{id}#main-key"), "owner": id, "publicKeyPem": key.public_pem },
+        "url": urls.base,
+    })
+}
+
+/// A `Note` for a local status. `parent` is the replied-to status's id
+/// (its ActivityPub id), `mentions` the mentioned faces with their actor ids.
+pub fn note_document(
+    urls: &Urls,
+    author: &Identity,
+    status: &Status,
+    parent: Option<&str>,
+    mentions: &[(String, String)],
+    tags: &[String],
+) -> Value {
+    let actor = urls.actor(author);
+    let followers = format!("{actor}/followers");
+    let mention_ids: Vec<&String> = mentions.iter().map(|(id, _)| id).collect();
+    let (to, cc): (Vec<Value>, Vec<Value>) = match status.visibility() {
+        Visibility::Public => (
+            vec![json!(PUBLIC)],
+            std::iter::once(json!(followers))
+                .chain(mention_ids.iter().map(|m| json!(m)))
+                .collect(),
+        ),
+        Visibility::Unlisted => (
+            vec![json!(followers)],
+            std::iter::once(json!(PUBLIC))
+                .chain(mention_ids.iter().map(|m| json!(m)))
+                .collect(),
+        ),
+        Visibility::Private => (
+            vec![json!(followers)],
+            mention_ids.iter().map(|m| json!(m)).collect(),
+        ),
+        Visibility::Direct => (mention_ids.iter().map(|m| json!(m)).collect(), vec![]),
+    };
+    let mut tag: Vec<Value> = mentions
+        .iter()
+        .map(|(id, acct)| json!({ "type": "Mention", "href": id, "name": format!("@{acct}") }))
+        .collect();
+    tag.extend(tags.iter().map(|t| json!({ "type": "Hashtag", "href": format!("{}/tags/{t}", urls.base), "name": format!("#{t}") })));
+    let id = status
+        .uri
+        .clone()
+        .unwrap_or_else(|| urls.status(author, status.id));
+    json!({
+        "@context": context(),
+        "id": id,
+        "type": "Note",
+        "attributedTo": actor,
+        "content": status.content,
+        "source": { "content": status.source_text, "mediaType": "text/plain" },
+        "summary": if status.spoiler_text.is_empty() { Value::Null } else { json!(status.spoiler_text) },
+        "sensitive": status.sensitive,
+        "published": status.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "updated": status.edited_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        "inReplyTo": parent,
+        "url": format!("{}/{}", urls.profile(author), status.id),
+        "to": to,
+        "cc": cc,
+        "tag": tag,
+        "tier": author.tier().as_str(),
+    })
+}
+
+/// The WebFinger answer for a local face.
+pub fn webfinger(urls: &Urls, face: &Identity) -> Value {
+    let actor = urls.actor(face);
+    json!({
+        "subject": format!("acct:{}@{}", face.handle, urls.domain()),
+        "aliases": [actor, urls.profile(face)],
+        "links": [
+            { "rel": "self", "type": AP_CONTENT_TYPE, "href": actor },
+            { "rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": urls.profile(face) }
+        ]
+    })
+}
+
+/// An `OrderedCollection` that shows only its size.
+pub fn collection(id: &str, total: i64) -> Value {
+    json!({ "@context": "https://www.w3.org/ns/activitystreams", "id": id, "type": "OrderedCollection", "totalItems": total })
+}

@@ -1,0 +1,2 @@
+DROP TABLE key_pool;
+DROP TABLE instance_keys;
