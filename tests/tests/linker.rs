@@ -571,11 +571,13 @@ async fn three_adversaries_cannot_tie_faces_together() {
             .query_async(&mut rconn)
             .await
             .unwrap_or_default();
-        let exp: i64 = redis::cmd("EXPIRETIME")
+        // PTTL rather than EXPIRETIME, which Redis before 7 lacks.
+        let pttl: i64 = redis::cmd("PTTL")
             .arg(k)
             .query_async(&mut rconn)
             .await
             .unwrap();
+        let exp = ((chrono::Utc::now().timestamp_millis() + pttl) as f64 / 1000.0).round() as i64;
         redis_data.push((k.clone(), v, exp));
     }
     assert!(
