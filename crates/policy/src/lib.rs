@@ -4,6 +4,7 @@
 //!
 //! This crate owns the vocabulary of tiers and visibilities.
 
+pub mod delivery;
 mod posting;
 mod vocab;
 
