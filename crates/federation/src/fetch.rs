@@ -1,0 +1,381 @@
+//! Outbound fetches that cannot be turned against the server's own network.
+//!
+//! No connection goes to a loopback, private, link-local, CGNAT, multicast,
+//! broadcast or unspecified address: names are checked as they resolve, at
+//! connect time (so a name that answers a public address first and a private
+//! one next is caught), IP literals before the request, and the one redirect
+//! allowed is checked the same way. Plain `http` and private addresses are
+//! allowed only with `federation.allow_private_addresses` (tests, local
+//! development). Bodies are size-limited and every request times out.
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("response larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("http: {0}")]
+    Http(String),
+    #[error("not JSON: {0}")]
+    Json(String),
+}
+
+fn v4_public(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_unspecified()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..=127).contains(&b)) // CGNAT 100.64.0.0/10
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240) // reserved
+}
+
+fn v6_public(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return v4_public(v4);
+    }
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+}
+
+/// Whether a connection to `ip` is allowed when private addresses are not.
+pub fn address_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4_public(v4),
+        IpAddr::V6(v6) => v6_public(v6),
+    }
+}
+
+/// Scheme and IP-literal checks on a URL, before any request.
+pub fn check_url(url: &Url, allow_private: bool) -> Result<(), FetchError> {
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        s => return Err(FetchError::Refused(format!("scheme {s} (https only)"))),
+    }
+    match url.host() {
+        None => Err(FetchError::Refused("no host".into())),
+        Some(url::Host::Ipv4(ip)) if !allow_private && !v4_public(ip) => {
+            Err(FetchError::Refused(format!("private address {ip}")))
+        }
+        Some(url::Host::Ipv6(ip)) if !allow_private && !v6_public(ip) => {
+            Err(FetchError::Refused(format!("private address {ip}")))
+        }
+        Some(url::Host::Domain(d))
+            if !allow_private && (d == "localhost" || d.ends_with(".localhost")) =>
+        {
+            Err(FetchError::Refused(format!("local name {d}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Name resolution; tests give their own to play DNS tricks.
+pub trait Lookup: Send + Sync {
+    fn lookup(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>>;
+}
+
+pub struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn lookup(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    }
+}
+
+/// A resolver that drops every non-public address (unless allowed) and
+/// fails when none is left. reqwest asks it at every new connection.
+pub struct GuardedResolver {
+    pub lookup: Arc<dyn Lookup>,
+    pub allow_private: bool,
+}
+
+impl GuardedResolver {
+    pub async fn resolve_checked(&self, host: String) -> Result<Vec<IpAddr>, FetchError> {
+        let all = self
+            .lookup
+            .lookup(host.clone())
+            .await
+            .map_err(|e| FetchError::Http(e.to_string()))?;
+        let allowed: Vec<IpAddr> = all
+            .iter()
+            .copied()
+            .filter(|ip| self.allow_private || address_public(*ip))
+            .collect();
+        if allowed.is_empty() {
+            return Err(FetchError::Refused(format!(
+                "{host} resolves only to private addresses {all:?}"
+            )));
+        }
+        Ok(allowed)
+    }
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let this = GuardedResolver {
+            lookup: self.lookup.clone(),
+            allow_private: self.allow_private,
+        };
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let ips = this
+                .resolve_checked(host)
+                .await
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })?;
+            let addrs: reqwest::dns::Addrs =
+                Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
+    }
+}
+
+/// One redirect at most, and only to a URL that passes `check_url`.
+pub fn redirect_allowed(
+    previous_hops: usize,
+    next: &Url,
+    allow_private: bool,
+) -> Result<(), FetchError> {
+    if previous_hops >= 1 {
+        return Err(FetchError::Refused("more than one redirect".into()));
+    }
+    check_url(next, allow_private)
+}
+
+pub struct Fetcher {
+    client: reqwest::Client,
+    allow_private: bool,
+    max_bytes: usize,
+}
+
+impl Fetcher {
+    pub fn new(
+        allow_private: bool,
+        max_bytes: usize,
+        lookup: Arc<dyn Lookup>,
+    ) -> Result<Fetcher, FetchError> {
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            match redirect_allowed(
+                attempt.previous().len().saturating_sub(1),
+                attempt.url(),
+                allow_private,
+            ) {
+                Ok(()) => attempt.follow(),
+                Err(e) => attempt.error(e),
+            }
+        });
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver {
+                lookup,
+                allow_private,
+            }))
+            .redirect(policy)
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("Guise/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Http(e.to_string()))?;
+        Ok(Fetcher {
+            client,
+            allow_private,
+            max_bytes,
+        })
+    }
+
+    /// GETs ActivityPub JSON. Returns the final URL (after a redirect) with the body.
+    pub async fn get_json(&self, url: &Url) -> Result<(Url, serde_json::Value), FetchError> {
+        check_url(url, self.allow_private)?;
+        let resp = self
+            .client
+            .get(url.clone())
+            .header("Accept", "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"")
+            .send()
+            .await
+            .map_err(|e| FetchError::Http(format!("{e:?}")))?;
+        let final_url = resp.url().clone();
+        if !resp.status().is_success() {
+            return Err(FetchError::Http(format!("status {}", resp.status())));
+        }
+        if resp
+            .content_length()
+            .is_some_and(|n| n as usize > self.max_bytes)
+        {
+            return Err(FetchError::TooLarge(self.max_bytes));
+        }
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| FetchError::Http(e.to_string()))?;
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(FetchError::TooLarge(self.max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let v = serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))?;
+        Ok((final_url, v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn address_table() {
+        let cases = [
+            ("127.0.0.1", false),
+            ("10.1.2.3", false),
+            ("172.16.0.1", false),
+            ("172.32.0.1", true),
+            ("192.168.1.1", false),
+            ("169.254.169.254", false),
+            ("100.64.0.1", false),
+            ("100.128.0.1", true),
+            ("0.0.0.0", false),
+            ("224.0.0.1", false),
+            ("255.255.255.255", false),
+            ("93.184.216.34", true),
+            ("::1", false),
+            ("::", false),
+            ("fe80::1", false),
+            ("fd00::1", false),
+            ("::ffff:127.0.0.1", false),
+            ("::ffff:93.184.216.34", true),
+            ("2606:4700::1111", true),
+            ("ff02::1", false),
+        ];
+        for (ip, want) in cases {
+            assert_eq!(address_public(ip.parse().unwrap()), want, "{ip}");
+        }
+    }
+
+    #[test]
+    fn url_table() {
+        let cases = [
+            ("https://remote.example/users/a", false, true),
+            ("http://remote.example/users/a", false, false),
+            ("http://remote.example/users/a", true, true),
+            ("https://127.0.0.1/x", false, false),
+            ("https://127.0.0.1/x", true, true),
+            ("https://[::1]/x", false, false),
+            ("https://localhost/x", false, false),
+            ("ftp://remote.example/x", true, false),
+            ("https://169.254.169.254/latest/meta-data", false, false),
+        ];
+        for (u, allow, want) in cases {
+            assert_eq!(
+                check_url(&Url::parse(u).unwrap(), allow).is_ok(),
+                want,
+                "{u} allow={allow}"
+            );
+        }
+        assert!(redirect_allowed(0, &Url::parse("https://a.example").unwrap(), false).is_ok());
+        assert!(
+            redirect_allowed(1, &Url::parse("https://a.example").unwrap(), false).is_err(),
+            "one redirect only"
+        );
+        assert!(redirect_allowed(0, &Url::parse("https://10.0.0.1").unwrap(), false).is_err());
+    }
+
+    /// Answers a public address first and loopback next (DNS rebinding).
+    struct Rebinding(AtomicUsize);
+
+    impl Lookup for Rebinding {
+        fn lookup(&self, _host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                Ok(vec![if n == 0 {
+                    "93.184.216.34".parse().unwrap()
+                } else {
+                    "127.0.0.1".parse().unwrap()
+                }])
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn rebinding_is_caught_at_connect_time() {
+        let r = GuardedResolver {
+            lookup: Arc::new(Rebinding(AtomicUsize::new(0))),
+            allow_private: false,
+        };
+        assert!(r.resolve_checked("evil.example".into()).await.is_ok());
+        let second = r.resolve_checked("evil.example".into()).await;
+        assert!(matches!(second, Err(FetchError::Refused(_))), "{second:?}");
+    }
+
+    struct Fixed(Vec<IpAddr>);
+
+    impl Lookup for Fixed {
+        fn lookup(&self, _host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+            let v = self.0.clone();
+            Box::pin(async move { Ok(v) })
+        }
+    }
+
+    async fn serve_once(body: Vec<u8>) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/activity+json\r\nConnection: close\r\n\r\n";
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&body).await;
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn private_targets_are_refused_unless_allowed_and_bodies_are_capped() {
+        let port = serve_once(br#"{"id":"x"}"#.to_vec()).await;
+        let lookup: Arc<dyn Lookup> = Arc::new(Fixed(vec!["127.0.0.1".parse().unwrap()]));
+        let strict = Fetcher::new(false, 1024, lookup.clone()).unwrap();
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/actor")).unwrap();
+        assert!(matches!(
+            strict.get_json(&url).await,
+            Err(FetchError::Refused(_))
+        ));
+        // A name that resolves to loopback is refused by the resolver, at connect time.
+        let named = Url::parse(&format!("https://looks-public.example:{port}/actor")).unwrap();
+        let err = strict.get_json(&named).await.unwrap_err();
+        assert!(format!("{err}").contains("private"), "{err}");
+        let open = Fetcher::new(true, 1024, lookup.clone()).unwrap();
+        let (final_url, v) = open.get_json(&url).await.unwrap();
+        assert_eq!(v["id"], "x");
+        assert_eq!(final_url, url);
+        let port = serve_once(vec![b' '; 4096]).await;
+        let big = Url::parse(&format!("http://127.0.0.1:{port}/big")).unwrap();
+        assert!(matches!(
+            open.get_json(&big).await,
+            Err(FetchError::TooLarge(1024))
+        ));
+    }
+}
