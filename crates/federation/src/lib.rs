@@ -7,5 +7,6 @@
 pub mod fetch;
 pub mod keys;
 pub mod protocol;
+pub mod signatures;
 
 pub use protocol::Urls;
