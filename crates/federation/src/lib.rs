@@ -7,6 +7,7 @@
 pub mod fetch;
 pub mod keys;
 pub mod protocol;
+pub mod remote;
 pub mod signatures;
 
 pub use protocol::Urls;
