@@ -157,6 +157,32 @@ pub struct ProfileChange {
     pub discoverable: Option<bool>,
 }
 
+#[derive(AsChangeset)]
+#[diesel(table_name = identities)]
+struct FaceChanges {
+    handle: Option<String>,
+    display_name: Option<String>,
+    note: Option<String>,
+    locked: Option<bool>,
+    bot: Option<bool>,
+    discoverable: Option<bool>,
+    verified: Option<bool>,
+    verified_by: Option<Option<String>>,
+    real_name_status: Option<Option<String>>,
+}
+
+impl FaceChanges {
+    fn any(&self) -> bool {
+        self.handle.is_some()
+            || self.display_name.is_some()
+            || self.note.is_some()
+            || self.locked.is_some()
+            || self.bot.is_some()
+            || self.discoverable.is_some()
+            || self.verified.is_some()
+    }
+}
+
 /// Edits a persistent face. A verified real name is locked: changing it
 /// sends the face back to pending verification.
 pub async fn update_profile(
@@ -191,51 +217,22 @@ pub async fn update_profile(
             .as_deref()
             .is_some_and(|d| d.trim() != face.display_name);
     let id = face.id;
+    // One UPDATE: fields left out (None) are not touched.
+    let changes = FaceChanges {
+        handle,
+        display_name: c.display_name.map(|d| d.trim().to_owned()),
+        note: c.note,
+        locked: c.locked,
+        bot: c.bot,
+        discoverable: c.discoverable,
+        verified: renamed_real.then_some(false),
+        verified_by: renamed_real.then_some(None),
+        real_name_status: renamed_real.then(|| Some("pending".to_owned())),
+    };
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let q = || identities::table.find(id);
-        if let Some(h) = &handle {
-            diesel::update(q())
-                .set(identities::handle.eq(h))
-                .execute(conn)
-                .await?;
-        }
-        if let Some(d) = &c.display_name {
-            diesel::update(q())
-                .set(identities::display_name.eq(d.trim()))
-                .execute(conn)
-                .await?;
-        }
-        if renamed_real {
-            diesel::update(q())
-                .set((
-                    identities::verified.eq(false),
-                    identities::verified_by.eq(None::<String>),
-                    identities::real_name_status.eq("pending"),
-                ))
-                .execute(conn)
-                .await?;
-        }
-        if let Some(n) = &c.note {
-            diesel::update(q())
-                .set(identities::note.eq(n))
-                .execute(conn)
-                .await?;
-        }
-        if let Some(v) = c.locked {
-            diesel::update(q())
-                .set(identities::locked.eq(v))
-                .execute(conn)
-                .await?;
-        }
-        if let Some(v) = c.bot {
-            diesel::update(q())
-                .set(identities::bot.eq(v))
-                .execute(conn)
-                .await?;
-        }
-        if let Some(v) = c.discoverable {
-            diesel::update(q())
-                .set(identities::discoverable.eq(v))
+        if changes.any() {
+            diesel::update(identities::table.find(id))
+                .set(&changes)
                 .execute(conn)
                 .await?;
         }
