@@ -258,6 +258,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    inbox_seen (activity_hash) {
+        activity_hash -> Bytea,
+        seen_on -> Date,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -282,4 +289,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     identity_stats,
     key_pool,
     instance_keys,
+    inbox_seen,
 );

@@ -79,6 +79,8 @@ pub struct FederationConfig {
     pub blocked_domains: Vec<String>,
     /// RSA key pairs kept ready so a new face never waits for one.
     pub key_pool_size: i64,
+    /// Domains whose "verified real name" claims are shown as verified.
+    pub trusted_verifiers: Vec<String>,
 }
 
 impl Default for FederationConfig {
@@ -87,6 +89,7 @@ impl Default for FederationConfig {
             allow_private_addresses: false,
             blocked_domains: Vec::new(),
             key_pool_size: 8,
+            trusted_verifiers: Vec::new(),
         }
     }
 }

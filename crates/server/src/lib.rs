@@ -6,6 +6,7 @@ pub mod admin_api;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod inbox;
 pub mod limits;
 pub mod mastodon_api;
 pub mod oauth;
@@ -52,6 +53,7 @@ pub fn app(
         .configure(mastodon_api::routes)
         .configure(admin_api::routes)
         .configure(oauth::routes)
+        .configure(inbox::routes)
         .configure(activitypub::routes)
         .configure(web::routes)
         .default_service(aw::to(|| async { HttpResponse::NotFound().json(serde_json::json!({ "error": "Not Found" })) }))

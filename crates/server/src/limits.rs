@@ -14,6 +14,13 @@ use std::sync::Mutex;
 #[error("counter store: {0}")]
 pub struct CounterError(String);
 
+impl CounterError {
+    /// Start-up failures of other shared parts, reported the same way.
+    pub fn other(msg: String) -> CounterError {
+        CounterError(msg)
+    }
+}
+
 /// Increments `key` and makes it expire at the Unix time `expire_at`.
 pub enum Counters {
     Redis(deadpool_redis::Pool),

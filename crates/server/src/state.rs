@@ -14,6 +14,8 @@ pub struct AppState {
     pub rules: Arc<PostingRules>,
     pub base_url: Arc<str>,
     pub counters: Arc<Counters>,
+    /// Outbound fetches, guarded against private addresses (unless allowed).
+    pub fetcher: Arc<guise_federation::fetch::Fetcher>,
 }
 
 impl AppState {
@@ -28,9 +30,16 @@ impl AppState {
         } else {
             Counters::redis(&config.redis.url)?
         };
+        let fetcher = guise_federation::fetch::Fetcher::new(
+            config.federation.allow_private_addresses,
+            1024 * 1024,
+            Arc::new(guise_federation::fetch::SystemLookup),
+        )
+        .map_err(|e| crate::limits::CounterError::other(e.to_string()))?;
         Ok(AppState {
             db,
             clock,
+            fetcher: Arc::new(fetcher),
             counters: Arc::new(counters),
             rules: Arc::new(config.posting_rules()),
             base_url: config.base_url().into(),

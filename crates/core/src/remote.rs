@@ -1,0 +1,195 @@
+//! Remote faces and what arrives from them: stored only after the request
+//! that names them has been verified (federation checks first, then calls in).
+
+use crate::clock::Clock;
+use crate::db::DbConn;
+use crate::error::{CoreError, CoreResult};
+use crate::id::Id;
+use crate::models::Identity;
+use crate::schema::{identities, inbox_seen};
+use crate::statuses::{notify, outbox};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use guise_policy::Tier;
+
+/// A remote actor as federation parsed and verified it.
+#[derive(Debug, Clone)]
+pub struct RemoteFace {
+    pub actor_url: String,
+    pub domain: String,
+    pub username: String,
+    pub display_name: String,
+    pub note: String,
+    pub inbox_url: String,
+    pub shared_inbox_url: Option<String>,
+    pub public_key_pem: String,
+    pub locked: bool,
+    pub tier: Tier,
+    /// Set only when the claimed verifier is trusted by this instance.
+    pub verified_by: Option<String>,
+}
+
+pub async fn by_actor_url(conn: &mut DbConn, url: &str) -> CoreResult<Option<Identity>> {
+    Ok(identities::table
+        .filter(identities::actor_url.eq(url))
+        .select(Identity::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Inserts or refreshes a remote face, keyed by its actor URL.
+pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> CoreResult<Identity> {
+    let tier = if r.tier == Tier::Anonymous {
+        Tier::Anonymous
+    } else {
+        r.tier
+    };
+    let verified = tier == Tier::RealName && r.verified_by.is_some();
+    if let Some(existing) = by_actor_url(conn, &r.actor_url).await? {
+        diesel::update(identities::table.find(existing.id))
+            .set((
+                identities::display_name.eq(&r.display_name),
+                identities::note.eq(&r.note),
+                identities::inbox_url.eq(&r.inbox_url),
+                identities::shared_inbox_url.eq(&r.shared_inbox_url),
+                identities::public_key_pem.eq(&r.public_key_pem),
+                identities::locked.eq(r.locked),
+                identities::tier.eq(tier.as_str()),
+                identities::verified.eq(verified),
+                identities::verified_by.eq(&r.verified_by),
+            ))
+            .execute(conn)
+            .await?;
+        return crate::accounts::get_identity(conn, existing.id).await;
+    }
+    let id = Id::generate(clock.now()).get();
+    diesel::insert_into(identities::table)
+        .values((
+            identities::id.eq(id),
+            identities::tier.eq(tier.as_str()),
+            identities::handle.eq(&r.username),
+            identities::domain.eq(r.domain.to_ascii_lowercase()),
+            identities::display_name.eq(&r.display_name),
+            identities::note.eq(&r.note),
+            identities::locked.eq(r.locked),
+            identities::discoverable.eq(false),
+            identities::verified.eq(verified),
+            identities::verified_by.eq(&r.verified_by),
+            identities::actor_url.eq(&r.actor_url),
+            identities::inbox_url.eq(&r.inbox_url),
+            identities::shared_inbox_url.eq(&r.shared_inbox_url),
+            identities::public_key_pem.eq(&r.public_key_pem),
+            identities::created_on.eq(clock.today()),
+        ))
+        .execute(conn)
+        .await
+        .map_err(|e| match CoreError::from(e) {
+            e if e.is_unique_violation() => {
+                CoreError::Conflict("another actor holds that handle on that domain")
+            }
+            e => e,
+        })?;
+    crate::accounts::get_identity(conn, id).await
+}
+
+/// Records an activity id; false if it was seen before (a replay).
+pub async fn first_sight(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    activity_id: &str,
+) -> CoreResult<bool> {
+    use sha2::{Digest, Sha256};
+    let n = diesel::insert_into(inbox_seen::table)
+        .values((
+            inbox_seen::activity_hash.eq(Sha256::digest(activity_id.as_bytes()).to_vec()),
+            inbox_seen::seen_on.eq(clock.today()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowAnswer {
+    Accepted,
+    Pending,
+    Rejected,
+}
+
+/// A remote face asks to follow a local one. Anonymous faces refuse; locked
+/// faces hold the request; others accept. The answer to send back is queued
+/// in the outbox with the remote activity's id.
+pub async fn follow(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    follower: &Identity,
+    target: &Identity,
+    activity_id: &str,
+) -> CoreResult<FollowAnswer> {
+    use crate::schema::{follow_requests, follows};
+    let now = clock.now();
+    let answer = if target.tier() == Tier::Anonymous || target.suspended {
+        FollowAnswer::Rejected
+    } else if target.locked {
+        FollowAnswer::Pending
+    } else {
+        FollowAnswer::Accepted
+    };
+    let (f, t, activity) = (follower.clone(), target.clone(), activity_id.to_owned());
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        match answer {
+            FollowAnswer::Accepted => {
+                diesel::insert_into(follows::table)
+                    .values((follows::id.eq(Id::generate(now).get()), follows::identity_id.eq(f.id), follows::target_identity_id.eq(t.id)))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                notify(conn, clock, &t, f.id, "follow", None).await?;
+            }
+            FollowAnswer::Pending => {
+                diesel::insert_into(follow_requests::table)
+                    .values((follow_requests::id.eq(Id::generate(now).get()), follow_requests::identity_id.eq(f.id), follow_requests::target_identity_id.eq(t.id)))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                notify(conn, clock, &t, f.id, "follow_request", None).await?;
+            }
+            FollowAnswer::Rejected => {}
+        }
+        if answer != FollowAnswer::Pending {
+            let kind = if answer == FollowAnswer::Accepted { "remote_follow.accepted" } else { "remote_follow.rejected" };
+            outbox(
+                conn,
+                clock,
+                kind,
+                serde_json::json!({ "from": t.id.to_string(), "to": f.id.to_string(), "activity": activity }),
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(answer)
+}
+
+/// A remote face undoes its follow (or its pending request).
+pub async fn unfollow(conn: &mut DbConn, follower: &Identity, target: &Identity) -> CoreResult<()> {
+    use crate::schema::{follow_requests, follows};
+    diesel::delete(
+        follows::table
+            .filter(follows::identity_id.eq(follower.id))
+            .filter(follows::target_identity_id.eq(target.id)),
+    )
+    .execute(conn)
+    .await?;
+    diesel::delete(
+        follow_requests::table
+            .filter(follow_requests::identity_id.eq(follower.id))
+            .filter(follow_requests::target_identity_id.eq(target.id)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
