@@ -16,6 +16,7 @@ pub mod keys;
 pub mod models;
 pub mod moderation;
 pub mod oauth;
+pub mod queue;
 pub mod remote;
 pub mod schema;
 pub mod seal;

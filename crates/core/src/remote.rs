@@ -193,3 +193,114 @@ pub async fn unfollow(conn: &mut DbConn, follower: &Identity, target: &Identity)
     .await?;
     Ok(())
 }
+
+/// Our own Follow was accepted: the pending request becomes a follow.
+pub async fn follow_accepted(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    local: &Identity,
+    remote_target: &Identity,
+) -> CoreResult<bool> {
+    use crate::schema::{follow_requests, follows};
+    let now = clock.now();
+    let (l, r) = (local.id, remote_target.id);
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let n = diesel::delete(
+            follow_requests::table
+                .filter(follow_requests::identity_id.eq(l))
+                .filter(follow_requests::target_identity_id.eq(r)),
+        )
+        .execute(conn)
+        .await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        diesel::insert_into(follows::table)
+            .values((
+                follows::id.eq(Id::generate(now).get()),
+                follows::identity_id.eq(l),
+                follows::target_identity_id.eq(r),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// A note from a remote face, checked and reduced to plain text by federation.
+#[derive(Debug, Clone)]
+pub struct RemoteNote {
+    pub uri: String,
+    pub url: Option<String>,
+    pub text: String,
+    pub summary: String,
+    pub sensitive: bool,
+    pub visibility: guise_policy::Visibility,
+    pub published: chrono::DateTime<chrono::Utc>,
+    pub in_reply_to: Option<i64>,
+    /// Local faces the note mentions.
+    pub mentions: Vec<Identity>,
+}
+
+/// Stores a remote note once (by its URI); `None` if it was known already.
+pub async fn store_note(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    base_url: &str,
+    author: &Identity,
+    n: RemoteNote,
+) -> CoreResult<Option<crate::models::Status>> {
+    use crate::schema::{mentions, statuses};
+    let known: Option<i64> = statuses::table
+        .filter(statuses::uri.eq(&n.uri))
+        .select(statuses::id)
+        .first(conn)
+        .await
+        .optional()?;
+    if known.is_some() {
+        return Ok(None);
+    }
+    let parent = match n.in_reply_to {
+        Some(p) => crate::statuses::get_status(conn, p).await.ok(),
+        None => None,
+    };
+    let id = Id::generate(n.published.min(clock.now())).get();
+    let content = crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None);
+    let author_id = author.id;
+    let status = conn
+        .transaction::<_, CoreError, _>(async move |conn| {
+            let status: crate::models::Status = diesel::insert_into(statuses::table)
+                .values((
+                    statuses::id.eq(id),
+                    statuses::identity_id.eq(author_id),
+                    statuses::uri.eq(&n.uri),
+                    statuses::url.eq(&n.url),
+                    statuses::source_text.eq(&n.text),
+                    statuses::content.eq(&content),
+                    statuses::spoiler_text.eq(&n.summary),
+                    statuses::sensitive.eq(n.sensitive || !n.summary.is_empty()),
+                    statuses::visibility.eq(n.visibility.as_str()),
+                    statuses::in_reply_to_id.eq(parent.as_ref().map(|p| p.id)),
+                    statuses::in_reply_to_identity_id.eq(parent.as_ref().map(|p| p.identity_id)),
+                    statuses::thread_root_id.eq(parent.as_ref().map_or(id, |p| p.thread_root_id)),
+                    statuses::local.eq(false),
+                    statuses::created_at.eq(n.published),
+                ))
+                .returning(crate::models::Status::as_returning())
+                .get_result(conn)
+                .await?;
+            for m in &n.mentions {
+                diesel::insert_into(mentions::table)
+                    .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                notify(conn, clock, m, author_id, "mention", Some(id)).await?;
+            }
+            Ok(status)
+        })
+        .await?;
+    Ok(Some(status))
+}

@@ -265,6 +265,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    deliveries (id) {
+        id -> Int8,
+        inbox_url -> Text,
+        signer_identity_id -> Nullable<Int8>,
+        activity -> Jsonb,
+        attempts -> Int4,
+        first_tried_at -> Nullable<Timestamptz>,
+        next_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    hosts (host) {
+        host -> Text,
+        failed_days -> Array<Int8>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -290,4 +310,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_pool,
     instance_keys,
     inbox_seen,
+    deliveries,
+    hosts,
 );

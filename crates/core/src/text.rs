@@ -241,6 +241,36 @@ pub fn mentions(segments: &[Segment]) -> Vec<(String, Option<String>)> {
     m
 }
 
+/// Remote HTML to plain text: tags dropped (paragraphs and line breaks kept
+/// as newlines), the common entities decoded. The text is then rendered by
+/// `render` like local text, so no remote markup reaches a client.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(rest.get(..start).unwrap_or_default());
+        let after = rest.get(start..).unwrap_or_default();
+        let end = after.find('>').map_or(after.len(), |e| e + 1);
+        let tag = after.get(..end).unwrap_or_default().to_ascii_lowercase();
+        if tag.starts_with("<br") {
+            out.push('\n');
+        } else if tag.starts_with("</p") {
+            out.push_str("\n\n");
+        }
+        rest = after.get(end..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    let decoded = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&");
+    decoded.trim().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +305,18 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(html(input), want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn remote_html_becomes_text() {
+        assert_eq!(
+            html_to_text(
+                "<p>Hi <a href=\"x\">@<span>bob</span></a></p><p>two<br>lines &amp; &lt;b&gt;</p>"
+            ),
+            "Hi @bob\n\ntwo\nlines & <b>"
+        );
+        assert_eq!(html_to_text("<script>alert(1)</script>ok"), "alert(1)ok");
+        assert_eq!(html(&html_to_text("<img src=x onerror=alert(1)>")), "");
     }
 
     #[test]

@@ -205,6 +205,27 @@ impl Fetcher {
         })
     }
 
+    /// POSTs a signed activity; the inbox's status, or `None` on a network error.
+    pub async fn post(
+        &self,
+        url: &Url,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<Option<u16>, String> {
+        check_url(url, self.allow_private).map_err(|e| e.to_string())?;
+        let mut req = self.client.post(url.clone()).body(body);
+        for (k, v) in headers {
+            if k != "host" {
+                req = req.header(k, v);
+            }
+        }
+        match req.send().await {
+            Ok(resp) => Ok(Some(resp.status().as_u16())),
+            Err(e) if e.is_builder() || e.is_redirect() => Err(e.to_string()),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// GETs ActivityPub JSON. Returns the final URL (after a redirect) with the body.
     pub async fn get_json(&self, url: &Url) -> Result<(Url, serde_json::Value), FetchError> {
         check_url(url, self.allow_private)?;

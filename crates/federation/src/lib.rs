@@ -4,6 +4,7 @@
 //! Every face is its own actor with its own key pair; nothing in one face's
 //! documents names another face. Federation knows nothing of the Mastodon API.
 
+pub mod delivery;
 pub mod fetch;
 pub mod keys;
 pub mod protocol;

@@ -225,3 +225,53 @@ pub fn webfinger(urls: &Urls, face: &Identity) -> Value {
 pub fn collection(id: &str, total: i64) -> Value {
     json!({ "@context": "https://www.w3.org/ns/activitystreams", "id": id, "type": "OrderedCollection", "totalItems": total })
 }
+
+/// `Create` wrapping a note, addressed as the note is.
+pub fn create_activity(note: &Value) -> Value {
+    json!({
+        "@context": context(),
+        "id": format!("{}/activity", note["id"].as_str().unwrap_or_default()),
+        "type": "Create",
+        "actor": note["attributedTo"],
+        "published": note["published"],
+        "to": note["to"],
+        "cc": note["cc"],
+        "object": note,
+    })
+}
+
+/// `Follow` from a local face; its id names the follow so an Accept can be matched.
+pub fn follow_activity(
+    urls: &Urls,
+    follower: &Identity,
+    target_actor: &str,
+    follow_id: i64,
+) -> Value {
+    let actor = urls.actor(follower);
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{actor}/follows/{follow_id}"),
+        "type": "Follow",
+        "actor": actor,
+        "object": target_actor,
+    })
+}
+
+/// `Accept` or `Reject` of a remote Follow (`follow_id` is the remote activity's id).
+pub fn answer_follow(
+    urls: &Urls,
+    local: &Identity,
+    remote_actor: &str,
+    follow_id: &str,
+    accept: bool,
+    answer_id: i64,
+) -> Value {
+    let actor = urls.actor(local);
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{actor}/answers/{answer_id}"),
+        "type": if accept { "Accept" } else { "Reject" },
+        "actor": actor,
+        "object": { "id": follow_id, "type": "Follow", "actor": remote_actor, "object": actor },
+    })
+}

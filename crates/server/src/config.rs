@@ -81,6 +81,8 @@ pub struct FederationConfig {
     pub key_pool_size: i64,
     /// Domains whose "verified real name" claims are shown as verified.
     pub trusted_verifiers: Vec<String>,
+    /// How long the delivery worker sleeps when it finds nothing to do.
+    pub worker_poll_ms: u64,
 }
 
 impl Default for FederationConfig {
@@ -90,6 +92,7 @@ impl Default for FederationConfig {
             blocked_domains: Vec::new(),
             key_pool_size: 8,
             trusted_verifiers: Vec::new(),
+            worker_poll_ms: 1000,
         }
     }
 }

@@ -52,7 +52,7 @@ async fn fetch_actor(state: &AppState, key_id: &str) -> ApiResult<RemoteActor> {
     Ok(actor)
 }
 
-fn to_face(state: &AppState, a: &RemoteActor) -> RemoteFace {
+pub(crate) fn to_face(state: &AppState, a: &RemoteActor) -> RemoteFace {
     let domain = match a.id.port() {
         Some(p) => format!("{}:{p}", a.id.host_str().unwrap_or_default()),
         None => a.id.host_str().unwrap_or_default().to_owned(),
@@ -227,10 +227,175 @@ async fn inbox(
                 }
             }
         }
+        "Accept" => {
+            // Our Follow, accepted: its actor is one of our faces.
+            let follower = object
+                .and_then(|o| o.get("actor"))
+                .and_then(|a| a.as_str())
+                .unwrap_or_default();
+            if let Some(local) = local_face_by_url(&state, follower).await? {
+                let mut conn = state.db.conn().await?;
+                remote::follow_accepted(&mut conn, state.clock.as_ref(), &local, &sender).await?;
+            }
+        }
+        "Create" => {
+            if let Some(note) =
+                object.filter(|o| o.get("type").and_then(|t| t.as_str()) == Some("Note"))
+            {
+                store_note(&state, &sender, &actor_url, note).await?;
+            }
+        }
         // Other activities are accepted and not yet acted on (docs/federation.md).
         _ => {}
     }
     Ok(HttpResponse::Accepted().finish())
+}
+
+/// A local status named by its URL: `…/users/{h}/statuses/{id}` or `…/anon/{h}/statuses/{id}`.
+fn local_status_id(state: &AppState, url: &str) -> Option<i64> {
+    let rest = url.strip_prefix(&*state.base_url)?;
+    let (_, id) = rest.rsplit_once("/statuses/")?;
+    id.parse().ok()
+}
+
+/// Stores a remote note: it must be the sender's own and on its host; its
+/// HTML is reduced to text before it is stored.
+async fn store_note(
+    state: &AppState,
+    sender: &Identity,
+    actor_url: &str,
+    note: &serde_json::Value,
+) -> ApiResult<()> {
+    let str_of = |k: &str| note.get(k).and_then(|v| v.as_str());
+    let uri = str_of("id").ok_or_else(|| ApiError::bad_request("The note has no id"))?;
+    if str_of("attributedTo") != Some(actor_url) {
+        return Err(unauthorized("the note is not the sender's own"));
+    }
+    let host = |u: &str| {
+        Url::parse(u)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+    };
+    if host(uri) != host(actor_url) {
+        return Err(ApiError::bad_request(
+            "The note's id is not on its author's host",
+        ));
+    }
+    if uri.starts_with(&*state.base_url) {
+        return Err(ApiError::bad_request(
+            "A remote note cannot claim a local id",
+        ));
+    }
+    let addressed = |field: &str| -> Vec<String> {
+        match note.get(field) {
+            Some(serde_json::Value::String(s)) => vec![s.clone()],
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (to, cc) = (addressed("to"), addressed("cc"));
+    let public = guise_federation::protocol::PUBLIC;
+    let is_public = |v: &[String]| {
+        v.iter()
+            .any(|x| x == public || x == "as:Public" || x == "Public")
+    };
+    let visibility = if is_public(&to) {
+        guise_policy::Visibility::Public
+    } else if is_public(&cc) {
+        guise_policy::Visibility::Unlisted
+    } else if to
+        .iter()
+        .chain(cc.iter())
+        .any(|x| x.ends_with("/followers"))
+    {
+        guise_policy::Visibility::Private
+    } else {
+        guise_policy::Visibility::Direct
+    };
+    let mut mentions = Vec::new();
+    for target in to.iter().chain(cc.iter()) {
+        if let Some(face) = local_face_by_url(state, target).await? {
+            mentions.push(face);
+        }
+    }
+    let in_reply_to = str_of("inReplyTo").and_then(|u| local_status_id(state, u));
+    let published = str_of("published")
+        .and_then(|p| chrono::DateTime::parse_from_rfc3339(p).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| state.clock.now());
+    let text = guise_core::text::html_to_text(str_of("content").unwrap_or_default());
+    let summary = guise_core::text::html_to_text(str_of("summary").unwrap_or_default());
+    let mut conn = state.db.conn().await?;
+    remote::store_note(
+        &mut conn,
+        state.clock.as_ref(),
+        &state.base_url,
+        sender,
+        remote::RemoteNote {
+            uri: uri.to_owned(),
+            url: str_of("url").map(str::to_owned),
+            text: text.chars().take(20_000).collect(),
+            summary: summary.chars().take(500).collect(),
+            sensitive: note
+                .get("sensitive")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            visibility,
+            published,
+            in_reply_to,
+            mentions,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Finds a remote face by `user@host` through WebFinger and its actor
+/// document, and stores it (search with `resolve=true`).
+pub async fn resolve_acct(state: &AppState, user: &str, host: &str) -> ApiResult<Option<Identity>> {
+    let scheme = if state.config.federation.allow_private_addresses {
+        "http"
+    } else {
+        "https"
+    };
+    let Ok(wf_url) = Url::parse(&format!(
+        "{scheme}://{host}/.well-known/webfinger?resource=acct:{user}@{host}"
+    )) else {
+        return Ok(None);
+    };
+    let Ok((_, jrd)) = state.fetcher.get_json(&wf_url).await else {
+        return Ok(None);
+    };
+    let actor_url = jrd
+        .get("links")
+        .and_then(|l| l.as_array())
+        .and_then(|links| {
+            links.iter().find(|l| {
+                l.get("rel").and_then(|r| r.as_str()) == Some("self")
+                    && l.get("type")
+                        .and_then(|t| t.as_str())
+                        .is_some_and(|t| t.contains("activity+json") || t.contains("ld+json"))
+            })
+        })
+        .and_then(|l| l.get("href"))
+        .and_then(|h| h.as_str())
+        .and_then(|h| Url::parse(h).ok());
+    let Some(actor_url) = actor_url else {
+        return Ok(None);
+    };
+    let Ok((final_url, doc)) = state.fetcher.get_json(&actor_url).await else {
+        return Ok(None);
+    };
+    let Ok(actor) = parse_actor(&doc, &final_url) else {
+        return Ok(None);
+    };
+    let mut conn = state.db.conn().await?;
+    Ok(Some(
+        remote::upsert(&mut conn, state.clock.as_ref(), &to_face(state, &actor)).await?,
+    ))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -13,7 +13,8 @@ use std::sync::Arc;
 const USAGE: &str = "usage: guise [--config FILE] <command>
 
 commands:
-  serve                                  run the server (migrates first)
+  serve                                  run the server and its delivery worker (migrates first)
+  worker                                 run only the delivery worker
   migrate                                apply pending database migrations
   admin create-account <username> --email <email> [--admin|--moderator]
                                          create a login; reads the password from
@@ -50,6 +51,25 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match args.first().map(String::as_str) {
         Some("serve") => runtime.block_on(serve(config)),
+        Some("worker") => runtime.block_on(async {
+            let db = connect(&config)?;
+            db.migrate().await?;
+            let state = AppState::new(db, Arc::new(SystemClock), config)?;
+            tokio::spawn(guise_federation::keys::fill_pool(
+                state.db.clone(),
+                state.config.federation.key_pool_size,
+            ));
+            println!("guise worker running");
+            guise_federation::delivery::run(
+                state.db.clone(),
+                state.clock.clone(),
+                guise_federation::Urls::new(state.base_url.to_string()),
+                state.fetcher.clone(),
+                std::time::Duration::from_millis(state.config.federation.worker_poll_ms),
+            )
+            .await;
+            Ok(())
+        }),
         Some("migrate") => runtime.block_on(async {
             let db = connect(&config)?;
             let applied = db.migrate().await?;
@@ -120,6 +140,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.federation.key_pool_size,
     ));
     let state = AppState::new(db, Arc::new(SystemClock), config)?;
+    // The delivery worker runs beside the server (`guise worker` runs it alone).
+    tokio::spawn(guise_federation::delivery::run(
+        state.db.clone(),
+        state.clock.clone(),
+        guise_federation::Urls::new(state.base_url.to_string()),
+        state.fetcher.clone(),
+        std::time::Duration::from_millis(state.config.federation.worker_poll_ms),
+    ));
     let base = state.base_url.clone();
     let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))
         .workers(workers)

@@ -20,6 +20,8 @@ struct SearchParams {
     limit: Option<i64>,
     #[serde(default, deserialize_with = "de::opt_i64")]
     offset: Option<i64>,
+    #[serde(default, deserialize_with = "de::flex_bool")]
+    resolve: bool,
 }
 
 /// A local status named by its URL (`…/@handle/ID`, `…/statuses/ID`).
@@ -46,7 +48,21 @@ async fn search(
     // Offsets beyond the first page find nothing more locally.
     if p.offset.unwrap_or(0) == 0 && !q.trim().is_empty() {
         if kind.is_none() || kind == Some("accounts") {
-            let faces = guise_core::accounts::search_faces(&mut conn, &q, limit).await?;
+            let mut faces = guise_core::accounts::search_faces(&mut conn, &q, limit).await?;
+            // `user@host` of another server: look it up there when asked to
+            // (signed in only, as Mastodon does).
+            let wanted = q.trim().trim_start_matches('@');
+            if let Some((user, host)) = wanted.split_once('@') {
+                if p.resolve
+                    && auth.0.is_some()
+                    && !host.eq_ignore_ascii_case(state.domain())
+                    && faces.is_empty()
+                {
+                    if let Some(face) = crate::inbox::resolve_acct(&state, user, host).await? {
+                        faces.push(face);
+                    }
+                }
+            }
             accounts = types::accounts(&state, &mut conn, &faces).await?;
         }
         if kind.is_none() || kind == Some("hashtags") {

@@ -1,0 +1,333 @@
+//! The delivery worker: expands outbox events into deliveries (one per
+//! inbox, signed by the face that acted) and sends what is due, classifying
+//! answers itself (guise_policy::delivery) rather than trusting
+//! `activitypub_federation`'s send step, which counts most 4xx as success.
+
+use crate::fetch::Fetcher;
+use crate::protocol::{self, Urls};
+use guise_core::accounts::get_identity;
+use guise_core::queue::{self, Delivery, Event, NewDelivery};
+use guise_core::{Clock, CoreError, CoreResult, Db, DbConn, Id};
+use guise_policy::delivery::{classify, next_attempt, HostHealth, Outcome, RetryPolicy};
+use guise_policy::Visibility;
+use rand::Rng;
+use url::Url;
+
+fn id_of(payload: &serde_json::Value, key: &str) -> Option<i64> {
+    payload
+        .get(key)
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+}
+
+/// What one event means for other servers.
+async fn expand(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    urls: &Urls,
+    e: &Event,
+) -> CoreResult<Vec<NewDelivery>> {
+    let p = &e.payload;
+    let not_before = p
+        .get("not_before")
+        .and_then(|v| v.as_str())
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let mut out = Vec::new();
+    match e.kind.as_str() {
+        "status.created" => {
+            let Some(id) = id_of(p, "status_id") else {
+                return Ok(out);
+            };
+            let Ok(view) = guise_core::statuses::load_view(conn, None, id).await else {
+                return Ok(out);
+            };
+            let s = &view.status;
+            if !view.author.is_local() || s.reblog_of_id.is_some() {
+                return Ok(out);
+            }
+            let parent = match s.in_reply_to_id {
+                Some(pid) => guise_core::statuses::load_view(conn, None, pid).await.ok(),
+                None => None,
+            };
+            let parent_uri = parent.as_ref().map(|pv| {
+                pv.status
+                    .uri
+                    .clone()
+                    .unwrap_or_else(|| urls.status(&pv.author, pv.status.id))
+            });
+            let mentions: Vec<(String, String)> = view
+                .mentions
+                .iter()
+                .map(|m| {
+                    (
+                        m.actor_url.clone().unwrap_or_else(|| urls.actor(m)),
+                        if m.is_local() {
+                            format!("{}@{}", m.handle, urls.domain())
+                        } else {
+                            m.acct()
+                        },
+                    )
+                })
+                .collect();
+            let note = protocol::note_document(
+                urls,
+                &view.author,
+                s,
+                parent_uri.as_deref(),
+                &mentions,
+                &view.tags,
+            );
+            let activity = protocol::create_activity(&note);
+            let mut inboxes = if s.visibility() == Visibility::Direct {
+                Vec::new()
+            } else {
+                queue::remote_follower_inboxes(conn, view.author.id).await?
+            };
+            for m in view
+                .mentions
+                .iter()
+                .chain(parent.as_ref().map(|pv| &pv.author))
+            {
+                if !m.is_local() {
+                    if let Some(i) = m.shared_inbox_url.clone().or(m.inbox_url.clone()) {
+                        inboxes.push(i);
+                    }
+                }
+            }
+            inboxes.sort();
+            inboxes.dedup();
+            for inbox in inboxes {
+                out.push(NewDelivery {
+                    inbox_url: inbox,
+                    signer_identity_id: Some(view.author.id),
+                    activity: activity.clone(),
+                    not_before,
+                });
+            }
+        }
+        "follow.created" => {
+            let (Some(from), Some(to)) = (id_of(p, "from"), id_of(p, "to")) else {
+                return Ok(out);
+            };
+            let (follower, target) = (
+                get_identity(conn, from).await?,
+                get_identity(conn, to).await?,
+            );
+            if follower.is_local() && !target.is_local() {
+                if let (Some(actor), Some(inbox)) =
+                    (target.actor_url.clone(), target.inbox_url.clone())
+                {
+                    let activity = protocol::follow_activity(
+                        urls,
+                        &follower,
+                        &actor,
+                        Id::generate(clock.now()).get(),
+                    );
+                    out.push(NewDelivery {
+                        inbox_url: inbox,
+                        signer_identity_id: Some(follower.id),
+                        activity,
+                        not_before,
+                    });
+                }
+            }
+        }
+        "remote_follow.accepted" | "remote_follow.rejected" => {
+            let (Some(from), Some(to)) = (id_of(p, "from"), id_of(p, "to")) else {
+                return Ok(out);
+            };
+            let follow_id = p
+                .get("activity")
+                .and_then(|a| a.as_str())
+                .unwrap_or_default();
+            let (local, remote) = (
+                get_identity(conn, from).await?,
+                get_identity(conn, to).await?,
+            );
+            if let (Some(actor), Some(inbox)) = (remote.actor_url.clone(), remote.inbox_url.clone())
+            {
+                let accept = e.kind == "remote_follow.accepted";
+                let activity = protocol::answer_follow(
+                    urls,
+                    &local,
+                    &actor,
+                    follow_id,
+                    accept,
+                    Id::generate(clock.now()).get(),
+                );
+                out.push(NewDelivery {
+                    inbox_url: inbox,
+                    signer_identity_id: Some(local.id),
+                    activity,
+                    not_before,
+                });
+            }
+        }
+        // Other events are not federated yet (docs/federation.md).
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// Turns up to `limit` outbox events into deliveries, in one transaction:
+/// an event is marked done only with its deliveries recorded.
+pub async fn expand_once(db: &Db, clock: &dyn Clock, urls: &Urls, limit: i64) -> CoreResult<usize> {
+    use diesel_async::AsyncConnection;
+    let mut conn = db.conn().await?;
+    let urls = urls.clone();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let events = queue::claim_events(conn, limit).await?;
+        for e in &events {
+            let items = expand(conn, clock, &urls, e).await?;
+            queue::enqueue(conn, clock, &items).await?;
+        }
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        queue::mark_processed(conn, clock, &ids).await?;
+        Ok(ids.len())
+    })
+    .await
+}
+
+async fn send(
+    db: &Db,
+    clock: &dyn Clock,
+    urls: &Urls,
+    fetcher: &Fetcher,
+    d: &Delivery,
+) -> Result<Option<u16>, String> {
+    let mut conn = db.conn().await.map_err(|e| e.to_string())?;
+    let (key, key_id) = match d.signer_identity_id {
+        Some(id) => {
+            let face = get_identity(&mut conn, id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let key = guise_core::keys::key_of(&mut conn, id, crate::keys::generate)
+                .await
+                .map_err(|e| e.to_string())?;
+            (key, urls.key_id(&face))
+        }
+        None => {
+            let key = guise_core::keys::instance_key(&mut conn, "instance", crate::keys::generate)
+                .await
+                .map_err(|e| e.to_string())?;
+            (key, format!("{}#main-key", urls.instance_actor()))
+        }
+    };
+    drop(conn);
+    let body = serde_json::to_vec(&d.activity).map_err(|e| e.to_string())?;
+    let url = Url::parse(&d.inbox_url).map_err(|e| e.to_string())?;
+    let host = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let headers = crate::signatures::sign(
+        "POST",
+        &host,
+        &path,
+        Some(&body),
+        &key_id,
+        &key.private_pem,
+        clock.now(),
+    )
+    .map_err(|e| e.to_string())?;
+    fetcher.post(&url, headers, body).await
+}
+
+/// Sends up to `limit` due deliveries; returns how many were tried.
+pub async fn deliver_once(
+    db: &Db,
+    clock: &dyn Clock,
+    urls: &Urls,
+    fetcher: &Fetcher,
+    limit: i64,
+) -> CoreResult<usize> {
+    let due = {
+        let mut conn = db.conn().await?;
+        queue::lease_due(&mut conn, clock, limit, chrono::Duration::minutes(10)).await?
+    };
+    let policy = RetryPolicy::default();
+    for d in &due {
+        let result = send(db, clock, urls, fetcher, d).await;
+        let (outcome, error) = match &result {
+            Ok(status) => (
+                classify(*status),
+                status.map_or("network".to_owned(), |s| format!("status {s}")),
+            ),
+            Err(e) => (classify(None), e.clone()),
+        };
+        let host = Url::parse(&d.inbox_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut conn = db.conn().await?;
+        let mut health = HostHealth::from_days(queue::host_failed_days(&mut conn, &host).await?);
+        match outcome {
+            Outcome::Delivered => {
+                health.heard_from();
+                queue::finish(&mut conn, d.id).await?;
+            }
+            Outcome::Drop(reason) => {
+                tracing::info!(inbox = %d.inbox_url, reason, "delivery dropped");
+                queue::finish(&mut conn, d.id).await?;
+            }
+            Outcome::Retry(reason) => {
+                health.failed_on(clock.now().timestamp());
+                let now = clock.now();
+                let first = d.first_tried_at.unwrap_or(now);
+                let jitter: f64 = rand::rngs::OsRng.gen_range(0.0..1.0);
+                let attempts = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
+                match next_attempt(
+                    &policy,
+                    attempts,
+                    first.timestamp(),
+                    now.timestamp(),
+                    jitter,
+                ) {
+                    Some(at) => {
+                        let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or(now);
+                        queue::retry_at(&mut conn, d, at, first, &format!("{reason}: {error}"))
+                            .await?;
+                    }
+                    None => {
+                        tracing::info!(inbox = %d.inbox_url, "delivery given up after three days");
+                        queue::finish(&mut conn, d.id).await?;
+                    }
+                }
+            }
+        }
+        queue::set_host_failed_days(&mut conn, &host, health.days()).await?;
+    }
+    Ok(due.len())
+}
+
+/// Runs the worker until the process ends.
+pub async fn run(
+    db: Db,
+    clock: std::sync::Arc<dyn Clock>,
+    urls: Urls,
+    fetcher: std::sync::Arc<Fetcher>,
+    poll: std::time::Duration,
+) {
+    loop {
+        let expanded = expand_once(&db, clock.as_ref(), &urls, 100)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "outbox expansion");
+                0
+            });
+        let sent = deliver_once(&db, clock.as_ref(), &urls, &fetcher, 20)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "delivery");
+                0
+            });
+        if expanded == 0 && sent == 0 {
+            tokio::time::sleep(poll).await;
+        }
+    }
+}

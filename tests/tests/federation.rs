@@ -1,0 +1,175 @@
+//! Two real Guise processes on 127.0.0.1 and 127.0.0.2: a face on B follows
+//! a pseudonym on A, A's posts reach B's home timeline, and an anonymous face
+//! on A mentions B's user — arriving as "Anonymous" with its tier.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use guise_e2e::Server;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn send(&self, req: reqwest::RequestBuilder) -> Value {
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{status}: {v}");
+        v
+    }
+    async fn get(&self, path: &str, token: &str) -> Value {
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+    async fn token(&self, user: &str, password: &str, face: &str) -> String {
+        let app = self.post("/api/v1/apps", None, json!({ "client_name": "fed", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write follow" })).await;
+        let t = self
+            .post("/oauth/token", None, json!({ "grant_type": "password", "client_id": app["client_id"], "client_secret": app["client_secret"],
+                "username": user, "password": password, "face": face, "scope": "read write follow" }))
+            .await;
+        t["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+async fn eventually<F, Fut>(what: &str, mut f: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_follow_post_and_carry_the_tier() {
+    let env = [
+        ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+        ("GUISE_FEDERATION__WORKER_POLL_MS", "100"),
+    ];
+    let a = Server::start_on("127.0.0.1", &env);
+    let b = Server::start_on("127.0.0.2", &env);
+    a.create_account("alice", "alice password");
+    b.create_account("bob", "bob password");
+    let (api_a, api_b) = (
+        Api {
+            http: reqwest::Client::new(),
+            base: a.url.clone(),
+        },
+        Api {
+            http: reqwest::Client::new(),
+            base: b.url.clone(),
+        },
+    );
+    let alice = api_a.token("alice", "alice password", "").await;
+    let alice_anon = api_a.token("alice", "alice password", "anonymous").await;
+    let bob = api_b.token("bob", "bob password", "").await;
+    let a_host = a.url.trim_start_matches("http://").to_owned();
+    let b_host = b.url.trim_start_matches("http://").to_owned();
+
+    // bob finds alice on A and follows her; A accepts through the workers.
+    let found = api_b
+        .get(
+            &format!("/api/v2/search?q=@alice@{a_host}&resolve=true&type=accounts"),
+            &bob,
+        )
+        .await;
+    let remote_alice = found["accounts"][0].clone();
+    assert_eq!(remote_alice["acct"], format!("alice@{a_host}"));
+    assert_eq!(remote_alice["guise"]["tier"], "pseudonymous");
+    let rid = remote_alice["id"].as_str().unwrap().to_owned();
+    let rel = api_b
+        .post(
+            &format!("/api/v1/accounts/{rid}/follow"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    assert_eq!(rel["requested"], true);
+    eventually("the Accept", || async {
+        let r = api_b
+            .get(&format!("/api/v1/accounts/relationships?id[]={rid}"), &bob)
+            .await;
+        (r[0]["following"] == true).then_some(r)
+    })
+    .await;
+    let followers = api_a
+        .get("/api/v1/accounts/verify_credentials", &alice)
+        .await;
+    assert_eq!(followers["followers_count"], 1);
+
+    // alice's post reaches bob's home timeline on B.
+    let post = api_a
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": "hello from A" }),
+        )
+        .await;
+    let home = eventually("alice's post on B", || async {
+        let h = api_b.get("/api/v1/timelines/home", &bob).await;
+        h.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["uri"] == post["uri"])
+            .cloned()
+    })
+    .await;
+    assert_eq!(home["content"], "<p>hello from A</p>");
+    assert_eq!(home["account"]["acct"], format!("alice@{a_host}"));
+
+    // An anonymous face on A mentions bob: it arrives as "Anonymous", tier anonymous.
+    let anon_post = api_a
+        .post(
+            "/api/v1/statuses",
+            Some(&alice_anon),
+            json!({ "status": format!("@bob@{b_host} a question, anonymously") }),
+        )
+        .await;
+    assert_eq!(anon_post["mentions"][0]["acct"], format!("bob@{b_host}"));
+    let mention = eventually("the anonymous mention on B", || async {
+        let n = api_b
+            .get("/api/v1/notifications?types[]=mention", &bob)
+            .await;
+        n.as_array().unwrap().first().cloned()
+    })
+    .await;
+    let who = &mention["account"];
+    assert_eq!(who["display_name"], "Anonymous");
+    assert_eq!(who["guise"]["tier"], "anonymous");
+    assert!(who["acct"].as_str().unwrap().starts_with("anon_"), "{who}");
+    assert_ne!(who["id"], remote_alice["id"]);
+    // What B stores of the two faces shares nothing but their server.
+    let stored_alice = api_b.get(&format!("/api/v1/accounts/{rid}"), &bob).await;
+    let mut a_vals = std::collections::BTreeSet::new();
+    guise_e2e::linker::flatten(&stored_alice, &["display_name", "note"], &mut a_vals);
+    let mut n_vals = std::collections::BTreeSet::new();
+    guise_e2e::linker::flatten(who, &["display_name", "note"], &mut n_vals);
+    let shared: Vec<&String> = a_vals
+        .intersection(&n_vals)
+        .filter(|v| !v.contains("missing.png") && v.len() > 10 && !v.ends_with("T00:00:00.000Z"))
+        .collect();
+    assert!(shared.is_empty(), "B ties the faces together: {shared:?}");
+}
