@@ -15,6 +15,8 @@ pub struct Server {
     child: Child,
     pub url: String,
     pub db_url: String,
+    addr: String,
+    env: Vec<(String, String)>,
 }
 
 fn env(name: &str) -> String {
@@ -71,13 +73,32 @@ impl Server {
         log: Option<&std::path::Path>,
     ) -> Server {
         let db_url = fresh_database();
-        let port = free_port(ip);
-        let addr = format!("{ip}:{port}");
+        let addr = format!("{ip}:{}", free_port(ip));
+        let env: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = Self::spawn(&addr, &db_url, &env, log);
+        Server {
+            child,
+            url: format!("http://{addr}"),
+            db_url,
+            addr,
+            env,
+        }
+    }
+
+    fn spawn(
+        addr: &str,
+        db_url: &str,
+        extra_env: &[(String, String)],
+        log: Option<&std::path::Path>,
+    ) -> Child {
         let mut cmd = Command::new(bin());
         cmd.arg("serve")
-            .env("GUISE_DATABASE_URL", &db_url)
-            .env("GUISE_LISTEN", &addr)
-            .env("GUISE_DOMAIN", &addr)
+            .env("GUISE_DATABASE_URL", db_url)
+            .env("GUISE_LISTEN", addr)
+            .env("GUISE_DOMAIN", addr)
             .env("GUISE_INSTANCE__SCHEME", "http")
             .env("GUISE_SERVER__WORKERS", "2")
             .env("GUISE_DATABASE__POOL_SIZE", "4")
@@ -108,11 +129,18 @@ impl Server {
             let _ = child.kill();
             panic!("guise did not start within {:?}", started.elapsed());
         }
-        Server {
-            child,
-            url: format!("http://{addr}"),
-            db_url,
-        }
+        child
+    }
+
+    /// kill -9: no shutdown, no flush, whatever was in flight is cut off.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same address and database.
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(&self.addr, &self.db_url, &self.env, None);
     }
 
     pub fn pid(&self) -> u32 {

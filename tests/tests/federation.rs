@@ -173,3 +173,107 @@ async fn two_instances_follow_post_and_carry_the_tier() {
         .collect();
     assert!(shared.is_empty(), "B ties the faces together: {shared:?}");
 }
+
+/// Nothing accepted is lost: with the receiver down, the sender is killed
+/// with SIGKILL while deliveries are queued and leased; both come back and
+/// every post arrives, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_survive_kill_9_and_a_receiver_that_was_down() {
+    let env = [
+        ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+        ("GUISE_FEDERATION__WORKER_POLL_MS", "100"),
+        ("GUISE_FEDERATION__DELIVERY_LEASE_SECS", "2"),
+        ("GUISE_FEDERATION__RETRY_FIRST_DELAY_SECS", "1"),
+    ];
+    let mut a = Server::start_on("127.0.0.1", &env);
+    let mut b = Server::start_on("127.0.0.2", &env);
+    a.create_account("alice", "alice password");
+    b.create_account("bob", "bob password");
+    let (api_a, api_b) = (
+        Api {
+            http: reqwest::Client::new(),
+            base: a.url.clone(),
+        },
+        Api {
+            http: reqwest::Client::new(),
+            base: b.url.clone(),
+        },
+    );
+    let alice = api_a.token("alice", "alice password", "").await;
+    let bob = api_b.token("bob", "bob password", "").await;
+    let a_host = a.url.trim_start_matches("http://").to_owned();
+    let found = api_b
+        .get(
+            &format!("/api/v2/search?q=@alice@{a_host}&resolve=true&type=accounts"),
+            &bob,
+        )
+        .await;
+    let rid = found["accounts"][0]["id"].as_str().unwrap().to_owned();
+    api_b
+        .post(
+            &format!("/api/v1/accounts/{rid}/follow"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    eventually("the Accept", || async {
+        let r = api_b
+            .get(&format!("/api/v1/accounts/relationships?id[]={rid}"), &bob)
+            .await;
+        (r[0]["following"] == true).then_some(r)
+    })
+    .await;
+
+    // The receiver goes down; alice posts; the sender dies mid-work.
+    b.kill_hard();
+    let mut uris = Vec::new();
+    for i in 0..3 {
+        let s = api_a
+            .post(
+                "/api/v1/statuses",
+                Some(&alice),
+                json!({ "status": format!("while B was down {i}") }),
+            )
+            .await;
+        uris.push(s["uri"].as_str().unwrap().to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    a.kill_hard();
+    let pending = guise_e2e::psql_rows(&a.db_url, "SELECT count(*) FROM deliveries")[0].clone();
+    let unexpanded = guise_e2e::psql_rows(
+        &a.db_url,
+        "SELECT count(*) FROM outbox_events WHERE processed_at IS NULL",
+    )[0]
+    .clone();
+    let queued: i64 = pending.parse::<i64>().unwrap() + unexpanded.parse::<i64>().unwrap();
+    assert!(queued >= 1, "nothing was queued when A died");
+
+    // Both come back: every post arrives, once.
+    b.restart();
+    a.restart();
+    let home = eventually("all three posts on B", || async {
+        let h = api_b.get("/api/v1/timelines/home?limit=40", &bob).await;
+        let got: Vec<&str> = h
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["uri"].as_str())
+            .collect();
+        uris.iter().all(|u| got.contains(&u.as_str())).then_some(h)
+    })
+    .await;
+    for u in &uris {
+        let n = home
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["uri"] == u.as_str())
+            .count();
+        assert_eq!(n, 1, "{u} arrived {n} times");
+    }
+    assert_eq!(
+        guise_e2e::psql_rows(&a.db_url, "SELECT count(*) FROM deliveries")[0],
+        "0",
+        "A's queue drained"
+    );
+}

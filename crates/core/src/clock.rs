@@ -24,7 +24,9 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that tests set and advance by hand.
+/// A clock that tests set and advance by hand. Like real time, it moves on
+/// by a millisecond each time it is read, so that two events never share an
+/// instant only because the test froze time.
 #[derive(Debug)]
 pub struct ManualClock(Mutex<DateTime<Utc>>);
 
@@ -49,7 +51,11 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         match self.0.lock() {
-            Ok(t) => *t,
+            Ok(mut t) => {
+                let now = *t;
+                *t += chrono::Duration::milliseconds(1);
+                now
+            }
             Err(poisoned) => *poisoned.into_inner(),
         }
     }

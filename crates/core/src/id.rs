@@ -1,5 +1,5 @@
-//! Time-ordered 64-bit ids: milliseconds since the Unix epoch in the high 48
-//! bits, 16 random bits below. No counter and no database sequence: two ids
+//! Time-ordered 64-bit ids: milliseconds since the Unix epoch in the high
+//! bits (43 of them reach the year 2248), 20 random bits below. No counter and no database sequence: two ids
 //! made in the same millisecond for two faces must not reveal which came
 //! first or that one process made both (unlinkability rule 2).
 
@@ -12,7 +12,7 @@ use std::str::FromStr;
 pub struct Id(i64);
 
 impl Id {
-    const RANDOM_BITS: u32 = 16;
+    const RANDOM_BITS: u32 = 20;
 
     /// A fresh id for something that happens at `at`.
     pub fn generate(at: DateTime<Utc>) -> Id {

@@ -238,6 +238,27 @@ async fn send(
     fetcher.post(&url, headers, body).await
 }
 
+/// How the worker paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Sleep when there is nothing to do.
+    pub poll: std::time::Duration,
+    /// How long a claimed delivery stays with its worker before another may
+    /// take it (a worker killed mid-send leaves its deliveries for others).
+    pub lease: chrono::Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            poll: std::time::Duration::from_secs(1),
+            lease: chrono::Duration::minutes(10),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
 /// Sends up to `limit` due deliveries; returns how many were tried.
 pub async fn deliver_once(
     db: &Db,
@@ -245,12 +266,13 @@ pub async fn deliver_once(
     urls: &Urls,
     fetcher: &Fetcher,
     limit: i64,
+    settings: &Settings,
 ) -> CoreResult<usize> {
     let due = {
         let mut conn = db.conn().await?;
-        queue::lease_due(&mut conn, clock, limit, chrono::Duration::minutes(10)).await?
+        queue::lease_due(&mut conn, clock, limit, settings.lease).await?
     };
-    let policy = RetryPolicy::default();
+    let policy = settings.retry;
     for d in &due {
         let result = send(db, clock, urls, fetcher, d).await;
         let (outcome, error) = match &result {
@@ -311,7 +333,7 @@ pub async fn run(
     clock: std::sync::Arc<dyn Clock>,
     urls: Urls,
     fetcher: std::sync::Arc<Fetcher>,
-    poll: std::time::Duration,
+    settings: Settings,
 ) {
     loop {
         let expanded = expand_once(&db, clock.as_ref(), &urls, 100)
@@ -320,14 +342,14 @@ pub async fn run(
                 tracing::warn!(error = %e, "outbox expansion");
                 0
             });
-        let sent = deliver_once(&db, clock.as_ref(), &urls, &fetcher, 20)
+        let sent = deliver_once(&db, clock.as_ref(), &urls, &fetcher, 20, &settings)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "delivery");
                 0
             });
         if expanded == 0 && sent == 0 {
-            tokio::time::sleep(poll).await;
+            tokio::time::sleep(settings.poll).await;
         }
     }
 }

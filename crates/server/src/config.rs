@@ -83,6 +83,10 @@ pub struct FederationConfig {
     pub trusted_verifiers: Vec<String>,
     /// How long the delivery worker sleeps when it finds nothing to do.
     pub worker_poll_ms: u64,
+    /// How long a claimed delivery stays with the worker that claimed it.
+    pub delivery_lease_secs: i64,
+    /// The first retry's delay; later ones double, with jitter, up to 6 h.
+    pub retry_first_delay_secs: i64,
 }
 
 impl Default for FederationConfig {
@@ -93,6 +97,8 @@ impl Default for FederationConfig {
             key_pool_size: 8,
             trusted_verifiers: Vec::new(),
             worker_poll_ms: 1000,
+            delivery_lease_secs: 600,
+            retry_first_delay_secs: 60,
         }
     }
 }

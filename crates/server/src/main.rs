@@ -65,7 +65,7 @@ fn main() -> anyhow::Result<()> {
                 state.clock.clone(),
                 guise_federation::Urls::new(state.base_url.to_string()),
                 state.fetcher.clone(),
-                std::time::Duration::from_millis(state.config.federation.worker_poll_ms),
+                worker_settings(&state.config),
             )
             .await;
             Ok(())
@@ -98,6 +98,18 @@ fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
     let mut s = String::new();
     stdin.lock().read_to_string(&mut s)?;
     Ok((s.trim_end_matches(['\n', '\r']).to_owned(), false))
+}
+
+fn worker_settings(c: &Config) -> guise_federation::delivery::Settings {
+    let f = &c.federation;
+    guise_federation::delivery::Settings {
+        poll: std::time::Duration::from_millis(f.worker_poll_ms),
+        lease: chrono::Duration::seconds(f.delivery_lease_secs),
+        retry: guise_policy::delivery::RetryPolicy {
+            first_delay_secs: f.retry_first_delay_secs,
+            ..Default::default()
+        },
+    }
 }
 
 fn init_logging(level: &str) {
@@ -146,7 +158,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.clock.clone(),
         guise_federation::Urls::new(state.base_url.to_string()),
         state.fetcher.clone(),
-        std::time::Duration::from_millis(state.config.federation.worker_poll_ms),
+        worker_settings(&state.config),
     ));
     let base = state.base_url.clone();
     let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))

@@ -34,12 +34,12 @@ fn psql(db_url: &str, sql: &str) -> String {
 }
 
 fn seed(db_url: &str, bench_user: &str) {
-    // Ids follow the server's layout (ms << 16 | random low bits), spread over time.
+    // Ids follow the server's layout (ms << 20 | random low bits), spread over time.
     psql(
         db_url,
         &format!(
             "INSERT INTO identities (id, tier, handle, display_name, created_on)
-             SELECT (((extract(epoch FROM now()) * 1000)::bigint - 10000000 - g * 1000) << 16) | (random() * 65535)::bigint,
+             SELECT (((extract(epoch FROM now()) * 1000)::bigint - 10000000 - g * 1000) << 20) | (random() * 1048575)::bigint,
                     'pseudonymous', 'author' || g, 'Author ' || g, current_date
                FROM generate_series(1, {AUTHORS}) g"
         ),
@@ -49,7 +49,7 @@ fn seed(db_url: &str, bench_user: &str) {
         &format!(
             "INSERT INTO statuses (id, identity_id, source_text, content, visibility, thread_root_id, created_at)
              SELECT id, author, 'seeded status ' || g, '<p>seeded status ' || g || '</p>', 'public', id, to_timestamp((id >> 16) / 1000.0)
-               FROM (SELECT (((extract(epoch FROM now()) * 1000)::bigint - g * 600) << 16) | (random() * 65535)::bigint AS id,
+               FROM (SELECT (((extract(epoch FROM now()) * 1000)::bigint - g * 600) << 20) | (random() * 1048575)::bigint AS id,
                             a.id AS author, g
                        FROM generate_series(1, {STATUSES}) g
                        JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM identities WHERE handle LIKE 'author%') a
@@ -60,7 +60,7 @@ fn seed(db_url: &str, bench_user: &str) {
         db_url,
         &format!(
             "INSERT INTO follows (id, identity_id, target_identity_id)
-             SELECT (((extract(epoch FROM now()) * 1000)::bigint - n * 1000) << 16) | (random() * 65535)::bigint,
+             SELECT (((extract(epoch FROM now()) * 1000)::bigint - n * 1000) << 20) | (random() * 1048575)::bigint,
                     (SELECT id FROM identities WHERE handle = '{bench_user}'), a.id
                FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM identities WHERE handle LIKE 'author%') a
               WHERE a.n <= {FOLLOWED}"
