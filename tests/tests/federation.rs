@@ -140,6 +140,48 @@ async fn two_instances_follow_post_and_carry_the_tier() {
     assert_eq!(home["content"], "<p>hello from A</p>");
     assert_eq!(home["account"]["acct"], format!("alice@{a_host}"));
 
+    // bob's favourite reaches A; alice's deletion reaches B.
+    let on_b = home["id"].as_str().unwrap().to_owned();
+    api_b
+        .post(
+            &format!("/api/v1/statuses/{on_b}/favourite"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    let pid = post["id"].as_str().unwrap().to_owned();
+    eventually("bob's favourite on A", || async {
+        let s = api_a.get(&format!("/api/v1/statuses/{pid}"), &alice).await;
+        (s["favourites_count"] == 1).then_some(s)
+    })
+    .await;
+    let n = api_a
+        .get("/api/v1/notifications?types[]=favourite", &alice)
+        .await;
+    assert_eq!(
+        n[0]["account"]["acct"],
+        format!("bob@{}", b.url.trim_start_matches("http://"))
+    );
+    api_a
+        .send(
+            api_a
+                .http
+                .delete(format!("{}/api/v1/statuses/{pid}", a.url))
+                .bearer_auth(&alice),
+        )
+        .await;
+    eventually("the deletion on B", || async {
+        let r = api_b
+            .http
+            .get(format!("{}/api/v1/statuses/{on_b}", b.url))
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap();
+        (r.status() == 404).then_some(Value::Null)
+    })
+    .await;
+
     // An anonymous face on A mentions bob: it arrives as "Anonymous", tier anonymous.
     let anon_post = api_a
         .post(

@@ -304,3 +304,16 @@ pub async fn store_note(
         .await?;
     Ok(Some(status))
 }
+
+/// A remote face deletes one of its notes (by URI); others' notes are untouched.
+pub async fn delete_note(conn: &mut DbConn, author: &Identity, uri: &str) -> CoreResult<bool> {
+    use crate::schema::statuses;
+    let n = diesel::delete(
+        statuses::table
+            .filter(statuses::uri.eq(uri))
+            .filter(statuses::identity_id.eq(author.id)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(n > 0)
+}

@@ -566,13 +566,22 @@ pub async fn delete(
         return Err(CoreError::NotFound);
     }
     let author_id = author.id;
+    // Who was addressed besides followers (mentions, the replied-to face):
+    // gone with the row, so the event keeps them for the Delete to reach.
+    let mut addressed: Vec<i64> = mentions::table
+        .filter(mentions::status_id.eq(id))
+        .select(mentions::identity_id)
+        .load(conn)
+        .await?;
+    addressed.extend(status.in_reply_to_identity_id);
+    let addressed: Vec<String> = addressed.iter().map(i64::to_string).collect();
     conn.transaction::<_, CoreError, _>(async move |conn| {
         diesel::delete(statuses::table.find(id)).execute(conn).await?;
         outbox(
             conn,
             clock,
             "status.deleted",
-            serde_json::json!({ "status_id": id.to_string(), "identity_id": author_id.to_string() }),
+            serde_json::json!({ "status_id": id.to_string(), "identity_id": author_id.to_string(), "addressed": addressed }),
         )
         .await?;
         Ok(())

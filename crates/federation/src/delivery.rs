@@ -164,6 +164,70 @@ async fn expand(
                 });
             }
         }
+        "status.deleted" => {
+            let (Some(sid), Some(fid)) = (id_of(p, "status_id"), id_of(p, "identity_id")) else {
+                return Ok(out);
+            };
+            // A face that is gone has no key left to sign with.
+            let Ok(author) = get_identity(conn, fid).await else {
+                return Ok(out);
+            };
+            if !author.is_local() {
+                return Ok(out);
+            }
+            let activity = protocol::delete_note_activity(urls, &author, sid);
+            let mut inboxes = queue::remote_follower_inboxes(conn, author.id).await?;
+            let addressed: Vec<i64> = p
+                .get("addressed")
+                .and_then(|a| a.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for face in guise_core::accounts::identities_by_ids(conn, &addressed).await? {
+                if let Some(i) = face.shared_inbox_url.clone().or(face.inbox_url.clone()) {
+                    inboxes.push(i);
+                }
+            }
+            inboxes.sort();
+            inboxes.dedup();
+            for inbox in inboxes {
+                out.push(NewDelivery {
+                    inbox_url: inbox,
+                    signer_identity_id: Some(author.id),
+                    activity: activity.clone(),
+                    not_before,
+                });
+            }
+        }
+        "favourite.created" => {
+            let (Some(from), Some(sid)) = (id_of(p, "from"), id_of(p, "status_id")) else {
+                return Ok(out);
+            };
+            let liker = get_identity(conn, from).await?;
+            let Ok(status) = guise_core::statuses::get_status(conn, sid).await else {
+                return Ok(out);
+            };
+            let author = get_identity(conn, status.identity_id).await?;
+            if liker.is_local() && !author.is_local() {
+                if let (Some(uri), Some(inbox)) = (status.uri.clone(), author.inbox_url.clone()) {
+                    let activity = protocol::like_activity(
+                        urls,
+                        &liker,
+                        &uri,
+                        Id::generate(clock.now()).get(),
+                    );
+                    out.push(NewDelivery {
+                        inbox_url: inbox,
+                        signer_identity_id: Some(liker.id),
+                        activity,
+                        not_before,
+                    });
+                }
+            }
+        }
         // Other events are not federated yet (docs/federation.md).
         _ => {}
     }

@@ -275,3 +275,29 @@ pub fn answer_follow(
         "object": { "id": follow_id, "type": "Follow", "actor": remote_actor, "object": actor },
     })
 }
+
+/// `Delete` of one of a face's notes, with a `Tombstone`.
+pub fn delete_note_activity(urls: &Urls, author: &Identity, status_id: i64) -> Value {
+    let actor = urls.actor(author);
+    let note = urls.status(author, status_id);
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{note}#delete"),
+        "type": "Delete",
+        "actor": actor,
+        "to": [PUBLIC],
+        "object": { "id": note, "type": "Tombstone" },
+    })
+}
+
+/// `Like` of a remote note by a local face.
+pub fn like_activity(urls: &Urls, face: &Identity, object: &str, like_id: i64) -> Value {
+    let actor = urls.actor(face);
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{actor}/likes/{like_id}"),
+        "type": "Like",
+        "actor": actor,
+        "object": object,
+    })
+}

@@ -245,6 +245,22 @@ async fn inbox(
                 store_note(&state, &sender, &actor_url, note).await?;
             }
         }
+        "Delete" => {
+            // A note of the sender's own: found by its id, and only if it is theirs.
+            let mut conn = state.db.conn().await?;
+            remote::delete_note(&mut conn, &sender, &object_url).await?;
+        }
+        "Like" => {
+            if let Some(id) = local_status_id(&state, &object_url) {
+                let mut conn = state.db.conn().await?;
+                match guise_core::social::favourite(&mut conn, state.clock.as_ref(), &sender, id)
+                    .await
+                {
+                    Ok(_) | Err(guise_core::CoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
         // Other activities are accepted and not yet acted on (docs/federation.md).
         _ => {}
     }

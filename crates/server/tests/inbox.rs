@@ -255,3 +255,40 @@ async fn senders_on_private_addresses_are_not_fetched_unless_allowed() {
     );
     assert_eq!(t.row_counts().await, before);
 }
+
+#[actix_web::test]
+async fn a_remote_delete_touches_only_the_senders_own_notes() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let s = t.post_status(&alice, json!({ "status": "mine" })).await;
+    let r = remote_actor("remy").await;
+    let del = json!({ "id": format!("{}/deletes/1", r.actor), "type": "Delete", "actor": r.actor,
+                      "object": { "id": s["uri"], "type": "Tombstone" } })
+    .to_string();
+    assert_eq!(
+        deliver(&t, &r, "/inbox", del.as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        t.get(
+            &format!("/api/v1/statuses/{}", s["id"].as_str().unwrap()),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    // A Like from the remote face lands on alice's post.
+    let like = json!({ "id": format!("{}/likes/1", r.actor), "type": "Like", "actor": r.actor, "object": s["uri"] }).to_string();
+    assert_eq!(
+        deliver(&t, &r, "/inbox", like.as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let now = t
+        .get(
+            &format!("/api/v1/statuses/{}", s["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(now.json["favourites_count"], 1);
+}
