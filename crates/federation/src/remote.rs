@@ -17,6 +17,8 @@ pub enum RemoteError {
     Origin(&'static str),
     #[error("the key is not owned by the actor")]
     KeyOwner,
+    #[error("not a note: {0}")]
+    NotANote(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,4 +140,273 @@ pub fn parse_actor(v: &Value, fetched_from: &Url) -> Result<RemoteActor, RemoteE
         verified_by,
         id,
     })
+}
+
+/// The object types we store as statuses (Lemmy posts are `Page`s).
+const NOTE_TYPES: &[&str] = &["Note", "Article", "Page", "Question"];
+const MAX_CONTENT: usize = 100_000;
+const MAX_LIST: usize = 100;
+
+/// A media attachment of a remote note: shown by its remote URL, never fetched.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RemoteAttachment {
+    pub url: String,
+    pub media_type: Option<String>,
+    pub description: Option<String>,
+    pub blurhash: Option<String>,
+}
+
+/// A custom emoji used in a remote note or name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RemoteEmoji {
+    pub shortcode: String,
+    pub url: String,
+}
+
+/// A remote note, parsed from hostile JSON. Its id must be on its author's
+/// host; the rest is taken as given and bounded in size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteNoteDoc {
+    pub id: Url,
+    pub kind: String,
+    pub attributed_to: Url,
+    /// HTML as sent; reduced to text by the caller.
+    pub content: String,
+    /// Content warning (`summary` on a Note; Lemmy's `name` is a title, kept here too).
+    pub summary: String,
+    pub sensitive: bool,
+    pub in_reply_to: Option<String>,
+    pub url: Option<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub published: Option<chrono::DateTime<chrono::Utc>>,
+    pub updated: Option<chrono::DateTime<chrono::Utc>>,
+    /// Actor ids of `Mention` tags.
+    pub mentions: Vec<String>,
+    /// Hashtag names without `#`, lowercased.
+    pub hashtags: Vec<String>,
+    pub emojis: Vec<RemoteEmoji>,
+    pub attachments: Vec<RemoteAttachment>,
+    pub tier: Option<Tier>,
+}
+
+/// A list of strings or objects with ids (`to`, `cc`), or a single one.
+fn ids(v: &Value) -> Vec<String> {
+    let one = |x: &Value| {
+        x.as_str()
+            .map(str::to_owned)
+            .or_else(|| at(x, "id").as_str().map(str::to_owned))
+    };
+    match v {
+        Value::Array(a) => a.iter().take(MAX_LIST).filter_map(one).collect(),
+        Value::Null => Vec::new(),
+        x => one(x).into_iter().collect(),
+    }
+}
+
+fn list(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().take(MAX_LIST).collect(),
+        Value::Null => Vec::new(),
+        x => vec![x],
+    }
+}
+
+fn time(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    v.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// `attributedTo` as a string, an object, or (Lemmy, Mitra) a list whose
+/// first actor is the author.
+fn author_of(v: &Value) -> Option<Url> {
+    let a = at(v, "attributedTo");
+    let s = match a {
+        Value::Array(items) => items.iter().find_map(|x| {
+            x.as_str()
+                .or_else(|| at(x, "id").as_str())
+                .filter(|_| x.is_string() || at(x, "type").as_str() != Some("Group"))
+        }),
+        x => x.as_str().or_else(|| at(x, "id").as_str()),
+    };
+    s.and_then(|s| Url::parse(s).ok())
+}
+
+/// `content`, or its `contentMap` in any language, or Lemmy's markdown `source` last.
+fn content_of(v: &Value) -> String {
+    if let Some(c) = at(v, "content").as_str() {
+        return c.chars().take(MAX_CONTENT).collect();
+    }
+    if let Some(m) = at(v, "contentMap").as_object() {
+        if let Some(c) = m.values().find_map(Value::as_str) {
+            return c.chars().take(MAX_CONTENT).collect();
+        }
+    }
+    String::new()
+}
+
+/// Parses a remote note (Note, Article, Page, Question). The id must sit on
+/// the author's host.
+pub fn parse_note(v: &Value) -> Result<RemoteNoteDoc, RemoteError> {
+    let kind = at(v, "type").as_str().unwrap_or_default();
+    if !NOTE_TYPES.contains(&kind) {
+        return Err(RemoteError::NotANote(kind.to_owned()));
+    }
+    let id = url_field(at(v, "id"), "id")?;
+    let attributed_to = author_of(v).ok_or(RemoteError::Field("attributedTo"))?;
+    if !same_origin(&id, &attributed_to) {
+        return Err(RemoteError::Origin("id"));
+    }
+    let mut mentions = Vec::new();
+    let mut hashtags = Vec::new();
+    let mut emojis = Vec::new();
+    for t in list(at(v, "tag")) {
+        match at(t, "type").as_str() {
+            Some("Mention") => {
+                if let Some(h) = at(t, "href").as_str() {
+                    mentions.push(h.to_owned());
+                }
+            }
+            Some("Hashtag") => {
+                let name = at(t, "name").as_str().unwrap_or_default();
+                let name = name.trim_start_matches('#').to_lowercase();
+                if !name.is_empty() && name.len() <= 100 {
+                    hashtags.push(name);
+                }
+            }
+            Some("Emoji") => {
+                let code = at(t, "name").as_str().unwrap_or_default().trim_matches(':');
+                let icon = at(t, "icon");
+                let url = at(icon, "url").as_str().or_else(|| icon.as_str());
+                if let (false, Some(url)) = (code.is_empty() || code.len() > 100, url) {
+                    if Url::parse(url).is_ok() {
+                        emojis.push(RemoteEmoji {
+                            shortcode: code.to_owned(),
+                            url: url.to_owned(),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut attachments = Vec::new();
+    for a in list(at(v, "attachment")) {
+        let url = match at(a, "url") {
+            Value::String(s) => Some(s.clone()),
+            // Lemmy and some others nest a Link; take its href.
+            Value::Array(links) => links
+                .iter()
+                .find_map(|l| at(l, "href").as_str().map(str::to_owned)),
+            x => at(x, "href").as_str().map(str::to_owned),
+        }
+        .or_else(|| at(a, "href").as_str().map(str::to_owned));
+        let Some(url) = url.filter(|u| Url::parse(u).is_ok()) else {
+            continue;
+        };
+        attachments.push(RemoteAttachment {
+            url,
+            media_type: at(a, "mediaType").as_str().map(str::to_owned),
+            description: at(a, "name")
+                .as_str()
+                .map(|s| s.chars().take(1500).collect()),
+            blurhash: at(a, "blurhash")
+                .as_str()
+                .filter(|b| b.len() <= 100)
+                .map(str::to_owned),
+        });
+    }
+    // A Page or Article has a title in `name`; Mastodon shows it above the text.
+    let summary = match (at(v, "summary").as_str(), kind) {
+        (Some(s), _) if !s.is_empty() => s.to_owned(),
+        (_, "Page" | "Article") => text(at(v, "name"), 500),
+        _ => String::new(),
+    };
+    let in_reply_to = match at(v, "inReplyTo") {
+        Value::String(s) => Some(s.clone()),
+        x => at(x, "id").as_str().map(str::to_owned),
+    };
+    let url = match at(v, "url") {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(a) => a
+            .iter()
+            .find_map(|l| l.as_str().or_else(|| at(l, "href").as_str()))
+            .map(str::to_owned),
+        x => at(x, "href").as_str().map(str::to_owned),
+    };
+    Ok(RemoteNoteDoc {
+        kind: kind.to_owned(),
+        content: content_of(v),
+        summary: summary.chars().take(MAX_SUMMARY).collect(),
+        sensitive: at(v, "sensitive").as_bool().unwrap_or(false),
+        in_reply_to,
+        url,
+        to: ids(at(v, "to")),
+        cc: ids(at(v, "cc")),
+        published: time(at(v, "published")),
+        updated: time(at(v, "updated")),
+        mentions,
+        hashtags,
+        emojis,
+        attachments,
+        tier: at(v, "tier").as_str().and_then(|t| t.parse().ok()),
+        attributed_to,
+        id,
+    })
+}
+
+/// An activity's envelope: its type, id, actor, and object (an id, or an
+/// embedded object that is not trusted beyond its id unless its origin matches).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteActivity {
+    pub kind: String,
+    pub id: Url,
+    pub actor: Url,
+    /// The object's id (an embedded object's `id`).
+    pub object_id: Option<String>,
+    /// The embedded object, when there is one.
+    pub object: Option<Value>,
+}
+
+/// Parses an activity's envelope; the id must be on the actor's host.
+pub fn parse_activity(v: &Value) -> Result<RemoteActivity, RemoteError> {
+    let kind = at(v, "type")
+        .as_str()
+        .filter(|k| !k.is_empty() && k.len() < 50)
+        .ok_or(RemoteError::Field("type"))?;
+    let id = url_field(at(v, "id"), "id")?;
+    let actor_v = at(v, "actor");
+    let actor = actor_v
+        .as_str()
+        .or_else(|| at(actor_v, "id").as_str())
+        .and_then(|s| Url::parse(s).ok())
+        .ok_or(RemoteError::Field("actor"))?;
+    if !same_origin(&id, &actor) {
+        return Err(RemoteError::Origin("id"));
+    }
+    let object = at(v, "object");
+    let (object_id, object) = match object {
+        Value::String(s) => (Some(s.clone()), None),
+        Value::Object(_) => (
+            at(object, "id").as_str().map(str::to_owned),
+            Some(object.clone()),
+        ),
+        _ => (None, None),
+    };
+    Ok(RemoteActivity {
+        kind: kind.to_owned(),
+        id,
+        actor,
+        object_id,
+        object,
+    })
+}
+
+/// Whether two URLs share scheme, host and port.
+pub fn same_host(a: &str, b: &str) -> bool {
+    match (Url::parse(a), Url::parse(b)) {
+        (Ok(a), Ok(b)) => same_origin(&a, &b),
+        _ => false,
+    }
 }
