@@ -574,13 +574,7 @@ pub async fn delete_account(
     let (k_anon, _) = unlock_k_anon(conn, account.id, password).await?;
     let n = crate::anon::delete_all(conn, clock, &k_anon, spread).await?;
     for face in faces_of(conn, account.id).await? {
-        crate::statuses::outbox(
-            conn,
-            clock,
-            "face.deleted",
-            serde_json::json!({ "identity_id": face.id.to_string() }),
-        )
-        .await?;
+        crate::faces::tombstone(conn, clock, face.id).await?;
     }
     diesel::delete(accounts::table.find(account.id))
         .execute(conn)

@@ -268,20 +268,123 @@ pub async fn delete_face(
             "the last face of a login cannot be deleted",
         ));
     }
-    conn.transaction::<_, CoreError, _>(async move |conn| {
-        outbox(
-            conn,
-            clock,
-            "face.deleted",
-            serde_json::json!({ "identity_id": face_id.to_string() }),
+    conn.transaction::<_, CoreError, _>(async move |conn| tombstone(conn, clock, face_id).await)
+        .await
+}
+
+/// Ends a persistent face: its posts, follows, blocks, notifications and
+/// tokens go; the row stays as a tombstone that owns nothing (no login, no
+/// name) so its handle is never reused, its actor answers 410 and its key
+/// signs the `Delete(Person)` until those deliveries drain
+/// (`keys::purge_departed` then drops the key). Remote followers and followed
+/// faces are named in the event, since the follows go now.
+pub(crate) async fn tombstone(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    face_id: i64,
+) -> CoreResult<()> {
+    use crate::schema::{
+        blocks, favourites, follow_requests, follows, idempotency_keys, mutes, notifications,
+        oauth_tokens, preferences, statuses,
+    };
+    let followers: Vec<i64> = follows::table
+        .filter(follows::target_identity_id.eq(face_id))
+        .select(follows::identity_id)
+        .union(
+            follows::table
+                .filter(follows::identity_id.eq(face_id))
+                .select(follows::target_identity_id),
         )
+        .load(conn)
         .await?;
-        diesel::delete(identities::table.find(face_id))
-            .execute(conn)
-            .await?;
-        Ok(())
-    })
-    .await
+    let remote: Vec<String> = identities::table
+        .filter(identities::id.eq_any(&followers))
+        .filter(identities::domain.is_not_null())
+        .select(identities::id)
+        .load::<i64>(conn)
+        .await?
+        .into_iter()
+        .map(|i| i.to_string())
+        .collect();
+    outbox(
+        conn,
+        clock,
+        "face.deleted",
+        serde_json::json!({ "identity_id": face_id.to_string(), "addressed": remote }),
+    )
+    .await?;
+    diesel::delete(statuses::table.filter(statuses::identity_id.eq(face_id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(
+        follows::table.filter(
+            follows::identity_id
+                .eq(face_id)
+                .or(follows::target_identity_id.eq(face_id)),
+        ),
+    )
+    .execute(conn)
+    .await?;
+    diesel::delete(
+        follow_requests::table.filter(
+            follow_requests::identity_id
+                .eq(face_id)
+                .or(follow_requests::target_identity_id.eq(face_id)),
+        ),
+    )
+    .execute(conn)
+    .await?;
+    diesel::delete(
+        blocks::table.filter(
+            blocks::identity_id
+                .eq(face_id)
+                .or(blocks::target_identity_id.eq(face_id)),
+        ),
+    )
+    .execute(conn)
+    .await?;
+    diesel::delete(
+        mutes::table.filter(
+            mutes::identity_id
+                .eq(face_id)
+                .or(mutes::target_identity_id.eq(face_id)),
+        ),
+    )
+    .execute(conn)
+    .await?;
+    diesel::delete(
+        notifications::table.filter(
+            notifications::identity_id
+                .eq(face_id)
+                .or(notifications::from_identity_id.eq(face_id)),
+        ),
+    )
+    .execute(conn)
+    .await?;
+    diesel::delete(favourites::table.filter(favourites::identity_id.eq(face_id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(oauth_tokens::table.filter(oauth_tokens::identity_id.eq(face_id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::identity_id.eq(face_id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(preferences::table.filter(preferences::identity_id.eq(face_id)))
+        .execute(conn)
+        .await?;
+    diesel::update(identities::table.find(face_id))
+        .set((
+            identities::account_id.eq(None::<i64>),
+            identities::tombstoned.eq(true),
+            identities::display_name.eq(""),
+            identities::note.eq(""),
+            identities::discoverable.eq(false),
+            identities::locked.eq(false),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Real-name faces by status, oldest first, for the admin queue.

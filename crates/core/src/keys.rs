@@ -143,3 +143,18 @@ where
         private_pem,
     })
 }
+
+/// Drops the keys of local tombstoned faces once nothing is left for them
+/// to sign: no undelivered delivery and no unexpanded event names them.
+/// Until then a gone face keeps its key, so its `Delete`s still verify.
+pub async fn purge_departed(conn: &mut DbConn) -> CoreResult<usize> {
+    Ok(diesel::sql_query(
+        "UPDATE identities i SET private_key_pem = NULL, public_key_pem = NULL \
+         WHERE i.tombstoned AND i.domain IS NULL AND i.private_key_pem IS NOT NULL \
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.signer_identity_id = i.id) \
+           AND NOT EXISTS (SELECT 1 FROM outbox_events e WHERE e.processed_at IS NULL \
+                           AND e.payload->>'identity_id' = i.id::text)",
+    )
+    .execute(conn)
+    .await?)
+}

@@ -98,6 +98,10 @@ pub struct Status {
     pub local: bool,
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
+    /// Remote notes' media, as `guise_federation::remote::RemoteAttachment`s.
+    pub attachments: serde_json::Value,
+    /// Remote notes' custom emoji, as `RemoteEmoji`s.
+    pub emojis: serde_json::Value,
 }
 
 impl Status {

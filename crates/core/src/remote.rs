@@ -150,7 +150,7 @@ pub async fn follow(
             }
             FollowAnswer::Pending => {
                 diesel::insert_into(follow_requests::table)
-                    .values((follow_requests::id.eq(Id::generate(now).get()), follow_requests::identity_id.eq(f.id), follow_requests::target_identity_id.eq(t.id)))
+                    .values((follow_requests::id.eq(Id::generate(now).get()), follow_requests::identity_id.eq(f.id), follow_requests::target_identity_id.eq(t.id), follow_requests::uri.eq(Some(&activity))))
                     .on_conflict_do_nothing()
                     .execute(conn)
                     .await?;
@@ -242,6 +242,26 @@ pub struct RemoteNote {
     pub in_reply_to: Option<i64>,
     /// Local faces the note mentions.
     pub mentions: Vec<Identity>,
+    /// Hashtag names, lowercased, without `#`.
+    pub hashtags: Vec<String>,
+    /// Remote media, as federation parsed them (JSON array).
+    pub attachments: serde_json::Value,
+    /// Custom emoji (JSON array of `{shortcode, url}`).
+    pub emojis: serde_json::Value,
+}
+
+/// A status known by its ActivityPub id.
+pub async fn status_by_uri(
+    conn: &mut DbConn,
+    uri: &str,
+) -> CoreResult<Option<crate::models::Status>> {
+    use crate::schema::statuses;
+    Ok(statuses::table
+        .filter(statuses::uri.eq(uri))
+        .select(crate::models::Status::as_select())
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// Stores a remote note once (by its URI); `None` if it was known already.
@@ -252,7 +272,7 @@ pub async fn store_note(
     author: &Identity,
     n: RemoteNote,
 ) -> CoreResult<Option<crate::models::Status>> {
-    use crate::schema::{mentions, statuses};
+    use crate::schema::{mentions, status_tags, statuses};
     let known: Option<i64> = statuses::table
         .filter(statuses::uri.eq(&n.uri))
         .select(statuses::id)
@@ -287,6 +307,8 @@ pub async fn store_note(
                     statuses::thread_root_id.eq(parent.as_ref().map_or(id, |p| p.thread_root_id)),
                     statuses::local.eq(false),
                     statuses::created_at.eq(n.published),
+                    statuses::attachments.eq(&n.attachments),
+                    statuses::emojis.eq(&n.emojis),
                 ))
                 .returning(crate::models::Status::as_returning())
                 .get_result(conn)
@@ -298,6 +320,13 @@ pub async fn store_note(
                     .execute(conn)
                     .await?;
                 notify(conn, clock, m, author_id, "mention", Some(id)).await?;
+            }
+            for t in &n.hashtags {
+                diesel::insert_into(status_tags::table)
+                    .values((status_tags::status_id.eq(id), status_tags::name.eq(t)))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
             }
             Ok(status)
         })
@@ -316,4 +345,245 @@ pub async fn delete_note(conn: &mut DbConn, author: &Identity, uri: &str) -> Cor
     .execute(conn)
     .await?;
     Ok(n > 0)
+}
+
+/// A remote face edits one of its notes: the old text goes to the history
+/// (as local edits do), mentions and tags are replaced. Only the author's own.
+pub async fn update_note(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    base_url: &str,
+    author: &Identity,
+    n: RemoteNote,
+) -> CoreResult<bool> {
+    use crate::schema::{mentions, status_edits, status_tags, statuses};
+    let Some(old) = status_by_uri(conn, &n.uri).await? else {
+        return Ok(false);
+    };
+    if old.identity_id != author.id || old.reblog_of_id.is_some() {
+        return Ok(false);
+    }
+    let content = crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None);
+    let now = clock.now();
+    let author_id = author.id;
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let has_history: bool = diesel::select(diesel::dsl::exists(
+            status_edits::table.filter(status_edits::status_id.eq(old.id)),
+        ))
+        .get_result(conn)
+        .await?;
+        let sensitive = n.sensitive || !n.summary.is_empty();
+        let mut versions = Vec::new();
+        if !has_history {
+            versions.push((
+                old.created_at,
+                old.source_text.clone(),
+                old.content.clone(),
+                old.spoiler_text.clone(),
+                old.sensitive,
+            ));
+        }
+        versions.push((
+            now,
+            n.text.clone(),
+            content.clone(),
+            n.summary.clone(),
+            sensitive,
+        ));
+        for (at, source, html, spoiler, sens) in versions {
+            diesel::insert_into(status_edits::table)
+                .values((
+                    status_edits::id.eq(Id::generate(at).get()),
+                    status_edits::status_id.eq(old.id),
+                    status_edits::source_text.eq(source),
+                    status_edits::content.eq(html),
+                    status_edits::spoiler_text.eq(spoiler),
+                    status_edits::sensitive.eq(sens),
+                    status_edits::created_at.eq(at),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        diesel::update(statuses::table.find(old.id))
+            .set((
+                statuses::source_text.eq(&n.text),
+                statuses::content.eq(&content),
+                statuses::spoiler_text.eq(&n.summary),
+                statuses::sensitive.eq(sensitive),
+                statuses::attachments.eq(&n.attachments),
+                statuses::emojis.eq(&n.emojis),
+                statuses::edited_at.eq(Some(now)),
+            ))
+            .execute(conn)
+            .await?;
+        diesel::delete(status_tags::table.filter(status_tags::status_id.eq(old.id)))
+            .execute(conn)
+            .await?;
+        for t in &n.hashtags {
+            diesel::insert_into(status_tags::table)
+                .values((status_tags::status_id.eq(old.id), status_tags::name.eq(t)))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+        }
+        let before: Vec<i64> = mentions::table
+            .filter(mentions::status_id.eq(old.id))
+            .select(mentions::identity_id)
+            .load(conn)
+            .await?;
+        for m in &n.mentions {
+            if !before.contains(&m.id) {
+                diesel::insert_into(mentions::table)
+                    .values((
+                        mentions::status_id.eq(old.id),
+                        mentions::identity_id.eq(m.id),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                notify(conn, clock, m, author_id, "mention", Some(old.id)).await?;
+            }
+        }
+        Ok(true)
+    })
+    .await
+}
+
+/// A remote face boosts a status we know (`announce_uri` is its Announce's
+/// id, kept so an Undo finds it). Once per face and status.
+pub async fn announce(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    booster: &Identity,
+    target: &crate::models::Status,
+    announce_uri: &str,
+    published: chrono::DateTime<chrono::Utc>,
+) -> CoreResult<bool> {
+    use crate::schema::statuses;
+    if !matches!(
+        target.visibility(),
+        guise_policy::Visibility::Public | guise_policy::Visibility::Unlisted
+    ) || target.reblog_of_id.is_some()
+    {
+        return Ok(false);
+    }
+    let exists: bool = diesel::select(diesel::dsl::exists(
+        statuses::table
+            .filter(statuses::identity_id.eq(booster.id))
+            .filter(statuses::reblog_of_id.eq(target.id)),
+    ))
+    .get_result(conn)
+    .await?;
+    if exists || status_by_uri(conn, announce_uri).await?.is_some() {
+        return Ok(false);
+    }
+    let author = crate::accounts::get_identity(conn, target.identity_id).await?;
+    let id = Id::generate(published.min(clock.now())).get();
+    let (booster_id, target_id, uri) = (booster.id, target.id, announce_uri.to_owned());
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        diesel::insert_into(statuses::table)
+            .values((
+                statuses::id.eq(id),
+                statuses::identity_id.eq(booster_id),
+                statuses::uri.eq(&uri),
+                statuses::visibility.eq("public"),
+                statuses::thread_root_id.eq(id),
+                statuses::reblog_of_id.eq(Some(target_id)),
+                statuses::local.eq(false),
+                statuses::created_at.eq(published.min(clock.now())),
+            ))
+            .execute(conn)
+            .await?;
+        if author.is_local() {
+            notify(conn, clock, &author, booster_id, "reblog", Some(target_id)).await?;
+        }
+        Ok(true)
+    })
+    .await
+}
+
+/// A remote face takes back a boost, named by its Announce id (or by the
+/// boosted status's id, as some servers send).
+pub async fn undo_announce(
+    conn: &mut DbConn,
+    booster: &Identity,
+    uri: &str,
+    object: Option<&str>,
+) -> CoreResult<bool> {
+    use crate::schema::statuses;
+    let mut n = diesel::delete(
+        statuses::table
+            .filter(statuses::uri.eq(uri))
+            .filter(statuses::identity_id.eq(booster.id))
+            .filter(statuses::reblog_of_id.is_not_null()),
+    )
+    .execute(conn)
+    .await?;
+    if n == 0 {
+        if let Some(target) = match object {
+            Some(o) => status_by_uri(conn, o).await?,
+            None => None,
+        } {
+            n = diesel::delete(
+                statuses::table
+                    .filter(statuses::identity_id.eq(booster.id))
+                    .filter(statuses::reblog_of_id.eq(target.id)),
+            )
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(n > 0)
+}
+
+/// A remote actor is gone (`Delete` of itself): its row goes, and with it its
+/// statuses, follows, favourites and notifications.
+pub async fn delete_actor(conn: &mut DbConn, face: &Identity) -> CoreResult<()> {
+    if face.is_local() {
+        return Err(CoreError::NotFound);
+    }
+    diesel::delete(identities::table.find(face.id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A remote face blocks a local one: follows both ways end, and the block
+/// is recorded so the local face sees `blocked_by` and nothing more is sent.
+pub async fn blocked_by_remote(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    blocker: &Identity,
+    target: &Identity,
+) -> CoreResult<()> {
+    use crate::schema::blocks;
+    unfollow(conn, blocker, target).await?;
+    unfollow(conn, target, blocker).await?;
+    diesel::insert_into(blocks::table)
+        .values((
+            blocks::id.eq(Id::generate(clock.now()).get()),
+            blocks::identity_id.eq(blocker.id),
+            blocks::target_identity_id.eq(target.id),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A remote face lifts its block.
+pub async fn unblocked_by_remote(
+    conn: &mut DbConn,
+    blocker: &Identity,
+    target: &Identity,
+) -> CoreResult<()> {
+    use crate::schema::blocks;
+    diesel::delete(
+        blocks::table
+            .filter(blocks::identity_id.eq(blocker.id))
+            .filter(blocks::target_identity_id.eq(target.id)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -64,6 +64,8 @@ diesel::table! {
         local -> Bool,
         created_at -> Timestamptz,
         edited_at -> Nullable<Timestamptz>,
+        attachments -> Jsonb,
+        emojis -> Jsonb,
     }
 }
 
@@ -116,6 +118,7 @@ diesel::table! {
         id -> Int8,
         identity_id -> Int8,
         target_identity_id -> Int8,
+        uri -> Nullable<Text>,
     }
 }
 

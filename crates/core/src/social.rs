@@ -178,16 +178,17 @@ pub async fn answer_follow_request(
     let (me_c, req_c) = (me.clone(), requester.clone());
     let now = clock.now();
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let n = diesel::delete(
+        let removed: Vec<Option<String>> = diesel::delete(
             follow_requests::table
                 .filter(follow_requests::identity_id.eq(req_c.id))
                 .filter(follow_requests::target_identity_id.eq(me_c.id)),
         )
-        .execute(conn)
+        .returning(follow_requests::uri)
+        .get_results(conn)
         .await?;
-        if n == 0 {
+        let Some(uri) = removed.into_iter().next() else {
             return Err(CoreError::NotFound);
-        }
+        };
         diesel::delete(
             notifications::table
                 .filter(notifications::identity_id.eq(me_c.id))
@@ -217,7 +218,7 @@ pub async fn answer_follow_request(
             conn,
             clock,
             kind,
-            serde_json::json!({ "from": req_c.id.to_string(), "to": me_c.id.to_string() }),
+            serde_json::json!({ "from": req_c.id.to_string(), "to": me_c.id.to_string(), "activity": uri }),
         )
         .await?;
         Ok(())

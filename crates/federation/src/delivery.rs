@@ -20,6 +20,107 @@ fn id_of(payload: &serde_json::Value, key: &str) -> Option<i64> {
         .and_then(|s| s.parse().ok())
 }
 
+fn ids_in(payload: &serde_json::Value, key: &str) -> Vec<i64> {
+    payload
+        .get(key)
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Where a remote face takes deliveries: its shared inbox, else its own.
+fn inbox_of(face: &guise_core::models::Identity) -> Option<String> {
+    if face.is_local() {
+        return None;
+    }
+    face.shared_inbox_url.clone().or(face.inbox_url.clone())
+}
+
+/// One delivery per distinct inbox, all signed by `signer`.
+fn to_each(
+    mut inboxes: Vec<String>,
+    signer: i64,
+    activity: &serde_json::Value,
+    not_before: Option<chrono::DateTime<chrono::Utc>>,
+) -> Vec<NewDelivery> {
+    inboxes.sort();
+    inboxes.dedup();
+    inboxes
+        .into_iter()
+        .map(|inbox_url| NewDelivery {
+            inbox_url,
+            signer_identity_id: Some(signer),
+            activity: activity.clone(),
+            not_before,
+        })
+        .collect()
+}
+
+/// A local status as a Note, and the inboxes it goes to: remote followers
+/// (unless direct), the remote faces it mentions, and a remote parent's author.
+async fn note_and_audience(
+    conn: &mut DbConn,
+    urls: &Urls,
+    id: i64,
+) -> CoreResult<Option<(guise_core::models::Identity, serde_json::Value, Vec<String>)>> {
+    let Ok(view) = guise_core::statuses::load_view(conn, None, id).await else {
+        return Ok(None);
+    };
+    let s = &view.status;
+    if !view.author.is_local() || s.reblog_of_id.is_some() {
+        return Ok(None);
+    }
+    let parent = match s.in_reply_to_id {
+        Some(pid) => guise_core::statuses::load_view(conn, None, pid).await.ok(),
+        None => None,
+    };
+    let parent_uri = parent.as_ref().map(|pv| {
+        pv.status
+            .uri
+            .clone()
+            .unwrap_or_else(|| urls.status(&pv.author, pv.status.id))
+    });
+    let mentions: Vec<(String, String)> = view
+        .mentions
+        .iter()
+        .map(|m| {
+            (
+                m.actor_url.clone().unwrap_or_else(|| urls.actor(m)),
+                if m.is_local() {
+                    format!("{}@{}", m.handle, urls.domain())
+                } else {
+                    m.acct()
+                },
+            )
+        })
+        .collect();
+    let note = protocol::note_document(
+        urls,
+        &view.author,
+        s,
+        parent_uri.as_deref(),
+        &mentions,
+        &view.tags,
+    );
+    let mut inboxes = if s.visibility() == Visibility::Direct {
+        Vec::new()
+    } else {
+        queue::remote_follower_inboxes(conn, view.author.id).await?
+    };
+    for m in view
+        .mentions
+        .iter()
+        .chain(parent.as_ref().map(|pv| &pv.author))
+    {
+        inboxes.extend(inbox_of(m));
+    }
+    Ok(Some((view.author.clone(), note, inboxes)))
+}
+
 /// What one event means for other servers.
 async fn expand(
     conn: &mut DbConn,
@@ -35,75 +136,169 @@ async fn expand(
         .map(|t| t.with_timezone(&chrono::Utc));
     let mut out = Vec::new();
     match e.kind.as_str() {
-        "status.created" => {
+        "status.created" | "status.updated" => {
             let Some(id) = id_of(p, "status_id") else {
                 return Ok(out);
             };
-            let Ok(view) = guise_core::statuses::load_view(conn, None, id).await else {
+            let Some((author, note, inboxes)) = note_and_audience(conn, urls, id).await? else {
                 return Ok(out);
             };
-            let s = &view.status;
-            if !view.author.is_local() || s.reblog_of_id.is_some() {
-                return Ok(out);
-            }
-            let parent = match s.in_reply_to_id {
-                Some(pid) => guise_core::statuses::load_view(conn, None, pid).await.ok(),
-                None => None,
-            };
-            let parent_uri = parent.as_ref().map(|pv| {
-                pv.status
-                    .uri
-                    .clone()
-                    .unwrap_or_else(|| urls.status(&pv.author, pv.status.id))
-            });
-            let mentions: Vec<(String, String)> = view
-                .mentions
-                .iter()
-                .map(|m| {
-                    (
-                        m.actor_url.clone().unwrap_or_else(|| urls.actor(m)),
-                        if m.is_local() {
-                            format!("{}@{}", m.handle, urls.domain())
-                        } else {
-                            m.acct()
-                        },
-                    )
-                })
-                .collect();
-            let note = protocol::note_document(
-                urls,
-                &view.author,
-                s,
-                parent_uri.as_deref(),
-                &mentions,
-                &view.tags,
-            );
-            let activity = protocol::create_activity(&note);
-            let mut inboxes = if s.visibility() == Visibility::Direct {
-                Vec::new()
+            let activity = if e.kind == "status.created" {
+                protocol::create_activity(&note)
             } else {
-                queue::remote_follower_inboxes(conn, view.author.id).await?
+                protocol::update_activity(urls, &author, &note, e.id)
             };
-            for m in view
-                .mentions
-                .iter()
-                .chain(parent.as_ref().map(|pv| &pv.author))
-            {
-                if !m.is_local() {
-                    if let Some(i) = m.shared_inbox_url.clone().or(m.inbox_url.clone()) {
-                        inboxes.push(i);
-                    }
-                }
+            out.extend(to_each(inboxes, author.id, &activity, not_before));
+        }
+        "reblog.created" => {
+            let Some(id) = id_of(p, "status_id") else {
+                return Ok(out);
+            };
+            let Ok(reblog) = guise_core::statuses::get_status(conn, id).await else {
+                return Ok(out);
+            };
+            let Some(target_id) = reblog.reblog_of_id else {
+                return Ok(out);
+            };
+            let booster = get_identity(conn, reblog.identity_id).await?;
+            let Ok(target) = guise_core::statuses::get_status(conn, target_id).await else {
+                return Ok(out);
+            };
+            let author = get_identity(conn, target.identity_id).await?;
+            if !booster.is_local() {
+                return Ok(out);
             }
-            inboxes.sort();
-            inboxes.dedup();
-            for inbox in inboxes {
-                out.push(NewDelivery {
-                    inbox_url: inbox,
-                    signer_identity_id: Some(view.author.id),
-                    activity: activity.clone(),
-                    not_before,
-                });
+            let object = target
+                .uri
+                .clone()
+                .unwrap_or_else(|| urls.status(&author, target.id));
+            let author_actor = author
+                .actor_url
+                .clone()
+                .unwrap_or_else(|| urls.actor(&author));
+            let activity = protocol::announce_activity(
+                urls,
+                &booster,
+                reblog.id,
+                &object,
+                &author_actor,
+                reblog.created_at,
+            );
+            let mut inboxes = queue::remote_follower_inboxes(conn, booster.id).await?;
+            inboxes.extend(inbox_of(&author));
+            out.extend(to_each(inboxes, booster.id, &activity, not_before));
+        }
+        "reblog.deleted" => {
+            let (Some(rid), Some(fid)) = (id_of(p, "status_id"), id_of(p, "identity_id")) else {
+                return Ok(out);
+            };
+            let Ok(booster) = get_identity(conn, fid).await else {
+                return Ok(out);
+            };
+            if !booster.is_local() {
+                return Ok(out);
+            }
+            let announce = serde_json::json!({
+                "id": protocol::announce_id(urls, &booster, rid),
+                "type": "Announce",
+                "actor": urls.actor(&booster),
+                "to": [protocol::PUBLIC],
+            });
+            let activity = protocol::undo_activity(urls, &booster, announce, e.id);
+            let inboxes = queue::remote_follower_inboxes(conn, booster.id).await?;
+            out.extend(to_each(inboxes, booster.id, &activity, not_before));
+        }
+        "face.updated" => {
+            let Some(fid) = id_of(p, "identity_id") else {
+                return Ok(out);
+            };
+            let Ok(face) = get_identity(conn, fid).await else {
+                return Ok(out);
+            };
+            if !face.is_local() || face.tombstoned {
+                return Ok(out);
+            }
+            let key = guise_core::keys::key_of(conn, face.id, crate::keys::generate).await?;
+            let doc = protocol::actor_document(urls, &face, &key);
+            let activity = protocol::update_activity(urls, &face, &doc, e.id);
+            let inboxes = queue::remote_follower_inboxes(conn, face.id).await?;
+            out.extend(to_each(inboxes, face.id, &activity, not_before));
+        }
+        "face.deleted" => {
+            let Some(fid) = id_of(p, "identity_id") else {
+                return Ok(out);
+            };
+            let Ok(face) = get_identity(conn, fid).await else {
+                return Ok(out);
+            };
+            if !face.is_local() {
+                return Ok(out);
+            }
+            let activity = protocol::delete_actor_activity(urls, &face);
+            let addressed = ids_in(p, "addressed");
+            let mut inboxes = Vec::new();
+            for f in guise_core::accounts::identities_by_ids(conn, &addressed).await? {
+                inboxes.extend(inbox_of(&f));
+            }
+            out.extend(to_each(inboxes, face.id, &activity, not_before));
+        }
+        "follow.deleted" | "block.created" | "block.deleted" => {
+            let (Some(from), Some(to)) = (id_of(p, "from"), id_of(p, "to")) else {
+                return Ok(out);
+            };
+            let (Ok(me), Ok(other)) =
+                (get_identity(conn, from).await, get_identity(conn, to).await)
+            else {
+                return Ok(out);
+            };
+            let (Some(actor), Some(inbox)) = (other.actor_url.clone(), inbox_of(&other)) else {
+                return Ok(out);
+            };
+            if !me.is_local() {
+                return Ok(out);
+            }
+            let activity = match e.kind.as_str() {
+                "follow.deleted" => protocol::undo_activity(
+                    urls,
+                    &me,
+                    protocol::follow_activity(urls, &me, &actor, e.id),
+                    e.id,
+                ),
+                "block.created" => protocol::block_activity(urls, &me, &actor, e.id),
+                _ => protocol::undo_activity(
+                    urls,
+                    &me,
+                    protocol::block_activity(urls, &me, &actor, e.id),
+                    e.id,
+                ),
+            };
+            out.push(NewDelivery {
+                inbox_url: inbox,
+                signer_identity_id: Some(me.id),
+                activity,
+                not_before,
+            });
+        }
+        "favourite.deleted" => {
+            let (Some(from), Some(sid)) = (id_of(p, "from"), id_of(p, "status_id")) else {
+                return Ok(out);
+            };
+            let liker = get_identity(conn, from).await?;
+            let Ok(status) = guise_core::statuses::get_status(conn, sid).await else {
+                return Ok(out);
+            };
+            let author = get_identity(conn, status.identity_id).await?;
+            if liker.is_local() && !author.is_local() {
+                if let (Some(uri), Some(inbox)) = (status.uri.clone(), inbox_of(&author)) {
+                    let like = protocol::like_activity(urls, &liker, &uri, e.id);
+                    let activity = protocol::undo_activity(urls, &liker, like, e.id);
+                    out.push(NewDelivery {
+                        inbox_url: inbox,
+                        signer_identity_id: Some(liker.id),
+                        activity,
+                        not_before,
+                    });
+                }
             }
         }
         "follow.created" => {
@@ -133,7 +328,10 @@ async fn expand(
                 }
             }
         }
-        "remote_follow.accepted" | "remote_follow.rejected" => {
+        "remote_follow.accepted"
+        | "remote_follow.rejected"
+        | "follow.accepted"
+        | "follow.rejected" => {
             let (Some(from), Some(to)) = (id_of(p, "from"), id_of(p, "to")) else {
                 return Ok(out);
             };
@@ -141,13 +339,24 @@ async fn expand(
                 .get("activity")
                 .and_then(|a| a.as_str())
                 .unwrap_or_default();
-            let (local, remote) = (
-                get_identity(conn, from).await?,
-                get_identity(conn, to).await?,
-            );
+            // remote_follow.*: from = the local face; follow.*: from = the requester.
+            let (local, remote) = if e.kind.starts_with("remote_") {
+                (
+                    get_identity(conn, from).await?,
+                    get_identity(conn, to).await?,
+                )
+            } else {
+                (
+                    get_identity(conn, to).await?,
+                    get_identity(conn, from).await?,
+                )
+            };
+            if !local.is_local() || remote.is_local() {
+                return Ok(out);
+            }
             if let (Some(actor), Some(inbox)) = (remote.actor_url.clone(), remote.inbox_url.clone())
             {
-                let accept = e.kind == "remote_follow.accepted";
+                let accept = e.kind.ends_with(".accepted");
                 let activity = protocol::answer_follow(
                     urls,
                     &local,
@@ -177,15 +386,7 @@ async fn expand(
             }
             let activity = protocol::delete_note_activity(urls, &author, sid);
             let mut inboxes = queue::remote_follower_inboxes(conn, author.id).await?;
-            let addressed: Vec<i64> = p
-                .get("addressed")
-                .and_then(|a| a.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let addressed = ids_in(p, "addressed");
             for face in guise_core::accounts::identities_by_ids(conn, &addressed).await? {
                 if let Some(i) = face.shared_inbox_url.clone().or(face.inbox_url.clone()) {
                     inboxes.push(i);
@@ -412,6 +613,14 @@ pub async fn run(
                 tracing::warn!(error = %e, "delivery");
                 0
             });
+        if expanded > 0 || sent > 0 {
+            // Gone faces keep their keys only until their last delivery is out.
+            if let Ok(mut conn) = db.conn().await {
+                if let Err(e) = guise_core::keys::purge_departed(&mut conn).await {
+                    tracing::warn!(error = %e, "purging keys of gone faces");
+                }
+            }
+        }
         if expanded == 0 && sent == 0 {
             tokio::time::sleep(settings.poll).await;
         }

@@ -169,6 +169,9 @@ pub struct Fetcher {
     client: reqwest::Client,
     allow_private: bool,
     max_bytes: usize,
+    /// The instance actor's key id and private key: it alone signs our GETs
+    /// (servers in secure mode answer only signed fetches). Set at start-up.
+    signer: std::sync::OnceLock<(String, String)>,
 }
 
 impl Fetcher {
@@ -202,7 +205,13 @@ impl Fetcher {
             client,
             allow_private,
             max_bytes,
+            signer: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Makes the instance actor sign every GET from now on.
+    pub fn sign_with(&self, key_id: String, private_pem: String) {
+        let _ = self.signer.set((key_id, private_pem));
     }
 
     /// POSTs a signed activity; the inbox's status, or `None` on a network error.
@@ -229,10 +238,29 @@ impl Fetcher {
     /// GETs ActivityPub JSON. Returns the final URL (after a redirect) with the body.
     pub async fn get_json(&self, url: &Url) -> Result<(Url, serde_json::Value), FetchError> {
         check_url(url, self.allow_private)?;
-        let resp = self
+        let mut req = self
             .client
             .get(url.clone())
-            .header("Accept", "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"")
+            .header("Accept", "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"");
+        if let Some((key_id, pem)) = self.signer.get() {
+            let host = match url.port() {
+                Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+                None => url.host_str().unwrap_or_default().to_owned(),
+            };
+            let path = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_owned(),
+            };
+            let headers =
+                crate::signatures::sign("GET", &host, &path, None, key_id, pem, chrono::Utc::now())
+                    .map_err(|e| FetchError::Http(format!("signing: {e}")))?;
+            for (k, v) in headers {
+                if k != "host" {
+                    req = req.header(k, v);
+                }
+            }
+        }
+        let resp = req
             .send()
             .await
             .map_err(|e| FetchError::Http(format!("{e:?}")))?;

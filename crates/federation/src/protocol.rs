@@ -267,12 +267,17 @@ pub fn answer_follow(
     answer_id: i64,
 ) -> Value {
     let actor = urls.actor(local);
+    let mut follow = json!({ "type": "Follow", "actor": remote_actor, "object": actor });
+    // A request held before its id was kept is named by actor and object alone.
+    if let (false, Some(o)) = (follow_id.is_empty(), follow.as_object_mut()) {
+        o.insert("id".into(), json!(follow_id));
+    }
     json!({
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": format!("{actor}/answers/{answer_id}"),
         "type": if accept { "Accept" } else { "Reject" },
         "actor": actor,
-        "object": { "id": follow_id, "type": "Follow", "actor": remote_actor, "object": actor },
+        "object": follow,
     })
 }
 
@@ -299,5 +304,92 @@ pub fn like_activity(urls: &Urls, face: &Identity, object: &str, like_id: i64) -
         "type": "Like",
         "actor": actor,
         "object": object,
+    })
+}
+
+/// `Announce` of a status by a local face; its id is derived from the boost's
+/// own status id, so an `Undo` names the same Announce.
+pub fn announce_activity(
+    urls: &Urls,
+    booster: &Identity,
+    reblog_id: i64,
+    object: &str,
+    object_author: &str,
+    published: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    let actor = urls.actor(booster);
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": announce_id(urls, booster, reblog_id),
+        "type": "Announce",
+        "actor": actor,
+        "published": published.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "to": [PUBLIC],
+        "cc": [object_author, format!("{actor}/followers")],
+        "object": object,
+    })
+}
+
+pub fn announce_id(urls: &Urls, booster: &Identity, reblog_id: i64) -> String {
+    format!("{}/activity", urls.status(booster, reblog_id))
+}
+
+/// `Undo` of an earlier activity of a local face (embedded, as Mastodon does).
+pub fn undo_activity(urls: &Urls, face: &Identity, inner: Value, undo_id: i64) -> Value {
+    let actor = urls.actor(face);
+    let mut inner = inner;
+    if let Some(o) = inner.as_object_mut() {
+        o.remove("@context");
+    }
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{actor}/undo/{undo_id}"),
+        "type": "Undo",
+        "actor": actor,
+        "to": inner.get("to").cloned().unwrap_or(json!([PUBLIC])),
+        "object": inner,
+    })
+}
+
+/// `Block` of a remote actor by a local face.
+pub fn block_activity(urls: &Urls, face: &Identity, target_actor: &str, block_id: i64) -> Value {
+    let actor = urls.actor(face);
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{actor}/blocks/{block_id}"),
+        "type": "Block",
+        "actor": actor,
+        "object": target_actor,
+    })
+}
+
+/// `Update` of a note or of the face itself.
+pub fn update_activity(urls: &Urls, face: &Identity, object: &Value, update_id: i64) -> Value {
+    let actor = urls.actor(face);
+    let mut object = object.clone();
+    if let Some(o) = object.as_object_mut() {
+        o.remove("@context");
+    }
+    json!({
+        "@context": context(),
+        "id": format!("{actor}#updates/{update_id}"),
+        "type": "Update",
+        "actor": actor,
+        "to": object.get("to").cloned().unwrap_or(json!([PUBLIC])),
+        "cc": object.get("cc").cloned().unwrap_or(json!([])),
+        "object": object,
+    })
+}
+
+/// `Delete` of the face itself: the actor is gone.
+pub fn delete_actor_activity(urls: &Urls, face: &Identity) -> Value {
+    let actor = urls.actor(face);
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{actor}#delete"),
+        "type": "Delete",
+        "actor": actor,
+        "to": [PUBLIC],
+        "object": actor,
     })
 }

@@ -11,7 +11,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use guise_core::models::Identity;
 use guise_core::remote::{self, RemoteFace};
-use guise_federation::remote::{parse_actor, RemoteActor};
+use guise_federation::remote::{
+    parse_activity, parse_actor, parse_note, RemoteActivity, RemoteActor, RemoteError,
+    RemoteNoteDoc,
+};
 use guise_federation::signatures::{self, SigError};
 use std::collections::BTreeMap;
 use url::Url;
@@ -163,108 +166,187 @@ async fn inbox(
             "the activity's actor does not own the signing key",
         ));
     }
-    let activity_id = activity
-        .get("id")
-        .and_then(|i| i.as_str())
-        .ok_or_else(|| ApiError::bad_request("The activity has no id"))?;
-    let same_host = |u: &str| {
-        Url::parse(u).ok().map(|u| u.host_str().map(str::to_owned))
-            == Url::parse(&actor_url)
-                .ok()
-                .map(|u| u.host_str().map(str::to_owned))
-    };
-    if !same_host(activity_id) {
-        return Err(ApiError::bad_request(
-            "The activity's id is not on its actor's host",
-        ));
-    }
+    let parsed = parse_activity(&activity).map_err(|e| match e {
+        RemoteError::Origin(_) => {
+            ApiError::bad_request("The activity's id is not on its actor's host")
+        }
+        e => ApiError::bad_request(format!("Invalid activity: {e}")),
+    })?;
     let mut conn = state.db.conn().await?;
     let sender = match fetched {
         Some(a) => remote::upsert(&mut conn, state.clock.as_ref(), &to_face(&state, &a)).await?,
         None => known.ok_or_else(|| unauthorized("unknown actor"))?,
     };
-    if !remote::first_sight(&mut conn, state.clock.as_ref(), activity_id).await? {
+    // A signed POST from a host means it is up again.
+    guise_core::queue::set_host_failed_days(&mut conn, &key_host, &[]).await?;
+    if !remote::first_sight(&mut conn, state.clock.as_ref(), parsed.id.as_str()).await? {
         return Ok(HttpResponse::Accepted().finish());
     }
-    let kind = activity
-        .get("type")
+    drop(conn);
+    handle(&state, &sender, &parsed).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// What one verified activity does. Embedded objects are believed only
+/// when they come from the sender's own host; anything else is fetched.
+async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiResult<()> {
+    let actor_url = a.actor.as_str();
+    let object_id = a.object_id.clone().unwrap_or_default();
+    let object_type = a
+        .object
+        .as_ref()
+        .and_then(|o| o.get("type"))
         .and_then(|t| t.as_str())
         .unwrap_or_default();
-    let object = activity.get("object");
-    let object_url = object
-        .and_then(|o| o.as_str().or_else(|| o.get("id").and_then(|i| i.as_str())))
-        .unwrap_or_default()
-        .to_owned();
-    drop(conn);
-    match kind {
+    let inner = |key: &str| -> String {
+        a.object
+            .as_ref()
+            .and_then(|o| o.get(key))
+            .and_then(|v| v.as_str().or_else(|| v.get("id").and_then(|i| i.as_str())))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let clock = state.clock.as_ref();
+    match a.kind.as_str() {
         "Follow" => {
-            let target = local_face_by_url(&state, &object_url)
+            let target = local_face_by_url(state, &object_id)
                 .await?
                 .ok_or_else(ApiError::not_found)?;
             let mut conn = state.db.conn().await?;
-            remote::follow(
-                &mut conn,
-                state.clock.as_ref(),
-                &sender,
-                &target,
-                activity_id,
-            )
-            .await?;
+            remote::follow(&mut conn, clock, sender, &target, a.id.as_str()).await?;
         }
         "Undo" => {
-            let inner_kind = object
-                .and_then(|o| o.get("type"))
-                .and_then(|t| t.as_str())
-                .unwrap_or_default();
-            let inner_object = object
-                .and_then(|o| o.get("object"))
-                .and_then(|o| o.as_str())
-                .unwrap_or_default();
-            if inner_kind == "Follow" {
-                if let Some(target) = local_face_by_url(&state, inner_object).await? {
-                    let mut conn = state.db.conn().await?;
-                    remote::unfollow(&mut conn, &sender, &target).await?;
+            // The undone activity must be the sender's own.
+            if !inner("actor").is_empty() && inner("actor") != actor_url {
+                return Err(unauthorized("the undone activity is not the sender's"));
+            }
+            let target = inner("object");
+            let mut conn = state.db.conn().await?;
+            match object_type {
+                "Follow" => {
+                    if let Some(face) = local_face_by_url(state, &target).await? {
+                        remote::unfollow(&mut conn, sender, &face).await?;
+                    }
+                }
+                "Like" => {
+                    if let Some(id) = status_id_for(state, &target).await? {
+                        match guise_core::social::unfavourite(&mut conn, clock, sender, id).await {
+                            Ok(_) | Err(guise_core::CoreError::NotFound) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+                "Announce" => {
+                    let target = (!target.is_empty()).then_some(target.as_str());
+                    remote::undo_announce(&mut conn, sender, &object_id, target).await?;
+                }
+                "Block" => {
+                    if let Some(face) = local_face_by_url(state, &target).await? {
+                        remote::unblocked_by_remote(&mut conn, sender, &face).await?;
+                    }
+                }
+                // An Undo naming only an id: the sender's boost, if it is one.
+                "" => {
+                    remote::undo_announce(&mut conn, sender, &object_id, None).await?;
+                }
+                _ => {}
+            }
+        }
+        "Accept" | "Reject" => {
+            // An answer to our Follow: its actor is one of our faces.
+            let follower = inner("actor");
+            if let Some(local) = local_face_by_url(state, &follower).await? {
+                let mut conn = state.db.conn().await?;
+                if a.kind == "Accept" {
+                    remote::follow_accepted(&mut conn, clock, &local, sender).await?;
+                } else {
+                    remote::unfollow(&mut conn, &local, sender).await?;
                 }
             }
         }
-        "Accept" => {
-            // Our Follow, accepted: its actor is one of our faces.
-            let follower = object
-                .and_then(|o| o.get("actor"))
-                .and_then(|a| a.as_str())
-                .unwrap_or_default();
-            if let Some(local) = local_face_by_url(&state, follower).await? {
-                let mut conn = state.db.conn().await?;
-                remote::follow_accepted(&mut conn, state.clock.as_ref(), &local, &sender).await?;
+        "Create" => {
+            if let Some(note) = a.object.as_ref() {
+                if is_note_type(object_type) {
+                    let doc = parse_note(note).map_err(bad_object)?;
+                    if doc.attributed_to.as_str() != actor_url {
+                        return Err(unauthorized("the note is not the sender's own"));
+                    }
+                    store_note(state, sender, &doc).await?;
+                }
             }
         }
-        "Create" => {
-            if let Some(note) =
-                object.filter(|o| o.get("type").and_then(|t| t.as_str()) == Some("Note"))
-            {
-                store_note(&state, &sender, &actor_url, note).await?;
+        "Update" => {
+            if object_id == actor_url {
+                // The sender's own profile, from its own host.
+                let obj = a.object.as_ref().ok_or_else(|| bad_object("no object"))?;
+                let actor = parse_actor(obj, &a.actor).map_err(bad_object)?;
+                if actor.id != a.actor {
+                    return Err(unauthorized("an actor may update only itself"));
+                }
+                let mut conn = state.db.conn().await?;
+                remote::upsert(&mut conn, clock, &to_face(state, &actor)).await?;
+            } else if is_note_type(object_type) {
+                let note = a.object.as_ref().ok_or_else(|| bad_object("no object"))?;
+                let doc = parse_note(note).map_err(bad_object)?;
+                if doc.attributed_to.as_str() != actor_url {
+                    return Err(unauthorized("the note is not the sender's own"));
+                }
+                let n = remote_note(state, &doc).await?;
+                let mut conn = state.db.conn().await?;
+                remote::update_note(&mut conn, clock, &state.base_url, sender, n).await?;
             }
         }
         "Delete" => {
-            // A note of the sender's own: found by its id, and only if it is theirs.
             let mut conn = state.db.conn().await?;
-            remote::delete_note(&mut conn, &sender, &object_url).await?;
+            if object_id == actor_url {
+                remote::delete_actor(&mut conn, sender).await?;
+            } else {
+                // Only a note of the sender's own is found this way.
+                remote::delete_note(&mut conn, sender, &object_id).await?;
+            }
         }
         "Like" => {
-            if let Some(id) = local_status_id(&state, &object_url) {
+            if let Some(id) = local_status_id(state, &object_id) {
                 let mut conn = state.db.conn().await?;
-                match guise_core::social::favourite(&mut conn, state.clock.as_ref(), &sender, id)
-                    .await
-                {
+                match guise_core::social::favourite(&mut conn, clock, sender, id).await {
                     Ok(_) | Err(guise_core::CoreError::NotFound) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
         }
-        // Other activities are accepted and not yet acted on (docs/federation.md).
+        // A boost of a note (Lemmy's groups announce whole activities: not followed here).
+        "Announce" if a.object.is_none() || is_note_type(object_type) => {
+            if let Some(status) = resolve_status(state, &object_id).await? {
+                let mut conn = state.db.conn().await?;
+                remote::announce(
+                    &mut conn,
+                    clock,
+                    sender,
+                    &status,
+                    a.id.as_str(),
+                    clock.now(),
+                )
+                .await?;
+            }
+        }
+        "Block" => {
+            if let Some(face) = local_face_by_url(state, &object_id).await? {
+                let mut conn = state.db.conn().await?;
+                remote::blocked_by_remote(&mut conn, clock, sender, &face).await?;
+            }
+        }
+        // Other activities are accepted and not acted on (docs/federation.md).
         _ => {}
     }
-    Ok(HttpResponse::Accepted().finish())
+    Ok(())
+}
+
+fn is_note_type(t: &str) -> bool {
+    matches!(t, "Note" | "Article" | "Page" | "Question")
+}
+
+fn bad_object(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("Invalid object: {e}"))
 }
 
 /// A local status named by its URL: `…/users/{h}/statuses/{id}` or `…/anon/{h}/statuses/{id}`.
@@ -274,53 +356,89 @@ fn local_status_id(state: &AppState, url: &str) -> Option<i64> {
     id.parse().ok()
 }
 
-/// Stores a remote note: it must be the sender's own and on its host; its
-/// HTML is reduced to text before it is stored.
-async fn store_note(
+/// A status we hold, local or remote, by its ActivityPub id.
+async fn status_id_for(state: &AppState, uri: &str) -> ApiResult<Option<i64>> {
+    if let Some(id) = local_status_id(state, uri) {
+        return Ok(Some(id));
+    }
+    let mut conn = state.db.conn().await?;
+    Ok(remote::status_by_uri(&mut conn, uri).await?.map(|s| s.id))
+}
+
+/// A status by its ActivityPub id: ours, one we hold, or fetched (signed by
+/// the instance actor) with its author. The fetched document's id must be
+/// the URL it came from, and its author's actor is fetched from its own host.
+pub async fn resolve_status(
     state: &AppState,
-    sender: &Identity,
-    actor_url: &str,
-    note: &serde_json::Value,
-) -> ApiResult<()> {
-    let str_of = |k: &str| note.get(k).and_then(|v| v.as_str());
-    let uri = str_of("id").ok_or_else(|| ApiError::bad_request("The note has no id"))?;
-    if str_of("attributedTo") != Some(actor_url) {
-        return Err(unauthorized("the note is not the sender's own"));
+    uri: &str,
+) -> ApiResult<Option<guise_core::models::Status>> {
+    if let Some(id) = status_id_for(state, uri).await? {
+        let mut conn = state.db.conn().await?;
+        return Ok(guise_core::statuses::get_status(&mut conn, id).await.ok());
     }
-    let host = |u: &str| {
-        Url::parse(u)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
+    let Ok(url) = Url::parse(uri) else {
+        return Ok(None);
     };
-    if host(uri) != host(actor_url) {
-        return Err(ApiError::bad_request(
-            "The note's id is not on its author's host",
-        ));
+    let Ok((final_url, doc)) = state.fetcher.get_json(&url).await else {
+        return Ok(None);
+    };
+    let Ok(note) = parse_note(&doc) else {
+        return Ok(None);
+    };
+    if note.id != final_url {
+        return Ok(None);
     }
-    if uri.starts_with(&*state.base_url) {
+    if note.id.as_str().starts_with(&*state.base_url) {
+        return Ok(None);
+    }
+    let Some(author) = resolve_actor(state, &note.attributed_to).await? else {
+        return Ok(None);
+    };
+    store_note(state, &author, &note).await?;
+    let mut conn = state.db.conn().await?;
+    Ok(remote::status_by_uri(&mut conn, note.id.as_str()).await?)
+}
+
+/// A remote actor by its id: known, or fetched and stored.
+pub async fn resolve_actor(state: &AppState, url: &Url) -> ApiResult<Option<Identity>> {
+    {
+        let mut conn = state.db.conn().await?;
+        if let Some(known) = remote::by_actor_url(&mut conn, url.as_str()).await? {
+            return Ok(Some(known));
+        }
+    }
+    if url.as_str().starts_with(&*state.base_url) {
+        return local_face_by_url(state, url.as_str()).await;
+    }
+    let Ok((final_url, doc)) = state.fetcher.get_json(url).await else {
+        return Ok(None);
+    };
+    let Ok(actor) = parse_actor(&doc, &final_url) else {
+        return Ok(None);
+    };
+    let mut conn = state.db.conn().await?;
+    Ok(Some(
+        remote::upsert(&mut conn, state.clock.as_ref(), &to_face(state, &actor)).await?,
+    ))
+}
+
+/// A parsed remote note as core stores it: HTML reduced to text, addressing
+/// turned into a visibility, local faces it names found.
+async fn remote_note(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<remote::RemoteNote> {
+    if doc.id.as_str().starts_with(&*state.base_url) {
         return Err(ApiError::bad_request(
             "A remote note cannot claim a local id",
         ));
     }
-    let addressed = |field: &str| -> Vec<String> {
-        match note.get(field) {
-            Some(serde_json::Value::String(s)) => vec![s.clone()],
-            Some(serde_json::Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
-    let (to, cc) = (addressed("to"), addressed("cc"));
     let public = guise_federation::protocol::PUBLIC;
     let is_public = |v: &[String]| {
         v.iter()
             .any(|x| x == public || x == "as:Public" || x == "Public")
     };
-    let visibility = if is_public(&to) {
+    let (to, cc) = (&doc.to, &doc.cc);
+    let visibility = if is_public(to) {
         guise_policy::Visibility::Public
-    } else if is_public(&cc) {
+    } else if is_public(cc) {
         guise_policy::Visibility::Unlisted
     } else if to
         .iter()
@@ -331,41 +449,43 @@ async fn store_note(
     } else {
         guise_policy::Visibility::Direct
     };
-    let mut mentions = Vec::new();
-    for target in to.iter().chain(cc.iter()) {
+    let mut mentions: Vec<Identity> = Vec::new();
+    for target in to.iter().chain(cc.iter()).chain(doc.mentions.iter()) {
         if let Some(face) = local_face_by_url(state, target).await? {
-            mentions.push(face);
+            if !mentions.iter().any(|m| m.id == face.id) {
+                mentions.push(face);
+            }
         }
     }
-    let in_reply_to = str_of("inReplyTo").and_then(|u| local_status_id(state, u));
-    let published = str_of("published")
-        .and_then(|p| chrono::DateTime::parse_from_rfc3339(p).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|| state.clock.now());
-    let text = guise_core::text::html_to_text(str_of("content").unwrap_or_default());
-    let summary = guise_core::text::html_to_text(str_of("summary").unwrap_or_default());
+    let in_reply_to = match &doc.in_reply_to {
+        Some(u) => status_id_for(state, u).await?,
+        None => None,
+    };
+    let text = guise_core::text::html_to_text(&doc.content);
+    let summary = guise_core::text::html_to_text(&doc.summary);
+    Ok(remote::RemoteNote {
+        uri: doc.id.to_string(),
+        url: doc.url.clone(),
+        text: text.chars().take(20_000).collect(),
+        summary: summary.chars().take(500).collect(),
+        sensitive: doc.sensitive,
+        visibility,
+        published: doc.published.unwrap_or_else(|| state.clock.now()),
+        in_reply_to,
+        mentions,
+        hashtags: doc.hashtags.iter().take(20).cloned().collect(),
+        attachments: serde_json::to_value(doc.attachments.iter().take(8).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        emojis: serde_json::to_value(doc.emojis.iter().take(50).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    })
+}
+
+/// Stores a remote note of `sender`'s (checked by the caller to be theirs).
+async fn store_note(state: &AppState, sender: &Identity, doc: &RemoteNoteDoc) -> ApiResult<()> {
+    let n = remote_note(state, doc).await?;
     let mut conn = state.db.conn().await?;
-    remote::store_note(
-        &mut conn,
-        state.clock.as_ref(),
-        &state.base_url,
-        sender,
-        remote::RemoteNote {
-            uri: uri.to_owned(),
-            url: str_of("url").map(str::to_owned),
-            text: text.chars().take(20_000).collect(),
-            summary: summary.chars().take(500).collect(),
-            sensitive: note
-                .get("sensitive")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
-            visibility,
-            published,
-            in_reply_to,
-            mentions,
-        },
-    )
-    .await?;
+    remote::store_note(&mut conn, state.clock.as_ref(), &state.base_url, sender, n).await?;
     Ok(())
 }
 

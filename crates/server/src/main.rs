@@ -55,6 +55,7 @@ fn main() -> anyhow::Result<()> {
             let db = connect(&config)?;
             db.migrate().await?;
             let state = AppState::new(db, Arc::new(SystemClock), config)?;
+            sign_fetches(&state).await?;
             tokio::spawn(guise_federation::keys::fill_pool(
                 state.db.clone(),
                 state.config.federation.key_pool_size,
@@ -152,6 +153,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.federation.key_pool_size,
     ));
     let state = AppState::new(db, Arc::new(SystemClock), config)?;
+    sign_fetches(&state).await?;
     // The delivery worker runs beside the server (`guise worker` runs it alone).
     tokio::spawn(guise_federation::delivery::run(
         state.db.clone(),
@@ -255,4 +257,18 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
         }
         _ => bail!("unknown admin command\n\n{USAGE}"),
     }
+}
+
+/// Our fetches of remote objects are signed by the instance actor alone.
+async fn sign_fetches(state: &AppState) -> anyhow::Result<()> {
+    let mut conn = state.db.conn().await?;
+    let key =
+        guise_core::keys::instance_key(&mut conn, "instance", guise_federation::keys::generate)
+            .await?;
+    let urls = guise_federation::Urls::new(state.base_url.to_string());
+    state.fetcher.sign_with(
+        format!("{}#main-key", urls.instance_actor()),
+        key.private_pem,
+    );
+    Ok(())
 }

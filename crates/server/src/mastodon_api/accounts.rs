@@ -55,10 +55,15 @@ async fn verify_credentials(state: web::Data<AppState>, auth: Auth) -> ApiResult
 async fn face_by_id(state: &AppState, id: &str) -> ApiResult<Identity> {
     let mut conn = state.db.conn().await?;
     let who = get_identity(&mut conn, parse_id(id)?).await?;
-    if who.suspended {
+    if who.suspended || gone(&who) {
         return Err(ApiError::not_found());
     }
     Ok(who)
+}
+
+/// A deleted persistent face: its row is only a tombstone (see faces::tombstone).
+fn gone(face: &Identity) -> bool {
+    face.tombstoned && face.tier() != guise_policy::Tier::Anonymous
 }
 
 async fn show(
@@ -98,7 +103,7 @@ async fn lookup(
     let mut conn = state.db.conn().await?;
     let who = find_identity_by_acct(&mut conn, user, domain)
         .await?
-        .filter(|w| !w.suspended)
+        .filter(|w| !w.suspended && !gone(w))
         .ok_or_else(ApiError::not_found)?;
     Ok(ok(&types::account(&state, &mut conn, &who).await?))
 }

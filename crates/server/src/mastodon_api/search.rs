@@ -72,6 +72,35 @@ async fn search(
                 .map(|t| json!({ "name": t, "url": format!("{}/tags/{}", state.base_url, t), "history": [] }))
                 .collect();
         }
+        // A URL of another server: a note or an actor, fetched when asked to.
+        let remote_url = url::Url::parse(q.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .filter(|u| !u.as_str().starts_with(&*state.base_url));
+        if let (Some(url), true, true) = (&remote_url, p.resolve, auth.0.is_some()) {
+            drop(conn);
+            let mut found_status = None;
+            if kind.is_none() || kind == Some("statuses") {
+                found_status = crate::inbox::resolve_status(&state, url.as_str()).await?;
+            }
+            let mut found_face = None;
+            if found_status.is_none() && (kind.is_none() || kind == Some("accounts")) {
+                found_face = crate::inbox::resolve_actor(&state, url).await?;
+            }
+            conn = state.db.conn().await?;
+            if let Some(st) = found_status {
+                let viewer = auth.viewer();
+                if guise_core::statuses::visible_status(&mut conn, viewer, st.id)
+                    .await
+                    .is_ok()
+                {
+                    statuses = types::statuses_by_ids(&state, &mut conn, viewer, &[st.id]).await?;
+                }
+            }
+            if let Some(face) = found_face {
+                accounts = types::accounts(&state, &mut conn, &[face]).await?;
+            }
+        }
         if kind.is_none() || kind == Some("statuses") {
             if let Some(id) = status_id_in(&state, q.trim()) {
                 let viewer = auth.viewer();

@@ -343,7 +343,7 @@ fn one_status(
         visibility: s.visibility.clone(),
         sensitive: s.sensitive,
         spoiler_text: s.spoiler_text.clone(),
-        media_attachments: Vec::new(),
+        media_attachments: media_attachments(s),
         application: None,
         mentions: v
             .mentions
@@ -363,7 +363,7 @@ fn one_status(
                 url: format!("{}/tags/{}", state.base_url, t),
             })
             .collect(),
-        emojis: Vec::new(),
+        emojis: custom_emojis(s),
         reblogs_count: v.reblogs_count,
         favourites_count: v.favourites_count,
         replies_count: v.replies_count,
@@ -572,4 +572,59 @@ impl Application {
             vapid_key: String::new(),
         }
     }
+}
+
+/// Remote media as Mastodon's MediaAttachment: shown from the remote server
+/// (`url` and `remote_url` are the same; nothing is proxied or stored).
+fn media_attachments(s: &guise_core::models::Status) -> Vec<serde_json::Value> {
+    let Some(items) = s.attachments.as_array() else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            let url = a.get("url")?.as_str()?;
+            let media_type = a.get("media_type").and_then(|m| m.as_str()).unwrap_or("");
+            let kind = match media_type.split('/').next() {
+                Some("image") if media_type == "image/gif" => "gifv",
+                Some("image") => "image",
+                Some("video") => "video",
+                Some("audio") => "audio",
+                _ => "unknown",
+            };
+            Some(serde_json::json!({
+                "id": format!("{}{i:02}", s.id),
+                "type": kind,
+                "url": url,
+                "preview_url": if kind == "image" { Some(url) } else { None },
+                "remote_url": url,
+                "preview_remote_url": null,
+                "text_url": null,
+                "meta": {},
+                "description": a.get("description"),
+                "blurhash": a.get("blurhash"),
+            }))
+        })
+        .collect()
+}
+
+/// Remote custom emoji as Mastodon's CustomEmoji.
+fn custom_emojis(s: &guise_core::models::Status) -> Vec<serde_json::Value> {
+    let Some(items) = s.emojis.as_array() else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|e| {
+            let code = e.get("shortcode")?.as_str()?;
+            let url = e.get("url")?.as_str()?;
+            Some(serde_json::json!({
+                "shortcode": code,
+                "url": url,
+                "static_url": url,
+                "visible_in_picker": false,
+            }))
+        })
+        .collect()
 }

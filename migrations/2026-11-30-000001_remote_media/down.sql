@@ -1,0 +1,2 @@
+ALTER TABLE follow_requests DROP COLUMN uri;
+ALTER TABLE statuses DROP COLUMN attachments, DROP COLUMN emojis;
