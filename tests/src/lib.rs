@@ -3,6 +3,7 @@
 //! creates accounts through the real CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod api;
 pub mod linker;
 
 use std::io::{BufRead, BufReader, Write};

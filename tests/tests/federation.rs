@@ -3,65 +3,10 @@
 //! on A mentions B's user — arriving as "Anonymous" with its tier.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use guise_e2e::api::{eventually, Api};
 use guise_e2e::Server;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn send(&self, req: reqwest::RequestBuilder) -> Value {
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let v: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{status}: {v}");
-        v
-    }
-    async fn get(&self, path: &str, token: &str) -> Value {
-        self.send(
-            self.http
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(token),
-        )
-        .await
-    }
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
-        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        self.send(req).await
-    }
-    async fn token(&self, user: &str, password: &str, face: &str) -> String {
-        let app = self.post("/api/v1/apps", None, json!({ "client_name": "fed", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write follow" })).await;
-        let t = self
-            .post("/oauth/token", None, json!({ "grant_type": "password", "client_id": app["client_id"], "client_secret": app["client_secret"],
-                "username": user, "password": password, "face": face, "scope": "read write follow" }))
-            .await;
-        t["access_token"].as_str().unwrap().to_owned()
-    }
-}
-
-async fn eventually<F, Fut>(what: &str, mut f: F) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_follow_post_and_carry_the_tier() {

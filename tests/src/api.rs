@@ -1,0 +1,67 @@
+//! A small Mastodon API client for end-to-end tests, and a patient wait.
+
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+        }
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Value {
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{status}: {v}");
+        v
+    }
+    pub async fn get(&self, path: &str, token: &str) -> Value {
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+    pub async fn token(&self, user: &str, password: &str, face: &str) -> String {
+        let app = self.post("/api/v1/apps", None, json!({ "client_name": "fed", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write follow" })).await;
+        let t = self
+            .post("/oauth/token", None, json!({ "grant_type": "password", "client_id": app["client_id"], "client_secret": app["client_secret"],
+                "username": user, "password": password, "face": face, "scope": "read write follow" }))
+            .await;
+        t["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+pub async fn eventually<F, Fut>(what: &str, mut f: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
