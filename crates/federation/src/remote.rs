@@ -190,6 +190,19 @@ pub struct RemoteNoteDoc {
     pub tier: Option<Tier>,
 }
 
+/// An http(s) URL, or nothing (`javascript:`, `data:` and the like are dropped).
+fn web_url(s: &str) -> Option<String> {
+    Url::parse(s)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|_| s.to_owned())
+}
+
+/// How many addressees are read (Mitra addresses each subscriber by name).
+const MAX_ADDRESSEES: usize = 1000;
+/// How many tags are looked at; of each kind at most `MAX_LIST` are kept.
+const MAX_TAGS_READ: usize = 1000;
+
 /// A list of strings or objects with ids (`to`, `cc`), or a single one.
 fn ids(v: &Value) -> Vec<String> {
     let one = |x: &Value| {
@@ -198,7 +211,7 @@ fn ids(v: &Value) -> Vec<String> {
             .or_else(|| at(x, "id").as_str().map(str::to_owned))
     };
     match v {
-        Value::Array(a) => a.iter().take(MAX_LIST).filter_map(one).collect(),
+        Value::Array(a) => a.iter().take(MAX_ADDRESSEES).filter_map(one).collect(),
         Value::Null => Vec::new(),
         x => one(x).into_iter().collect(),
     }
@@ -206,7 +219,7 @@ fn ids(v: &Value) -> Vec<String> {
 
 fn list(v: &Value) -> Vec<&Value> {
     match v {
-        Value::Array(a) => a.iter().take(MAX_LIST).collect(),
+        Value::Array(a) => a.iter().take(MAX_TAGS_READ).collect(),
         Value::Null => Vec::new(),
         x => vec![x],
     }
@@ -233,9 +246,9 @@ fn author_of(v: &Value) -> Option<Url> {
     s.and_then(|s| Url::parse(s).ok())
 }
 
-/// `content`, or its `contentMap` in any language, or Lemmy's markdown `source` last.
+/// `content`, or (when that is missing or empty) its `contentMap` in any language.
 fn content_of(v: &Value) -> String {
-    if let Some(c) = at(v, "content").as_str() {
+    if let Some(c) = at(v, "content").as_str().filter(|c| !c.is_empty()) {
         return c.chars().take(MAX_CONTENT).collect();
     }
     if let Some(m) = at(v, "contentMap").as_object() {
@@ -244,6 +257,13 @@ fn content_of(v: &Value) -> String {
         }
     }
     String::new()
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Parses a remote note (Note, Article, Page, Question). The id must sit on
@@ -263,66 +283,90 @@ pub fn parse_note(v: &Value) -> Result<RemoteNoteDoc, RemoteError> {
     let mut emojis = Vec::new();
     for t in list(at(v, "tag")) {
         match at(t, "type").as_str() {
-            Some("Mention") => {
-                if let Some(h) = at(t, "href").as_str() {
-                    mentions.push(h.to_owned());
+            Some("Mention") if mentions.len() < MAX_LIST => {
+                if let Some(h) = at(t, "href").as_str().and_then(web_url) {
+                    mentions.push(h);
                 }
             }
-            Some("Hashtag") => {
+            Some("Hashtag") if hashtags.len() < MAX_LIST => {
                 let name = at(t, "name").as_str().unwrap_or_default();
                 let name = name.trim_start_matches('#').to_lowercase();
                 if !name.is_empty() && name.len() <= 100 {
                     hashtags.push(name);
                 }
             }
-            Some("Emoji") => {
+            Some("Emoji") if emojis.len() < MAX_LIST => {
                 let code = at(t, "name").as_str().unwrap_or_default().trim_matches(':');
                 let icon = at(t, "icon");
                 let url = at(icon, "url").as_str().or_else(|| icon.as_str());
-                if let (false, Some(url)) = (code.is_empty() || code.len() > 100, url) {
-                    if Url::parse(url).is_ok() {
-                        emojis.push(RemoteEmoji {
-                            shortcode: code.to_owned(),
-                            url: url.to_owned(),
-                        });
-                    }
+                if let (false, Some(url)) =
+                    (code.is_empty() || code.len() > 100, url.and_then(web_url))
+                {
+                    emojis.push(RemoteEmoji {
+                        shortcode: code.to_owned(),
+                        url,
+                    });
                 }
             }
             _ => {}
         }
     }
     let mut attachments = Vec::new();
-    for a in list(at(v, "attachment")) {
+    // A `Link` to a web page (Lemmy's link posts) is not media: it is kept
+    // with the text instead.
+    let mut links = Vec::new();
+    for a in list(at(v, "attachment")).into_iter().take(MAX_LIST) {
+        let media_type = at(a, "mediaType").as_str().map(str::to_owned);
         let url = match at(a, "url") {
             Value::String(s) => Some(s.clone()),
-            // Lemmy and some others nest a Link; take its href.
             Value::Array(links) => links
                 .iter()
                 .find_map(|l| at(l, "href").as_str().map(str::to_owned)),
             x => at(x, "href").as_str().map(str::to_owned),
         }
         .or_else(|| at(a, "href").as_str().map(str::to_owned));
-        let Some(url) = url.filter(|u| Url::parse(u).is_ok()) else {
+        let Some(url) = url.as_deref().and_then(web_url) else {
             continue;
         };
+        let is_media = media_type
+            .as_deref()
+            .map(|m| m.starts_with("image/") || m.starts_with("video/") || m.starts_with("audio/"))
+            .unwrap_or(at(a, "type").as_str() != Some("Link"));
+        if !is_media {
+            links.push(url);
+            continue;
+        }
+        // Alt text: `summary` (GoToSocial), else `name` (Mastodon, others).
+        let description = at(a, "summary")
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .or_else(|| at(a, "name").as_str())
+            .map(|s| s.chars().take(1500).collect());
         attachments.push(RemoteAttachment {
             url,
-            media_type: at(a, "mediaType").as_str().map(str::to_owned),
-            description: at(a, "name")
-                .as_str()
-                .map(|s| s.chars().take(1500).collect()),
+            media_type,
+            description,
             blurhash: at(a, "blurhash")
                 .as_str()
                 .filter(|b| b.len() <= 100)
                 .map(str::to_owned),
         });
     }
-    // A Page or Article has a title in `name`; Mastodon shows it above the text.
-    let summary = match (at(v, "summary").as_str(), kind) {
-        (Some(s), _) if !s.is_empty() => s.to_owned(),
-        (_, "Page" | "Article") => text(at(v, "name"), 500),
-        _ => String::new(),
-    };
+    // A Page or Article has a title in `name`: shown above the text (as
+    // Mastodon does), never as a content warning.
+    let summary = at(v, "summary").as_str().unwrap_or_default().to_owned();
+    let mut content = content_of(v);
+    if matches!(kind, "Page" | "Article") {
+        let title = text(at(v, "name"), 500);
+        let mut head = String::new();
+        if !title.is_empty() {
+            head.push_str(&format!("<p>{}</p>", escape_html(&title)));
+        }
+        for l in &links {
+            head.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", escape_html(l)));
+        }
+        content = format!("{head}{content}");
+    }
     let in_reply_to = match at(v, "inReplyTo") {
         Value::String(s) => Some(s.clone()),
         x => at(x, "id").as_str().map(str::to_owned),
@@ -334,10 +378,11 @@ pub fn parse_note(v: &Value) -> Result<RemoteNoteDoc, RemoteError> {
             .find_map(|l| l.as_str().or_else(|| at(l, "href").as_str()))
             .map(str::to_owned),
         x => at(x, "href").as_str().map(str::to_owned),
-    };
+    }
+    .and_then(|u| web_url(&u));
     Ok(RemoteNoteDoc {
         kind: kind.to_owned(),
-        content: content_of(v),
+        content: content.chars().take(MAX_CONTENT).collect(),
         summary: summary.chars().take(MAX_SUMMARY).collect(),
         sensitive: at(v, "sensitive").as_bool().unwrap_or(false),
         in_reply_to,
