@@ -39,12 +39,54 @@ impl Api {
         self.send(req).await
     }
     pub async fn token(&self, user: &str, password: &str, face: &str) -> String {
-        let app = self.post("/api/v1/apps", None, json!({ "client_name": "fed", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write follow" })).await;
+        self.token_scoped(user, password, face, "read write follow")
+            .await
+    }
+
+    pub async fn token_scoped(
+        &self,
+        user: &str,
+        password: &str,
+        face: &str,
+        scope: &str,
+    ) -> String {
+        let app = self.post("/api/v1/apps", None, json!({ "client_name": "fed", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": scope })).await;
         let t = self
             .post("/oauth/token", None, json!({ "grant_type": "password", "client_id": app["client_id"], "client_secret": app["client_secret"],
-                "username": user, "password": password, "face": face, "scope": "read write follow" }))
+                "username": user, "password": password, "face": face, "scope": scope }))
             .await;
         t["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Value {
+        self.send(
+            self.http
+                .delete(format!("{}{path}", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Value {
+        self.send(
+            self.http
+                .patch(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// The HTTP status of a GET (for 404s and 410s).
+    pub async fn status_of(&self, path: &str, token: &str) -> u16 {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 }
 

@@ -264,3 +264,445 @@ async fn deliveries_survive_kill_9_and_a_receiver_that_was_down() {
         "A's queue drained"
     );
 }
+
+/// Every kind of activity crosses between two instances with the right face
+/// and tier: a verified real name and a pseudonym of one person on A, a user
+/// on B. Follows both ways, replies, likes and unlikes, boosts and unboosts,
+/// edits, profile updates, blocks, unfollows, a deleted face; anonymous faces
+/// reply and favourite across, one face per thread, and follows of them are
+/// refused. Nothing B stores ties A's faces together.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_activity_crosses_with_the_right_face_and_tier() {
+    let env_a = [
+        ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+        ("GUISE_FEDERATION__WORKER_POLL_MS", "100"),
+    ];
+    // B trusts A's verification of real names.
+    let env_b = [
+        ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+        ("GUISE_FEDERATION__WORKER_POLL_MS", "100"),
+        ("GUISE_FEDERATION__TRUSTED_VERIFIERS", "[\"127.0.0.1\"]"),
+    ];
+    let a = Server::start_on("127.0.0.1", &env_a);
+    let b = Server::start_on("127.0.0.2", &env_b);
+    a.create_account_with("root", "root password 1", &["--admin"]);
+    a.create_account("alice", "alice password");
+    b.create_account("bob", "bob password");
+    let (api_a, api_b) = (Api::new(&a.url), Api::new(&b.url));
+    let a_host = a.url.trim_start_matches("http://").to_owned();
+    let b_host = b.url.trim_start_matches("http://").to_owned();
+    let admin = api_a
+        .token_scoped(
+            "root",
+            "root password 1",
+            "",
+            "read write admin:read admin:write",
+        )
+        .await;
+    let alice = api_a.token("alice", "alice password", "").await;
+    let all = api_a.token("alice", "alice password", "all").await;
+    let anon = api_a.token("alice", "alice password", "anonymous").await;
+    let bob = api_b.token("bob", "bob password", "").await;
+
+    // alice's verified real name, and a second pseudonym (owl) to delete later.
+    let real = api_a
+        .post(
+            "/api/v1/guise/faces/real_name",
+            Some(&all),
+            json!({ "handle": "alice_real", "display_name": "Alice Liddell" }),
+        )
+        .await;
+    let real_id = real["account"]["id"].as_str().unwrap().to_owned();
+    api_a
+        .post(
+            &format!("/api/v1/admin/guise/real_names/{real_id}/verify"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    let real_tok = api_a.token("alice", "alice password", &real_id).await;
+    let owl = api_a
+        .post(
+            "/api/v1/guise/faces",
+            Some(&all),
+            json!({ "handle": "owl", "display_name": "Owl" }),
+        )
+        .await;
+    let owl_id = owl["id"].as_str().unwrap().to_owned();
+
+    // bob finds all three faces and follows them.
+    let mut remote = std::collections::BTreeMap::new();
+    for handle in ["alice", "alice_real", "owl"] {
+        let found = api_b
+            .get(
+                &format!("/api/v2/search?q=@{handle}@{a_host}&resolve=true&type=accounts"),
+                &bob,
+            )
+            .await;
+        let acc = found["accounts"][0].clone();
+        assert_eq!(acc["acct"], format!("{handle}@{a_host}"), "{found}");
+        let id = acc["id"].as_str().unwrap().to_owned();
+        api_b
+            .post(
+                &format!("/api/v1/accounts/{id}/follow"),
+                Some(&bob),
+                json!({}),
+            )
+            .await;
+        remote.insert(handle, (id, acc));
+    }
+    let (rid_alice, acc_alice) = remote["alice"].clone();
+    let (rid_real, acc_real) = remote["alice_real"].clone();
+    let (rid_owl, _) = remote["owl"].clone();
+    assert_eq!(acc_alice["guise"]["tier"], "pseudonymous");
+    assert_eq!(acc_real["guise"]["tier"], "real_name");
+    assert_eq!(acc_real["guise"]["verified"], true);
+    assert_eq!(acc_real["guise"]["verified_by"], "127.0.0.1");
+    for rid in [&rid_alice, &rid_real, &rid_owl] {
+        eventually("bob's follows accepted", || async {
+            let r = api_b
+                .get(&format!("/api/v1/accounts/relationships?id[]={rid}"), &bob)
+                .await;
+            (r[0]["following"] == true).then_some(r)
+        })
+        .await;
+    }
+
+    // alice's real name follows bob back.
+    let found = api_a
+        .get(
+            &format!("/api/v2/search?q=@bob@{b_host}&resolve=true&type=accounts"),
+            &real_tok,
+        )
+        .await;
+    let bob_on_a = found["accounts"][0]["id"].as_str().unwrap().to_owned();
+    api_a
+        .post(
+            &format!("/api/v1/accounts/{bob_on_a}/follow"),
+            Some(&real_tok),
+            json!({}),
+        )
+        .await;
+    eventually("bob accepting alice_real", || async {
+        let r = api_a
+            .get(
+                &format!("/api/v1/accounts/relationships?id[]={bob_on_a}"),
+                &real_tok,
+            )
+            .await;
+        (r[0]["following"] == true).then_some(r)
+    })
+    .await;
+
+    // bob posts; it reaches alice_real's home on A.
+    let bob_post = api_b
+        .post(
+            "/api/v1/statuses",
+            Some(&bob),
+            json!({ "status": "thread from B" }),
+        )
+        .await;
+    let bob_uri = bob_post["uri"].as_str().unwrap().to_owned();
+    let on_a = eventually("bob's post on A", || async {
+        let h = api_a.get("/api/v1/timelines/home", &real_tok).await;
+        h.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["uri"] == bob_uri.as_str())
+            .cloned()
+    })
+    .await;
+    let bob_post_on_a = on_a["id"].as_str().unwrap().to_owned();
+
+    // The pseudonym replies, and two anonymous replies in that thread share a
+    // face; an anonymous reply in another thread has another face.
+    let reply = api_a
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": format!("@bob@{b_host} a reply from A"), "in_reply_to_id": bob_post_on_a }),
+        )
+        .await;
+    let anon1 = api_a
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": format!("@bob@{b_host} anonymous one"), "in_reply_to_id": bob_post_on_a }),
+        )
+        .await;
+    let anon2 = api_a
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": format!("@bob@{b_host} anonymous two"), "in_reply_to_id": bob_post_on_a }),
+        )
+        .await;
+    api_a
+        .post(
+            &format!("/api/v1/statuses/{bob_post_on_a}/favourite"),
+            Some(&anon),
+            json!({}),
+        )
+        .await;
+    let bob_id = bob_post["id"].as_str().unwrap().to_owned();
+    let context = eventually("the three replies in bob's thread", || async {
+        let c = api_b
+            .get(&format!("/api/v1/statuses/{bob_id}/context"), &bob)
+            .await;
+        (c["descendants"].as_array().unwrap().len() == 3).then_some(c)
+    })
+    .await;
+    let by_uri = |uri: &Value| {
+        context["descendants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["uri"] == *uri)
+            .cloned()
+            .unwrap()
+    };
+    let (r0, r1, r2) = (
+        by_uri(&reply["uri"]),
+        by_uri(&anon1["uri"]),
+        by_uri(&anon2["uri"]),
+    );
+    assert_eq!(r0["account"]["id"], rid_alice.as_str());
+    assert_eq!(r0["in_reply_to_id"], bob_id.as_str());
+    assert_eq!(r1["account"]["display_name"], "Anonymous");
+    assert_eq!(r1["account"]["guise"]["tier"], "anonymous");
+    assert_eq!(
+        r1["account"]["id"], r2["account"]["id"],
+        "one face per thread"
+    );
+    eventually("the anonymous favourite", || async {
+        let s = api_b.get(&format!("/api/v1/statuses/{bob_id}"), &bob).await;
+        (s["favourites_count"] == 1).then_some(s)
+    })
+    .await;
+    // bob can block the anonymous face.
+    let anon_face_on_b = r1["account"]["id"].as_str().unwrap().to_owned();
+    let other_thread = api_a
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": format!("@bob@{b_host} elsewhere, anonymously") }),
+        )
+        .await;
+    let elsewhere = eventually("the other anonymous post", || async {
+        let n = api_b
+            .get("/api/v1/notifications?types[]=mention", &bob)
+            .await;
+        n.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["status"]["uri"] == other_thread["uri"])
+            .cloned()
+    })
+    .await;
+    assert_ne!(elsewhere["account"]["id"], anon_face_on_b.as_str());
+
+    // Another Guise refuses to follow an anonymous face before asking (other
+    // software gets a Reject from A: tests/tests/fedify.rs).
+    let refused = api_b
+        .http
+        .post(format!("{}/api/v1/accounts/{anon_face_on_b}/follow", b.url))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    api_b
+        .post(
+            &format!("/api/v1/accounts/{anon_face_on_b}/block"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+
+    // alice posts; bob favourites and boosts it, then takes both back.
+    let post = api_a
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": "boost me" }),
+        )
+        .await;
+    let pid = post["id"].as_str().unwrap().to_owned();
+    let on_b = eventually("alice's post on B", || async {
+        let h = api_b.get("/api/v1/timelines/home", &bob).await;
+        h.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["uri"] == post["uri"])
+            .cloned()
+    })
+    .await;
+    let on_b = on_b["id"].as_str().unwrap().to_owned();
+    api_b
+        .post(
+            &format!("/api/v1/statuses/{on_b}/favourite"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    api_b
+        .post(
+            &format!("/api/v1/statuses/{on_b}/reblog"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    eventually("the like and the boost on A", || async {
+        let s = api_a.get(&format!("/api/v1/statuses/{pid}"), &alice).await;
+        (s["favourites_count"] == 1 && s["reblogs_count"] == 1).then_some(s)
+    })
+    .await;
+    let n = api_a
+        .get("/api/v1/notifications?types[]=reblog", &alice)
+        .await;
+    assert_eq!(n[0]["account"]["acct"], format!("bob@{b_host}"));
+    api_b
+        .post(
+            &format!("/api/v1/statuses/{on_b}/unfavourite"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    api_b
+        .post(
+            &format!("/api/v1/statuses/{on_b}/unreblog"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    eventually("the undos on A", || async {
+        let s = api_a.get(&format!("/api/v1/statuses/{pid}"), &alice).await;
+        (s["favourites_count"] == 0 && s["reblogs_count"] == 0).then_some(s)
+    })
+    .await;
+
+    // alice edits the post and her name: both reach B.
+    api_a
+        .send(
+            api_a
+                .http
+                .put(format!("{}/api/v1/statuses/{pid}", a.url))
+                .bearer_auth(&alice)
+                .json(&json!({ "status": "boost me, edited" })),
+        )
+        .await;
+    eventually("the edit on B", || async {
+        let s = api_b.get(&format!("/api/v1/statuses/{on_b}"), &bob).await;
+        (s["content"] == "<p>boost me, edited</p>" && s["edited_at"].is_string()).then_some(s)
+    })
+    .await;
+    api_a
+        .patch(
+            "/api/v1/accounts/update_credentials",
+            &alice,
+            json!({ "display_name": "Alice in Wonderland" }),
+        )
+        .await;
+    eventually("the profile update on B", || async {
+        let acc = api_b
+            .get(&format!("/api/v1/accounts/{rid_alice}"), &bob)
+            .await;
+        (acc["display_name"] == "Alice in Wonderland").then_some(acc)
+    })
+    .await;
+
+    // bob blocks alice's real name: A drops the follows both ways.
+    api_b
+        .post(
+            &format!("/api/v1/accounts/{rid_real}/block"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    eventually("the block on A", || async {
+        let r = api_a
+            .get(
+                &format!("/api/v1/accounts/relationships?id[]={bob_on_a}"),
+                &real_tok,
+            )
+            .await;
+        (r[0]["following"] == false && r[0]["blocked_by"] == true).then_some(r)
+    })
+    .await;
+
+    // bob unfollows the pseudonym: A counts no follower.
+    api_b
+        .post(
+            &format!("/api/v1/accounts/{rid_alice}/unfollow"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    eventually("the unfollow on A", || async {
+        let me = api_a
+            .get("/api/v1/accounts/verify_credentials", &alice)
+            .await;
+        (me["followers_count"] == 0).then_some(me)
+    })
+    .await;
+
+    // alice deletes owl: B forgets it (Delete(Person)), A answers 410 for it.
+    api_a
+        .delete(&format!("/api/v1/guise/faces/{owl_id}"), &all)
+        .await;
+    eventually("owl gone on B", || async {
+        (api_b
+            .status_of(&format!("/api/v1/accounts/{rid_owl}"), &bob)
+            .await
+            == 404)
+            .then_some(Value::Null)
+    })
+    .await;
+    let owl_actor = reqwest::Client::new()
+        .get(format!("{}/users/owl", a.url))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(owl_actor.status(), 410);
+    // Its key stays until the Delete is delivered, then goes.
+    eventually("owl's key dropped", || async {
+        let rows = guise_e2e::psql_rows(
+            &a.db_url,
+            "SELECT count(*) FROM identities WHERE handle = 'owl' AND private_key_pem IS NULL AND tombstoned",
+        );
+        (rows == ["1"]).then_some(Value::Null)
+    })
+    .await;
+
+    // What B stores of alice's faces shares nothing but their server.
+    let rows = guise_e2e::psql_rows(
+        &b.db_url,
+        &format!("SELECT row_to_json(i)::text FROM identities i WHERE domain = '{a_host}'"),
+    );
+    assert!(rows.len() >= 4, "{rows:?}");
+    let faces: Vec<Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    let server_level = ["domain", "shared_inbox_url", "created_on", "tier"];
+    for (i, x) in faces.iter().enumerate() {
+        for y in faces.iter().skip(i + 1) {
+            for (k, v) in x.as_object().unwrap() {
+                if server_level.contains(&k.as_str()) || !v.is_string() {
+                    continue;
+                }
+                let s = v.as_str().unwrap();
+                // Every anonymous face is called "Anonymous": a class, not a link.
+                if s.len() < 8 || s == "Anonymous" {
+                    continue;
+                }
+                let shared =
+                    y.as_object().unwrap().iter().any(|(k2, v2)| {
+                        !server_level.contains(&k2.as_str()) && v2.as_str() == Some(s)
+                    });
+                assert!(!shared, "B ties two of A's faces by {k} = {s}");
+            }
+        }
+    }
+}

@@ -248,6 +248,26 @@ async fn a_fedify_peer_and_guise_follow_post_like_and_delete_both_ways() {
     })
     .await;
 
+    // An anonymous face refuses to be followed: Fedify gets a signed Reject.
+    let anon = api.token("alice", "alice password", "anonymous").await;
+    let anon_post = api
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": "nobody follows me" }),
+        )
+        .await;
+    let anon_actor = anon_post["account"]["url"].as_str().unwrap().to_owned();
+    assert!(anon_actor.contains("/anon/"), "{anon_actor}");
+    peer.control("follow", json!({ "actor": anon_actor })).await;
+    eventually("the Reject at the peer", || async {
+        let f = peer.read("following").await;
+        find_in(&f, |x| {
+            x["id"] == anon_actor.as_str() && x["state"] == "rejected"
+        })
+    })
+    .await;
+
     // Nothing Guise sent failed Fedify's signature check.
     let unverified = peer.read("unverified").await;
     assert_eq!(unverified, json!([]), "{unverified}");
