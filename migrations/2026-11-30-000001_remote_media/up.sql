@@ -8,3 +8,7 @@ ALTER TABLE statuses
 -- A remote Follow held for approval keeps its activity id, so the Accept or
 -- Reject sent later names the Follow it answers.
 ALTER TABLE follow_requests ADD COLUMN uri TEXT;
+
+-- One boost per face and status, even when two Announces race.
+CREATE UNIQUE INDEX statuses_one_reblog ON statuses (identity_id, reblog_of_id)
+    WHERE reblog_of_id IS NOT NULL;

@@ -368,6 +368,34 @@ async fn every_activity_crosses_with_the_right_face_and_tier() {
         .await;
     }
 
+    // bob follows A's shared announcer, which boosts anonymous posts.
+    let found = api_b
+        .get(
+            &format!("/api/v2/search?q=@anonymous@{a_host}&resolve=true&type=accounts"),
+            &bob,
+        )
+        .await;
+    let announcer = found["accounts"][0].clone();
+    assert_eq!(announcer["bot"], true, "{found}");
+    let announcer_id = announcer["id"].as_str().unwrap().to_owned();
+    api_b
+        .post(
+            &format!("/api/v1/accounts/{announcer_id}/follow"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    eventually("the announcer's Accept", || async {
+        let r = api_b
+            .get(
+                &format!("/api/v1/accounts/relationships?id[]={announcer_id}"),
+                &bob,
+            )
+            .await;
+        (r[0]["following"] == true).then_some(r)
+    })
+    .await;
+
     // alice's real name follows bob back.
     let found = api_a
         .get(
@@ -500,6 +528,25 @@ async fn every_activity_crosses_with_the_right_face_and_tier() {
     })
     .await;
     assert_ne!(elsewhere["account"]["id"], anon_face_on_b.as_str());
+    // That post starts a thread: the announcer boosts it into bob's home.
+    // (The replies in bob's thread were not boosted.)
+    let boosted = eventually("the announcer's boost on B", || async {
+        let h = api_b.get("/api/v1/timelines/home", &bob).await;
+        h.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["reblog"]["uri"] == other_thread["uri"])
+            .cloned()
+    })
+    .await;
+    assert_eq!(boosted["account"]["id"], announcer_id.as_str());
+    assert_eq!(boosted["reblog"]["account"]["display_name"], "Anonymous");
+    let home = api_b.get("/api/v1/timelines/home", &bob).await;
+    assert!(!home
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["reblog"]["uri"] == anon1["uri"]));
 
     // Another Guise refuses to follow an anonymous face before asking (other
     // software gets a Reject from A: tests/tests/fedify.rs).

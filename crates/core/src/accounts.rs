@@ -177,11 +177,7 @@ pub async fn create_account(
     password: &str,
     role: Role,
 ) -> CoreResult<(Account, Identity, Secret)> {
-    if username
-        .as_str()
-        .to_ascii_lowercase()
-        .starts_with(crate::faces::ANON_PREFIX)
-    {
+    if crate::faces::reserved(username.as_str()) {
         return Err(CoreError::invalid("username", "is reserved"));
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
@@ -573,8 +569,17 @@ pub async fn delete_account(
     }
     let (k_anon, _) = unlock_k_anon(conn, account.id, password).await?;
     let n = crate::anon::delete_all(conn, clock, &k_anon, spread).await?;
+    // Each face ends in its own transaction, its Delete(Person) at its own
+    // random time within `spread`.
     for face in faces_of(conn, account.id).await? {
-        crate::faces::tombstone(conn, clock, face.id).await?;
+        use rand::Rng;
+        let delay = rand::rngs::OsRng.gen_range(0..=spread.num_seconds().max(0));
+        let at = clock.now() + chrono::Duration::seconds(delay);
+        let id = face.id;
+        conn.transaction::<_, CoreError, _>(async move |conn| {
+            crate::faces::tombstone(conn, clock, id, Some(at)).await
+        })
+        .await?;
     }
     diesel::delete(accounts::table.find(account.id))
         .execute(conn)

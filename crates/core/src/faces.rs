@@ -20,10 +20,16 @@ pub const MAX_NOTE: usize = 500;
 /// Handles starting with this are minted for anonymous faces only.
 pub const ANON_PREFIX: &str = "anon_";
 
+/// Handles nobody may choose: anonymous faces' prefix and the shared announcer.
+pub fn reserved(handle: &str) -> bool {
+    let h = handle.to_ascii_lowercase();
+    h.starts_with(ANON_PREFIX) || h == crate::announcer::HANDLE
+}
+
 /// A handle a person may choose: a valid username outside the anonymous prefix.
 pub fn chosen_handle(s: &str) -> CoreResult<Username> {
     let u = Username::parse(s)?;
-    if u.as_str().to_ascii_lowercase().starts_with(ANON_PREFIX) {
+    if reserved(u.as_str()) {
         return Err(CoreError::invalid("handle", "is reserved"));
     }
     Ok(u)
@@ -268,8 +274,10 @@ pub async fn delete_face(
             "the last face of a login cannot be deleted",
         ));
     }
-    conn.transaction::<_, CoreError, _>(async move |conn| tombstone(conn, clock, face_id).await)
-        .await
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        tombstone(conn, clock, face_id, None).await
+    })
+    .await
 }
 
 /// Ends a persistent face: its posts, follows, blocks, notifications and
@@ -278,10 +286,14 @@ pub async fn delete_face(
 /// signs the `Delete(Person)` until those deliveries drain
 /// (`keys::purge_departed` then drops the key). Remote followers and followed
 /// faces are named in the event, since the follows go now.
+///
+/// `not_before` holds the `Delete(Person)` back (a login's faces are not
+/// announced gone at one instant, which would tie them together).
 pub(crate) async fn tombstone(
     conn: &mut DbConn,
     clock: &dyn Clock,
     face_id: i64,
+    not_before: Option<chrono::DateTime<chrono::Utc>>,
 ) -> CoreResult<()> {
     use crate::schema::{
         blocks, favourites, follow_requests, follows, idempotency_keys, mutes, notifications,
@@ -310,7 +322,11 @@ pub(crate) async fn tombstone(
         conn,
         clock,
         "face.deleted",
-        serde_json::json!({ "identity_id": face_id.to_string(), "addressed": remote }),
+        serde_json::json!({
+            "identity_id": face_id.to_string(),
+            "addressed": remote,
+            "not_before": not_before.map(|t| t.to_rfc3339()),
+        }),
     )
     .await?;
     diesel::delete(statuses::table.filter(statuses::identity_id.eq(face_id)))

@@ -24,6 +24,7 @@ pub struct RemoteFace {
     pub shared_inbox_url: Option<String>,
     pub public_key_pem: String,
     pub locked: bool,
+    pub bot: bool,
     pub tier: Tier,
     /// Set only when the claimed verifier is trusted by this instance.
     pub verified_by: Option<String>,
@@ -55,6 +56,7 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
                 identities::shared_inbox_url.eq(&r.shared_inbox_url),
                 identities::public_key_pem.eq(&r.public_key_pem),
                 identities::locked.eq(r.locked),
+                identities::bot.eq(r.bot),
                 identities::tier.eq(tier.as_str()),
                 identities::verified.eq(verified),
                 identities::verified_by.eq(&r.verified_by),
@@ -73,6 +75,7 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
             identities::display_name.eq(&r.display_name),
             identities::note.eq(&r.note),
             identities::locked.eq(r.locked),
+            identities::bot.eq(r.bot),
             identities::discoverable.eq(false),
             identities::verified.eq(verified),
             identities::verified_by.eq(&r.verified_by),
@@ -94,6 +97,19 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
 }
 
 /// Records an activity id; false if it was seen before (a replay).
+/// Takes back a sighting, when acting on the activity failed: the sender's
+/// retry is then acted on rather than ignored as a replay.
+pub async fn forget_sight(conn: &mut DbConn, activity_id: &str) -> CoreResult<()> {
+    use sha2::{Digest, Sha256};
+    diesel::delete(
+        inbox_seen::table
+            .filter(inbox_seen::activity_hash.eq(Sha256::digest(activity_id.as_bytes()).to_vec())),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn first_sight(
     conn: &mut DbConn,
     clock: &dyn Clock,
@@ -130,13 +146,30 @@ pub async fn follow(
 ) -> CoreResult<FollowAnswer> {
     use crate::schema::{follow_requests, follows};
     let now = clock.now();
-    let answer = if target.tier() == Tier::Anonymous || target.suspended {
-        FollowAnswer::Rejected
-    } else if target.locked {
-        FollowAnswer::Pending
-    } else {
-        FollowAnswer::Accepted
+    let blocked = {
+        use crate::schema::blocks;
+        let (f, t) = (follower.id, target.id);
+        diesel::select(diesel::dsl::exists(
+            blocks::table.filter(
+                blocks::identity_id
+                    .eq(f)
+                    .and(blocks::target_identity_id.eq(t))
+                    .or(blocks::identity_id
+                        .eq(t)
+                        .and(blocks::target_identity_id.eq(f))),
+            ),
+        ))
+        .get_result::<bool>(conn)
+        .await?
     };
+    let answer =
+        if target.tier() == Tier::Anonymous || target.suspended || target.tombstoned || blocked {
+            FollowAnswer::Rejected
+        } else if target.locked {
+            FollowAnswer::Pending
+        } else {
+            FollowAnswer::Accepted
+        };
     let (f, t, activity) = (follower.clone(), target.clone(), activity_id.to_owned());
     conn.transaction::<_, CoreError, _>(async move |conn| {
         match answer {
@@ -364,6 +397,14 @@ pub async fn update_note(
         return Ok(false);
     }
     let content = crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None);
+    // Poll tallies and re-sends update nothing a reader sees: no "edited" mark.
+    if old.content == content
+        && old.spoiler_text == n.summary
+        && old.sensitive == (n.sensitive || !n.summary.is_empty())
+        && old.attachments == n.attachments
+    {
+        return Ok(false);
+    }
     let now = clock.now();
     let author_id = author.id;
     conn.transaction::<_, CoreError, _>(async move |conn| {
@@ -492,6 +533,7 @@ pub async fn announce(
                 statuses::local.eq(false),
                 statuses::created_at.eq(published.min(clock.now())),
             ))
+            .on_conflict_do_nothing()
             .execute(conn)
             .await?;
         if author.is_local() {
@@ -557,18 +599,23 @@ pub async fn blocked_by_remote(
     target: &Identity,
 ) -> CoreResult<()> {
     use crate::schema::blocks;
-    unfollow(conn, blocker, target).await?;
-    unfollow(conn, target, blocker).await?;
-    diesel::insert_into(blocks::table)
-        .values((
-            blocks::id.eq(Id::generate(clock.now()).get()),
-            blocks::identity_id.eq(blocker.id),
-            blocks::target_identity_id.eq(target.id),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(())
+    let (blocker, target) = (blocker.clone(), target.clone());
+    let id = Id::generate(clock.now()).get();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        unfollow(conn, &blocker, &target).await?;
+        unfollow(conn, &target, &blocker).await?;
+        diesel::insert_into(blocks::table)
+            .values((
+                blocks::id.eq(id),
+                blocks::identity_id.eq(blocker.id),
+                blocks::target_identity_id.eq(target.id),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// A remote face lifts its block.

@@ -631,6 +631,9 @@ pub async fn unreblog(
 ) -> CoreResult<Status> {
     let target = visible_status(conn, Some(me.id), status_id).await?;
     let target_id = target.reblog_of_id.unwrap_or(target.id);
+    let target_author = crate::statuses::get_status(conn, target_id)
+        .await?
+        .identity_id;
     let me_id = me.id;
     conn.transaction::<_, CoreError, _>(async move |conn| {
         let gone: Vec<i64> = diesel::delete(
@@ -656,7 +659,7 @@ pub async fn unreblog(
                 conn,
                 clock,
                 "reblog.deleted",
-                serde_json::json!({ "status_id": g.to_string(), "identity_id": me_id.to_string() }),
+                serde_json::json!({ "status_id": g.to_string(), "identity_id": me_id.to_string(), "author_id": target_author.to_string() }),
             )
             .await?;
         }

@@ -183,6 +183,7 @@ async fn expand(
                 &object,
                 &author_actor,
                 reblog.created_at,
+                reblog.visibility(),
             );
             let mut inboxes = queue::remote_follower_inboxes(conn, booster.id).await?;
             inboxes.extend(inbox_of(&author));
@@ -205,7 +206,12 @@ async fn expand(
                 "to": [protocol::PUBLIC],
             });
             let activity = protocol::undo_activity(urls, &booster, announce, e.id);
-            let inboxes = queue::remote_follower_inboxes(conn, booster.id).await?;
+            let mut inboxes = queue::remote_follower_inboxes(conn, booster.id).await?;
+            if let Some(aid) = id_of(p, "author_id") {
+                if let Ok(author) = get_identity(conn, aid).await {
+                    inboxes.extend(inbox_of(&author));
+                }
+            }
             out.extend(to_each(inboxes, booster.id, &activity, not_before));
         }
         "face.updated" => {
@@ -386,6 +392,12 @@ async fn expand(
             }
             let activity = protocol::delete_note_activity(urls, &author, sid);
             let mut inboxes = queue::remote_follower_inboxes(conn, author.id).await?;
+            // An anonymous post may have reached the announcer's followers.
+            if author.tier() == guise_policy::Tier::Anonymous {
+                if let Some(a) = guise_core::announcer::active(conn).await? {
+                    inboxes.extend(queue::remote_follower_inboxes(conn, a.id).await?);
+                }
+            }
             let addressed = ids_in(p, "addressed");
             for face in guise_core::accounts::identities_by_ids(conn, &addressed).await? {
                 if let Some(i) = face.shared_inbox_url.clone().or(face.inbox_url.clone()) {
@@ -444,8 +456,15 @@ pub async fn expand_once(db: &Db, clock: &dyn Clock, urls: &Urls, limit: i64) ->
     conn.transaction::<_, CoreError, _>(async move |conn| {
         let events = queue::claim_events(conn, limit).await?;
         for e in &events {
-            let items = expand(conn, clock, &urls, e).await?;
-            queue::enqueue(conn, clock, &items).await?;
+            // An event naming a row that is gone meanwhile (a remote actor
+            // deleted, say) means nothing more; it must not stall the rest.
+            match expand(conn, clock, &urls, e).await {
+                Ok(items) => queue::enqueue(conn, clock, &items).await?,
+                Err(CoreError::NotFound) => {
+                    tracing::debug!(kind = %e.kind, "event names something gone; skipped");
+                }
+                Err(err) => return Err(err),
+            }
         }
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         queue::mark_processed(conn, clock, &ids).await?;
@@ -539,6 +558,12 @@ pub async fn deliver_once(
     };
     let policy = settings.retry;
     for d in &due {
+        // Blocked domains are never delivered to.
+        if Url::parse(&d.inbox_url).is_ok_and(|u| fetcher.is_blocked(&u)) {
+            let mut conn = db.conn().await?;
+            queue::finish(&mut conn, d.id).await?;
+            continue;
+        }
         let result = send(db, clock, urls, fetcher, d).await;
         let (outcome, error) = match &result {
             Ok(status) => (

@@ -97,7 +97,8 @@ pub fn actor_document(urls: &Urls, face: &Identity, key: &KeyPair) -> Value {
     let mut doc = json!({
         "@context": context(),
         "id": actor,
-        "type": "Person",
+        // Bots (the shared announcer) are Services, as Mastodon marks them.
+        "type": if face.bot { "Service" } else { "Person" },
         "preferredUsername": face.handle,
         "name": if anonymous { "Anonymous" } else { face.display_name.as_str() },
         "summary": summary,
@@ -316,16 +317,23 @@ pub fn announce_activity(
     object: &str,
     object_author: &str,
     published: chrono::DateTime<chrono::Utc>,
+    visibility: Visibility,
 ) -> Value {
     let actor = urls.actor(booster);
+    let followers = format!("{actor}/followers");
+    let (to, cc) = match visibility {
+        Visibility::Public => (json!([PUBLIC]), json!([object_author, followers])),
+        Visibility::Unlisted => (json!([followers]), json!([PUBLIC, object_author])),
+        _ => (json!([followers]), json!([object_author])),
+    };
     json!({
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": announce_id(urls, booster, reblog_id),
         "type": "Announce",
         "actor": actor,
         "published": published.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "to": [PUBLIC],
-        "cc": [object_author, format!("{actor}/followers")],
+        "to": to,
+        "cc": cc,
         "object": object,
     })
 }

@@ -35,6 +35,8 @@ pub struct RemoteActor {
     pub public_key_pem: String,
     pub locked: bool,
     pub discoverable: bool,
+    /// A `Service` or `Application`: an automated account.
+    pub bot: bool,
     /// Guise's extension, when the remote server is a Guise.
     pub tier: Option<Tier>,
     /// The domain that says it verified this real name (shown only if trusted).
@@ -136,6 +138,7 @@ pub fn parse_actor(v: &Value, fetched_from: &Url) -> Result<RemoteActor, RemoteE
             .as_bool()
             .unwrap_or(false),
         discoverable: at(v, "discoverable").as_bool().unwrap_or(false),
+        bot: matches!(kind, "Service" | "Application"),
         tier,
         verified_by,
         id,

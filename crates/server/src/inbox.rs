@@ -65,25 +65,36 @@ pub(crate) fn to_face(state: &AppState, a: &RemoteActor) -> RemoteFace {
         domain,
         username: a.username.clone(),
         display_name: a.name.clone(),
-        note: a.summary.clone(),
+        // Stored as text, like every remote text; the API renders it again.
+        note: guise_core::text::html_to_text(&a.summary),
+        bot: a.bot,
         inbox_url: a.inbox.to_string(),
         shared_inbox_url: a.shared_inbox.as_ref().map(Url::to_string),
         public_key_pem: a.public_key_pem.clone(),
         locked: a.locked,
         tier: a.tier.unwrap_or(guise_policy::Tier::Pseudonymous),
+        // Only an instance vouches for its own faces, and only a trusted one is shown.
         verified_by: a.verified_by.clone().filter(|d| {
-            state
-                .config
-                .federation
-                .trusted_verifiers
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(d))
+            a.id.host_str().is_some_and(|h| h.eq_ignore_ascii_case(d))
+                && state
+                    .config
+                    .federation
+                    .trusted_verifiers
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(d))
         }),
     }
 }
 
+/// The path of one of our own URLs (the base must be followed by `/`, so
+/// `https://guise.example.evil.com/…` is not ours).
+pub(crate) fn local_path<'a>(state: &AppState, url: &'a str) -> Option<&'a str> {
+    url.strip_prefix(&*state.base_url)
+        .filter(|rest| rest.starts_with('/'))
+}
+
 async fn local_face_by_url(state: &AppState, url: &str) -> ApiResult<Option<Identity>> {
-    let Some(rest) = url.strip_prefix(&*state.base_url) else {
+    let Some(rest) = local_path(state, url) else {
         return Ok(None);
     };
     let handle = rest
@@ -142,8 +153,18 @@ async fn inbox(
     let mut actor_url = key_id.split('#').next().unwrap_or_default().to_owned();
     let known = {
         let mut conn = state.db.conn().await?;
-        remote::by_actor_url(&mut conn, &actor_url).await?
+        match remote::by_actor_url(&mut conn, &actor_url).await? {
+            Some(k) => Some(k),
+            // GoToSocial's keys live at `{actor}/main-key`.
+            None => match actor_url.rsplit_once('/') {
+                Some((owner, _)) => remote::by_actor_url(&mut conn, owner).await?,
+                None => None,
+            },
+        }
     };
+    if let Some(k) = &known {
+        actor_url = k.actor_url.clone().unwrap_or(actor_url);
+    }
     let mut fetched: Option<RemoteActor> = None;
     let verified_known = known
         .as_ref()
@@ -183,7 +204,12 @@ async fn inbox(
         return Ok(HttpResponse::Accepted().finish());
     }
     drop(conn);
-    handle(&state, &sender, &parsed).await?;
+    if let Err(e) = handle(&state, &sender, &parsed).await {
+        // The sender retries; its retry must not be taken for a replay.
+        let mut conn = state.db.conn().await?;
+        remote::forget_sight(&mut conn, parsed.id.as_str()).await?;
+        return Err(e);
+    }
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -285,6 +311,11 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                 }
                 let mut conn = state.db.conn().await?;
                 remote::upsert(&mut conn, clock, &to_face(state, &actor)).await?;
+            } else if matches!(
+                object_type,
+                "Person" | "Service" | "Application" | "Group" | "Organization"
+            ) {
+                return Err(unauthorized("an actor may update only itself"));
             } else if is_note_type(object_type) {
                 let note = a.object.as_ref().ok_or_else(|| bad_object("no object"))?;
                 let doc = parse_note(note).map_err(bad_object)?;
@@ -351,7 +382,7 @@ fn bad_object(e: impl std::fmt::Display) -> ApiError {
 
 /// A local status named by its URL: `…/users/{h}/statuses/{id}` or `…/anon/{h}/statuses/{id}`.
 fn local_status_id(state: &AppState, url: &str) -> Option<i64> {
-    let rest = url.strip_prefix(&*state.base_url)?;
+    let rest = local_path(state, url)?;
     let (_, id) = rest.rsplit_once("/statuses/")?;
     id.parse().ok()
 }
@@ -388,7 +419,7 @@ pub async fn resolve_status(
     if note.id != final_url {
         return Ok(None);
     }
-    if note.id.as_str().starts_with(&*state.base_url) {
+    if local_path(state, note.id.as_str()).is_some() {
         return Ok(None);
     }
     let Some(author) = resolve_actor(state, &note.attributed_to).await? else {
@@ -407,7 +438,7 @@ pub async fn resolve_actor(state: &AppState, url: &Url) -> ApiResult<Option<Iden
             return Ok(Some(known));
         }
     }
-    if url.as_str().starts_with(&*state.base_url) {
+    if local_path(state, url.as_str()).is_some() {
         return local_face_by_url(state, url.as_str()).await;
     }
     let Ok((final_url, doc)) = state.fetcher.get_json(url).await else {
@@ -416,6 +447,10 @@ pub async fn resolve_actor(state: &AppState, url: &Url) -> ApiResult<Option<Iden
     let Ok(actor) = parse_actor(&doc, &final_url) else {
         return Ok(None);
     };
+    // A redirect may not make another host's actor the author.
+    if actor.id != *url {
+        return Ok(None);
+    }
     let mut conn = state.db.conn().await?;
     Ok(Some(
         remote::upsert(&mut conn, state.clock.as_ref(), &to_face(state, &actor)).await?,
@@ -425,7 +460,7 @@ pub async fn resolve_actor(state: &AppState, url: &Url) -> ApiResult<Option<Iden
 /// A parsed remote note as core stores it: HTML reduced to text, addressing
 /// turned into a visibility, local faces it names found.
 async fn remote_note(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<remote::RemoteNote> {
-    if doc.id.as_str().starts_with(&*state.base_url) {
+    if local_path(state, doc.id.as_str()).is_some() || doc.id.as_str() == &*state.base_url {
         return Err(ApiError::bad_request(
             "A remote note cannot claim a local id",
         ));

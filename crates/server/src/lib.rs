@@ -9,6 +9,7 @@ pub mod extract;
 pub mod inbox;
 pub mod limits;
 pub mod mastodon_api;
+pub mod media_proxy;
 pub mod oauth;
 pub mod state;
 pub mod web;
@@ -54,6 +55,7 @@ pub fn app(
         .configure(admin_api::routes)
         .configure(oauth::routes)
         .configure(inbox::routes)
+        .configure(media_proxy::routes)
         .configure(activitypub::routes)
         .configure(web::routes)
         .default_service(aw::to(|| async { HttpResponse::NotFound().json(serde_json::json!({ "error": "Not Found" })) }))

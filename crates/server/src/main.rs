@@ -259,12 +259,29 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
     }
 }
 
-/// Our fetches of remote objects are signed by the instance actor alone.
+/// Our fetches of remote objects are signed by the instance actor alone;
+/// the shared announcer is switched on or off as configured.
 async fn sign_fetches(state: &AppState) -> anyhow::Result<()> {
     let mut conn = state.db.conn().await?;
+    guise_core::announcer::ensure(
+        &mut conn,
+        state.clock.as_ref(),
+        state.config.federation.anonymous_announcer,
+    )
+    .await?;
     let key =
         guise_core::keys::instance_key(&mut conn, "instance", guise_federation::keys::generate)
             .await?;
+    // Media proxy URLs stay valid across restarts: their key comes from the instance key.
+    let media_key: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::new()
+            .chain_update(b"guise media proxy\0")
+            .chain_update(key.private_pem.as_bytes())
+            .finalize()
+            .into()
+    };
+    let _ = state.media_key.set(media_key);
     let urls = guise_federation::Urls::new(state.base_url.to_string());
     state.fetcher.sign_with(
         format!("{}#main-key", urls.instance_actor()),

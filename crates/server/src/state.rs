@@ -16,6 +16,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// Outbound fetches, guarded against private addresses (unless allowed).
     pub fetcher: Arc<guise_federation::fetch::Fetcher>,
+    /// Signs media proxy URLs: set from the instance key at start-up, else random.
+    pub media_key: Arc<std::sync::OnceLock<[u8; 32]>>,
 }
 
 impl AppState {
@@ -36,15 +38,21 @@ impl AppState {
             Arc::new(guise_federation::fetch::SystemLookup),
         )
         .map_err(|e| crate::limits::CounterError::other(e.to_string()))?;
+        fetcher.block_domains(config.federation.blocked_domains.clone());
         Ok(AppState {
             db,
             clock,
             fetcher: Arc::new(fetcher),
+            media_key: Arc::new(std::sync::OnceLock::new()),
             counters: Arc::new(counters),
             rules: Arc::new(config.posting_rules()),
             base_url: config.base_url().into(),
             config: Arc::new(config),
         })
+    }
+
+    pub fn media_key(&self) -> &[u8; 32] {
+        self.media_key.get_or_init(rand::random)
     }
 
     pub fn face_per(&self) -> guise_core::anon::FacePer {

@@ -292,3 +292,270 @@ async fn a_remote_delete_touches_only_the_senders_own_notes() {
         .await;
     assert_eq!(now.json["favourites_count"], 1);
 }
+
+#[actix_web::test]
+async fn hostile_objects_change_nothing() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let s = t.post_status(&alice, json!({ "status": "mine" })).await;
+    let r = remote_actor("remy").await;
+    let m = remote_actor("mallory").await;
+    // mallory makes herself known with a note of her own.
+    let host = m.actor.split('/').take(3).collect::<Vec<_>>().join("/");
+    let note = |id: &str, by: &str, text: &str| {
+        json!({ "id": id, "type": "Note", "attributedTo": by,
+        "content": text, "to": ["https://www.w3.org/ns/activitystreams#Public"] })
+    };
+    let create =
+        json!({ "id": format!("{}/creates/1", m.actor), "type": "Create", "actor": m.actor,
+        "object": note(&format!("{host}/notes/1"), &m.actor, "<p>mallory's</p>") })
+        .to_string();
+    assert_eq!(
+        deliver(&t, &m, "/inbox", create.as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let before = t.dump().await;
+    let counts = t.row_counts().await;
+    let cases: Vec<(&str, Value, StatusCode)> = vec![
+        // A note claiming a local id.
+        (
+            "local id",
+            json!({ "id": format!("{}/creates/2", r.actor), "type": "Create", "actor": r.actor,
+            "object": note(s["uri"].as_str().unwrap(), &r.actor, "<p>forged</p>") }),
+            StatusCode::BAD_REQUEST,
+        ),
+        // A note attributed to another actor.
+        (
+            "someone else's note",
+            json!({ "id": format!("{}/creates/3", r.actor), "type": "Create", "actor": r.actor,
+            "object": note(&format!("{host}/notes/9"), &m.actor, "<p>forged</p>") }),
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Editing mallory's note, and mallory's profile.
+        (
+            "someone else's edit",
+            json!({ "id": format!("{}/updates/1", r.actor), "type": "Update", "actor": r.actor,
+            "object": note(&format!("{host}/notes/1"), &m.actor, "<p>edited</p>") }),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "someone else's profile",
+            json!({ "id": format!("{}/updates/2", r.actor), "type": "Update", "actor": r.actor,
+            "object": { "id": m.actor, "type": "Person", "preferredUsername": "mallory", "name": "Hijacked",
+                        "inbox": format!("{}/inbox", m.actor), "publicKey": { "id": format!("{}#main-key", m.actor), "owner": m.actor, "publicKeyPem": r.key.public_pem } } }),
+            StatusCode::UNAUTHORIZED,
+        ),
+        // Deleting mallory, or alice's post.
+        (
+            "someone else's actor",
+            json!({ "id": format!("{}/deletes/1", r.actor), "type": "Delete", "actor": r.actor,
+            "object": m.actor }),
+            StatusCode::ACCEPTED,
+        ),
+        (
+            "a local post",
+            json!({ "id": format!("{}/deletes/2", r.actor), "type": "Delete", "actor": r.actor,
+            "object": s["uri"] }),
+            StatusCode::ACCEPTED,
+        ),
+        // Undoing mallory's like.
+        (
+            "someone else's undo",
+            json!({ "id": format!("{}/undos/1", r.actor), "type": "Undo", "actor": r.actor,
+            "object": { "id": format!("{}/likes/1", m.actor), "type": "Like", "actor": m.actor, "object": s["uri"] } }),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (what, activity, want) in cases {
+        let body = activity.to_string();
+        assert_eq!(
+            deliver(&t, &r, "/inbox", body.as_bytes(), |_| {}).await,
+            want,
+            "{what}"
+        );
+        // Nothing changed but the replay record (and remy's own row, first time).
+        let now = t.dump().await;
+        for table in [
+            "statuses",
+            "status_edits",
+            "follows",
+            "favourites",
+            "notifications",
+        ] {
+            assert_eq!(now[table], before[table], "{what} changed {table}");
+        }
+        let mallory_rows: Vec<&String> = now["identities"]
+            .iter()
+            .filter(|r| r.contains("mallory"))
+            .collect();
+        let mallory_before: Vec<&String> = before["identities"]
+            .iter()
+            .filter(|r| r.contains("mallory"))
+            .collect();
+        assert_eq!(mallory_rows, mallory_before, "{what} touched mallory");
+    }
+    assert_eq!(t.row_counts().await["statuses"], counts["statuses"]);
+}
+
+#[actix_web::test]
+async fn a_remote_boost_and_its_undo() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let s = t.post_status(&alice, json!({ "status": "boost me" })).await;
+    let sid = s["id"].as_str().unwrap();
+    let r = remote_actor("remy").await;
+    let announce = json!({ "id": format!("{}/statuses/5/activity", r.actor), "type": "Announce", "actor": r.actor,
+        "object": s["uri"], "to": ["https://www.w3.org/ns/activitystreams#Public"] });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", announce.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let now = t.get(&format!("/api/v1/statuses/{sid}"), None).await;
+    assert_eq!(now.json["reblogs_count"], 1);
+    let n = t
+        .get("/api/v1/notifications?types[]=reblog", Some(&alice))
+        .await;
+    assert_eq!(n.json[0]["account"]["url"], r.actor);
+    let undo = json!({ "id": format!("{}/undos/5", r.actor), "type": "Undo", "actor": r.actor, "object": announce });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", undo.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let now = t.get(&format!("/api/v1/statuses/{sid}"), None).await;
+    assert_eq!(now.json["reblogs_count"], 0);
+}
+
+/// Serves one PNG to every GET, and counts the requests.
+async fn media_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = s.read(&mut buf).await;
+                let body = b"\x89PNG\r\n\x1a\nfake";
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(body).await;
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), hits)
+}
+
+#[actix_web::test]
+async fn remote_media_reach_clients_only_through_the_proxy() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let r = remote_actor("remy").await;
+    let (media, hits) = media_server().await;
+    let host = r.actor.split('/').take(3).collect::<Vec<_>>().join("/");
+    let create = json!({ "id": format!("{}/creates/1", r.actor), "type": "Create", "actor": r.actor,
+        "object": { "id": format!("{host}/notes/1"), "type": "Note", "attributedTo": r.actor,
+            "content": "<p>look :blob:</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "attachment": [{ "type": "Document", "mediaType": "image/png", "url": format!("{media}/cat.png"), "name": "a cat" }],
+            "tag": [{ "type": "Emoji", "name": ":blob:", "icon": { "type": "Image", "url": format!("{media}/blob.png") } }] } });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", create.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let public = t.get("/api/v1/timelines/public", Some(&alice)).await;
+    let s = &public.json[0];
+    let m = &s["media_attachments"][0];
+    assert_eq!(m["type"], "image");
+    assert_eq!(m["description"], "a cat");
+    assert_eq!(m["remote_url"], format!("{media}/cat.png"));
+    let url = m["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://guise.test/media/proxy?url="),
+        "{url}"
+    );
+    assert_eq!(m["preview_url"], url);
+    let emoji = s["emojis"][0]["url"].as_str().unwrap();
+    assert!(
+        emoji.starts_with("https://guise.test/media/proxy?"),
+        "{emoji}"
+    );
+    assert_eq!(s["emojis"][0]["shortcode"], "blob");
+    // Nothing in the status names the media server but `remote_url`.
+    let text = s.to_string();
+    assert_eq!(text.matches(&media).count(), 1, "{text}");
+    // The proxy serves the bytes; a URL it did not sign is refused unfetched.
+    let app = actix_web::test::init_service(guise_server::app(t.state.clone())).await;
+    let path = url.trim_start_matches("https://guise.test");
+    let resp = actix_web::test::call_service(
+        &app,
+        actix_web::test::TestRequest::get().uri(path).to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers().get("content-type").unwrap(), "image/png");
+    let body = actix_web::test::read_body(resp).await;
+    assert!(body.starts_with(b"\x89PNG"));
+    let before = hits.load(std::sync::atomic::Ordering::SeqCst);
+    let forged = path.replace("cat.png", "dog.png");
+    let resp = actix_web::test::call_service(
+        &app,
+        actix_web::test::TestRequest::get()
+            .uri(&forged)
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), before);
+}
+
+#[actix_web::test]
+async fn a_blocked_remote_cannot_follow_again() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (alice, alice_tok) = t.user("alice").await;
+    let r = remote_actor("remy").await;
+    assert_eq!(
+        deliver(
+            &t,
+            &r,
+            "/inbox",
+            &follow(&r, "https://guise.test/users/alice", 1),
+            |_| {}
+        )
+        .await,
+        StatusCode::ACCEPTED
+    );
+    let remy = followers(&t, &alice).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let blocked = t
+        .call(
+            actix_web::http::Method::POST,
+            &format!("/api/v1/accounts/{remy}/block"),
+            Some(&alice_tok),
+            None,
+        )
+        .await;
+    assert_eq!(blocked.status, 200);
+    assert!(followers(&t, &alice).await.is_empty());
+    // remy ignores the Block and follows again: refused.
+    assert_eq!(
+        deliver(
+            &t,
+            &r,
+            "/inbox",
+            &follow(&r, "https://guise.test/users/alice", 2),
+            |_| {}
+        )
+        .await,
+        StatusCode::ACCEPTED
+    );
+    assert!(followers(&t, &alice).await.is_empty());
+    assert!(t.dump().await["outbox_events"]
+        .iter()
+        .any(|e| e.contains("remote_follow.rejected") && e.contains("/follows/2")));
+}

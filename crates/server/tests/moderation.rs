@@ -159,7 +159,7 @@ async fn deleting_a_login_deletes_its_anonymous_posts_spread_over_time() {
     let dump = t.dump().await;
     let times: Vec<&str> = dump["outbox_events"]
         .iter()
-        .filter(|r| r.contains("not_before"))
+        .filter(|r| r.contains("status.deleted") && r.contains("not_before"))
         .map(|r| {
             r.split("\"\"not_before\"\": \"\"")
                 .nth(1)
@@ -174,6 +174,10 @@ async fn deleting_a_login_deletes_its_anonymous_posts_spread_over_time() {
     distinct.sort();
     distinct.dedup();
     assert!(distinct.len() > 1, "deletions not spread: {times:?}");
+    // The login's persistent face goes too, its Delete(Person) held back.
+    assert!(dump["outbox_events"]
+        .iter()
+        .any(|r| r.contains("face.deleted") && r.contains("not_before")));
 }
 
 #[actix_web::test]

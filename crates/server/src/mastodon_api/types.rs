@@ -343,7 +343,7 @@ fn one_status(
         visibility: s.visibility.clone(),
         sensitive: s.sensitive,
         spoiler_text: s.spoiler_text.clone(),
-        media_attachments: media_attachments(s),
+        media_attachments: media_attachments(state, s),
         application: None,
         mentions: v
             .mentions
@@ -363,7 +363,7 @@ fn one_status(
                 url: format!("{}/tags/{}", state.base_url, t),
             })
             .collect(),
-        emojis: custom_emojis(s),
+        emojis: custom_emojis(state, s),
         reblogs_count: v.reblogs_count,
         favourites_count: v.favourites_count,
         replies_count: v.replies_count,
@@ -574,9 +574,10 @@ impl Application {
     }
 }
 
-/// Remote media as Mastodon's MediaAttachment: shown from the remote server
-/// (`url` and `remote_url` are the same; nothing is proxied or stored).
-fn media_attachments(s: &guise_core::models::Status) -> Vec<serde_json::Value> {
+/// Remote media as Mastodon's MediaAttachment: `url` and `preview_url` go
+/// through the media proxy (crate::media_proxy), `remote_url` names the
+/// original for clients that show where media come from.
+fn media_attachments(state: &AppState, s: &guise_core::models::Status) -> Vec<serde_json::Value> {
     let Some(items) = s.attachments.as_array() else {
         return Vec::new();
     };
@@ -593,11 +594,12 @@ fn media_attachments(s: &guise_core::models::Status) -> Vec<serde_json::Value> {
                 Some("audio") => "audio",
                 _ => "unknown",
             };
+            let local = crate::media_proxy::proxied(state, url);
             Some(serde_json::json!({
                 "id": format!("{}{i:02}", s.id),
                 "type": kind,
-                "url": url,
-                "preview_url": if kind == "image" { Some(url) } else { None },
+                "url": local,
+                "preview_url": if kind == "image" { Some(local.clone()) } else { None },
                 "remote_url": url,
                 "preview_remote_url": null,
                 "text_url": null,
@@ -610,7 +612,7 @@ fn media_attachments(s: &guise_core::models::Status) -> Vec<serde_json::Value> {
 }
 
 /// Remote custom emoji as Mastodon's CustomEmoji.
-fn custom_emojis(s: &guise_core::models::Status) -> Vec<serde_json::Value> {
+fn custom_emojis(state: &AppState, s: &guise_core::models::Status) -> Vec<serde_json::Value> {
     let Some(items) = s.emojis.as_array() else {
         return Vec::new();
     };
@@ -619,10 +621,11 @@ fn custom_emojis(s: &guise_core::models::Status) -> Vec<serde_json::Value> {
         .filter_map(|e| {
             let code = e.get("shortcode")?.as_str()?;
             let url = e.get("url")?.as_str()?;
+            let local = crate::media_proxy::proxied(state, url);
             Some(serde_json::json!({
                 "shortcode": code,
-                "url": url,
-                "static_url": url,
+                "url": local,
+                "static_url": local,
                 "visible_in_picker": false,
             }))
         })
