@@ -248,6 +248,12 @@ async fn a_fedify_peer_and_guise_follow_post_like_and_delete_both_ways() {
     })
     .await;
 
+    // The Undo names the very Follow it takes back (GoToSocial matches by id).
+    let follow_id = peer.received("Follow").await[0]["id"].clone();
+    let undo = peer.received("Undo").await[0].clone();
+    assert_eq!(undo["object"]["id"], follow_id, "{undo}");
+    assert_eq!(undo["object"]["type"], "Follow");
+
     // An anonymous face refuses to be followed: Fedify gets a signed Reject.
     let anon = api.token("alice", "alice password", "anonymous").await;
     let anon_post = api

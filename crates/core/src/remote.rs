@@ -230,27 +230,28 @@ pub async fn unfollow(conn: &mut DbConn, follower: &Identity, target: &Identity)
 /// Our own Follow was accepted: the pending request becomes a follow.
 pub async fn follow_accepted(
     conn: &mut DbConn,
-    clock: &dyn Clock,
+    _clock: &dyn Clock,
     local: &Identity,
     remote_target: &Identity,
 ) -> CoreResult<bool> {
     use crate::schema::{follow_requests, follows};
-    let now = clock.now();
     let (l, r) = (local.id, remote_target.id);
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let n = diesel::delete(
+        // The follow keeps the request's id: it names our Follow activity.
+        let gone: Vec<i64> = diesel::delete(
             follow_requests::table
                 .filter(follow_requests::identity_id.eq(l))
                 .filter(follow_requests::target_identity_id.eq(r)),
         )
-        .execute(conn)
+        .returning(follow_requests::id)
+        .get_results(conn)
         .await?;
-        if n == 0 {
+        let Some(edge) = <[i64]>::first(&gone).copied() else {
             return Ok(false);
-        }
+        };
         diesel::insert_into(follows::table)
             .values((
-                follows::id.eq(Id::generate(now).get()),
+                follows::id.eq(edge),
                 follows::identity_id.eq(l),
                 follows::target_identity_id.eq(r),
             ))

@@ -66,6 +66,8 @@ pub async fn follow(
         return Ok(());
     }
     let now = clock.now();
+    // The row's id names the Follow activity (and later its Undo).
+    let edge = Id::generate(now).get();
     let (me_c, target_c) = (me.clone(), target.clone());
     conn.transaction::<_, CoreError, _>(async move |conn| {
         // Remote faces answer with Accept or Reject through federation, so
@@ -73,7 +75,7 @@ pub async fn follow(
         if target_c.locked || !target_c.is_local() {
             diesel::insert_into(follow_requests::table)
                 .values((
-                    follow_requests::id.eq(Id::generate(now).get()),
+                    follow_requests::id.eq(edge),
                     follow_requests::identity_id.eq(me_c.id),
                     follow_requests::target_identity_id.eq(target_c.id),
                 ))
@@ -84,7 +86,7 @@ pub async fn follow(
         } else {
             diesel::insert_into(follows::table)
                 .values((
-                    follows::id.eq(Id::generate(now).get()),
+                    follows::id.eq(edge),
                     follows::identity_id.eq(me_c.id),
                     follows::target_identity_id.eq(target_c.id),
                 ))
@@ -97,7 +99,7 @@ pub async fn follow(
             conn,
             clock,
             "follow.created",
-            serde_json::json!({ "from": me_c.id.to_string(), "to": target_c.id.to_string() }),
+            serde_json::json!({ "from": me_c.id.to_string(), "to": target_c.id.to_string(), "edge": edge.to_string() }),
         )
         .await?;
         Ok(())
@@ -139,26 +141,30 @@ pub async fn unfollow(
 ) -> CoreResult<()> {
     let (me_id, target_id) = (me.id, target.id);
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let n = diesel::delete(
+        let mut gone: Vec<i64> = diesel::delete(
             follows::table
                 .filter(follows::identity_id.eq(me_id))
                 .filter(follows::target_identity_id.eq(target_id)),
         )
-        .execute(conn)
-        .await?
-            + diesel::delete(
+        .returning(follows::id)
+        .get_results(conn)
+        .await?;
+        gone.extend(
+            diesel::delete(
                 follow_requests::table
                     .filter(follow_requests::identity_id.eq(me_id))
                     .filter(follow_requests::target_identity_id.eq(target_id)),
             )
-            .execute(conn)
-            .await?;
-        if n > 0 {
+            .returning(follow_requests::id)
+            .get_results::<i64>(conn)
+            .await?,
+        );
+        if let Some(edge) = <[i64]>::first(&gone) {
             outbox(
                 conn,
                 clock,
                 "follow.deleted",
-                serde_json::json!({ "from": me_id.to_string(), "to": target_id.to_string() }),
+                serde_json::json!({ "from": me_id.to_string(), "to": target_id.to_string(), "edge": edge.to_string() }),
             )
             .await?;
         }
@@ -255,9 +261,10 @@ pub async fn block(
             .execute(conn)
             .await?;
         }
+        let edge = Id::generate(now).get();
         let n = diesel::insert_into(blocks::table)
             .values((
-                blocks::id.eq(Id::generate(now).get()),
+                blocks::id.eq(edge),
                 blocks::identity_id.eq(a),
                 blocks::target_identity_id.eq(b),
             ))
@@ -269,7 +276,7 @@ pub async fn block(
                 conn,
                 clock,
                 "block.created",
-                serde_json::json!({ "from": a.to_string(), "to": b.to_string() }),
+                serde_json::json!({ "from": a.to_string(), "to": b.to_string(), "edge": edge.to_string() }),
             )
             .await?;
         }
@@ -286,19 +293,20 @@ pub async fn unblock(
 ) -> CoreResult<()> {
     let (a, b) = (me.id, target.id);
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let n = diesel::delete(
+        let gone: Vec<i64> = diesel::delete(
             blocks::table
                 .filter(blocks::identity_id.eq(a))
                 .filter(blocks::target_identity_id.eq(b)),
         )
-        .execute(conn)
+        .returning(blocks::id)
+        .get_results(conn)
         .await?;
-        if n > 0 {
+        if let Some(edge) = <[i64]>::first(&gone) {
             outbox(
                 conn,
                 clock,
                 "block.deleted",
-                serde_json::json!({ "from": a.to_string(), "to": b.to_string() }),
+                serde_json::json!({ "from": a.to_string(), "to": b.to_string(), "edge": edge.to_string() }),
             )
             .await?;
         }
@@ -508,15 +516,16 @@ pub async fn favourite(
     let me_id = me.id;
     let author = get_identity(conn, status.identity_id).await?;
     let now = clock.now();
+    let edge = Id::generate(now).get();
     conn.transaction::<_, CoreError, _>(async move |conn| {
         let n = diesel::insert_into(favourites::table)
-            .values((favourites::id.eq(Id::generate(now).get()), favourites::identity_id.eq(me_id), favourites::status_id.eq(status_id)))
+            .values((favourites::id.eq(edge), favourites::identity_id.eq(me_id), favourites::status_id.eq(status_id)))
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
         if n > 0 {
             notify(conn, clock, &author, me_id, "favourite", Some(status_id)).await?;
-            outbox(conn, clock, "favourite.created", serde_json::json!({ "from": me_id.to_string(), "status_id": status_id.to_string() })).await?;
+            outbox(conn, clock, "favourite.created", serde_json::json!({ "from": me_id.to_string(), "status_id": status_id.to_string(), "edge": edge.to_string() })).await?;
         }
         Ok(())
     })
@@ -533,10 +542,11 @@ pub async fn unfavourite(
     let status = visible_status(conn, Some(me.id), status_id).await?;
     let me_id = me.id;
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let n = diesel::delete(favourites::table.filter(favourites::identity_id.eq(me_id)).filter(favourites::status_id.eq(status_id)))
-            .execute(conn)
+        let gone: Vec<i64> = diesel::delete(favourites::table.filter(favourites::identity_id.eq(me_id)).filter(favourites::status_id.eq(status_id)))
+            .returning(favourites::id)
+            .get_results(conn)
             .await?;
-        if n > 0 {
+        if let Some(edge) = <[i64]>::first(&gone) {
             diesel::delete(
                 notifications::table
                     .filter(notifications::from_identity_id.eq(me_id))
@@ -545,7 +555,7 @@ pub async fn unfavourite(
             )
             .execute(conn)
             .await?;
-            outbox(conn, clock, "favourite.deleted", serde_json::json!({ "from": me_id.to_string(), "status_id": status_id.to_string() })).await?;
+            outbox(conn, clock, "favourite.deleted", serde_json::json!({ "from": me_id.to_string(), "status_id": status_id.to_string(), "edge": edge.to_string() })).await?;
         }
         Ok(())
     })

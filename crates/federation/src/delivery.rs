@@ -263,18 +263,20 @@ async fn expand(
             if !me.is_local() {
                 return Ok(out);
             }
+            // The undone activity keeps the id it was sent with (the row's).
+            let edge = id_of(p, "edge").unwrap_or(e.id);
             let activity = match e.kind.as_str() {
                 "follow.deleted" => protocol::undo_activity(
                     urls,
                     &me,
-                    protocol::follow_activity(urls, &me, &actor, e.id),
+                    protocol::follow_activity(urls, &me, &actor, edge),
                     e.id,
                 ),
-                "block.created" => protocol::block_activity(urls, &me, &actor, e.id),
+                "block.created" => protocol::block_activity(urls, &me, &actor, edge),
                 _ => protocol::undo_activity(
                     urls,
                     &me,
-                    protocol::block_activity(urls, &me, &actor, e.id),
+                    protocol::block_activity(urls, &me, &actor, edge),
                     e.id,
                 ),
             };
@@ -296,7 +298,8 @@ async fn expand(
             let author = get_identity(conn, status.identity_id).await?;
             if liker.is_local() && !author.is_local() {
                 if let (Some(uri), Some(inbox)) = (status.uri.clone(), inbox_of(&author)) {
-                    let like = protocol::like_activity(urls, &liker, &uri, e.id);
+                    let edge = id_of(p, "edge").unwrap_or(e.id);
+                    let like = protocol::like_activity(urls, &liker, &uri, edge);
                     let activity = protocol::undo_activity(urls, &liker, like, e.id);
                     out.push(NewDelivery {
                         inbox_url: inbox,
@@ -323,7 +326,7 @@ async fn expand(
                         urls,
                         &follower,
                         &actor,
-                        Id::generate(clock.now()).get(),
+                        id_of(p, "edge").unwrap_or(e.id),
                     );
                     out.push(NewDelivery {
                         inbox_url: inbox,
@@ -430,7 +433,7 @@ async fn expand(
                         urls,
                         &liker,
                         &uri,
-                        Id::generate(clock.now()).get(),
+                        id_of(p, "edge").unwrap_or(e.id),
                     );
                     out.push(NewDelivery {
                         inbox_url: inbox,
