@@ -18,6 +18,8 @@ const AUTHORS: usize = 200;
 const FOLLOWED: usize = 50;
 const REQUESTS: usize = 2_000;
 const CONCURRENCY: usize = 16;
+/// Followers one post is delivered to, each at its own inbox.
+const FOLLOWERS: usize = 1_000;
 
 fn psql(db_url: &str, sql: &str) -> String {
     let psql = std::env::var("GUISE_TEST_PSQL").unwrap_or_else(|_| "psql".into());
@@ -159,6 +161,220 @@ fn plan_from_log(log: &str, needle: &str) -> String {
     format!("(no plan logged for {needle:?})")
 }
 
+/// A signed request: its headers and body.
+type Signed = (Vec<(String, String)>, Vec<u8>);
+
+/// A tiny HTTP receiver: answers POSTs with 202 and counts them. Stands in
+/// for another server's inbox on loopback.
+async fn tiny_server() -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counter = posts.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                // Read the head, then as many body bytes as it announces.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 16384];
+                let head_end = loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while buf.len() < head_end + len {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                if head.starts_with("post") {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    (addr, posts)
+}
+
+/// `openssl speed rsa2048` on one core: (signs/s, verifies/s).
+fn openssl_rsa2048() -> Option<(f64, f64)> {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "3", "rsa2048"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rsa 2048 bits"))?;
+    let nums: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.trim_end_matches('s').parse().ok())
+        .collect();
+    // "rsa 2048 bits <sign s> <verify s> <sign/s> <verify/s>"
+    Some((*nums.get(nums.len().checked_sub(2)?)?, *nums.last()?))
+}
+
+/// Signed `Create(Note)`s from one remote actor, posted to the shared inbox
+/// with CONCURRENCY in flight: verified, parsed and stored per request.
+async fn ingest(base: &str, client: &reqwest::Client) -> Run {
+    let key = guise_federation::keys::generate().unwrap();
+    // The actor document names its own address: pick a port, then serve.
+    let listener_probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener_probe.local_addr().unwrap().port();
+    drop(listener_probe);
+    let actor = format!("http://127.0.0.1:{port}/users/sender");
+    let doc = serde_json::json!({
+        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+        "id": actor, "type": "Person", "preferredUsername": "sender", "name": "Sender",
+        "inbox": format!("{actor}/inbox"),
+        "publicKey": { "id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": key.public_pem }
+    })
+    .to_string();
+    serve_on(port, doc).await;
+    let host = base.trim_start_matches("http://").to_owned();
+    // Signed ahead of time: the run measures the server, not our signing.
+    let signed: Vec<Signed> = (0..=REQUESTS)
+        .map(|n| {
+            let body = serde_json::json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": format!("{actor}/creates/{n}"), "type": "Create", "actor": actor,
+                "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "object": { "id": format!("{actor}/notes/{n}"), "type": "Note", "attributedTo": actor,
+                    "content": format!("<p>ingested note {n} #bench</p>"),
+                    "to": ["https://www.w3.org/ns/activitystreams#Public"] }
+            })
+            .to_string()
+            .into_bytes();
+            let headers = guise_federation::signatures::sign(
+                "POST",
+                &host,
+                "/inbox",
+                Some(&body),
+                &format!("{actor}#main-key"),
+                &key.private_pem,
+                chrono::Utc::now(),
+            )
+            .unwrap();
+            (headers, body)
+        })
+        .collect();
+    let signed = Arc::new(signed);
+    let url = format!("{base}/inbox");
+    // The first activity makes the server fetch and store the sender.
+    let (h0, b0) = &signed[0];
+    let mut req = client.post(&url).body(b0.clone());
+    for (k, v) in h0 {
+        if k != "host" {
+            req = req.header(k, v);
+        }
+    }
+    let _ = req.send().await;
+    let s2 = signed.clone();
+    drive(
+        "POST /inbox (signed Create(Note), verified and stored)",
+        client.clone(),
+        Arc::new(move |c, n| {
+            let (h, b) = &s2[(n + 1) % s2.len()];
+            let mut req = c.post(&url).body(b.clone());
+            for (k, v) in h {
+                if k != "host" {
+                    req = req.header(k, v);
+                }
+            }
+            req
+        }),
+    )
+    .await
+}
+
+/// Serves `doc` to GETs on a known port.
+async fn serve_on(port: u16, doc: String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let doc = Arc::new(doc);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let doc = doc.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 16384];
+                let _ = s.read(&mut buf).await;
+                let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/activity+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}", doc.len());
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+}
+
+/// One post to FOLLOWERS remote followers, each with its own inbox on a
+/// local receiver: the worker expands it, signs each delivery with the
+/// face's key and sends it. Returns (deliveries, seconds until all arrived).
+async fn fan_out(db_url: &str, base: &str, client: &reqwest::Client, token: &str) -> (usize, f64) {
+    let (sink, received) = tiny_server().await;
+    psql(
+        db_url,
+        &format!(
+            "INSERT INTO identities (id, tier, handle, domain, display_name, actor_url, inbox_url, created_on)
+             SELECT (((extract(epoch FROM now()) * 1000)::bigint - 20000000 - g) << 20) | (random() * 1048575)::bigint,
+                    'pseudonymous', 'f' || g, '{sink}', 'Follower ' || g,
+                    'http://{sink}/users/f' || g, 'http://{sink}/users/f' || g || '/inbox', current_date
+               FROM generate_series(1, {FOLLOWERS}) g;
+             INSERT INTO follows (id, identity_id, target_identity_id)
+             SELECT i.id + 1, i.id, (SELECT id FROM identities WHERE handle = 'bench' AND domain IS NULL)
+               FROM identities i WHERE i.domain = '{sink}';"
+        ),
+    );
+    let started = Instant::now();
+    let r = client
+        .post(format!("{base}/api/v1/statuses"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "status": "to every follower" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    while received.load(Ordering::SeqCst) < FOLLOWERS
+        && started.elapsed() < Duration::from_secs(600)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (
+        received.load(Ordering::SeqCst),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
 #[tokio::main]
 async fn main() {
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -184,6 +400,9 @@ async fn main() {
         &[
             ("GUISE_SERVER__WORKERS", "2"),
             ("GUISE_DATABASE__POOL_SIZE", "16"),
+            // The federation runs talk to stand-ins on loopback.
+            ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+            ("GUISE_FEDERATION__WORKER_POLL_MS", "50"),
         ],
     );
     server.create_account("bench", "bench password 123");
@@ -256,6 +475,9 @@ async fn main() {
         Arc::new(move |c, _| c.get(&h3).bearer_auth(&t3)),
     )
     .await;
+    let inbox = ingest(&base, &client).await;
+    let (delivered, fan_secs) = fan_out(&server.db_url, &base, &client, &token).await;
+    let rsa = openssl_rsa2048();
     let loaded_rss = rss_kib(pid, "VmRSS:");
     let peak_rss = rss_kib(pid, "VmHWM:");
 
@@ -342,7 +564,7 @@ async fn main() {
     )
     .unwrap();
     writeln!(raw, "|---|---:|---:|---:|---:|---:|---:|").unwrap();
-    for r in [&home, &post, &public] {
+    for r in [&home, &post, &public, &inbox] {
         writeln!(
             raw,
             "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
@@ -355,6 +577,29 @@ async fn main() {
             r.errors
         )
         .unwrap();
+    }
+    writeln!(raw).unwrap();
+    writeln!(raw, "federation:").unwrap();
+    writeln!(
+        raw,
+        "- signed activities ingested: {:.0}/s ({} Create(Note) from one known sender, {CONCURRENCY} in flight; each verified (RSA-2048), parsed and stored)",
+        inbox.rps(),
+        inbox.latencies.len()
+    )
+    .unwrap();
+    writeln!(
+        raw,
+        "- deliveries signed and sent: {:.0}/s ({delivered} of {FOLLOWERS} inboxes reached in {fan_secs:.2} s after one post; one RSA-2048 signature each, to a local receiver that answers 202)",
+        delivered as f64 / fan_secs
+    )
+    .unwrap();
+    match rsa {
+        Some((sign, verify)) => writeln!(
+            raw,
+            "- one core's RSA-2048 limit (`openssl speed rsa2048`): {sign:.0} signs/s, {verify:.0} verifies/s"
+        )
+        .unwrap(),
+        None => writeln!(raw, "- `openssl speed rsa2048` was not available").unwrap(),
     }
     writeln!(raw).unwrap();
     writeln!(
