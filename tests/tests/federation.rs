@@ -585,6 +585,16 @@ async fn every_activity_crosses_with_the_right_face_and_tier() {
     })
     .await;
     let on_b = on_b["id"].as_str().unwrap().to_owned();
+    // Found by its page URL too (the document there names its id).
+    let page = post["url"].as_str().unwrap();
+    assert!(page.contains("/@alice/"), "{page}");
+    let found = api_b
+        .get(
+            &format!("/api/v2/search?q={page}&resolve=true&type=statuses"),
+            &bob,
+        )
+        .await;
+    assert_eq!(found["statuses"][0]["id"], on_b.as_str(), "{found}");
     api_b
         .post(
             &format!("/api/v1/statuses/{on_b}/favourite"),
@@ -752,4 +762,52 @@ async fn every_activity_crosses_with_the_right_face_and_tier() {
             }
         }
     }
+}
+
+/// A 2 MB body sent chunked (no Content-Length to refuse it by) is cut off
+/// at 1 MB with 413, and nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_two_megabyte_activity_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let a = Server::start_on("127.0.0.1", &[]);
+    a.create_account("alice", "alice password");
+    let before = guise_e2e::psql_rows(&a.db_url, "SELECT count(*) FROM inbox_seen");
+    let addr = a.url.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let head = format!(
+            "POST /inbox HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/activity+json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        wr.write_all(head.as_bytes()).await?;
+        let chunk = vec![b' '; 64 * 1024];
+        for _ in 0..32 {
+            wr.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            wr.write_all(&chunk).await?;
+            wr.write_all(b"\r\n").await?;
+        }
+        wr.write_all(b"0\r\n\r\n").await
+    });
+    // Read the answer until its JSON body is in (the connection may stay open).
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).trim_end().ends_with('}') {
+        match tokio::time::timeout(Duration::from_secs(30), rd.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    writer.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "{}",
+        answer.lines().next().unwrap_or_default()
+    );
+    assert!(answer.contains("\"error\""), "{answer}");
+    assert_eq!(
+        guise_e2e::psql_rows(&a.db_url, "SELECT count(*) FROM inbox_seen"),
+        before
+    );
 }

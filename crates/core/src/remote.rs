@@ -66,7 +66,7 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
         return crate::accounts::get_identity(conn, existing.id).await;
     }
     let id = Id::generate(clock.now()).get();
-    diesel::insert_into(identities::table)
+    let inserted = diesel::insert_into(identities::table)
         .values((
             identities::id.eq(id),
             identities::tier.eq(tier.as_str()),
@@ -86,14 +86,20 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
             identities::created_on.eq(clock.today()),
         ))
         .execute(conn)
-        .await
-        .map_err(|e| match CoreError::from(e) {
-            e if e.is_unique_violation() => {
-                CoreError::Conflict("another actor holds that handle on that domain")
-            }
-            e => e,
-        })?;
-    crate::accounts::get_identity(conn, id).await
+        .await;
+    match inserted {
+        Ok(_) => crate::accounts::get_identity(conn, id).await,
+        Err(e) => match CoreError::from(e) {
+            // Two activities from a new actor at once: the other one stored it.
+            e if e.is_unique_violation() => match by_actor_url(conn, &r.actor_url).await? {
+                Some(existing) => Ok(existing),
+                None => Err(CoreError::Conflict(
+                    "another actor holds that handle on that domain",
+                )),
+            },
+            e => Err(e),
+        },
+    }
 }
 
 /// Records an activity id; false if it was seen before (a replay).
@@ -323,49 +329,54 @@ pub async fn store_note(
     let id = Id::generate(n.published.min(clock.now())).get();
     let content = crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None);
     let author_id = author.id;
-    let status = conn
-        .transaction::<_, CoreError, _>(async move |conn| {
-            let status: crate::models::Status = diesel::insert_into(statuses::table)
-                .values((
-                    statuses::id.eq(id),
-                    statuses::identity_id.eq(author_id),
-                    statuses::uri.eq(&n.uri),
-                    statuses::url.eq(&n.url),
-                    statuses::source_text.eq(&n.text),
-                    statuses::content.eq(&content),
-                    statuses::spoiler_text.eq(&n.summary),
-                    statuses::sensitive.eq(n.sensitive || !n.summary.is_empty()),
-                    statuses::visibility.eq(n.visibility.as_str()),
-                    statuses::in_reply_to_id.eq(parent.as_ref().map(|p| p.id)),
-                    statuses::in_reply_to_identity_id.eq(parent.as_ref().map(|p| p.identity_id)),
-                    statuses::thread_root_id.eq(parent.as_ref().map_or(id, |p| p.thread_root_id)),
-                    statuses::local.eq(false),
-                    statuses::created_at.eq(n.published),
-                    statuses::attachments.eq(&n.attachments),
-                    statuses::emojis.eq(&n.emojis),
-                ))
-                .returning(crate::models::Status::as_returning())
-                .get_result(conn)
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let status: Option<crate::models::Status> = diesel::insert_into(statuses::table)
+            .values((
+                statuses::id.eq(id),
+                statuses::identity_id.eq(author_id),
+                statuses::uri.eq(&n.uri),
+                statuses::url.eq(&n.url),
+                statuses::source_text.eq(&n.text),
+                statuses::content.eq(&content),
+                statuses::spoiler_text.eq(&n.summary),
+                statuses::sensitive.eq(n.sensitive || !n.summary.is_empty()),
+                statuses::visibility.eq(n.visibility.as_str()),
+                statuses::in_reply_to_id.eq(parent.as_ref().map(|p| p.id)),
+                statuses::in_reply_to_identity_id.eq(parent.as_ref().map(|p| p.identity_id)),
+                statuses::thread_root_id.eq(parent.as_ref().map_or(id, |p| p.thread_root_id)),
+                statuses::local.eq(false),
+                statuses::created_at.eq(n.published),
+                statuses::attachments.eq(&n.attachments),
+                statuses::emojis.eq(&n.emojis),
+            ))
+            // The same note may arrive twice at once (a Create and a
+            // boost that fetched it): the first one stores it.
+            .on_conflict_do_nothing()
+            .returning(crate::models::Status::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        let Some(status) = status else {
+            return Ok(None);
+        };
+        for m in &n.mentions {
+            diesel::insert_into(mentions::table)
+                .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))
+                .on_conflict_do_nothing()
+                .execute(conn)
                 .await?;
-            for m in &n.mentions {
-                diesel::insert_into(mentions::table)
-                    .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-                notify(conn, clock, m, author_id, "mention", Some(id)).await?;
-            }
-            for t in &n.hashtags {
-                diesel::insert_into(status_tags::table)
-                    .values((status_tags::status_id.eq(id), status_tags::name.eq(t)))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-            }
-            Ok(status)
-        })
-        .await?;
-    Ok(Some(status))
+            notify(conn, clock, m, author_id, "mention", Some(id)).await?;
+        }
+        for t in &n.hashtags {
+            diesel::insert_into(status_tags::table)
+                .values((status_tags::status_id.eq(id), status_tags::name.eq(t)))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+        }
+        Ok(Some(status))
+    })
+    .await
 }
 
 /// A remote face deletes one of its notes (by URI); others' notes are untouched.

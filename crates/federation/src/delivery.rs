@@ -5,6 +5,7 @@
 
 use crate::fetch::Fetcher;
 use crate::protocol::{self, Urls};
+use futures::StreamExt;
 use guise_core::accounts::get_identity;
 use guise_core::queue::{self, Delivery, Event, NewDelivery};
 use guise_core::{Clock, CoreError, CoreResult, Db, DbConn, Id};
@@ -117,6 +118,16 @@ async fn note_and_audience(
         .chain(parent.as_ref().map(|pv| &pv.author))
     {
         inboxes.extend(inbox_of(m));
+    }
+    // A thread-starting public anonymous post was boosted to the announcer's
+    // followers: its edits go to them too.
+    if view.author.tier() == guise_policy::Tier::Anonymous
+        && s.in_reply_to_id.is_none()
+        && s.visibility() == Visibility::Public
+    {
+        if let Some(a) = guise_core::announcer::active(conn).await? {
+            inboxes.extend(queue::remote_follower_inboxes(conn, a.id).await?);
+        }
     }
     Ok(Some((view.author.clone(), note, inboxes)))
 }
@@ -503,6 +514,7 @@ async fn send(
     };
     drop(conn);
     let body = serde_json::to_vec(&d.activity).map_err(|e| e.to_string())?;
+    let body = std::sync::Arc::new(body);
     let url = Url::parse(&d.inbox_url).map_err(|e| e.to_string())?;
     let host = match url.port() {
         Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
@@ -512,16 +524,24 @@ async fn send(
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
-    let headers = crate::signatures::sign(
-        "POST",
-        &host,
-        &path,
-        Some(&body),
-        &key_id,
-        &key.private_pem,
-        clock.now(),
-    )
+    // RSA signing is CPU work: off the async threads, so sends overlap.
+    let now = clock.now();
+    let to_sign = body.clone();
+    let headers = tokio::task::spawn_blocking(move || {
+        crate::signatures::sign(
+            "POST",
+            &host,
+            &path,
+            Some(&to_sign),
+            &key_id,
+            &key.private_pem,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| e.to_string())?
     .map_err(|e| e.to_string())?;
+    let body = std::sync::Arc::try_unwrap(body).unwrap_or_else(|b| b.as_ref().clone());
     fetcher.post(&url, headers, body).await
 }
 
@@ -534,6 +554,8 @@ pub struct Settings {
     /// take it (a worker killed mid-send leaves its deliveries for others).
     pub lease: chrono::Duration,
     pub retry: RetryPolicy,
+    /// Deliveries in flight at once (each to a different inbox or not).
+    pub concurrency: usize,
 }
 
 impl Default for Settings {
@@ -542,6 +564,7 @@ impl Default for Settings {
             poll: std::time::Duration::from_secs(1),
             lease: chrono::Duration::minutes(10),
             retry: RetryPolicy::default(),
+            concurrency: 16,
         }
     }
 }
@@ -560,14 +583,28 @@ pub async fn deliver_once(
         queue::lease_due(&mut conn, clock, limit, settings.lease).await?
     };
     let policy = settings.retry;
-    for d in &due {
-        // Blocked domains are never delivered to.
-        if Url::parse(&d.inbox_url).is_ok_and(|u| fetcher.is_blocked(&u)) {
+    // Sent concurrently; answers are recorded one by one as they come.
+    // `None`: not sent (a blocked domain); else the inbox's status or an error.
+    type Sent = (Delivery, Option<Result<Option<u16>, String>>);
+    let tried = due.len();
+    let sent: Vec<Sent> = futures::stream::iter(due)
+        .map(|d| async move {
+            // Blocked domains are never delivered to.
+            if Url::parse(&d.inbox_url).is_ok_and(|u| fetcher.is_blocked(&u)) {
+                return (d, None);
+            }
+            let result = send(db, clock, urls, fetcher, &d).await;
+            (d, Some(result))
+        })
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+    for (d, result) in sent {
+        let Some(result) = result else {
             let mut conn = db.conn().await?;
             queue::finish(&mut conn, d.id).await?;
             continue;
-        }
-        let result = send(db, clock, urls, fetcher, d).await;
+        };
         let (outcome, error) = match &result {
             Ok(status) => (
                 classify(*status),
@@ -587,7 +624,7 @@ pub async fn deliver_once(
                 queue::finish(&mut conn, d.id).await?;
             }
             Outcome::Drop(reason) => {
-                tracing::info!(inbox = %d.inbox_url, reason, "delivery dropped");
+                tracing::info!(inbox = %d.inbox_url, reason, answer = %error, "delivery dropped");
                 queue::finish(&mut conn, d.id).await?;
             }
             Outcome::Retry(reason) => {
@@ -605,7 +642,7 @@ pub async fn deliver_once(
                 ) {
                     Some(at) => {
                         let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or(now);
-                        queue::retry_at(&mut conn, d, at, first, &format!("{reason}: {error}"))
+                        queue::retry_at(&mut conn, &d, at, first, &format!("{reason}: {error}"))
                             .await?;
                     }
                     None => {
@@ -617,7 +654,7 @@ pub async fn deliver_once(
         }
         queue::set_host_failed_days(&mut conn, &host, health.days()).await?;
     }
-    Ok(due.len())
+    Ok(tried)
 }
 
 /// Runs the worker until the process ends.
@@ -635,7 +672,8 @@ pub async fn run(
                 tracing::warn!(error = %e, "outbox expansion");
                 0
             });
-        let sent = deliver_once(&db, clock.as_ref(), &urls, &fetcher, 20, &settings)
+        let batch = i64::try_from(settings.concurrency * 4).unwrap_or(64);
+        let sent = deliver_once(&db, clock.as_ref(), &urls, &fetcher, batch, &settings)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "delivery");

@@ -254,10 +254,16 @@ async fn user_collection(
     collection(&state, &path.0, false, &path.1).await
 }
 
+/// `/anon/{handle}/{collection}`, and `/anon/{handle}/{id}`: an anonymous
+/// status's `url` (anonymous faces have no `/@` profile page).
 async fn anon_collection(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
+    if path.1.parse::<i64>().is_ok() {
+        return note(&req, &state, &path.0, &path.1, true).await;
+    }
     if !matches!(path.1.as_str(), "followers" | "following" | "outbox") {
         return Err(ApiError::not_found());
     }

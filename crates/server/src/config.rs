@@ -87,6 +87,8 @@ pub struct FederationConfig {
     pub delivery_lease_secs: i64,
     /// The first retry's delay; later ones double, with jitter, up to 6 h.
     pub retry_first_delay_secs: i64,
+    /// Deliveries a worker has in flight at once.
+    pub delivery_concurrency: usize,
     /// The shared `anonymous` actor boosts public anonymous posts that start
     /// a thread, so its followers see them.
     pub anonymous_announcer: bool,
@@ -102,6 +104,7 @@ impl Default for FederationConfig {
             worker_poll_ms: 1000,
             delivery_lease_secs: 600,
             retry_first_delay_secs: 60,
+            delivery_concurrency: 16,
             anonymous_announcer: true,
         }
     }

@@ -205,6 +205,7 @@ async fn inbox(
     }
     drop(conn);
     if let Err(e) = handle(&state, &sender, &parsed).await {
+        tracing::info!(kind = %parsed.kind, status = e.status.as_u16(), error = %e.message, "activity refused");
         // The sender retries; its retry must not be taken for a replay.
         let mut conn = state.db.conn().await?;
         remote::forget_sight(&mut conn, parsed.id.as_str()).await?;
@@ -279,8 +280,14 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
             }
         }
         "Accept" | "Reject" => {
-            // An answer to our Follow: its actor is one of our faces.
-            let follower = inner("actor");
+            // An answer to our Follow: its actor is one of our faces, named
+            // in the embedded Follow, or by the Follow's id (`{face}/follows/{n}`).
+            let mut follower = inner("actor");
+            if follower.is_empty() {
+                if let Some((face, _)) = object_id.split_once("/follows/") {
+                    follower = face.to_owned();
+                }
+            }
             if let Some(local) = local_face_by_url(state, &follower).await? {
                 let mut conn = state.db.conn().await?;
                 if a.kind == "Accept" {
@@ -413,11 +420,22 @@ pub async fn resolve_status(
     let Ok((final_url, doc)) = state.fetcher.get_json(&url).await else {
         return Ok(None);
     };
-    let Ok(note) = parse_note(&doc) else {
+    let Ok(mut note) = parse_note(&doc) else {
         return Ok(None);
     };
+    // A page URL (Mastodon's `/@user/123`) may serve a note whose id is
+    // elsewhere on its host: that id is fetched, and must be itself.
     if note.id != final_url {
-        return Ok(None);
+        if !guise_federation::remote::same_host(note.id.as_str(), final_url.as_str()) {
+            return Ok(None);
+        }
+        let Ok((canonical_url, canonical)) = state.fetcher.get_json(&note.id).await else {
+            return Ok(None);
+        };
+        match parse_note(&canonical) {
+            Ok(n) if n.id == canonical_url => note = n,
+            _ => return Ok(None),
+        }
     }
     if local_path(state, note.id.as_str()).is_some() {
         return Ok(None);

@@ -110,6 +110,7 @@ fn worker_settings(c: &Config) -> guise_federation::delivery::Settings {
             first_delay_secs: f.retry_first_delay_secs,
             ..Default::default()
         },
+        concurrency: f.delivery_concurrency.max(1),
     }
 }
 

@@ -333,3 +333,40 @@ fn string_leaves(v: &Value, out: &mut std::collections::BTreeSet<String>) {
         _ => {}
     }
 }
+
+#[actix_web::test]
+async fn an_anonymous_status_url_answers() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let s = t.post_status(&anon, json!({ "status": "who am I" })).await;
+    let url = s["url"].as_str().unwrap();
+    assert!(url.contains("/anon/"), "{url}");
+    let path = url.trim_start_matches("https://guise.test");
+    // ActivityPub JSON for servers, the same Note as at its uri.
+    let (status, note, _) = ap_get(&t, path).await;
+    assert_eq!(status, 200);
+    assert_eq!(note["id"], s["uri"]);
+    // HTML for people.
+    let app = actix_web::test::init_service(guise_server::app(t.state.clone())).await;
+    let resp = actix_web::test::call_service(
+        &app,
+        actix_web::test::TestRequest::get().uri(path).to_request(),
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let body = actix_web::test::read_body(resp).await;
+    assert!(String::from_utf8_lossy(&body).contains("who am I"));
+    // Collections still answer at their names; other names do not.
+    let actor = s["account"]["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("https://guise.test");
+    for (name, want) in [("followers", 200), ("nonsense", 404)] {
+        assert_eq!(
+            ap_get(&t, &format!("{actor}/{name}")).await.0,
+            want,
+            "{name}"
+        );
+    }
+}

@@ -559,3 +559,52 @@ async fn a_blocked_remote_cannot_follow_again() {
         .iter()
         .any(|e| e.contains("remote_follow.rejected") && e.contains("/follows/2")));
 }
+
+#[actix_web::test]
+async fn an_accept_naming_our_follow_by_id_is_understood() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (alice, alice_tok) = t.user("alice").await;
+    let r = remote_actor("remy").await;
+    // remy becomes known to us by following alice.
+    deliver(
+        &t,
+        &r,
+        "/inbox",
+        &follow(&r, "https://guise.test/users/alice", 1),
+        |_| {},
+    )
+    .await;
+    let remy = followers(&t, &alice).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rel = t
+        .call(
+            actix_web::http::Method::POST,
+            &format!("/api/v1/accounts/{remy}/follow"),
+            Some(&alice_tok),
+            None,
+        )
+        .await;
+    assert_eq!(rel.json["requested"], true);
+    let edge = t.dump().await["outbox_events"]
+        .iter()
+        .find(|e| e.contains("follow.created"))
+        .and_then(|e| e.split("\"\"edge\"\": \"\"").nth(1))
+        .and_then(|e| e.split("\"\"").next())
+        .unwrap()
+        .to_owned();
+    let accept = json!({ "id": format!("{}/accepts/1", r.actor), "type": "Accept", "actor": r.actor,
+        "object": format!("https://guise.test/users/alice/follows/{edge}") });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", accept.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let rel = t
+        .get(
+            &format!("/api/v1/accounts/relationships?id[]={remy}"),
+            Some(&alice_tok),
+        )
+        .await;
+    assert_eq!(rel.json[0]["following"], true, "{}", rel.json);
+}
