@@ -487,32 +487,60 @@ pub async fn expand_once(db: &Db, clock: &dyn Clock, urls: &Urls, limit: i64) ->
     .await
 }
 
-async fn send(
+/// A signer's key id and parsed private key, shared by its deliveries.
+type Signer = std::sync::Arc<(String, rsa::RsaPrivateKey)>;
+
+/// Loads and parses the key of each face (or the instance actor) that signs
+/// one of `due`: once per batch, not once per delivery. A signer whose key
+/// cannot be had is left out (its deliveries fail and are retried).
+async fn signers(
     db: &Db,
-    clock: &dyn Clock,
     urls: &Urls,
+    due: &[Delivery],
+) -> CoreResult<std::collections::HashMap<Option<i64>, Signer>> {
+    let mut out = std::collections::HashMap::new();
+    let mut conn = db.conn().await?;
+    for d in due {
+        if out.contains_key(&d.signer_identity_id) {
+            continue;
+        }
+        match signer(&mut conn, urls, d.signer_identity_id).await {
+            Ok(s) => {
+                out.insert(d.signer_identity_id, s);
+            }
+            Err(e) => tracing::warn!(error = %e, "no key to sign deliveries with"),
+        }
+    }
+    Ok(out)
+}
+
+async fn signer(conn: &mut DbConn, urls: &Urls, who: Option<i64>) -> CoreResult<Signer> {
+    let (pair, key_id) = match who {
+        Some(id) => {
+            let face = get_identity(conn, id).await?;
+            let pair = guise_core::keys::key_of(conn, id, crate::keys::generate).await?;
+            (pair, urls.key_id(&face))
+        }
+        None => (
+            guise_core::keys::instance_key(conn, "instance", crate::keys::generate).await?,
+            format!("{}#main-key", urls.instance_actor()),
+        ),
+    };
+    let key =
+        tokio::task::spawn_blocking(move || crate::signatures::private_key(&pair.private_pem))
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
+    Ok(std::sync::Arc::new((key_id, key)))
+}
+
+async fn send(
+    clock: &dyn Clock,
     fetcher: &Fetcher,
     d: &Delivery,
+    signer: Option<Signer>,
 ) -> Result<Option<u16>, String> {
-    let mut conn = db.conn().await.map_err(|e| e.to_string())?;
-    let (key, key_id) = match d.signer_identity_id {
-        Some(id) => {
-            let face = get_identity(&mut conn, id)
-                .await
-                .map_err(|e| e.to_string())?;
-            let key = guise_core::keys::key_of(&mut conn, id, crate::keys::generate)
-                .await
-                .map_err(|e| e.to_string())?;
-            (key, urls.key_id(&face))
-        }
-        None => {
-            let key = guise_core::keys::instance_key(&mut conn, "instance", crate::keys::generate)
-                .await
-                .map_err(|e| e.to_string())?;
-            (key, format!("{}#main-key", urls.instance_actor()))
-        }
-    };
-    drop(conn);
+    let signer = signer.ok_or("no key to sign with")?;
     let body = serde_json::to_vec(&d.activity).map_err(|e| e.to_string())?;
     let body = std::sync::Arc::new(body);
     let url = Url::parse(&d.inbox_url).map_err(|e| e.to_string())?;
@@ -528,13 +556,13 @@ async fn send(
     let now = clock.now();
     let to_sign = body.clone();
     let headers = tokio::task::spawn_blocking(move || {
-        crate::signatures::sign(
+        crate::signatures::sign_with(
             "POST",
             &host,
             &path,
             Some(&to_sign),
-            &key_id,
-            &key.private_pem,
+            &signer.0,
+            &signer.1,
             now,
         )
     })
@@ -587,13 +615,16 @@ pub async fn deliver_once(
     // `None`: not sent (a blocked domain); else the inbox's status or an error.
     type Sent = (Delivery, Option<Result<Option<u16>, String>>);
     let tried = due.len();
+    let keys = signers(db, urls, &due).await?;
+    let keys = &keys;
     let sent: Vec<Sent> = futures::stream::iter(due)
         .map(|d| async move {
             // Blocked domains are never delivered to.
             if Url::parse(&d.inbox_url).is_ok_and(|u| fetcher.is_blocked(&u)) {
                 return (d, None);
             }
-            let result = send(db, clock, urls, fetcher, &d).await;
+            let signer = keys.get(&d.signer_identity_id).cloned();
+            let result = send(clock, fetcher, &d, signer).await;
             (d, Some(result))
         })
         .buffer_unordered(settings.concurrency.max(1))
@@ -617,7 +648,8 @@ pub async fn deliver_once(
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
         let mut conn = db.conn().await?;
-        let mut health = HostHealth::from_days(queue::host_failed_days(&mut conn, &host).await?);
+        let failed_before = queue::host_failed_days(&mut conn, &host).await?;
+        let mut health = HostHealth::from_days(failed_before.clone());
         match outcome {
             Outcome::Delivered => {
                 health.heard_from();
@@ -652,7 +684,10 @@ pub async fn deliver_once(
                 }
             }
         }
-        queue::set_host_failed_days(&mut conn, &host, health.days()).await?;
+        // Written only when it changed (a healthy host's success writes nothing).
+        if health.days() != failed_before.as_slice() {
+            queue::set_host_failed_days(&mut conn, &host, health.days()).await?;
+        }
     }
     Ok(tried)
 }

@@ -70,8 +70,26 @@ pub fn sign(
     private_pem: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, String)>, SigError> {
-    let key =
-        RsaPrivateKey::from_pkcs8_pem(private_pem).map_err(|e| SigError::Key(e.to_string()))?;
+    let key = private_key(private_pem)?;
+    sign_with(method, host, path_and_query, body, key_id, &key, now)
+}
+
+/// A private key parsed once (parsing checks the key and is slower than
+/// signing with it), for signing many requests.
+pub fn private_key(private_pem: &str) -> Result<RsaPrivateKey, SigError> {
+    RsaPrivateKey::from_pkcs8_pem(private_pem).map_err(|e| SigError::Key(e.to_string()))
+}
+
+/// `sign` with a parsed key.
+pub fn sign_with(
+    method: &str,
+    host: &str,
+    path_and_query: &str,
+    body: Option<&[u8]>,
+    key_id: &str,
+    key: &RsaPrivateKey,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, SigError> {
     let mut headers = BTreeMap::new();
     headers.insert("host".to_owned(), host.to_owned());
     headers.insert("date".to_owned(), http_date(now));
