@@ -507,6 +507,24 @@ async fn every_activity_crosses_with_the_right_face_and_tier() {
         (s["favourites_count"] == 1).then_some(s)
     })
     .await;
+    // alice's real name boosts bob's post: B counts it and tells bob.
+    api_a
+        .post(
+            &format!("/api/v1/statuses/{bob_post_on_a}/reblog"),
+            Some(&real_tok),
+            json!({}),
+        )
+        .await;
+    eventually("alice_real's boost on B", || async {
+        let s = api_b.get(&format!("/api/v1/statuses/{bob_id}"), &bob).await;
+        (s["reblogs_count"] == 1).then_some(s)
+    })
+    .await;
+    let n = api_b
+        .get("/api/v1/notifications?types[]=reblog", &bob)
+        .await;
+    assert_eq!(n[0]["account"]["id"], rid_real.as_str());
+
     // bob can block the anonymous face.
     let anon_face_on_b = r1["account"]["id"].as_str().unwrap().to_owned();
     let other_thread = api_a
