@@ -498,4 +498,31 @@ mod tests {
             Err(FetchError::TooLarge(1024))
         ));
     }
+
+    #[tokio::test]
+    async fn blocked_domains_are_never_fetched() {
+        let port = serve_once(br#"{"id":"x"}"#.to_vec()).await;
+        let lookup: Arc<dyn Lookup> = Arc::new(Fixed(vec!["127.0.0.1".parse().unwrap()]));
+        let f = Fetcher::new(true, 1024, lookup).unwrap();
+        f.block_domains(vec!["Blocked.example".into()]);
+        for host in ["blocked.example", "sub.blocked.example"] {
+            let url = Url::parse(&format!("http://{host}:{port}/actor")).unwrap();
+            assert!(f.is_blocked(&url), "{host}");
+            assert!(matches!(
+                f.get_json(&url).await,
+                Err(FetchError::Refused(_))
+            ));
+            assert!(matches!(
+                f.get_media(&url, 1024).await,
+                Err(FetchError::Refused(_))
+            ));
+        }
+        assert!(!f.is_blocked(&Url::parse("http://notblocked.example/").unwrap()));
+        // The one server answers: it was never asked.
+        let (_, v) = f
+            .get_json(&Url::parse(&format!("http://127.0.0.1:{port}/actor")).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(v["id"], "x");
+    }
 }

@@ -192,3 +192,40 @@ fn hostile_actors_are_refused() {
     let a = with(&|v| v["name"] = json!("x".repeat(10_000))).unwrap();
     assert_eq!(a.name.chars().count(), 200);
 }
+
+#[test]
+fn boosts_are_addressed_by_their_visibility() {
+    use guise_federation::protocol::{announce_activity, PUBLIC};
+    use guise_policy::Visibility;
+    let urls = guise_federation::Urls::new("https://guise.example");
+    let at = chrono::DateTime::from_timestamp(0, 0).unwrap();
+    let author = "https://remote.example/users/bea";
+    let followers = "https://guise.example/users/zed/followers";
+    let note = "https://remote.example/n/1";
+    let public = announce_activity(
+        &urls,
+        &sample_face(),
+        7,
+        note,
+        author,
+        at,
+        Visibility::Public,
+    );
+    assert_eq!(public["to"], json!([PUBLIC]));
+    assert_eq!(public["cc"], json!([author, followers]));
+    let private = announce_activity(
+        &urls,
+        &sample_face(),
+        7,
+        note,
+        author,
+        at,
+        Visibility::Private,
+    );
+    assert_eq!(private["to"], json!([followers]));
+    assert!(!private.to_string().contains(PUBLIC), "{private}");
+    assert_eq!(
+        private["id"],
+        "https://guise.example/users/zed/statuses/7/activity"
+    );
+}

@@ -14,27 +14,47 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 struct Remote {
     actor: String,
     key: KeyPair,
+    key_id: String,
+    /// GETs the remote server answered.
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Remote {
+    /// The key id its document publishes.
+    fn key_id(&self) -> String {
+        self.key_id.clone()
+    }
 }
 
 /// Serves `doc` (an actor) to every GET, like a remote server would.
 async fn remote_actor(name: &str) -> Remote {
+    remote_actor_with(name, |_| {}).await
+}
+
+/// `remote_actor`, with the document changed by `edit` first.
+async fn remote_actor_with(name: &str, edit: impl FnOnce(&mut Value)) -> Remote {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let key = guise_federation::keys::generate().unwrap();
     let actor = format!("http://127.0.0.1:{port}/users/{name}");
-    let doc = json!({
+    let mut doc = json!({
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
         "id": actor, "type": "Person", "preferredUsername": name, "name": "Remote person",
         "inbox": format!("{actor}/inbox"), "endpoints": { "sharedInbox": format!("http://127.0.0.1:{port}/inbox") },
         "publicKey": { "id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": key.public_pem }
-    })
-    .to_string();
+    });
+    edit(&mut doc);
+    let key_id = doc["publicKey"]["id"].as_str().unwrap().to_owned();
+    let doc = doc.to_string();
+    let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = fetches.clone();
     tokio::spawn(async move {
         loop {
             let Ok((mut s, _)) = listener.accept().await else {
                 return;
             };
             let doc = doc.clone();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut buf = [0u8; 8192];
                 let _ = s.read(&mut buf).await;
@@ -43,7 +63,12 @@ async fn remote_actor(name: &str) -> Remote {
             });
         }
     });
-    Remote { actor, key }
+    Remote {
+        actor,
+        key,
+        key_id,
+        fetches,
+    }
 }
 
 async fn deliver(
@@ -58,7 +83,7 @@ async fn deliver(
         "guise.test",
         path,
         Some(body),
-        &format!("{}#main-key", r.actor),
+        &r.key_id(),
         &r.key.private_pem,
         t.clock.now(),
     )
@@ -80,6 +105,15 @@ fn follow(r: &Remote, target: &str, n: u32) -> Vec<u8> {
     json!({ "@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/follows/{n}", r.actor), "type": "Follow", "actor": r.actor, "object": target })
         .to_string()
         .into_bytes()
+}
+
+/// `r` follows alice; accepted.
+async fn follows_alice(t: &TestApp, r: &Remote) {
+    let body = follow(r, "https://guise.test/users/alice", 1);
+    assert_eq!(
+        deliver(t, r, "/inbox", &body, |_| {}).await,
+        StatusCode::ACCEPTED
+    );
 }
 
 async fn followers(t: &TestApp, face: &str) -> Vec<Value> {
@@ -517,17 +551,7 @@ async fn a_blocked_remote_cannot_follow_again() {
     let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
     let (alice, alice_tok) = t.user("alice").await;
     let r = remote_actor("remy").await;
-    assert_eq!(
-        deliver(
-            &t,
-            &r,
-            "/inbox",
-            &follow(&r, "https://guise.test/users/alice", 1),
-            |_| {}
-        )
-        .await,
-        StatusCode::ACCEPTED
-    );
+    follows_alice(&t, &r).await;
     let remy = followers(&t, &alice).await[0]["id"]
         .as_str()
         .unwrap()
@@ -607,4 +631,196 @@ async fn an_accept_naming_our_follow_by_id_is_understood() {
         )
         .await;
     assert_eq!(rel.json[0]["following"], true, "{}", rel.json);
+}
+
+#[actix_web::test]
+async fn a_gotosocial_key_id_finds_its_known_owner_without_a_fetch() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (alice, _) = t.user("alice").await;
+    let r = remote_actor_with("bea", |d| {
+        let id = d["id"].as_str().unwrap().to_owned();
+        d["publicKey"]["id"] = json!(format!("{id}/main-key"));
+    })
+    .await;
+    follows_alice(&t, &r).await;
+    let fetched = r.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(fetched >= 1);
+    let undo = json!({ "id": format!("{}/undo/1", r.actor), "type": "Undo", "actor": r.actor,
+        "object": { "type": "Follow", "actor": r.actor, "object": "https://guise.test/users/alice" } });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", undo.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    assert!(followers(&t, &alice).await.is_empty());
+    assert_eq!(
+        r.fetches.load(std::sync::atomic::Ordering::SeqCst),
+        fetched,
+        "refetched a known key"
+    );
+}
+
+#[actix_web::test]
+async fn verified_by_is_believed_only_from_the_verifiers_own_host() {
+    let t = TestApp::with_env(&[
+        ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+        (
+            "GUISE_FEDERATION__TRUSTED_VERIFIERS",
+            "[\"trusted.example\", \"127.0.0.1\"]",
+        ),
+    ])
+    .await;
+    let (alice, alice_tok) = t.user("alice").await;
+    // Claims a trusted verifier that is not its own host.
+    let liar = remote_actor_with("liar", |d| {
+        d["tier"] = json!("real_name");
+        d["verifiedBy"] = json!("https://trusted.example");
+    })
+    .await;
+    // Vouched for by its own (trusted) host.
+    let honest = remote_actor_with("honest", |d| {
+        d["tier"] = json!("real_name");
+        d["verifiedBy"] = json!("http://127.0.0.1");
+    })
+    .await;
+    for r in [&liar, &honest] {
+        deliver(
+            &t,
+            r,
+            "/inbox",
+            &follow(r, "https://guise.test/users/alice", 1),
+            |_| {},
+        )
+        .await;
+    }
+    let f = t
+        .get(
+            &format!("/api/v1/accounts/{alice}/followers"),
+            Some(&alice_tok),
+        )
+        .await
+        .json;
+    let by = |name: &str| {
+        f.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["username"] == name)
+            .unwrap()["guise"]
+            .clone()
+    };
+    assert_eq!(by("liar")["tier"], "real_name");
+    assert_eq!(by("liar")["verified"], false);
+    assert_eq!(by("liar")["verified_by"], Value::Null);
+    assert_eq!(by("honest")["verified"], true);
+    assert_eq!(by("honest")["verified_by"], "127.0.0.1");
+}
+
+#[actix_web::test]
+async fn look_alike_hosts_are_not_ours() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let s = t.post_status(&alice, json!({ "status": "mine" })).await;
+    let sid = s["id"].as_str().unwrap();
+    let r = remote_actor("remy").await;
+    let like = json!({ "id": format!("{}/likes/1", r.actor), "type": "Like", "actor": r.actor,
+        "object": format!("https://guise.test.evil.example/users/alice/statuses/{sid}") });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", like.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let now = t.get(&format!("/api/v1/statuses/{sid}"), None).await;
+    assert_eq!(now.json["favourites_count"], 0);
+}
+
+#[actix_web::test]
+async fn a_failed_activity_is_acted_on_when_retried() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let r = remote_actor("remy").await;
+    let body = follow(&r, "https://guise.test/users/carol", 1);
+    // carol does not exist yet: refused, and not remembered as seen.
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &body, |_| {}).await,
+        StatusCode::NOT_FOUND
+    );
+    let (carol, _) = t.user("carol").await;
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &body, |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(followers(&t, &carol).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_resent_update_that_changes_nothing_leaves_no_edit() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let r = remote_actor("remy").await;
+    let host = r.actor.split('/').take(3).collect::<Vec<_>>().join("/");
+    let note = json!({ "id": format!("{host}/notes/1"), "type": "Note", "attributedTo": r.actor,
+        "content": "<p>same</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"] });
+    let create = json!({ "id": format!("{}/creates/1", r.actor), "type": "Create", "actor": r.actor, "object": note });
+    deliver(&t, &r, "/inbox", create.to_string().as_bytes(), |_| {}).await;
+    let update = json!({ "id": format!("{}/updates/1", r.actor), "type": "Update", "actor": r.actor, "object": note });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", update.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(t.row_counts().await["status_edits"], 0);
+    let mut edited = note.clone();
+    edited["content"] = json!("<p>changed</p>");
+    let update = json!({ "id": format!("{}/updates/2", r.actor), "type": "Update", "actor": r.actor, "object": edited });
+    deliver(&t, &r, "/inbox", update.to_string().as_bytes(), |_| {}).await;
+    // The original and the edit.
+    assert_eq!(t.row_counts().await["status_edits"], 2);
+}
+
+#[actix_web::test]
+async fn an_event_naming_something_gone_does_not_stall_the_outbox() {
+    use diesel_async::RunQueryDsl;
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    {
+        let mut conn = t.state.db.conn().await.unwrap();
+        diesel::sql_query(
+            "INSERT INTO outbox_events (id, kind, payload, created_at) VALUES \
+             (1, 'follow.created', '{\"from\": \"111\", \"to\": \"222\"}', now()), \
+             (2, 'favourite.deleted', '{\"from\": \"111\", \"status_id\": \"333\"}', now())",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    t.post_status(&alice, json!({ "status": "after them" }))
+        .await;
+    let urls = guise_federation::Urls::new("https://guise.test");
+    let n = guise_federation::delivery::expand_once(&t.state.db, t.clock.as_ref(), &urls, 100)
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let left = t.dump().await["outbox_events"]
+        .iter()
+        .filter(|e| e.ends_with(",)"))
+        .count();
+    assert_eq!(left, 0, "{:?}", t.dump().await["outbox_events"]);
+}
+
+#[actix_web::test]
+async fn search_refuses_an_actor_whose_document_names_another() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let r = remote_actor("remy").await;
+    // The server answers every path with remy's document.
+    let other = r.actor.replace("/users/remy", "/users/fake");
+    let found = t
+        .get(
+            &format!("/api/v2/search?q={other}&resolve=true&type=accounts"),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(found.json["accounts"], json!([]), "{}", found.json);
+    let found = t
+        .get(
+            &format!("/api/v2/search?q={}&resolve=true&type=accounts", r.actor),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(found.json["accounts"][0]["username"], "remy");
 }
