@@ -352,7 +352,31 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                 }
             }
         }
-        // A boost of a note (Lemmy's groups announce whole activities: not followed here).
+        // A group (Lemmy) relays a member's Create of a note: the note is
+        // fetched from its own origin (the relayed copy is not believed) and
+        // shown as the group's boost.
+        "Announce" if object_type == "Create" => {
+            let inner_object = a
+                .object
+                .as_ref()
+                .and_then(|o| o.get("object"))
+                .and_then(|o| o.as_str().or_else(|| o.get("id").and_then(|i| i.as_str())))
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(status) = resolve_status(state, &inner_object).await? {
+                let mut conn = state.db.conn().await?;
+                remote::announce(
+                    &mut conn,
+                    clock,
+                    sender,
+                    &status,
+                    a.id.as_str(),
+                    clock.now(),
+                )
+                .await?;
+            }
+        }
+        // A boost of a note, named or embedded.
         "Announce" if a.object.is_none() || is_note_type(object_type) => {
             if let Some(status) = resolve_status(state, &object_id).await? {
                 let mut conn = state.db.conn().await?;
@@ -414,6 +438,18 @@ pub async fn resolve_status(
         let mut conn = state.db.conn().await?;
         return Ok(guise_core::statuses::get_status(&mut conn, id).await.ok());
     }
+    let Some((note, author)) = fetch_note(state, uri).await? else {
+        return Ok(None);
+    };
+    store_note(state, &author, &note).await?;
+    let mut conn = state.db.conn().await?;
+    Ok(remote::status_by_uri(&mut conn, note.id.as_str()).await?)
+}
+
+/// Fetches a remote note and its author (not stored yet). The document's id
+/// must be the URL it came from — or, for a page URL (Mastodon's
+/// `/@user/123`), an id on the same host that answers with itself.
+async fn fetch_note(state: &AppState, uri: &str) -> ApiResult<Option<(RemoteNoteDoc, Identity)>> {
     let Ok(url) = Url::parse(uri) else {
         return Ok(None);
     };
@@ -423,8 +459,6 @@ pub async fn resolve_status(
     let Ok(mut note) = parse_note(&doc) else {
         return Ok(None);
     };
-    // A page URL (Mastodon's `/@user/123`) may serve a note whose id is
-    // elsewhere on its host: that id is fetched, and must be itself.
     if note.id != final_url {
         if !guise_federation::remote::same_host(note.id.as_str(), final_url.as_str()) {
             return Ok(None);
@@ -443,9 +477,31 @@ pub async fn resolve_status(
     let Some(author) = resolve_actor(state, &note.attributed_to).await? else {
         return Ok(None);
     };
-    store_note(state, &author, &note).await?;
-    let mut conn = state.db.conn().await?;
-    Ok(remote::status_by_uri(&mut conn, note.id.as_str()).await?)
+    Ok(Some((note, author)))
+}
+
+/// How many unknown ancestors of a reply are fetched (each costs a request).
+const MAX_ANCESTORS: usize = 5;
+
+/// Fetches and stores the unknown ancestors of a note, oldest first, so a
+/// reply joins its thread; at most `MAX_ANCESTORS`.
+async fn fetch_ancestors(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<()> {
+    let mut chain = Vec::new();
+    let mut next = doc.in_reply_to.clone();
+    while let Some(uri) = next.take() {
+        if chain.len() >= MAX_ANCESTORS || status_id_for(state, &uri).await?.is_some() {
+            break;
+        }
+        let Some((parent, author)) = fetch_note(state, &uri).await? else {
+            break;
+        };
+        next = parent.in_reply_to.clone();
+        chain.push((parent, author));
+    }
+    for (parent, author) in chain.into_iter().rev() {
+        store_one(state, &author, &parent).await?;
+    }
+    Ok(())
 }
 
 /// A remote actor by its id: known, or fetched and stored.
@@ -536,6 +592,12 @@ async fn remote_note(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<remote:
 
 /// Stores a remote note of `sender`'s (checked by the caller to be theirs).
 async fn store_note(state: &AppState, sender: &Identity, doc: &RemoteNoteDoc) -> ApiResult<()> {
+    fetch_ancestors(state, doc).await?;
+    store_one(state, sender, doc).await
+}
+
+/// Stores one note, its parent already stored or not to be had.
+async fn store_one(state: &AppState, sender: &Identity, doc: &RemoteNoteDoc) -> ApiResult<()> {
     let n = remote_note(state, doc).await?;
     let mut conn = state.db.conn().await?;
     remote::store_note(&mut conn, state.clock.as_ref(), &state.base_url, sender, n).await?;

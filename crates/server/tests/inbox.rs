@@ -33,6 +33,16 @@ async fn remote_actor(name: &str) -> Remote {
 
 /// `remote_actor`, with the document changed by `edit` first.
 async fn remote_actor_with(name: &str, edit: impl FnOnce(&mut Value)) -> Remote {
+    remote_server(name, edit, |_| Vec::new()).await
+}
+
+/// A remote server: `name`'s actor at every path, except the documents
+/// `others` gives (paths and documents, made knowing the server's base URL).
+async fn remote_server(
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+    others: impl FnOnce(&str) -> Vec<(String, Value)>,
+) -> Remote {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let key = guise_federation::keys::generate().unwrap();
@@ -46,6 +56,12 @@ async fn remote_actor_with(name: &str, edit: impl FnOnce(&mut Value)) -> Remote 
     edit(&mut doc);
     let key_id = doc["publicKey"]["id"].as_str().unwrap().to_owned();
     let doc = doc.to_string();
+    let base = format!("http://127.0.0.1:{port}");
+    let others: std::collections::HashMap<String, String> = others(&base)
+        .into_iter()
+        .map(|(path, v)| (path, v.to_string()))
+        .collect();
+    let others = std::sync::Arc::new(others);
     let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = fetches.clone();
     tokio::spawn(async move {
@@ -53,11 +69,14 @@ async fn remote_actor_with(name: &str, edit: impl FnOnce(&mut Value)) -> Remote 
             let Ok((mut s, _)) = listener.accept().await else {
                 return;
             };
-            let doc = doc.clone();
+            let (doc, others) = (doc.clone(), others.clone());
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut buf = [0u8; 8192];
-                let _ = s.read(&mut buf).await;
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let path = head.split_whitespace().nth(1).unwrap_or("/");
+                let doc = others.get(path).cloned().unwrap_or(doc);
                 let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/activity+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}", doc.len());
                 let _ = s.write_all(resp.as_bytes()).await;
             });
@@ -823,4 +842,112 @@ async fn search_refuses_an_actor_whose_document_names_another() {
         )
         .await;
     assert_eq!(found.json["accounts"][0]["username"], "remy");
+}
+
+#[actix_web::test]
+async fn a_reply_brings_its_missing_ancestors() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let note = |base: &str, n: u32, parent: Option<u32>| {
+        json!({ "id": format!("{base}/notes/{n}"), "type": "Note", "attributedTo": format!("{base}/users/remy"),
+                "content": format!("<p>note {n}</p>"), "inReplyTo": parent.map(|p| format!("{base}/notes/{p}")),
+                "to": ["https://www.w3.org/ns/activitystreams#Public"] })
+    };
+    let r = remote_server(
+        "remy",
+        |_| {},
+        |base| {
+            vec![
+                ("/notes/1".into(), note(base, 1, None)),
+                ("/notes/2".into(), note(base, 2, Some(1))),
+            ]
+        },
+    )
+    .await;
+    let base = r.actor.trim_end_matches("/users/remy").to_owned();
+    let create = json!({ "id": format!("{}/creates/3", r.actor), "type": "Create", "actor": r.actor,
+        "object": note(&base, 3, Some(2)) });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", create.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let public = t.get("/api/v1/timelines/public", Some(&alice)).await.json;
+    let id_of = |n: u32| {
+        public
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["uri"] == format!("{base}/notes/{n}"))
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("note {n} missing: {public}"))
+    };
+    let (one, two, three) = (id_of(1), id_of(2), id_of(3));
+    let ctx = t
+        .get(&format!("/api/v1/statuses/{three}/context"), Some(&alice))
+        .await
+        .json;
+    let ancestors: Vec<&str> = ctx["ancestors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ancestors, [one.as_str(), two.as_str()]);
+}
+
+#[actix_web::test]
+async fn a_lemmy_community_relays_a_members_post_fetched_from_its_origin() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let member_key = guise_federation::keys::generate().unwrap();
+    let pem = member_key.public_pem.clone();
+    let group = remote_server(
+        "engines",
+        |d| d["type"] = json!("Group"),
+        move |base| {
+            let dee = format!("{base}/u/dee");
+            vec![
+                ("/u/dee".into(), json!({ "id": dee, "type": "Person", "preferredUsername": "dee",
+                    "inbox": format!("{dee}/inbox"),
+                    "publicKey": { "id": format!("{dee}#main-key"), "owner": dee, "publicKeyPem": pem } })),
+                ("/post/1".into(), json!({ "id": format!("{base}/post/1"), "type": "Page", "attributedTo": dee,
+                    "name": "A V8 in a Beetle", "content": "<p>the real text</p>",
+                    "to": [format!("{base}/users/engines"), "https://www.w3.org/ns/activitystreams#Public"] })),
+            ]
+        },
+    )
+    .await;
+    let base = group.actor.trim_end_matches("/users/engines").to_owned();
+    // The relayed copy says something else: it is not believed.
+    let announce = json!({ "id": format!("{}/announces/1", group.actor), "type": "Announce", "actor": group.actor,
+        "object": { "id": format!("{base}/creates/1"), "type": "Create", "actor": format!("{base}/u/dee"),
+            "object": { "id": format!("{base}/post/1"), "type": "Page", "attributedTo": format!("{base}/u/dee"),
+                        "content": "<p>forged text</p>" } } });
+    assert_eq!(
+        deliver(
+            &t,
+            &group,
+            "/inbox",
+            announce.to_string().as_bytes(),
+            |_| {}
+        )
+        .await,
+        StatusCode::ACCEPTED
+    );
+    let public = t.get("/api/v1/timelines/public", Some(&alice)).await.json;
+    let post = public
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["uri"] == format!("{base}/post/1"))
+        .unwrap_or_else(|| panic!("{public}"))
+        .clone();
+    let content = post["content"].as_str().unwrap();
+    assert!(
+        content.contains("the real text") && content.contains("A V8 in a Beetle"),
+        "{content}"
+    );
+    assert!(!content.contains("forged"));
+    assert_eq!(post["account"]["username"], "dee");
+    assert_eq!(post["reblogs_count"], 1);
 }
