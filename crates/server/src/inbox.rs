@@ -352,33 +352,18 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                 }
             }
         }
-        // A group (Lemmy) relays a member's Create of a note: the note is
-        // fetched from its own origin (the relayed copy is not believed) and
-        // shown as the group's boost.
-        "Announce" if object_type == "Create" => {
-            let inner_object = a
-                .object
-                .as_ref()
-                .and_then(|o| o.get("object"))
-                .and_then(|o| o.as_str().or_else(|| o.get("id").and_then(|i| i.as_str())))
-                .unwrap_or_default()
-                .to_owned();
-            if let Some(status) = resolve_status(state, &inner_object).await? {
-                let mut conn = state.db.conn().await?;
-                remote::announce(
-                    &mut conn,
-                    clock,
-                    sender,
-                    &status,
-                    a.id.as_str(),
-                    clock.now(),
-                )
-                .await?;
-            }
-        }
-        // A boost of a note, named or embedded.
-        "Announce" if a.object.is_none() || is_note_type(object_type) => {
-            if let Some(status) = resolve_status(state, &object_id).await? {
+        // A boost of a note, named or embedded; or a group (Lemmy) relaying a
+        // member's Create of a note: that note is fetched from its own origin
+        // (the relayed copy is not believed) and shown as the group's boost.
+        "Announce"
+            if a.object.is_none() || is_note_type(object_type) || object_type == "Create" =>
+        {
+            let boosted = if object_type == "Create" {
+                inner("object")
+            } else {
+                object_id.clone()
+            };
+            if let Some(status) = resolve_status(state, &boosted).await? {
                 let mut conn = state.db.conn().await?;
                 remote::announce(
                     &mut conn,
