@@ -525,6 +525,30 @@ async fn every_activity_crosses_with_the_right_face_and_tier() {
         .await;
     assert_eq!(n[0]["account"]["id"], rid_real.as_str());
 
+    // bob replies to the anonymous face; its owner hears of it on A, through
+    // the anonymous token (the sealed index), and the reply joins the thread.
+    let anon_acct = r1["account"]["acct"].as_str().unwrap().to_owned();
+    let r1_id = r1["id"].as_str().unwrap().to_owned();
+    let bob_reply = api_b
+        .post(
+            "/api/v1/statuses",
+            Some(&bob),
+            json!({ "status": format!("@{anon_acct} answering you"), "in_reply_to_id": r1_id }),
+        )
+        .await;
+    let heard = eventually("bob's reply reaching the anonymous owner", || async {
+        let n = api_a
+            .get("/api/v1/notifications?types[]=mention", &anon)
+            .await;
+        n.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["status"]["uri"] == bob_reply["uri"])
+            .cloned()
+    })
+    .await;
+    assert_eq!(heard["status"]["in_reply_to_id"], anon1["id"]);
+
     // bob can block the anonymous face.
     let anon_face_on_b = r1["account"]["id"].as_str().unwrap().to_owned();
     let other_thread = api_a
