@@ -351,12 +351,14 @@ pub async fn delete_all(
     let mut deleted = 0;
     // A suspended face stays as moderators left it: its owner cannot undo a ban.
     for face in faces.iter().filter(|f| !f.suspended) {
-        let ids: Vec<i64> = statuses::table
+        let posts: Vec<crate::models::Status> = statuses::table
             .filter(statuses::identity_id.eq(face.id))
-            .select(statuses::id)
+            .select(crate::models::Status::as_select())
             .load(conn)
             .await?;
-        for id in ids {
+        for post in posts {
+            let id = post.id;
+            let addressed = st::addressed_by(conn, &post).await?;
             let delay = chrono::Duration::seconds(rng.gen_range(0..=spread.num_seconds().max(0)));
             let face_id = face.id;
             conn.transaction::<_, CoreError, _>(async move |conn| {
@@ -371,6 +373,7 @@ pub async fn delete_all(
                         "status_id": id.to_string(),
                         "identity_id": face_id.to_string(),
                         "not_before": (now + delay).to_rfc3339(),
+                        "addressed": addressed,
                     }),
                 )
                 .await

@@ -49,13 +49,14 @@ pub async fn delete_status(
 ) -> CoreResult<Status> {
     let status = get_status(conn, status_id).await?;
     let author = status.identity_id;
+    let addressed = crate::statuses::addressed_by(conn, &status).await?;
     conn.transaction::<_, CoreError, _>(async move |conn| {
         diesel::delete(statuses::table.find(status_id)).execute(conn).await?;
         outbox(
             conn,
             clock,
             "status.deleted",
-            serde_json::json!({ "status_id": status_id.to_string(), "identity_id": author.to_string(), "by": "moderator" }),
+            serde_json::json!({ "status_id": status_id.to_string(), "identity_id": author.to_string(), "by": "moderator", "addressed": addressed }),
         )
         .await?;
         Ok(())

@@ -554,6 +554,19 @@ pub async fn history(conn: &mut DbConn, status: &Status) -> CoreResult<Vec<Statu
         .await?)
 }
 
+/// Who a status addressed besides followers (its mentions, the replied-to
+/// face), as the ids a `status.deleted` event keeps: they go with the row,
+/// and the Delete must still reach them.
+pub async fn addressed_by(conn: &mut DbConn, status: &Status) -> CoreResult<Vec<String>> {
+    let mut addressed: Vec<i64> = mentions::table
+        .filter(mentions::status_id.eq(status.id))
+        .select(mentions::identity_id)
+        .load(conn)
+        .await?;
+    addressed.extend(status.in_reply_to_identity_id);
+    Ok(addressed.iter().map(i64::to_string).collect())
+}
+
 /// Deletes the author's own status (and the reblogs of it).
 pub async fn delete(
     conn: &mut DbConn,
@@ -566,15 +579,7 @@ pub async fn delete(
         return Err(CoreError::NotFound);
     }
     let author_id = author.id;
-    // Who was addressed besides followers (mentions, the replied-to face):
-    // gone with the row, so the event keeps them for the Delete to reach.
-    let mut addressed: Vec<i64> = mentions::table
-        .filter(mentions::status_id.eq(id))
-        .select(mentions::identity_id)
-        .load(conn)
-        .await?;
-    addressed.extend(status.in_reply_to_identity_id);
-    let addressed: Vec<String> = addressed.iter().map(i64::to_string).collect();
+    let addressed = addressed_by(conn, &status).await?;
     conn.transaction::<_, CoreError, _>(async move |conn| {
         diesel::delete(statuses::table.find(id)).execute(conn).await?;
         outbox(

@@ -193,3 +193,37 @@ async fn commit_timestamps_are_off() {
         Some("off")
     );
 }
+
+#[actix_web::test]
+async fn a_moderators_deletion_reaches_the_faces_the_post_addressed() {
+    let t = TestApp::new().await;
+    let (bob, bob_tok) = t.user("bob").await;
+    let (_, carol) = t.user("carol").await;
+    let staff = admin(&t).await;
+    let root = t.post_status(&bob_tok, json!({ "status": "root" })).await;
+    let s = t
+        .post_status(
+            &carol,
+            json!({ "status": "@bob abusive reply", "in_reply_to_id": root["id"] }),
+        )
+        .await;
+    let sid = s["id"].as_str().unwrap();
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/guise/statuses/{sid}"),
+            Some(&staff),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let events = t.dump().await["outbox_events"].clone();
+    let deleted = events
+        .iter()
+        .find(|e| e.contains("status.deleted") && e.contains(sid))
+        .unwrap();
+    assert!(
+        deleted.contains(&format!("\"\"addressed\"\": [\"\"{bob}\"\"")),
+        "{deleted}"
+    );
+}
