@@ -57,6 +57,9 @@ pub struct Identity {
     pub thread_tag: Option<Vec<u8>>,
     pub tombstoned: bool,
     pub real_name_status: Option<String>,
+    /// A remote actor's avatar and header URLs (shown through the media proxy).
+    pub avatar_url: Option<String>,
+    pub header_url: Option<String>,
 }
 
 impl Identity {

@@ -42,6 +42,8 @@ diesel::table! {
         thread_tag -> Nullable<Bytea>,
         tombstoned -> Bool,
         real_name_status -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+        header_url -> Nullable<Text>,
     }
 }
 

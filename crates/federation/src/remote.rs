@@ -37,6 +37,9 @@ pub struct RemoteActor {
     pub discoverable: bool,
     /// A `Service` or `Application`: an automated account.
     pub bot: bool,
+    /// `icon` and `image`: avatar and header (http(s) URLs only).
+    pub avatar_url: Option<String>,
+    pub header_url: Option<String>,
     /// Guise's extension, when the remote server is a Guise.
     pub tier: Option<Tier>,
     /// The domain that says it verified this real name (shown only if trusted).
@@ -68,6 +71,23 @@ fn text(v: &Value, max: usize) -> String {
     v.as_str()
         .map(|s| s.chars().take(max).collect())
         .unwrap_or_default()
+}
+
+/// The URL of an `Image` (or the first of a list of them), or a bare URL.
+fn image_url(v: &Value) -> Option<String> {
+    let one = match v {
+        Value::Array(a) => a.first()?,
+        x => x,
+    };
+    let url = match at(one, "url") {
+        Value::String(s) => Some(s.as_str()),
+        Value::Object(_) => at(at(one, "url"), "href").as_str(),
+        _ => one.as_str(),
+    }?;
+    Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && url.len() <= 2048)
+        .map(|_| url.to_owned())
 }
 
 /// Parses an actor document fetched from `fetched_from` (the final URL after
@@ -139,6 +159,8 @@ pub fn parse_actor(v: &Value, fetched_from: &Url) -> Result<RemoteActor, RemoteE
             .unwrap_or(false),
         discoverable: at(v, "discoverable").as_bool().unwrap_or(false),
         bot: matches!(kind, "Service" | "Application"),
+        avatar_url: image_url(at(v, "icon")),
+        header_url: image_url(at(v, "image")),
         tier,
         verified_by,
         id,

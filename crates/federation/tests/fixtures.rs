@@ -129,6 +129,8 @@ fn sample_face() -> guise_core::models::Identity {
         thread_tag: None,
         tombstoned: false,
         real_name_status: None,
+        avatar_url: None,
+        header_url: None,
     }
 }
 
@@ -228,4 +230,26 @@ fn boosts_are_addressed_by_their_visibility() {
         private["id"],
         "https://guise.example/users/zed/statuses/7/activity"
     );
+}
+
+#[test]
+fn avatars_are_read_from_icon() {
+    let v = fixture("mastodon/person.json");
+    let a = parse_actor(
+        &v,
+        &Url::parse("https://mastodon.example/users/ada").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        a.avatar_url.as_deref(),
+        Some("https://files.mastodon.example/accounts/avatars/ada.png")
+    );
+    let mut v = v;
+    v["icon"] = json!({ "type": "Image", "url": "javascript:alert(1)" });
+    let a = parse_actor(
+        &v,
+        &Url::parse("https://mastodon.example/users/ada").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(a.avatar_url, None);
 }

@@ -68,6 +68,8 @@ pub(crate) fn to_face(state: &AppState, a: &RemoteActor) -> RemoteFace {
         // Stored as text, like every remote text; the API renders it again.
         note: guise_core::text::html_to_text(&a.summary),
         bot: a.bot,
+        avatar_url: a.avatar_url.clone(),
+        header_url: a.header_url.clone(),
         inbox_url: a.inbox.to_string(),
         shared_inbox_url: a.shared_inbox.as_ref().map(Url::to_string),
         public_key_pem: a.public_key_pem.clone(),

@@ -507,8 +507,13 @@ async fn media_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsiz
 async fn remote_media_reach_clients_only_through_the_proxy() {
     let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
     let (_, alice) = t.user("alice").await;
-    let r = remote_actor("remy").await;
     let (media, hits) = media_server().await;
+    let avatar = format!("{media}/remy.png");
+    let icon = avatar.clone();
+    let r = remote_actor_with("remy", move |d| {
+        d["icon"] = json!({ "type": "Image", "mediaType": "image/png", "url": icon });
+    })
+    .await;
     let host = r.actor.split('/').take(3).collect::<Vec<_>>().join("/");
     let create = json!({ "id": format!("{}/creates/1", r.actor), "type": "Create", "actor": r.actor,
         "object": { "id": format!("{host}/notes/1"), "type": "Note", "attributedTo": r.actor,
@@ -537,6 +542,13 @@ async fn remote_media_reach_clients_only_through_the_proxy() {
         "{emoji}"
     );
     assert_eq!(s["emojis"][0]["shortcode"], "blob");
+    // The author's avatar too goes through the proxy.
+    let shown = s["account"]["avatar"].as_str().unwrap();
+    assert!(
+        shown.starts_with("https://guise.test/media/proxy?"),
+        "{shown}"
+    );
+    assert!(!s["account"].to_string().contains(&avatar));
     // Nothing in the status names the media server but `remote_url`.
     let text = s.to_string();
     assert_eq!(text.matches(&media).count(), 1, "{text}");

@@ -133,8 +133,15 @@ fn note_html(note: &str) -> String {
 
 impl Account {
     pub fn new(state: &AppState, who: &Identity, stats: IdentityStats) -> Account {
-        let avatar = format!("{}/avatars/original/missing.png", state.base_url);
-        let header = format!("{}/headers/original/missing.png", state.base_url);
+        // Remote images only through the media proxy; else the defaults.
+        let avatar = match &who.avatar_url {
+            Some(u) => crate::media_proxy::proxied(state, u),
+            None => format!("{}/avatars/original/missing.png", state.base_url),
+        };
+        let header = match &who.header_url {
+            Some(u) => crate::media_proxy::proxied(state, u),
+            None => format!("{}/headers/original/missing.png", state.base_url),
+        };
         let display_name = if who.tier() == Tier::Anonymous {
             "Anonymous".to_owned()
         } else {
@@ -207,6 +214,8 @@ pub fn synthetic_anonymous(state: &AppState, id: i64) -> Account {
             thread_tag: None,
             tombstoned: false,
             real_name_status: None,
+            avatar_url: None,
+            header_url: None,
         },
         IdentityStats::default(),
     );

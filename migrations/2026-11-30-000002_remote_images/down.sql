@@ -1,0 +1,1 @@
+ALTER TABLE identities DROP COLUMN avatar_url, DROP COLUMN header_url;
