@@ -225,7 +225,9 @@ async fn expand(
             }
             out.extend(to_each(inboxes, booster.id, &activity, not_before));
         }
-        "face.updated" => {
+        // A profile edit, or a moderator's suspension (or its lifting): the
+        // actor document says `suspended`, as Mastodon's does.
+        "face.updated" | "face.suspended" | "face.unsuspended" => {
             let Some(fid) = id_of(p, "identity_id") else {
                 return Ok(out);
             };

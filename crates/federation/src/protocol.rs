@@ -28,7 +28,8 @@ pub fn context() -> Value {
             "Hashtag": "as:Hashtag",
             "toot": "http://joinmastodon.org/ns#",
             "discoverable": "toot:discoverable",
-            "indexable": "toot:indexable"
+            "indexable": "toot:indexable",
+            "suspended": "toot:suspended"
         }
     ])
 }
@@ -119,6 +120,11 @@ pub fn actor_document(urls: &Urls, face: &Identity, key: &KeyPair) -> Value {
         },
         "tier": face.tier().as_str(),
     });
+    if face.suspended {
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("suspended".into(), json!(true));
+        }
+    }
     if face.tier() == Tier::RealName && face.verified {
         if let Some(o) = doc.as_object_mut() {
             let by = face

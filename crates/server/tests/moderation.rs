@@ -227,3 +227,39 @@ async fn a_moderators_deletion_reaches_the_faces_the_post_addressed() {
         "{deleted}"
     );
 }
+
+#[actix_web::test]
+async fn a_suspension_tells_remote_followers() {
+    let t = TestApp::new().await;
+    let (bob, _) = t.user("bob").await;
+    let staff = admin(&t).await;
+    // A remote follower of bob's.
+    t.sql(
+        "INSERT INTO identities (id, tier, handle, domain, actor_url, inbox_url, created_on) \
+         VALUES (77, 'pseudonymous', 'remy', 'remote.example', 'https://remote.example/users/remy', \
+                 'https://remote.example/users/remy/inbox', current_date)",
+    )
+    .await;
+    t.sql(&format!(
+        "INSERT INTO follows (id, identity_id, target_identity_id) VALUES (78, 77, {bob})"
+    ))
+    .await;
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{bob}/action"),
+            Some(&staff),
+            json!({ "type": "suspend" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let urls = guise_federation::Urls::new("https://guise.test");
+    guise_federation::delivery::expand_once(&t.state.db, t.clock.as_ref(), &urls, 100)
+        .await
+        .unwrap();
+    let deliveries = t.dump().await["deliveries"].clone();
+    let update = deliveries
+        .iter()
+        .find(|d| d.contains("remote.example/users/remy/inbox") && d.contains("Update"))
+        .unwrap_or_else(|| panic!("{deliveries:?}"));
+    assert!(update.contains("\"\"suspended\"\": true"), "{update}");
+}
