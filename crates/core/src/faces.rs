@@ -296,8 +296,7 @@ pub(crate) async fn tombstone(
     not_before: Option<chrono::DateTime<chrono::Utc>>,
 ) -> CoreResult<()> {
     use crate::schema::{
-        blocks, favourites, follow_requests, follows, idempotency_keys, mutes, notifications,
-        oauth_tokens, preferences, statuses,
+        favourites, follows, idempotency_keys, oauth_tokens, preferences, statuses,
     };
     let followers: Vec<i64> = follows::table
         .filter(follows::target_identity_id.eq(face_id))
@@ -332,51 +331,19 @@ pub(crate) async fn tombstone(
     diesel::delete(statuses::table.filter(statuses::identity_id.eq(face_id)))
         .execute(conn)
         .await?;
-    diesel::delete(
-        follows::table.filter(
-            follows::identity_id
-                .eq(face_id)
-                .or(follows::target_identity_id.eq(face_id)),
-        ),
-    )
-    .execute(conn)
-    .await?;
-    diesel::delete(
-        follow_requests::table.filter(
-            follow_requests::identity_id
-                .eq(face_id)
-                .or(follow_requests::target_identity_id.eq(face_id)),
-        ),
-    )
-    .execute(conn)
-    .await?;
-    diesel::delete(
-        blocks::table.filter(
-            blocks::identity_id
-                .eq(face_id)
-                .or(blocks::target_identity_id.eq(face_id)),
-        ),
-    )
-    .execute(conn)
-    .await?;
-    diesel::delete(
-        mutes::table.filter(
-            mutes::identity_id
-                .eq(face_id)
-                .or(mutes::target_identity_id.eq(face_id)),
-        ),
-    )
-    .execute(conn)
-    .await?;
-    diesel::delete(
-        notifications::table.filter(
-            notifications::identity_id
-                .eq(face_id)
-                .or(notifications::from_identity_id.eq(face_id)),
-        ),
-    )
-    .execute(conn)
-    .await?;
+    // Every edge from or to the face (table, one end, the other end).
+    for (table, a, b) in [
+        ("follows", "identity_id", "target_identity_id"),
+        ("follow_requests", "identity_id", "target_identity_id"),
+        ("blocks", "identity_id", "target_identity_id"),
+        ("mutes", "identity_id", "target_identity_id"),
+        ("notifications", "identity_id", "from_identity_id"),
+    ] {
+        diesel::sql_query(format!("DELETE FROM {table} WHERE {a} = $1 OR {b} = $1"))
+            .bind::<diesel::sql_types::BigInt, _>(face_id)
+            .execute(conn)
+            .await?;
+    }
     diesel::delete(favourites::table.filter(favourites::identity_id.eq(face_id)))
         .execute(conn)
         .await?;

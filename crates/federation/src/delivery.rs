@@ -300,29 +300,6 @@ async fn expand(
                 not_before,
             });
         }
-        "favourite.deleted" => {
-            let (Some(from), Some(sid)) = (id_of(p, "from"), id_of(p, "status_id")) else {
-                return Ok(out);
-            };
-            let liker = get_identity(conn, from).await?;
-            let Ok(status) = guise_core::statuses::get_status(conn, sid).await else {
-                return Ok(out);
-            };
-            let author = get_identity(conn, status.identity_id).await?;
-            if liker.is_local() && !author.is_local() {
-                if let (Some(uri), Some(inbox)) = (status.uri.clone(), inbox_of(&author)) {
-                    let edge = id_of(p, "edge").unwrap_or(e.id);
-                    let like = protocol::like_activity(urls, &liker, &uri, edge);
-                    let activity = protocol::undo_activity(urls, &liker, like, e.id);
-                    out.push(NewDelivery {
-                        inbox_url: inbox,
-                        signer_identity_id: Some(liker.id),
-                        activity,
-                        not_before,
-                    });
-                }
-            }
-        }
         "follow.created" => {
             let (Some(from), Some(to)) = (id_of(p, "from"), id_of(p, "to")) else {
                 return Ok(out);
@@ -416,22 +393,13 @@ async fn expand(
             }
             let addressed = ids_in(p, "addressed");
             for face in guise_core::accounts::identities_by_ids(conn, &addressed).await? {
-                if let Some(i) = face.shared_inbox_url.clone().or(face.inbox_url.clone()) {
-                    inboxes.push(i);
-                }
+                inboxes.extend(inbox_of(&face));
             }
-            inboxes.sort();
-            inboxes.dedup();
-            for inbox in inboxes {
-                out.push(NewDelivery {
-                    inbox_url: inbox,
-                    signer_identity_id: Some(author.id),
-                    activity: activity.clone(),
-                    not_before,
-                });
-            }
+            out.extend(to_each(inboxes, author.id, &activity, not_before));
         }
-        "favourite.created" => {
+        // A Like of a remote note, or its Undo; both to the author's own
+        // inbox, with the id the like's row gave it.
+        "favourite.created" | "favourite.deleted" => {
             let (Some(from), Some(sid)) = (id_of(p, "from"), id_of(p, "status_id")) else {
                 return Ok(out);
             };
@@ -442,12 +410,17 @@ async fn expand(
             let author = get_identity(conn, status.identity_id).await?;
             if liker.is_local() && !author.is_local() {
                 if let (Some(uri), Some(inbox)) = (status.uri.clone(), author.inbox_url.clone()) {
-                    let activity = protocol::like_activity(
+                    let like = protocol::like_activity(
                         urls,
                         &liker,
                         &uri,
                         id_of(p, "edge").unwrap_or(e.id),
                     );
+                    let activity = if e.kind == "favourite.created" {
+                        like
+                    } else {
+                        protocol::undo_activity(urls, &liker, like, e.id)
+                    };
                     out.push(NewDelivery {
                         inbox_url: inbox,
                         signer_identity_id: Some(liker.id),
