@@ -139,3 +139,74 @@ fn no_unsafe_code() {
         );
     }
 }
+
+/// Every clock read goes through `Clock`: a test that passes today and
+/// fails tomorrow is a broken test, and logic on the system clock is one a
+/// test cannot move. Monotonic timers (`Instant`) measure durations and are
+/// not dates, so they are not looked for.
+#[test]
+fn the_system_clock_is_read_only_by_the_clock() {
+    // Each file here reads the real clock on purpose; say why.
+    let allowed: &[(&str, &str)] = &[
+        // `SystemClock` itself: the one production reading.
+        ("crates/core/src/clock.rs", "the Clock"),
+        // Redis expires keys by its own clock, so this test runs its app
+        // clock in the present to read the TTLs Redis reports.
+        ("crates/server/tests/limits.rs", "Redis keeps real time"),
+        // Reads TTLs from the real Redis of a real `guise` process.
+        ("tests/tests/linker.rs", "Redis keeps real time"),
+        // Signs activities for a real `guise` process, whose clock is the system's.
+        ("tests/src/bin/guise-bench.rs", "a real process's clock"),
+    ];
+    let needles = [
+        ["Utc", "::now()"].concat(),
+        ["SystemTime", "::now()"].concat(),
+        ["Local", "::now()"].concat(),
+        ["OffsetDateTime", "::now_utc()"].concat(),
+    ];
+    let mut files = Vec::new();
+    for dir in ["crates", "tests"] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    assert!(files.len() > 20, "found only {} files", files.len());
+    let mut offenders = Vec::new();
+    for path in files {
+        let rel = path
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if allowed.iter().any(|(f, _)| *f == rel) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if needles.iter().any(|needle| line.contains(needle.as_str())) {
+                offenders.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "the system clock is read outside Clock:\n{}",
+        offenders.join("\n")
+    );
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name()
+                .is_some_and(|n| n != "target" && n != "node_modules")
+            {
+                rust_files(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}

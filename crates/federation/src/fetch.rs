@@ -174,6 +174,8 @@ pub struct Fetcher {
     signer: std::sync::OnceLock<(String, String)>,
     /// Domains the admin blocked: never fetched from (nor through a redirect).
     blocked: std::sync::OnceLock<Vec<String>>,
+    /// Dates the signatures of our GETs.
+    clock: guise_core::SharedClock,
 }
 
 impl Fetcher {
@@ -181,6 +183,7 @@ impl Fetcher {
         allow_private: bool,
         max_bytes: usize,
         lookup: Arc<dyn Lookup>,
+        clock: guise_core::SharedClock,
     ) -> Result<Fetcher, FetchError> {
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             match redirect_allowed(
@@ -209,6 +212,7 @@ impl Fetcher {
             max_bytes,
             signer: std::sync::OnceLock::new(),
             blocked: std::sync::OnceLock::new(),
+            clock,
         })
     }
 
@@ -320,7 +324,7 @@ impl Fetcher {
                 None => url.path().to_owned(),
             };
             let headers =
-                crate::signatures::sign("GET", &host, &path, None, key_id, pem, chrono::Utc::now())
+                crate::signatures::sign("GET", &host, &path, None, key_id, pem, self.clock.now())
                     .map_err(|e| FetchError::Http(format!("signing: {e}")))?;
             for (k, v) in headers {
                 if k != "host" {
@@ -363,6 +367,13 @@ impl Fetcher {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn test_clock() -> guise_core::SharedClock {
+        use chrono::TimeZone;
+        Arc::new(guise_core::ManualClock::new(
+            chrono::Utc.with_ymd_and_hms(2019, 3, 1, 12, 0, 0).unwrap(),
+        ))
+    }
 
     #[test]
     fn address_table() {
@@ -477,7 +488,7 @@ mod tests {
     async fn private_targets_are_refused_unless_allowed_and_bodies_are_capped() {
         let port = serve_once(br#"{"id":"x"}"#.to_vec()).await;
         let lookup: Arc<dyn Lookup> = Arc::new(Fixed(vec!["127.0.0.1".parse().unwrap()]));
-        let strict = Fetcher::new(false, 1024, lookup.clone()).unwrap();
+        let strict = Fetcher::new(false, 1024, lookup.clone(), test_clock()).unwrap();
         let url = Url::parse(&format!("http://127.0.0.1:{port}/actor")).unwrap();
         assert!(matches!(
             strict.get_json(&url).await,
@@ -487,7 +498,7 @@ mod tests {
         let named = Url::parse(&format!("https://looks-public.example:{port}/actor")).unwrap();
         let err = strict.get_json(&named).await.unwrap_err();
         assert!(format!("{err}").contains("private"), "{err}");
-        let open = Fetcher::new(true, 1024, lookup.clone()).unwrap();
+        let open = Fetcher::new(true, 1024, lookup.clone(), test_clock()).unwrap();
         let (final_url, v) = open.get_json(&url).await.unwrap();
         assert_eq!(v["id"], "x");
         assert_eq!(final_url, url);
@@ -503,7 +514,7 @@ mod tests {
     async fn blocked_domains_are_never_fetched() {
         let port = serve_once(br#"{"id":"x"}"#.to_vec()).await;
         let lookup: Arc<dyn Lookup> = Arc::new(Fixed(vec!["127.0.0.1".parse().unwrap()]));
-        let f = Fetcher::new(true, 1024, lookup).unwrap();
+        let f = Fetcher::new(true, 1024, lookup, test_clock()).unwrap();
         f.block_domains(vec!["Blocked.example".into()]);
         for host in ["blocked.example", "sub.blocked.example"] {
             let url = Url::parse(&format!("http://{host}:{port}/actor")).unwrap();

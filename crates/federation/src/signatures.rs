@@ -3,8 +3,11 @@
 //! `activitypub_federation` signs with.
 //!
 //! Verification happens in our own inbox path, by `keyId`, before anything
-//! of the request is stored. The date is checked against our own clock
-//! (±1 hour); POSTs must sign a `Digest` that matches the body.
+//! of the request is stored. Every time check — the `Date` header and the
+//! draft-11 `created`/`expires` parameters — is ours, against the injected
+//! clock (±1 hour); the library's own checks read the system clock, so they
+//! are given a window too wide to decide anything. POSTs must sign a
+//! `Digest` that matches the body.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -45,12 +48,37 @@ pub fn digest(body: &[u8]) -> String {
     format!("SHA-256={}", BASE64.encode(Sha256::digest(body)))
 }
 
+/// How far the library's own expiry checks reach. It compares the `Date`
+/// and `created` with the *system* clock; our checks (in `verify`, against
+/// the injected clock) decide, so the library's must never refuse what ours
+/// accept, whatever date a test clock or a drifting host says. A thousand
+/// years stays far from `SystemTime`'s limits.
+const LIBRARY_WINDOW: Duration = Duration::from_secs(1000 * 366 * 86_400);
+
 fn config() -> Config {
-    // The library checks only that a Date is not too old, against the system
-    // clock; ours (below) checks both ways against the injectable clock.
     Config::new()
         .mastodon_compat()
-        .set_expiration(Duration::from_secs(86_400))
+        .set_expiration(LIBRARY_WINDOW)
+}
+
+/// A draft-11 `created` or `expires` parameter of the Signature header, if
+/// present. Parsed here first because the library adds durations to it and
+/// would panic on a hostile value near `u64::MAX`.
+fn signature_time(sig: &str, name: &str) -> Result<Option<DateTime<Utc>>, SigError> {
+    let Some(v) = sig
+        .split(',')
+        .filter_map(|part| part.trim().split_once('='))
+        .find(|(k, _)| k.trim() == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+    else {
+        return Ok(None);
+    };
+    v.parse::<i64>()
+        .ok()
+        .filter(|secs| (0..=253_402_300_799).contains(secs)) // up to 9999-12-31
+        .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+        .map(Some)
+        .ok_or_else(|| SigError::Malformed(format!("bad {name}")))
 }
 
 fn public_key(pem: &str) -> Result<RsaPublicKey, SigError> {
@@ -151,6 +179,22 @@ pub fn verify(
     if (now - date).num_seconds().abs() > MAX_SKEW_SECS {
         return Err(SigError::Date);
     }
+    let sig = headers
+        .get("signature")
+        .map(String::as_str)
+        .unwrap_or_default();
+    if let Some(created) = signature_time(sig, "created")? {
+        if (now - created).num_seconds().abs() > MAX_SKEW_SECS {
+            return Err(SigError::Date);
+        }
+    }
+    if let Some(expires) = signature_time(sig, "expires")? {
+        if (now - expires).num_seconds() > MAX_SKEW_SECS {
+            return Err(SigError::Date);
+        }
+        // The library refuses an `expires` before the *system* clock and
+        // cannot be told otherwise: only a test clock far from it meets that.
+    }
     let post = !method.eq_ignore_ascii_case("get") && !method.eq_ignore_ascii_case("head");
     let cfg = if post {
         config().require_digest()
@@ -203,11 +247,26 @@ mod tests {
         h.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect()
     }
 
+    /// Dates far from the day the tests were written, both ways: every
+    /// check reads the clock it is given, never the system's.
+    fn any_dates() -> [DateTime<Utc>; 3] {
+        [
+            Utc.with_ymd_and_hms(2019, 3, 1, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2035, 7, 15, 23, 59, 30).unwrap(),
+        ]
+    }
+
     #[test]
     fn signatures_verify_and_refuse_every_tampering() {
+        for now in any_dates() {
+            verify_and_refuse_every_tampering_at(now);
+        }
+    }
+
+    fn verify_and_refuse_every_tampering_at(now: DateTime<Utc>) {
         let alice = crate::keys::generate().unwrap();
         let mallory = crate::keys::generate().unwrap();
-        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
         let body = br#"{"type":"Follow"}"#;
         let h = lower(
             sign(
@@ -308,8 +367,13 @@ mod tests {
 
     #[test]
     fn signed_gets_need_no_digest() {
+        for now in any_dates() {
+            signed_get_at(now);
+        }
+    }
+
+    fn signed_get_at(now: DateTime<Utc>) {
         let k = crate::keys::generate().unwrap();
-        let now = Utc::now();
         let h = lower(
             sign(
                 "GET",
@@ -327,5 +391,60 @@ mod tests {
             verify("GET", "/users/bob", &h, b"", &k.public_pem, now),
             Ok(())
         );
+    }
+
+    /// Replaces the Signature header's parameters with `params` (already
+    /// signed over), as a draft-11 signer would send them.
+    fn with_params(h: &BTreeMap<String, String>, params: &str) -> BTreeMap<String, String> {
+        let mut h = h.clone();
+        let sig = format!("{},{params}", h["signature"]);
+        h.insert("signature".into(), sig);
+        h
+    }
+
+    #[test]
+    fn created_and_expires_are_checked_against_our_clock_and_never_panic() {
+        for now in any_dates() {
+            let k = crate::keys::generate().unwrap();
+            let h = lower(
+                sign(
+                    "GET",
+                    "b.example",
+                    "/x",
+                    None,
+                    "https://a.example/k",
+                    &k.private_pem,
+                    now,
+                )
+                .unwrap(),
+            );
+            // Parameters not named in `headers` are not signed over, but
+            // their times are still checked before anything else.
+            let fresh = now.timestamp();
+            let ok = with_params(&h, &format!("created={fresh}"));
+            assert_eq!(verify("GET", "/x", &ok, b"", &k.public_pem, now), Ok(()));
+            let stale = with_params(&h, &format!("created={}", fresh - 7200));
+            assert_eq!(
+                verify("GET", "/x", &stale, b"", &k.public_pem, now),
+                Err(SigError::Date)
+            );
+            let expired = with_params(&h, &format!("expires={}", fresh - 7200));
+            assert_eq!(
+                verify("GET", "/x", &expired, b"", &k.public_pem, now),
+                Err(SigError::Date)
+            );
+            for hostile in ["18446744073709551615", "-5", "1e9", "99999999999999"] {
+                for field in ["created", "expires"] {
+                    let bad = with_params(&h, &format!("{field}={hostile}"));
+                    assert!(
+                        matches!(
+                            verify("GET", "/x", &bad, b"", &k.public_pem, now),
+                            Err(SigError::Malformed(_))
+                        ),
+                        "{field}={hostile}"
+                    );
+                }
+            }
+        }
     }
 }

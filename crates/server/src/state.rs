@@ -36,6 +36,7 @@ impl AppState {
             config.federation.allow_private_addresses,
             1024 * 1024,
             Arc::new(guise_federation::fetch::SystemLookup),
+            clock.clone(),
         )
         .map_err(|e| crate::limits::CounterError::other(e.to_string()))?;
         fetcher.block_domains(config.federation.blocked_domains.clone());

@@ -18,6 +18,28 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// When every test's clock starts: `GUISE_TEST_CLOCK` (RFC 3339) if set,
+/// else a fixed noon. `./dev test` runs the date-sensitive tests again at
+/// dates far in the past and the future, so a check that reads the system
+/// clock instead of this one fails at once rather than on some later day.
+pub fn start() -> chrono::DateTime<chrono::Utc> {
+    match std::env::var("GUISE_TEST_CLOCK") {
+        Ok(s) if !s.is_empty() => chrono::DateTime::parse_from_rfc3339(&s)
+            .unwrap_or_else(|e| panic!("GUISE_TEST_CLOCK={s:?}: {e}"))
+            .with_timezone(&chrono::Utc),
+        _ => chrono::Utc
+            .with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
+            .unwrap(),
+    }
+}
+
+/// An HTTP date `by` away from `start()` (a date header for a test request).
+pub fn http_date_from_start(by: chrono::Duration) -> String {
+    (start() + by)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
 pub struct TestApp {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
@@ -77,11 +99,7 @@ impl TestApp {
         env.insert("GUISE_INSTANCE__SCHEME".into(), "https".into());
         let config = Config::load(None, &env).unwrap().config;
         let db = Db::connect(&url, 4).unwrap();
-        let clock = Arc::new(ManualClock::new(
-            chrono::Utc
-                .with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
-                .unwrap(),
-        ));
+        let clock = Arc::new(ManualClock::new(start()));
         let state = AppState::new(db, clock.clone(), config).unwrap();
         TestApp {
             state,

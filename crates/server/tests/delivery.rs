@@ -1,0 +1,194 @@
+//! The delivery worker against a real local inbox, on the test clock: how
+//! long it keeps trying, when it gives up, and what it remembers of a host.
+//! `./dev test` runs this at dates far from today as well.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::TestApp;
+use guise_core::queue::{self, NewDelivery};
+use guise_core::Clock;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// An inbox on 127.0.0.1 answering every POST with `status` (changeable),
+/// counting what it received.
+struct Inbox {
+    url: String,
+    status: Arc<AtomicU16>,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn inbox(status: u16) -> Inbox {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let status = Arc::new(AtomicU16::new(status));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (answer, counter) = (status.clone(), hits.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let (answer, counter) = (answer.clone(), counter.clone());
+            tokio::spawn(async move {
+                // Read the whole request (head and body) before answering.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let code = answer.load(Ordering::SeqCst);
+                let resp =
+                    format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    Inbox {
+        url: format!("http://127.0.0.1:{port}/inbox"),
+        status,
+        hits,
+    }
+}
+
+async fn app() -> TestApp {
+    TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await
+}
+
+async fn enqueue(t: &TestApp, inbox_url: &str) {
+    let mut conn = t.state.db.conn().await.unwrap();
+    let activity = serde_json::json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://guise.test/activities/1", "type": "Delete",
+        "actor": "https://guise.test/actor", "object": "https://guise.test/x"
+    });
+    queue::enqueue(
+        &mut conn,
+        t.clock.as_ref(),
+        &[NewDelivery {
+            inbox_url: inbox_url.to_owned(),
+            signer_identity_id: None,
+            activity,
+            not_before: None,
+        }],
+    )
+    .await
+    .unwrap();
+}
+
+async fn deliver(t: &TestApp) -> usize {
+    let urls = guise_federation::Urls::new("https://guise.test");
+    guise_federation::delivery::deliver_once(
+        &t.state.db,
+        t.clock.as_ref(),
+        &urls,
+        &t.state.fetcher,
+        10,
+        &guise_federation::delivery::Settings::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// The one queued delivery's next try, if it is still queued.
+async fn next_at(t: &TestApp) -> Option<chrono::DateTime<chrono::Utc>> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use guise_core::schema::deliveries;
+    let mut conn = t.state.db.conn().await.unwrap();
+    deliveries::table
+        .select(deliveries::next_at)
+        .first(&mut conn)
+        .await
+        .optional()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_failing_inbox_is_retried_with_growing_delays_for_three_days_then_given_up() {
+    let t = app().await;
+    let ib = inbox(503).await;
+    enqueue(&t, &ib.url).await;
+    let start = t.clock.now();
+    assert_eq!(deliver(&t).await, 1);
+    assert_eq!(ib.hits.load(Ordering::SeqCst), 1);
+    let mut delays = Vec::new();
+    let mut tried_at = t.clock.now();
+    while let Some(at) = next_at(&t).await {
+        let delay = at - tried_at;
+        delays.push(delay.num_seconds());
+        // Not a moment early.
+        t.clock.set(at - chrono::Duration::seconds(2));
+        assert_eq!(deliver(&t).await, 0, "tried before its time");
+        t.clock.set(at);
+        tried_at = at;
+        assert_eq!(deliver(&t).await, 1);
+        assert!(delays.len() < 100, "never gave up: {delays:?}");
+    }
+    let span = tried_at - start;
+    assert!(
+        span >= chrono::Duration::days(3) && span <= chrono::Duration::hours(3 * 24 + 9),
+        "gave up after {span:?}: {delays:?}"
+    );
+    // A minute first, growing, never past six hours and a half (jitter).
+    assert!((59..=91).contains(&delays[0]), "{delays:?}");
+    assert!(delays
+        .windows(2)
+        .all(|w| w[1] + 1 >= w[0] || w[1] >= 6 * 3600));
+    assert!(delays.iter().all(|d| *d <= 9 * 3600), "{delays:?}");
+    assert_eq!(ib.hits.load(Ordering::SeqCst), delays.len() + 1);
+    // Each day it failed on is remembered for the host, by the test clock.
+    let mut conn = t.state.db.conn().await.unwrap();
+    let days = queue::host_failed_days(&mut conn, "127.0.0.1")
+        .await
+        .unwrap();
+    let first_day = start.timestamp().div_euclid(86_400);
+    let last_day = tried_at.timestamp().div_euclid(86_400);
+    assert_eq!(days.first(), Some(&first_day), "{days:?}");
+    assert_eq!(days.last(), Some(&last_day), "{days:?}");
+}
+
+#[actix_web::test]
+async fn a_delivered_activity_leaves_nothing_and_a_success_clears_the_hosts_failures() {
+    let t = app().await;
+    let ib = inbox(500).await;
+    enqueue(&t, &ib.url).await;
+    assert_eq!(deliver(&t).await, 1);
+    let mut conn = t.state.db.conn().await.unwrap();
+    assert_eq!(
+        queue::host_failed_days(&mut conn, "127.0.0.1")
+            .await
+            .unwrap(),
+        vec![t.clock.now().timestamp().div_euclid(86_400)]
+    );
+    ib.status.store(202, Ordering::SeqCst);
+    t.clock.set(next_at(&t).await.unwrap());
+    assert_eq!(deliver(&t).await, 1);
+    assert_eq!(next_at(&t).await, None);
+    assert_eq!(ib.hits.load(Ordering::SeqCst), 2);
+    assert!(queue::host_failed_days(&mut conn, "127.0.0.1")
+        .await
+        .unwrap()
+        .is_empty());
+}
