@@ -103,6 +103,8 @@ impl Server {
             .env("GUISE_INSTANCE__SCHEME", "http")
             .env("GUISE_SERVER__WORKERS", "2")
             .env("GUISE_DATABASE__POOL_SIZE", "4")
+            // Tests sign in far more often than people do, all from 127.0.0.1.
+            .env("GUISE_SERVER__SIGN_IN_ATTEMPTS", "100000")
             .env(
                 "GUISE_LOG__LEVEL",
                 std::env::var("GUISE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -219,4 +221,39 @@ pub fn psql_rows(db_url: &str, sql: &str) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// Every row of every table with its `xmin`, as whoever holds the database
+/// files reads them: a table name, a transaction id, and every value.
+pub fn at_rest_rows(db_url: &str) -> Vec<linker::Row> {
+    let mut rows = Vec::new();
+    for table in psql_rows(
+        db_url,
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+    ) {
+        for line in psql_rows(
+            db_url,
+            &format!("SELECT xmin::text, row_to_json(t)::text FROM \"{table}\" t"),
+        ) {
+            let Some((xmin, json)) = line.split_once('\t') else {
+                continue;
+            };
+            let mut values = Vec::new();
+            if let Ok(serde_json::Value::Object(o)) = serde_json::from_str(json) {
+                for (_, x) in o {
+                    match x {
+                        serde_json::Value::String(s) => values.push(s),
+                        serde_json::Value::Number(n) => values.push(n.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            rows.push(linker::Row {
+                table: table.clone(),
+                xmin: xmin.parse().unwrap_or_default(),
+                values,
+            });
+        }
+    }
+    rows
 }

@@ -161,6 +161,9 @@ pub struct AtRest {
 #[derive(Debug, Clone, Default)]
 pub struct Truth {
     pub accounts: Vec<String>,
+    /// persistent face id -> its login's account id (rows naming one are
+    /// as good as rows naming the login).
+    pub persistent: BTreeMap<String, String>,
     /// anonymous face id -> (owner account id, the face's status ids)
     pub anonymous: BTreeMap<String, (String, Vec<String>)>,
     pub limit_epoch_secs: i64,
@@ -300,4 +303,107 @@ pub fn at_rest_links(d: &AtRest, t: &Truth) -> Vec<String> {
         }
     }
     out
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, p).
+pub fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    let mut term = (1.0 - p).powi(n as i32); // P(X = 0)
+    let mut below = 0.0;
+    for i in 0..k.min(n + 1) {
+        below += term;
+        // P(X = i + 1) from P(X = i).
+        term *= (n - i) as f64 / (i + 1) as f64 * p / (1.0 - p);
+    }
+    (1.0 - below).max(0.0)
+}
+
+/// The fewest right guesses out of `n`, each right by chance with
+/// probability `p`, that chance alone reaches with probability at most
+/// `alpha`: as many or more means the guesses saw something real.
+pub fn chance_bound(n: usize, p: f64, alpha: f64) -> usize {
+    (0..=n + 1)
+        .find(|k| binomial_tail(n, *k, p) <= alpha)
+        .unwrap_or(n + 1)
+}
+
+/// The login a row names, if any: its account id or a persistent face's.
+fn login_named<'a>(r: &Row, t: &'a Truth) -> Option<&'a str> {
+    r.values.iter().find_map(|v| {
+        t.accounts
+            .iter()
+            .find(|a| *a == v)
+            .map(String::as_str)
+            .or_else(|| t.persistent.get(v).map(String::as_str))
+    })
+}
+
+/// The order adversary: for each anonymous face, the nearest row written at
+/// or before the face's first row (by `xmin`, the transaction that wrote
+/// it) that names a login or one of its persistent faces; that login is its
+/// guess. Returns (right guesses, guesses, logins it chose among).
+pub fn nearest_before(d: &AtRest, t: &Truth) -> (usize, usize, usize) {
+    let contains = |row: &Row, id: &str| row.values.iter().any(|v| v == id);
+    let mut tied: Vec<(u64, &str)> = d
+        .rows
+        .iter()
+        .filter_map(|r| login_named(r, t).map(|a| (r.xmin, a)))
+        .collect();
+    tied.sort();
+    let logins: BTreeSet<&str> = tied.iter().map(|(_, a)| *a).collect();
+    let (mut right, mut guesses) = (0, 0);
+    for (face, (owner, statuses)) in &t.anonymous {
+        let Some(first) = d
+            .rows
+            .iter()
+            .filter(|r| contains(r, face) || statuses.iter().any(|s| contains(r, s)))
+            .map(|r| r.xmin)
+            .min()
+        else {
+            continue;
+        };
+        let Some((_, guess)) = tied.iter().rev().find(|(x, _)| *x <= first) else {
+            continue;
+        };
+        guesses += 1;
+        if guess == owner {
+            right += 1;
+        }
+    }
+    (right, guesses, logins.len())
+}
+
+/// `nearest_before`, judged: a link when it guesses right more often than
+/// chance allows at significance `alpha`.
+pub fn order_link(d: &AtRest, t: &Truth, alpha: f64) -> Option<String> {
+    let (right, guesses, logins) = nearest_before(d, t);
+    if guesses == 0 || logins == 0 {
+        return None;
+    }
+    let bound = chance_bound(guesses, 1.0 / logins as f64, alpha);
+    (right >= bound).then(|| {
+        format!(
+            "transaction order: the nearest login-naming row before an anonymous face names its owner for {right} of {guesses} faces (chance among {logins} logins stays under {bound} with p = {alpha})"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binomial_tails_and_bounds() {
+        assert!((binomial_tail(10, 0, 0.3) - 1.0).abs() < 1e-12);
+        // P(X ≥ 1) = 1 - 0.7^10
+        assert!((binomial_tail(10, 1, 0.3) - (1.0 - 0.7f64.powi(10))).abs() < 1e-9);
+        assert!(binomial_tail(10, 11, 0.3) < 1e-12);
+        // 32 guesses among 32 logins: a handful right is chance, not 8.
+        let b = chance_bound(32, 1.0 / 32.0, 1e-4);
+        assert!((5..=8).contains(&b), "{b}");
+        assert!(binomial_tail(32, b, 1.0 / 32.0) <= 1e-4);
+        assert!(binomial_tail(32, b - 1, 1.0 / 32.0) > 1e-4);
+    }
 }

@@ -632,10 +632,17 @@ async fn three_adversaries_cannot_tie_faces_together() {
         .next()
         .map(|(f, o)| (f.clone(), o.clone()))
         .unwrap();
+    // Token rows name no one now: leaks are planted on the login's own row
+    // and on its persistent face's.
     let token_row = data
         .rows
         .iter()
-        .position(|r| r.table == "oauth_tokens" && r.values.contains(&owner))
+        .position(|r| r.table == "accounts" && r.values.contains(&owner))
+        .unwrap();
+    let persistent_row = data
+        .rows
+        .iter()
+        .position(|r| r.table == "identities" && r.values.contains(&owner))
         .unwrap();
     let face_row = data
         .rows
@@ -647,19 +654,12 @@ async fn three_adversaries_cannot_tie_faces_together() {
         .iter()
         .position(|r| r.table == "statuses" && r.values.contains(&statuses[0]))
         .unwrap();
-    // The token's app id: the number it shares with an oauth_apps row.
-    let app_id = data.rows[token_row]
-        .values
+    let app_id = data
+        .rows
         .iter()
-        .find(|v| {
-            v.parse::<i64>().is_ok()
-                && data
-                    .rows
-                    .iter()
-                    .any(|r| r.table == "oauth_apps" && r.values.contains(v))
-        })
-        .cloned();
-    assert!(app_id.is_some(), "found no app id on the token row");
+        .find(|r| r.table == "oauth_apps")
+        .and_then(|r| r.values.iter().find(|v| v.parse::<i64>().is_ok()).cloned());
+    assert!(app_id.is_some(), "found no app id");
     type Plant<'a> = (&'a str, Box<dyn Fn(&mut AtRest) + 'a>);
     let plants: Vec<Plant> = vec![
         (
@@ -667,7 +667,7 @@ async fn three_adversaries_cannot_tie_faces_together() {
             Box::new(|d: &mut AtRest| d.rows[face_row].values.push(owner.clone())),
         ),
         (
-            "a millisecond token last-used-at",
+            "a millisecond last-used-at on the login",
             Box::new(|d: &mut AtRest| {
                 let created = d.rows[status_row]
                     .values
@@ -690,11 +690,11 @@ async fn three_adversaries_cannot_tie_faces_together() {
             }),
         ),
         (
-            "a stored posting application",
+            "a stored posting application, on anonymous and persistent posts alike",
             Box::new(|d: &mut AtRest| {
-                d.rows[status_row]
-                    .values
-                    .push(app_id.clone().unwrap_or_else(|| "no app".into()))
+                let app = app_id.clone().unwrap_or_else(|| "no app".into());
+                d.rows[status_row].values.push(app.clone());
+                d.rows[persistent_row].values.push(app);
             }),
         ),
         (
@@ -734,4 +734,101 @@ async fn three_adversaries_cannot_tie_faces_together() {
             "the at-rest check missed {what}"
         );
     }
+}
+
+/// Rule 10 under the order adversary: many people, in random order, each
+/// sign in as "Anonymous" and post at once. Whoever holds the database
+/// sorts rows by the transaction that wrote them and, for each anonymous
+/// face, guesses the login named by the nearest row written before it. A
+/// sign-in that wrote anything naming its login (a token row with the
+/// account in the clear, as Guise once did) would be that row every time.
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_in_and_posting_at_once_pairs_no_login_by_transaction_order() {
+    use rand::seq::SliceRandom;
+    let server = Server::start();
+    let api = Api {
+        http: reqwest::Client::new(),
+        base: server.url.clone(),
+    };
+    const PEOPLE: usize = 32;
+    let mut names: Vec<String> = (0..PEOPLE).map(|i| format!("walker{i}")).collect();
+    for n in &names {
+        server.create_account(n, &format!("{n} password"));
+    }
+    // Some already hold a face token from an earlier day.
+    for n in names.iter().step_by(3) {
+        api.token(n, &format!("{n} password"), "", "read write")
+            .await;
+    }
+    names.shuffle(&mut rand::thread_rng());
+    let mut truth = Truth::default();
+    let mut owner_of_name = BTreeMap::new();
+    for n in &names {
+        let id = psql_rows(
+            &server.db_url,
+            &format!("SELECT id FROM accounts WHERE email = '{n}@mail.test'"),
+        )[0]
+        .clone();
+        for f in psql_rows(
+            &server.db_url,
+            &format!("SELECT id FROM identities WHERE account_id = {id}"),
+        ) {
+            truth.persistent.insert(f, id.clone());
+        }
+        truth.accounts.push(id.clone());
+        owner_of_name.insert(n.clone(), id);
+    }
+    for (i, n) in names.iter().enumerate() {
+        // Vary what comes first, as people do: some sign in with a face
+        // token too, right before.
+        if i % 4 == 1 {
+            api.token(n, &format!("{n} password"), "", "read").await;
+        }
+        let anon = api
+            .token(n, &format!("{n} password"), "anonymous", "read write")
+            .await;
+        let s = api
+            .post(
+                "/api/v1/statuses",
+                Some(&anon),
+                json!({ "status": format!("first words of {n}") }),
+            )
+            .await;
+        truth.anonymous.insert(
+            s["account"]["id"].as_str().unwrap().to_owned(),
+            (owner_of_name[n].clone(), vec![sid(&s)]),
+        );
+    }
+    assert_eq!(truth.anonymous.len(), PEOPLE);
+    let data = AtRest {
+        rows: guise_e2e::at_rest_rows(&server.db_url),
+        ..Default::default()
+    };
+    let (right, guesses, logins) = linker::nearest_before(&data, &truth);
+    assert_eq!(guesses, PEOPLE, "every anonymous face gets a guess");
+    assert!(logins >= PEOPLE);
+    let link = linker::order_link(&data, &truth, 1e-4);
+    assert!(link.is_none(), "{link:?} ({right} right)");
+
+    // The check catches the old leak: a token row naming its login, written
+    // in the transaction right before each anonymous face's first row.
+    let mut leaky = data.clone();
+    for (face, (owner, statuses)) in &truth.anonymous {
+        let first = leaky
+            .rows
+            .iter()
+            .filter(|r| r.values.iter().any(|v| v == face || statuses.contains(v)))
+            .map(|r| r.xmin)
+            .min()
+            .unwrap();
+        leaky.rows.push(Row {
+            table: "oauth_tokens".into(),
+            xmin: first - 1,
+            values: vec![owner.clone(), "anonymous".into()],
+        });
+    }
+    assert!(
+        linker::order_link(&leaky, &truth, 1e-4).is_some(),
+        "the order adversary missed a token row written before each first post"
+    );
 }

@@ -299,10 +299,10 @@ pub async fn authenticate(
         let _ = verify_password(password.to_owned(), DUMMY_HASH.to_owned()).await;
         return Ok(None);
     };
-    if account.disabled {
-        return Ok(None);
-    }
-    if verify_password(password.to_owned(), account.password_hash.clone()).await? {
+    // A disabled login is checked all the same, so it answers in the time a
+    // wrong password does and its state is not learnt by timing.
+    let right = verify_password(password.to_owned(), account.password_hash.clone()).await?;
+    if right && !account.disabled {
         Ok(Some(account))
     } else {
         Ok(None)
@@ -382,13 +382,15 @@ pub async fn preferences_of(conn: &mut DbConn, identity_id: i64) -> CoreResult<P
 }
 
 /// Changes the password and re-wraps `k_anon` under it (an explicit settings
-/// change: the only kind of request that may write the account row).
+/// change: the only kind of request that may write the account row). Every
+/// token of the login dies with the old password: the caller gets a new one
+/// (sealed under the new epoch, which is returned with `k_anon`).
 pub async fn change_password(
     conn: &mut DbConn,
     account: &Account,
     current: &str,
     new: &str,
-) -> CoreResult<()> {
+) -> CoreResult<(KAnon, i64)> {
     if new.chars().count() < MIN_PASSWORD_CHARS {
         return Err(CoreError::invalid(
             "password",
@@ -399,7 +401,16 @@ pub async fn change_password(
         return Err(CoreError::invalid("current_password", "is wrong"));
     }
     let (k_anon, _) = unlock_k_anon(conn, account.id, current).await?;
-    set_password(conn, account.id, new, &k_anon).await
+    let id = account.id;
+    let new = new.to_owned();
+    let k = k_anon.clone();
+    let epoch = conn
+        .transaction::<_, CoreError, _>(async move |conn| {
+            set_password(conn, id, &new, &k).await?;
+            revoke_all_tokens(conn, id).await
+        })
+        .await?;
+    Ok((k_anon, epoch))
 }
 
 async fn set_password(
@@ -456,14 +467,16 @@ async fn find_login(conn: &mut DbConn, login: &str) -> CoreResult<Option<Account
         .optional()?)
 }
 
-async fn revoke_all_tokens(conn: &mut DbConn, account_id: i64) -> CoreResult<()> {
-    use crate::schema::oauth_tokens;
-    // Pending codes name no login in the clear, so they cannot be found here;
-    // they expire within ten minutes on their own.
-    diesel::delete(oauth_tokens::table.filter(oauth_tokens::account_id.eq(account_id)))
-        .execute(conn)
+/// Kills every token and pending code of the login at once: each is sealed
+/// under the epoch it was issued in, and none names its login in the clear,
+/// so moving the epoch on is the one way to reach them all.
+pub async fn revoke_all_tokens(conn: &mut DbConn, account_id: i64) -> CoreResult<i64> {
+    let epoch: i64 = diesel::update(accounts::table.find(account_id))
+        .set(accounts::token_epoch.eq(accounts::token_epoch + 1))
+        .returning(accounts::token_epoch)
+        .get_result(conn)
         .await?;
-    Ok(())
+    Ok(epoch)
 }
 
 /// A forgotten password, with the recovery code: `k_anon` survives. The
@@ -498,12 +511,16 @@ pub async fn recover_with_code(
         .ok_or_else(refused)?;
     let code = Secret::generate();
     let recovery_wrap = k_anon.wrap(&WrapKey::from_recovery_code(code.expose()), RECOVERY_SLOT);
-    set_password(conn, account.id, new, &k_anon).await?;
-    diesel::update(accounts::table.find(account.id))
-        .set(accounts::k_anon_recovery_wrap.eq(recovery_wrap))
-        .execute(conn)
-        .await?;
-    revoke_all_tokens(conn, account.id).await?;
+    let (id, new) = (account.id, new.to_owned());
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        set_password(conn, id, &new, &k_anon).await?;
+        diesel::update(accounts::table.find(id))
+            .set(accounts::k_anon_recovery_wrap.eq(recovery_wrap))
+            .execute(conn)
+            .await?;
+        revoke_all_tokens(conn, id).await
+    })
+    .await?;
     Ok(code)
 }
 
@@ -528,15 +545,21 @@ pub async fn reset_password_losing_anonymity(
     let hash = hash_password(new.to_owned()).await?;
     let keys = new_keys(new).await?;
     let until = clock.today() + chrono::Duration::days(cooldown_days.max(0));
-    diesel::update(accounts::table.find(account.id))
-        .set((
-            accounts::password_hash.eq(hash),
-            accounts::anon_cooldown_until.eq(Some(until)),
-        ))
-        .execute(conn)
+    let id = account.id;
+    let keys = conn
+        .transaction::<_, CoreError, _>(async move |conn| {
+            diesel::update(accounts::table.find(id))
+                .set((
+                    accounts::password_hash.eq(hash),
+                    accounts::anon_cooldown_until.eq(Some(until)),
+                ))
+                .execute(conn)
+                .await?;
+            store_keys(conn, id, &keys).await?;
+            revoke_all_tokens(conn, id).await?;
+            Ok(keys)
+        })
         .await?;
-    store_keys(conn, account.id, &keys).await?;
-    revoke_all_tokens(conn, account.id).await?;
     Ok(keys.recovery_code)
 }
 

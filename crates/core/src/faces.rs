@@ -295,9 +295,7 @@ pub(crate) async fn tombstone(
     face_id: i64,
     not_before: Option<chrono::DateTime<chrono::Utc>>,
 ) -> CoreResult<()> {
-    use crate::schema::{
-        favourites, follows, idempotency_keys, oauth_tokens, preferences, statuses,
-    };
+    use crate::schema::{favourites, follows, idempotency_keys, preferences, statuses};
     let followers: Vec<i64> = follows::table
         .filter(follows::target_identity_id.eq(face_id))
         .select(follows::identity_id)
@@ -347,9 +345,8 @@ pub(crate) async fn tombstone(
     diesel::delete(favourites::table.filter(favourites::identity_id.eq(face_id)))
         .execute(conn)
         .await?;
-    diesel::delete(oauth_tokens::table.filter(oauth_tokens::identity_id.eq(face_id)))
-        .execute(conn)
-        .await?;
+    // Tokens bound to the face name it only sealed: they die when next
+    // presented, since the face is a tombstone (`oauth::ensure_face_of`).
     diesel::delete(idempotency_keys::table.filter(idempotency_keys::identity_id.eq(face_id)))
         .execute(conn)
         .await?;

@@ -21,6 +21,14 @@ impl Id {
         Id(((ms << Self::RANDOM_BITS) | low) as i64 & i64::MAX)
     }
 
+    /// An id with no time in it at all, for what must not sort by creation:
+    /// faces (whose creation order would pair a login's faces, rule 2) and
+    /// token rows. 62 random bits, so it is positive and never 0.
+    pub fn random() -> Id {
+        let v = (rand::rngs::OsRng.next_u64() >> 2) | 1 << 40;
+        Id(v as i64)
+    }
+
     /// The smallest id at `at`, for turning a time into a pagination bound.
     pub fn floor_of(at: DateTime<Utc>) -> Id {
         Id((at.timestamp_millis().max(0) << Self::RANDOM_BITS) & i64::MAX)

@@ -16,6 +16,9 @@ pub struct Account {
     pub role: String,
     pub created_on: NaiveDate,
     pub disabled: bool,
+    /// Tokens are sealed under the epoch they were issued in; moving it on
+    /// kills them all at once.
+    pub token_epoch: i64,
 }
 
 impl Account {
@@ -159,21 +162,4 @@ pub struct App {
     pub client_id: String,
     pub client_secret: String,
     pub created_on: NaiveDate,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = oauth_tokens)]
-pub struct Token {
-    pub id: i64,
-    pub token_hash: Vec<u8>,
-    pub refresh_hash: Option<Vec<u8>>,
-    pub app_id: i64,
-    pub account_id: Option<i64>,
-    pub binding: Option<String>,
-    pub identity_id: Option<i64>,
-    pub scopes: String,
-    pub created_on: NaiveDate,
-    pub expires_on: Option<NaiveDate>,
-    pub k_anon_wrap: Option<Vec<u8>>,
-    pub refresh_k_anon_wrap: Option<Vec<u8>>,
 }

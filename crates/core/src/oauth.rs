@@ -6,8 +6,8 @@ use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult};
 use crate::id::Id;
-use crate::models::{App, Token};
-use crate::schema::{identities, oauth_apps, oauth_codes, oauth_tokens};
+use crate::models::App;
+use crate::schema::{accounts, identities, oauth_apps, oauth_codes, oauth_tokens};
 use crate::seal::{KAnon, WrapKey};
 use crate::secret::{constant_time_eq, lookup_hash, pkce_s256_matches, Secret};
 use diesel::prelude::*;
@@ -163,25 +163,6 @@ pub enum Binding {
     All,
 }
 
-impl Binding {
-    fn columns(self) -> (&'static str, Option<i64>) {
-        match self {
-            Binding::Face(id) => ("face", Some(id)),
-            Binding::Anonymous => ("anonymous", None),
-            Binding::All => ("all", None),
-        }
-    }
-
-    pub fn from_columns(binding: Option<&str>, identity_id: Option<i64>) -> Option<Binding> {
-        match (binding, identity_id) {
-            (Some("face"), Some(id)) => Some(Binding::Face(id)),
-            (Some("anonymous"), None) => Some(Binding::Anonymous),
-            (Some("all"), None) => Some(Binding::All),
-            _ => None,
-        }
-    }
-}
-
 pub struct NewApp<'a> {
     pub name: &'a str,
     pub website: Option<&'a str>,
@@ -266,43 +247,58 @@ pub fn app_scopes(app: &App) -> Scopes {
 pub struct PendingCode<'a> {
     pub app_id: i64,
     pub account_id: i64,
+    /// The login's token epoch at sign-in: a password change before the
+    /// code is exchanged kills the code too.
+    pub epoch: i64,
     pub scopes: &'a Scopes,
     pub redirect_uri: &'a str,
     pub code_challenge: Option<&'a str>,
-    /// Opened at sign-in from the password; wrapped under the code so that an
-    /// "Anonymous" or "All my faces" token can carry it on.
+    /// Opened at sign-in from the password; wrapped under the code so that
+    /// the token can carry it on (and be listed by its owner later).
     pub k_anon: Option<&'a KAnon>,
 }
 
 pub const CODE_SLOT: &[u8] = b"oauth:code";
-pub const TOKEN_SLOT: &[u8] = b"oauth:token";
-pub const REFRESH_SLOT: &[u8] = b"oauth:refresh";
 
-/// Opens the `k_anon` a token carries (only "Anonymous" and "All my faces" tokens carry one).
-pub fn token_k_anon(token: &Token, raw: &str) -> Option<KAnon> {
-    let wrap = token.k_anon_wrap.as_ref()?;
-    KAnon::unwrap_from(&WrapKey::from_token(raw), TOKEN_SLOT, wrap)
-}
-
-pub const CODE_OWNER_SLOT: &[u8] = b"oauth:code-owner";
+pub const CODE_OWNER_SLOT: &[u8] = b"oauth:code-owner:2";
 
 /// Who a code belongs to and what it will be bound to, sealed under the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CodeOwner {
     account_id: i64,
+    epoch: i64,
     binding: Option<Binding>,
+}
+
+fn binding_bytes(b: Option<Binding>) -> (u8, i64) {
+    match b {
+        None => (0, 0),
+        Some(Binding::Face(id)) => (1, id),
+        Some(Binding::Anonymous) => (2, 0),
+        Some(Binding::All) => (3, 0),
+    }
+}
+
+fn binding_from(kind: u8, face: i64) -> Option<Option<Binding>> {
+    match kind {
+        0 => Some(None),
+        1 => Some(Some(Binding::Face(face))),
+        2 => Some(Some(Binding::Anonymous)),
+        3 => Some(Some(Binding::All)),
+        _ => None,
+    }
+}
+
+fn be_i64(plain: &[u8], at: usize) -> Option<i64> {
+    Some(i64::from_be_bytes(plain.get(at..at + 8)?.try_into().ok()?))
 }
 
 impl CodeOwner {
     fn seal(&self, code: &str) -> Vec<u8> {
-        let (kind, face) = match self.binding {
-            None => (0u8, 0i64),
-            Some(Binding::Face(id)) => (1, id),
-            Some(Binding::Anonymous) => (2, 0),
-            Some(Binding::All) => (3, 0),
-        };
-        let mut plain = Vec::with_capacity(17);
+        let (kind, face) = binding_bytes(self.binding);
+        let mut plain = Vec::with_capacity(25);
         plain.extend_from_slice(&self.account_id.to_be_bytes());
+        plain.extend_from_slice(&self.epoch.to_be_bytes());
         plain.push(kind);
         plain.extend_from_slice(&face.to_be_bytes());
         WrapKey::from_token(code).seal(CODE_OWNER_SLOT, &plain)
@@ -310,18 +306,10 @@ impl CodeOwner {
 
     fn open(code: &str, blob: &[u8]) -> Option<CodeOwner> {
         let plain = WrapKey::from_token(code).open(CODE_OWNER_SLOT, blob)?;
-        let account_id = i64::from_be_bytes(plain.get(0..8)?.try_into().ok()?);
-        let face = i64::from_be_bytes(plain.get(9..17)?.try_into().ok()?);
-        let binding = match plain.get(8)? {
-            0 => None,
-            1 => Some(Binding::Face(face)),
-            2 => Some(Binding::Anonymous),
-            3 => Some(Binding::All),
-            _ => return None,
-        };
         Some(CodeOwner {
-            account_id,
-            binding,
+            account_id: be_i64(&plain, 0)?,
+            epoch: be_i64(&plain, 8)?,
+            binding: binding_from(*plain.get(16)?, be_i64(&plain, 17)?)?,
         })
     }
 }
@@ -337,11 +325,12 @@ pub async fn create_code(
     let code = Secret::generate();
     let owner = CodeOwner {
         account_id: p.account_id,
+        epoch: p.epoch,
         binding: None,
     };
     diesel::insert_into(oauth_codes::table)
         .values((
-            oauth_codes::id.eq(Id::generate(clock.now()).get()),
+            oauth_codes::id.eq(Id::random().get()),
             oauth_codes::code_hash.eq(lookup_hash(code.expose())),
             oauth_codes::app_id.eq(p.app_id),
             oauth_codes::scopes.eq(p.scopes.as_string()),
@@ -372,6 +361,14 @@ pub async fn pending_code(
     clock: &dyn Clock,
     code: &str,
 ) -> CoreResult<Option<CodeInfo>> {
+    Ok(pending(conn, clock, code).await?.map(|(info, _)| info))
+}
+
+async fn pending(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    code: &str,
+) -> CoreResult<Option<(CodeInfo, CodeOwner)>> {
     let row: Option<(i64, String, String, Vec<u8>)> = oauth_codes::table
         .filter(oauth_codes::code_hash.eq(lookup_hash(code)))
         .filter(oauth_codes::expires_at.gt(clock.now()))
@@ -386,12 +383,15 @@ pub async fn pending_code(
         .optional()?;
     Ok(row.and_then(|(app_id, redirect_uri, scopes, owner)| {
         let owner = CodeOwner::open(code, &owner).filter(|o| o.binding.is_none())?;
-        Some(CodeInfo {
-            app_id,
-            account_id: owner.account_id,
-            redirect_uri,
-            scopes,
-        })
+        Some((
+            CodeInfo {
+                app_id,
+                account_id: owner.account_id,
+                redirect_uri,
+                scopes,
+            },
+            owner,
+        ))
     }))
 }
 
@@ -403,23 +403,17 @@ pub async fn bind_code(
     code: &str,
     binding: Binding,
 ) -> CoreResult<()> {
-    let Some(info) = pending_code(conn, clock, code).await? else {
+    let Some((info, owner)) = pending(conn, clock, code).await? else {
         return Err(CoreError::NotFound);
     };
-    let q = || oauth_codes::table.filter(oauth_codes::code_hash.eq(lookup_hash(code)));
     if let Binding::Face(id) = binding {
         ensure_face_of(conn, info.account_id, id).await?;
-        // A face-bound token never carries the key to the owner's anonymous posts.
-        diesel::update(q())
-            .set(oauth_codes::k_anon_wrap.eq(None::<Vec<u8>>))
-            .execute(conn)
-            .await?;
     }
     let owner = CodeOwner {
-        account_id: info.account_id,
         binding: Some(binding),
+        ..owner
     };
-    diesel::update(q())
+    diesel::update(oauth_codes::table.filter(oauth_codes::code_hash.eq(lookup_hash(code))))
         .set(oauth_codes::owner.eq(owner.seal(code)))
         .execute(conn)
         .await?;
@@ -430,6 +424,7 @@ async fn ensure_face_of(conn: &mut DbConn, account_id: i64, identity_id: i64) ->
     let owner: Option<Option<i64>> = identities::table
         .find(identity_id)
         .filter(identities::tier.ne("anonymous"))
+        .filter(identities::tombstoned.eq(false))
         .select(identities::account_id)
         .first(conn)
         .await
@@ -441,64 +436,225 @@ async fn ensure_face_of(conn: &mut DbConn, account_id: i64, identity_id: i64) ->
     }
 }
 
+/// The login's current token epoch and whether it is disabled; `None` if
+/// the login is gone. Every token sealed under another epoch is dead.
+pub async fn login_state(conn: &mut DbConn, account_id: i64) -> CoreResult<Option<(i64, bool)>> {
+    Ok(accounts::table
+        .find(account_id)
+        .select((accounts::token_epoch, accounts::disabled))
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Who a token acts for: sealed in its row, so that at rest the row names
+/// neither a login, nor a face, nor even the app it was issued to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub account_id: i64,
+    /// The login's token epoch when the grant was made.
+    pub epoch: i64,
+    pub binding: Binding,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TokenOwner {
+    app_id: i64,
+    grant: Option<Grant>,
+}
+
+/// Slots of a token row's sealed columns, each bound to the row's id so a
+/// blob copied to another row does not open.
+fn row_slot(label: &[u8], id: i64) -> Vec<u8> {
+    let mut s = label.to_vec();
+    s.push(b':');
+    s.extend_from_slice(&id.to_be_bytes());
+    s
+}
+
+const ROW_KEY_BY_TOKEN: &[u8] = b"oauth:row-key:token";
+const ROW_KEY_BY_REFRESH: &[u8] = b"oauth:row-key:refresh";
+const ROW_KEY_BY_K_ANON: &[u8] = b"oauth:row-key:k_anon";
+const OWNER_SLOT: &[u8] = b"oauth:owner";
+pub const TOKEN_SLOT: &[u8] = b"oauth:token";
+
+impl TokenOwner {
+    fn seal(&self, row_key: &WrapKey, id: i64) -> Vec<u8> {
+        let mut plain = Vec::with_capacity(34);
+        plain.extend_from_slice(&self.app_id.to_be_bytes());
+        match self.grant {
+            None => plain.extend_from_slice(&[0u8; 26]),
+            Some(g) => {
+                plain.push(1);
+                plain.extend_from_slice(&g.account_id.to_be_bytes());
+                plain.extend_from_slice(&g.epoch.to_be_bytes());
+                let (kind, face) = binding_bytes(Some(g.binding));
+                plain.push(kind);
+                plain.extend_from_slice(&face.to_be_bytes());
+            }
+        }
+        row_key.seal(&row_slot(OWNER_SLOT, id), &plain)
+    }
+
+    fn open(row_key: &WrapKey, id: i64, blob: &[u8]) -> Option<TokenOwner> {
+        let plain = row_key.open(&row_slot(OWNER_SLOT, id), blob)?;
+        let app_id = be_i64(&plain, 0)?;
+        let grant = match plain.get(8)? {
+            0 => None,
+            1 => Some(Grant {
+                account_id: be_i64(&plain, 9)?,
+                epoch: be_i64(&plain, 17)?,
+                binding: binding_from(*plain.get(25)?, be_i64(&plain, 26)?)??,
+            }),
+            _ => return None,
+        };
+        Some(TokenOwner { app_id, grant })
+    }
+}
+
+/// A live token, opened with its raw value: everything its row holds only
+/// sealed.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: i64,
+    pub app_id: i64,
+    pub grant: Option<Grant>,
+    pub scopes: String,
+    pub created_on: chrono::NaiveDate,
+    pub has_refresh: bool,
+    /// Only "Anonymous" and "All my faces" tokens carry `k_anon`.
+    pub k_anon: Option<KAnon>,
+}
+
+impl Session {
+    pub fn account_id(&self) -> Option<i64> {
+        self.grant.map(|g| g.account_id)
+    }
+
+    pub fn binding(&self) -> Option<Binding> {
+        self.grant.map(|g| g.binding)
+    }
+}
+
 pub struct IssuedToken {
     pub access: Secret,
     pub refresh: Secret,
-    pub token: Token,
+    pub session: Session,
 }
 
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_tokens)]
+struct TokenRow {
+    id: i64,
+    scopes: String,
+    created_on: chrono::NaiveDate,
+    expires_on: Option<chrono::NaiveDate>,
+    refresh_hash: Option<Vec<u8>>,
+    key_by_token: Vec<u8>,
+    key_by_refresh: Option<Vec<u8>>,
+    key_by_k_anon: Option<Vec<u8>>,
+    owner: Vec<u8>,
+    k_anon_wrap: Option<Vec<u8>>,
+}
+
+impl TokenRow {
+    fn open(self, row_key: &WrapKey) -> Option<Session> {
+        let owner = TokenOwner::open(row_key, self.id, &self.owner)?;
+        let k_anon = match &self.k_anon_wrap {
+            Some(w) => Some(KAnon::unwrap_from(
+                row_key,
+                &row_slot(TOKEN_SLOT, self.id),
+                w,
+            )?),
+            None => None,
+        };
+        Some(Session {
+            id: self.id,
+            app_id: owner.app_id,
+            grant: owner.grant,
+            scopes: self.scopes,
+            created_on: self.created_on,
+            has_refresh: self.refresh_hash.is_some(),
+            k_anon,
+        })
+    }
+}
+
+/// Issues a token. `grant` is `None` for an app's own (client credentials)
+/// token. `k_anon`, when at hand, lets the owner list and revoke the token
+/// later; only "Anonymous" and "All my faces" tokens carry it themselves.
 pub async fn issue_token(
     conn: &mut DbConn,
     clock: &dyn Clock,
     app_id: i64,
-    account: Option<(i64, Binding)>,
+    grant: Option<Grant>,
     scopes: &Scopes,
     k_anon: Option<&KAnon>,
 ) -> CoreResult<IssuedToken> {
-    if let Some((account_id, Binding::Face(id))) = account {
+    if let Some(Grant {
+        account_id,
+        binding: Binding::Face(id),
+        ..
+    }) = grant
+    {
         ensure_face_of(conn, account_id, id).await?;
+    }
+    let carries = matches!(
+        grant,
+        Some(Grant {
+            binding: Binding::Anonymous | Binding::All,
+            ..
+        })
+    );
+    if carries && k_anon.is_none() {
+        return Err(CoreError::Forbidden(
+            "signing in again with the password is needed for this token",
+        ));
     }
     let access = Secret::generate();
     let refresh = Secret::generate();
-    // Only "Anonymous" and "All my faces" tokens carry k_anon, and they must.
-    let carries = matches!(account, Some((_, Binding::Anonymous | Binding::All)));
-    let k_anon = if carries {
-        Some(k_anon.ok_or(CoreError::Forbidden(
-            "signing in again with the password is needed for this token",
-        ))?)
+    let id = Id::random().get();
+    let row_key = WrapKey::generate();
+    let owner = TokenOwner { app_id, grant };
+    let k_anon_wrap = if carries {
+        k_anon.map(|k| k.wrap(&row_key, &row_slot(TOKEN_SLOT, id)))
     } else {
         None
     };
-    let (binding, identity_id) = match account {
-        Some((_, b)) => {
-            let (b, i) = b.columns();
-            (Some(b), i)
-        }
-        None => (None, None),
-    };
-    let token: Token = diesel::insert_into(oauth_tokens::table)
+    // An app's own token has no refresh token (as in Mastodon).
+    let refreshable = grant.is_some();
+    let row: TokenRow = diesel::insert_into(oauth_tokens::table)
         .values((
-            oauth_tokens::id.eq(Id::generate(clock.now()).get()),
+            oauth_tokens::id.eq(id),
             oauth_tokens::token_hash.eq(lookup_hash(access.expose())),
-            oauth_tokens::refresh_hash.eq(account.map(|_| lookup_hash(refresh.expose()))),
-            oauth_tokens::app_id.eq(app_id),
-            oauth_tokens::account_id.eq(account.map(|(a, _)| a)),
-            oauth_tokens::binding.eq(binding),
-            oauth_tokens::identity_id.eq(identity_id),
+            oauth_tokens::refresh_hash.eq(refreshable.then(|| lookup_hash(refresh.expose()))),
             oauth_tokens::scopes.eq(scopes.as_string()),
             oauth_tokens::created_on.eq(clock.today()),
-            oauth_tokens::k_anon_wrap
-                .eq(k_anon.map(|k| k.wrap(&WrapKey::from_token(access.expose()), TOKEN_SLOT))),
-            oauth_tokens::refresh_k_anon_wrap
-                .eq(k_anon.map(|k| k.wrap(&WrapKey::from_token(refresh.expose()), REFRESH_SLOT))),
+            oauth_tokens::key_by_token.eq(row_key.wrap_under(
+                &WrapKey::from_token(access.expose()),
+                &row_slot(ROW_KEY_BY_TOKEN, id),
+            )),
+            oauth_tokens::key_by_refresh.eq(refreshable.then(|| {
+                row_key.wrap_under(
+                    &WrapKey::from_token(refresh.expose()),
+                    &row_slot(ROW_KEY_BY_REFRESH, id),
+                )
+            })),
+            oauth_tokens::key_by_k_anon
+                .eq(k_anon.map(|k| row_key.wrap_under_k_anon(k, &row_slot(ROW_KEY_BY_K_ANON, id)))),
+            oauth_tokens::owner.eq(owner.seal(&row_key, id)),
+            oauth_tokens::k_anon_wrap.eq(k_anon_wrap),
         ))
-        .returning(Token::as_returning())
+        .returning(TokenRow::as_returning())
         .get_result(conn)
         .await?;
+    let session = row
+        .open(&row_key)
+        .ok_or_else(|| CoreError::Internal("a new token does not open".into()))?;
     Ok(IssuedToken {
         access,
         refresh,
-        token,
+        session,
     })
 }
 
@@ -521,11 +677,23 @@ impl From<diesel::result::Error> for GrantError {
     }
 }
 
+/// Whether a grant made at `epoch` still stands: the login exists, is not
+/// disabled, and no password change, reset or deletion came since.
+async fn grant_stands(conn: &mut DbConn, g: &Grant) -> CoreResult<bool> {
+    Ok(login_state(conn, g.account_id)
+        .await?
+        .is_some_and(|(epoch, disabled)| epoch == g.epoch && !disabled))
+}
+
 /// Exchanges a bound code for a token; the code is consumed either way.
+/// A code issued with a PKCE challenge needs its verifier; one issued
+/// without needs the client's secret (`client_authenticated`): a verifier
+/// never stands in for a secret.
 pub async fn exchange_code(
     conn: &mut DbConn,
     clock: &dyn Clock,
     app: &App,
+    client_authenticated: bool,
     code: &str,
     redirect_uri: &str,
     code_verifier: Option<&str>,
@@ -568,105 +736,261 @@ pub async fn exchange_code(
         if code_app != app_id || expires_at <= now || code_redirect != redirect_uri {
             return Err(GrantError::InvalidGrant);
         }
-        if let Some(challenge) = challenge {
-            match verifier.as_deref() {
+        match challenge {
+            Some(challenge) => match verifier.as_deref() {
                 Some(v) if pkce_s256_matches(v, &challenge) => {}
                 _ => return Err(GrantError::InvalidGrant),
-            }
+            },
+            None if !client_authenticated => return Err(GrantError::InvalidClient),
+            None => {}
         }
         let Some(CodeOwner {
             account_id,
+            epoch,
             binding: Some(binding),
         }) = CodeOwner::open(&code, &owner)
         else {
             return Err(GrantError::InvalidGrant);
         };
+        let grant = Grant {
+            account_id,
+            epoch,
+            binding,
+        };
+        if !grant_stands(conn, &grant).await? {
+            return Err(GrantError::InvalidGrant);
+        }
         let scopes = Scopes::parse(&scopes)?;
         let k_anon = k_wrap.and_then(|w| KAnon::unwrap_from(&code_key, CODE_SLOT, &w));
-        Ok(issue_token(
-            conn,
-            clock,
-            app_id,
-            Some((account_id, binding)),
-            &scopes,
-            k_anon.as_ref(),
-        )
-        .await?)
+        Ok(issue_token(conn, clock, app_id, Some(grant), &scopes, k_anon.as_ref()).await?)
     })
     .await
 }
 
-/// Trades a refresh token for a new token with the same binding and scopes.
+/// Trades a refresh token for a new access and refresh token. The row keeps
+/// its id, its sealed owner and its key: only the two token hashes and the
+/// wraps of the row key change, so nothing account-tied is written.
 pub async fn refresh(
     conn: &mut DbConn,
     clock: &dyn Clock,
     app: &App,
     refresh_token: &str,
 ) -> Result<IssuedToken, GrantError> {
-    let app_id = app.id;
-    let hash = lookup_hash(refresh_token);
-    let refresh_key = WrapKey::from_token(refresh_token);
-    conn.transaction::<_, GrantError, _>(async move |conn| {
-        let old: Option<Token> = diesel::delete(
-            oauth_tokens::table
-                .filter(oauth_tokens::refresh_hash.eq(&hash))
-                .filter(oauth_tokens::app_id.eq(app_id)),
-        )
-        .returning(Token::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?;
-        let Some(old) = old else {
-            return Err(GrantError::InvalidGrant);
-        };
-        let binding = Binding::from_columns(old.binding.as_deref(), old.identity_id);
-        let (Some(account_id), Some(binding)) = (old.account_id, binding) else {
-            return Err(GrantError::InvalidGrant);
-        };
-        let scopes = Scopes::parse(&old.scopes)?;
-        let k_anon = old
-            .refresh_k_anon_wrap
-            .as_ref()
-            .and_then(|w| KAnon::unwrap_from(&refresh_key, REFRESH_SLOT, w));
-        Ok(issue_token(
-            conn,
-            clock,
-            app_id,
-            Some((account_id, binding)),
-            &scopes,
-            k_anon.as_ref(),
-        )
-        .await?)
-    })
-    .await
-}
-
-/// Finds a live token by its raw value. No write happens here: a token
-/// carries no last-used time (unlinkability rule 4).
-pub async fn token_by_secret(
-    conn: &mut DbConn,
-    clock: &dyn Clock,
-    raw: &str,
-) -> CoreResult<Option<Token>> {
-    let token: Option<Token> = oauth_tokens::table
-        .filter(oauth_tokens::token_hash.eq(lookup_hash(raw)))
-        .select(Token::as_select())
+    let row: Option<TokenRow> = oauth_tokens::table
+        .filter(oauth_tokens::refresh_hash.eq(lookup_hash(refresh_token)))
+        .select(TokenRow::as_select())
         .first(conn)
         .await
         .optional()?;
-    Ok(token.filter(|t| t.expires_on.is_none_or(|e| e > clock.today())))
-}
-
-/// Revokes a token of this app. Revoking an unknown token is not an error (RFC 7009).
-pub async fn revoke(conn: &mut DbConn, app: &App, raw: &str) -> CoreResult<()> {
-    diesel::delete(
+    let Some(row) = row else {
+        return Err(GrantError::InvalidGrant);
+    };
+    let id = row.id;
+    let row_key = row
+        .key_by_refresh
+        .as_ref()
+        .and_then(|w| {
+            WrapKey::unwrap_from(
+                &WrapKey::from_token(refresh_token),
+                &row_slot(ROW_KEY_BY_REFRESH, id),
+                w,
+            )
+        })
+        .ok_or(GrantError::InvalidGrant)?;
+    let expired = row.expires_on.is_some_and(|e| e <= clock.today());
+    let session = row.open(&row_key).ok_or(GrantError::InvalidGrant)?;
+    let Some(grant) = session
+        .grant
+        .filter(|_| session.app_id == app.id && !expired)
+    else {
+        return Err(GrantError::InvalidGrant);
+    };
+    if !grant_stands(conn, &grant).await? {
+        forget(conn, id).await?;
+        return Err(GrantError::InvalidGrant);
+    }
+    let access = Secret::generate();
+    let refresh = Secret::generate();
+    let changed = diesel::update(
         oauth_tokens::table
-            .filter(oauth_tokens::token_hash.eq(lookup_hash(raw)))
-            .filter(oauth_tokens::app_id.eq(app.id)),
+            .find(id)
+            .filter(oauth_tokens::refresh_hash.eq(lookup_hash(refresh_token))),
     )
+    .set((
+        oauth_tokens::token_hash.eq(lookup_hash(access.expose())),
+        oauth_tokens::refresh_hash.eq(Some(lookup_hash(refresh.expose()))),
+        oauth_tokens::key_by_token.eq(row_key.wrap_under(
+            &WrapKey::from_token(access.expose()),
+            &row_slot(ROW_KEY_BY_TOKEN, id),
+        )),
+        oauth_tokens::key_by_refresh.eq(Some(row_key.wrap_under(
+            &WrapKey::from_token(refresh.expose()),
+            &row_slot(ROW_KEY_BY_REFRESH, id),
+        ))),
+    ))
     .execute(conn)
     .await?;
+    if changed != 1 {
+        // Refreshed concurrently by someone else: this refresh token is spent.
+        return Err(GrantError::InvalidGrant);
+    }
+    Ok(IssuedToken {
+        access,
+        refresh,
+        session,
+    })
+}
+
+/// Finds the live token `raw`, opened. No write happens here (a token
+/// carries no last-used time, rule 4), except that a dead token's row is
+/// removed when it is presented: it names no one, and now nobody can use it.
+/// A disabled login's tokens answer `Forbidden`.
+pub async fn session_by_token(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    raw: &str,
+) -> CoreResult<Option<Session>> {
+    let row: Option<TokenRow> = oauth_tokens::table
+        .filter(oauth_tokens::token_hash.eq(lookup_hash(raw)))
+        .select(TokenRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let id = row.id;
+    if row.expires_on.is_some_and(|e| e <= clock.today()) {
+        return Ok(None);
+    }
+    let Some(session) = WrapKey::unwrap_from(
+        &WrapKey::from_token(raw),
+        &row_slot(ROW_KEY_BY_TOKEN, id),
+        &row.key_by_token,
+    )
+    .and_then(|k| row.open(&k)) else {
+        return Ok(None);
+    };
+    if let Some(g) = session.grant {
+        match login_state(conn, g.account_id).await? {
+            Some((epoch, disabled)) if epoch == g.epoch => {
+                if disabled {
+                    return Err(CoreError::Forbidden("Your login is currently disabled"));
+                }
+            }
+            _ => {
+                forget(conn, id).await?;
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(session))
+}
+
+async fn forget(conn: &mut DbConn, id: i64) -> CoreResult<()> {
+    diesel::delete(oauth_tokens::table.find(id))
+        .execute(conn)
+        .await?;
     Ok(())
+}
+
+/// Revokes a token (or a refresh token) of this app. Revoking an unknown
+/// token is not an error (RFC 7009).
+pub async fn revoke(conn: &mut DbConn, app: &App, raw: &str) -> CoreResult<()> {
+    let hash = lookup_hash(raw);
+    let row: Option<TokenRow> = oauth_tokens::table
+        .filter(
+            oauth_tokens::token_hash
+                .eq(&hash)
+                .or(oauth_tokens::refresh_hash.eq(&hash)),
+        )
+        .select(TokenRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let id = row.id;
+    let key = WrapKey::from_token(raw);
+    let row_key = WrapKey::unwrap_from(&key, &row_slot(ROW_KEY_BY_TOKEN, id), &row.key_by_token)
+        .or_else(|| {
+            row.key_by_refresh
+                .as_ref()
+                .and_then(|w| WrapKey::unwrap_from(&key, &row_slot(ROW_KEY_BY_REFRESH, id), w))
+        });
+    if row_key
+        .and_then(|k| row.open(&k))
+        .is_some_and(|s| s.app_id == app.id)
+    {
+        forget(conn, id).await?;
+    }
+    Ok(())
+}
+
+/// One of the login's tokens as its owner sees it in "authorized apps".
+#[derive(Debug, Clone)]
+pub struct OwnToken {
+    pub session: Session,
+    pub app: Option<App>,
+}
+
+/// Every live token of the owner of `k_anon` (those issued while the key
+/// was at hand: every sign-in with the password or an authorization code).
+/// Found by trying `k_anon` on each token row's wrap: no column says whose
+/// a row is, so this reads them all.
+pub async fn own_tokens(
+    conn: &mut DbConn,
+    k_anon: &KAnon,
+    account_id: i64,
+) -> CoreResult<Vec<OwnToken>> {
+    let Some((epoch, _)) = login_state(conn, account_id).await? else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<TokenRow> = oauth_tokens::table
+        .filter(oauth_tokens::key_by_k_anon.is_not_null())
+        .select(TokenRow::as_select())
+        .load(conn)
+        .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let id = row.id;
+        let Some(row_key) = row
+            .key_by_k_anon
+            .as_ref()
+            .and_then(|w| WrapKey::unwrap_from_k_anon(k_anon, &row_slot(ROW_KEY_BY_K_ANON, id), w))
+        else {
+            continue;
+        };
+        let Some(session) = row.open(&row_key) else {
+            continue;
+        };
+        if session
+            .grant
+            .is_some_and(|g| g.account_id == account_id && g.epoch == epoch)
+        {
+            out.push(OwnToken {
+                app: get_app(conn, session.app_id).await.ok(),
+                session,
+            });
+        }
+    }
+    out.sort_by_key(|t| (t.session.created_on, t.session.id));
+    Ok(out)
+}
+
+/// Revokes one of the owner's own tokens, found with `k_anon`.
+pub async fn revoke_own(
+    conn: &mut DbConn,
+    k_anon: &KAnon,
+    account_id: i64,
+    token_id: i64,
+) -> CoreResult<()> {
+    let own = own_tokens(conn, k_anon, account_id).await?;
+    if !own.iter().any(|t| t.session.id == token_id) {
+        return Err(CoreError::NotFound);
+    }
+    forget(conn, token_id).await
 }
 
 #[cfg(test)]

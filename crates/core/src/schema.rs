@@ -13,6 +13,7 @@ diesel::table! {
         k_anon_password_wrap -> Nullable<Bytea>,
         k_anon_recovery_wrap -> Nullable<Bytea>,
         anon_cooldown_until -> Nullable<Date>,
+        token_epoch -> Int8,
     }
 }
 
@@ -193,15 +194,14 @@ diesel::table! {
         id -> Int8,
         token_hash -> Bytea,
         refresh_hash -> Nullable<Bytea>,
-        app_id -> Int8,
-        account_id -> Nullable<Int8>,
-        binding -> Nullable<Text>,
-        identity_id -> Nullable<Int8>,
         scopes -> Text,
         created_on -> Date,
         expires_on -> Nullable<Date>,
         k_anon_wrap -> Nullable<Bytea>,
-        refresh_k_anon_wrap -> Nullable<Bytea>,
+        key_by_token -> Bytea,
+        key_by_refresh -> Nullable<Bytea>,
+        key_by_k_anon -> Nullable<Bytea>,
+        owner -> Bytea,
     }
 }
 

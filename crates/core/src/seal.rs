@@ -162,6 +162,35 @@ impl WrapKey {
         open_with(&self.0, slot, blob)
     }
 
+    /// A fresh random key: the own key of one token row, which the token,
+    /// its refresh token and the owner's `k_anon` each wrap.
+    pub fn generate() -> WrapKey {
+        WrapKey(Zeroizing::new(random()))
+    }
+
+    /// Wraps this key under `under`, bound to `slot`.
+    pub fn wrap_under(&self, under: &WrapKey, slot: &[u8]) -> Vec<u8> {
+        seal_with(&under.0, slot, self.0.as_ref())
+    }
+
+    /// Wraps this key under `k_anon`, bound to `slot`.
+    pub fn wrap_under_k_anon(&self, k: &KAnon, slot: &[u8]) -> Vec<u8> {
+        seal_with(&k.0, slot, self.0.as_ref())
+    }
+
+    pub fn unwrap_from(under: &WrapKey, slot: &[u8], blob: &[u8]) -> Option<WrapKey> {
+        Self::from_plain(open_with(&under.0, slot, blob)?)
+    }
+
+    pub fn unwrap_from_k_anon(k: &KAnon, slot: &[u8], blob: &[u8]) -> Option<WrapKey> {
+        Self::from_plain(open_with(&k.0, slot, blob)?)
+    }
+
+    fn from_plain(plain: Zeroizing<Vec<u8>>) -> Option<WrapKey> {
+        let bytes: [u8; 32] = plain.as_slice().try_into().ok()?;
+        Some(WrapKey(Zeroizing::new(bytes)))
+    }
+
     /// From a recovery code (itself 128+ random bits, so HKDF suffices).
     pub fn from_recovery_code(code: &str) -> WrapKey {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(b"guise-recovery"), code.trim().as_bytes());

@@ -54,6 +54,14 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Password checks allowed per login name in `sign_in_window_secs`
+    /// (sign-in, the password grant, password change, recovery); five
+    /// times as many per remote address. Counted in memory only.
+    pub sign_in_attempts: u32,
+    pub sign_in_window_secs: u32,
+    /// Reverse proxies (CIDR) whose `X-Forwarded-For` names the client, for
+    /// the per-address limits above. The address is never stored or logged.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,6 +156,9 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("data"),
             max_body_bytes: 1024 * 1024,
             workers: 0,
+            sign_in_attempts: 10,
+            sign_in_window_secs: 300,
+            trusted_proxies: vec!["127.0.0.0/8".into(), "::1/128".into()],
         }
     }
 }

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub message: String,
     /// For OAuth endpoints: RFC 6749 error code.
     pub oauth_code: Option<&'static str>,
+    /// Seconds to wait, sent as `Retry-After` (with 429).
+    pub retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -22,6 +24,7 @@ impl ApiError {
             status,
             message: message.into(),
             oauth_code: None,
+            retry_after: None,
         }
     }
     pub fn unauthorized() -> Self {
@@ -44,6 +47,18 @@ impl ApiError {
             status,
             message: message.into(),
             oauth_code: Some(code),
+            retry_after: None,
+        }
+    }
+    /// 429, for a password check refused by `guard::PasswordGuard`.
+    pub fn password_guard(r: crate::guard::Refused) -> Self {
+        let (message, wait) = match r {
+            crate::guard::Refused::TooMany(s) => ("Too many attempts, try again later", s),
+            crate::guard::Refused::Busy => ("Too many sign-ins at once, try again shortly", 5),
+        };
+        ApiError {
+            retry_after: Some(wait),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
         }
     }
 }
@@ -63,7 +78,11 @@ impl ResponseError for ApiError {
             Some(code) => serde_json::json!({ "error": code, "error_description": self.message }),
             None => serde_json::json!({ "error": self.message }),
         };
-        HttpResponse::build(self.status).json(body)
+        let mut r = HttpResponse::build(self.status);
+        if let Some(s) = self.retry_after {
+            r.insert_header((actix_web::http::header::RETRY_AFTER, s.to_string()));
+        }
+        r.json(body)
     }
 }
 

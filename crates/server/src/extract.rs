@@ -8,8 +8,8 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures::StreamExt;
-use guise_core::models::{Identity, Token};
-use guise_core::oauth::{Binding, Scopes};
+use guise_core::models::Identity;
+use guise_core::oauth::{Binding, Scopes, Session};
 use guise_core::seal::KAnon;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -18,7 +18,8 @@ use std::pin::Pin;
 
 /// A signed-in request: a live token, what it is bound to, and its scopes.
 pub struct Auth {
-    pub token: Token,
+    /// The token opened with its raw value: its row holds all this sealed.
+    pub session: Session,
     pub scopes: Scopes,
     /// The face a face-bound token acts as; for "All my faces" tokens, the
     /// account's first face (the default where a request names none).
@@ -55,7 +56,7 @@ impl Auth {
             None if self.is_anonymous() => Err(ApiError::unprocessable(
                 "An anonymous token cannot do this: it would write a row tied to your account",
             )),
-            None if self.token.account_id.is_none() => Err(ApiError::unprocessable(
+            None if self.session.grant.is_none() => Err(ApiError::unprocessable(
                 "This method requires an authenticated user",
             )),
             None => Err(ApiError::unprocessable(
@@ -65,7 +66,12 @@ impl Auth {
     }
 
     pub fn binding(&self) -> Option<Binding> {
-        Binding::from_columns(self.token.binding.as_deref(), self.token.identity_id)
+        self.session.binding()
+    }
+
+    /// The login the token acts for, or 401 for an app's own token.
+    pub fn account_id(&self) -> ApiResult<i64> {
+        self.session.account_id().ok_or_else(ApiError::unauthorized)
     }
 
     pub fn is_anonymous(&self) -> bool {
@@ -92,7 +98,7 @@ impl Auth {
         match self.binding() {
             Some(Binding::Face(id)) => out.push(id),
             Some(Binding::All) => {
-                if let Some(account) = self.token.account_id {
+                if let Some(account) = self.session.account_id() {
                     out.extend(
                         guise_core::accounts::faces_of(conn, account)
                             .await?
@@ -133,40 +139,37 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 
 async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
     let mut conn = state.db.conn().await?;
-    let token = guise_core::oauth::token_by_secret(&mut conn, state.clock.as_ref(), raw)
+    let mut session = guise_core::oauth::session_by_token(&mut conn, state.clock.as_ref(), raw)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    let scopes = Scopes::parse(&token.scopes).map_err(|_| ApiError::unauthorized())?;
-    let k_anon = guise_core::oauth::token_k_anon(&token, raw);
-    let binding = Binding::from_columns(token.binding.as_deref(), token.identity_id);
+    let scopes = Scopes::parse(&session.scopes).map_err(|_| ApiError::unauthorized())?;
+    let k_anon = session.k_anon.take();
+    let binding = session.binding();
     if matches!(binding, Some(Binding::Anonymous | Binding::All)) && k_anon.is_none() {
         return Err(ApiError::unauthorized());
     }
-    let face = match token.identity_id {
-        None if binding == Some(Binding::All) => match token.account_id {
-            Some(a) => guise_core::accounts::faces_of(&mut conn, a)
-                .await?
-                .into_iter()
-                .next(),
-            None => None,
-        },
-        Some(id) => {
-            let face = guise_core::accounts::get_identity(&mut conn, id).await?;
+    let face = match (binding, session.account_id()) {
+        (Some(Binding::All), Some(a)) => guise_core::accounts::faces_of(&mut conn, a)
+            .await?
+            .into_iter()
+            .next(),
+        (Some(Binding::Face(id)), Some(a)) => {
+            let face = guise_core::accounts::get_identity(&mut conn, id)
+                .await
+                .map_err(|_| ApiError::unauthorized())?;
+            // A face deleted since the token was issued takes the token with it.
+            if face.account_id != Some(a) || face.tombstoned {
+                return Err(ApiError::unauthorized());
+            }
             if face.suspended {
                 return Err(ApiError::forbidden("Your login is currently disabled"));
             }
             Some(face)
         }
-        None => None,
+        _ => None,
     };
-    if let Some(account_id) = token.account_id {
-        let account = guise_core::accounts::get_account(&mut conn, account_id).await?;
-        if account.disabled {
-            return Err(ApiError::forbidden("Your login is currently disabled"));
-        }
-    }
     Ok(Auth {
-        token,
+        session,
         scopes,
         face,
         k_anon,

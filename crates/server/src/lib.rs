@@ -6,6 +6,7 @@ pub mod admin_api;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod inbox;
 pub mod limits;
 pub mod mastodon_api;

@@ -252,8 +252,16 @@ async fn authorize_post(
     let (Some(login), Some(password)) = (&p.login, &p.password) else {
         return Ok(sign_in_form(&p, &c, None));
     };
-    let Some(account) = guise_core::accounts::authenticate(&mut conn, login, password).await?
-    else {
+    let permit = match state.passwords.attempt_from(&req, login).await {
+        Ok(p) => p,
+        Err(r) => {
+            let mut page = sign_in_form(&p, &c, Some(&ApiError::password_guard(r).message));
+            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return Ok(page);
+        }
+    };
+    let account = guise_core::accounts::authenticate(&mut conn, login, password).await?;
+    let Some(account) = account else {
         return Ok(sign_in_form(
             &p,
             &c,
@@ -263,12 +271,14 @@ async fn authorize_post(
     // The password opens k_anon now; the code carries it until the face is picked.
     let (k_anon, new_recovery) =
         guise_core::accounts::unlock_k_anon(&mut conn, account.id, password).await?;
+    drop(permit);
     let code = oauth::create_code(
         &mut conn,
         clock,
         oauth::PendingCode {
             app_id: c.app.id,
             account_id: account.id,
+            epoch: account.token_epoch,
             scopes: &c.scopes,
             redirect_uri: &c.redirect_uri,
             code_challenge: p.code_challenge.as_deref(),
@@ -407,18 +417,22 @@ fn grant_err(e: GrantError) -> ApiError {
     }
 }
 
-fn token_response(state: &AppState, t: &oauth::IssuedToken) -> HttpResponse {
-    let mut body = json!({
-        "access_token": t.access.expose(),
-        "token_type": "Bearer",
-        "scope": t.token.scopes,
-        "created_at": state.clock.now().timestamp(),
-    });
-    if t.token.refresh_hash.is_some() {
-        if let Some(o) = body.as_object_mut() {
-            o.insert("refresh_token".into(), json!(t.refresh.expose()));
-        }
+/// A token as `/oauth/token` answers it; `extra` fields are added (the
+/// password change says what it did).
+pub(crate) fn token_response(
+    state: &AppState,
+    t: &oauth::IssuedToken,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> HttpResponse {
+    let mut body = serde_json::Map::new();
+    body.insert("access_token".into(), json!(t.access.expose()));
+    body.insert("token_type".into(), json!("Bearer"));
+    body.insert("scope".into(), json!(t.session.scopes));
+    body.insert("created_at".into(), json!(state.clock.now().timestamp()));
+    if t.session.has_refresh {
+        body.insert("refresh_token".into(), json!(t.refresh.expose()));
     }
+    body.extend(extra);
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -476,6 +490,7 @@ async fn token(
                 &mut conn,
                 clock,
                 &app,
+                secret_ok,
                 code,
                 &redirect,
                 p.code_verifier.as_deref(),
@@ -488,6 +503,11 @@ async fn token(
             let (Some(user), Some(password)) = (&p.username, &p.password) else {
                 return Err(invalid_grant());
             };
+            let permit = state
+                .passwords
+                .attempt_from(&req, user)
+                .await
+                .map_err(ApiError::password_guard)?;
             let account = guise_core::accounts::authenticate(&mut conn, user, password)
                 .await?
                 .ok_or_else(invalid_grant)?;
@@ -510,19 +530,23 @@ async fn token(
                     "Validation failed: anonymous posting is not offered here",
                 ));
             }
-            let k_anon = match binding {
-                Binding::Face(_) => None,
-                _ => Some(
-                    guise_core::accounts::unlock_k_anon(&mut conn, account.id, password)
-                        .await?
-                        .0,
-                ),
-            };
+            // Every token gets the key at hand, so that its owner can list
+            // and revoke it later; only "Anonymous" and "All my faces"
+            // tokens carry it themselves.
+            let k_anon = guise_core::accounts::unlock_k_anon(&mut conn, account.id, password)
+                .await?
+                .0;
+            drop(permit);
+            let k_anon = Some(k_anon);
             oauth::issue_token(
                 &mut conn,
                 clock,
                 app.id,
-                Some((account.id, binding)),
+                Some(oauth::Grant {
+                    account_id: account.id,
+                    epoch: account.token_epoch,
+                    binding,
+                }),
                 &scopes,
                 k_anon.as_ref(),
             )
@@ -550,7 +574,7 @@ async fn token(
             ));
         }
     };
-    Ok(token_response(&state, &issued))
+    Ok(token_response(&state, &issued, serde_json::Map::new()))
 }
 
 async fn revoke(

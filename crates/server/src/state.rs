@@ -16,6 +16,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// Outbound fetches, guarded against private addresses (unless allowed).
     pub fetcher: Arc<guise_federation::fetch::Fetcher>,
+    /// Bounds password checks (in memory only).
+    pub passwords: Arc<crate::guard::PasswordGuard>,
     /// Signs media proxy URLs: set from the instance key at start-up, else random.
     pub media_key: Arc<std::sync::OnceLock<[u8; 32]>>,
 }
@@ -40,8 +42,15 @@ impl AppState {
         )
         .map_err(|e| crate::limits::CounterError::other(e.to_string()))?;
         fetcher.block_domains(config.federation.blocked_domains.clone());
+        let passwords = Arc::new(crate::guard::PasswordGuard::new(
+            clock.clone(),
+            config.server.sign_in_attempts,
+            config.server.sign_in_window_secs,
+            &config.server.trusted_proxies,
+        ));
         Ok(AppState {
             db,
+            passwords,
             clock,
             fetcher: Arc::new(fetcher),
             media_key: Arc::new(std::sync::OnceLock::new()),

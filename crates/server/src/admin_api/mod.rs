@@ -14,8 +14,8 @@ use serde_json::json;
 async fn staff(state: &AppState, auth: &Auth, scope: &str) -> ApiResult<Account> {
     auth.require(scope)?;
     let id = auth
-        .token
-        .account_id
+        .session
+        .account_id()
         .ok_or_else(|| ApiError::forbidden("This action is not allowed"))?;
     let mut conn = state.db.conn().await?;
     let account = guise_core::accounts::get_account(&mut conn, id).await?;

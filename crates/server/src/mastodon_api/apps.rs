@@ -53,7 +53,7 @@ async fn create(
 
 async fn verify(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
     let mut conn = state.db.conn().await?;
-    let app = guise_core::oauth::get_app(&mut conn, auth.token.app_id).await?;
+    let app = guise_core::oauth::get_app(&mut conn, auth.session.app_id).await?;
     Ok(HttpResponse::Ok().json(Application::new(&app, false)))
 }
 

@@ -19,7 +19,7 @@ fn all_faces_account(auth: &Auth, scope: &str) -> ApiResult<i64> {
             "Managing faces needs an \"All my faces\" token",
         ));
     }
-    auth.token.account_id.ok_or_else(ApiError::unauthorized)
+    auth.account_id()
 }
 
 async fn list(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
@@ -188,22 +188,98 @@ struct PasswordChange {
     password: Option<String>,
 }
 
-/// Guise: change the login's password; `k_anon` is re-wrapped under the new one.
+/// Guise: change the login's password; `k_anon` is re-wrapped under the new
+/// one. Every token of the login dies with the old password, this one too:
+/// the answer carries its replacement (same app, scopes and face), which the
+/// caller uses from now on. The old one is not touched, only dead: a write to
+/// it next to the login's would tie its past to the login.
 async fn change_password(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     auth: Auth,
     Params(p): Params<PasswordChange>,
 ) -> ApiResult<HttpResponse> {
     auth.require("write:accounts")?;
-    let account = auth.token.account_id.ok_or_else(ApiError::unauthorized)?;
+    let account = auth.account_id()?;
+    let binding = auth.binding().ok_or_else(ApiError::unauthorized)?;
     let (Some(current), Some(new)) = (p.current_password, p.password) else {
         return Err(ApiError::unprocessable(
             "Validation failed: current_password and password are required",
         ));
     };
+    let permit = state
+        .passwords
+        .attempt_from(&req, &format!("#{account}"))
+        .await
+        .map_err(ApiError::password_guard)?;
     let mut conn = state.db.conn().await?;
     let account = guise_core::accounts::get_account(&mut conn, account).await?;
-    guise_core::accounts::change_password(&mut conn, &account, &current, &new).await?;
+    let (k_anon, epoch) =
+        guise_core::accounts::change_password(&mut conn, &account, &current, &new).await?;
+    drop(permit);
+    let issued = guise_core::oauth::issue_token(
+        &mut conn,
+        state.clock.as_ref(),
+        auth.session.app_id,
+        Some(guise_core::oauth::Grant {
+            account_id: account.id,
+            epoch,
+            binding,
+        }),
+        &auth.scopes,
+        Some(&k_anon),
+    )
+    .await?;
+    let mut extra = serde_json::Map::new();
+    extra.insert("other_tokens_revoked".into(), json!(true));
+    extra.insert(
+        "message".into(),
+        json!("Your password was changed. Every app signed in to this login was signed out; this one continues with the new access_token."),
+    );
+    Ok(crate::oauth::token_response(&state, &issued, extra))
+}
+
+/// Guise: the login's tokens ("authorized apps"), for an "All my faces"
+/// token: no token row says whose it is, so they are found with `k_anon`.
+async fn tokens(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    let account = all_faces_account(&auth, "read:accounts")?;
+    let k = auth.anon_key()?;
+    let mut conn = state.db.conn().await?;
+    let own = guise_core::oauth::own_tokens(&mut conn, k, account).await?;
+    let mut out = Vec::with_capacity(own.len());
+    for t in own {
+        let (kind, face) = match t.session.binding() {
+            Some(guise_core::oauth::Binding::Face(id)) => {
+                let f = guise_core::accounts::get_identity(&mut conn, id).await?;
+                ("face", Some(types::account(&state, &mut conn, &f).await?))
+            }
+            Some(guise_core::oauth::Binding::Anonymous) => ("anonymous", None),
+            _ => ("all", None),
+        };
+        out.push(json!({
+            "id": t.session.id.to_string(),
+            "app": t.app.as_ref().map(|a| json!({ "name": a.name, "website": a.website })),
+            "scopes": t.session.scopes.split(' ').collect::<Vec<_>>(),
+            "binding": kind,
+            "face": face,
+            "created_at": format!("{}T00:00:00.000Z", t.session.created_on),
+            "current": t.session.id == auth.session.id,
+        }));
+    }
+    Ok(ok(&out))
+}
+
+/// Guise: revoke one of the login's tokens (the app's secret is not needed).
+async fn revoke_token(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let account = all_faces_account(&auth, "write:accounts")?;
+    let k = auth.anon_key()?;
+    let id = parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    guise_core::oauth::revoke_own(&mut conn, k, account, id).await?;
     Ok(ok(&json!({})))
 }
 
@@ -220,6 +296,7 @@ struct Recovery {
 /// Guise: set a new password with the recovery code. The anonymity key
 /// survives; the code is used up and a new one is returned, once.
 async fn recover(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     Params(p): Params<Recovery>,
 ) -> ApiResult<HttpResponse> {
@@ -228,6 +305,11 @@ async fn recover(
             "Validation failed: login, recovery_code and password are required",
         ));
     };
+    let _permit = state
+        .passwords
+        .attempt_from(&req, &login)
+        .await
+        .map_err(ApiError::password_guard)?;
     let mut conn = state.db.conn().await?;
     let next = guise_core::accounts::recover_with_code(&mut conn, &login, &code, &new).await?;
     Ok(ok(&json!({ "recovery_code": next.expose() })))
@@ -242,15 +324,21 @@ struct Deletion {
 /// Guise: delete the login, its faces and (through the sealed index, which
 /// the password opens) every anonymous post, the deletions spread over a day.
 async fn delete_account(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     auth: Auth,
     Params(p): Params<Deletion>,
 ) -> ApiResult<HttpResponse> {
     auth.require("write:accounts")?;
-    let account = auth.token.account_id.ok_or_else(ApiError::unauthorized)?;
+    let account = auth.account_id()?;
     let password = p
         .password
         .ok_or_else(|| ApiError::unprocessable("Validation failed: password can't be blank"))?;
+    let _permit = state
+        .passwords
+        .attempt_from(&req, &format!("#{account}"))
+        .await
+        .map_err(ApiError::password_guard)?;
     let mut conn = state.db.conn().await?;
     let account = guise_core::accounts::get_account(&mut conn, account).await?;
     let n = guise_core::accounts::delete_account(
@@ -270,6 +358,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(delete_account),
     )
     .route("/api/v1/guise/password", web::post().to(change_password))
+    .route("/api/v1/guise/tokens", web::get().to(tokens))
+    .route("/api/v1/guise/tokens/{id}", web::delete().to(revoke_token))
     .route("/api/v1/guise/password/recover", web::post().to(recover));
     cfg.route("/api/v1/guise/faces", web::get().to(list))
         .route("/api/v1/guise/faces", web::post().to(create_pseudonym))

@@ -128,7 +128,7 @@ async fn poster(
             Ok(Poster::Anonymous)
         }
         Some(Binding::All) => {
-            let account = auth.token.account_id.ok_or_else(ApiError::unauthorized)?;
+            let account = auth.account_id()?;
             let faces = guise_core::accounts::faces_of(conn, account).await?;
             if let Some(id) = identity_id {
                 let face = faces
@@ -217,7 +217,7 @@ async fn create(
         Poster::Face(face) => st::publish(&mut conn, &state.ctx(), &face, new).await?,
         Poster::Anonymous => {
             let k = auth.anon_key()?;
-            let account = auth.token.account_id.ok_or_else(ApiError::unauthorized)?;
+            let account = auth.account_id()?;
             if let Some(until) =
                 guise_core::accounts::anonymous_cooldown(&mut conn, state.clock.as_ref(), account)
                     .await?
