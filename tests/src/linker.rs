@@ -390,6 +390,29 @@ pub fn order_link(d: &AtRest, t: &Truth, alpha: f64) -> Option<String> {
     })
 }
 
+/// The id-order adversary: each person's faces in the order they were made.
+/// Ids that carry time sort the same way; random ids agree with the order
+/// for about half of all pairs. A link when more pairs agree than chance
+/// allows at significance `alpha`.
+pub fn id_order_link(orders: &[Vec<String>], alpha: f64) -> Option<String> {
+    let (mut same, mut pairs) = (0usize, 0usize);
+    for made in orders {
+        let ids: Vec<i64> = made.iter().filter_map(|i| i.parse().ok()).collect();
+        for (i, a) in ids.iter().enumerate() {
+            for b in ids.iter().skip(i + 1) {
+                pairs += 1;
+                if a < b {
+                    same += 1;
+                }
+            }
+        }
+    }
+    let bound = chance_bound(pairs, 0.5, alpha);
+    (pairs > 0 && same >= bound).then(|| {
+        format!("face ids sort in creation order for {same} of {pairs} pairs (chance stays under {bound})")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

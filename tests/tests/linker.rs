@@ -755,11 +755,43 @@ async fn signing_in_and_posting_at_once_pairs_no_login_by_transaction_order() {
     for n in &names {
         server.create_account(n, &format!("{n} password"));
     }
-    // Some already hold a face token from an earlier day.
+    // Some already hold a face token from an earlier day; each makes two
+    // pseudonyms, seconds after signing up.
     for n in names.iter().step_by(3) {
         api.token(n, &format!("{n} password"), "", "read write")
             .await;
     }
+    let mut made_in_order: Vec<Vec<String>> = Vec::new();
+    for n in &names {
+        let all = api
+            .token(n, &format!("{n} password"), "all", "read write")
+            .await;
+        let mut made = vec![sid(&api
+            .get("/api/v1/accounts/verify_credentials", Some(&all))
+            .await)];
+        for k in 0..2 {
+            let p = api
+                .post(
+                    "/api/v1/guise/faces",
+                    Some(&all),
+                    json!({ "handle": format!("{n}_alt{k}") }),
+                )
+                .await;
+            made.push(sid(&p));
+        }
+        made_in_order.push(made);
+    }
+    // The id-order adversary.
+    let link = linker::id_order_link(&made_in_order, 1e-4);
+    assert!(link.is_none(), "{link:?}");
+    let mut time_ordered = made_in_order.clone();
+    for made in &mut time_ordered {
+        made.sort_by_key(|i| i.parse::<i64>().unwrap());
+    }
+    assert!(
+        linker::id_order_link(&time_ordered, 1e-4).is_some(),
+        "the id-order adversary missed ids that sort by creation"
+    );
     names.shuffle(&mut rand::thread_rng());
     let mut truth = Truth::default();
     let mut owner_of_name = BTreeMap::new();

@@ -188,10 +188,11 @@ pub async fn create_account(
     }
     let password_hash = hash_password(password.to_owned()).await?;
     let keys = new_keys(password).await?;
-    let now = clock.now();
     let today = clock.today();
-    let account_id = Id::generate(now).get();
-    let identity_id = Id::generate(now).get();
+    // Neither id carries the time: a login's faces must not sort by
+    // creation (rule 2); their order is `identities.position`.
+    let account_id = Id::random().get();
+    let identity_id = Id::random().get();
     let username = username.as_str().to_owned();
     let email = email.as_str().to_owned();
     let result = conn
@@ -231,6 +232,17 @@ pub async fn create_account(
     }
 }
 
+/// Where a new persistent face of the login goes in its order: after the
+/// others. The first face made is the login's default face.
+pub async fn next_position(conn: &mut DbConn, account_id: i64) -> CoreResult<i32> {
+    let max: Option<i32> = identities::table
+        .filter(identities::account_id.eq(account_id))
+        .select(diesel::dsl::max(identities::position))
+        .first(conn)
+        .await?;
+    Ok(max.map_or(0, |m| m + 1))
+}
+
 /// Inserts a local face and its preferences row.
 pub async fn insert_local_identity(
     conn: &mut DbConn,
@@ -241,10 +253,15 @@ pub async fn insert_local_identity(
     display_name: &str,
     today: chrono::NaiveDate,
 ) -> CoreResult<Identity> {
+    let position = match account_id {
+        Some(a) => Some(next_position(conn, a).await?),
+        None => None,
+    };
     let identity: Identity = diesel::insert_into(identities::table)
         .values((
             identities::id.eq(id),
             identities::account_id.eq(account_id),
+            identities::position.eq(position),
             identities::tier.eq(tier.as_str()),
             identities::handle.eq(handle),
             identities::display_name.eq(display_name),
@@ -320,12 +337,16 @@ pub async fn get_account(conn: &mut DbConn, id: i64) -> CoreResult<Account> {
         .found()
 }
 
-/// The account's persistent faces, oldest first.
+/// The account's persistent faces in the login's order: the first is its
+/// default face. (Ids are random and say nothing of the order.)
 pub async fn faces_of(conn: &mut DbConn, account_id: i64) -> CoreResult<Vec<Identity>> {
     Ok(identities::table
         .filter(identities::account_id.eq(account_id))
         .filter(identities::tier.ne(Tier::Anonymous.as_str()))
-        .order(identities::id.asc())
+        .order((
+            identities::position.asc().nulls_last(),
+            identities::id.asc(),
+        ))
         .select(Identity::as_select())
         .load(conn)
         .await?)

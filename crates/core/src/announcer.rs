@@ -55,7 +55,7 @@ pub async fn ensure(conn: &mut DbConn, clock: &dyn Clock, enabled: bool) -> Core
         None if enabled => {
             diesel::insert_into(identities::table)
                 .values((
-                    identities::id.eq(Id::generate(clock.now()).get()),
+                    identities::id.eq(Id::random().get()),
                     identities::tier.eq(Tier::Pseudonymous.as_str()),
                     identities::handle.eq(HANDLE),
                     identities::display_name.eq("Anonymous posts"),

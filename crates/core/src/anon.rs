@@ -109,7 +109,8 @@ async fn append(conn: &mut DbConn, k: &KAnon, face_id: i64, root: i64) -> CoreRe
     Err(CoreError::Internal("sealed index is contended".into()))
 }
 
-/// The owner's anonymous faces, oldest first.
+/// The owner's anonymous faces, oldest first (in the index's order: ids
+/// are random).
 pub async fn my_faces(conn: &mut DbConn, k: &KAnon) -> CoreResult<Vec<Identity>> {
     let ids: Vec<i64> = walk(conn, k)
         .await?
@@ -119,7 +120,7 @@ pub async fn my_faces(conn: &mut DbConn, k: &KAnon) -> CoreResult<Vec<Identity>>
     let mut faces = crate::accounts::identities_by_ids(conn, &ids).await?;
     // The index is only a hint: ownership is proved by the face's own tag.
     faces.retain(|f| owns(k, f));
-    faces.sort_by_key(|f| f.id);
+    faces.sort_by_key(|f| ids.iter().position(|i| *i == f.id));
     Ok(faces)
 }
 
@@ -163,7 +164,7 @@ async fn face_for_thread(
         }
     }
     let nonce = seal::new_nonce().to_vec();
-    let id = Id::generate(clock.now()).get();
+    let id = Id::random().get();
     let face: Identity = diesel::insert_into(identities::table)
         .values((
             identities::id.eq(id),

@@ -74,7 +74,7 @@ pub async fn create_pseudonym(
     let handle = chosen_handle(handle)?;
     check_display_name(display_name)?;
     check_note(note)?;
-    let id = Id::generate(clock.now()).get();
+    let id = Id::random().get();
     let (h, d, n) = (
         handle.as_str().to_owned(),
         display_name.to_owned(),
@@ -126,14 +126,16 @@ pub async fn request_real_name(
             "this login already has a real-name face",
         ));
     }
-    let id = Id::generate(clock.now()).get();
+    let id = Id::random().get();
     let (h, n) = (handle.as_str().to_owned(), real_name.to_owned());
     let today = clock.today();
     conn.transaction::<_, CoreError, _>(async move |conn| {
+        let position = crate::accounts::next_position(conn, account_id).await?;
         diesel::insert_into(identities::table)
             .values((
                 identities::id.eq(id),
                 identities::account_id.eq(account_id),
+                identities::position.eq(position),
                 identities::tier.eq(Tier::RealName.as_str()),
                 identities::handle.eq(&h),
                 identities::display_name.eq(&n),
@@ -356,6 +358,7 @@ pub(crate) async fn tombstone(
     diesel::update(identities::table.find(face_id))
         .set((
             identities::account_id.eq(None::<i64>),
+            identities::position.eq(None::<i32>),
             identities::tombstoned.eq(true),
             identities::display_name.eq(""),
             identities::note.eq(""),
@@ -367,13 +370,14 @@ pub(crate) async fn tombstone(
     Ok(())
 }
 
-/// Real-name faces by status, oldest first, for the admin queue.
+/// Real-name faces by status, oldest day first (ids carry no time), for the
+/// admin queue.
 pub async fn real_names(conn: &mut DbConn, status: &str) -> CoreResult<Vec<Identity>> {
     Ok(identities::table
         .filter(identities::tier.eq(Tier::RealName.as_str()))
         .filter(identities::domain.is_null())
         .filter(identities::real_name_status.eq(status))
-        .order(identities::id.asc())
+        .order((identities::created_on.asc(), identities::id.asc()))
         .select(Identity::as_select())
         .load(conn)
         .await?)

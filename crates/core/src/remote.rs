@@ -69,7 +69,7 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
             .await?;
         return crate::accounts::get_identity(conn, existing.id).await;
     }
-    let id = Id::generate(clock.now()).get();
+    let id = Id::random().get();
     let inserted = diesel::insert_into(identities::table)
         .values((
             identities::id.eq(id),

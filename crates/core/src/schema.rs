@@ -45,6 +45,7 @@ diesel::table! {
         real_name_status -> Nullable<Text>,
         avatar_url -> Nullable<Text>,
         header_url -> Nullable<Text>,
+        position -> Nullable<Int4>,
     }
 }
 

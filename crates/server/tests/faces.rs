@@ -314,3 +314,82 @@ async fn update_credentials_edits_the_tokens_face() {
         .await;
     assert_eq!(r.status, 422);
 }
+
+/// Rule 2: face ids carry no time. Faces made seconds apart, in a known
+/// order, by three logins: their ids put them back in that order no better
+/// than a coin does. And the first face made stays the login's default.
+#[actix_web::test]
+async fn face_ids_say_nothing_of_creation_order_and_the_first_face_stays_the_default() {
+    let t = TestApp::new().await;
+    let mut orders: Vec<Vec<i64>> = Vec::new();
+    for who in ["alice", "bob", "carol"] {
+        let (_, first) = t.create_account(who).await;
+        let all = t.token_as(who, "all", "read write").await;
+        let mut made = vec![first];
+        for i in 0..7 {
+            t.clock.advance(chrono::Duration::seconds(2));
+            let body = if i == 3 {
+                json!({ "handle": format!("{who}_real"), "display_name": format!("Real {who}") })
+            } else {
+                json!({ "handle": format!("{who}_p{i}") })
+            };
+            let path = if i == 3 {
+                "/api/v1/guise/faces/real_name"
+            } else {
+                "/api/v1/guise/faces"
+            };
+            let r = t.post(path, Some(&all), body).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let acc = if i == 3 { &r.json["account"] } else { &r.json };
+            made.push(id(acc).parse().unwrap());
+        }
+        // The default face is still the first one made: for a password grant
+        // without `face`, for an "All my faces" token, on the authorize page.
+        let plain = t.token(who, "read").await;
+        let me = t
+            .get("/api/v1/accounts/verify_credentials", Some(&plain))
+            .await;
+        assert_eq!(me.json["id"], first.to_string());
+        let me = t
+            .get("/api/v1/accounts/verify_credentials", Some(&all))
+            .await;
+        assert_eq!(me.json["id"], first.to_string());
+        let listed = t.get("/api/v1/guise/faces", Some(&all)).await;
+        let listed: Vec<i64> = listed
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| id(&f["account"]).parse().unwrap())
+            .collect();
+        assert_eq!(listed, made, "faces are listed in the order they were made");
+        let (cid, _) = t.register_app("read").await;
+        let q = format!("response_type=code&client_id={cid}&redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob&scope=read");
+        let (page, _) = t.sign_in(&q, who).await;
+        assert!(
+            page.text.contains(&format!("value=\"{first}\" checked")),
+            "{}",
+            page.text
+        );
+        orders.push(made);
+    }
+    // Pairs (earlier, later) whose ids are in the same order.
+    let (mut same, mut pairs) = (0, 0);
+    for made in &orders {
+        for (i, a) in made.iter().enumerate() {
+            for b in &made[i + 1..] {
+                pairs += 1;
+                if a < b {
+                    same += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(pairs, 84);
+    // A coin lands outside 10..=74 of 84 with probability below 1e-10;
+    // time-ordered ids would give 84.
+    assert!(
+        (10..=74).contains(&same),
+        "{same} of {pairs} pairs in creation order"
+    );
+}
