@@ -103,6 +103,10 @@ impl Server {
             .env("GUISE_INSTANCE__SCHEME", "http")
             .env("GUISE_SERVER__WORKERS", "2")
             .env("GUISE_DATABASE__POOL_SIZE", "4")
+            .env(
+                "GUISE_DATA_DIR",
+                std::env::temp_dir().join(format!("guise-e2e-{}", addr.replace([':', '.'], "-"))),
+            )
             // Tests sign in far more often than people do, all from 127.0.0.1.
             .env("GUISE_SERVER__SIGN_IN_ATTEMPTS", "100000")
             .env(

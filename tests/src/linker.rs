@@ -92,8 +92,13 @@ pub fn add_account(fps: &mut BTreeMap<String, Fingerprint>, account: &Value) {
     }
 }
 
-/// Person-written or person-chosen parts of ActivityPub documents.
+/// Person-written or person-chosen parts of ActivityPub documents. When a
+/// post is published is the person's own to manage, as the contract says
+/// (posting in two tiers within one second shows in `published`); delaying
+/// or coarsening anonymous publish times is planned policy.
 const AP_CONTENT_KEYS: &[&str] = &[
+    "published",
+    "updated",
     "content",
     "source",
     "summary",

@@ -14,6 +14,7 @@ pub mod error;
 pub mod faces;
 pub mod id;
 pub mod keys;
+pub mod media;
 pub mod models;
 pub mod moderation;
 pub mod oauth;

@@ -49,6 +49,14 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
         r.tier
     };
     let verified = tier == Tier::RealName && r.verified_by.is_some();
+    // Its pictures are fetched now, by the worker, never when someone looks.
+    let pictures: Vec<String> = r
+        .avatar_url
+        .iter()
+        .chain(r.header_url.iter())
+        .cloned()
+        .collect();
+    crate::media::want(conn, clock, &pictures).await?;
     if let Some(existing) = by_actor_url(conn, &r.actor_url).await? {
         diesel::update(identities::table.find(existing.id))
             .set((
@@ -365,6 +373,12 @@ pub async fn store_note(
         let Some(status) = status else {
             return Ok(None);
         };
+        crate::media::want(
+            conn,
+            clock,
+            &crate::media::urls_of(&n.attachments, &n.emojis),
+        )
+        .await?;
         for m in &n.mentions {
             diesel::insert_into(mentions::table)
                 .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))
@@ -463,6 +477,12 @@ pub async fn update_note(
                 .execute(conn)
                 .await?;
         }
+        crate::media::want(
+            conn,
+            clock,
+            &crate::media::urls_of(&n.attachments, &n.emojis),
+        )
+        .await?;
         diesel::update(statuses::table.find(old.id))
             .set((
                 statuses::source_text.eq(&n.text),

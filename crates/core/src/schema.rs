@@ -291,6 +291,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    remote_media (url_hash) {
+        url_hash -> Bytea,
+        url -> Text,
+        state -> Text,
+        content_type -> Nullable<Text>,
+        size -> Int8,
+        store_key -> Nullable<Text>,
+        attempts -> Int4,
+        next_at -> Timestamptz,
+        cached_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -318,4 +332,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     inbox_seen,
     deliveries,
     hosts,
+    remote_media,
 );

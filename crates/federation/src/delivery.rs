@@ -667,15 +667,31 @@ pub async fn deliver_once(
     Ok(tried)
 }
 
-/// Runs the worker until the process ends.
+/// Runs the worker until the process ends: outbox expansion, deliveries,
+/// and the remote media cache (fetched as things arrive, swept each minute).
 pub async fn run(
     db: Db,
     clock: std::sync::Arc<dyn Clock>,
     urls: Urls,
     fetcher: std::sync::Arc<Fetcher>,
     settings: Settings,
+    media: crate::media::MediaWork,
 ) {
+    let mut swept_at: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
+        let fetched = crate::media::fetch_once(&db, clock.as_ref(), &fetcher, &media, 16)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "remote media");
+                0
+            });
+        let now = clock.now();
+        if swept_at.is_none_or(|t| now - t >= chrono::Duration::minutes(1)) {
+            swept_at = Some(now);
+            if let Err(e) = crate::media::sweep(&db, clock.as_ref(), &media).await {
+                tracing::warn!(error = %e, "sweeping the media cache");
+            }
+        }
         let expanded = expand_once(&db, clock.as_ref(), &urls, 100)
             .await
             .unwrap_or_else(|e| {
@@ -697,7 +713,7 @@ pub async fn run(
                 }
             }
         }
-        if expanded == 0 && sent == 0 {
+        if expanded == 0 && sent == 0 && fetched == 0 {
             tokio::time::sleep(settings.poll).await;
         }
     }

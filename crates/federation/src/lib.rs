@@ -7,6 +7,7 @@
 pub mod delivery;
 pub mod fetch;
 pub mod keys;
+pub mod media;
 pub mod protocol;
 pub mod remote;
 pub mod signatures;

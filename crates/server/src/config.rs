@@ -14,6 +14,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub federation: FederationConfig,
+    pub media: MediaConfig,
     pub log: LogConfig,
 }
 
@@ -114,6 +115,41 @@ impl Default for FederationConfig {
             retry_first_delay_secs: 60,
             delivery_concurrency: 16,
             anonymous_announcer: true,
+        }
+    }
+}
+
+/// The instance's media store and the cache of remote media in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MediaConfig {
+    /// Where media are kept; empty means `media/` in `server.data_dir`.
+    pub dir: String,
+    /// Largest remote file fetched, in MiB.
+    pub max_remote_mb: u64,
+    /// Size budget of the remote media cache, in MiB.
+    pub remote_cache_mb: u64,
+    /// Days a fetched remote file is kept.
+    pub remote_cache_days: i64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            dir: String::new(),
+            max_remote_mb: 16,
+            remote_cache_mb: 2048,
+            remote_cache_days: 30,
+        }
+    }
+}
+
+impl Config {
+    pub fn media_dir(&self) -> PathBuf {
+        if self.media.dir.is_empty() {
+            self.server.data_dir.join("media")
+        } else {
+            PathBuf::from(&self.media.dir)
         }
     }
 }

@@ -67,6 +67,7 @@ fn main() -> anyhow::Result<()> {
                 guise_federation::Urls::new(state.base_url.to_string()),
                 state.fetcher.clone(),
                 worker_settings(&state.config),
+                state.media_work(),
             )
             .await;
             Ok(())
@@ -162,6 +163,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         guise_federation::Urls::new(state.base_url.to_string()),
         state.fetcher.clone(),
         worker_settings(&state.config),
+        state.media_work(),
     ));
     let base = state.base_url.clone();
     let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))

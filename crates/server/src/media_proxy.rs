@@ -1,20 +1,18 @@
 //! Remote media reach clients only through this proxy. Handing clients the
 //! remote URLs would let a remote server tell two faces apart by nothing
 //! but which addresses fetch its per-face URLs, and when — and so tie them
-//! together. Here the instance fetches (unsigned, through the guarded
-//! fetcher) and the remote server sees only the instance. URLs are signed
-//! with a key of the instance's, so the proxy is not open to any URL.
+//! together. The proxy never contacts the origin either: the worker fetched
+//! each file when what names it arrived (`guise_core::media`), and the
+//! proxy serves that copy, or a placeholder when there is none (yet, or any
+//! more). A reader thus tells no remote server anything. URLs are signed
+//! with a key of the instance's, so the proxy answers only for URLs it gave.
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
-
-/// Media larger than this are not passed on.
-pub const MAX_MEDIA_BYTES: usize = 16 * 1024 * 1024;
 
 fn signature(key: &[u8; 32], url: &str) -> String {
     // HMAC takes keys of any length: this never fails.
@@ -54,27 +52,44 @@ async fn proxy(state: web::Data<AppState>, p: web::Query<ProxyParams>) -> ApiRes
     if !ok {
         return Err(ApiError::not_found());
     }
-    let url = url::Url::parse(&p.url).map_err(|_| ApiError::not_found())?;
-    let (kind, body) = state
-        .fetcher
-        .get_media(&url, MAX_MEDIA_BYTES)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("Media unavailable: {e}")))?;
-    let base = kind.split(';').next().unwrap_or_default().trim();
-    if !(base.starts_with("image/") || base.starts_with("video/") || base.starts_with("audio/"))
-        || base == "image/svg+xml"
-    {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Not an image, video or audio file",
-        ));
+    let mut conn = state.db.conn().await?;
+    let cached = guise_core::media::lookup(&mut conn, &p.url).await?;
+    drop(conn);
+    if let guise_core::media::Cached::Ready { key, content_type } = cached {
+        if let Some(body) = state
+            .media_store
+            .get(&key)
+            .await
+            .map_err(|e| guise_core::CoreError::Internal(e.to_string()))?
+        {
+            return Ok(HttpResponse::Ok()
+                .insert_header(("Content-Type", content_type))
+                .insert_header(("Cache-Control", "public, max-age=86400, immutable"))
+                .insert_header(("X-Content-Type-Options", "nosniff"))
+                .insert_header(("Content-Security-Policy", "default-src 'none'"))
+                .body(body));
+        }
     }
-    Ok(HttpResponse::Ok()
-        .insert_header(("Content-Type", base.to_owned()))
-        .insert_header(("Cache-Control", "public, max-age=86400, immutable"))
+    Ok(placeholder())
+}
+
+/// A neutral 1×1 grey PNG for what is not in the store, never cached by the
+/// client so that the real file shows once the worker has it.
+fn placeholder() -> HttpResponse {
+    // Generated with zlib; `file` says "PNG image data, 1 x 1, 8-bit grayscale".
+    const PNG: &[u8] = &[
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0x3A,
+        0x7E, 0x9B, 0x55, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0xDA, 0x63, 0x38,
+        0x00, 0x00, 0x00, 0xC2, 0x00, 0xC1, 0xFF, 0xD6, 0x2D, 0xDC, 0x00, 0x00, 0x00, 0x00, 0x49,
+        0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    ];
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", "image/png"))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Guise-Placeholder", "1"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("Content-Security-Policy", "default-src 'none'"))
-        .body(body))
+        .body(PNG)
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -16,6 +16,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// Outbound fetches, guarded against private addresses (unless allowed).
     pub fetcher: Arc<guise_federation::fetch::Fetcher>,
+    /// The instance's one media store (cached remote media; uploads later).
+    pub media_store: Arc<dyn guise_core::media::MediaStore>,
     /// Bounds password checks (in memory only).
     pub passwords: Arc<crate::guard::PasswordGuard>,
     /// Signs media proxy URLs: set from the instance key at start-up, else random.
@@ -48,8 +50,11 @@ impl AppState {
             config.server.sign_in_window_secs,
             &config.server.trusted_proxies,
         ));
+        let media_store: Arc<dyn guise_core::media::MediaStore> =
+            Arc::new(guise_core::media::DirStore::new(config.media_dir()));
         Ok(AppState {
             db,
+            media_store,
             passwords,
             clock,
             fetcher: Arc::new(fetcher),
@@ -59,6 +64,19 @@ impl AppState {
             base_url: config.base_url().into(),
             config: Arc::new(config),
         })
+    }
+
+    /// What the worker needs to keep the remote media cache.
+    pub fn media_work(&self) -> guise_federation::media::MediaWork {
+        let m = &self.config.media;
+        guise_federation::media::MediaWork {
+            store: self.media_store.clone(),
+            max_bytes: usize::try_from(m.max_remote_mb.saturating_mul(1024 * 1024))
+                .unwrap_or(usize::MAX),
+            budget: i64::try_from(m.remote_cache_mb.saturating_mul(1024 * 1024))
+                .unwrap_or(i64::MAX),
+            max_age: chrono::Duration::days(m.remote_cache_days.max(1)),
+        }
     }
 
     pub fn media_key(&self) -> &[u8; 32] {

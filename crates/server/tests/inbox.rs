@@ -492,8 +492,14 @@ async fn media_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsiz
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut buf = [0u8; 8192];
-                let _ = s.read(&mut buf).await;
-                let body = b"\x89PNG\r\n\x1a\nfake";
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                // A page that calls itself a PNG: refused by its bytes.
+                let body: &[u8] = if head.contains("/fake.png") {
+                    b"<html><body>not a picture</body></html>"
+                } else {
+                    b"\x89PNG\r\n\x1a\nfake"
+                };
                 let head = format!("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
                 let _ = s.write_all(head.as_bytes()).await;
                 let _ = s.write_all(body).await;
@@ -552,29 +558,277 @@ async fn remote_media_reach_clients_only_through_the_proxy() {
     // Nothing in the status names the media server but `remote_url`.
     let text = s.to_string();
     assert_eq!(text.matches(&media).count(), 1, "{text}");
-    // The proxy serves the bytes; a URL it did not sign is refused unfetched.
+    // Nothing was fetched because a client read: the proxy has only a
+    // placeholder until the worker fetches what arrived.
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
     let app = actix_web::test::init_service(guise_server::app(t.state.clone())).await;
-    let path = url.trim_start_matches("https://guise.test");
-    let resp = actix_web::test::call_service(
-        &app,
-        actix_web::test::TestRequest::get().uri(path).to_request(),
+    let get = |uri: String| {
+        let app = &app;
+        async move {
+            let resp = actix_web::test::call_service(
+                app,
+                actix_web::test::TestRequest::get().uri(&uri).to_request(),
+            )
+            .await;
+            let status = resp.status();
+            let placeholder = resp.headers().contains_key("x-guise-placeholder");
+            let kind = resp
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = actix_web::test::read_body(resp).await;
+            (status, placeholder, kind, body)
+        }
+    };
+    let path = url.trim_start_matches("https://guise.test").to_owned();
+    let (status, placeholder, _, _) = get(path.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(placeholder);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The worker fetches the attachment, the emoji and the avatar.
+    let work = t.state.media_work();
+    let fetched = guise_federation::media::fetch_once(
+        &t.state.db,
+        t.clock.as_ref(),
+        &t.state.fetcher,
+        &work,
+        10,
     )
-    .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.headers().get("content-type").unwrap(), "image/png");
-    let body = actix_web::test::read_body(resp).await;
+    .await
+    .unwrap();
+    assert_eq!(fetched, 3);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let (status, placeholder, kind, body) = get(path.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!placeholder);
+    assert_eq!(kind.as_deref(), Some("image/png"));
     assert!(body.starts_with(b"\x89PNG"));
-    let before = hits.load(std::sync::atomic::Ordering::SeqCst);
+    // A URL it did not sign is refused.
     let forged = path.replace("cat.png", "dog.png");
-    let resp = actix_web::test::call_service(
-        &app,
-        actix_web::test::TestRequest::get()
-            .uri(&forged)
-            .to_request(),
-    )
+    assert_eq!(get(forged).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+/// Rule 11: readers trigger no remote fetch. A remote server sends each of
+/// two faces of one person something with a uniquely named picture; one
+/// "All my faces" token then reads everything it can. The remote server
+/// hears from the instance only when the activities arrive.
+#[actix_web::test]
+async fn reading_makes_no_remote_server_hear_from_the_instance() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    t.create_account("alice").await;
+    let all = t.token_as("alice", "all", "read write follow").await;
+    let p = t
+        .post(
+            "/api/v1/guise/faces",
+            Some(&all),
+            json!({ "handle": "nightowl" }),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    let (media, hits) = media_server().await;
+    let icon = format!("{media}/remy-avatar.png");
+    let r = remote_actor_with("remy", move |d| {
+        d["icon"] = json!({ "type": "Image", "mediaType": "image/png", "url": icon });
+    })
     .await;
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), before);
+    let host = r.actor.split('/').take(3).collect::<Vec<_>>().join("/");
+    for (n, face) in ["alice", "nightowl"].iter().enumerate() {
+        let note = json!({ "id": format!("{}/creates/{n}", r.actor), "type": "Create", "actor": r.actor,
+            "object": { "id": format!("{host}/notes/{n}"), "type": "Note", "attributedTo": r.actor,
+                "content": format!("<p>@{face} look</p>"), "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "tag": [{ "type": "Mention", "href": format!("https://guise.test/users/{face}") }],
+                "attachment": [{ "type": "Document", "mediaType": "image/png", "url": format!("{media}/for-{face}.png") }] } });
+        assert_eq!(
+            deliver(&t, &r, "/inbox", note.to_string().as_bytes(), |_| {}).await,
+            StatusCode::ACCEPTED
+        );
+    }
+    // The fake one is refused by its bytes.
+    let fake = json!({ "id": format!("{}/creates/9", r.actor), "type": "Create", "actor": r.actor,
+        "object": { "id": format!("{host}/notes/9"), "type": "Note", "attributedTo": r.actor,
+            "content": "<p>fake</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "attachment": [{ "type": "Document", "mediaType": "image/png", "url": format!("{media}/fake.png") }] } });
+    deliver(&t, &r, "/inbox", fake.to_string().as_bytes(), |_| {}).await;
+    let work = t.state.media_work();
+    let fetched = guise_federation::media::fetch_once(
+        &t.state.db,
+        t.clock.as_ref(),
+        &t.state.fetcher,
+        &work,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fetched, 4, "two attachments, one avatar, one fake");
+    let after_arrival = hits.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(after_arrival, 4);
+    // Everything a client reads, and every media URL it is given.
+    let app = actix_web::test::init_service(guise_server::app(t.state.clone())).await;
+    let mut urls = Vec::new();
+    let mut reads = vec![
+        "/api/v1/notifications".to_owned(),
+        "/api/v1/timelines/home".to_owned(),
+        "/api/v1/timelines/public".to_owned(),
+        "/api/v1/guise/faces".to_owned(),
+    ];
+    let remy = t
+        .get("/api/v2/search?q=remy&resolve=false", Some(&all))
+        .await;
+    for a in remy.json["accounts"].as_array().into_iter().flatten() {
+        reads.push(format!("/api/v1/accounts/{}", a["id"].as_str().unwrap()));
+        reads.push(format!(
+            "/api/v1/accounts/{}/statuses",
+            a["id"].as_str().unwrap()
+        ));
+    }
+    for path in &reads {
+        let r = t.get(path, Some(&all)).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        let text = r.text;
+        for part in text.split('"') {
+            if part.starts_with("https://guise.test/media/proxy?") {
+                urls.push(part.replace("\\u0026", "&"));
+            }
+        }
+    }
+    assert!(urls.len() >= 3, "{urls:?}");
+    let mut placeholders = 0;
+    for u in &urls {
+        let resp = actix_web::test::call_service(
+            &app,
+            actix_web::test::TestRequest::get()
+                .uri(u.trim_start_matches("https://guise.test"))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{u}");
+        if resp.headers().contains_key("x-guise-placeholder") {
+            placeholders += 1;
+        }
+    }
+    assert!(
+        placeholders < urls.len(),
+        "nothing was served from the cache"
+    );
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        after_arrival,
+        "a read made the instance contact the remote server"
+    );
+    // The fake PNG is a placeholder, never passed on.
+    let mut conn = t.state.db.conn().await.unwrap();
+    assert_eq!(
+        guise_core::media::lookup(&mut conn, &format!("{media}/fake.png"))
+            .await
+            .unwrap(),
+        guise_core::media::Cached::Missing
+    );
+}
+
+/// The cache keeps its budget and age: what leaves becomes a placeholder,
+/// and is fetched again only when something that names it arrives again.
+#[actix_web::test]
+async fn the_media_cache_keeps_its_budget_and_age() {
+    let t = TestApp::with_env(&[
+        ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+        ("GUISE_MEDIA__REMOTE_CACHE_DAYS", "2"),
+    ])
+    .await;
+    let (media, hits) = media_server().await;
+    let mut conn = t.state.db.conn().await.unwrap();
+    let urls: Vec<String> = (0..3).map(|i| format!("{media}/m{i}.png")).collect();
+    guise_core::media::want(&mut conn, t.clock.as_ref(), &urls)
+        .await
+        .unwrap();
+    let mut work = t.state.media_work();
+    guise_federation::media::fetch_once(&t.state.db, t.clock.as_ref(), &t.state.fetcher, &work, 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let ready =
+        |c: &guise_core::media::Cached| matches!(c, guise_core::media::Cached::Ready { .. });
+    let first = guise_core::media::lookup(&mut conn, &urls[0])
+        .await
+        .unwrap();
+    assert!(ready(&first));
+    // Over budget: the oldest go first (each file is 12 bytes).
+    t.clock.advance(chrono::Duration::seconds(5));
+    guise_core::media::want(&mut conn, t.clock.as_ref(), &[format!("{media}/m3.png")])
+        .await
+        .unwrap();
+    guise_federation::media::fetch_once(&t.state.db, t.clock.as_ref(), &t.state.fetcher, &work, 10)
+        .await
+        .unwrap();
+    work.budget = 24;
+    let evicted = guise_federation::media::sweep(&t.state.db, t.clock.as_ref(), &work)
+        .await
+        .unwrap();
+    assert_eq!(evicted, 2);
+    assert!(ready(
+        &guise_core::media::lookup(&mut conn, &format!("{media}/m3.png"))
+            .await
+            .unwrap()
+    ));
+    // Too old: gone, and its file with it.
+    work.budget = i64::MAX;
+    t.clock.advance(chrono::Duration::days(3));
+    guise_federation::media::sweep(&t.state.db, t.clock.as_ref(), &work)
+        .await
+        .unwrap();
+    for u in &urls {
+        assert_eq!(
+            guise_core::media::lookup(&mut conn, u).await.unwrap(),
+            guise_core::media::Cached::Missing
+        );
+    }
+    let files = walk_files(&t.state.config.media_dir());
+    assert_eq!(files, 0, "evicted files stay on disk");
+    // Named again by an arrival: fetched again. Not before.
+    assert_eq!(
+        guise_federation::media::fetch_once(
+            &t.state.db,
+            t.clock.as_ref(),
+            &t.state.fetcher,
+            &work,
+            10
+        )
+        .await
+        .unwrap(),
+        0
+    );
+    guise_core::media::want(&mut conn, t.clock.as_ref(), &urls[..1])
+        .await
+        .unwrap();
+    assert_eq!(
+        guise_federation::media::fetch_once(
+            &t.state.db,
+            t.clock.as_ref(),
+            &t.state.fetcher,
+            &work,
+            10
+        )
+        .await
+        .unwrap(),
+        1
+    );
+}
+
+fn walk_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                walk_files(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
 }
 
 #[actix_web::test]

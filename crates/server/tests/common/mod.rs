@@ -96,6 +96,12 @@ impl TestApp {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         env.insert("GUISE_DOMAIN".into(), "guise.test".into());
+        env.entry("GUISE_DATA_DIR".into()).or_insert_with(|| {
+            std::env::temp_dir()
+                .join(format!("guise-test-{name}"))
+                .to_string_lossy()
+                .into_owned()
+        });
         // Tests sign in far more often than people do (a test of the limit sets its own).
         env.entry("GUISE_SERVER__SIGN_IN_ATTEMPTS".into())
             .or_insert_with(|| "100000".into());
