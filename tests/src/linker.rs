@@ -350,6 +350,20 @@ fn login_named<'a>(r: &Row, t: &'a Truth) -> Option<&'a str> {
 /// it) that names a login or one of its persistent faces; that login is its
 /// guess. Returns (right guesses, guesses, logins it chose among).
 pub fn nearest_before(d: &AtRest, t: &Truth) -> (usize, usize, usize) {
+    nearest_guesses(d, t, Anchor::FirstRowBefore)
+}
+
+/// Which of an anonymous face's rows the order adversary measures from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// Its first row, looking back (what was written just before it).
+    FirstRowBefore,
+    /// Its last row (say, its tombstone), looking both ways.
+    LastRowEitherSide,
+}
+
+/// `nearest_before`, from either anchor.
+pub fn nearest_guesses(d: &AtRest, t: &Truth, anchor: Anchor) -> (usize, usize, usize) {
     let contains = |row: &Row, id: &str| row.values.iter().any(|v| v == id);
     let mut tied: Vec<(u64, &str)> = d
         .rows
@@ -360,16 +374,31 @@ pub fn nearest_before(d: &AtRest, t: &Truth) -> (usize, usize, usize) {
     let logins: BTreeSet<&str> = tied.iter().map(|(_, a)| *a).collect();
     let (mut right, mut guesses) = (0, 0);
     for (face, (owner, statuses)) in &t.anonymous {
-        let Some(first) = d
+        let xmins = d
             .rows
             .iter()
             .filter(|r| contains(r, face) || statuses.iter().any(|s| contains(r, s)))
-            .map(|r| r.xmin)
-            .min()
-        else {
-            continue;
+            .map(|r| r.xmin);
+        let guess = match anchor {
+            Anchor::FirstRowBefore => {
+                let Some(first) = xmins.min() else {
+                    continue;
+                };
+                tied.iter()
+                    .rev()
+                    .find(|(x, _)| *x <= first)
+                    .map(|(_, a)| *a)
+            }
+            Anchor::LastRowEitherSide => {
+                let Some(last) = xmins.max() else {
+                    continue;
+                };
+                tied.iter()
+                    .min_by_key(|(x, _)| x.abs_diff(last))
+                    .map(|(_, a)| *a)
+            }
         };
-        let Some((_, guess)) = tied.iter().rev().find(|(x, _)| *x <= first) else {
+        let Some(guess) = guess else {
             continue;
         };
         guesses += 1;
@@ -383,7 +412,12 @@ pub fn nearest_before(d: &AtRest, t: &Truth) -> (usize, usize, usize) {
 /// `nearest_before`, judged: a link when it guesses right more often than
 /// chance allows at significance `alpha`.
 pub fn order_link(d: &AtRest, t: &Truth, alpha: f64) -> Option<String> {
-    let (right, guesses, logins) = nearest_before(d, t);
+    order_link_from(d, t, Anchor::FirstRowBefore, alpha)
+}
+
+/// `order_link` from either anchor.
+pub fn order_link_from(d: &AtRest, t: &Truth, anchor: Anchor, alpha: f64) -> Option<String> {
+    let (right, guesses, logins) = nearest_guesses(d, t, anchor);
     if guesses == 0 || logins == 0 {
         return None;
     }
@@ -393,6 +427,35 @@ pub fn order_link(d: &AtRest, t: &Truth, alpha: f64) -> Option<String> {
             "transaction order: the nearest login-naming row before an anonymous face names its owner for {right} of {guesses} faces (chance among {logins} logins stays under {bound} with p = {alpha})"
         )
     })
+}
+
+/// The burst adversary: a transaction (one `xmin`) that wrote rows about
+/// one person's anonymous faces and rows about their login or persistent
+/// faces ties them together outright.
+pub fn shared_transactions(d: &AtRest, t: &Truth) -> Vec<String> {
+    let mut anon_of: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
+    let mut login_of: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
+    for r in &d.rows {
+        for (face, (owner, statuses)) in &t.anonymous {
+            if r.values.iter().any(|v| v == face || statuses.contains(v)) {
+                anon_of.entry(r.xmin).or_default().insert(owner);
+            }
+        }
+        if let Some(a) = login_named(r, t) {
+            login_of.entry(r.xmin).or_default().insert(a);
+        }
+    }
+    let mut out = Vec::new();
+    for (x, owners) in &anon_of {
+        if let Some(logins) = login_of.get(x) {
+            for o in owners.intersection(logins) {
+                out.push(format!(
+                    "transaction {x} wrote rows about login {o} and about its anonymous faces"
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The id-order adversary: each person's faces in the order they were made.

@@ -736,16 +736,29 @@ async fn three_adversaries_cannot_tie_faces_together() {
     }
 }
 
-/// Rule 10 under the order adversary: many people, in random order, each
-/// sign in as "Anonymous" and post at once. Whoever holds the database
-/// sorts rows by the transaction that wrote them and, for each anonymous
-/// face, guesses the login named by the nearest row written before it. A
-/// sign-in that wrote anything naming its login (a token row with the
-/// account in the clear, as Guise once did) would be that row every time.
+/// Rules 2 and 10 against three adversaries of the data at rest, over 32
+/// people in random order, each judged against a binomial bound on chance
+/// and each shown to catch a planted leak:
+/// - order: each person signs in as "Anonymous" and posts at once; whoever
+///   holds the database sorts rows by the transaction that wrote them and,
+///   for each anonymous face, guesses the login named by the nearest row
+///   written before it (a token row naming its login, as Guise once wrote,
+///   would be that row every time);
+/// - id order: faces made seconds apart must not sort by id;
+/// - deletion burst: a dozen delete their logins; no transaction may hold
+///   rows about both a login's anonymous and persistent faces, and the
+///   nearest login-naming row to each anonymous face's tombstone must name
+///   its owner no more often than chance.
 #[tokio::test(flavor = "multi_thread")]
-async fn signing_in_and_posting_at_once_pairs_no_login_by_transaction_order() {
+async fn many_people_in_random_order_leave_no_link_by_order_ids_or_deletions() {
     use rand::seq::SliceRandom;
-    let server = Server::start();
+    let server = Server::start_on(
+        "127.0.0.1",
+        &[
+            ("GUISE_INSTANCE__DELETION_SPREAD_SECS", "4"),
+            ("GUISE_FEDERATION__WORKER_POLL_MS", "50"),
+        ],
+    );
     let api = Api {
         http: reqwest::Client::new(),
         base: server.url.clone(),
@@ -862,5 +875,83 @@ async fn signing_in_and_posting_at_once_pairs_no_login_by_transaction_order() {
     assert!(
         linker::order_link(&leaky, &truth, 1e-4).is_some(),
         "the order adversary missed a token row written before each first post"
+    );
+
+    // The deletion burst: a dozen of them delete their logins, one after
+    // another. Their persistent faces go at once, their anonymous posts one
+    // by one within the spread, in transactions of their own.
+    let leaving: Vec<String> = names.iter().take(12).cloned().collect();
+    for n in &leaving {
+        let tok = api
+            .token(n, &format!("{n} password"), "", "read write")
+            .await;
+        api.post(
+            "/api/v1/guise/account/delete",
+            Some(&tok),
+            json!({ "password": format!("{n} password") }),
+        )
+        .await;
+    }
+    let settled = || {
+        ["pending_deletions", "outbox_events", "deliveries"]
+            .iter()
+            .all(|t| psql_rows(&server.db_url, &format!("SELECT count(*) FROM {t}"))[0] == "0")
+    };
+    let start = std::time::Instant::now();
+    while !settled() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the worker never settled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let owners_leaving: Vec<&String> = leaving.iter().map(|n| &owner_of_name[n]).collect();
+    let mut after = truth.clone();
+    after
+        .anonymous
+        .retain(|_, (owner, _)| owners_leaving.contains(&&*owner));
+    assert_eq!(after.anonymous.len(), leaving.len());
+    let data = AtRest {
+        rows: guise_e2e::at_rest_rows(&server.db_url),
+        ..Default::default()
+    };
+    // Their anonymous faces are tombstones now.
+    for face in after.anonymous.keys() {
+        let t = psql_rows(
+            &server.db_url,
+            &format!("SELECT tombstoned FROM identities WHERE id = {face}"),
+        );
+        assert_eq!(t, vec!["t".to_owned()], "face {face}");
+    }
+    let shared = linker::shared_transactions(&data, &after);
+    assert!(shared.is_empty(), "{shared:?}");
+    let link = linker::order_link_from(&data, &after, linker::Anchor::LastRowEitherSide, 1e-4);
+    assert!(link.is_none(), "{link:?}");
+    // Each check catches its leak: a burst that tombstoned every anonymous
+    // face with its login's persistent face.
+    let mut burst = data.clone();
+    for (face, (owner, _)) in &after.anonymous {
+        let persistent = after
+            .persistent
+            .iter()
+            .find(|(_, a)| *a == owner)
+            .map(|(f, _)| f.clone())
+            .unwrap();
+        let x = burst
+            .rows
+            .iter()
+            .filter(|r| r.values.contains(&persistent))
+            .map(|r| r.xmin)
+            .max()
+            .unwrap();
+        // As the old code did: the face's rows written in the request.
+        for r in burst.rows.iter_mut().filter(|r| r.values.contains(face)) {
+            r.xmin = x;
+        }
+    }
+    assert!(!linker::shared_transactions(&burst, &after).is_empty());
+    assert!(
+        linker::order_link_from(&burst, &after, linker::Anchor::LastRowEitherSide, 1e-4).is_some(),
+        "the order adversary missed tombstones written beside the persistent faces'"
     );
 }

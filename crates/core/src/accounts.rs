@@ -598,9 +598,11 @@ pub async fn anonymous_cooldown(
     Ok(until.filter(|d| *d > clock.today()))
 }
 
-/// Deletes a login: first everything its anonymous faces posted (found
-/// through the sealed index, which the password opens), spread over time;
-/// then the login with its persistent faces and tokens.
+/// Deletes a login: schedules the deletion of everything its anonymous
+/// faces posted (found through the sealed index, which the password
+/// opens), each post at its own time within `spread`; then deletes the
+/// login with its persistent faces (their `Delete`s held back at random
+/// times within `spread` too). Its tokens die with it.
 pub async fn delete_account(
     conn: &mut DbConn,
     clock: &dyn Clock,
@@ -612,7 +614,7 @@ pub async fn delete_account(
         return Err(CoreError::invalid("password", "is wrong"));
     }
     let (k_anon, _) = unlock_k_anon(conn, account.id, password).await?;
-    let n = crate::anon::delete_all(conn, clock, &k_anon, spread).await?;
+    let n = crate::anon::schedule_deletion(conn, clock, &k_anon, spread).await?;
     // Each face ends in its own transaction, its Delete(Person) at its own
     // random time within `spread`.
     for face in faces_of(conn, account.id).await? {

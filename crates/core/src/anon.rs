@@ -335,35 +335,94 @@ pub async fn my_statuses(conn: &mut DbConn, k: &KAnon, page: &st::Page) -> CoreR
     Ok(ids)
 }
 
-/// Deletes everything anonymous the owner of `k` posted, for account
-/// deletion: statuses go with outbox events whose `not_before` times are
-/// spread over `spread` (so the deletions do not arrive together and tie the
-/// faces to one another), faces become tombstones, index rows are removed.
-pub async fn delete_all(
+/// Schedules the deletion of everything anonymous the owner of `k` posted,
+/// for account deletion: each post at its own random time within `spread`,
+/// to be carried out by the worker (`run_due_deletions`), each in its own
+/// transaction. Nothing about an anonymous face is written in the request
+/// that deletes the login, next to its persistent faces' deletion: the
+/// public sees the posts go one by one, and the database keeps no
+/// transaction or neighbour that holds both. Returns how many were
+/// scheduled. The index goes now: without the owner's key it is noise.
+pub async fn schedule_deletion(
     conn: &mut DbConn,
     clock: &dyn Clock,
     k: &KAnon,
     spread: chrono::Duration,
 ) -> CoreResult<usize> {
+    use crate::schema::pending_deletions;
     let entries = walk(conn, k).await?;
     let faces = my_faces(conn, k).await?;
-    let now = clock.now();
-    let mut rng = rand::rngs::OsRng;
-    let mut deleted = 0;
     // A suspended face stays as moderators left it: its owner cannot undo a ban.
-    for face in faces.iter().filter(|f| !f.suspended) {
-        let posts: Vec<crate::models::Status> = statuses::table
-            .filter(statuses::identity_id.eq(face.id))
-            .select(crate::models::Status::as_select())
-            .load(conn)
+    let ids: Vec<i64> = faces
+        .iter()
+        .filter(|f| !f.suspended)
+        .map(|f| f.id)
+        .collect();
+    let posts: Vec<i64> = statuses::table
+        .filter(statuses::identity_id.eq_any(&ids))
+        .select(statuses::id)
+        .load(conn)
+        .await?;
+    let now = clock.now();
+    let slots: Vec<Vec<u8>> = entries.iter().map(|e| slot_key(k, e.n)).collect();
+    let n = posts.len();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let mut rng = rand::rngs::OsRng;
+        for id in posts {
+            let delay = rng.gen_range(0..=spread.num_milliseconds().max(0));
+            diesel::insert_into(pending_deletions::table)
+                .values((
+                    pending_deletions::id.eq(Id::random().get()),
+                    pending_deletions::status_id.eq(id),
+                    pending_deletions::run_at.eq(now + chrono::Duration::milliseconds(delay)),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        diesel::delete(sealed_index::table.filter(sealed_index::slot.eq_any(slots)))
+            .execute(conn)
             .await?;
-        for post in posts {
-            let id = post.id;
-            let addressed = st::addressed_by(conn, &post).await?;
-            let delay = chrono::Duration::seconds(rng.gen_range(0..=spread.num_seconds().max(0)));
-            let face_id = face.id;
-            conn.transaction::<_, CoreError, _>(async move |conn| {
-                diesel::delete(statuses::table.find(id))
+        Ok(())
+    })
+    .await?;
+    Ok(n)
+}
+
+/// Carries out due scheduled deletions, each in its own transaction: the
+/// post goes with its `Delete` (to the faces it addressed), the job row
+/// with it, and its face becomes a tombstone once it has nothing left.
+/// Returns how many were done.
+pub async fn run_due_deletions(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    limit: usize,
+) -> CoreResult<usize> {
+    use crate::schema::pending_deletions;
+    let mut done = 0;
+    while done < limit {
+        let now = clock.now();
+        let ran = conn
+            .transaction::<_, CoreError, _>(async move |conn| {
+                let job: Option<(i64, i64)> = pending_deletions::table
+                    .filter(pending_deletions::run_at.le(now))
+                    .order(pending_deletions::run_at.asc())
+                    .for_update()
+                    .skip_locked()
+                    .select((pending_deletions::id, pending_deletions::status_id))
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some((job, status_id)) = job else {
+                    return Ok(false);
+                };
+                diesel::delete(pending_deletions::table.find(job))
+                    .execute(conn)
+                    .await?;
+                let Ok(post) = st::get_status(conn, status_id).await else {
+                    return Ok(true);
+                };
+                let addressed = st::addressed_by(conn, &post).await?;
+                diesel::delete(statuses::table.find(status_id))
                     .execute(conn)
                     .await?;
                 st::outbox(
@@ -371,25 +430,21 @@ pub async fn delete_all(
                     clock,
                     "status.deleted",
                     serde_json::json!({
-                        "status_id": id.to_string(),
-                        "identity_id": face_id.to_string(),
-                        "not_before": (now + delay).to_rfc3339(),
+                        "status_id": status_id.to_string(),
+                        "identity_id": post.identity_id.to_string(),
                         "addressed": addressed,
                     }),
                 )
-                .await
+                .await?;
+                let face = crate::accounts::get_identity(conn, post.identity_id).await?;
+                tombstone_if_empty(conn, &face).await?;
+                Ok(true)
             })
             .await?;
-            deleted += 1;
+        if !ran {
+            break;
         }
-        diesel::update(identities::table.find(face.id))
-            .set(identities::tombstoned.eq(true))
-            .execute(conn)
-            .await?;
+        done += 1;
     }
-    let slots: Vec<Vec<u8>> = entries.iter().map(|e| slot_key(k, e.n)).collect();
-    diesel::delete(sealed_index::table.filter(sealed_index::slot.eq_any(slots)))
-        .execute(conn)
-        .await?;
-    Ok(deleted)
+    Ok(done)
 }

@@ -148,13 +148,31 @@ where
 /// to sign: no undelivered delivery and no unexpanded event names them.
 /// Until then a gone face keeps its key, so its `Delete`s still verify.
 pub async fn purge_departed(conn: &mut DbConn) -> CoreResult<usize> {
-    Ok(diesel::sql_query(
-        "UPDATE identities i SET private_key_pem = NULL, public_key_pem = NULL \
+    use diesel::sql_types::BigInt;
+    #[derive(QueryableByName)]
+    struct Gone {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let gone: Vec<Gone> = diesel::sql_query(
+        "SELECT i.id FROM identities i \
          WHERE i.tombstoned AND i.domain IS NULL AND i.private_key_pem IS NOT NULL \
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.signer_identity_id = i.id) \
-           AND NOT EXISTS (SELECT 1 FROM outbox_events e WHERE e.processed_at IS NULL \
-                           AND e.payload->>'identity_id' = i.id::text)",
+           AND NOT EXISTS (SELECT 1 FROM outbox_events e \
+                           WHERE e.payload->>'identity_id' = i.id::text)",
     )
-    .execute(conn)
-    .await?)
+    .load(conn)
+    .await?;
+    // Each face in its own transaction: one statement over all of them
+    // would write a login's anonymous and persistent faces together.
+    for g in &gone {
+        diesel::update(identities::table.find(g.id))
+            .set((
+                identities::private_key_pem.eq(None::<String>),
+                identities::public_key_pem.eq(None::<String>),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(gone.len())
 }

@@ -18,28 +18,51 @@ pub struct Event {
     pub kind: String,
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
-    pub processed_at: Option<DateTime<Utc>>,
 }
 
-/// Unprocessed events, oldest first, locked for this transaction.
-pub async fn claim_events(conn: &mut DbConn, limit: i64) -> CoreResult<Vec<Event>> {
+/// The oldest unexpanded event, locked for this transaction.
+pub async fn claim_event(conn: &mut DbConn) -> CoreResult<Option<Event>> {
     Ok(outbox_events::table
-        .filter(outbox_events::processed_at.is_null())
         .order(outbox_events::id.asc())
-        .limit(limit)
+        .limit(1)
         .for_update()
         .skip_locked()
         .select(Event::as_select())
-        .load(conn)
-        .await?)
+        .first(conn)
+        .await
+        .optional()?)
 }
 
-pub async fn mark_processed(conn: &mut DbConn, clock: &dyn Clock, ids: &[i64]) -> CoreResult<()> {
-    diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(ids)))
-        .set(outbox_events::processed_at.eq(Some(clock.now())))
+/// An expanded event goes: what it stood for is now in `deliveries`. Only
+/// a count stays (`worker_counts`), so no drained row keeps naming faces.
+pub async fn done_with_event(conn: &mut DbConn, id: i64) -> CoreResult<()> {
+    diesel::delete(outbox_events::table.find(id))
+        .execute(conn)
+        .await?;
+    count(conn, "outbox_events_expanded", 1).await
+}
+
+/// Adds to one of the worker's counters.
+pub async fn count(conn: &mut DbConn, name: &str, by: i64) -> CoreResult<()> {
+    use crate::schema::worker_counts;
+    diesel::insert_into(worker_counts::table)
+        .values((worker_counts::name.eq(name), worker_counts::value.eq(by)))
+        .on_conflict(worker_counts::name)
+        .do_update()
+        .set(worker_counts::value.eq(worker_counts::value + by))
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The worker's counters, for operators.
+pub async fn counts(conn: &mut DbConn) -> CoreResult<Vec<(String, i64)>> {
+    use crate::schema::worker_counts;
+    Ok(worker_counts::table
+        .order(worker_counts::name.asc())
+        .select((worker_counts::name, worker_counts::value))
+        .load(conn)
+        .await?)
 }
 
 /// One activity for one inbox, signed by a face (or the instance actor).
@@ -146,6 +169,15 @@ impl DeliveryRow {
 
 pub async fn finish(conn: &mut DbConn, id: i64) -> CoreResult<()> {
     diesel::delete(deliveries::table.find(id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Puts a delivery back until `at`, counting no attempt.
+pub async fn postpone(conn: &mut DbConn, id: i64, at: DateTime<Utc>) -> CoreResult<()> {
+    diesel::update(deliveries::table.find(id))
+        .set(deliveries::next_at.eq(at))
         .execute(conn)
         .await?;
     Ok(())

@@ -221,7 +221,6 @@ diesel::table! {
         kind -> Text,
         payload -> Jsonb,
         created_at -> Timestamptz,
-        processed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -305,6 +304,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pending_deletions (id) {
+        id -> Int8,
+        status_id -> Int8,
+        run_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    worker_counts (name) {
+        name -> Text,
+        value -> Int8,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -333,4 +347,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     hosts,
     remote_media,
+    pending_deletions,
+    worker_counts,
 );

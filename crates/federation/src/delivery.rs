@@ -436,30 +436,40 @@ async fn expand(
     Ok(out)
 }
 
-/// Turns up to `limit` outbox events into deliveries, in one transaction:
-/// an event is marked done only with its deliveries recorded.
+/// Turns up to `limit` outbox events into deliveries, each in its own
+/// transaction: an event goes only with its deliveries recorded, and no
+/// transaction holds the deliveries of two events (of two faces that might
+/// be one person's). Returns how many were expanded.
 pub async fn expand_once(db: &Db, clock: &dyn Clock, urls: &Urls, limit: i64) -> CoreResult<usize> {
     use diesel_async::AsyncConnection;
     let mut conn = db.conn().await?;
-    let urls = urls.clone();
-    conn.transaction::<_, CoreError, _>(async move |conn| {
-        let events = queue::claim_events(conn, limit).await?;
-        for e in &events {
-            // An event naming a row that is gone meanwhile (a remote actor
-            // deleted, say) means nothing more; it must not stall the rest.
-            match expand(conn, clock, &urls, e).await {
-                Ok(items) => queue::enqueue(conn, clock, &items).await?,
-                Err(CoreError::NotFound) => {
-                    tracing::debug!(kind = %e.kind, "event names something gone; skipped");
+    let mut done = 0;
+    while done < limit {
+        let urls = urls.clone();
+        let expanded = conn
+            .transaction::<_, CoreError, _>(async move |conn| {
+                let Some(e) = queue::claim_event(conn).await? else {
+                    return Ok(false);
+                };
+                // An event naming a row that is gone meanwhile (a remote actor
+                // deleted, say) means nothing more; it must not stall the rest.
+                match expand(conn, clock, &urls, &e).await {
+                    Ok(items) => queue::enqueue(conn, clock, &items).await?,
+                    Err(CoreError::NotFound) => {
+                        tracing::debug!(kind = %e.kind, "event names something gone; skipped");
+                    }
+                    Err(err) => return Err(err),
                 }
-                Err(err) => return Err(err),
-            }
+                queue::done_with_event(conn, e.id).await?;
+                Ok(true)
+            })
+            .await?;
+        if !expanded {
+            break;
         }
-        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-        queue::mark_processed(conn, clock, &ids).await?;
-        Ok(ids.len())
-    })
-    .await
+        done += 1;
+    }
+    Ok(usize::try_from(done).unwrap_or_default())
 }
 
 /// A signer's key id and parsed private key, shared by its deliveries.
@@ -586,29 +596,82 @@ pub async fn deliver_once(
         queue::lease_due(&mut conn, clock, limit, settings.lease).await?
     };
     let policy = settings.retry;
-    // Sent concurrently; answers are recorded one by one as they come.
-    // `None`: not sent (a blocked domain); else the inbox's status or an error.
-    type Sent = (Delivery, Option<Result<Option<u16>, String>>);
     let tried = due.len();
-    let keys = signers(db, urls, &due).await?;
+    // Each host's health, read once per batch. A host unavailable (failing
+    // on seven distinct days since it last answered) is skipped, but for
+    // one probe a day: when it answers, it is available again.
+    let today = clock.now().timestamp().div_euclid(86_400);
+    let mut health_of: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    {
+        let mut conn = db.conn().await?;
+        for d in &due {
+            let host = host_of(&d.inbox_url);
+            if let std::collections::hash_map::Entry::Vacant(e) = health_of.entry(host) {
+                let days = queue::host_failed_days(&mut conn, e.key()).await?;
+                e.insert(days);
+            }
+        }
+    }
+    let mut probing = std::collections::HashSet::new();
+    let plans: Vec<(Delivery, Plan)> = due
+        .into_iter()
+        .map(|d| {
+            let host = host_of(&d.inbox_url);
+            let days = health_of.get(&host).cloned().unwrap_or_default();
+            let plan = if Url::parse(&d.inbox_url).is_ok_and(|u| fetcher.is_blocked(&u)) {
+                Plan::Blocked
+            } else if !HostHealth::from_days(days.clone()).unavailable() {
+                Plan::Send
+            } else if days.contains(&today) {
+                // Today's probe failed: skipped, as for any unavailable host.
+                Plan::Unavailable
+            } else if probing.insert(host) {
+                Plan::Send
+            } else {
+                // Another delivery probes the host now: wait for its answer.
+                Plan::AfterProbe
+            };
+            (d, plan)
+        })
+        .collect();
+    // Sent concurrently; answers are recorded one by one as they come.
+    type Sent = (Delivery, Plan, Option<Result<Option<u16>, String>>);
+    let keys = signers(
+        db,
+        urls,
+        &plans.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>(),
+    )
+    .await?;
     let keys = &keys;
-    let sent: Vec<Sent> = futures::stream::iter(due)
-        .map(|d| async move {
-            // Blocked domains are never delivered to.
-            if Url::parse(&d.inbox_url).is_ok_and(|u| fetcher.is_blocked(&u)) {
-                return (d, None);
+    let sent: Vec<Sent> = futures::stream::iter(plans)
+        .map(|(d, plan)| async move {
+            if plan != Plan::Send {
+                return (d, plan, None);
             }
             let signer = keys.get(&d.signer_identity_id).cloned();
             let result = send(clock, fetcher, &d, signer).await;
-            (d, Some(result))
+            (d, plan, Some(result))
         })
         .buffer_unordered(settings.concurrency.max(1))
         .collect()
         .await;
-    for (d, result) in sent {
+    let mut counts: std::collections::BTreeMap<&str, i64> = Default::default();
+    for (d, plan, result) in sent {
         let Some(result) = result else {
             let mut conn = db.conn().await?;
+            if plan == Plan::AfterProbe {
+                queue::postpone(&mut conn, d.id, clock.now() + chrono::Duration::minutes(1))
+                    .await?;
+                continue;
+            }
             queue::finish(&mut conn, d.id).await?;
+            let what = if plan == Plan::Blocked {
+                "deliveries_blocked"
+            } else {
+                tracing::info!(inbox = %d.inbox_url, "delivery skipped: host unavailable");
+                "deliveries_skipped_unavailable"
+            };
+            *counts.entry(what).or_default() += 1;
             continue;
         };
         let (outcome, error) = match &result {
@@ -618,10 +681,7 @@ pub async fn deliver_once(
             ),
             Err(e) => (classify(None), e.clone()),
         };
-        let host = Url::parse(&d.inbox_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
+        let host = host_of(&d.inbox_url);
         let mut conn = db.conn().await?;
         let failed_before = queue::host_failed_days(&mut conn, &host).await?;
         let mut health = HostHealth::from_days(failed_before.clone());
@@ -629,10 +689,12 @@ pub async fn deliver_once(
             Outcome::Delivered => {
                 health.heard_from();
                 queue::finish(&mut conn, d.id).await?;
+                *counts.entry("deliveries_sent").or_default() += 1;
             }
             Outcome::Drop(reason) => {
                 tracing::info!(inbox = %d.inbox_url, reason, answer = %error, "delivery dropped");
                 queue::finish(&mut conn, d.id).await?;
+                *counts.entry("deliveries_refused").or_default() += 1;
             }
             Outcome::Retry(reason) => {
                 health.failed_on(clock.now().timestamp());
@@ -655,6 +717,7 @@ pub async fn deliver_once(
                     None => {
                         tracing::info!(inbox = %d.inbox_url, "delivery given up after three days");
                         queue::finish(&mut conn, d.id).await?;
+                        *counts.entry("deliveries_given_up").or_default() += 1;
                     }
                 }
             }
@@ -664,7 +727,28 @@ pub async fn deliver_once(
             queue::set_host_failed_days(&mut conn, &host, health.days()).await?;
         }
     }
+    if !counts.is_empty() {
+        let mut conn = db.conn().await?;
+        for (name, n) in counts {
+            queue::count(&mut conn, name, n).await?;
+        }
+    }
     Ok(tried)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Send,
+    Blocked,
+    Unavailable,
+    AfterProbe,
+}
+
+fn host_of(inbox: &str) -> String {
+    Url::parse(inbox)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
 }
 
 /// Runs the worker until the process ends: outbox expansion, deliveries,
@@ -679,6 +763,18 @@ pub async fn run(
 ) {
     let mut swept_at: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
+        let deleted = match db.conn().await {
+            Ok(mut conn) => guise_core::anon::run_due_deletions(&mut conn, clock.as_ref(), 32)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "scheduled deletions");
+                    0
+                }),
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduled deletions");
+                0
+            }
+        };
         let fetched = crate::media::fetch_once(&db, clock.as_ref(), &fetcher, &media, 16)
             .await
             .unwrap_or_else(|e| {
@@ -713,7 +809,7 @@ pub async fn run(
                 }
             }
         }
-        if expanded == 0 && sent == 0 && fetched == 0 {
+        if expanded == 0 && sent == 0 && fetched == 0 && deleted == 0 {
             tokio::time::sleep(settings.poll).await;
         }
     }

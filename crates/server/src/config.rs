@@ -43,6 +43,9 @@ pub struct InstanceConfig {
     pub anonymous_posts_per_epoch: u64,
     /// The epoch length in seconds; epochs sit on a fixed grid.
     pub anonymous_limit_epoch_secs: i64,
+    /// When a login is deleted, its anonymous posts go one by one, each at a
+    /// random time within this many seconds (and its faces' `Delete`s too).
+    pub deletion_spread_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,6 +184,7 @@ impl Default for InstanceConfig {
             anonymous_reset_cooldown_days: 14,
             anonymous_posts_per_epoch: 30,
             anonymous_limit_epoch_secs: 3600,
+            deletion_spread_secs: 86_400,
         }
     }
 }

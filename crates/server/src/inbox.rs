@@ -200,8 +200,14 @@ async fn inbox(
         Some(a) => remote::upsert(&mut conn, state.clock.as_ref(), &to_face(&state, &a)).await?,
         None => known.ok_or_else(|| unauthorized("unknown actor"))?,
     };
-    // A signed POST from a host means it is up again.
-    guise_core::queue::set_host_failed_days(&mut conn, &key_host, &[]).await?;
+    // A signed POST from a host means it is up again (written only if it
+    // was failing: a healthy host's requests write nothing here).
+    if !guise_core::queue::host_failed_days(&mut conn, &key_host)
+        .await?
+        .is_empty()
+    {
+        guise_core::queue::set_host_failed_days(&mut conn, &key_host, &[]).await?;
+    }
     if !remote::first_sight(&mut conn, state.clock.as_ref(), parsed.id.as_str()).await? {
         return Ok(HttpResponse::Accepted().finish());
     }

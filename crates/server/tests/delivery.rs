@@ -192,3 +192,68 @@ async fn a_delivered_activity_leaves_nothing_and_a_success_clears_the_hosts_fail
         .unwrap()
         .is_empty());
 }
+
+/// A host failing on seven distinct days is unavailable: its deliveries are
+/// skipped (counted, not kept), but for one probe a day, and the first
+/// answer brings it back.
+#[actix_web::test]
+async fn an_unavailable_host_is_skipped_but_probed_once_a_day_and_comes_back() {
+    let t = app().await;
+    let ib = inbox(503).await;
+    let today = t.clock.now().timestamp().div_euclid(86_400);
+    let mut conn = t.state.db.conn().await.unwrap();
+    let week: Vec<i64> = (1..=7).map(|d| today - d).collect();
+    queue::set_host_failed_days(&mut conn, "127.0.0.1", &week)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        enqueue(&t, &ib.url).await;
+    }
+    assert_eq!(deliver(&t).await, 3);
+    assert_eq!(ib.hits.load(Ordering::SeqCst), 1, "one probe");
+    // The others waited for its answer; it failed, so today they are skipped.
+    assert_eq!(deliveries_left(&t).await, 3);
+    t.clock.advance(chrono::Duration::minutes(2));
+    deliver(&t).await;
+    assert_eq!(ib.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(deliveries_left(&t).await, 0);
+    let counts = queue::counts(&mut conn).await.unwrap();
+    assert!(
+        counts.contains(&("deliveries_skipped_unavailable".to_owned(), 3)),
+        "{counts:?}"
+    );
+    // The same day, nothing more reaches it.
+    enqueue(&t, &ib.url).await;
+    deliver(&t).await;
+    assert_eq!(ib.hits.load(Ordering::SeqCst), 1);
+    // The next day it is probed again, answers, and is available again.
+    ib.status.store(202, Ordering::SeqCst);
+    t.clock.advance(chrono::Duration::days(1));
+    t.sql("DELETE FROM deliveries").await;
+    enqueue(&t, &ib.url).await;
+    enqueue(&t, &ib.url).await;
+    deliver(&t).await;
+    assert_eq!(ib.hits.load(Ordering::SeqCst), 2, "one probe only");
+    assert!(queue::host_failed_days(&mut conn, "127.0.0.1")
+        .await
+        .unwrap()
+        .is_empty());
+    // The other waited for the probe's answer, and goes a minute later.
+    assert_eq!(deliveries_left(&t).await, 1);
+    t.clock.advance(chrono::Duration::seconds(61));
+    deliver(&t).await;
+    assert_eq!(deliveries_left(&t).await, 0, "once back, everything goes");
+    assert_eq!(ib.hits.load(Ordering::SeqCst), 3);
+}
+
+async fn deliveries_left(t: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use guise_core::schema::deliveries;
+    let mut conn = t.state.db.conn().await.unwrap();
+    deliveries::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap()
+}

@@ -321,8 +321,9 @@ struct Deletion {
     password: Option<String>,
 }
 
-/// Guise: delete the login, its faces and (through the sealed index, which
-/// the password opens) every anonymous post, the deletions spread over a day.
+/// Guise: delete the login and its faces now, and (through the sealed index,
+/// which the password opens) every anonymous post, each at its own time
+/// within the deletion spread.
 async fn delete_account(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
@@ -346,7 +347,7 @@ async fn delete_account(
         state.clock.as_ref(),
         &account,
         &password,
-        chrono::Duration::hours(24),
+        chrono::Duration::seconds(state.config.instance.deletion_spread_secs.max(0)),
     )
     .await?;
     Ok(ok(&json!({ "anonymous_statuses_deleted": n })))
