@@ -227,11 +227,8 @@ async fn deliveries_survive_kill_9_and_a_receiver_that_was_down() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     a.kill_hard();
     let pending = guise_e2e::psql_rows(&a.db_url, "SELECT count(*) FROM deliveries")[0].clone();
-    let unexpanded = guise_e2e::psql_rows(
-        &a.db_url,
-        "SELECT count(*) FROM outbox_events",
-    )[0]
-    .clone();
+    let unexpanded =
+        guise_e2e::psql_rows(&a.db_url, "SELECT count(*) FROM outbox_events")[0].clone();
     let queued: i64 = pending.parse::<i64>().unwrap() + unexpanded.parse::<i64>().unwrap();
     assert!(queued >= 1, "nothing was queued when A died");
 

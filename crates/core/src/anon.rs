@@ -271,6 +271,25 @@ pub async fn face_for_status(
     .await
 }
 
+/// Which of the owner's anonymous faces favourited `status_id`, if any.
+pub async fn face_that_favourited(
+    conn: &mut DbConn,
+    k: &KAnon,
+    status_id: i64,
+) -> CoreResult<Option<Identity>> {
+    use crate::schema::favourites;
+    let faces = my_faces(conn, k).await?;
+    let ids: Vec<i64> = faces.iter().map(|f| f.id).collect();
+    let who: Option<i64> = favourites::table
+        .filter(favourites::status_id.eq(status_id))
+        .filter(favourites::identity_id.eq_any(&ids))
+        .select(favourites::identity_id)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(who.and_then(|w| faces.into_iter().find(|f| f.id == w)))
+}
+
 /// The anonymous author of `status_id` if `k` owns it.
 pub async fn own_author(
     conn: &mut DbConn,

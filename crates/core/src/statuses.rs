@@ -225,51 +225,43 @@ pub async fn get_status(conn: &mut DbConn, id: i64) -> CoreResult<Status> {
 
 /// Whether `viewer` may see `status` by its visibility and the block graph.
 pub async fn can_see(conn: &mut DbConn, viewer: Option<i64>, status: &Status) -> CoreResult<bool> {
-    let author = status.identity_id;
-    if viewer == Some(author) {
-        return Ok(true);
-    }
-    if let Some(v) = viewer {
-        let blocked: bool = diesel::select(diesel::dsl::exists(
-            crate::schema::blocks::table
-                .filter(crate::schema::blocks::identity_id.eq(author))
-                .filter(crate::schema::blocks::target_identity_id.eq(v)),
-        ))
-        .get_result(conn)
-        .await?;
-        if blocked {
-            return Ok(false);
-        }
-    }
-    match status.visibility() {
-        Visibility::Public | Visibility::Unlisted => Ok(true),
-        Visibility::Direct => is_mentioned(conn, viewer, status.id).await,
-        Visibility::Private => {
-            let Some(v) = viewer else { return Ok(false) };
-            let follows: bool = diesel::select(diesel::dsl::exists(
-                crate::schema::follows::table
-                    .filter(crate::schema::follows::identity_id.eq(v))
-                    .filter(crate::schema::follows::target_identity_id.eq(author)),
-            ))
-            .get_result(conn)
-            .await?;
-            if follows {
-                return Ok(true);
-            }
-            is_mentioned(conn, viewer, status.id).await
-        }
-    }
+    Ok(!visible_ids(conn, viewer, &[status.id], false)
+        .await?
+        .is_empty())
 }
 
-async fn is_mentioned(conn: &mut DbConn, viewer: Option<i64>, status_id: i64) -> CoreResult<bool> {
-    let Some(v) = viewer else { return Ok(false) };
-    Ok(diesel::select(diesel::dsl::exists(
-        mentions::table
-            .filter(mentions::status_id.eq(status_id))
-            .filter(mentions::identity_id.eq(v)),
-    ))
-    .get_result(conn)
-    .await?)
+/// Which of `ids` the viewer may see, in one query: their own, public and
+/// unlisted ones, followers-only ones of faces they follow, and those that
+/// mention them; never one whose author blocks them, and never one by a
+/// suspended face unless `include_suspended` (staff).
+pub async fn visible_ids(
+    conn: &mut DbConn,
+    viewer: Option<i64>,
+    ids: &[i64],
+    include_suspended: bool,
+) -> CoreResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<IdRow> = diesel::sql_query(
+        "SELECT s.id FROM statuses s
+          WHERE s.id = ANY($2)
+            AND ($3 OR NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended))
+            AND (s.identity_id = $1 OR (
+                  (s.visibility IN ('public', 'unlisted')
+                   OR (s.visibility = 'private' AND EXISTS (SELECT 1 FROM follows f
+                         WHERE f.identity_id = $1 AND f.target_identity_id = s.identity_id))
+                   OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id AND m.identity_id = $1))
+                  AND NOT EXISTS (SELECT 1 FROM blocks b
+                         WHERE b.identity_id = s.identity_id AND b.target_identity_id = $1)))",
+    )
+    .bind::<BigInt, _>(viewer.unwrap_or(0))
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<diesel::sql_types::Bool, _>(include_suspended)
+    .load(conn)
+    .await?;
+    let seen: HashSet<i64> = rows.into_iter().map(|r| r.id).collect();
+    Ok(ids.iter().copied().filter(|i| seen.contains(i)).collect())
 }
 
 /// Loads a status the viewer may see, or NotFound (never 403: existence is private).
@@ -640,15 +632,7 @@ async fn filter_visible(
     viewer: Option<i64>,
     ids: Vec<i64>,
 ) -> CoreResult<Vec<i64>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Ok(s) = get_status(conn, id).await {
-            if can_see(conn, viewer, &s).await? {
-                out.push(id);
-            }
-        }
-    }
-    Ok(out)
+    visible_ids(conn, viewer, &ids, false).await
 }
 
 const VISIBLE_TO_VIEWER: &str = "(s.visibility IN ('public', 'unlisted') OR s.identity_id = $1
@@ -730,7 +714,9 @@ pub async fn tag_timeline(
     page: &Page,
 ) -> CoreResult<Vec<i64>> {
     let wh = "s.visibility = 'public' AND s.reblog_of_id IS NULL
-         AND EXISTS (SELECT 1 FROM status_tags t WHERE t.status_id = s.id AND t.name = lower($6))";
+         AND EXISTS (SELECT 1 FROM status_tags t WHERE t.status_id = s.id AND t.name = lower($6))
+         AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
+         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))";
     run_paged(conn, paged(wh, page), viewer.unwrap_or(0), page, Some(tag)).await
 }
 

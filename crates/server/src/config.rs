@@ -43,6 +43,9 @@ pub struct InstanceConfig {
     pub anonymous_posts_per_epoch: u64,
     /// The epoch length in seconds; epochs sit on a fixed grid.
     pub anonymous_limit_epoch_secs: i64,
+    /// Language tags anonymous posts may carry (any other is dropped). Empty:
+    /// anonymous posts carry none.
+    pub anonymous_languages: Vec<String>,
     /// When a login is deleted, its anonymous posts go one by one, each at a
     /// random time within this many seconds (and its faces' `Delete`s too).
     pub deletion_spread_secs: i64,
@@ -74,6 +77,9 @@ pub struct DatabaseConfig {
     /// postgres://… ; empty means the local cluster `./dev run` starts.
     pub url: String,
     pub pool_size: usize,
+    /// Start even though PostgreSQL logs statements with their values (which
+    /// would write what each request did, and for whom, next to the data).
+    pub allow_statement_logging: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -185,6 +191,7 @@ impl Default for InstanceConfig {
             anonymous_posts_per_epoch: 30,
             anonymous_limit_epoch_secs: 3600,
             deletion_spread_secs: 86_400,
+            anonymous_languages: Vec::new(),
         }
     }
 }
@@ -208,6 +215,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: String::new(),
             pool_size: 16,
+            allow_statement_logging: false,
         }
     }
 }

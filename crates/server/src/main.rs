@@ -54,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         Some("worker") => runtime.block_on(async {
             let db = connect(&config)?;
             db.migrate().await?;
+            check_database(&db, &config).await?;
             let state = AppState::new(db, Arc::new(SystemClock), config)?;
             sign_fetches(&state).await?;
             tokio::spawn(guise_federation::keys::fill_pool(
@@ -135,13 +136,50 @@ fn connect(config: &Config) -> anyhow::Result<Db> {
     )?)
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let db = connect(&config)?;
-    db.migrate().await.context("migrating the database")?;
-    // Commit timestamps would date every row to the instant (rule 4).
+/// What PostgreSQL keeps beside the data must not undo what Guise keeps out
+/// of it: commit timestamps would date every row (rule 4), and statement or
+/// plan logs with their values would write down what each request did, for
+/// which face, next to the login that sent it.
+async fn check_database(db: &guise_core::Db, config: &Config) -> anyhow::Result<()> {
     if db.setting("track_commit_timestamp").await?.as_deref() == Some("on") {
         bail!("PostgreSQL has track_commit_timestamp = on, which would time-stamp every row Guise writes; turn it off");
     }
+    let mut logging = Vec::new();
+    let number = |v: Option<String>| v.and_then(|s| s.parse::<i64>().ok());
+    if let Some(v) = db.setting("log_statement").await?.filter(|v| v != "none") {
+        logging.push(format!("log_statement = {v}"));
+    }
+    for name in [
+        "log_min_duration_statement",
+        "log_min_duration_sample",
+        "auto_explain.log_min_duration",
+    ] {
+        if let Some(v) = number(db.setting(name).await?).filter(|v| *v >= 0) {
+            logging.push(format!("{name} = {v}"));
+        }
+    }
+    if let Some(v) =
+        number(db.setting("log_parameter_max_length_on_error").await?).filter(|v| *v != 0)
+    {
+        logging.push(format!("log_parameter_max_length_on_error = {v}"));
+    }
+    if !logging.is_empty() {
+        if config.database.allow_statement_logging {
+            tracing::warn!(settings = %logging.join(", "), "PostgreSQL logs statements with their values (allowed by database.allow_statement_logging)");
+        } else {
+            bail!(
+                "PostgreSQL would log statements or plans with their values ({}): its log would record what each request did and for which face, beside the data Guise keeps unlinkable. Turn that off (log_statement = none, log_min_duration_statement = -1, ...), or set database.allow_statement_logging = true if you accept it (docs/anonymity.md).",
+                logging.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config)?;
+    db.migrate().await.context("migrating the database")?;
+    check_database(&db, &config).await?;
     let listen = config.server.listen.clone();
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism()

@@ -91,6 +91,20 @@ impl AppState {
         }
     }
 
+    /// The language tag an anonymous post may carry: none, unless the
+    /// instance allows it in `instance.anonymous_languages`. A client's
+    /// language (often the device's) is one more trait that could pair an
+    /// anonymous post with its author's other posts.
+    pub fn anonymous_language(&self, asked: Option<String>) -> Option<String> {
+        asked.filter(|l| {
+            self.config
+                .instance
+                .anonymous_languages
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(l))
+        })
+    }
+
     pub fn domain(&self) -> &str {
         &self.config.instance.domain
     }

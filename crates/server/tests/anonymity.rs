@@ -644,10 +644,50 @@ async fn a_tombstoned_face_stays_gone_and_a_banned_face_keeps_its_posts() {
         )
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
+    // It stays, for moderators: hidden from everyone else.
+    let mut conn = t.state.db.conn().await.unwrap();
+    assert!(guise_core::statuses::get_status(&mut conn, id(&second).parse().unwrap())
+        .await
+        .is_ok());
     assert_eq!(
         t.get(&format!("/api/v1/statuses/{}", id(&second)), None)
             .await
             .status,
-        200
+        404
     );
+}
+
+/// Anonymous posts carry no language the app chose (a device's language is
+/// one more trait), unless the instance allows that tag for everyone.
+#[actix_web::test]
+async fn anonymous_posts_carry_only_an_allowed_language() {
+    let t = TestApp::with_env(&[("GUISE_INSTANCE__ANONYMOUS_LANGUAGES", "[\"en\"]")]).await;
+    let (_, face_tok) = t.user("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let s = t
+        .post_status(&anon, json!({ "status": "kaixo", "language": "eu" }))
+        .await;
+    assert_eq!(s["language"], serde_json::Value::Null);
+    let s = t
+        .post_status(&anon, json!({ "status": "hello", "language": "en" }))
+        .await;
+    assert_eq!(s["language"], "en");
+    let sid = s["id"].as_str().unwrap();
+    let r = t
+        .call(
+            actix_web::http::Method::PUT,
+            &format!("/api/v1/statuses/{sid}"),
+            Some(&anon),
+            Some(common::Body::Json(
+                json!({ "status": "agur", "language": "eu" }),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["language"], "en", "the disallowed tag is dropped");
+    // A persistent face keeps what it chose.
+    let s = t
+        .post_status(&face_tok, json!({ "status": "kaixo", "language": "eu" }))
+        .await;
+    assert_eq!(s["language"], "eu");
 }

@@ -1142,3 +1142,57 @@ async fn following_with_notify_brings_status_notifications() {
     assert_eq!(n.json.as_array().unwrap().len(), 1, "{}", n.text);
     assert_eq!(n.json[0]["status"]["id"], s["id"]);
 }
+
+/// A thread's context costs the same few queries however long the thread.
+#[actix_web::test]
+async fn a_threads_context_costs_a_fixed_number_of_queries() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    struct Count(Arc<AtomicUsize>);
+    impl diesel::connection::Instrumentation for Count {
+        fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+            if matches!(
+                event,
+                diesel::connection::InstrumentationEvent::StartQuery { .. }
+            ) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    let t = TestApp::new().await;
+    let (_, alice) = t.user("alice").await;
+    let (_, bob) = t.user("bob").await;
+    let mut queries = Vec::new();
+    for len in [3, 40] {
+        let root = t.post_status(&alice, json!({ "status": "root" })).await;
+        let mut last = root["id"].as_str().unwrap().to_owned();
+        let mut middle = last.clone();
+        for i in 0..len {
+            let who = if i % 2 == 0 { &bob } else { &alice };
+            let s = t
+                .post_status(who, json!({ "status": format!("reply {i}"), "in_reply_to_id": last, "visibility": if i % 5 == 0 { "private" } else { "public" } }))
+                .await;
+            last = s["id"].as_str().unwrap().to_owned();
+            if i == len / 2 {
+                middle = last.clone();
+            }
+        }
+        let mut conn = t.state.db.conn().await.unwrap();
+        let status = guise_core::statuses::get_status(&mut conn, middle.parse().unwrap())
+            .await
+            .unwrap();
+        let n = Arc::new(AtomicUsize::new(0));
+        diesel_async::AsyncConnection::set_instrumentation(&mut *conn, Count(n.clone()));
+        let (anc, desc) = guise_core::statuses::context(&mut conn, None, &status)
+            .await
+            .unwrap();
+        assert!(!anc.is_empty() && !desc.is_empty());
+        diesel_async::AsyncConnection::set_instrumentation(
+            &mut *conn,
+            diesel::connection::get_default_instrumentation(),
+        );
+        queries.push(n.load(Ordering::SeqCst));
+    }
+    assert_eq!(queries[0], queries[1], "{queries:?}");
+    assert!(queries[1] <= 3, "{queries:?}");
+}

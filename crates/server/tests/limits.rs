@@ -89,12 +89,36 @@ async fn redis_limits_anonymous_posts_under_a_key_that_names_nobody() {
     assert_eq!(key.len(), 64);
     assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
     assert!(!key.contains(&account_id.to_string()));
-    let count: u64 = redis::cmd("GET")
+    // The value says nothing of how many: not a count, but a MAC of it
+    // under the owner's key, shaped like any other owner's.
+    let value: String = redis::cmd("GET")
         .arg(key)
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert_eq!(count, 4);
+    assert_eq!(value.len(), 64, "{value}");
+    assert!(value.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(value.parse::<u64>().is_err());
+    t.create_account("bob").await;
+    let bob = t.token_as("bob", "anonymous", "read write").await;
+    t.post_status(&bob, json!({ "status": "just one" })).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let bobs: Vec<&String> = keys
+        .iter()
+        .filter(|k| !keys_before.contains(k) && *k != key)
+        .collect();
+    assert_eq!(bobs.len(), 1);
+    let bob_value: String = redis::cmd("GET")
+        .arg(bobs[0])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(bob_value.len(), value.len());
+    assert_ne!(bob_value, value);
     // It expires at the end of its hour on the grid, not an hour after the first post.
     // PTTL rather than EXPIRETIME, which Redis before 7 lacks.
     let pttl: i64 = redis::cmd("PTTL")

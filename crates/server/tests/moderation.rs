@@ -289,3 +289,188 @@ async fn a_suspension_tells_remote_followers() {
         .unwrap_or_else(|| panic!("{deliveries:?}"));
     assert!(update.contains("\"\"suspended\"\": true"), "{update}");
 }
+
+/// A ban reaches every anonymous act of the hidden author: editing their
+/// other posts, favouriting (which would mint a face); and a suspended
+/// face's posts are gone from tags, threads and single views for everyone
+/// but moderators.
+#[actix_web::test]
+async fn a_ban_holds_back_edits_and_favourites_and_hides_the_faces_posts() {
+    let t = TestApp::new().await;
+    let (_, bob) = t.user("bob").await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let staff = admin(&t).await;
+    let root = t
+        .post_status(&bob, json!({ "status": "bob's thread #topic" }))
+        .await;
+    let banned = t
+        .post_status(&anon, json!({ "status": "abusive #topic" }))
+        .await;
+    let other = t
+        .post_status(
+            &anon,
+            json!({ "status": "elsewhere", "in_reply_to_id": root["id"] }),
+        )
+        .await;
+    let face = banned["account"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(other["account"]["id"], face.as_str());
+    let bid = banned["id"].as_str().unwrap().to_owned();
+    let reply = t
+        .post_status(
+            &bob,
+            json!({ "status": "a reply to the abuse", "in_reply_to_id": bid }),
+        )
+        .await;
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{face}/action"),
+            Some(&staff),
+            json!({ "type": "suspend" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Editing the post in another thread, through another face: refused.
+    let oid = other["id"].as_str().unwrap();
+    let r = t
+        .call(
+            Method::PUT,
+            &format!("/api/v1/statuses/{oid}"),
+            Some(&anon),
+            Some(common::Body::Json(json!({ "status": "sneaky" }))),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    // Favouriting in a fresh thread would mint a face: refused, nothing minted.
+    let fresh = t.post_status(&bob, json!({ "status": "new thread" })).await;
+    let before = t.row_counts().await;
+    let r = t
+        .post(
+            &format!(
+                "/api/v1/statuses/{}/favourite",
+                fresh["id"].as_str().unwrap()
+            ),
+            Some(&anon),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(
+        t.row_counts().await,
+        before,
+        "a refused favourite writes nothing"
+    );
+    // Gone from the tag timeline, the thread and the single view…
+    let tag = t.get("/api/v1/timelines/tag/topic", Some(&bob)).await;
+    let ids: Vec<&str> = tag
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&root["id"].as_str().unwrap()));
+    assert!(!ids.contains(&bid.as_str()), "{ids:?}");
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{bid}"), Some(&bob))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{bid}"), None).await.status,
+        404
+    );
+    let ctx = t
+        .get(
+            &format!("/api/v1/statuses/{}/context", reply["id"].as_str().unwrap()),
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(
+        ctx.json["ancestors"].as_array().unwrap().len(),
+        0,
+        "{}",
+        ctx.text
+    );
+    // …but not for moderators.
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{bid}"), Some(&staff))
+            .await
+            .status,
+        200
+    );
+}
+
+/// The cool-down after a reset and the anonymous limit hold for favourites
+/// as for posts, and a refused favourite mints no face.
+#[actix_web::test]
+async fn anonymous_favourites_count_against_the_limit_and_the_cool_down() {
+    let t = TestApp::with_env(&[("GUISE_INSTANCE__ANONYMOUS_POSTS_PER_EPOCH", "2")]).await;
+    let (_, bob) = t.user("bob").await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let mut targets = Vec::new();
+    for i in 0..3 {
+        let s = t
+            .post_status(&bob, json!({ "status": format!("thread {i}") }))
+            .await;
+        targets.push(s["id"].as_str().unwrap().to_owned());
+    }
+    for id in &targets[..2] {
+        let r = t
+            .post(
+                &format!("/api/v1/statuses/{id}/favourite"),
+                Some(&anon),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let before = t.row_counts().await;
+    let r = t
+        .post(
+            &format!("/api/v1/statuses/{}/favourite", targets[2]),
+            Some(&anon),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(t.row_counts().await, before);
+    // Taking a favourite back mints nothing and needs no budget.
+    let r = t
+        .post(
+            &format!("/api/v1/statuses/{}/unfavourite", targets[0]),
+            Some(&anon),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["favourites_count"], 0);
+    // After a reset, the cool-down.
+    t.clock.advance(chrono::Duration::hours(2));
+    let mut conn = t.state.db.conn().await.unwrap();
+    guise_core::accounts::reset_password_losing_anonymity(
+        &mut conn,
+        t.clock.as_ref(),
+        "alice",
+        "a new password",
+        14,
+    )
+    .await
+    .unwrap();
+    let anon = t
+        .token_as_with("alice", "a new password", "anonymous")
+        .await;
+    let before = t.row_counts().await;
+    let r = t
+        .post(
+            &format!("/api/v1/statuses/{}/favourite", targets[2]),
+            Some(&anon),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.json["error"].as_str().unwrap().contains("paused"));
+    assert_eq!(t.row_counts().await, before);
+}

@@ -209,7 +209,10 @@ async fn create(
         spoiler_text: p.spoiler_text.unwrap_or_default(),
         sensitive: p.sensitive.unwrap_or(false),
         visibility,
-        language: p.language,
+        language: match poster {
+            Poster::Anonymous => state.anonymous_language(p.language),
+            Poster::Face(_) => p.language,
+        },
         in_reply_to_id: reply_id(&p.in_reply_to_id)?,
         idempotency_key: key,
     };
@@ -217,40 +220,7 @@ async fn create(
         Poster::Face(face) => st::publish(&mut conn, &state.ctx(), &face, new).await?,
         Poster::Anonymous => {
             let k = auth.anon_key()?;
-            let account = auth.account_id()?;
-            if let Some(until) =
-                guise_core::accounts::anonymous_cooldown(&mut conn, state.clock.as_ref(), account)
-                    .await?
-            {
-                return Err(ApiError::forbidden(format!(
-                    "Anonymous posting is paused until {until} after a password reset"
-                )));
-            }
-            let limit = state.config.instance.anonymous_posts_per_epoch;
-            if limit > 0 {
-                let now = state.clock.now().timestamp();
-                let (key, end) = crate::limits::anonymous_limit_key(
-                    k,
-                    now,
-                    state.config.instance.anonymous_limit_epoch_secs,
-                );
-                let n = state.counters.incr(&key, end, now).await.map_err(|e| {
-                    tracing::error!(error = %e, "rate-limit store");
-                    ApiError::new(
-                        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                        "Try again later",
-                    )
-                })?;
-                if n > limit {
-                    return Err(ApiError::new(
-                        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                        format!(
-                            "Too many anonymous posts: at most {limit} per {} minutes",
-                            state.config.instance.anonymous_limit_epoch_secs / 60
-                        ),
-                    ));
-                }
-            }
+            anonymous_allowed(&state, &auth, &mut conn).await?;
             guise_core::anon::publish(&mut conn, &state.ctx(), k, state.face_per(), new).await?
         }
     };
@@ -278,7 +248,27 @@ async fn acting_author(
     Ok(auth.face()?.clone())
 }
 
-/// The face that favourites: a per-thread anonymous face for anonymous tokens.
+/// Whether the token's owner may act anonymously now (post, favourite):
+/// not in the cool-down after a reset, and within the anonymous limit.
+async fn anonymous_allowed(
+    state: &AppState,
+    auth: &Auth,
+    conn: &mut guise_core::DbConn,
+) -> ApiResult<()> {
+    let k = auth.anon_key()?;
+    let account = auth.account_id()?;
+    if let Some(until) =
+        guise_core::accounts::anonymous_cooldown(conn, state.clock.as_ref(), account).await?
+    {
+        return Err(ApiError::forbidden(format!(
+            "Anonymous posting is paused until {until} after a password reset"
+        )));
+    }
+    crate::limits::anonymous_budget(state, k).await
+}
+
+/// The face that favourites: a per-thread anonymous face for anonymous
+/// tokens, minted under the same cool-down and limit as a post.
 async fn favouriting_face(
     state: &AppState,
     auth: &Auth,
@@ -287,6 +277,7 @@ async fn favouriting_face(
 ) -> ApiResult<Identity> {
     if auth.is_anonymous() {
         let k = auth.anon_key()?;
+        anonymous_allowed(state, auth, conn).await?;
         return Ok(guise_core::anon::face_for_status(
             conn,
             state.clock.as_ref(),
@@ -308,10 +299,32 @@ async fn show(
     let id = parse_id(&path)?;
     let viewer = auth.viewer();
     let mut conn = state.db.conn().await?;
-    st::visible_status(&mut conn, viewer, id).await?;
+    match st::visible_status(&mut conn, viewer, id).await {
+        Ok(_) => {}
+        // A suspended face's posts are gone for everyone but moderators.
+        Err(guise_core::CoreError::NotFound) if is_staff(&auth, &mut conn).await? => {
+            if st::visible_ids(&mut conn, viewer, &[id], true)
+                .await?
+                .is_empty()
+            {
+                return Err(ApiError::not_found());
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(ok(
         &types::status_by_id(&state, &mut conn, viewer, id).await?
     ))
+}
+
+/// Whether the token's login is a moderator or an admin.
+async fn is_staff(auth: &MaybeAuth, conn: &mut guise_core::DbConn) -> ApiResult<bool> {
+    let Some(account) = auth.0.as_ref().and_then(|a| a.session.account_id()) else {
+        return Ok(false);
+    };
+    Ok(guise_core::accounts::get_account(conn, account)
+        .await?
+        .is_staff())
 }
 
 async fn delete(
@@ -365,6 +378,11 @@ async fn edit(
     }
     let mut conn = state.db.conn().await?;
     let face = acting_author(&auth, &mut conn, id).await?;
+    // A ban on any of the hidden author's anonymous faces holds them back
+    // from editing the others too (without anyone learning who they are).
+    if face.tier() == Tier::Anonymous {
+        guise_core::anon::ensure_not_banned(&mut conn, auth.anon_key()?).await?;
+    }
     st::edit(
         &mut conn,
         &state.ctx(),
@@ -374,7 +392,11 @@ async fn edit(
             text: p.status.unwrap_or_default(),
             spoiler_text: p.spoiler_text.unwrap_or_default(),
             sensitive: p.sensitive.unwrap_or(false),
-            language: p.language,
+            language: if face.tier() == Tier::Anonymous {
+                state.anonymous_language(p.language)
+            } else {
+                p.language
+            },
         },
     )
     .await?;
@@ -480,12 +502,20 @@ async fn unfavourite(
     auth.require("write:favourites")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
-    let face = favouriting_face(&state, &auth, &mut conn, id).await?;
-    social::unfavourite(&mut conn, state.clock.as_ref(), &face, id).await?;
+    // An anonymous token takes back the favourite of whichever of its faces
+    // made it; it mints no face to do so.
+    let face = if auth.is_anonymous() {
+        guise_core::anon::face_that_favourited(&mut conn, auth.anon_key()?, id).await?
+    } else {
+        Some(auth.face()?.clone())
+    };
+    if let Some(face) = &face {
+        social::unfavourite(&mut conn, state.clock.as_ref(), face, id).await?;
+    }
     Ok(ok(&types::status_by_id(
         &state,
         &mut conn,
-        Some(face.id),
+        face.map(|f| f.id),
         id,
     )
     .await?))
