@@ -850,3 +850,49 @@ async fn a_chunked_two_megabyte_activity_is_refused() {
         before
     );
 }
+
+/// A sender that trickles its body cannot hold a worker: past the body
+/// deadline it gets 408, while the server keeps answering others.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trickled_body_is_cut_off_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let a = Server::start_on("127.0.0.1", &[("GUISE_SERVER__BODY_TIMEOUT_SECS", "2")]);
+    let addr = a.url.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let head = format!(
+        "POST /inbox HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/activity+json\r\nContent-Length: 1000\r\n\r\n{{\"type\":"
+    );
+    wr.write_all(head.as_bytes()).await.unwrap();
+    // One byte a second, far slower than the deadline allows.
+    let writer = tokio::spawn(async move {
+        for _ in 0..60 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if wr.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let started = std::time::Instant::now();
+    while !String::from_utf8_lossy(&answer).trim_end().ends_with('}') {
+        match tokio::time::timeout(Duration::from_secs(30), rd.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    writer.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "after {:?}: {}",
+        started.elapsed(),
+        answer.lines().next().unwrap_or_default()
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let ok = reqwest::get(format!("{}/api/v1/instance", a.url))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}

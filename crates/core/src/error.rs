@@ -25,6 +25,9 @@ pub enum CoreError {
     Pool(String),
     #[error("internal: {0}")]
     Internal(String),
+    /// Not now: try again shortly (503).
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;

@@ -20,10 +20,14 @@ pub const MAX_NOTE: usize = 500;
 /// Handles starting with this are minted for anonymous faces only.
 pub const ANON_PREFIX: &str = "anon_";
 
-/// Handles nobody may choose: anonymous faces' prefix and the shared announcer.
+/// Handles nobody may choose: anonymous faces' prefix, the shared
+/// announcer, and anything that reads as "Anonymous" (a face without a
+/// display name is shown by its handle).
 pub fn reserved(handle: &str) -> bool {
     let h = handle.to_ascii_lowercase();
-    h.starts_with(ANON_PREFIX) || h == crate::announcer::HANDLE
+    h.starts_with(ANON_PREFIX)
+        || h == crate::announcer::HANDLE
+        || guise_policy::names::poses_as_anonymous(&h)
 }
 
 /// A handle a person may choose: a valid username outside the anonymous prefix.
@@ -43,6 +47,47 @@ fn check_display_name(s: &str) -> CoreResult<()> {
         ));
     }
     Ok(())
+}
+
+/// A display name may not pass for "Anonymous", nor (for a pseudonym) for
+/// one of the instance's verified real names other than the face's own:
+/// compared by skeleton (`guise_policy::names`), so look-alike letters,
+/// spacing and invisible characters do not get through. Real names may
+/// share a name: staff verify those.
+async fn check_name_poses(
+    conn: &mut DbConn,
+    display_name: &str,
+    tier: Tier,
+    own: Option<i64>,
+) -> CoreResult<()> {
+    if guise_policy::names::poses_as_anonymous(display_name) {
+        return Err(CoreError::invalid(
+            "display_name",
+            "may not pass for \"Anonymous\"",
+        ));
+    }
+    if tier == Tier::Pseudonymous {
+        let verified = verified_real_names(conn, own).await?;
+        if guise_policy::names::poses_as_one_of(display_name, verified.iter().map(String::as_str)) {
+            return Err(CoreError::invalid(
+                "display_name",
+                "may not pass for a verified real name",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The display names of this instance's verified real-name faces (but `own`).
+pub async fn verified_real_names(conn: &mut DbConn, own: Option<i64>) -> CoreResult<Vec<String>> {
+    Ok(identities::table
+        .filter(identities::tier.eq(Tier::RealName.as_str()))
+        .filter(identities::domain.is_null())
+        .filter(identities::verified.eq(true))
+        .filter(identities::id.ne(own.unwrap_or(0)))
+        .select(identities::display_name)
+        .load(conn)
+        .await?)
 }
 
 fn check_note(s: &str) -> CoreResult<()> {
@@ -72,7 +117,9 @@ pub async fn create_pseudonym(
     note: &str,
 ) -> CoreResult<Identity> {
     let handle = chosen_handle(handle)?;
+    let display_name = &guise_policy::names::clean_display_name(display_name);
     check_display_name(display_name)?;
+    check_name_poses(conn, display_name, Tier::Pseudonymous, None).await?;
     check_note(note)?;
     let id = Id::random().get();
     let (h, d, n) = (
@@ -112,11 +159,12 @@ pub async fn request_real_name(
     real_name: &str,
 ) -> CoreResult<Identity> {
     let handle = chosen_handle(handle)?;
-    let real_name = real_name.trim();
+    let real_name = &guise_policy::names::clean_display_name(real_name);
     if real_name.is_empty() {
         return Err(CoreError::invalid("display_name", "can't be blank"));
     }
     check_display_name(real_name)?;
+    check_name_poses(conn, real_name, Tier::RealName, None).await?;
     if faces_of(conn, account_id)
         .await?
         .iter()
@@ -208,8 +256,13 @@ pub async fn update_profile(
         }
         _ => None,
     };
+    let mut c = c;
+    if let Some(d) = c.display_name.take() {
+        c.display_name = Some(guise_policy::names::clean_display_name(&d));
+    }
     if let Some(d) = &c.display_name {
         check_display_name(d)?;
+        check_name_poses(conn, d, face.tier(), Some(face.id)).await?;
         if face.tier() == Tier::RealName && d.trim().is_empty() {
             return Err(CoreError::invalid(
                 "display_name",

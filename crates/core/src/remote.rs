@@ -41,8 +41,24 @@ pub async fn by_actor_url(conn: &mut DbConn, url: &str) -> CoreResult<Option<Ide
         .optional()?)
 }
 
-/// Inserts or refreshes a remote face, keyed by its actor URL.
+/// Inserts or refreshes a remote face, keyed by its actor URL. Its display
+/// name loses invisible and direction-changing characters, and a name that
+/// passes for "Anonymous" (on a face that is not anonymous) or for one of
+/// this instance's verified real names is dropped: the face is shown by its
+/// handle instead.
 pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> CoreResult<Identity> {
+    let mut owned = r.clone();
+    owned.display_name = guise_policy::names::clean_display_name(&r.display_name);
+    let verified = crate::faces::verified_real_names(conn, None).await?;
+    if (r.tier != Tier::Anonymous && guise_policy::names::poses_as_anonymous(&owned.display_name))
+        || guise_policy::names::poses_as_one_of(
+            &owned.display_name,
+            verified.iter().map(String::as_str),
+        )
+    {
+        owned.display_name = String::new();
+    }
+    let r = &owned;
     let tier = if r.tier == Tier::Anonymous {
         Tier::Anonymous
     } else {
@@ -327,6 +343,10 @@ pub async fn store_note(
     n: RemoteNote,
 ) -> CoreResult<Option<crate::models::Status>> {
     use crate::schema::{mentions, status_tags, statuses};
+    // Deleted before it arrived: it stays deleted.
+    if was_deleted(conn, &n.uri).await? {
+        return Ok(None);
+    }
     let known: Option<i64> = statuses::table
         .filter(statuses::uri.eq(&n.uri))
         .select(statuses::id)
@@ -399,9 +419,20 @@ pub async fn store_note(
     .await
 }
 
-/// A remote face deletes one of its notes (by URI); others' notes are untouched.
-pub async fn delete_note(conn: &mut DbConn, author: &Identity, uri: &str) -> CoreResult<bool> {
-    use crate::schema::statuses;
+/// How long a remote note's deletion is remembered.
+pub const DELETIONS_KEPT_DAYS: i64 = 30;
+
+/// A remote face deletes one of its notes (by URI); others' notes are
+/// untouched. The deletion is remembered even for a note not seen yet (the
+/// caller has checked the URI sits on the author's host), so that a late
+/// Create, a boost or a fetch does not bring it back.
+pub async fn delete_note(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    author: &Identity,
+    uri: &str,
+) -> CoreResult<bool> {
+    use crate::schema::{remote_deleted, statuses};
     let n = diesel::delete(
         statuses::table
             .filter(statuses::uri.eq(uri))
@@ -409,7 +440,36 @@ pub async fn delete_note(conn: &mut DbConn, author: &Identity, uri: &str) -> Cor
     )
     .execute(conn)
     .await?;
+    diesel::insert_into(remote_deleted::table)
+        .values((
+            remote_deleted::uri_hash.eq(crate::media::url_hash(uri)),
+            remote_deleted::deleted_on.eq(clock.today()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
     Ok(n > 0)
+}
+
+/// Whether a remote note was deleted by its author (and not long ago).
+pub async fn was_deleted(conn: &mut DbConn, uri: &str) -> CoreResult<bool> {
+    use crate::schema::remote_deleted;
+    Ok(diesel::select(diesel::dsl::exists(
+        remote_deleted::table.find(crate::media::url_hash(uri)),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
+/// Forgets deletions older than `DELETIONS_KEPT_DAYS`.
+pub async fn prune_deleted(conn: &mut DbConn, clock: &dyn Clock) -> CoreResult<usize> {
+    use crate::schema::remote_deleted;
+    let before = clock.today() - chrono::Duration::days(DELETIONS_KEPT_DAYS);
+    Ok(
+        diesel::delete(remote_deleted::table.filter(remote_deleted::deleted_on.lt(before)))
+            .execute(conn)
+            .await?,
+    )
 }
 
 /// A remote face edits one of its notes: the old text goes to the history

@@ -319,6 +319,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    remote_deleted (uri_hash) {
+        uri_hash -> Bytea,
+        deleted_on -> Date,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -349,4 +356,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     remote_media,
     pending_deletions,
     worker_counts,
+    remote_deleted,
 );

@@ -787,6 +787,11 @@ pub async fn run(
             if let Err(e) = crate::media::sweep(&db, clock.as_ref(), &media).await {
                 tracing::warn!(error = %e, "sweeping the media cache");
             }
+            if let Ok(mut conn) = db.conn().await {
+                if let Err(e) = guise_core::remote::prune_deleted(&mut conn, clock.as_ref()).await {
+                    tracing::warn!(error = %e, "forgetting old remote deletions");
+                }
+            }
         }
         let expanded = expand_once(&db, clock.as_ref(), &urls, 100)
             .await

@@ -44,16 +44,61 @@ fn v4_public(ip: Ipv4Addr) -> bool {
 }
 
 fn v6_public(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    let embedded =
+        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     if let Some(v4) = ip.to_ipv4_mapped() {
         return v4_public(v4);
     }
-    let first = ip.segments()[0];
+    // IPv4 forms carried in IPv6 reach the IPv4 address they carry: judge that.
+    if s[..6] == [0; 6] && !(s[6] == 0 && s[7] <= 1) {
+        return v4_public(embedded(s[6], s[7])); // IPv4-compatible ::a.b.c.d
+    }
+    if s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0; 4] {
+        return v4_public(embedded(s[6], s[7])); // NAT64 64:ff9b::/96
+    }
+    if s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001 {
+        return false; // local-use NAT64 64:ff9b:1::/48
+    }
+    if s[0] == 0x2002 {
+        return v4_public(embedded(s[1], s[2])); // 6to4 2002::/16
+    }
+    let first = s[0];
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
         || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+        || (first & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated, still routed by some)
+        || (first == 0x2001 && s[1] == 0x0db8) // documentation
+        || (first == 0x2001 && s[1] == 0x0000) // Teredo 2001::/32 (carries an IPv4 peer)
+        || (first == 0x0100 && s[1..4] == [0; 3])) // discard-only 100::/64
+}
+
+/// A domain as blocks compare it: lower case, ASCII (IDN as punycode), no
+/// trailing dot. `None` for what is not a domain.
+pub fn normalize_domain(d: &str) -> Option<String> {
+    let d = d.trim().trim_end_matches('.');
+    if d.is_empty() || d.contains(['/', '@', ' ']) {
+        return None;
+    }
+    let u = Url::parse(&format!("https://{d}/")).ok()?;
+    let host = u.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    Some(host)
+}
+
+/// Whether `host` is one of `blocked` or under one of them, however either
+/// is spelled (case, trailing dot, Unicode or punycode).
+pub fn domain_blocked(blocked: &[String], host: &str) -> bool {
+    let Some(host) = normalize_domain(host) else {
+        return false;
+    };
+    blocked.iter().filter_map(|d| normalize_domain(d)).any(|d| {
+        host == d
+            || host
+                .strip_suffix(&d)
+                .is_some_and(|rest| rest.ends_with('.'))
+    })
 }
 
 /// Whether a connection to `ip` is allowed when private addresses are not.
@@ -62,6 +107,16 @@ pub fn address_public(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => v4_public(v4),
         IpAddr::V6(v6) => v6_public(v6),
     }
+}
+
+/// `application/activity+json`, or `application/ld+json` with the
+/// ActivityStreams profile (as the spec has it; some servers quote it
+/// differently or not at all).
+pub fn activitypub_type(content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    let base = ct.split(';').next().unwrap_or_default().trim();
+    base == "application/activity+json"
+        || (base == "application/ld+json" && ct.contains("https://www.w3.org/ns/activitystreams"))
 }
 
 /// Scheme and IP-literal checks on a URL, before any request.
@@ -222,13 +277,8 @@ impl Fetcher {
     }
 
     pub fn is_blocked(&self, url: &Url) -> bool {
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        self.blocked.get().is_some_and(|b| {
-            b.iter().any(|d| {
-                let d = d.to_ascii_lowercase();
-                host == d || host.ends_with(&format!(".{d}"))
-            })
-        })
+        let host = url.host_str().unwrap_or_default();
+        self.blocked.get().is_some_and(|b| domain_blocked(b, host))
     }
 
     /// Makes the instance actor sign every GET from now on.
@@ -304,16 +354,37 @@ impl Fetcher {
         Ok((kind, body))
     }
 
-    /// GETs ActivityPub JSON. Returns the final URL (after a redirect) with the body.
+    /// GETs ActivityPub JSON (and only that: see `activitypub_type`).
+    /// Returns the final URL (after a redirect) with the body.
     pub async fn get_json(&self, url: &Url) -> Result<(Url, serde_json::Value), FetchError> {
+        self.get_typed(
+            url,
+            "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+            activitypub_type,
+        )
+        .await
+    }
+
+    /// GETs a WebFinger answer (JRD, or plain JSON as some servers send it).
+    pub async fn get_webfinger(&self, url: &Url) -> Result<(Url, serde_json::Value), FetchError> {
+        self.get_typed(url, "application/jrd+json, application/json", |ct| {
+            let base = ct.split(';').next().unwrap_or_default().trim();
+            base == "application/jrd+json" || base == "application/json"
+        })
+        .await
+    }
+
+    async fn get_typed(
+        &self,
+        url: &Url,
+        accept: &str,
+        accepted: fn(&str) -> bool,
+    ) -> Result<(Url, serde_json::Value), FetchError> {
         check_url(url, self.allow_private)?;
         if self.is_blocked(url) {
             return Err(FetchError::Refused("the domain is blocked".into()));
         }
-        let mut req = self
-            .client
-            .get(url.clone())
-            .header("Accept", "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"");
+        let mut req = self.client.get(url.clone()).header("Accept", accept);
         if let Some((key_id, pem)) = self.signer.get() {
             let host = match url.port() {
                 Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
@@ -342,6 +413,19 @@ impl Fetcher {
         }
         if !resp.status().is_success() {
             return Err(FetchError::Http(format!("status {}", resp.status())));
+        }
+        // Only ActivityPub documents: a JSON file uploaded to a server (as
+        // media, say) is not that server speaking (CVE-2024-23832).
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !accepted(&kind) {
+            return Err(FetchError::Refused(format!(
+                "not the document asked for ({kind})"
+            )));
         }
         if resp
             .content_length()
@@ -398,9 +482,68 @@ mod tests {
             ("::ffff:93.184.216.34", true),
             ("2606:4700::1111", true),
             ("ff02::1", false),
+            // Private IPv4 carried inside IPv6.
+            ("64:ff9b::127.0.0.1", false),
+            ("64:ff9b::10.0.0.1", false),
+            ("64:ff9b::93.184.216.34", true),
+            ("64:ff9b:1::1", false),
+            ("2002:7f00:1::", false),
+            ("2002:c0a8:0101::1", false),
+            ("2002:5db8:d822::1", true),
+            ("::127.0.0.1", false),
+            ("::10.1.2.3", false),
+            ("::93.184.216.34", true),
+            ("fec0::1", false),
+            ("2001:0:4136:e378::1", false),
+            ("100::1", false),
         ];
         for (ip, want) in cases {
             assert_eq!(address_public(ip.parse().unwrap()), want, "{ip}");
+        }
+    }
+
+    #[test]
+    fn domain_blocks_cover_subdomains_however_spelled() {
+        let blocked = vec!["Evil.Example.".to_owned(), "bücher.example".to_owned()];
+        for host in [
+            "evil.example",
+            "EVIL.EXAMPLE",
+            "evil.example.",
+            "a.b.evil.example",
+            "xn--bcher-kva.example",
+            "shop.xn--bcher-kva.example",
+            "BÜCHER.example",
+        ] {
+            assert!(domain_blocked(&blocked, host), "{host}");
+        }
+        for host in [
+            "notevil.example",
+            "evil.example.org",
+            "example",
+            "bucher.example",
+        ] {
+            assert!(!domain_blocked(&blocked, host), "{host}");
+        }
+    }
+
+    #[test]
+    fn only_activitypub_content_types_are_documents() {
+        for ok in [
+            "application/activity+json",
+            "application/activity+json; charset=utf-8",
+            "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+            "Application/LD+JSON;profile=https://www.w3.org/ns/activitystreams",
+        ] {
+            assert!(activitypub_type(ok), "{ok}");
+        }
+        for bad in [
+            "application/json",
+            "text/html",
+            "image/png",
+            "application/ld+json",
+            "",
+        ] {
+            assert!(!activitypub_type(bad), "{bad}");
         }
     }
 

@@ -49,9 +49,18 @@ async fn local_face(state: &AppState, handle: &str, anonymous: bool) -> ApiResul
     Ok(face)
 }
 
+/// The face's key for its public document: its own, or one from the pool.
+/// Never made here: an RSA key costs a core for a fraction of a second, and
+/// anyone may fetch any face's document. With the pool empty, 503 until the
+/// pool's filler has made more.
 async fn key_of(state: &AppState, face: &Identity) -> ApiResult<guise_core::keys::KeyPair> {
     let mut conn = state.db.conn().await?;
-    Ok(guise_core::keys::key_of(&mut conn, face.id, guise_federation::keys::generate).await?)
+    Ok(guise_core::keys::key_of(&mut conn, face.id, || {
+        Err(guise_core::CoreError::Unavailable(
+            "No signing key is ready for this face yet; try again shortly",
+        ))
+    })
+    .await?)
 }
 
 async fn actor(

@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Seconds a request body may take to arrive (408 after that).
+    pub body_timeout_secs: u64,
     /// Password checks allowed per login name in `sign_in_window_secs`
     /// (sign-in, the password grant, password change, recovery); five
     /// times as many per remote address. Counted in memory only.
@@ -203,6 +205,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("data"),
             max_body_bytes: 1024 * 1024,
             workers: 0,
+            body_timeout_secs: 10,
             sign_in_attempts: 10,
             sign_in_window_secs: 300,
             trusted_proxies: vec!["127.0.0.0/8".into(), "::1/128".into()],

@@ -102,6 +102,10 @@ impl From<CoreError> for ApiError {
             }
             CoreError::Forbidden(m) => ApiError::forbidden(m),
             CoreError::Conflict(m) => ApiError::unprocessable(m),
+            CoreError::Unavailable(m) => ApiError {
+                retry_after: Some(5),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m)
+            },
             CoreError::Database(_) | CoreError::Pool(_) | CoreError::Internal(_) => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")

@@ -326,19 +326,40 @@ fn split_bytes<'a>(hay: &'a [u8], delim: &[u8]) -> Vec<&'a [u8]> {
     out
 }
 
-pub async fn read_body(payload: &mut Payload, limit: usize) -> ApiResult<Vec<u8>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_request("Could not read the request body"))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body too large",
-            ));
+/// Reads a request body of at most `limit` bytes within `deadline`: a
+/// sender that trickles its body cannot hold a worker for minutes (408).
+pub async fn read_body(
+    payload: &mut Payload,
+    limit: usize,
+    deadline: std::time::Duration,
+) -> ApiResult<Vec<u8>> {
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|_| ApiError::bad_request("Could not read the request body"))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request body too large",
+                ));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Ok(body)
+    };
+    tokio::time::timeout(deadline, read).await.map_err(|_| {
+        ApiError::new(
+            actix_web::http::StatusCode::REQUEST_TIMEOUT,
+            "The request body took too long to arrive",
+        )
+    })?
+}
+
+/// How long a request's body may take to arrive.
+pub fn body_deadline(req: &HttpRequest) -> std::time::Duration {
+    let secs = state_of(req).map_or(10, |s| s.config.server.body_timeout_secs.max(1));
+    std::time::Duration::from_secs(secs)
 }
 
 /// Parses query and body into a JSON object of parameters.
@@ -349,7 +370,7 @@ pub async fn collect_params(
 ) -> ApiResult<Map<String, Value>> {
     let mut map = Map::new();
     parse_form(req.query_string().as_bytes(), &mut map);
-    let body = read_body(payload, limit).await?;
+    let body = read_body(payload, limit, body_deadline(req)).await?;
     if body.is_empty() {
         return Ok(map);
     }

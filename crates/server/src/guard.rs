@@ -19,6 +19,54 @@ const MAX_BUCKETS: usize = 100_000;
 /// How long a password check waits for an Argon2 slot before it is refused.
 const QUEUE_WAIT: Duration = Duration::from_secs(10);
 
+/// What was learnt about a key lately, kept for a window (in memory, on the
+/// clock): a remote key's document is fetched at most once a minute however
+/// many badly signed requests name it; within the minute the fetched
+/// document (or the failure) is reused.
+pub struct Recent<T> {
+    clock: SharedClock,
+    window_ms: i64,
+    seen: Mutex<HashMap<String, (i64, Option<T>)>>,
+}
+
+impl<T: Clone> Recent<T> {
+    pub fn new(clock: SharedClock, window: std::time::Duration) -> Recent<T> {
+        Recent {
+            clock,
+            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Some(found)` if `key` was looked up within the window.
+    pub fn get(&self, key: &str) -> Option<Option<T>> {
+        let now = self.clock.now().timestamp_millis();
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.get(key)
+            .filter(|(at, _)| now - *at < self.window_ms)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn put(&self, key: &str, value: Option<T>) {
+        let now = self.clock.now().timestamp_millis();
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() >= MAX_BUCKETS {
+            let w = self.window_ms;
+            seen.retain(|_, (at, _)| now - *at < w);
+            if seen.len() >= MAX_BUCKETS {
+                seen.clear();
+            }
+        }
+        seen.insert(key.to_owned(), (now, value));
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,

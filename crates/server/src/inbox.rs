@@ -27,6 +27,10 @@ fn unauthorized(e: impl std::fmt::Display) -> ApiError {
 
 /// The actor document for a key id: its URL without the fragment (Mastodon)
 /// or, when that is a key document (GoToSocial's `/main-key`), its owner.
+/// A document is believed only at its own id: one fetched elsewhere (a JSON
+/// file uploaded to the same host, claiming to be an actor there, as in
+/// CVE-2024-23832) is fetched again at the id it claims, and must say the
+/// same there.
 async fn fetch_actor(state: &AppState, key_id: &str) -> ApiResult<RemoteActor> {
     let mut url = Url::parse(key_id).map_err(|_| unauthorized("keyId is not a URL"))?;
     url.set_fragment(None);
@@ -46,6 +50,24 @@ async fn fetch_actor(state: &AppState, key_id: &str) -> ApiResult<RemoteActor> {
                 .get_json(&owner)
                 .await
                 .map_err(|e| unauthorized(format!("cannot fetch the key's owner: {e}")))?;
+        }
+    }
+    let claimed = doc
+        .get("id")
+        .and_then(|i| i.as_str())
+        .and_then(|i| Url::parse(i).ok())
+        .ok_or_else(|| unauthorized("the actor has no id"))?;
+    if claimed != final_url {
+        if claimed.host_str() != final_url.host_str() || claimed.port() != final_url.port() {
+            return Err(unauthorized("the actor's id is on another host"));
+        }
+        (final_url, doc) = state
+            .fetcher
+            .get_json(&claimed)
+            .await
+            .map_err(|e| unauthorized(format!("cannot fetch the actor at its id: {e}")))?;
+        if doc.get("id").and_then(|i| i.as_str()) != Some(final_url.as_str()) {
+            return Err(unauthorized("the actor is not at its id"));
         }
     }
     let actor = parse_actor(&doc, &final_url).map_err(unauthorized)?;
@@ -115,7 +137,12 @@ async fn inbox(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let mut payload = payload.into_inner();
-    let body = read_body(&mut payload, MAX_ACTIVITY_BYTES).await?;
+    let body = read_body(
+        &mut payload,
+        MAX_ACTIVITY_BYTES,
+        crate::extract::body_deadline(&req),
+    )
+    .await?;
     let headers: BTreeMap<String, String> = req
         .headers()
         .iter()
@@ -135,12 +162,7 @@ async fn inbox(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    if state
-        .config
-        .federation
-        .blocked_domains
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case(&key_host))
+    if guise_federation::fetch::domain_blocked(&state.config.federation.blocked_domains, &key_host)
     {
         return Err(ApiError::forbidden("This domain is blocked"));
     }
@@ -173,7 +195,22 @@ async fn inbox(
         .and_then(|k| k.public_key_pem.as_deref())
         .is_some_and(|pem| verify(pem).is_ok());
     if !verified_known {
-        let actor = fetch_actor(&state, &key_id).await?;
+        // A bad signature costs the sender nothing: a key is fetched at
+        // most once a minute, however many requests name it; within the
+        // minute, what that fetch found is used again.
+        let actor = match state.key_fetches.get(&key_id) {
+            Some(Some(actor)) => actor,
+            Some(None) => {
+                return Err(unauthorized(
+                    "its key could not be had a moment ago; try again in a minute",
+                ))
+            }
+            None => {
+                let got = fetch_actor(&state, &key_id).await;
+                state.key_fetches.put(&key_id, got.as_ref().ok().cloned());
+                got?
+            }
+        };
         verify(&actor.public_key_pem).map_err(unauthorized)?;
         actor_url = actor.id.to_string();
         fetched = Some(actor);
@@ -347,8 +384,15 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
             if object_id == actor_url {
                 remote::delete_actor(&mut conn, sender).await?;
             } else {
-                // Only a note of the sender's own is found this way.
-                remote::delete_note(&mut conn, sender, &object_id).await?;
+                // Only a note of the sender's own is found this way, and
+                // only an id on its own host is remembered as deleted.
+                let same_host = Url::parse(&object_id)
+                    .ok()
+                    .zip(Url::parse(actor_url).ok())
+                    .is_some_and(|(o, a)| o.host_str() == a.host_str() && o.port() == a.port());
+                if same_host {
+                    remote::delete_note(&mut conn, clock, sender, &object_id).await?;
+                }
             }
         }
         "Like" => {
@@ -610,7 +654,7 @@ pub async fn resolve_acct(state: &AppState, user: &str, host: &str) -> ApiResult
     )) else {
         return Ok(None);
     };
-    let Ok((_, jrd)) = state.fetcher.get_json(&wf_url).await else {
+    let Ok((_, jrd)) = state.fetcher.get_webfinger(&wf_url).await else {
         return Ok(None);
     };
     let actor_url = jrd

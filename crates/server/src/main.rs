@@ -1,6 +1,7 @@
 //! `guise serve | worker | migrate | admin create-account …`
 
 use anyhow::{bail, Context};
+use futures::StreamExt;
 use guise_core::accounts::{self, Email, Role, Username};
 use guise_core::{Db, SystemClock};
 use guise_server::config::Config;
@@ -23,6 +24,8 @@ commands:
   admin reset-password <login> --yes-lose-anonymous-posts
                                          set a new password without the recovery code:
                                          the key to the login's anonymous posts is lost
+  admin fill-key-pool <n>                make n signing key pairs ahead of time (new faces
+                                         take theirs from the pool; none is made on request)
 
 environment: GUISE_CONFIG, GUISE_<SECTION>__<KEY>, GUISE_DATABASE_URL, GUISE_REDIS_URL,
              GUISE_LISTEN, GUISE_DOMAIN, GUISE_DATA_DIR";
@@ -294,6 +297,40 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             }
             println!("new anonymity recovery code: {}", recovery.expose());
             println!("(shown once; store it now)");
+            Ok(())
+        }
+        Some("fill-key-pool") => {
+            let n: i64 = args
+                .get(1)
+                .and_then(|a| a.parse().ok())
+                .filter(|n| (1..=100_000).contains(n))
+                .context("how many key pairs (1 to 100000)?")?;
+            let db = connect(&config)?;
+            db.migrate().await?;
+            // Made on every core at once; each is stored as soon as it is made.
+            let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
+            let made = futures::stream::iter(0..n)
+                .map(|_| tokio::task::spawn_blocking(guise_federation::keys::generate))
+                .buffer_unordered(cores)
+                .then(|pair| {
+                    let db = db.clone();
+                    async move {
+                        let pair = pair.map_err(anyhow::Error::from)??;
+                        let mut conn = db.conn().await?;
+                        guise_core::keys::add_to_pool(&mut conn, &pair).await?;
+                        anyhow::Ok(())
+                    }
+                })
+                .collect::<Vec<_>>()
+                .await;
+            for m in made {
+                m?;
+            }
+            let mut conn = db.conn().await?;
+            println!(
+                "key pool: {} pairs ready",
+                guise_core::keys::pool_size(&mut conn).await?
+            );
             Ok(())
         }
         _ => bail!("unknown admin command\n\n{USAGE}"),

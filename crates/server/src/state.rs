@@ -18,6 +18,8 @@ pub struct AppState {
     pub fetcher: Arc<guise_federation::fetch::Fetcher>,
     /// The instance's one media store (cached remote media; uploads later).
     pub media_store: Arc<dyn guise_core::media::MediaStore>,
+    /// At most one fetch of a remote key's document per minute.
+    pub key_fetches: Arc<crate::guard::Recent<guise_federation::remote::RemoteActor>>,
     /// Bounds password checks (in memory only).
     pub passwords: Arc<crate::guard::PasswordGuard>,
     /// Signs media proxy URLs: set from the instance key at start-up, else random.
@@ -52,8 +54,13 @@ impl AppState {
         ));
         let media_store: Arc<dyn guise_core::media::MediaStore> =
             Arc::new(guise_core::media::DirStore::new(config.media_dir()));
+        let key_fetches = Arc::new(crate::guard::Recent::new(
+            clock.clone(),
+            std::time::Duration::from_secs(60),
+        ));
         Ok(AppState {
             db,
+            key_fetches,
             media_store,
             passwords,
             clock,

@@ -8,7 +8,14 @@ use actix_web::http::Method;
 use common::TestApp;
 use serde_json::{json, Value};
 
+/// GETs an ActivityPub document, with a key ready in the pool as the
+/// server's background filler keeps it.
 async fn ap_get(t: &TestApp, path: &str) -> (u16, Value, String) {
+    t.keep_a_key_ready().await;
+    ap_get_as_is(t, path).await
+}
+
+async fn ap_get_as_is(t: &TestApp, path: &str) -> (u16, Value, String) {
     let app = actix_web::test::init_service(guise_server::app(t.state.clone())).await;
     let req = actix_web::test::TestRequest::get()
         .uri(path)
@@ -305,6 +312,7 @@ async fn statuses_are_notes_addressed_by_visibility() {
 async fn faces_take_keys_made_ahead_of_time() {
     let t = TestApp::new().await;
     t.create_account("alice").await;
+    t.sql("DELETE FROM key_pool").await;
     let pair = guise_federation::keys::generate().unwrap();
     {
         let mut conn = t.state.db.conn().await.unwrap();
@@ -369,4 +377,35 @@ async fn an_anonymous_status_url_answers() {
             "{name}"
         );
     }
+}
+
+/// Anyone may fetch any face's document: that must never make the server
+/// generate an RSA key on the spot. With the pool empty, a face without a
+/// key answers 503 (try again), and nothing was generated.
+#[actix_web::test]
+async fn an_empty_key_pool_makes_a_public_fetch_wait_not_generate() {
+    let t = TestApp::new().await;
+    t.user("alice").await;
+    t.sql("DELETE FROM key_pool").await;
+    let mut conn = t.state.db.conn().await.unwrap();
+    let (status, body, _) = ap_get_as_is(&t, "/users/alice").await;
+    assert_eq!(status, 503, "{body}");
+    let keyless: i64 = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use guise_core::schema::identities;
+        identities::table
+            .filter(identities::public_key_pem.is_not_null())
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(keyless, 0, "a key was made on the request path");
+    let (status, doc, _) = ap_get(&t, "/users/alice").await;
+    assert_eq!(status, 200);
+    assert!(doc["publicKey"]["publicKeyPem"]
+        .as_str()
+        .unwrap()
+        .contains("PUBLIC KEY"));
 }

@@ -646,9 +646,11 @@ async fn a_tombstoned_face_stays_gone_and_a_banned_face_keeps_its_posts() {
     assert_eq!(r.status, 403, "{}", r.text);
     // It stays, for moderators: hidden from everyone else.
     let mut conn = t.state.db.conn().await.unwrap();
-    assert!(guise_core::statuses::get_status(&mut conn, id(&second).parse().unwrap())
-        .await
-        .is_ok());
+    assert!(
+        guise_core::statuses::get_status(&mut conn, id(&second).parse().unwrap())
+            .await
+            .is_ok()
+    );
     assert_eq!(
         t.get(&format!("/api/v1/statuses/{}", id(&second)), None)
             .await

@@ -393,3 +393,123 @@ async fn face_ids_say_nothing_of_creation_order_and_the_first_face_stays_the_def
         "{same} of {pairs} pairs in creation order"
     );
 }
+
+/// No face may pass for "Anonymous" or for a verified real name, however
+/// the name is spelled; a remote one that tries is shown by its handle.
+#[actix_web::test]
+async fn names_that_pose_as_anonymous_or_a_verified_real_name_are_refused() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let all = t.token_as("alice", "all", "read write").await;
+    let real = t
+        .post(
+            "/api/v1/guise/faces/real_name",
+            Some(&all),
+            json!({ "handle": "ada", "display_name": "Ada Lovelace" }),
+        )
+        .await;
+    assert_eq!(real.status, 200, "{}", real.text);
+    t.sql(
+        "UPDATE identities SET verified = true, real_name_status = 'verified' WHERE handle = 'ada'",
+    )
+    .await;
+    t.create_account("mallory").await;
+    let mal = t.token_as("mallory", "all", "read write").await;
+    for name in [
+        "Anonymous",
+        "Аnonymous",
+        "An0nym0us",
+        "\u{202E}Anonymous",
+        "Ada Lovelace",
+        "Аda Lovеlace",
+    ] {
+        let r = t
+            .post(
+                "/api/v1/guise/faces",
+                Some(&mal),
+                json!({ "handle": "sneaky", "display_name": name }),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{name:?}: {}", r.text);
+        let r = t
+            .call(
+                actix_web::http::Method::PATCH,
+                "/api/v1/accounts/update_credentials",
+                Some(&mal),
+                Some(Body::Json(json!({ "display_name": name }))),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{name:?}: {}", r.text);
+    }
+    for handle in ["an0nymous", "Anonymous_", "anon_x"] {
+        let r = t
+            .post(
+                "/api/v1/guise/faces",
+                Some(&mal),
+                json!({ "handle": handle }),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{handle}: {}", r.text);
+    }
+    // Ada may keep her own name; others may be near it.
+    let r = t
+        .post(
+            "/api/v1/guise/faces",
+            Some(&mal),
+            json!({ "handle": "fan", "display_name": "Ada fan club" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Invisible and direction-changing characters go from every name.
+    let r = t
+        .call(
+            actix_web::http::Method::PATCH,
+            "/api/v1/accounts/update_credentials",
+            Some(&mal),
+            Some(Body::Json(
+                json!({ "display_name": "\u{202E}Mal\u{200B}lory " }),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["display_name"], "Mallory");
+    // A remote face posing: stored without that name, shown by its handle.
+    let mut conn = t.state.db.conn().await.unwrap();
+    for (i, (name, tier)) in [
+        ("Аnonymous", guise_policy::Tier::Pseudonymous),
+        ("Ada Lovelace", guise_policy::Tier::RealName),
+        ("Anonymous", guise_policy::Tier::Anonymous),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let face = guise_core::remote::upsert(
+            &mut conn,
+            t.clock.as_ref(),
+            &guise_core::remote::RemoteFace {
+                actor_url: format!("https://remote.example/users/r{i}"),
+                domain: "remote.example".into(),
+                username: format!("r{i}"),
+                display_name: name.into(),
+                note: String::new(),
+                inbox_url: format!("https://remote.example/users/r{i}/inbox"),
+                shared_inbox_url: None,
+                public_key_pem: "-----BEGIN PUBLIC KEY-----".into(),
+                locked: false,
+                bot: false,
+                avatar_url: None,
+                header_url: None,
+                tier,
+                verified_by: None,
+            },
+        )
+        .await
+        .unwrap();
+        let want = if tier == guise_policy::Tier::Anonymous {
+            "Anonymous"
+        } else {
+            ""
+        };
+        assert_eq!(face.display_name, want, "{name}");
+    }
+}

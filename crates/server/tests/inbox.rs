@@ -57,9 +57,17 @@ async fn remote_server(
     let key_id = doc["publicKey"]["id"].as_str().unwrap().to_owned();
     let doc = doc.to_string();
     let base = format!("http://127.0.0.1:{port}");
-    let others: std::collections::HashMap<String, String> = others(&base)
+    // A document may ask for its own content type with `__content_type`.
+    let others: std::collections::HashMap<String, (String, String)> = others(&base)
         .into_iter()
-        .map(|(path, v)| (path, v.to_string()))
+        .map(|(path, mut v)| {
+            let ct = v
+                .as_object_mut()
+                .and_then(|o| o.remove("__content_type"))
+                .and_then(|c| c.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "application/activity+json".into());
+            (path, (ct, v.to_string()))
+        })
         .collect();
     let others = std::sync::Arc::new(others);
     let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -76,8 +84,11 @@ async fn remote_server(
                 let n = s.read(&mut buf).await.unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]);
                 let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let doc = others.get(path).cloned().unwrap_or(doc);
-                let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/activity+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}", doc.len());
+                let (ct, doc) = others
+                    .get(path)
+                    .cloned()
+                    .unwrap_or(("application/activity+json".into(), doc));
+                let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}", doc.len());
                 let _ = s.write_all(resp.as_bytes()).await;
             });
         }
@@ -1216,4 +1227,179 @@ async fn a_lemmy_community_relays_a_members_post_fetched_from_its_origin() {
     assert!(!content.contains("forged"));
     assert_eq!(post["account"]["username"], "dee");
     assert_eq!(post["reblogs_count"], 1);
+}
+
+/// CVE-2024-23832: a JSON file uploaded to a remote server, claiming to be
+/// an actor there with the uploader's key, never replaces that actor's key:
+/// documents are believed only as ActivityPub and only at their own id.
+#[actix_web::test]
+async fn an_upload_claiming_another_actors_id_never_replaces_its_key() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (alice, _) = t.user("alice").await;
+    let mallory = guise_federation::keys::generate().unwrap();
+    let evil_pem = mallory.public_pem.clone();
+    let r = remote_server(
+        "victim",
+        |_| {},
+        move |base| {
+            let actor = format!("{base}/users/victim");
+            let doc = |path: &str, ct: &str| {
+                json!({
+                    "__content_type": ct,
+                    "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+                    "id": actor, "type": "Person", "preferredUsername": "victim",
+                    "inbox": format!("{actor}/inbox"),
+                    "publicKey": { "id": format!("{base}{path}#main-key"), "owner": actor, "publicKeyPem": evil_pem }
+                })
+            };
+            vec![
+                ("/media/evil.json".to_owned(), doc("/media/evil.json", "application/json")),
+                ("/media/evil2.json".to_owned(), doc("/media/evil2.json", "application/activity+json")),
+            ]
+        },
+    )
+    .await;
+    // The real actor is known, with its real key.
+    follows_alice(&t, &r).await;
+    assert_eq!(followers(&t, &alice).await.len(), 1);
+    let host = r.actor.split('/').take(3).collect::<Vec<_>>().join("/");
+    for upload in ["evil.json", "evil2.json"] {
+        let forged = Remote {
+            actor: r.actor.clone(),
+            key: mallory.clone(),
+            key_id: format!("{host}/media/{upload}#main-key"),
+            fetches: r.fetches.clone(),
+        };
+        let undo = json!({ "id": format!("{}/undo/{upload}", r.actor), "type": "Undo", "actor": r.actor,
+            "object": { "type": "Follow", "actor": r.actor, "object": "https://guise.test/users/alice" } });
+        assert_eq!(
+            deliver(&t, &forged, "/inbox", undo.to_string().as_bytes(), |_| {}).await,
+            StatusCode::UNAUTHORIZED,
+            "{upload}"
+        );
+        // The real key still stands: the real actor's next activity verifies.
+        let mut conn = t.state.db.conn().await.unwrap();
+        let stored = guise_core::remote::by_actor_url(&mut conn, &r.actor)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.public_key_pem.as_deref(),
+            Some(r.key.public_pem.as_str()),
+            "{upload}"
+        );
+    }
+    assert_eq!(
+        followers(&t, &alice).await.len(),
+        1,
+        "the forged Undo did nothing"
+    );
+}
+
+/// Blocks cover a domain and every subdomain, however either is spelled.
+#[actix_web::test]
+async fn a_blocked_domain_is_refused_however_spelled() {
+    let t = TestApp::with_env(&[(
+        "GUISE_FEDERATION__BLOCKED_DOMAINS",
+        "[\"Evil.Example.\", \"bücher.example\"]",
+    )])
+    .await;
+    for key_id in [
+        "https://evil.example/users/x#main-key",
+        "https://EVIL.example./users/x#main-key",
+        "https://sub.evil.example/users/x#main-key",
+        "https://xn--bcher-kva.example/users/x#main-key",
+    ] {
+        let app = actix_web::test::init_service(guise_server::app(t.state.clone())).await;
+        let req = actix_web::test::TestRequest::post()
+            .uri("/inbox")
+            .insert_header((
+                "Signature",
+                format!("keyId=\"{key_id}\",headers=\"date\",signature=\"AAAA\""),
+            ))
+            .insert_header((
+                "Date",
+                common::http_date_from_start(chrono::Duration::zero()),
+            ))
+            .set_payload("{}")
+            .to_request();
+        let status = actix_web::test::call_service(&app, req).await.status();
+        assert_eq!(status, StatusCode::FORBIDDEN, "{key_id}");
+    }
+}
+
+/// A deletion is final whatever order activities arrive in: a Delete for a
+/// note not seen yet is remembered, and the late Create stores nothing.
+#[actix_web::test]
+async fn a_delete_that_overtakes_its_create_still_wins() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let r = remote_actor("remy").await;
+    let host = r.actor.split('/').take(3).collect::<Vec<_>>().join("/");
+    let note = format!("{host}/notes/late");
+    let delete = json!({ "id": format!("{}/deletes/1", r.actor), "type": "Delete", "actor": r.actor,
+        "object": { "id": note, "type": "Tombstone" } });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", delete.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let create = json!({ "id": format!("{}/creates/late", r.actor), "type": "Create", "actor": r.actor,
+        "object": { "id": note, "type": "Note", "attributedTo": r.actor,
+            "content": "<p>too late</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"] } });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", create.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let public = t.get("/api/v1/timelines/public", Some(&alice)).await;
+    assert!(!public.text.contains("too late"), "{}", public.text);
+    // Another note of the same author still arrives.
+    let other = json!({ "id": format!("{}/creates/fine", r.actor), "type": "Create", "actor": r.actor,
+        "object": { "id": format!("{host}/notes/fine"), "type": "Note", "attributedTo": r.actor,
+            "content": "<p>on time</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"] } });
+    deliver(&t, &r, "/inbox", other.to_string().as_bytes(), |_| {}).await;
+    let public = t.get("/api/v1/timelines/public", Some(&alice)).await;
+    assert!(public.text.contains("on time"), "{}", public.text);
+}
+
+/// Badly signed requests cost their sender nothing and the named server
+/// little: its key is fetched at most once a minute, however many name it.
+#[actix_web::test]
+async fn a_failing_signature_fetches_the_key_at_most_once_a_minute() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    t.user("alice").await;
+    let r = remote_actor("remy").await;
+    follows_alice(&t, &r).await;
+    let before = r.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    let forged = Remote {
+        actor: r.actor.clone(),
+        key: guise_federation::keys::generate().unwrap(),
+        key_id: r.key_id.clone(),
+        fetches: r.fetches.clone(),
+    };
+    for n in 0..6 {
+        let body = follow(&forged, "https://guise.test/users/alice", 100 + n);
+        assert_eq!(
+            deliver(&t, &forged, "/inbox", &body, |_| {}).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let after = r.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        after - before <= 1,
+        "{} fetches for 6 bad signatures",
+        after - before
+    );
+    // The real key still works, with no further fetch.
+    let body = follow(&r, "https://guise.test/users/alice", 200);
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &body, |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(r.fetches.load(std::sync::atomic::Ordering::SeqCst), after);
+    // A minute later, one more fetch may go (keys do rotate).
+    t.clock.advance(chrono::Duration::seconds(61));
+    let body = follow(&forged, "https://guise.test/users/alice", 300);
+    deliver(&t, &forged, "/inbox", &body, |_| {}).await;
+    let again = r.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(again, after + 1);
 }

@@ -246,6 +246,21 @@ impl TestApp {
         r.json["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// Puts a key in the pool if it is empty, as `guise serve`'s background
+    /// filler does.
+    pub async fn keep_a_key_ready(&self) {
+        let mut conn = self.state.db.conn().await.unwrap();
+        if guise_core::keys::pool_size(&mut conn).await.unwrap() == 0 {
+            let pair = tokio::task::spawn_blocking(guise_federation::keys::generate)
+                .await
+                .unwrap()
+                .unwrap();
+            guise_core::keys::add_to_pool(&mut conn, &pair)
+                .await
+                .unwrap();
+        }
+    }
+
     /// Runs SQL in the test database (fixtures a test needs that no endpoint makes yet).
     pub async fn sql(&self, sql: &str) {
         use diesel_async::RunQueryDsl;
