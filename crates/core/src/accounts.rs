@@ -488,6 +488,23 @@ async fn find_login(conn: &mut DbConn, login: &str) -> CoreResult<Option<Account
         .optional()?)
 }
 
+/// Disables (or enables) a login. Disabling moves its token epoch on, so
+/// every token it had is dead even once it is enabled again: it signs in
+/// anew. (Its tokens name it only sealed, so this is the way to reach them.)
+pub async fn set_disabled(conn: &mut DbConn, account_id: i64, disabled: bool) -> CoreResult<()> {
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        diesel::update(accounts::table.find(account_id))
+            .set(accounts::disabled.eq(disabled))
+            .execute(conn)
+            .await?;
+        if disabled {
+            revoke_all_tokens(conn, account_id).await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// Kills every token and pending code of the login at once: each is sealed
 /// under the epoch it was issued in, and none names its login in the clear,
 /// so moving the epoch on is the one way to reach them all.

@@ -402,3 +402,36 @@ async fn no_token_code_or_sign_in_row_names_a_login_or_face_in_the_clear() {
         }
     }
 }
+
+/// Disabling a login kills its tokens (sealed or not) at once; enabled
+/// again, it signs in anew.
+#[actix_web::test]
+async fn disabling_a_login_kills_its_tokens_for_good() {
+    let t = TestApp::new().await;
+    let (account, _) = t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let all = t.token_as("alice", "all", "read write").await;
+    let face = t.token("alice", "read write").await;
+    let mut conn = t.state.db.conn().await.unwrap();
+    guise_core::accounts::set_disabled(&mut conn, account, true)
+        .await
+        .unwrap();
+    for tok in [&anon, &all, &face] {
+        let r = t
+            .get("/api/v1/accounts/verify_credentials", Some(tok))
+            .await;
+        assert_eq!(r.status, 401, "{}", r.text);
+    }
+    let (cid, csec) = t.register_app("read").await;
+    let r = t
+        .post("/oauth/token", None, json!({ "grant_type": "password", "client_id": cid, "client_secret": csec, "username": "alice", "password": "password123" }))
+        .await;
+    assert_eq!(r.status, 400, "a disabled login cannot sign in");
+    guise_core::accounts::set_disabled(&mut conn, account, false)
+        .await
+        .unwrap();
+    for tok in [&anon, &all, &face] {
+        assert!(!works(&t, tok).await, "a token survived being disabled");
+    }
+    assert!(works(&t, &t.token("alice", "read").await).await);
+}
