@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod faces;
 pub mod id;
+pub mod keepings;
 pub mod keys;
 pub mod media;
 pub mod models;

@@ -140,6 +140,7 @@ diesel::table! {
         identity_id -> Int8,
         target_identity_id -> Int8,
         hide_notifications -> Bool,
+        expires_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -326,6 +327,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bookmarks (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        status_id -> Int8,
+    }
+}
+
+diesel::table! {
+    pinned_statuses (identity_id, status_id) {
+        identity_id -> Int8,
+        status_id -> Int8,
+        pinned_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    thread_mutes (identity_id, thread_root_id) {
+        identity_id -> Int8,
+        thread_root_id -> Int8,
+    }
+}
+
+diesel::table! {
+    account_notes (identity_id, target_identity_id) {
+        identity_id -> Int8,
+        target_identity_id -> Int8,
+        comment -> Text,
+    }
+}
+
+diesel::table! {
+    face_domain_blocks (identity_id, domain) {
+        identity_id -> Int8,
+        domain -> Text,
+    }
+}
+
+diesel::table! {
+    markers (identity_id, timeline) {
+        identity_id -> Int8,
+        timeline -> Text,
+        last_read_id -> Int8,
+        version -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> Int8,
+        identity_id -> Nullable<Int8>,
+        target_identity_id -> Int8,
+        status_ids -> Array<Int8>,
+        comment -> Text,
+        category -> Text,
+        rule_ids -> Array<Int8>,
+        forwarded -> Bool,
+        created_at -> Timestamptz,
+        action_taken_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -357,4 +421,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     pending_deletions,
     worker_counts,
     remote_deleted,
+    bookmarks,
+    pinned_statuses,
+    thread_mutes,
+    account_notes,
+    face_domain_blocks,
+    markers,
+    reports,
 );

@@ -315,29 +315,48 @@ pub async fn unblock(
     .await
 }
 
+/// Mutes `target`, for `duration` seconds if given (the mute then ends by
+/// itself: `end_expired_mutes`).
 pub async fn mute(
     conn: &mut DbConn,
     clock: &dyn Clock,
     me: &Identity,
     target: &Identity,
     hide_notifications: bool,
+    duration: Option<i64>,
 ) -> CoreResult<()> {
     if me.id == target.id {
         return Err(CoreError::invalid("id", "you cannot mute yourself"));
     }
+    let expires_at = duration
+        .filter(|d| *d > 0)
+        .map(|d| clock.now() + chrono::Duration::seconds(d.min(10 * 365 * 86_400)));
     diesel::insert_into(mutes::table)
         .values((
             mutes::id.eq(Id::generate(clock.now()).get()),
             mutes::identity_id.eq(me.id),
             mutes::target_identity_id.eq(target.id),
             mutes::hide_notifications.eq(hide_notifications),
+            mutes::expires_at.eq(expires_at),
         ))
         .on_conflict((mutes::identity_id, mutes::target_identity_id))
         .do_update()
-        .set(mutes::hide_notifications.eq(hide_notifications))
+        .set((
+            mutes::hide_notifications.eq(hide_notifications),
+            mutes::expires_at.eq(expires_at),
+        ))
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Ends mutes whose time is up (the worker runs this each minute).
+pub async fn end_expired_mutes(conn: &mut DbConn, clock: &dyn Clock) -> CoreResult<usize> {
+    Ok(
+        diesel::delete(mutes::table.filter(mutes::expires_at.le(clock.now())))
+            .execute(conn)
+            .await?,
+    )
 }
 
 pub async fn unmute(conn: &mut DbConn, me: &Identity, target: &Identity) -> CoreResult<()> {
@@ -363,8 +382,11 @@ pub struct Relationship {
     pub blocked_by: bool,
     pub muting: bool,
     pub muting_notifications: bool,
+    pub muting_expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub requested: bool,
     pub requested_by: bool,
+    pub domain_blocking: bool,
+    pub note: String,
 }
 
 pub async fn relationship(conn: &mut DbConn, me: i64, other: i64) -> CoreResult<Relationship> {
@@ -375,13 +397,14 @@ pub async fn relationship(conn: &mut DbConn, me: i64, other: i64) -> CoreResult<
         .first(conn)
         .await
         .optional()?;
-    let mute: Option<bool> = mutes::table
+    let mute: Option<(bool, Option<chrono::DateTime<chrono::Utc>>)> = mutes::table
         .filter(mutes::identity_id.eq(me))
         .filter(mutes::target_identity_id.eq(other))
-        .select(mutes::hide_notifications)
+        .select((mutes::hide_notifications, mutes::expires_at))
         .first(conn)
         .await
         .optional()?;
+    let other_face = crate::accounts::get_identity(conn, other).await?;
     Ok(Relationship {
         id: other,
         following: follow.is_some(),
@@ -391,9 +414,12 @@ pub async fn relationship(conn: &mut DbConn, me: i64, other: i64) -> CoreResult<
         blocking: exists_edge(conn, "blocks", me, other).await?,
         blocked_by: exists_edge(conn, "blocks", other, me).await?,
         muting: mute.is_some(),
-        muting_notifications: mute.unwrap_or(false),
+        muting_notifications: mute.is_some_and(|m| m.0),
+        muting_expires_at: mute.and_then(|m| m.1),
         requested: exists_edge(conn, "follow_requests", me, other).await?,
         requested_by: exists_edge(conn, "follow_requests", other, me).await?,
+        domain_blocking: crate::keepings::domain_blocked(conn, me, &other_face).await?,
+        note: crate::keepings::note_on(conn, me, other).await?,
     })
 }
 

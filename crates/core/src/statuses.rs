@@ -54,6 +54,11 @@ pub struct StatusView {
     pub favourites_count: i64,
     pub favourited: bool,
     pub reblogged: bool,
+    pub bookmarked: bool,
+    /// Pinned by its author, when the viewer is its author.
+    pub pinned: bool,
+    /// The viewer muted its thread.
+    pub muted: bool,
 }
 
 /// Cursor pagination as Mastodon clients send it.
@@ -147,24 +152,34 @@ async fn insert_notification(
     if to == from {
         return Ok(());
     }
-    // A face that blocked or muted (with notifications) the sender hears nothing.
-    let silenced: bool = diesel::select(
-        diesel::dsl::sql::<Bool>("EXISTS (SELECT 1 FROM blocks WHERE identity_id = ")
-            .bind::<BigInt, _>(to)
-            .sql(" AND target_identity_id = ")
-            .bind::<BigInt, _>(from)
-            .sql(") OR EXISTS (SELECT 1 FROM mutes WHERE hide_notifications AND identity_id = ")
-            .bind::<BigInt, _>(to)
-            .sql(" AND target_identity_id = ")
-            .bind::<BigInt, _>(from)
-            .sql(")"),
+    // A face that blocked or muted (with notifications) the sender, muted
+    // the thread, or blocked the sender's domain hears nothing.
+    let now = clock.now();
+    #[derive(QueryableByName)]
+    struct Silenced {
+        #[diesel(sql_type = Bool)]
+        silenced: bool,
+    }
+    let silenced = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM blocks WHERE identity_id = $1 AND target_identity_id = $2)
+             OR EXISTS (SELECT 1 FROM mutes WHERE hide_notifications AND identity_id = $1
+                          AND target_identity_id = $2 AND (expires_at IS NULL OR expires_at > $4))
+             OR EXISTS (SELECT 1 FROM statuses s JOIN thread_mutes t ON t.thread_root_id = s.thread_root_id
+                         WHERE s.id = $3 AND t.identity_id = $1)
+             OR EXISTS (SELECT 1 FROM identities i JOIN face_domain_blocks d
+                           ON d.domain = split_part(i.domain, ':', 1)
+                         WHERE i.id = $2 AND d.identity_id = $1) AS silenced",
     )
-    .get_result(conn)
-    .await?;
+    .bind::<BigInt, _>(to)
+    .bind::<BigInt, _>(from)
+    .bind::<diesel::sql_types::Nullable<BigInt>, _>(status_id)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .get_result::<Silenced>(conn)
+    .await?
+    .silenced;
     if silenced {
         return Ok(());
     }
-    let now = clock.now();
     diesel::insert_into(notifications::table)
         .values((
             notifications::id.eq(Id::generate(now).get()),
@@ -759,6 +774,16 @@ async fn counts(conn: &mut DbConn, sql: &str, ids: &[i64]) -> CoreResult<HashMap
         .collect())
 }
 
+/// What the viewer did with the statuses being hydrated.
+#[derive(Default)]
+struct Mine {
+    favourited: HashSet<i64>,
+    reblogged: HashSet<i64>,
+    bookmarked: HashSet<i64>,
+    pinned: HashSet<i64>,
+    muted_roots: HashSet<i64>,
+}
+
 /// Hydrates statuses for one viewer, in the order of `ids`; missing ids are skipped.
 pub async fn load_views(
     conn: &mut DbConn,
@@ -805,24 +830,48 @@ pub async fn load_views(
     let replies = counts(conn, "SELECT in_reply_to_id AS key, count(*) AS n FROM statuses WHERE in_reply_to_id = ANY($1) GROUP BY 1", &all_ids).await?;
     let reblogs = counts(conn, "SELECT reblog_of_id AS key, count(*) AS n FROM statuses WHERE reblog_of_id = ANY($1) GROUP BY 1", &all_ids).await?;
     let favs = counts(conn, "SELECT status_id AS key, count(*) AS n FROM favourites WHERE status_id = ANY($1) GROUP BY 1", &all_ids).await?;
-    let (mine_fav, mine_reblog): (HashSet<i64>, HashSet<i64>) = match viewer {
-        Some(v) => {
-            let f: Vec<i64> = favourites::table
-                .filter(favourites::identity_id.eq(v))
-                .filter(favourites::status_id.eq_any(&all_ids))
-                .select(favourites::status_id)
-                .load(conn)
-                .await?;
-            let r: Vec<Option<i64>> = statuses::table
-                .filter(statuses::identity_id.eq(v))
-                .filter(statuses::reblog_of_id.eq_any(&all_ids))
-                .select(statuses::reblog_of_id)
-                .load(conn)
-                .await?;
-            (f.into_iter().collect(), r.into_iter().flatten().collect())
-        }
-        None => (HashSet::new(), HashSet::new()),
-    };
+    let mut mine = Mine::default();
+    if let Some(v) = viewer {
+        use crate::schema::{bookmarks, pinned_statuses, thread_mutes};
+        let f: Vec<i64> = favourites::table
+            .filter(favourites::identity_id.eq(v))
+            .filter(favourites::status_id.eq_any(&all_ids))
+            .select(favourites::status_id)
+            .load(conn)
+            .await?;
+        let r: Vec<Option<i64>> = statuses::table
+            .filter(statuses::identity_id.eq(v))
+            .filter(statuses::reblog_of_id.eq_any(&all_ids))
+            .select(statuses::reblog_of_id)
+            .load(conn)
+            .await?;
+        let b: Vec<i64> = bookmarks::table
+            .filter(bookmarks::identity_id.eq(v))
+            .filter(bookmarks::status_id.eq_any(&all_ids))
+            .select(bookmarks::status_id)
+            .load(conn)
+            .await?;
+        let p: Vec<i64> = pinned_statuses::table
+            .filter(pinned_statuses::identity_id.eq(v))
+            .filter(pinned_statuses::status_id.eq_any(&all_ids))
+            .select(pinned_statuses::status_id)
+            .load(conn)
+            .await?;
+        let roots: Vec<i64> = rows.iter().map(|s| s.thread_root_id).collect();
+        let m: Vec<i64> = thread_mutes::table
+            .filter(thread_mutes::identity_id.eq(v))
+            .filter(thread_mutes::thread_root_id.eq_any(&roots))
+            .select(thread_mutes::thread_root_id)
+            .load(conn)
+            .await?;
+        mine = Mine {
+            favourited: f.into_iter().collect(),
+            reblogged: r.into_iter().flatten().collect(),
+            bookmarked: b.into_iter().collect(),
+            pinned: p.into_iter().collect(),
+            muted_roots: m.into_iter().collect(),
+        };
+    }
     let by_id: HashMap<i64, Status> = rows.into_iter().map(|s| (s.id, s)).collect();
     let build = |s: &Status| -> Option<StatusView> {
         let author = people.get(&s.identity_id)?.clone();
@@ -847,8 +896,11 @@ pub async fn load_views(
             replies_count: replies.get(&s.id).copied().unwrap_or(0),
             reblogs_count: reblogs.get(&s.id).copied().unwrap_or(0),
             favourites_count: favs.get(&s.id).copied().unwrap_or(0),
-            favourited: mine_fav.contains(&s.id),
-            reblogged: mine_reblog.contains(&s.id),
+            favourited: mine.favourited.contains(&s.id),
+            reblogged: mine.reblogged.contains(&s.id),
+            bookmarked: mine.bookmarked.contains(&s.id),
+            pinned: mine.pinned.contains(&s.id),
+            muted: mine.muted_roots.contains(&s.thread_root_id),
         })
     };
     let mut out = Vec::with_capacity(ids.len());

@@ -791,6 +791,11 @@ pub async fn run(
                 if let Err(e) = guise_core::remote::prune_deleted(&mut conn, clock.as_ref()).await {
                     tracing::warn!(error = %e, "forgetting old remote deletions");
                 }
+                if let Err(e) =
+                    guise_core::social::end_expired_mutes(&mut conn, clock.as_ref()).await
+                {
+                    tracing::warn!(error = %e, "ending expired mutes");
+                }
             }
         }
         let expanded = expand_once(&db, clock.as_ref(), &urls, 100)

@@ -168,7 +168,8 @@ async fn anonymous_tokens_write_nothing_tied_to_the_account() {
         (Method::POST, format!("/api/v1/accounts/{bob_face}/follow")),
         (Method::POST, format!("/api/v1/accounts/{bob_face}/block")),
         (Method::POST, format!("/api/v1/accounts/{bob_face}/mute")),
-        (Method::GET, "/api/v1/markers".to_string()),
+        // Reads such as markers answer (sealed, or neutrally): see screens.rs.
+        (Method::POST, format!("/api/v1/accounts/{bob_face}/note")),
         (
             Method::POST,
             format!(

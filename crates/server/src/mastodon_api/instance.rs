@@ -29,7 +29,7 @@ pub fn tiers_on_offer(state: &AppState) -> Vec<&'static str> {
 
 fn configuration(state: &AppState) -> serde_json::Value {
     json!({
-        "accounts": { "max_featured_tags": 0, "max_pinned_statuses": 0 },
+        "accounts": { "max_featured_tags": 0, "max_pinned_statuses": guise_core::keepings::MAX_PINNED },
         "statuses": {
             "max_characters": state.config.instance.max_characters,
             "max_media_attachments": 0,
@@ -162,9 +162,14 @@ async fn empty_list_authed(auth: Auth) -> ApiResult<HttpResponse> {
     Ok(ok(&json!([])))
 }
 
-async fn markers(auth: Auth) -> ApiResult<HttpResponse> {
-    auth.face_with("read:statuses")?;
-    Ok(ok(&json!({})))
+/// Mastodon's ExtendedDescription: the instance's description as HTML.
+async fn extended_description(state: web::Data<AppState>) -> HttpResponse {
+    let content = guise_core::text::escape(&state.config.instance.description);
+    ok(&json!({
+        // No edit history is kept: the Unix epoch says "never updated".
+        "updated_at": "1970-01-01T00:00:00.000Z",
+        "content": format!("<p>{content}</p>"),
+    }))
 }
 
 async fn public_empty(_auth: MaybeAuth) -> HttpResponse {
@@ -181,14 +186,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/instance/rules", web::get().to(empty_list))
         .route(
             "/api/v1/instance/extended_description",
-            web::get().to(public_empty),
+            web::get().to(extended_description),
         )
         .route("/api/v1/announcements", web::get().to(empty_list_authed))
         .route("/api/v1/filters", web::get().to(empty_list_authed))
         .route("/api/v2/filters", web::get().to(empty_list_authed))
         .route("/api/v1/lists", web::get().to(empty_list_authed))
         .route("/api/v1/followed_tags", web::get().to(empty_list_authed))
-        .route("/api/v1/markers", web::get().to(markers))
         .route("/api/v1/trends", web::get().to(public_empty))
         .route("/api/v1/trends/tags", web::get().to(public_empty))
         .route("/api/v1/trends/statuses", web::get().to(public_empty))
@@ -196,12 +200,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/suggestions", web::get().to(empty_list_authed))
         .route("/api/v2/suggestions", web::get().to(empty_list_authed))
         .route("/api/v1/conversations", web::get().to(empty_list_authed))
-        .route("/api/v1/bookmarks", web::get().to(empty_list_authed))
         .route(
             "/api/v1/scheduled_statuses",
             web::get().to(empty_list_authed),
         )
         .route("/api/v1/featured_tags", web::get().to(empty_list_authed))
-        .route("/api/v1/endorsements", web::get().to(empty_list_authed))
-        .route("/api/v1/domain_blocks", web::get().to(empty_list_authed));
+        .route("/api/v1/endorsements", web::get().to(empty_list_authed));
 }

@@ -1,10 +1,12 @@
 //! The Mastodon client API. Each resource has its handlers here and its
 //! entities in `types.rs`.
 
+pub mod access;
 pub mod accounts;
 pub mod apps;
 pub mod faces;
 pub mod instance;
+pub mod keepings;
 pub mod notifications;
 pub mod search;
 pub mod statuses;
@@ -103,5 +105,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     statuses::routes(cfg);
     timelines::routes(cfg);
     notifications::routes(cfg);
+    keepings::routes(cfg);
     instance::routes(cfg);
 }

@@ -389,9 +389,9 @@ fn one_status(
         edited_at: s.edited_at.map(iso),
         favourited: flag(v.favourited),
         reblogged: flag(v.reblogged),
-        muted: flag(false),
-        bookmarked: flag(false),
-        pinned: flag(false),
+        muted: flag(v.muted),
+        bookmarked: flag(v.bookmarked),
+        pinned: flag(v.pinned),
         filtered: Vec::new(),
         guise: GuiseExt::of(state, &v.author),
     }
@@ -452,11 +452,36 @@ pub struct Relationship {
     pub blocked_by: bool,
     pub muting: bool,
     pub muting_notifications: bool,
+    pub muting_expires_at: Option<String>,
     pub requested: bool,
     pub requested_by: bool,
     pub domain_blocking: bool,
     pub endorsed: bool,
     pub note: String,
+}
+
+impl Relationship {
+    /// What an "Anonymous" token is told of any face: nothing ties it to one.
+    pub fn neutral(id: &str) -> Relationship {
+        Relationship {
+            id: id.to_owned(),
+            following: false,
+            showing_reblogs: false,
+            notifying: false,
+            languages: None,
+            followed_by: false,
+            blocking: false,
+            blocked_by: false,
+            muting: false,
+            muting_notifications: false,
+            muting_expires_at: None,
+            requested: false,
+            requested_by: false,
+            domain_blocking: false,
+            endorsed: false,
+            note: String::new(),
+        }
+    }
 }
 
 impl From<RelRow> for Relationship {
@@ -472,11 +497,12 @@ impl From<RelRow> for Relationship {
             blocked_by: r.blocked_by,
             muting: r.muting,
             muting_notifications: r.muting_notifications,
+            muting_expires_at: r.muting_expires_at.map(iso),
             requested: r.requested,
             requested_by: r.requested_by,
-            domain_blocking: false,
+            domain_blocking: r.domain_blocking,
             endorsed: false,
-            note: String::new(),
+            note: r.note,
         }
     }
 }
@@ -491,6 +517,25 @@ pub struct Notification {
     pub account: Account,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
+}
+
+/// Notification kinds grouped by Mastodon's grouped notifications.
+pub const GROUPED_KINDS: &[&str] = &["favourite", "follow", "reblog"];
+
+/// The group a notification belongs to: favourites and boosts of one status,
+/// and follows of one face, within the same twelve hours; others alone.
+/// `grouped` restricts the kinds grouped (empty: all of `GROUPED_KINDS`).
+pub fn group_key(n: &NotificationRow, grouped: &[String]) -> String {
+    let may_group = GROUPED_KINDS.contains(&n.kind.as_str())
+        && (grouped.is_empty() || grouped.contains(&n.kind));
+    if !may_group {
+        return format!("ungrouped-{}", n.id);
+    }
+    let bucket = n.created_at.timestamp().div_euclid(43_200);
+    match n.status_id {
+        Some(s) => format!("{}-{s}-{bucket}", n.kind),
+        None => format!("{}-{}-{bucket}", n.kind, n.identity_id),
+    }
 }
 
 pub async fn notifications(
@@ -539,7 +584,7 @@ pub async fn notifications(
         out.push(Notification {
             id: n.id.to_string(),
             kind: n.kind.clone(),
-            group_key: format!("ungrouped-{}", n.id),
+            group_key: group_key(n, &[]),
             created_at: iso(n.created_at),
             account,
             status,
