@@ -453,3 +453,121 @@ pub async fn report(
         .get_result(conn)
         .await?)
 }
+
+/// A hashtag as a face sees it: whether it follows it, and its use over the
+/// last week (per day: posts, and faces that posted).
+#[derive(Debug, Clone)]
+pub struct TagInfo {
+    pub name: String,
+    pub following: bool,
+    /// (day, uses, accounts), today first.
+    pub history: Vec<(chrono::NaiveDate, i64, i64)>,
+}
+
+/// A hashtag's name as stored: without `#`, lower case, letters, digits and `_`.
+pub fn tag_name(s: &str) -> CoreResult<String> {
+    let n = s.trim().trim_start_matches('#').to_lowercase();
+    if n.is_empty()
+        || n.chars().count() > 100
+        || !n.chars().all(|c| c.is_alphanumeric() || c == '_')
+    {
+        return Err(CoreError::NotFound);
+    }
+    Ok(n)
+}
+
+pub async fn tag_info(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    face: Option<i64>,
+    name: &str,
+) -> CoreResult<TagInfo> {
+    use crate::schema::followed_tags;
+    let name = tag_name(name)?;
+    let following = match face {
+        Some(f) => {
+            diesel::select(diesel::dsl::exists(
+                followed_tags::table.find((f, name.clone())),
+            ))
+            .get_result(conn)
+            .await?
+        }
+        None => false,
+    };
+    let today = clock.today();
+    let since = today - chrono::Duration::days(6);
+    #[derive(QueryableByName)]
+    struct Day {
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        day: chrono::NaiveDate,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        uses: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        accounts: i64,
+    }
+    // Public posts only, from the tag's index: bounded by a week of the tag.
+    let since_id =
+        crate::id::Id::floor_of(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()).get();
+    let days: Vec<Day> = diesel::sql_query(
+        "SELECT (s.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS uses,
+                count(DISTINCT s.identity_id) AS accounts
+           FROM status_tags t JOIN statuses s ON s.id = t.status_id
+          WHERE t.name = $1 AND t.status_id >= $2 AND s.visibility = 'public'
+          GROUP BY 1",
+    )
+    .bind::<diesel::sql_types::Text, _>(&name)
+    .bind::<diesel::sql_types::BigInt, _>(since_id)
+    .load(conn)
+    .await?;
+    let history = (0..7)
+        .map(|back| {
+            let d = today - chrono::Duration::days(back);
+            let found = days.iter().find(|x| x.day == d);
+            (
+                d,
+                found.map_or(0, |x| x.uses),
+                found.map_or(0, |x| x.accounts),
+            )
+        })
+        .collect();
+    Ok(TagInfo {
+        name,
+        following,
+        history,
+    })
+}
+
+pub async fn follow_tag(
+    conn: &mut DbConn,
+    face: &Identity,
+    name: &str,
+    follow: bool,
+) -> CoreResult<()> {
+    use crate::schema::followed_tags;
+    let name = tag_name(name)?;
+    if follow {
+        diesel::insert_into(followed_tags::table)
+            .values((
+                followed_tags::identity_id.eq(face.id),
+                followed_tags::name.eq(name),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    } else {
+        diesel::delete(followed_tags::table.find((face.id, name)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn followed_tags(conn: &mut DbConn, face: i64) -> CoreResult<Vec<String>> {
+    use crate::schema::followed_tags;
+    Ok(followed_tags::table
+        .filter(followed_tags::identity_id.eq(face))
+        .order(followed_tags::name.asc())
+        .select(followed_tags::name)
+        .load(conn)
+        .await?)
+}

@@ -15,6 +15,7 @@ pub mod faces;
 pub mod id;
 pub mod keepings;
 pub mod keys;
+pub mod lists;
 pub mod media;
 pub mod models;
 pub mod moderation;
@@ -27,6 +28,7 @@ pub mod secret;
 pub mod social;
 pub mod statuses;
 pub mod text;
+pub mod timelines;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use db::{Db, DbConn};

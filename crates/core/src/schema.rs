@@ -390,6 +390,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    lists (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        title -> Text,
+        replies_policy -> Text,
+        exclusive -> Bool,
+    }
+}
+
+diesel::table! {
+    list_members (list_id, identity_id) {
+        list_id -> Int8,
+        identity_id -> Int8,
+    }
+}
+
+diesel::table! {
+    followed_tags (identity_id, name) {
+        identity_id -> Int8,
+        name -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -428,4 +452,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     face_domain_blocks,
     markers,
     reports,
+    lists,
+    list_members,
+    followed_tags,
 );

@@ -159,6 +159,7 @@ pub async fn unfollow(
             .get_results::<i64>(conn)
             .await?,
         );
+        crate::lists::forget_member(conn, me_id, target_id).await?;
         if let Some(edge) = <[i64]>::first(&gone) {
             outbox(
                 conn,

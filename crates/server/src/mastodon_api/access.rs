@@ -56,6 +56,10 @@ pub enum Group {
     Notifications,
     HomeTimeline,
     Reports,
+    ListsRead,
+    ListsWrite,
+    TagsRead,
+    TagsWrite,
 }
 
 use Answer::*;
@@ -81,6 +85,10 @@ impl Group {
         Notifications,
         HomeTimeline,
         Reports,
+        ListsRead,
+        ListsWrite,
+        TagsRead,
+        TagsWrite,
     ];
 
     /// The endpoints of the group, for the table in docs/api.md.
@@ -106,6 +114,10 @@ impl Group {
             Notifications => "`notifications` (v1 and grouped v2)",
             HomeTimeline => "`GET timelines/home`",
             Reports => "`POST reports`",
+            ListsRead => "`GET lists`, `lists/:id`, `lists/:id/accounts`, `accounts/:id/lists`, `timelines/list/:id`",
+            ListsWrite => "`POST`, `PUT`, `DELETE lists`, list members",
+            TagsRead => "`GET followed_tags`; `following` in `GET tags/:name`",
+            TagsWrite => "`POST tags/:name/follow`, `unfollow`",
         }
     }
 
@@ -117,7 +129,7 @@ impl Group {
             (FavouritesList, TokenKind::Anonymous) => "its anonymous faces' favourites",
             (Preferences, TokenKind::Anonymous) => "the defaults",
             (RelationshipsRead, TokenKind::Anonymous) => "all false",
-            (BookmarksList | RelationLists, TokenKind::Anonymous) => "empty",
+            (BookmarksList | RelationLists | ListsRead | TagsRead, TokenKind::Anonymous) => "empty",
             (Markers, TokenKind::Anonymous | TokenKind::All) => {
                 "under `k_anon`, not in the database"
             }
@@ -138,11 +150,12 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
         (TokenKind::All, Markers) => Sealed,
         (TokenKind::All, _) => Normal,
         (TokenKind::Anonymous, g) => match g {
-            WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists => Neutral,
+            WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists
+            | ListsRead | TagsRead => Neutral,
             Posting | Favouriting | FavouritesList | Notifications | HomeTimeline => Normal,
             Markers => Sealed,
             ProfileEdits | Reblogging | Bookmarking | Pinning | ThreadMutes | RelationsWrite
-            | Reports => Refused,
+            | Reports | ListsWrite | TagsWrite => Refused,
         },
     }
 }

@@ -7,6 +7,7 @@ pub mod apps;
 pub mod faces;
 pub mod instance;
 pub mod keepings;
+pub mod lists;
 pub mod notifications;
 pub mod search;
 pub mod statuses;
@@ -106,5 +107,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     timelines::routes(cfg);
     notifications::routes(cfg);
     keepings::routes(cfg);
+    lists::routes(cfg);
     instance::routes(cfg);
 }
