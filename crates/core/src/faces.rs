@@ -211,7 +211,13 @@ pub struct ProfileChange {
     pub locked: Option<bool>,
     pub bot: Option<bool>,
     pub discoverable: Option<bool>,
+    /// Profile fields (name, value), replacing the old ones; at most four.
+    pub fields: Option<Vec<(String, String)>>,
 }
+
+/// How many profile fields a face has at most, and how long each part is.
+pub const MAX_FIELDS: usize = 4;
+pub const MAX_FIELD_CHARS: usize = 255;
 
 #[derive(AsChangeset)]
 #[diesel(table_name = identities)]
@@ -225,6 +231,7 @@ struct FaceChanges {
     verified: Option<bool>,
     verified_by: Option<Option<String>>,
     real_name_status: Option<Option<String>>,
+    fields: Option<serde_json::Value>,
 }
 
 impl FaceChanges {
@@ -235,6 +242,7 @@ impl FaceChanges {
             || self.locked.is_some()
             || self.bot.is_some()
             || self.discoverable.is_some()
+            || self.fields.is_some()
             || self.verified.is_some()
     }
 }
@@ -273,6 +281,36 @@ pub async fn update_profile(
     if let Some(n) = &c.note {
         check_note(n)?;
     }
+    let fields = match &c.fields {
+        None => None,
+        Some(f) if f.len() > MAX_FIELDS => {
+            return Err(CoreError::invalid(
+                "fields_attributes",
+                format!("at most {MAX_FIELDS} fields"),
+            ))
+        }
+        Some(f) => {
+            let mut out = Vec::new();
+            for (name, value) in f {
+                let (name, value) = (name.trim(), value.trim());
+                if name.is_empty() && value.is_empty() {
+                    continue;
+                }
+                if name.chars().count() > MAX_FIELD_CHARS || value.chars().count() > MAX_FIELD_CHARS
+                {
+                    return Err(CoreError::invalid(
+                        "fields_attributes",
+                        format!("names and values are at most {MAX_FIELD_CHARS} characters"),
+                    ));
+                }
+                out.push(serde_json::json!({
+                    "name": guise_policy::names::clean_display_name(name),
+                    "value": value,
+                }));
+            }
+            Some(serde_json::Value::Array(out))
+        }
+    };
     let renamed_real = face.tier() == Tier::RealName
         && c.display_name
             .as_deref()
@@ -289,6 +327,7 @@ pub async fn update_profile(
         verified: renamed_real.then_some(false),
         verified_by: renamed_real.then_some(None),
         real_name_status: renamed_real.then(|| Some("pending".to_owned())),
+        fields,
     };
     conn.transaction::<_, CoreError, _>(async move |conn| {
         if changes.any() {
@@ -470,4 +509,48 @@ pub async fn decide_real_name(
     })
     .await?;
     get_identity(conn, face_id).await
+}
+
+/// A face's posting preferences (Mastodon's `source[privacy]`,
+/// `source[sensitive]`, `source[language]`); `None` leaves one as it is.
+pub async fn set_preferences(
+    conn: &mut DbConn,
+    face: &Identity,
+    privacy: Option<&str>,
+    sensitive: Option<bool>,
+    language: Option<&str>,
+) -> CoreResult<()> {
+    use crate::schema::preferences;
+    if let Some(p) = privacy {
+        if !["public", "unlisted", "private", "direct"].contains(&p) {
+            return Err(CoreError::invalid(
+                "source[privacy]",
+                "is public, unlisted, private or direct",
+            ));
+        }
+        diesel::update(preferences::table.find(face.id))
+            .set(preferences::default_visibility.eq(p))
+            .execute(conn)
+            .await?;
+    }
+    if let Some(s) = sensitive {
+        diesel::update(preferences::table.find(face.id))
+            .set(preferences::default_sensitive.eq(s))
+            .execute(conn)
+            .await?;
+    }
+    if let Some(l) = language {
+        let l = l.trim();
+        if l.len() > 16 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(CoreError::invalid(
+                "source[language]",
+                "is not a language code",
+            ));
+        }
+        diesel::update(preferences::table.find(face.id))
+            .set(preferences::default_language.eq((!l.is_empty()).then_some(l)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod faces;
+pub mod filters;
 pub mod id;
 pub mod keepings;
 pub mod keys;

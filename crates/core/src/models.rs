@@ -63,6 +63,8 @@ pub struct Identity {
     /// A remote actor's avatar and header URLs (shown through the media proxy).
     pub avatar_url: Option<String>,
     pub header_url: Option<String>,
+    /// Profile fields: a JSON list of `{name, value, verified_at}`.
+    pub fields: serde_json::Value,
 }
 
 impl Identity {

@@ -46,6 +46,7 @@ diesel::table! {
         avatar_url -> Nullable<Text>,
         header_url -> Nullable<Text>,
         position -> Nullable<Int4>,
+        fields -> Jsonb,
     }
 }
 
@@ -414,6 +415,71 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    filters (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        title -> Text,
+        context -> Array<Text>,
+        filter_action -> Text,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    filter_keywords (id) {
+        id -> Int8,
+        filter_id -> Int8,
+        keyword -> Text,
+        whole_word -> Bool,
+    }
+}
+
+diesel::table! {
+    filter_statuses (id) {
+        id -> Int8,
+        filter_id -> Int8,
+        status_id -> Int8,
+    }
+}
+
+diesel::table! {
+    conversation_reads (identity_id, thread_root_id) {
+        identity_id -> Int8,
+        thread_root_id -> Int8,
+        last_read_id -> Int8,
+        hidden -> Bool,
+    }
+}
+
+diesel::table! {
+    scheduled_statuses (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        scheduled_at -> Timestamptz,
+        params -> Jsonb,
+    }
+}
+
+diesel::table! {
+    announcements (id) {
+        id -> Int8,
+        text -> Text,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        all_day -> Bool,
+        published_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    announcement_dismissals (identity_id, announcement_id) {
+        identity_id -> Int8,
+        announcement_id -> Int8,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -455,4 +521,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     lists,
     list_members,
     followed_tags,
+    filters,
+    filter_keywords,
+    filter_statuses,
+    conversation_reads,
+    scheduled_statuses,
+    announcements,
+    announcement_dismissals,
 );

@@ -163,6 +163,43 @@ pub fn parse(text: &str) -> Vec<Segment> {
     out
 }
 
+/// Plain text with its links made (no paragraphs, no mentions or
+/// hashtags): a profile field's value as Mastodon shows it.
+pub fn link_urls(text: &str) -> String {
+    let mut html = String::new();
+    for s in parse(text) {
+        match s {
+            Segment::Link(u) => {
+                let shown = u
+                    .strip_prefix("https://")
+                    .or_else(|| u.strip_prefix("http://"))
+                    .unwrap_or(&u)
+                    .to_owned();
+                html.push_str(&format!(
+                    "<a href=\"{}\" target=\"_blank\" rel=\"nofollow noopener noreferrer me\" translate=\"no\">{}</a>",
+                    escape(&u),
+                    escape(&shown)
+                ));
+            }
+            Segment::Text(t) => html.push_str(&escape(&t)),
+            Segment::LineBreak | Segment::ParagraphBreak => html.push(' '),
+            Segment::Mention { user, domain } => {
+                html.push('@');
+                html.push_str(&escape(&user));
+                if let Some(d) = domain {
+                    html.push('@');
+                    html.push_str(&escape(&d));
+                }
+            }
+            Segment::Hashtag(t) => {
+                html.push('#');
+                html.push_str(&escape(&t));
+            }
+        }
+    }
+    html
+}
+
 /// Renders segments as Mastodon-style HTML. `resolve` maps a mention to a
 /// face; unresolved mentions stay plain text.
 pub fn render(

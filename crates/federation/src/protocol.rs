@@ -29,7 +29,10 @@ pub fn context() -> Value {
             "toot": "http://joinmastodon.org/ns#",
             "discoverable": "toot:discoverable",
             "indexable": "toot:indexable",
-            "suspended": "toot:suspended"
+            "suspended": "toot:suspended",
+            "schema": "http://schema.org#",
+            "PropertyValue": "schema:PropertyValue",
+            "value": "schema:value"
         }
     ])
 }
@@ -123,6 +126,26 @@ pub fn actor_document(urls: &Urls, face: &Identity, key: &KeyPair) -> Value {
     if face.suspended {
         if let Some(o) = doc.as_object_mut() {
             o.insert("suspended".into(), json!(true));
+        }
+    }
+    // Profile fields, as Mastodon publishes them.
+    let fields: Vec<Value> = face
+        .fields
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|_| !anonymous)
+        .filter_map(|f| {
+            Some(json!({
+                "type": "PropertyValue",
+                "name": f.get("name")?.as_str()?,
+                "value": guise_core::text::link_urls(f.get("value")?.as_str()?),
+            }))
+        })
+        .collect();
+    if !fields.is_empty() {
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("attachment".into(), Value::Array(fields));
         }
     }
     if face.tier() == Tier::RealName && face.verified {

@@ -131,6 +131,7 @@ fn sample_face() -> guise_core::models::Identity {
         real_name_status: None,
         avatar_url: None,
         header_url: None,
+        fields: serde_json::json!([]),
     }
 }
 

@@ -239,22 +239,123 @@ impl FromRequest for MaybeAuth {
 /// Parameters from the query string merged with the body (body wins).
 pub struct Params<T>(pub T);
 
+/// Rails-style parameter names, as Mastodon apps send them in forms:
+/// `types[]=a` and `types[0]=a` make a list; `home[last_read_id]=7` an
+/// object; `keywords_attributes[][keyword]=a` a list of objects (a field
+/// seen again starts the next one); `fields_attributes[0][name]=a` an object
+/// keyed by index (handlers read both shapes, as JSON apps send lists).
 fn insert_param(map: &mut Map<String, Value>, key: &str, value: String) {
-    // `types[]=a&types[]=b` and `types[0]=a` become arrays.
-    let (name, is_array) = match key.find('[') {
-        Some(i) if key.ends_with(']') => (&key[..i], true),
-        _ => (key, false),
+    let Some(open) = key.find('[').filter(|_| key.ends_with(']')) else {
+        map.insert(key.to_owned(), Value::String(value));
+        return;
     };
-    if is_array {
-        match map
-            .entry(name.to_owned())
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            Value::Array(a) => a.push(Value::String(value)),
-            other => *other = Value::Array(vec![Value::String(value)]),
+    let name = &key[..open];
+    let segments: Vec<&str> = key[open + 1..key.len() - 1].split("][").collect();
+    let value = Value::String(value);
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match segments.as_slice() {
+        [one] if one.is_empty() || numeric(one) => {
+            match map
+                .entry(name.to_owned())
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
+                Value::Array(a) => a.push(value),
+                other => *other = Value::Array(vec![value]),
+            }
         }
-    } else {
-        map.insert(name.to_owned(), Value::String(value));
+        [field] => {
+            let entry = map
+                .entry(name.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            if let Value::Object(o) = entry {
+                o.insert((*field).to_owned(), value);
+            }
+        }
+        ["", field] => {
+            let entry = map
+                .entry(name.to_owned())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if !entry.is_array() {
+                *entry = Value::Array(Vec::new());
+            }
+            if let Value::Array(a) = entry {
+                let fresh = a
+                    .last()
+                    .and_then(|l| l.as_object())
+                    .is_none_or(|o| o.contains_key(*field));
+                if fresh {
+                    a.push(Value::Object(Map::new()));
+                }
+                if let Some(Value::Object(o)) = a.last_mut() {
+                    o.insert((*field).to_owned(), value);
+                }
+            }
+        }
+        [outer, field] => {
+            let entry = map
+                .entry(name.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            if let Value::Object(o) = entry {
+                let inner = o
+                    .entry((*outer).to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(i) = inner {
+                    i.insert((*field).to_owned(), value);
+                }
+            }
+        }
+        // Deeper nesting: kept whole under its full name.
+        _ => {
+            map.insert(key.to_owned(), value);
+        }
+    }
+}
+
+/// A list of objects sent either as a JSON list or as Rails' indexed
+/// object (`{"0": {…}, "1": {…}}`), in index order.
+pub fn attribute_list(v: Option<&Value>) -> Vec<Map<String, Value>> {
+    match v {
+        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_object().cloned()).collect(),
+        Some(Value::Object(o)) => {
+            let mut items: Vec<(usize, Map<String, Value>)> = o
+                .iter()
+                .filter_map(|(k, x)| Some((k.parse().ok()?, x.as_object()?.clone())))
+                .collect();
+            items.sort_by_key(|(k, _)| *k);
+            items.into_iter().map(|(_, x)| x).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod param_tests {
+    use super::*;
+
+    #[test]
+    fn rails_style_names() {
+        let mut m = Map::new();
+        parse_form(
+            b"types[]=a&types[]=b&home[last_read_id]=7&keywords_attributes[][keyword]=x&keywords_attributes[][whole_word]=true&keywords_attributes[][keyword]=y&fields_attributes[1][name]=b&fields_attributes[0][name]=a&fields_attributes[0][value]=v&plain=1",
+            &mut m,
+        );
+        assert_eq!(m["types"], serde_json::json!(["a", "b"]));
+        assert_eq!(m["home"], serde_json::json!({ "last_read_id": "7" }));
+        assert_eq!(
+            m["keywords_attributes"],
+            serde_json::json!([{ "keyword": "x", "whole_word": "true" }, { "keyword": "y" }])
+        );
+        let fields = attribute_list(m.get("fields_attributes"));
+        assert_eq!(fields.len(), 2);
+        assert_eq!(fields[0]["name"], "a");
+        assert_eq!(fields[1]["name"], "b");
+        assert_eq!(m["plain"], "1");
     }
 }
 

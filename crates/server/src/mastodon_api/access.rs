@@ -60,6 +60,8 @@ pub enum Group {
     ListsWrite,
     TagsRead,
     TagsWrite,
+    FiltersRead,
+    FiltersWrite,
 }
 
 use Answer::*;
@@ -89,6 +91,8 @@ impl Group {
         ListsWrite,
         TagsRead,
         TagsWrite,
+        FiltersRead,
+        FiltersWrite,
     ];
 
     /// The endpoints of the group, for the table in docs/api.md.
@@ -118,6 +122,8 @@ impl Group {
             ListsWrite => "`POST`, `PUT`, `DELETE lists`, list members",
             TagsRead => "`GET followed_tags`; `following` in `GET tags/:name`",
             TagsWrite => "`POST tags/:name/follow`, `unfollow`",
+            FiltersRead => "`GET filters` (v1 and v2), their keywords and statuses",
+            FiltersWrite => "`POST`, `PUT`, `DELETE filters` (v1 and v2), their keywords and statuses",
         }
     }
 
@@ -129,7 +135,10 @@ impl Group {
             (FavouritesList, TokenKind::Anonymous) => "its anonymous faces' favourites",
             (Preferences, TokenKind::Anonymous) => "the defaults",
             (RelationshipsRead, TokenKind::Anonymous) => "all false",
-            (BookmarksList | RelationLists | ListsRead | TagsRead, TokenKind::Anonymous) => "empty",
+            (
+                BookmarksList | RelationLists | ListsRead | TagsRead | FiltersRead,
+                TokenKind::Anonymous,
+            ) => "empty",
             (Markers, TokenKind::Anonymous | TokenKind::All) => {
                 "under `k_anon`, not in the database"
             }
@@ -151,11 +160,11 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
         (TokenKind::All, _) => Normal,
         (TokenKind::Anonymous, g) => match g {
             WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists
-            | ListsRead | TagsRead => Neutral,
+            | ListsRead | TagsRead | FiltersRead => Neutral,
             Posting | Favouriting | FavouritesList | Notifications | HomeTimeline => Normal,
             Markers => Sealed,
             ProfileEdits | Reblogging | Bookmarking | Pinning | ThreadMutes | RelationsWrite
-            | Reports | ListsWrite | TagsWrite => Refused,
+            | Reports | ListsWrite | TagsWrite | FiltersWrite => Refused,
         },
     }
 }

@@ -23,10 +23,20 @@ async fn verify_credentials(state: web::Data<AppState>, auth: Auth) -> ApiResult
     }
     let face = auth.face()?;
     let mut conn = state.db.conn().await?;
-    let mut acc = types::account(&state, &mut conn, face).await?;
-    let prefs = guise_core::accounts::preferences_of(&mut conn, face.id).await?;
+    Ok(ok(&with_source(&state, &mut conn, face).await?))
+}
+
+/// The face as its own token sees it: with `source` (its preferences and
+/// plain-text note and fields) and `role`.
+pub async fn with_source(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    face: &Identity,
+) -> ApiResult<types::Account> {
+    let mut acc = types::account(state, conn, face).await?;
+    let prefs = guise_core::accounts::preferences_of(conn, face.id).await?;
     let requests = social::face_list(
-        &mut conn,
+        conn,
         FaceList::FollowRequests(face.id),
         &guise_core::statuses::Page {
             limit: 1000,
@@ -39,7 +49,7 @@ async fn verify_credentials(state: web::Data<AppState>, auth: Auth) -> ApiResult
         sensitive: prefs.default_sensitive,
         language: prefs.default_language,
         note: face.note.clone(),
-        fields: Vec::new(),
+        fields: types::Field::source_of(face),
         follow_requests_count: requests.len() as i64,
     });
     acc.role = Some(Role {
@@ -49,7 +59,7 @@ async fn verify_credentials(state: web::Data<AppState>, auth: Auth) -> ApiResult
         permissions: "0".into(),
         highlighted: false,
     });
-    Ok(ok(&acc))
+    Ok(acc)
 }
 
 async fn face_by_id(state: &AppState, id: &str) -> ApiResult<Identity> {
@@ -155,7 +165,7 @@ async fn statuses(
         &page,
     )
     .await?;
-    let out = types::statuses_by_ids(&state, &mut conn, viewer, &ids).await?;
+    let out = types::statuses_in(&state, &mut conn, viewer, &ids, "account").await?;
     Ok(paginated(&req, &state, &out, &ids))
 }
 

@@ -110,10 +110,25 @@ struct Change {
     bot: Option<bool>,
     #[serde(default, deserialize_with = "de::opt_bool")]
     discoverable: Option<bool>,
+    /// `fields_attributes[0][name]`… or a JSON list of `{name, value}`.
+    #[serde(default)]
+    fields_attributes: Option<serde_json::Value>,
+    /// `source[privacy]`, `source[sensitive]`, `source[language]`.
+    #[serde(default)]
+    source: Option<serde_json::Value>,
 }
 
 impl Change {
     fn into_core(self) -> ProfileChange {
+        let fields = self.fields_attributes.as_ref().map(|f| {
+            crate::extract::attribute_list(Some(f))
+                .iter()
+                .map(|a| {
+                    let text = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                    (text("name"), text("value"))
+                })
+                .collect()
+        });
         ProfileChange {
             handle: self.handle,
             display_name: self.display_name,
@@ -121,6 +136,7 @@ impl Change {
             locked: self.locked,
             bot: self.bot,
             discoverable: self.discoverable,
+            fields,
         }
     }
 }
@@ -170,14 +186,33 @@ async fn update_credentials(
     auth: Auth,
     Params(p): Params<Change>,
 ) -> ApiResult<HttpResponse> {
-    let face = auth.face_with("write:accounts")?;
+    auth.answer(super::access::Group::ProfileEdits, "write:accounts")?;
+    let face = auth.face()?;
     let mut conn = state.db.conn().await?;
+    let source = p.source.clone();
     let change = ProfileChange {
         handle: None,
         ..p.into_core()
     };
+    if let Some(src) = source.as_ref().and_then(|s| s.as_object()) {
+        let text = |k: &str| src.get(k).and_then(|v| v.as_str());
+        let sensitive = src.get("sensitive").and_then(|v| {
+            v.as_bool()
+                .or_else(|| v.as_str().map(|s| matches!(s, "true" | "1" | "on")))
+        });
+        faces::set_preferences(
+            &mut conn,
+            face,
+            text("privacy"),
+            sensitive,
+            text("language"),
+        )
+        .await?;
+    }
     let face = faces::update_profile(&mut conn, state.clock.as_ref(), face, change).await?;
-    Ok(ok(&types::account(&state, &mut conn, &face).await?))
+    Ok(ok(
+        &super::accounts::with_source(&state, &mut conn, &face).await?
+    ))
 }
 
 #[derive(Deserialize)]

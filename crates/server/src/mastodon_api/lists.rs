@@ -209,7 +209,7 @@ async fn timeline(
         &page,
     )
     .await?;
-    let out = types::statuses_by_ids(&state, &mut conn, Some(me.id), &ids).await?;
+    let out = types::statuses_in(&state, &mut conn, Some(me.id), &ids, "home").await?;
     Ok(paginated(&req, &state, &out, &ids))
 }
 

@@ -5,6 +5,7 @@ pub mod access;
 pub mod accounts;
 pub mod apps;
 pub mod faces;
+pub mod filters;
 pub mod instance;
 pub mod keepings;
 pub mod lists;
@@ -107,6 +108,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     timelines::routes(cfg);
     notifications::routes(cfg);
     keepings::routes(cfg);
+    filters::routes(cfg);
     lists::routes(cfg);
     instance::routes(cfg);
 }

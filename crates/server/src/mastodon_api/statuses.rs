@@ -468,8 +468,8 @@ async fn context(
     let mut conn = state.db.conn().await?;
     let status = st::visible_status(&mut conn, viewer, id).await?;
     let (anc, desc) = st::context(&mut conn, viewer, &status).await?;
-    let ancestors = types::statuses_by_ids(&state, &mut conn, viewer, &anc).await?;
-    let descendants = types::statuses_by_ids(&state, &mut conn, viewer, &desc).await?;
+    let ancestors = types::statuses_in(&state, &mut conn, viewer, &anc, "thread").await?;
+    let descendants = types::statuses_in(&state, &mut conn, viewer, &desc, "thread").await?;
     Ok(ok(
         &serde_json::json!({ "ancestors": ancestors, "descendants": descendants }),
     ))

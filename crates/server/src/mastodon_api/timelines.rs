@@ -34,7 +34,7 @@ async fn home(
     }
     let me = auth.face()?;
     let ids = guise_core::statuses::home_timeline(&mut conn, me.id, &page).await?;
-    let out = types::statuses_by_ids(&state, &mut conn, Some(me.id), &ids).await?;
+    let out = types::statuses_in(&state, &mut conn, Some(me.id), &ids, "home").await?;
     Ok(respond(&req, &state, &ids, out))
 }
 
@@ -74,7 +74,7 @@ async fn public(
     } else {
         guise_core::statuses::public_timeline(&mut conn, viewer, scope, &page).await?
     };
-    let out = types::statuses_by_ids(&state, &mut conn, viewer, &ids).await?;
+    let out = types::statuses_in(&state, &mut conn, viewer, &ids, "public").await?;
     Ok(respond(&req, &state, &ids, out))
 }
 
@@ -89,7 +89,7 @@ async fn tag(
     let viewer = auth.viewer();
     let mut conn = state.db.conn().await?;
     let ids = guise_core::statuses::tag_timeline(&mut conn, viewer, &path, &page).await?;
-    let out = types::statuses_by_ids(&state, &mut conn, viewer, &ids).await?;
+    let out = types::statuses_in(&state, &mut conn, viewer, &ids, "public").await?;
     Ok(respond(&req, &state, &ids, out))
 }
 

@@ -53,6 +53,46 @@ pub struct Field {
     pub verified_at: Option<String>,
 }
 
+impl Field {
+    fn stored(who: &Identity) -> Vec<(String, String)> {
+        who.fields
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                Some((
+                    f.get("name")?.as_str()?.to_owned(),
+                    f.get("value")?.as_str()?.to_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    /// A face's fields as the public sees them: values as HTML, links made.
+    pub fn of(who: &Identity) -> Vec<Field> {
+        Self::stored(who)
+            .into_iter()
+            .map(|(name, value)| Field {
+                name,
+                value: guise_core::text::link_urls(&value),
+                verified_at: None,
+            })
+            .collect()
+    }
+
+    /// As its owner edits them: plain text.
+    pub fn source_of(who: &Identity) -> Vec<Field> {
+        Self::stored(who)
+            .into_iter()
+            .map(|(name, value)| Field {
+                name,
+                value,
+                verified_at: None,
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Source {
     pub privacy: String,
@@ -174,7 +214,7 @@ impl Account {
                 .last_status_on
                 .map(|d| d.format("%Y-%m-%d").to_string()),
             emojis: Vec::new(),
-            fields: Vec::new(),
+            fields: Field::of(who),
             roles: Vec::new(),
             source: None,
             role: None,
@@ -216,6 +256,7 @@ pub fn synthetic_anonymous(state: &AppState, id: i64) -> Account {
             real_name_status: None,
             avatar_url: None,
             header_url: None,
+            fields: serde_json::json!([]),
         },
         IdentityStats::default(),
     );
@@ -440,6 +481,76 @@ pub async fn statuses_by_ids(
     statuses(state, conn, viewer, &views).await
 }
 
+/// Statuses read in a filter `context` (home, notifications, public,
+/// thread, account): each carries the viewer's matching filters in
+/// `filtered`, and those a `hide` filter matches are left out.
+pub async fn statuses_in(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    viewer: Option<i64>,
+    ids: &[i64],
+    context: &str,
+) -> guise_core::CoreResult<Vec<Status>> {
+    let views = guise_core::statuses::load_views(conn, viewer, ids).await?;
+    let Some(face) = viewer else {
+        return statuses(state, conn, viewer, &views).await;
+    };
+    let active = guise_core::filters::active(conn, state.clock.as_ref(), face, context).await?;
+    if active.is_empty() {
+        return statuses(state, conn, viewer, &views).await;
+    }
+    let mut kept = Vec::new();
+    let mut results = Vec::new();
+    for v in views {
+        // A boost is filtered by what it boosts.
+        let inner = v.reblog.as_deref().unwrap_or(&v);
+        let found = guise_core::filters::matches(
+            &active,
+            inner.status.id,
+            &guise_core::text::html_to_text(&inner.status.content),
+            &inner.status.spoiler_text,
+        );
+        if found.iter().any(|m| m.filter.row.filter_action == "hide") {
+            continue;
+        }
+        results.push(
+            found
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "filter": filter_json(&m.filter),
+                        "keyword_matches": m.keywords,
+                        "status_matches": m.statuses.iter().map(i64::to_string).collect::<Vec<_>>(),
+                    })
+                })
+                .collect::<Vec<_>>(),
+        );
+        kept.push(v);
+    }
+    let mut out = statuses(state, conn, viewer, &kept).await?;
+    for (s, f) in out.iter_mut().zip(results) {
+        s.filtered = f;
+    }
+    Ok(out)
+}
+
+/// Mastodon's Filter entity.
+pub fn filter_json(f: &guise_core::filters::Filter) -> serde_json::Value {
+    serde_json::json!({
+        "id": f.row.id.to_string(),
+        "title": f.row.title,
+        "context": f.row.context,
+        "expires_at": f.row.expires_at.map(iso),
+        "filter_action": f.row.filter_action,
+        "keywords": f.keywords.iter().map(|k| serde_json::json!({
+            "id": k.id.to_string(), "keyword": k.keyword, "whole_word": k.whole_word,
+        })).collect::<Vec<_>>(),
+        "statuses": f.statuses.iter().map(|s| serde_json::json!({
+            "id": s.id.to_string(), "status_id": s.status_id.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 #[derive(Debug, Serialize)]
 pub struct Relationship {
     pub id: String,
@@ -554,15 +665,23 @@ pub async fn notifications(
         .filter_map(|a| a.id.parse::<i64>().ok().map(|id| (id, a)))
         .collect();
     let status_ids: Vec<i64> = rows.iter().filter_map(|n| n.status_id).collect();
-    let statuses: HashMap<String, Status> = statuses_by_ids(state, conn, viewer, &status_ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
+    let statuses: HashMap<String, Status> =
+        statuses_in(state, conn, viewer, &status_ids, "notifications")
+            .await?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+    // Statuses a `hide` filter matched: their notifications go too.
+    let shown: std::collections::HashSet<String> = statuses.keys().cloned().collect();
     let mut accounts = accounts;
     let mut statuses = statuses;
     let mut out = Vec::new();
     for n in rows {
+        if n.status_id
+            .is_some_and(|id| !shown.contains(&id.to_string()))
+        {
+            continue;
+        }
         // Entities are moved out once per row; repeated senders are rebuilt from the map copy.
         let account = match accounts.remove(&n.from_identity_id) {
             Some(a) => a,
