@@ -90,6 +90,7 @@ diesel::table! {
     mentions (status_id, identity_id) {
         status_id -> Int8,
         identity_id -> Int8,
+        direct -> Bool,
     }
 }
 

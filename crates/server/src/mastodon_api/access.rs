@@ -62,6 +62,7 @@ pub enum Group {
     TagsWrite,
     FiltersRead,
     FiltersWrite,
+    Conversations,
 }
 
 use Answer::*;
@@ -93,6 +94,7 @@ impl Group {
         TagsWrite,
         FiltersRead,
         FiltersWrite,
+        Conversations,
     ];
 
     /// The endpoints of the group, for the table in docs/api.md.
@@ -124,6 +126,7 @@ impl Group {
             TagsWrite => "`POST tags/:name/follow`, `unfollow`",
             FiltersRead => "`GET filters` (v1 and v2), their keywords and statuses",
             FiltersWrite => "`POST`, `PUT`, `DELETE filters` (v1 and v2), their keywords and statuses",
+            Conversations => "`GET conversations`, `POST conversations/:id/read`, `DELETE conversations/:id`",
         }
     }
 
@@ -139,6 +142,9 @@ impl Group {
                 BookmarksList | RelationLists | ListsRead | TagsRead | FiltersRead,
                 TokenKind::Anonymous,
             ) => "empty",
+            (Conversations, TokenKind::Anonymous) => {
+                "its anonymous faces'; what it read under `k_anon`, not in the database"
+            }
             (Markers, TokenKind::Anonymous | TokenKind::All) => {
                 "under `k_anon`, not in the database"
             }
@@ -162,7 +168,7 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
             WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists
             | ListsRead | TagsRead | FiltersRead => Neutral,
             Posting | Favouriting | FavouritesList | Notifications | HomeTimeline => Normal,
-            Markers => Sealed,
+            Markers | Conversations => Sealed,
             ProfileEdits | Reblogging | Bookmarking | Pinning | ThreadMutes | RelationsWrite
             | Reports | ListsWrite | TagsWrite | FiltersWrite => Refused,
         },
@@ -237,6 +243,8 @@ mod tests {
             (Face, Markers, Normal),
             (Anonymous, Markers, Sealed),
             (All, Markers, Sealed),
+            (Anonymous, Conversations, Sealed),
+            (All, Conversations, Normal),
             (Anonymous, WhoIAm, Neutral),
             (Anonymous, Preferences, Neutral),
             (Anonymous, RelationshipsRead, Neutral),

@@ -195,7 +195,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/trends/links", web::get().to(public_empty))
         .route("/api/v1/suggestions", web::get().to(empty_list_authed))
         .route("/api/v2/suggestions", web::get().to(empty_list_authed))
-        .route("/api/v1/conversations", web::get().to(empty_list_authed))
         .route(
             "/api/v1/scheduled_statuses",
             web::get().to(empty_list_authed),

@@ -3,6 +3,7 @@
 //! do what is the access table's (`access.rs`).
 
 use super::access::{Answer, Group};
+use super::sealed::{self, Slot};
 use super::{ok, paginated, parse_id, types, PageParams};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{de, Auth, Params};
@@ -252,51 +253,23 @@ fn marker_json(m: &Marker) -> serde_json::Value {
     })
 }
 
-/// The sealed store's name and slot for a marker of an "Anonymous" or "All
-/// my faces" token: one per login and binding, under `k_anon`, in Redis (or
-/// memory) rather than a database row that would move each time its owner
-/// reads, next to what their anonymous faces write.
-fn sealed_marker_key(k: &KAnon, binding: &str, timeline: &str) -> (String, Vec<u8>) {
-    let slot = format!("marker:{binding}:{timeline}").into_bytes();
-    (hex::encode(k.tag("marker", &slot)), slot)
+/// A marker of an "Anonymous" or "All my faces" token: one per login,
+/// binding and timeline, sealed under `k_anon` outside the database rather
+/// than a row that would move each time its owner reads, next to what their
+/// anonymous faces write.
+fn marker_slot(k: &KAnon, binding: &str, timeline: &str) -> Slot {
+    Slot::new(k, "marker", &format!("marker:{binding}:{timeline}"))
 }
 
-/// Sealed markers expire on a fixed 90-day grid: the expiry says nothing of
-/// when they moved.
-fn sealed_marker_expiry(now: i64) -> i64 {
-    const GRID: i64 = 90 * 86_400;
-    (now.div_euclid(GRID) + 2) * GRID
-}
-
-async fn sealed_marker(
-    state: &AppState,
-    k: &KAnon,
-    binding: &str,
-    timeline: &str,
-) -> ApiResult<(Option<String>, Option<Marker>)> {
-    let (key, slot) = sealed_marker_key(k, binding, timeline);
-    let now = state.clock.now().timestamp();
-    let stored = state.counters.get(&key, now).await.map_err(store_down)?;
-    let marker = stored.as_deref().and_then(|v| {
-        let plain = k.open(&slot, &hex::decode(v).ok()?)?;
-        let last = i64::from_be_bytes(plain.get(0..8)?.try_into().ok()?);
-        let version = i32::from_be_bytes(plain.get(8..12)?.try_into().ok()?);
-        let at = i64::from_be_bytes(plain.get(12..20)?.try_into().ok()?);
-        Some(Marker {
-            last_read_id: last,
-            version,
-            updated_at: chrono::DateTime::from_timestamp(at, 0)?,
-        })
-    });
-    Ok((stored, marker))
-}
-
-fn store_down(e: crate::limits::CounterError) -> ApiError {
-    tracing::error!(error = %e, "marker store");
-    ApiError::new(
-        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-        "Try again later",
-    )
+fn open_marker(plain: &[u8]) -> Option<Marker> {
+    let last = i64::from_be_bytes(plain.get(0..8)?.try_into().ok()?);
+    let version = i32::from_be_bytes(plain.get(8..12)?.try_into().ok()?);
+    let at = i64::from_be_bytes(plain.get(12..20)?.try_into().ok()?);
+    Some(Marker {
+        last_read_id: last,
+        version,
+        updated_at: chrono::DateTime::from_timestamp(at, 0)?,
+    })
 }
 
 /// The markers a token sees: its face's, or its sealed ones.
@@ -311,7 +284,8 @@ pub async fn markers_for(state: &AppState, auth: &Auth) -> ApiResult<Vec<(String
             };
             let mut out = Vec::new();
             for t in keepings::TIMELINES {
-                if let (_, Some(m)) = sealed_marker(state, k, binding, t).await? {
+                let plain = sealed::read(state, k, &marker_slot(k, binding, t)).await?;
+                if let Some(m) = plain.as_deref().and_then(|p| open_marker(p)) {
                     out.push((t.to_owned(), m));
                 }
             }
@@ -391,42 +365,21 @@ async fn post_markers(
         };
         let now = state.clock.now();
         for (t, id) in ids {
-            // Compare-and-set, so two devices do not undo each other's version.
-            for attempt in 0..8 {
-                let (stored, old) = sealed_marker(&state, k, binding, &t).await?;
+            let plain = sealed::update(&state, k, &marker_slot(k, binding, &t), |old| {
                 let m = Marker {
                     last_read_id: id,
-                    version: old.map_or(0, |o| o.version + 1),
+                    version: old.and_then(open_marker).map_or(0, |o| o.version + 1),
                     updated_at: keepings::minute(now),
                 };
-                let (key, slot) = sealed_marker_key(k, binding, &t);
                 let mut plain = Vec::with_capacity(20);
                 plain.extend_from_slice(&m.last_read_id.to_be_bytes());
                 plain.extend_from_slice(&m.version.to_be_bytes());
                 plain.extend_from_slice(&m.updated_at.timestamp().to_be_bytes());
-                let value = hex::encode(k.seal(&slot, &plain));
-                let ts = now.timestamp();
-                let done = state
-                    .counters
-                    .swap(
-                        &key,
-                        stored.as_deref(),
-                        &value,
-                        sealed_marker_expiry(ts),
-                        ts,
-                    )
-                    .await
-                    .map_err(store_down)?;
-                if done {
-                    out.insert(t.clone(), marker_json(&m));
-                    break;
-                }
-                if attempt == 7 {
-                    return Err(ApiError::new(
-                        actix_web::http::StatusCode::CONFLICT,
-                        "The marker moved meanwhile; try again",
-                    ));
-                }
+                plain
+            })
+            .await?;
+            if let Some(m) = open_marker(&plain) {
+                out.insert(t.clone(), marker_json(&m));
             }
         }
         return Ok(ok(&out));

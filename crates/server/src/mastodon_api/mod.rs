@@ -4,12 +4,14 @@
 pub mod access;
 pub mod accounts;
 pub mod apps;
+pub mod conversations;
 pub mod faces;
 pub mod filters;
 pub mod instance;
 pub mod keepings;
 pub mod lists;
 pub mod notifications;
+pub mod sealed;
 pub mod search;
 pub mod statuses;
 pub mod timelines;
@@ -109,6 +111,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     notifications::routes(cfg);
     keepings::routes(cfg);
     filters::routes(cfg);
+    conversations::routes(cfg);
     lists::routes(cfg);
     instance::routes(cfg);
 }
