@@ -24,6 +24,7 @@ pub mod moderation;
 pub mod oauth;
 pub mod queue;
 pub mod remote;
+pub mod scheduled;
 pub mod schema;
 pub mod seal;
 pub mod secret;

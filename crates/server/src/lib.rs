@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod inbox;
+pub mod jobs;
 pub mod limits;
 pub mod mastodon_api;
 pub mod media_proxy;

@@ -64,6 +64,7 @@ fn main() -> anyhow::Result<()> {
                 state.db.clone(),
                 state.config.federation.key_pool_size,
             ));
+            tokio::spawn(guise_server::jobs::run(state.clone()));
             println!("guise worker running");
             guise_federation::delivery::run(
                 state.db.clone(),
@@ -206,6 +207,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         worker_settings(&state.config),
         state.media_work(),
     ));
+    tokio::spawn(guise_server::jobs::run(state.clone()));
     let base = state.base_url.clone();
     let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))
         .workers(workers)

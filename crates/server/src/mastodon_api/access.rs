@@ -63,6 +63,8 @@ pub enum Group {
     FiltersRead,
     FiltersWrite,
     Conversations,
+    ScheduledRead,
+    ScheduledWrite,
 }
 
 use Answer::*;
@@ -95,6 +97,8 @@ impl Group {
         FiltersRead,
         FiltersWrite,
         Conversations,
+        ScheduledRead,
+        ScheduledWrite,
     ];
 
     /// The endpoints of the group, for the table in docs/api.md.
@@ -127,6 +131,8 @@ impl Group {
             FiltersRead => "`GET filters` (v1 and v2), their keywords and statuses",
             FiltersWrite => "`POST`, `PUT`, `DELETE filters` (v1 and v2), their keywords and statuses",
             Conversations => "`GET conversations`, `POST conversations/:id/read`, `DELETE conversations/:id`",
+            ScheduledRead => "`GET scheduled_statuses`, `scheduled_statuses/:id`",
+            ScheduledWrite => "`POST statuses` with `scheduled_at`; `PUT`, `DELETE scheduled_statuses/:id`",
         }
     }
 
@@ -166,11 +172,11 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
         (TokenKind::All, _) => Normal,
         (TokenKind::Anonymous, g) => match g {
             WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists
-            | ListsRead | TagsRead | FiltersRead => Neutral,
+            | ListsRead | TagsRead | FiltersRead | ScheduledRead => Neutral,
             Posting | Favouriting | FavouritesList | Notifications | HomeTimeline => Normal,
             Markers | Conversations => Sealed,
             ProfileEdits | Reblogging | Bookmarking | Pinning | ThreadMutes | RelationsWrite
-            | Reports | ListsWrite | TagsWrite | FiltersWrite => Refused,
+            | Reports | ListsWrite | TagsWrite | FiltersWrite | ScheduledWrite => Refused,
         },
     }
 }
@@ -245,6 +251,8 @@ mod tests {
             (All, Markers, Sealed),
             (Anonymous, Conversations, Sealed),
             (All, Conversations, Normal),
+            (Anonymous, ScheduledWrite, Refused),
+            (Anonymous, ScheduledRead, Neutral),
             (Anonymous, WhoIAm, Neutral),
             (Anonymous, Preferences, Neutral),
             (Anonymous, RelationshipsRead, Neutral),

@@ -195,10 +195,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/trends/links", web::get().to(public_empty))
         .route("/api/v1/suggestions", web::get().to(empty_list_authed))
         .route("/api/v2/suggestions", web::get().to(empty_list_authed))
-        .route(
-            "/api/v1/scheduled_statuses",
-            web::get().to(empty_list_authed),
-        )
         .route("/api/v1/featured_tags", web::get().to(empty_list_authed))
         .route("/api/v1/endorsements", web::get().to(empty_list_authed));
 }

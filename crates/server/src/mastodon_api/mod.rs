@@ -11,6 +11,7 @@ pub mod instance;
 pub mod keepings;
 pub mod lists;
 pub mod notifications;
+pub mod scheduled;
 pub mod sealed;
 pub mod search;
 pub mod statuses;
@@ -112,6 +113,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     keepings::routes(cfg);
     filters::routes(cfg);
     conversations::routes(cfg);
+    scheduled::routes(cfg);
     lists::routes(cfg);
     instance::routes(cfg);
 }

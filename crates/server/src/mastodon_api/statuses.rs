@@ -191,11 +191,6 @@ async fn create(
             "Validation failed: poll polls are not supported yet",
         ));
     }
-    if p.scheduled_at.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Err(ApiError::unprocessable(
-            "Validation failed: scheduled_at scheduled posts are not supported yet",
-        ));
-    }
     let visibility = parse_visibility(&p.visibility)?;
     let key = req
         .headers()
@@ -203,6 +198,25 @@ async fn create(
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty() && k.len() <= 256)
         .map(str::to_owned);
+    if let Some(at) = p.scheduled_at.as_deref().filter(|s| !s.is_empty()) {
+        let Poster::Face(face) = &poster else {
+            return Err(ApiError::unprocessable(
+                "Validation failed: scheduled_at anonymous posts cannot be scheduled (when one is due, no one holds the key it needs)",
+            ));
+        };
+        auth.answer(super::access::Group::ScheduledWrite, "write:statuses")?;
+        let params = guise_core::scheduled::Params {
+            text: p.status.unwrap_or_default(),
+            spoiler_text: p.spoiler_text.unwrap_or_default(),
+            sensitive: p.sensitive,
+            visibility: visibility.map(|v| v.as_str().to_owned()),
+            language: p.language,
+            in_reply_to_id: reply_id(&p.in_reply_to_id)?,
+            application_id: None,
+            idempotency: key,
+        };
+        return super::scheduled::schedule(&state, &mut conn, face, at, params).await;
+    }
     let new = NewStatus {
         id: None,
         text: p.status.unwrap_or_default(),
