@@ -6,6 +6,7 @@
 //! Core knows nothing of HTTP, of the Mastodon API's JSON, or of ActivityPub.
 
 pub mod accounts;
+pub mod announcements;
 pub mod announcer;
 pub mod anon;
 pub mod clock;

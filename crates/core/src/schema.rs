@@ -481,6 +481,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    announcement_reactions (announcement_id, identity_id, name) {
+        announcement_id -> Int8,
+        identity_id -> Int8,
+        name -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -529,4 +537,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     scheduled_statuses,
     announcements,
     announcement_dismissals,
+    announcement_reactions,
 );

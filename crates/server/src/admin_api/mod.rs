@@ -151,6 +151,100 @@ async fn delete_status(
     Ok(ok(&json!({})))
 }
 
+// Announcements.
+
+#[derive(Deserialize)]
+struct AnnouncementParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    text: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    starts_at: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    ends_at: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    all_day: Option<bool>,
+}
+
+fn announcement_input(
+    p: AnnouncementParams,
+) -> ApiResult<guise_core::announcements::AnnouncementInput> {
+    let time = |v: Option<String>, field: &str| -> ApiResult<_> {
+        match v.as_deref().filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => crate::mastodon_api::scheduled::parse_time(s, field).map(Some),
+        }
+    };
+    Ok(guise_core::announcements::AnnouncementInput {
+        text: p.text.unwrap_or_default(),
+        starts_at: time(p.starts_at, "starts_at")?,
+        ends_at: time(p.ends_at, "ends_at")?,
+        all_day: p.all_day.unwrap_or(false),
+    })
+}
+
+async fn announcements(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    staff(&state, &auth, "admin:read").await?;
+    let mut conn = state.db.conn().await?;
+    let all = guise_core::announcements::all(&mut conn).await?;
+    let out: Vec<_> = all
+        .iter()
+        .map(|a| crate::mastodon_api::announcements::announcement_json(&state, a, None, &[]))
+        .collect();
+    Ok(ok(&out))
+}
+
+async fn announce(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<AnnouncementParams>,
+) -> ApiResult<HttpResponse> {
+    staff(&state, &auth, "admin:write").await?;
+    let input = announcement_input(p)?;
+    let mut conn = state.db.conn().await?;
+    let a = guise_core::announcements::create(&mut conn, state.clock.as_ref(), &input).await?;
+    Ok(ok(&crate::mastodon_api::announcements::announcement_json(
+        &state,
+        &a,
+        None,
+        &[],
+    )))
+}
+
+async fn change_announcement(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<AnnouncementParams>,
+) -> ApiResult<HttpResponse> {
+    staff(&state, &auth, "admin:write").await?;
+    let input = announcement_input(p)?;
+    let mut conn = state.db.conn().await?;
+    let a = guise_core::announcements::update(
+        &mut conn,
+        state.clock.as_ref(),
+        parse_id(&path)?,
+        &input,
+    )
+    .await?;
+    Ok(ok(&crate::mastodon_api::announcements::announcement_json(
+        &state,
+        &a,
+        None,
+        &[],
+    )))
+}
+
+async fn withdraw_announcement(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    staff(&state, &auth, "admin:write").await?;
+    let mut conn = state.db.conn().await?;
+    guise_core::announcements::delete(&mut conn, parse_id(&path)?).await?;
+    Ok(ok(&json!({})))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/admin/accounts/{id}/action", web::post().to(action))
         .route(
@@ -170,4 +264,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/admin/guise/real_names/{id}/reject",
             web::post().to(reject),
         );
+    cfg.route(
+        "/api/v1/admin/guise/announcements",
+        web::get().to(announcements),
+    )
+    .route(
+        "/api/v1/admin/guise/announcements",
+        web::post().to(announce),
+    )
+    .route(
+        "/api/v1/admin/guise/announcements/{id}",
+        web::put().to(change_announcement),
+    )
+    .route(
+        "/api/v1/admin/guise/announcements/{id}",
+        web::delete().to(withdraw_announcement),
+    );
 }

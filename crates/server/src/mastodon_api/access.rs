@@ -65,6 +65,8 @@ pub enum Group {
     Conversations,
     ScheduledRead,
     ScheduledWrite,
+    Announcements,
+    AnnouncementReactions,
 }
 
 use Answer::*;
@@ -99,6 +101,8 @@ impl Group {
         Conversations,
         ScheduledRead,
         ScheduledWrite,
+        Announcements,
+        AnnouncementReactions,
     ];
 
     /// The endpoints of the group, for the table in docs/api.md.
@@ -133,6 +137,8 @@ impl Group {
             Conversations => "`GET conversations`, `POST conversations/:id/read`, `DELETE conversations/:id`",
             ScheduledRead => "`GET scheduled_statuses`, `scheduled_statuses/:id`",
             ScheduledWrite => "`POST statuses` with `scheduled_at`; `PUT`, `DELETE scheduled_statuses/:id`",
+            Announcements => "`GET announcements`, `POST announcements/:id/dismiss`",
+            AnnouncementReactions => "`PUT`, `DELETE announcements/:id/reactions/:name`",
         }
     }
 
@@ -150,6 +156,9 @@ impl Group {
             ) => "empty",
             (Conversations, TokenKind::Anonymous) => {
                 "its anonymous faces'; what it read under `k_anon`, not in the database"
+            }
+            (Announcements, TokenKind::Anonymous) => {
+                "dismissals under `k_anon`, not in the database"
             }
             (Markers, TokenKind::Anonymous | TokenKind::All) => {
                 "under `k_anon`, not in the database"
@@ -174,9 +183,19 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
             WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists
             | ListsRead | TagsRead | FiltersRead | ScheduledRead => Neutral,
             Posting | Favouriting | FavouritesList | Notifications | HomeTimeline => Normal,
-            Markers | Conversations => Sealed,
-            ProfileEdits | Reblogging | Bookmarking | Pinning | ThreadMutes | RelationsWrite
-            | Reports | ListsWrite | TagsWrite | FiltersWrite | ScheduledWrite => Refused,
+            Markers | Conversations | Announcements => Sealed,
+            ProfileEdits
+            | Reblogging
+            | Bookmarking
+            | Pinning
+            | ThreadMutes
+            | RelationsWrite
+            | Reports
+            | ListsWrite
+            | TagsWrite
+            | FiltersWrite
+            | ScheduledWrite
+            | AnnouncementReactions => Refused,
         },
     }
 }
@@ -253,6 +272,8 @@ mod tests {
             (All, Conversations, Normal),
             (Anonymous, ScheduledWrite, Refused),
             (Anonymous, ScheduledRead, Neutral),
+            (Anonymous, Announcements, Sealed),
+            (Anonymous, AnnouncementReactions, Refused),
             (Anonymous, WhoIAm, Neutral),
             (Anonymous, Preferences, Neutral),
             (Anonymous, RelationshipsRead, Neutral),

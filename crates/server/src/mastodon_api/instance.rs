@@ -188,7 +188,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/instance/extended_description",
             web::get().to(extended_description),
         )
-        .route("/api/v1/announcements", web::get().to(empty_list_authed))
         .route("/api/v1/trends", web::get().to(public_empty))
         .route("/api/v1/trends/tags", web::get().to(public_empty))
         .route("/api/v1/trends/statuses", web::get().to(public_empty))

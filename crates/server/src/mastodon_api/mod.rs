@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod announcements;
 pub mod apps;
 pub mod conversations;
 pub mod faces;
@@ -114,6 +115,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     filters::routes(cfg);
     conversations::routes(cfg);
     scheduled::routes(cfg);
+    announcements::routes(cfg);
     lists::routes(cfg);
     instance::routes(cfg);
 }
