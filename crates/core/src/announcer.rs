@@ -7,10 +7,10 @@
 use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::CoreResult;
+use crate::events::{self, DomainEvent};
 use crate::id::Id;
 use crate::models::{Identity, Status};
 use crate::schema::{identities, statuses};
-use crate::statuses::outbox;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use guise_policy::{Tier, Visibility};
@@ -105,12 +105,6 @@ pub(crate) async fn boost(
         ))
         .execute(conn)
         .await?;
-    outbox(
-        conn,
-        clock,
-        "reblog.created",
-        serde_json::json!({ "status_id": id.to_string() }),
-    )
-    .await?;
+    events::record(conn, clock, DomainEvent::ReblogCreated { reblog: id }).await?;
     Ok(())
 }

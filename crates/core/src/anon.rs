@@ -444,15 +444,15 @@ pub async fn run_due_deletions(
                 diesel::delete(statuses::table.find(status_id))
                     .execute(conn)
                     .await?;
-                st::outbox(
+                crate::events::record(
                     conn,
                     clock,
-                    "status.deleted",
-                    serde_json::json!({
-                        "status_id": status_id.to_string(),
-                        "identity_id": post.identity_id.to_string(),
-                        "addressed": addressed,
-                    }),
+                    crate::events::DomainEvent::StatusDeleted {
+                        status: status_id,
+                        author: post.identity_id,
+                        addressed,
+                        by_moderator: false,
+                    },
                 )
                 .await?;
                 let face = crate::accounts::get_identity(conn, post.identity_id).await?;

@@ -6,10 +6,10 @@ use crate::accounts::{faces_of, get_identity, insert_local_identity, Username};
 use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult};
+use crate::events::{self, DomainEvent};
 use crate::id::Id;
 use crate::models::Identity;
 use crate::schema::identities;
-use crate::statuses::outbox;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use guise_policy::Tier;
@@ -336,13 +336,7 @@ pub async fn update_profile(
                 .execute(conn)
                 .await?;
         }
-        outbox(
-            conn,
-            clock,
-            "face.updated",
-            serde_json::json!({ "identity_id": id.to_string() }),
-        )
-        .await?;
+        events::record(conn, clock, DomainEvent::FaceUpdated { face: id }).await?;
         Ok(())
     })
     .await
@@ -400,24 +394,20 @@ pub(crate) async fn tombstone(
         )
         .load(conn)
         .await?;
-    let remote: Vec<String> = identities::table
+    let remote: Vec<i64> = identities::table
         .filter(identities::id.eq_any(&followers))
         .filter(identities::domain.is_not_null())
         .select(identities::id)
         .load::<i64>(conn)
-        .await?
-        .into_iter()
-        .map(|i| i.to_string())
-        .collect();
-    outbox(
+        .await?;
+    events::record_at(
         conn,
         clock,
-        "face.deleted",
-        serde_json::json!({
-            "identity_id": face_id.to_string(),
-            "addressed": remote,
-            "not_before": not_before.map(|t| t.to_rfc3339()),
-        }),
+        DomainEvent::FaceDeleted {
+            face: face_id,
+            addressed: remote,
+        },
+        not_before,
     )
     .await?;
     diesel::delete(statuses::table.filter(statuses::identity_id.eq(face_id)))
@@ -498,13 +488,7 @@ pub async fn decide_real_name(
             ))
             .execute(conn)
             .await?;
-        outbox(
-            conn,
-            clock,
-            "face.updated",
-            serde_json::json!({ "identity_id": face_id.to_string() }),
-        )
-        .await?;
+        events::record(conn, clock, DomainEvent::FaceUpdated { face: face_id }).await?;
         Ok(())
     })
     .await?;

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod conversations;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod faces;
 pub mod filters;
 pub mod id;

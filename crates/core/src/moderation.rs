@@ -5,9 +5,10 @@
 use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult};
+use crate::events::{self, DomainEvent};
 use crate::models::{Identity, Status};
 use crate::schema::{identities, statuses};
-use crate::statuses::{get_status, outbox};
+use crate::statuses::get_status;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
@@ -23,18 +24,12 @@ pub async fn set_suspended(
             .set(identities::suspended.eq(suspended))
             .execute(conn)
             .await?;
-        let kind = if suspended {
-            "face.suspended"
+        let event = if suspended {
+            DomainEvent::FaceSuspended { face: face_id }
         } else {
-            "face.unsuspended"
+            DomainEvent::FaceUnsuspended { face: face_id }
         };
-        outbox(
-            conn,
-            clock,
-            kind,
-            serde_json::json!({ "identity_id": face_id.to_string() }),
-        )
-        .await?;
+        events::record(conn, clock, event).await?;
         Ok(())
     })
     .await?;
@@ -51,12 +46,18 @@ pub async fn delete_status(
     let author = status.identity_id;
     let addressed = crate::statuses::addressed_by(conn, &status).await?;
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        diesel::delete(statuses::table.find(status_id)).execute(conn).await?;
-        outbox(
+        diesel::delete(statuses::table.find(status_id))
+            .execute(conn)
+            .await?;
+        events::record(
             conn,
             clock,
-            "status.deleted",
-            serde_json::json!({ "status_id": status_id.to_string(), "identity_id": author.to_string(), "by": "moderator", "addressed": addressed }),
+            DomainEvent::StatusDeleted {
+                status: status_id,
+                author,
+                addressed,
+                by_moderator: true,
+            },
         )
         .await?;
         Ok(())

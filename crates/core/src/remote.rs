@@ -4,10 +4,11 @@
 use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult};
+use crate::events::{self, DomainEvent};
 use crate::id::Id;
 use crate::models::Identity;
 use crate::schema::{identities, inbox_seen};
-use crate::statuses::{notify, outbox};
+use crate::statuses::notify;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use guise_policy::Tier;
@@ -211,7 +212,11 @@ pub async fn follow(
         match answer {
             FollowAnswer::Accepted => {
                 diesel::insert_into(follows::table)
-                    .values((follows::id.eq(Id::generate(now).get()), follows::identity_id.eq(f.id), follows::target_identity_id.eq(t.id)))
+                    .values((
+                        follows::id.eq(Id::generate(now).get()),
+                        follows::identity_id.eq(f.id),
+                        follows::target_identity_id.eq(t.id),
+                    ))
                     .on_conflict_do_nothing()
                     .execute(conn)
                     .await?;
@@ -219,7 +224,12 @@ pub async fn follow(
             }
             FollowAnswer::Pending => {
                 diesel::insert_into(follow_requests::table)
-                    .values((follow_requests::id.eq(Id::generate(now).get()), follow_requests::identity_id.eq(f.id), follow_requests::target_identity_id.eq(t.id), follow_requests::uri.eq(Some(&activity))))
+                    .values((
+                        follow_requests::id.eq(Id::generate(now).get()),
+                        follow_requests::identity_id.eq(f.id),
+                        follow_requests::target_identity_id.eq(t.id),
+                        follow_requests::uri.eq(Some(&activity)),
+                    ))
                     .on_conflict_do_nothing()
                     .execute(conn)
                     .await?;
@@ -228,12 +238,15 @@ pub async fn follow(
             FollowAnswer::Rejected => {}
         }
         if answer != FollowAnswer::Pending {
-            let kind = if answer == FollowAnswer::Accepted { "remote_follow.accepted" } else { "remote_follow.rejected" };
-            outbox(
+            events::record(
                 conn,
                 clock,
-                kind,
-                serde_json::json!({ "from": t.id.to_string(), "to": f.id.to_string(), "activity": activity }),
+                DomainEvent::FollowAnswered {
+                    local: t.id,
+                    remote: f.id,
+                    activity: Some(activity),
+                    accepted: answer == FollowAnswer::Accepted,
+                },
             )
             .await?;
         }

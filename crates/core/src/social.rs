@@ -7,10 +7,11 @@ use crate::accounts::get_identity;
 use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult};
+use crate::events::{self, DomainEvent};
 use crate::id::Id;
 use crate::models::{Identity, Notification, Status};
 use crate::schema::{blocks, favourites, follow_requests, follows, mutes, notifications, statuses};
-use crate::statuses::{notify, outbox, visible_status};
+use crate::statuses::{notify, visible_status};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -95,11 +96,14 @@ pub async fn follow(
                 .await?;
             notify(conn, clock, &target_c, me_c.id, "follow", None).await?;
         }
-        outbox(
+        events::record(
             conn,
             clock,
-            "follow.created",
-            serde_json::json!({ "from": me_c.id.to_string(), "to": target_c.id.to_string(), "edge": edge.to_string() }),
+            DomainEvent::FollowCreated {
+                from: me_c.id,
+                to: target_c.id,
+                edge,
+            },
         )
         .await?;
         Ok(())
@@ -160,12 +164,15 @@ pub async fn unfollow(
             .await?,
         );
         crate::lists::forget_member(conn, me_id, target_id).await?;
-        if let Some(edge) = <[i64]>::first(&gone) {
-            outbox(
+        if let Some(&edge) = <[i64]>::first(&gone) {
+            events::record(
                 conn,
                 clock,
-                "follow.deleted",
-                serde_json::json!({ "from": me_id.to_string(), "to": target_id.to_string(), "edge": edge.to_string() }),
+                DomainEvent::FollowDeleted {
+                    from: me_id,
+                    to: target_id,
+                    edge,
+                },
             )
             .await?;
         }
@@ -216,16 +223,15 @@ pub async fn answer_follow_request(
                 .await?;
             notify(conn, clock, &me_c, req_c.id, "follow", None).await?;
         }
-        let kind = if accept {
-            "follow.accepted"
-        } else {
-            "follow.rejected"
-        };
-        outbox(
+        events::record(
             conn,
             clock,
-            kind,
-            serde_json::json!({ "from": req_c.id.to_string(), "to": me_c.id.to_string(), "activity": uri }),
+            DomainEvent::FollowAnswered {
+                local: me_c.id,
+                remote: req_c.id,
+                activity: uri,
+                accepted: accept,
+            },
         )
         .await?;
         Ok(())
@@ -273,11 +279,14 @@ pub async fn block(
             .execute(conn)
             .await?;
         if n > 0 {
-            outbox(
+            events::record(
                 conn,
                 clock,
-                "block.created",
-                serde_json::json!({ "from": a.to_string(), "to": b.to_string(), "edge": edge.to_string() }),
+                DomainEvent::BlockCreated {
+                    from: a,
+                    to: b,
+                    edge,
+                },
             )
             .await?;
         }
@@ -302,12 +311,15 @@ pub async fn unblock(
         .returning(blocks::id)
         .get_results(conn)
         .await?;
-        if let Some(edge) = <[i64]>::first(&gone) {
-            outbox(
+        if let Some(&edge) = <[i64]>::first(&gone) {
+            events::record(
                 conn,
                 clock,
-                "block.deleted",
-                serde_json::json!({ "from": a.to_string(), "to": b.to_string(), "edge": edge.to_string() }),
+                DomainEvent::BlockDeleted {
+                    from: a,
+                    to: b,
+                    edge,
+                },
             )
             .await?;
         }
@@ -546,13 +558,26 @@ pub async fn favourite(
     let edge = Id::generate(now).get();
     conn.transaction::<_, CoreError, _>(async move |conn| {
         let n = diesel::insert_into(favourites::table)
-            .values((favourites::id.eq(edge), favourites::identity_id.eq(me_id), favourites::status_id.eq(status_id)))
+            .values((
+                favourites::id.eq(edge),
+                favourites::identity_id.eq(me_id),
+                favourites::status_id.eq(status_id),
+            ))
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
         if n > 0 {
             notify(conn, clock, &author, me_id, "favourite", Some(status_id)).await?;
-            outbox(conn, clock, "favourite.created", serde_json::json!({ "from": me_id.to_string(), "status_id": status_id.to_string(), "edge": edge.to_string() })).await?;
+            events::record(
+                conn,
+                clock,
+                DomainEvent::FavouriteCreated {
+                    from: me_id,
+                    status: status_id,
+                    edge,
+                },
+            )
+            .await?;
         }
         Ok(())
     })
@@ -569,10 +594,14 @@ pub async fn unfavourite(
     let status = visible_status(conn, Some(me.id), status_id).await?;
     let me_id = me.id;
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let gone: Vec<i64> = diesel::delete(favourites::table.filter(favourites::identity_id.eq(me_id)).filter(favourites::status_id.eq(status_id)))
-            .returning(favourites::id)
-            .get_results(conn)
-            .await?;
+        let gone: Vec<i64> = diesel::delete(
+            favourites::table
+                .filter(favourites::identity_id.eq(me_id))
+                .filter(favourites::status_id.eq(status_id)),
+        )
+        .returning(favourites::id)
+        .get_results(conn)
+        .await?;
         if let Some(edge) = <[i64]>::first(&gone) {
             diesel::delete(
                 notifications::table
@@ -582,7 +611,16 @@ pub async fn unfavourite(
             )
             .execute(conn)
             .await?;
-            outbox(conn, clock, "favourite.deleted", serde_json::json!({ "from": me_id.to_string(), "status_id": status_id.to_string(), "edge": edge.to_string() })).await?;
+            events::record(
+                conn,
+                clock,
+                DomainEvent::FavouriteDeleted {
+                    from: me_id,
+                    status: status_id,
+                    edge: *edge,
+                },
+            )
+            .await?;
         }
         Ok(())
     })
@@ -647,13 +685,7 @@ pub async fn reblog(
             .get_result(conn)
             .await?;
         notify(conn, clock, &author, me_id, "reblog", Some(target_id)).await?;
-        outbox(
-            conn,
-            clock,
-            "reblog.created",
-            serde_json::json!({ "status_id": id.to_string() }),
-        )
-        .await?;
+        events::record(conn, clock, DomainEvent::ReblogCreated { reblog: id }).await?;
         Ok(row)
     })
     .await
@@ -692,11 +724,14 @@ pub async fn unreblog(
             .await?;
         }
         for g in gone {
-            outbox(
+            events::record(
                 conn,
                 clock,
-                "reblog.deleted",
-                serde_json::json!({ "status_id": g.to_string(), "identity_id": me_id.to_string(), "author_id": target_author.to_string() }),
+                DomainEvent::ReblogDeleted {
+                    reblog: g,
+                    booster: me_id,
+                    author: target_author,
+                },
             )
             .await?;
         }

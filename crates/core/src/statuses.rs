@@ -8,6 +8,7 @@ use crate::accounts::{find_identity_by_acct, identities_by_ids};
 use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult, OptionalExt};
+use crate::events::{self, DomainEvent};
 use crate::id::Id;
 use crate::models::{Identity, Status, StatusEdit};
 use crate::schema::{
@@ -209,26 +210,6 @@ pub(crate) async fn notify(
     Ok(())
 }
 
-pub async fn outbox(
-    conn: &mut DbConn,
-    clock: &dyn Clock,
-    kind: &str,
-    payload: serde_json::Value,
-) -> CoreResult<()> {
-    use crate::schema::outbox_events;
-    let now = clock.now();
-    diesel::insert_into(outbox_events::table)
-        .values((
-            outbox_events::id.eq(Id::generate(now).get()),
-            outbox_events::kind.eq(kind),
-            outbox_events::payload.eq(payload),
-            outbox_events::created_at.eq(now),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 pub async fn get_status(conn: &mut DbConn, id: i64) -> CoreResult<Status> {
     statuses::table
         .find(id)
@@ -417,13 +398,7 @@ pub async fn publish(
                 .execute(conn)
                 .await?;
         }
-        outbox(
-            conn,
-            clock,
-            "status.created",
-            serde_json::json!({ "status_id": id.to_string() }),
-        )
-        .await?;
+        events::record(conn, clock, DomainEvent::StatusCreated { status: id }).await?;
         Ok(status)
     })
     .await
@@ -540,13 +515,7 @@ pub async fn edit(
                 notify(conn, clock, m, author_id, "mention", Some(id)).await?;
             }
         }
-        outbox(
-            conn,
-            clock,
-            "status.updated",
-            serde_json::json!({ "status_id": id.to_string() }),
-        )
-        .await?;
+        events::record(conn, clock, DomainEvent::StatusUpdated { status: id }).await?;
         Ok(status)
     })
     .await
@@ -564,14 +533,14 @@ pub async fn history(conn: &mut DbConn, status: &Status) -> CoreResult<Vec<Statu
 /// Who a status addressed besides followers (its mentions, the replied-to
 /// face), as the ids a `status.deleted` event keeps: they go with the row,
 /// and the Delete must still reach them.
-pub async fn addressed_by(conn: &mut DbConn, status: &Status) -> CoreResult<Vec<String>> {
+pub async fn addressed_by(conn: &mut DbConn, status: &Status) -> CoreResult<Vec<i64>> {
     let mut addressed: Vec<i64> = mentions::table
         .filter(mentions::status_id.eq(status.id))
         .select(mentions::identity_id)
         .load(conn)
         .await?;
     addressed.extend(status.in_reply_to_identity_id);
-    Ok(addressed.iter().map(i64::to_string).collect())
+    Ok(addressed)
 }
 
 /// Deletes the author's own status (and the reblogs of it).
@@ -588,12 +557,18 @@ pub async fn delete(
     let author_id = author.id;
     let addressed = addressed_by(conn, &status).await?;
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        diesel::delete(statuses::table.find(id)).execute(conn).await?;
-        outbox(
+        diesel::delete(statuses::table.find(id))
+            .execute(conn)
+            .await?;
+        events::record(
             conn,
             clock,
-            "status.deleted",
-            serde_json::json!({ "status_id": id.to_string(), "identity_id": author_id.to_string(), "addressed": addressed }),
+            DomainEvent::StatusDeleted {
+                status: id,
+                author: author_id,
+                addressed,
+                by_moderator: false,
+            },
         )
         .await?;
         Ok(())

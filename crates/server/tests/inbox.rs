@@ -184,7 +184,7 @@ async fn a_signed_follow_is_accepted_once_and_undone() {
     // The Accept to send back is queued with the Follow's id.
     assert!(t.dump().await["outbox_events"]
         .iter()
-        .any(|e| e.contains("remote_follow.accepted") && e.contains("/follows/1")));
+        .any(|e| e.contains("follow.accepted") && e.contains("/follows/1")));
     let undo = json!({ "id": format!("{}/undo/1", r.actor), "type": "Undo", "actor": r.actor,
                        "object": { "id": format!("{}/follows/1", r.actor), "type": "Follow", "actor": r.actor, "object": "https://guise.test/users/alice" } })
         .to_string();
@@ -213,7 +213,7 @@ async fn anonymous_faces_refuse_follows() {
         .is_empty());
     assert!(t.dump().await["outbox_events"]
         .iter()
-        .any(|e| e.contains("remote_follow.rejected")));
+        .any(|e| e.contains("follow.rejected")));
 }
 
 #[actix_web::test]
@@ -877,7 +877,7 @@ async fn a_blocked_remote_cannot_follow_again() {
     assert!(followers(&t, &alice).await.is_empty());
     assert!(t.dump().await["outbox_events"]
         .iter()
-        .any(|e| e.contains("remote_follow.rejected") && e.contains("/follows/2")));
+        .any(|e| e.contains("follow.rejected") && e.contains("/follows/2")));
 }
 
 #[actix_web::test]
