@@ -89,6 +89,31 @@ impl Server {
         }
     }
 
+    /// Another `guise serve` process on the same database (a second
+    /// process of one instance, as behind a load balancer): same domain,
+    /// its own port.
+    pub fn start_sharing(other: &Server, extra_env: &[(&str, &str)]) -> Server {
+        let ip = other
+            .addr
+            .rsplit_once(':')
+            .map(|(ip, _)| ip)
+            .unwrap_or("127.0.0.1");
+        let addr = format!("{ip}:{}", free_port(ip));
+        let mut env: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.push(("GUISE_DOMAIN".into(), other.addr.clone()));
+        let child = Self::spawn(&addr, &other.db_url, &env, None);
+        Server {
+            child,
+            url: format!("http://{addr}"),
+            db_url: other.db_url.clone(),
+            addr,
+            env,
+        }
+    }
+
     fn spawn(
         addr: &str,
         db_url: &str,

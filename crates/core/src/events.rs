@@ -96,6 +96,50 @@ pub enum DomainEvent {
         status: i64,
         edge: i64,
     },
+    /// A face was notified (stream only: nothing federates).
+    NotificationCreated {
+        notification: i64,
+        face: i64,
+    },
+    /// A remote post arrived (stream only).
+    RemoteStatusCreated {
+        status: i64,
+    },
+    /// A remote post was edited (stream only).
+    RemoteStatusUpdated {
+        status: i64,
+    },
+    /// A remote post was deleted (stream only; its row is gone).
+    RemoteStatusDeleted {
+        status: i64,
+        author: i64,
+    },
+    /// A face's filters changed (stream only).
+    FiltersChanged {
+        face: i64,
+    },
+}
+
+/// The kinds that go to live streams: one pub/sub channel each.
+pub const STREAM_KINDS: &[&str] = &[
+    "status.created",
+    "status.updated",
+    "status.deleted",
+    "reblog.created",
+    "reblog.deleted",
+    "notification.created",
+    "remote_status.created",
+    "remote_status.updated",
+    "remote_status.deleted",
+    "filters.changed",
+];
+
+/// Where a recorded event goes: the outbox (federation), the stream queue
+/// (live clients), or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routes {
+    pub federates: bool,
+    pub streams: bool,
 }
 
 /// A recorded event: its id, what it says, and when it may first go out.
@@ -153,7 +197,42 @@ impl DomainEvent {
             BlockDeleted { .. } => "block.deleted",
             FavouriteCreated { .. } => "favourite.created",
             FavouriteDeleted { .. } => "favourite.deleted",
+            NotificationCreated { .. } => "notification.created",
+            RemoteStatusCreated { .. } => "remote_status.created",
+            RemoteStatusUpdated { .. } => "remote_status.updated",
+            RemoteStatusDeleted { .. } => "remote_status.deleted",
+            FiltersChanged { .. } => "filters.changed",
         }
+    }
+
+    /// Where it goes. Every kind says so here, so a new one cannot be
+    /// forgotten by either reader.
+    pub fn routes(&self) -> Routes {
+        use DomainEvent::*;
+        let (federates, streams) = match self {
+            StatusCreated { .. }
+            | StatusUpdated { .. }
+            | StatusDeleted { .. }
+            | ReblogCreated { .. }
+            | ReblogDeleted { .. } => (true, true),
+            FaceUpdated { .. }
+            | FaceSuspended { .. }
+            | FaceUnsuspended { .. }
+            | FaceDeleted { .. }
+            | FollowCreated { .. }
+            | FollowDeleted { .. }
+            | FollowAnswered { .. }
+            | BlockCreated { .. }
+            | BlockDeleted { .. }
+            | FavouriteCreated { .. }
+            | FavouriteDeleted { .. } => (true, false),
+            NotificationCreated { .. }
+            | RemoteStatusCreated { .. }
+            | RemoteStatusUpdated { .. }
+            | RemoteStatusDeleted { .. }
+            | FiltersChanged { .. } => (false, true),
+        };
+        Routes { federates, streams }
     }
 
     /// The stored payload.
@@ -208,6 +287,16 @@ impl DomainEvent {
             FavouriteCreated { from, status, edge } | FavouriteDeleted { from, status, edge } => {
                 json!({ "from": s(*from), "status_id": s(*status), "edge": s(*edge) })
             }
+            NotificationCreated { notification, face } => {
+                json!({ "notification_id": s(*notification), "identity_id": s(*face) })
+            }
+            RemoteStatusCreated { status } | RemoteStatusUpdated { status } => {
+                json!({ "status_id": s(*status) })
+            }
+            RemoteStatusDeleted { status, author } => {
+                json!({ "status_id": s(*status), "identity_id": s(*author) })
+            }
+            FiltersChanged { face } => json!({ "identity_id": s(*face) }),
         }
     }
 
@@ -298,12 +387,31 @@ impl DomainEvent {
                 status: id(p, "status_id")?,
                 edge: edge(),
             },
+            "notification.created" => NotificationCreated {
+                notification: id(p, "notification_id")?,
+                face: id(p, "identity_id")?,
+            },
+            "remote_status.created" => RemoteStatusCreated {
+                status: id(p, "status_id")?,
+            },
+            "remote_status.updated" => RemoteStatusUpdated {
+                status: id(p, "status_id")?,
+            },
+            "remote_status.deleted" => RemoteStatusDeleted {
+                status: id(p, "status_id")?,
+                author: id(p, "identity_id")?,
+            },
+            "filters.changed" => FiltersChanged {
+                face: id(p, "identity_id")?,
+            },
             _ => return None,
         })
     }
 }
 
-/// Records `event` in the caller's transaction, to go out now.
+/// Records `event` in the caller's transaction, to go out now: into the
+/// outbox for the delivery worker, the stream queue for live clients, or
+/// both, as `DomainEvent::routes` says.
 pub async fn record(conn: &mut DbConn, clock: &dyn Clock, event: DomainEvent) -> CoreResult<()> {
     record_at(conn, clock, event, None).await
 }
@@ -315,8 +423,22 @@ pub async fn record_at(
     event: DomainEvent,
     not_before: Option<DateTime<Utc>>,
 ) -> CoreResult<()> {
-    use crate::schema::outbox_events;
+    use crate::schema::{outbox_events, stream_events};
+    let routes = event.routes();
     let now = clock.now();
+    if routes.streams {
+        diesel::insert_into(stream_events::table)
+            .values((
+                stream_events::id.eq(Id::generate(now).get()),
+                stream_events::kind.eq(event.kind()),
+                stream_events::payload.eq(event.payload()),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    if !routes.federates {
+        return Ok(());
+    }
     let mut payload = event.payload();
     if let (Some(t), Some(o)) = (not_before, payload.as_object_mut()) {
         o.insert("not_before".into(), Value::String(t.to_rfc3339()));
@@ -425,6 +547,17 @@ mod tests {
                 status: 36,
                 edge: 37,
             },
+            NotificationCreated {
+                notification: 38,
+                face: 39,
+            },
+            RemoteStatusCreated { status: 40 },
+            RemoteStatusUpdated { status: 41 },
+            RemoteStatusDeleted {
+                status: 42,
+                author: 43,
+            },
+            FiltersChanged { face: 44 },
         ]
     }
 
@@ -434,6 +567,17 @@ mod tests {
             assert_eq!(
                 DomainEvent::parse(e.kind(), &e.payload()),
                 Some(e.clone()),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_streamed_kind_has_its_channel() {
+        for e in every_kind() {
+            assert_eq!(
+                STREAM_KINDS.contains(&e.kind()),
+                e.routes().streams,
                 "{e:?}"
             );
         }

@@ -32,6 +32,7 @@ pub mod seal;
 pub mod secret;
 pub mod social;
 pub mod statuses;
+pub mod stream;
 pub mod text;
 pub mod timelines;
 

@@ -427,9 +427,31 @@ pub async fn store_note(
                 .execute(conn)
                 .await?;
         }
+        events::record(conn, clock, DomainEvent::RemoteStatusCreated { status: id }).await?;
         Ok(Some(status))
     })
     .await
+}
+
+/// Tells live streams that remote posts (or boosts) are gone.
+async fn streamed_gone(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    gone: &[i64],
+    author: i64,
+) -> CoreResult<()> {
+    for status in gone {
+        events::record(
+            conn,
+            clock,
+            DomainEvent::RemoteStatusDeleted {
+                status: *status,
+                author,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// How long a remote note's deletion is remembered.
@@ -446,13 +468,16 @@ pub async fn delete_note(
     uri: &str,
 ) -> CoreResult<bool> {
     use crate::schema::{remote_deleted, statuses};
-    let n = diesel::delete(
+    let gone: Vec<i64> = diesel::delete(
         statuses::table
             .filter(statuses::uri.eq(uri))
             .filter(statuses::identity_id.eq(author.id)),
     )
-    .execute(conn)
+    .returning(statuses::id)
+    .get_results(conn)
     .await?;
+    streamed_gone(conn, clock, &gone, author.id).await?;
+    let n = gone.len();
     diesel::insert_into(remote_deleted::table)
         .values((
             remote_deleted::uri_hash.eq(crate::media::url_hash(uri)),
@@ -596,6 +621,12 @@ pub async fn update_note(
                 notify(conn, clock, m, author_id, "mention", Some(old.id)).await?;
             }
         }
+        events::record(
+            conn,
+            clock,
+            DomainEvent::RemoteStatusUpdated { status: old.id },
+        )
+        .await?;
         Ok(true)
     })
     .await
@@ -633,7 +664,7 @@ pub async fn announce(
     let id = Id::generate(published.min(clock.now())).get();
     let (booster_id, target_id, uri) = (booster.id, target.id, announce_uri.to_owned());
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        diesel::insert_into(statuses::table)
+        let stored = diesel::insert_into(statuses::table)
             .values((
                 statuses::id.eq(id),
                 statuses::identity_id.eq(booster_id),
@@ -647,6 +678,9 @@ pub async fn announce(
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
+        if stored > 0 {
+            events::record(conn, clock, DomainEvent::RemoteStatusCreated { status: id }).await?;
+        }
         if author.is_local() {
             notify(conn, clock, &author, booster_id, "reblog", Some(target_id)).await?;
         }
@@ -659,34 +693,38 @@ pub async fn announce(
 /// boosted status's id, as some servers send).
 pub async fn undo_announce(
     conn: &mut DbConn,
+    clock: &dyn Clock,
     booster: &Identity,
     uri: &str,
     object: Option<&str>,
 ) -> CoreResult<bool> {
     use crate::schema::statuses;
-    let mut n = diesel::delete(
+    let mut gone: Vec<i64> = diesel::delete(
         statuses::table
             .filter(statuses::uri.eq(uri))
             .filter(statuses::identity_id.eq(booster.id))
             .filter(statuses::reblog_of_id.is_not_null()),
     )
-    .execute(conn)
+    .returning(statuses::id)
+    .get_results(conn)
     .await?;
-    if n == 0 {
+    if gone.is_empty() {
         if let Some(target) = match object {
             Some(o) => status_by_uri(conn, o).await?,
             None => None,
         } {
-            n = diesel::delete(
+            gone = diesel::delete(
                 statuses::table
                     .filter(statuses::identity_id.eq(booster.id))
                     .filter(statuses::reblog_of_id.eq(target.id)),
             )
-            .execute(conn)
+            .returning(statuses::id)
+            .get_results(conn)
             .await?;
         }
     }
-    Ok(n > 0)
+    streamed_gone(conn, clock, &gone, booster.id).await?;
+    Ok(!gone.is_empty())
 }
 
 /// A remote actor is gone (`Delete` of itself): its row goes, and with it its

@@ -228,6 +228,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    stream_events (id) {
+        id -> Int8,
+        kind -> Text,
+        payload -> Jsonb,
+    }
+}
+
+diesel::table! {
     sealed_index (slot) {
         slot -> Bytea,
         payload -> Bytea,
@@ -508,6 +516,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_tokens,
     idempotency_keys,
     outbox_events,
+    stream_events,
     sealed_index,
     sealed_idempotency,
     identity_stats,

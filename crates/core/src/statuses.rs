@@ -181,9 +181,10 @@ async fn insert_notification(
     if silenced {
         return Ok(());
     }
+    let id = Id::generate(now).get();
     diesel::insert_into(notifications::table)
         .values((
-            notifications::id.eq(Id::generate(now).get()),
+            notifications::id.eq(id),
             notifications::identity_id.eq(to),
             notifications::from_identity_id.eq(from),
             notifications::kind.eq(kind),
@@ -192,7 +193,15 @@ async fn insert_notification(
         ))
         .execute(conn)
         .await?;
-    Ok(())
+    events::record(
+        conn,
+        clock,
+        DomainEvent::NotificationCreated {
+            notification: id,
+            face: to,
+        },
+    )
+    .await
 }
 
 pub(crate) async fn notify(
@@ -690,6 +699,49 @@ pub async fn public_timeline(
          AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = $1 AND mu.target_identity_id = s.identity_id)";
     let scope = local.map(|l| if l { "local" } else { "remote" });
     run_paged(conn, paged(wh, page), viewer.unwrap_or(0), page, scope).await
+}
+
+/// Which of `viewers` (0 for a reader without a face) would find `status`
+/// in the public timelines — `public_timeline`'s rules, asked of one status
+/// for many readers at once (live streams).
+pub async fn public_readers(
+    conn: &mut DbConn,
+    status: i64,
+    viewers: &[i64],
+) -> CoreResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    if viewers.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::sql_query(
+        "SELECT v.id FROM unnest($2::bigint[]) AS v(id), statuses s
+          WHERE s.id = $1 AND s.visibility = 'public' AND s.reblog_of_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
+            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = v.id AND b.target_identity_id = s.identity_id)
+                                                     OR (b.identity_id = s.identity_id AND b.target_identity_id = v.id))
+            AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = v.id AND mu.target_identity_id = s.identity_id)",
+    )
+    .bind::<BigInt, _>(status)
+    .bind::<diesel::sql_types::Array<BigInt>, _>(viewers)
+    .load::<Row>(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.id)
+    .collect())
+}
+
+/// The hashtags of a status.
+pub async fn tags_of(conn: &mut DbConn, status: i64) -> CoreResult<Vec<String>> {
+    use crate::schema::status_tags;
+    Ok(status_tags::table
+        .filter(status_tags::status_id.eq(status))
+        .select(status_tags::name)
+        .load(conn)
+        .await?)
 }
 
 /// Statuses by hashtag, public only.

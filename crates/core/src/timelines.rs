@@ -219,3 +219,75 @@ async fn run(
     }
     Ok(ids)
 }
+
+/// Which of `readers` would find `status` in their home timeline — the same
+/// rules as `merged` (authors, visibility, boosts, replies, followed tags),
+/// asked of one status for many readers at once. For live streams: the
+/// cost is one query per status, whatever the number of readers.
+pub async fn home_readers(conn: &mut DbConn, status: i64, readers: &[i64]) -> CoreResult<Vec<i64>> {
+    if readers.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The page query's reader (`$1`) becomes each candidate in turn.
+    let authors = authors(&Source::Home).replace("$1", "v.id");
+    let vis = visible("followed").replace("$1", "v.id");
+    let sql = format!(
+        "SELECT v.id FROM unnest($2::bigint[]) AS v(id)
+          WHERE EXISTS (SELECT 1 FROM ({authors}) a JOIN statuses s ON s.identity_id = a.id
+                         WHERE s.id = $1 AND {vis})
+             OR EXISTS (SELECT 1 FROM followed_tags ft JOIN status_tags st ON st.name = ft.name
+                          JOIN statuses s ON s.id = st.status_id
+                         WHERE ft.identity_id = v.id AND st.status_id = $1
+                           AND s.visibility = 'public' AND s.reblog_of_id IS NULL
+                           AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
+                           AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = v.id AND b.target_identity_id = s.identity_id)
+                                                                    OR (b.identity_id = s.identity_id AND b.target_identity_id = v.id))
+                           AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = v.id AND mu.target_identity_id = s.identity_id))"
+    );
+    Ok(diesel::sql_query(sql)
+        .bind::<BigInt, _>(status)
+        .bind::<diesel::sql_types::Array<BigInt>, _>(readers)
+        .load::<IdRow>(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
+/// Which of `lists` would show `status` — the rules of `merged` for a list,
+/// each list read by its owner.
+pub async fn list_readers(conn: &mut DbConn, status: i64, lists: &[i64]) -> CoreResult<Vec<i64>> {
+    let mut out = Vec::new();
+    if lists.is_empty() {
+        return Ok(out);
+    }
+    for policy in ["followed", "list", "none"] {
+        let source = Source::List {
+            list_id: 0,
+            replies_policy: policy.into(),
+        };
+        let authors = authors(&source)
+            .replace("$1", "rl.identity_id")
+            .replace("$6", "rl.id");
+        let vis = visible(policy)
+            .replace("$1", "rl.identity_id")
+            .replace("$6", "rl.id");
+        let sql = format!(
+            "SELECT rl.id FROM lists rl
+              WHERE rl.id = ANY($2) AND rl.replies_policy = $3
+                AND EXISTS (SELECT 1 FROM ({authors}) a JOIN statuses s ON s.identity_id = a.id
+                             WHERE s.id = $1 AND {vis})"
+        );
+        out.extend(
+            diesel::sql_query(sql)
+                .bind::<BigInt, _>(status)
+                .bind::<diesel::sql_types::Array<BigInt>, _>(lists)
+                .bind::<diesel::sql_types::Text, _>(policy)
+                .load::<IdRow>(conn)
+                .await?
+                .into_iter()
+                .map(|r| r.id),
+        );
+    }
+    Ok(out)
+}

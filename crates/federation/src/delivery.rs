@@ -370,6 +370,12 @@ async fn expand(
                 }
             }
         }
+        // Live-client events never enter the outbox (`DomainEvent::routes`).
+        DomainEvent::NotificationCreated { .. }
+        | DomainEvent::RemoteStatusCreated { .. }
+        | DomainEvent::RemoteStatusUpdated { .. }
+        | DomainEvent::RemoteStatusDeleted { .. }
+        | DomainEvent::FiltersChanged { .. } => {}
     }
     Ok(out)
 }

@@ -137,7 +137,7 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
+pub(crate) async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
     let mut conn = state.db.conn().await?;
     let mut session = guise_core::oauth::session_by_token(&mut conn, state.clock.as_ref(), raw)
         .await?

@@ -310,7 +310,7 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                 }
                 "Announce" => {
                     let target = (!target.is_empty()).then_some(target.as_str());
-                    remote::undo_announce(&mut conn, sender, &object_id, target).await?;
+                    remote::undo_announce(&mut conn, clock, sender, &object_id, target).await?;
                 }
                 "Block" => {
                     if let Some(face) = local_face_by_url(state, &target).await? {
@@ -319,7 +319,7 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                 }
                 // An Undo naming only an id: the sender's boost, if it is one.
                 "" => {
-                    remote::undo_announce(&mut conn, sender, &object_id, None).await?;
+                    remote::undo_announce(&mut conn, clock, sender, &object_id, None).await?;
                 }
                 _ => {}
             }

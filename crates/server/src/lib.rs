@@ -14,6 +14,7 @@ pub mod mastodon_api;
 pub mod media_proxy;
 pub mod oauth;
 pub mod state;
+pub mod streaming;
 pub mod web;
 
 use actix_web::body::MessageBody;
@@ -53,6 +54,7 @@ pub fn app(
                 Ok(res)
             }
         })
+        .configure(streaming::endpoints::routes)
         .configure(mastodon_api::routes)
         .configure(admin_api::routes)
         .configure(oauth::routes)

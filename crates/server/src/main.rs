@@ -65,6 +65,7 @@ fn main() -> anyhow::Result<()> {
                 state.config.federation.key_pool_size,
             ));
             tokio::spawn(guise_server::jobs::run(state.clone()));
+            guise_server::streaming::start(&state, false);
             println!("guise worker running");
             guise_federation::delivery::run(
                 state.db.clone(),
@@ -208,6 +209,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.media_work(),
     ));
     tokio::spawn(guise_server::jobs::run(state.clone()));
+    guise_server::streaming::start(&state, true);
     let base = state.base_url.clone();
     let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))
         .workers(workers)

@@ -24,6 +24,8 @@ pub struct AppState {
     pub passwords: Arc<crate::guard::PasswordGuard>,
     /// Signs media proxy URLs: set from the instance key at start-up, else random.
     pub media_key: Arc<std::sync::OnceLock<[u8; 32]>>,
+    /// This process's live streams.
+    pub hub: Arc<crate::streaming::Hub>,
 }
 
 impl AppState {
@@ -58,7 +60,12 @@ impl AppState {
             clock.clone(),
             std::time::Duration::from_secs(60),
         ));
+        let hub = Arc::new(
+            crate::streaming::Hub::new(&config.redis.url, &config.instance.domain)
+                .map_err(|e| crate::limits::CounterError::other(e.to_string()))?,
+        );
         Ok(AppState {
+            hub,
             db,
             key_fetches,
             media_store,

@@ -938,7 +938,12 @@ async fn start_up_endpoints_answer_the_right_shape() {
     assert_eq!(v2.json["domain"], "guise.test");
     assert_eq!(v2.json["configuration"]["statuses"]["max_characters"], 500);
     assert_eq!(v2.json["api_versions"]["mastodon"], 2);
-    assert!(v2.json["configuration"]["urls"].get("streaming").is_none());
+    assert_eq!(
+        v2.json["configuration"]["urls"]["streaming"],
+        "wss://guise.test"
+    );
+    let v1 = t.get("/api/v1/instance", None).await;
+    assert_eq!(v1.json["urls"]["streaming_api"], "wss://guise.test");
     let ni = t.get("/.well-known/nodeinfo", None).await;
     assert_eq!(
         ni.json["links"][1]["href"],

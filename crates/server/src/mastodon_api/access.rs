@@ -67,6 +67,7 @@ pub enum Group {
     ScheduledWrite,
     Announcements,
     AnnouncementReactions,
+    Streaming,
 }
 
 use Answer::*;
@@ -103,6 +104,7 @@ impl Group {
         ScheduledWrite,
         Announcements,
         AnnouncementReactions,
+        Streaming,
     ];
 
     /// The endpoints of the group, for the table in docs/api.md.
@@ -139,6 +141,7 @@ impl Group {
             ScheduledWrite => "`POST statuses` with `scheduled_at`; `PUT`, `DELETE scheduled_statuses/:id`",
             Announcements => "`GET announcements`, `POST announcements/:id/dismiss`",
             AnnouncementReactions => "`PUT`, `DELETE announcements/:id/reactions/:name`",
+            Streaming => "`streaming` (WebSocket and server-sent events)",
         }
     }
 
@@ -167,6 +170,12 @@ impl Group {
             (Notifications, TokenKind::All) => "every face's",
             (Posting, TokenKind::All) => "any face, picked per post",
             (HomeTimeline, TokenKind::Anonymous) => "its own anonymous posts",
+            (Streaming, TokenKind::Anonymous) => {
+                "`user`: its anonymous faces' notifications and its own anonymous posts; no lists; held in memory only"
+            }
+            (Streaming, TokenKind::All) => {
+                "`user`: the first face's home and every face's notifications"
+            }
             (_, TokenKind::All) => "as the first face",
             _ => "",
         }
@@ -182,7 +191,9 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
         (TokenKind::Anonymous, g) => match g {
             WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists
             | ListsRead | TagsRead | FiltersRead | ScheduledRead => Neutral,
-            Posting | Favouriting | FavouritesList | Notifications | HomeTimeline => Normal,
+            Posting | Favouriting | FavouritesList | Notifications | HomeTimeline | Streaming => {
+                Normal
+            }
             Markers | Conversations | Announcements => Sealed,
             ProfileEdits
             | Reblogging
@@ -305,6 +316,7 @@ mod tests {
             Markers,
             Notifications,
             HomeTimeline,
+            Streaming,
         ] {
             assert_ne!(answer(Anonymous, g), Refused, "{g:?}");
         }

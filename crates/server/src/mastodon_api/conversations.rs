@@ -54,7 +54,7 @@ async fn with_sealed_state(state: &AppState, k: &KAnon, c: &mut Conversation) ->
     Ok(())
 }
 
-async fn json_of(
+pub(crate) async fn json_of(
     state: &AppState,
     conn: &mut guise_core::DbConn,
     c: &Conversation,

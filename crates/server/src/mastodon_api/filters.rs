@@ -125,6 +125,7 @@ async fn create(
     let me = auth.face()?;
     let mut conn = state.db.conn().await?;
     let f = filters::create(&mut conn, state.clock.as_ref(), me.id, input(&p)?).await?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&types::filter_json(&f)))
 }
 
@@ -145,6 +146,7 @@ async fn update(
         input(&p)?,
     )
     .await?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&types::filter_json(&f)))
 }
 
@@ -157,6 +159,7 @@ async fn delete(
     let me = auth.face()?;
     let mut conn = state.db.conn().await?;
     filters::delete(&mut conn, me.id, parse_id(&path)?).await?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&json!({})))
 }
 
@@ -202,6 +205,7 @@ async fn add_keyword(
         flag(p.get("whole_word")).unwrap_or(true),
     )
     .await?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&keyword_json(&k)))
 }
 
@@ -236,6 +240,7 @@ async fn change_keyword(
         flag(p.get("whole_word")),
     )
     .await?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&keyword_json(&k)))
 }
 
@@ -248,6 +253,7 @@ async fn delete_keyword(
     let me = auth.face()?;
     let mut conn = state.db.conn().await?;
     filters::delete_keyword(&mut conn, me.id, parse_id(&path)?).await?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&json!({})))
 }
 
@@ -284,6 +290,7 @@ async fn add_status(
         parse_id(&sid)?,
     )
     .await?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&status_json(&s)))
 }
 
@@ -310,6 +317,7 @@ async fn delete_status(
     let me = auth.face()?;
     let mut conn = state.db.conn().await?;
     filters::delete_status(&mut conn, me.id, parse_id(&path)?).await?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&json!({})))
 }
 
@@ -386,6 +394,7 @@ async fn v1_create(
     let mut conn = state.db.conn().await?;
     let f = filters::create(&mut conn, state.clock.as_ref(), me.id, input).await?;
     let k = f.keywords.first().ok_or_else(ApiError::not_found)?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&v1_json(&f, k)))
 }
 
@@ -408,6 +417,7 @@ async fn v1_update(
         .iter()
         .find(|k| k.id == kid)
         .ok_or_else(ApiError::not_found)?;
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&v1_json(&f, k)))
 }
 
@@ -427,7 +437,19 @@ async fn v1_delete(
     } else {
         filters::delete_keyword(&mut conn, me.id, kid).await?;
     }
+    changed(&state, &mut conn, me.id).await?;
     Ok(ok(&json!({})))
+}
+
+/// Tells the face's live streams that its filters changed.
+async fn changed(state: &AppState, conn: &mut guise_core::DbConn, face: i64) -> ApiResult<()> {
+    guise_core::events::record(
+        conn,
+        state.clock.as_ref(),
+        guise_core::events::DomainEvent::FiltersChanged { face },
+    )
+    .await?;
+    Ok(())
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -47,6 +47,16 @@ fn configuration(state: &AppState) -> serde_json::Value {
     })
 }
 
+/// Where apps open their streams: this instance's own address, WebSocket
+/// scheme (apps append `/api/v1/streaming`).
+fn streaming_url(state: &AppState) -> String {
+    let base = &state.base_url;
+    match base.strip_prefix("https://") {
+        Some(rest) => format!("wss://{rest}"),
+        None => format!("ws://{}", base.trim_start_matches("http://")),
+    }
+}
+
 async fn v1(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.db.conn().await?;
     let (users, posts, domains) = guise_core::accounts::instance_stats(&mut conn).await?;
@@ -58,7 +68,7 @@ async fn v1(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         "description": i.description,
         "email": i.contact_email,
         "version": version_string(),
-        "urls": {},
+        "urls": { "streaming_api": streaming_url(&state) },
         "stats": { "user_count": users, "status_count": posts, "domain_count": domains },
         "thumbnail": null,
         "languages": ["en"],
@@ -78,7 +88,7 @@ async fn v2(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let i = &state.config.instance;
     let mut config = configuration(&state);
     if let Some(o) = config.as_object_mut() {
-        o.insert("urls".into(), json!({}));
+        o.insert("urls".into(), json!({ "streaming": streaming_url(&state) }));
         o.insert("vapid".into(), json!({ "public_key": "" }));
         o.insert("translation".into(), json!({ "enabled": false }));
     }
