@@ -20,6 +20,9 @@ const REQUESTS: usize = 2_000;
 const CONCURRENCY: usize = 16;
 /// Followers one post is delivered to, each at its own inbox.
 const FOLLOWERS: usize = 1_000;
+/// Open streams for the streaming run, and posts sent to them.
+const SOCKETS: usize = 1_000;
+const STREAMED_POSTS: usize = 50;
 
 fn psql(db_url: &str, sql: &str) -> String {
     let psql = std::env::var("GUISE_TEST_PSQL").unwrap_or_else(|_| "psql".into());
@@ -375,6 +378,67 @@ async fn fan_out(db_url: &str, base: &str, client: &reqwest::Client, token: &str
     )
 }
 
+/// Opens `SOCKETS` server-sent-event streams of the local public timeline,
+/// then posts `STREAMED_POSTS` statuses: how many frames arrived, how fast,
+/// and the server's memory per open stream.
+async fn streaming(pid: u32, base: &str, token: &str) -> (usize, f64, f64, f64) {
+    let received = Arc::new(AtomicUsize::new(0));
+    let before = rss_kib(pid, "VmRSS:");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..SOCKETS {
+        let resp = client
+            .get(format!("{base}/api/v1/streaming/public/local"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let received = received.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut resp = resp;
+            let mut tail = String::new();
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                tail.push_str(&String::from_utf8_lossy(&chunk));
+                // Count whole frames only; keep what is not yet whole.
+                while let Some(end) = tail.find("\n\n") {
+                    if tail.starts_with("event: update") {
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tail.drain(..end + 2);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let opened = rss_kib(pid, "VmRSS:");
+    let per_socket = (opened.saturating_sub(before)) as f64 / SOCKETS as f64;
+    let poster = reqwest::Client::new();
+    let started = Instant::now();
+    for n in 0..STREAMED_POSTS {
+        poster
+            .post(format!("{base}/api/v1/statuses"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "status": format!("streamed {n}") }))
+            .send()
+            .await
+            .unwrap();
+    }
+    let posted = started.elapsed().as_secs_f64();
+    let want = SOCKETS * STREAMED_POSTS;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while received.load(Ordering::Relaxed) < want && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed().as_secs_f64();
+    for t in tasks {
+        t.abort();
+    }
+    (received.load(Ordering::Relaxed), took, posted, per_socket)
+}
+
 #[tokio::main]
 async fn main() {
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -477,6 +541,7 @@ async fn main() {
     .await;
     let inbox = ingest(&base, &client).await;
     let (delivered, fan_secs) = fan_out(&server.db_url, &base, &client, &token).await;
+    let (frames, stream_secs, post_secs, per_socket_kib) = streaming(pid, &base, &token).await;
     let rsa = openssl_rsa2048();
     let loaded_rss = rss_kib(pid, "VmRSS:");
     let peak_rss = rss_kib(pid, "VmHWM:");
@@ -601,6 +666,20 @@ async fn main() {
         .unwrap(),
         None => writeln!(raw, "- `openssl speed rsa2048` was not available").unwrap(),
     }
+    writeln!(raw).unwrap();
+    writeln!(raw, "streaming (one process, no Redis):").unwrap();
+    writeln!(
+        raw,
+        "- {frames} of {} frames reached {SOCKETS} open server-sent-event streams of `public:local` in {stream_secs:.2} s after the first of {STREAMED_POSTS} posts (posting took {post_secs:.2} s): {:.0} frames/s",
+        SOCKETS * STREAMED_POSTS,
+        frames as f64 / stream_secs
+    )
+    .unwrap();
+    writeln!(
+        raw,
+        "- server memory per open stream: {per_socket_kib:.1} KiB (RSS growth over {SOCKETS} opened, divided)"
+    )
+    .unwrap();
     writeln!(raw).unwrap();
     writeln!(
         raw,
