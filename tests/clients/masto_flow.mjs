@@ -1,7 +1,8 @@
 // Drives Guise with masto.js 7, unmodified: app registration, the password
 // grant, the authorization-code flow with PKCE (forms submitted as a browser
 // would), verifyCredentials, posting, both timelines with pagination, deletion.
-import { createOAuthAPIClient, createRestAPIClient } from "masto";
+import { createOAuthAPIClient, createRestAPIClient, createStreamingAPIClient } from "masto";
+import WebSocket from "ws";
 import { createHash, randomBytes } from "node:crypto";
 
 const BASE = process.env.GUISE_URL;
@@ -75,6 +76,29 @@ try {
   gone = e.statusCode === 404;
 }
 check(gone, "deleted status answers 404");
+
+// Streaming, as Elk and Phanpy open it: the URL from /api/v2/instance, the
+// token offered as the WebSocket sub-protocol (and echoed back).
+const instance = await masto.v2.instance.fetch();
+check(instance.configuration.urls.streaming?.startsWith("ws://"), "v2 instance advertises the streaming URL");
+const streaming = createStreamingAPIClient({
+  streamingApiUrl: instance.configuration.urls.streaming, accessToken: token.accessToken, implementation: WebSocket,
+});
+const userStream = streaming.user.subscribe();
+const firstUpdate = (async () => {
+  for await (const e of userStream) if (e.event === "update") return e.payload;
+})();
+// masto.js connects and subscribes in the background: post until the
+// stream, once it is up, carries one of the posts.
+const lives = [];
+let streamed;
+for (let i = 0; i < 5 && !streamed; i++) {
+  lives.push((await masto.v1.statuses.create({ status: `live from masto.js ${i}`, visibility: "public" })).id);
+  streamed = await Promise.race([firstUpdate, new Promise((r) => setTimeout(r, 2000))]);
+}
+check(streamed && lives.includes(streamed.id), "the user stream carries a new post");
+userStream.unsubscribe();
+streaming.close();
 
 // Authorization code with PKCE.
 const verifier = randomBytes(48).toString("base64url");
