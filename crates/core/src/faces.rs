@@ -538,3 +538,51 @@ pub async fn set_preferences(
     }
     Ok(())
 }
+
+/// Which picture of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Picture {
+    Avatar,
+    Header,
+}
+
+/// Sets (or, with `None`, removes) a local persistent face's avatar or
+/// header: `key` names the file in the media store. The key it replaces is
+/// returned, for the caller to delete the file.
+pub async fn set_picture(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    face: &Identity,
+    which: Picture,
+    key: Option<String>,
+) -> CoreResult<Option<String>> {
+    if face.tier() == Tier::Anonymous || !face.is_local() {
+        return Err(CoreError::Forbidden("this face has no profile to edit"));
+    }
+    let id = face.id;
+    let old = match which {
+        Picture::Avatar => face.avatar_key.clone(),
+        Picture::Header => face.header_key.clone(),
+    };
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let target = identities::table.find(id);
+        match which {
+            Picture::Avatar => {
+                diesel::update(target)
+                    .set(identities::avatar_key.eq(&key))
+                    .execute(conn)
+                    .await?
+            }
+            Picture::Header => {
+                diesel::update(target)
+                    .set(identities::header_key.eq(&key))
+                    .execute(conn)
+                    .await?
+            }
+        };
+        events::record(conn, clock, DomainEvent::FaceUpdated { face: id }).await?;
+        Ok(())
+    })
+    .await?;
+    Ok(old)
+}

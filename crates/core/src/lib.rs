@@ -35,6 +35,7 @@ pub mod statuses;
 pub mod stream;
 pub mod text;
 pub mod timelines;
+pub mod uploads;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use db::{Db, DbConn};

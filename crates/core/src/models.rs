@@ -65,6 +65,9 @@ pub struct Identity {
     pub header_url: Option<String>,
     /// Profile fields: a JSON list of `{name, value, verified_at}`.
     pub fields: serde_json::Value,
+    /// A local face's own avatar and header (keys in the media store).
+    pub avatar_key: Option<String>,
+    pub header_key: Option<String>,
 }
 
 impl Identity {

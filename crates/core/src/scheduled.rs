@@ -95,6 +95,7 @@ impl Params {
             language: self.language.clone(),
             in_reply_to_id: self.in_reply_to_id,
             idempotency_key: self.idempotency.clone(),
+            media: Vec::new(),
         })
     }
 }

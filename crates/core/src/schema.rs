@@ -47,6 +47,26 @@ diesel::table! {
         header_url -> Nullable<Text>,
         position -> Nullable<Int4>,
         fields -> Jsonb,
+        avatar_key -> Nullable<Text>,
+        header_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    media_uploads (id) {
+        id -> Int8,
+        owner_tag -> Nullable<Bytea>,
+        status_id -> Nullable<Int8>,
+        kind -> Text,
+        content_type -> Text,
+        file_key -> Text,
+        preview_key -> Text,
+        description -> Text,
+        blurhash -> Text,
+        meta -> Jsonb,
+        size_bytes -> Int8,
+        created_on -> Date,
+        attached -> Bool,
     }
 }
 
@@ -516,6 +536,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_tokens,
     idempotency_keys,
     outbox_events,
+    media_uploads,
     stream_events,
     sealed_index,
     sealed_idempotency,

@@ -40,6 +40,8 @@ pub struct NewStatus {
     pub language: Option<String>,
     pub in_reply_to_id: Option<i64>,
     pub idempotency_key: Option<String>,
+    /// Uploads to attach, with the capability the caller presents for each.
+    pub media: Vec<crate::uploads::Claim>,
 }
 
 /// A status with everything a client entity needs, for one viewer.
@@ -313,12 +315,19 @@ pub async fn publish(
             visibility,
             text: &new.text,
             spoiler_text: &new.spoiler_text,
-            has_media: false,
+            has_media: !new.media.is_empty(),
         },
     );
     if let Decision::Refuse(r) = decision {
         return Err(CoreError::Refused(r));
     }
+    let uploads = crate::uploads::check_claims(conn, &new.media).await?;
+    let attachments = serde_json::Value::Array(
+        uploads
+            .iter()
+            .map(crate::uploads::attachment_json)
+            .collect(),
+    );
     let parent = match new.in_reply_to_id {
         Some(pid) => Some(visible_status(conn, Some(author.id), pid).await.map_err(
             |e| match e {
@@ -362,10 +371,12 @@ pub async fn publish(
                 statuses::in_reply_to_identity_id.eq(parent_author.as_ref().map(|p| p.id)),
                 statuses::thread_root_id.eq(thread_root),
                 statuses::created_at.eq(now),
+                statuses::attachments.eq(&attachments),
             ))
             .returning(Status::as_returning())
             .get_result(conn)
             .await?;
+        crate::uploads::attach(conn, id, &new.media).await?;
         for m in &mentioned {
             diesel::insert_into(mentions::table)
                 .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))

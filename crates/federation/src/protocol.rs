@@ -148,6 +148,20 @@ pub fn actor_document(urls: &Urls, face: &Identity, key: &KeyPair) -> Value {
             o.insert("attachment".into(), Value::Array(fields));
         }
     }
+    // A local face's own avatar and header (anonymous faces have none).
+    for (key, field) in [(&face.avatar_key, "icon"), (&face.header_key, "image")] {
+        if let (Some(k), Some(o), false) = (key, doc.as_object_mut(), anonymous) {
+            let media_type = if k.ends_with(".jpg") {
+                "image/jpeg"
+            } else {
+                "image/png"
+            };
+            o.insert(
+                field.into(),
+                json!({ "type": "Image", "mediaType": media_type, "url": format!("{}/media/local/{k}", urls.base) }),
+            );
+        }
+    }
     if face.tier() == Tier::RealName && face.verified {
         if let Some(o) = doc.as_object_mut() {
             let by = face
@@ -218,7 +232,7 @@ pub fn note_document(
         .uri
         .clone()
         .unwrap_or_else(|| urls.status(author, status.id));
-    json!({
+    let mut doc = json!({
         "@context": context(),
         "id": id,
         "type": "Note",
@@ -235,7 +249,41 @@ pub fn note_document(
         "cc": cc,
         "tag": tag,
         "tier": author.tier().as_str(),
-    })
+    });
+    let documents = documents(urls, &status.attachments);
+    if let (false, Some(o)) = (documents.is_empty(), doc.as_object_mut()) {
+        o.insert("attachment".into(), Value::Array(documents));
+    }
+    doc
+}
+
+/// A local post's media as ActivityPub `Document`s: the file, its alt text
+/// (`name`), blurhash, focal point and size.
+fn documents(urls: &Urls, attachments: &Value) -> Vec<Value> {
+    attachments
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a.get("local").and_then(Value::as_bool) == Some(true))
+        .filter_map(|a| {
+            let key = a.get("key")?.as_str()?;
+            let original = a.get("meta").and_then(|m| m.get("original"));
+            let focus = a.get("meta").and_then(|m| m.get("focus"));
+            let mut d = json!({
+                "type": "Document",
+                "mediaType": a.get("media_type"),
+                "url": format!("{}/media/local/{key}", urls.base),
+                "name": a.get("description").cloned().unwrap_or(Value::Null),
+                "blurhash": a.get("blurhash"),
+                "width": original.and_then(|o| o.get("width")),
+                "height": original.and_then(|o| o.get("height")),
+            });
+            if let (Some(f), Some(o)) = (focus, d.as_object_mut()) {
+                o.insert("focalPoint".into(), json!([f.get("x"), f.get("y")]));
+            }
+            Some(d)
+        })
+        .collect()
 }
 
 /// The WebFinger answer for a local face.

@@ -132,6 +132,8 @@ fn sample_face() -> guise_core::models::Identity {
         avatar_url: None,
         header_url: None,
         fields: serde_json::json!([]),
+        avatar_key: None,
+        header_key: None,
     }
 }
 

@@ -142,6 +142,8 @@ pub struct MediaConfig {
     pub remote_cache_mb: u64,
     /// Days a fetched remote file is kept.
     pub remote_cache_days: i64,
+    /// Largest upload (an image), in MiB.
+    pub max_upload_mb: u64,
 }
 
 impl Default for MediaConfig {
@@ -151,6 +153,7 @@ impl Default for MediaConfig {
             max_remote_mb: 16,
             remote_cache_mb: 2048,
             remote_cache_days: 30,
+            max_upload_mb: 16,
         }
     }
 }

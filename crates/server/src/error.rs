@@ -33,6 +33,10 @@ impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, message)
     }
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "Record not found")
     }

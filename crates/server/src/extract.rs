@@ -30,6 +30,10 @@ pub struct Auth {
     /// An id for the synthetic "Anonymous" account of an anonymous token:
     /// derived from the raw token, stored nowhere, shown nowhere else.
     pub synthetic_id: i64,
+    /// The key an upload's capability is made with: derived from the raw
+    /// token (which the database never holds), so only this token's bearer
+    /// can name its uploads, and no row ties them to a login.
+    pub media_key: [u8; 32],
 }
 
 impl Auth {
@@ -72,6 +76,17 @@ impl Auth {
     /// The login the token acts for, or 401 for an app's own token.
     pub fn account_id(&self) -> ApiResult<i64> {
         self.session.account_id().ok_or_else(ApiError::unauthorized)
+    }
+
+    /// The capability for upload `id`: `HMAC(media_key, "upload" ‖ id)`.
+    pub fn media_tag(&self, id: i64) -> Vec<u8> {
+        use hmac::{Hmac, Mac};
+        let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.media_key) else {
+            return Vec::new();
+        };
+        mac.update(b"upload\0");
+        mac.update(&id.to_be_bytes());
+        mac.finalize().into_bytes().to_vec()
     }
 
     pub fn is_anonymous(&self) -> bool {
@@ -129,6 +144,15 @@ fn synthetic_id(raw: &str) -> i64 {
     (u64::from_be_bytes(b) >> 1) as i64
 }
 
+fn media_key(raw: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(raw.as_bytes()) else {
+        return [0; 32];
+    };
+    mac.update(b"guise media capability");
+    mac.finalize().into_bytes().into()
+}
+
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -174,6 +198,7 @@ pub(crate) async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth>
         face,
         k_anon,
         synthetic_id: synthetic_id(raw),
+        media_key: media_key(raw),
     })
 }
 
@@ -365,8 +390,22 @@ pub fn parse_form(bytes: &[u8], map: &mut Map<String, Value>) {
     }
 }
 
-/// Text fields of a multipart/form-data body. File parts are skipped here.
-fn parse_multipart(body: &[u8], boundary: &str, map: &mut Map<String, Value>) -> ApiResult<()> {
+/// A file part of a multipart body: its field name and bytes. The file
+/// name and the client's Content-Type are dropped: an upload is known by
+/// its bytes, and its name is nothing Guise keeps.
+pub struct FilePart {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Text fields of a multipart/form-data body; file parts go to `files`
+/// when given, else are skipped.
+fn parse_multipart(
+    body: &[u8],
+    boundary: &str,
+    map: &mut Map<String, Value>,
+    mut files: Option<&mut Vec<FilePart>>,
+) -> ApiResult<()> {
     let delim = format!("--{boundary}");
     let text = body;
     // Whatever precedes the first boundary is preamble.
@@ -384,12 +423,18 @@ fn parse_multipart(body: &[u8], boundary: &str, map: &mut Map<String, Value>) ->
             .lines()
             .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
             .unwrap_or("");
-        if disposition.contains("filename=") {
-            continue;
-        }
         let Some(name) = header_param(disposition, "name") else {
             continue;
         };
+        if disposition.contains("filename=") {
+            if let Some(f) = files.as_deref_mut() {
+                f.push(FilePart {
+                    name,
+                    bytes: content.to_vec(),
+                });
+            }
+            continue;
+        }
         insert_param(map, &name, String::from_utf8_lossy(content).into_owned());
     }
     Ok(())
@@ -469,6 +514,26 @@ pub async fn collect_params(
     payload: &mut Payload,
     limit: usize,
 ) -> ApiResult<Map<String, Value>> {
+    collect(req, payload, limit, None).await
+}
+
+/// Parameters and file parts of an upload, the body limited to `limit`.
+pub async fn collect_upload(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> ApiResult<(Map<String, Value>, Vec<FilePart>)> {
+    let mut files = Vec::new();
+    let map = collect(req, payload, limit, Some(&mut files)).await?;
+    Ok((map, files))
+}
+
+async fn collect(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+    files: Option<&mut Vec<FilePart>>,
+) -> ApiResult<Map<String, Value>> {
     let mut map = Map::new();
     parse_form(req.query_string().as_bytes(), &mut map);
     let body = read_body(payload, limit, body_deadline(req)).await?;
@@ -497,7 +562,7 @@ pub async fn collect_params(
             .unwrap_or("");
         let boundary = header_param(raw_ctype, "boundary")
             .ok_or_else(|| ApiError::bad_request("Missing multipart boundary"))?;
-        parse_multipart(&body, &boundary, &mut map)?;
+        parse_multipart(&body, &boundary, &mut map, files)?;
     } else {
         parse_form(&body, &mut map);
     }
@@ -636,10 +701,16 @@ mod tests {
     fn multipart_text_fields() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\nhello\r\nworld\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XyZ\r\nContent-Disposition: form-data; name=\"media_ids[]\"\r\n\r\n1\r\n--XyZ--\r\n";
         let mut m = Map::new();
-        parse_multipart(body, "XyZ", &mut m).unwrap();
+        parse_multipart(body, "XyZ", &mut m, None).unwrap();
         assert_eq!(m["status"], serde_json::json!("hello\r\nworld"));
         assert_eq!(m["media_ids"], serde_json::json!(["1"]));
         assert!(!m.contains_key("file"));
+        // An upload keeps the file's bytes and field name, not its file name.
+        let mut files = Vec::new();
+        parse_multipart(body, "XyZ", &mut Map::new(), Some(&mut files)).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].name, "file");
+        assert_eq!(files[0].bytes, b"\x89PNG");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The server's own timed jobs, beside the delivery worker: scheduled
-//! posts are published when due. Each runs in `guise serve` and in
+//! posts are published when due, and uploads never attached (or left by a
+//! deleted post) are removed. Each runs in `guise serve` and in
 //! `guise worker`; row locks keep two processes from doing one job twice.
 
 use crate::state::AppState;
@@ -12,9 +13,19 @@ pub async fn run_once(
     guise_core::scheduled::publish_due(&mut conn, &state.ctx(), 32).await
 }
 
-/// Runs the jobs until the process ends, one round a second.
+/// Runs the jobs until the process ends, one round a second (uploads
+/// once a minute).
 pub async fn run(state: AppState) {
+    let mut round: u64 = 0;
     loop {
+        round += 1;
+        if round % 60 == 1 {
+            match crate::mastodon_api::media::sweep(&state).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "unattached uploads"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "unattached uploads"),
+            }
+        }
         match run_once(&state).await {
             Ok(p) if p.published + p.dropped > 0 => {
                 tracing::info!(

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod imaging;
 pub mod inbox;
 pub mod jobs;
 pub mod limits;

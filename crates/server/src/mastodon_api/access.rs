@@ -68,6 +68,7 @@ pub enum Group {
     Announcements,
     AnnouncementReactions,
     Streaming,
+    Media,
 }
 
 use Answer::*;
@@ -105,6 +106,7 @@ impl Group {
         Announcements,
         AnnouncementReactions,
         Streaming,
+        Media,
     ];
 
     /// The endpoints of the group, for the table in docs/api.md.
@@ -142,6 +144,7 @@ impl Group {
             Announcements => "`GET announcements`, `POST announcements/:id/dismiss`",
             AnnouncementReactions => "`PUT`, `DELETE announcements/:id/reactions/:name`",
             Streaming => "`streaming` (WebSocket and server-sent events)",
+            Media => "`POST media` (v1 and v2), `GET`, `PUT`, `DELETE media/:id`",
         }
     }
 
@@ -173,6 +176,9 @@ impl Group {
             (Streaming, TokenKind::Anonymous) => {
                 "`user`: its anonymous faces' notifications and its own anonymous posts; no lists; held in memory only"
             }
+            (Media, _) => {
+                "owned by a capability only the uploading token yields, until a post attaches it"
+            }
             (Streaming, TokenKind::All) => {
                 "`user`: the first face's home and every face's notifications"
             }
@@ -191,9 +197,8 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
         (TokenKind::Anonymous, g) => match g {
             WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists
             | ListsRead | TagsRead | FiltersRead | ScheduledRead => Neutral,
-            Posting | Favouriting | FavouritesList | Notifications | HomeTimeline | Streaming => {
-                Normal
-            }
+            Posting | Favouriting | FavouritesList | Notifications | HomeTimeline | Streaming
+            | Media => Normal,
             Markers | Conversations | Announcements => Sealed,
             ProfileEdits
             | Reblogging

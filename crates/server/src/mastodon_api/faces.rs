@@ -180,15 +180,46 @@ async fn delete(
     Ok(ok(&json!({})))
 }
 
-/// Mastodon's `PATCH /api/v1/accounts/update_credentials`, for the token's face.
+/// Mastodon's `PATCH /api/v1/accounts/update_credentials`, for the token's
+/// face: profile fields, preferences, and `avatar`/`header` images (decoded
+/// and re-encoded like uploads, so nothing but pixels is kept).
 async fn update_credentials(
-    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
     auth: Auth,
-    Params(p): Params<Change>,
 ) -> ApiResult<HttpResponse> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .map(|d| d.get_ref().clone())
+        .ok_or_else(ApiError::internal)?;
     auth.answer(super::access::Group::ProfileEdits, "write:accounts")?;
-    let face = auth.face()?;
+    let limit = usize::try_from(
+        state
+            .config
+            .media
+            .max_upload_mb
+            .saturating_mul(2 * 1024 * 1024),
+    )
+    .unwrap_or(usize::MAX);
+    let mut payload = payload.into_inner();
+    let (map, files) = crate::extract::collect_upload(&req, &mut payload, limit).await?;
+    let p: Change = serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| ApiError::unprocessable(format!("Validation failed: {e}")))?;
+    for f in files {
+        let which = match f.name.as_str() {
+            "avatar" => faces::Picture::Avatar,
+            "header" => faces::Picture::Header,
+            _ => continue,
+        };
+        let fit = if which == faces::Picture::Avatar {
+            crate::imaging::Fit::Avatar
+        } else {
+            crate::imaging::Fit::Header
+        };
+        set_picture(&state, &auth, which, Some((f.bytes, fit))).await?;
+    }
     let mut conn = state.db.conn().await?;
+    let face = &guise_core::accounts::get_identity(&mut conn, auth.face()?.id).await?;
     let source = p.source.clone();
     let change = ProfileChange {
         handle: None,
@@ -213,6 +244,57 @@ async fn update_credentials(
     Ok(ok(
         &super::accounts::with_source(&state, &mut conn, &face).await?
     ))
+}
+
+/// Sets or removes the token's face's avatar or header; the old file goes.
+async fn set_picture(
+    state: &AppState,
+    auth: &Auth,
+    which: faces::Picture,
+    image: Option<(Vec<u8>, crate::imaging::Fit)>,
+) -> ApiResult<()> {
+    let key = match image {
+        Some((bytes, fit)) => {
+            let (_, file_key, preview_key) = super::media::store_image(state, bytes, fit).await?;
+            // A profile picture needs no preview of its own.
+            let name = preview_key.split('.').next().unwrap_or_default().to_owned();
+            let _ = state.media_store.delete(&name).await;
+            Some(file_key)
+        }
+        None => None,
+    };
+    let mut conn = state.db.conn().await?;
+    let face = guise_core::accounts::get_identity(&mut conn, auth.face()?.id).await?;
+    let old = faces::set_picture(&mut conn, state.clock.as_ref(), &face, which, key).await?;
+    if let Some(old) = old {
+        let name = old.split('.').next().unwrap_or_default().to_owned();
+        if let Err(e) = state.media_store.delete(&name).await {
+            tracing::warn!(error = %e, "removing a replaced profile picture");
+        }
+    }
+    Ok(())
+}
+
+async fn delete_picture(
+    state: web::Data<AppState>,
+    auth: Auth,
+    which: faces::Picture,
+) -> ApiResult<HttpResponse> {
+    auth.answer(super::access::Group::ProfileEdits, "write:accounts")?;
+    set_picture(&state, &auth, which, None).await?;
+    let mut conn = state.db.conn().await?;
+    let face = guise_core::accounts::get_identity(&mut conn, auth.face()?.id).await?;
+    Ok(ok(
+        &super::accounts::with_source(&state, &mut conn, &face).await?
+    ))
+}
+
+async fn delete_avatar(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    delete_picture(state, auth, faces::Picture::Avatar).await
+}
+
+async fn delete_header(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    delete_picture(state, auth, faces::Picture::Header).await
 }
 
 #[derive(Deserialize)]
@@ -408,5 +490,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/accounts/update_credentials",
             web::patch().to(update_credentials),
-        );
+        )
+        .route("/api/v1/profile/avatar", web::delete().to(delete_avatar))
+        .route("/api/v1/profile/header", web::delete().to(delete_header));
 }

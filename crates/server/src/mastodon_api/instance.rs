@@ -32,13 +32,15 @@ fn configuration(state: &AppState) -> serde_json::Value {
         "accounts": { "max_featured_tags": 0, "max_pinned_statuses": guise_core::keepings::MAX_PINNED },
         "statuses": {
             "max_characters": state.config.instance.max_characters,
-            "max_media_attachments": 0,
+            "max_media_attachments": guise_core::uploads::MAX_ATTACHMENTS,
             "characters_reserved_per_url": 23
         },
         "media_attachments": {
-            "supported_mime_types": [],
-            "image_size_limit": 0, "image_matrix_limit": 0,
-            "video_size_limit": 0, "video_frame_rate_limit": 0, "video_matrix_limit": 0
+            "supported_mime_types": crate::imaging::ACCEPTED,
+            "image_size_limit": state.config.media.max_upload_mb.saturating_mul(1024 * 1024),
+            "image_matrix_limit": crate::imaging::MAX_PIXELS,
+            "video_size_limit": 0, "video_frame_rate_limit": 0, "video_matrix_limit": 0,
+            "description_limit": guise_core::uploads::MAX_DESCRIPTION
         },
         "polls": {
             "max_options": 0, "max_characters_per_option": 0,

@@ -11,6 +11,7 @@ pub mod filters;
 pub mod instance;
 pub mod keepings;
 pub mod lists;
+pub mod media;
 pub mod notifications;
 pub mod scheduled;
 pub mod sealed;
@@ -117,5 +118,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     scheduled::routes(cfg);
     announcements::routes(cfg);
     lists::routes(cfg);
+    media::routes(cfg);
     instance::routes(cfg);
 }

@@ -172,6 +172,23 @@ async fn poster(
     }
 }
 
+/// The uploads a post names, each with this token's capability for it.
+fn claims(auth: &Auth, ids: &[String]) -> ApiResult<Vec<guise_core::uploads::Claim>> {
+    ids.iter()
+        .map(|m| {
+            let id: i64 = m.parse().map_err(|_| {
+                ApiError::unprocessable(format!(
+                    "Validation failed: media_ids {m} is not one of your uploads"
+                ))
+            })?;
+            Ok(guise_core::uploads::Claim {
+                id,
+                tag: auth.media_tag(id),
+            })
+        })
+        .collect()
+}
+
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -181,11 +198,7 @@ async fn create(
     auth.require("write:statuses")?;
     let mut conn = state.db.conn().await?;
     let poster = poster(&auth, &mut conn, &p.tier, &p.identity_id).await?;
-    if !p.media_ids.is_empty() {
-        return Err(ApiError::unprocessable(
-            "Validation failed: media_ids media attachments are not supported yet",
-        ));
-    }
+    let media = claims(&auth, &p.media_ids)?;
     if p.poll.as_ref().is_some_and(|v| !v.is_null()) {
         return Err(ApiError::unprocessable(
             "Validation failed: poll polls are not supported yet",
@@ -205,6 +218,11 @@ async fn create(
             ));
         };
         auth.answer(super::access::Group::ScheduledWrite, "write:statuses")?;
+        if !media.is_empty() {
+            return Err(ApiError::unprocessable(
+                "Validation failed: media_ids scheduled posts cannot carry media yet",
+            ));
+        }
         let params = guise_core::scheduled::Params {
             text: p.status.unwrap_or_default(),
             spoiler_text: p.spoiler_text.unwrap_or_default(),
@@ -229,6 +247,7 @@ async fn create(
         },
         in_reply_to_id: reply_id(&p.in_reply_to_id)?,
         idempotency_key: key,
+        media,
     };
     let status = match poster {
         Poster::Face(face) => st::publish(&mut conn, &state.ctx(), &face, new).await?,
@@ -385,12 +404,26 @@ async fn edit(
 ) -> ApiResult<HttpResponse> {
     auth.require("write:statuses")?;
     let id = parse_id(&path)?;
-    if !p.media_ids.is_empty() {
-        return Err(ApiError::unprocessable(
-            "Validation failed: media_ids media attachments are not supported yet",
-        ));
-    }
     let mut conn = state.db.conn().await?;
+    // Apps send the attachments' ids with every edit: the same ones are
+    // fine; changing them is not done yet.
+    if !p.media_ids.is_empty() {
+        let have: Vec<String> = st::get_status(&mut conn, id)
+            .await?
+            .attachments
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.get("id").and_then(|i| i.as_str()).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if have != p.media_ids {
+            return Err(ApiError::unprocessable(
+                "Validation failed: media_ids changing a post's media on edit is not supported yet",
+            ));
+        }
+    }
     let face = acting_author(&auth, &mut conn, id).await?;
     // A ban on any of the hidden author's anonymous faces holds them back
     // from editing the others too (without anyone learning who they are).

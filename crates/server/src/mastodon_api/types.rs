@@ -174,13 +174,17 @@ fn note_html(note: &str) -> String {
 impl Account {
     pub fn new(state: &AppState, who: &Identity, stats: IdentityStats) -> Account {
         // Remote images only through the media proxy; else the defaults.
-        let avatar = match &who.avatar_url {
-            Some(u) => crate::media_proxy::proxied(state, u),
-            None => format!("{}/avatars/original/missing.png", state.base_url),
+        // A local face's own pictures; remote ones only through the media
+        // proxy; else the defaults.
+        let avatar = match (&who.avatar_key, &who.avatar_url) {
+            (Some(k), _) => format!("{}/media/local/{k}", state.base_url),
+            (None, Some(u)) => crate::media_proxy::proxied(state, u),
+            (None, None) => format!("{}/avatars/original/missing.png", state.base_url),
         };
-        let header = match &who.header_url {
-            Some(u) => crate::media_proxy::proxied(state, u),
-            None => format!("{}/headers/original/missing.png", state.base_url),
+        let header = match (&who.header_key, &who.header_url) {
+            (Some(k), _) => format!("{}/media/local/{k}", state.base_url),
+            (None, Some(u)) => crate::media_proxy::proxied(state, u),
+            (None, None) => format!("{}/headers/original/missing.png", state.base_url),
         };
         let display_name = if who.tier() == Tier::Anonymous {
             "Anonymous".to_owned()
@@ -257,6 +261,8 @@ pub fn synthetic_anonymous(state: &AppState, id: i64) -> Account {
             avatar_url: None,
             header_url: None,
             fields: serde_json::json!([]),
+            avatar_key: None,
+            header_key: None,
         },
         IdentityStats::default(),
     );
@@ -758,6 +764,9 @@ fn media_attachments(state: &AppState, s: &guise_core::models::Status) -> Vec<se
         .iter()
         .enumerate()
         .filter_map(|(i, a)| {
+            if a.get("local").and_then(|l| l.as_bool()) == Some(true) {
+                return super::media::stored_entity(state, a);
+            }
             let url = a.get("url")?.as_str()?;
             let media_type = a.get("media_type").and_then(|m| m.as_str()).unwrap_or("");
             let kind = match media_type.split('/').next() {

@@ -75,6 +75,7 @@ pub struct Resp {
     pub headers: actix_web::http::header::HeaderMap,
     pub json: Value,
     pub text: String,
+    pub bytes: Vec<u8>,
 }
 
 impl TestApp {
@@ -152,7 +153,20 @@ impl TestApp {
             headers,
             json,
             text,
+            bytes: bytes.to_vec(),
         }
+    }
+
+    /// An ActivityPub document, as a remote server asks for it.
+    pub async fn ap(&self, path: &str) -> Value {
+        self.keep_a_key_ready().await;
+        let app = test::init_service(guise_server::app(self.state.clone())).await;
+        let req = test::TestRequest::get()
+            .uri(path)
+            .insert_header(("Accept", "application/activity+json"))
+            .to_request();
+        let resp = test::call_service(&app, req).await;
+        serde_json::from_slice(&test::read_body(resp).await).unwrap_or(Value::Null)
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
