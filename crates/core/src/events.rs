@@ -118,6 +118,12 @@ pub enum DomainEvent {
     FiltersChanged {
         face: i64,
     },
+    /// A local face voted in a (remote) poll: each choice goes to its author.
+    PollVoted {
+        poll: i64,
+        voter: i64,
+        choices: Vec<i64>,
+    },
 }
 
 /// The kinds that go to live streams: one pub/sub channel each.
@@ -202,6 +208,7 @@ impl DomainEvent {
             RemoteStatusUpdated { .. } => "remote_status.updated",
             RemoteStatusDeleted { .. } => "remote_status.deleted",
             FiltersChanged { .. } => "filters.changed",
+            PollVoted { .. } => "poll.voted",
         }
     }
 
@@ -225,7 +232,8 @@ impl DomainEvent {
             | BlockCreated { .. }
             | BlockDeleted { .. }
             | FavouriteCreated { .. }
-            | FavouriteDeleted { .. } => (true, false),
+            | FavouriteDeleted { .. }
+            | PollVoted { .. } => (true, false),
             NotificationCreated { .. }
             | RemoteStatusCreated { .. }
             | RemoteStatusUpdated { .. }
@@ -297,6 +305,11 @@ impl DomainEvent {
                 json!({ "status_id": s(*status), "identity_id": s(*author) })
             }
             FiltersChanged { face } => json!({ "identity_id": s(*face) }),
+            PollVoted {
+                poll,
+                voter,
+                choices,
+            } => json!({ "status_id": s(*poll), "identity_id": s(*voter), "choices": choices }),
         }
     }
 
@@ -403,6 +416,15 @@ impl DomainEvent {
             },
             "filters.changed" => FiltersChanged {
                 face: id(p, "identity_id")?,
+            },
+            "poll.voted" => PollVoted {
+                poll: id(p, "status_id")?,
+                voter: id(p, "identity_id")?,
+                choices: p
+                    .get("choices")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                    .unwrap_or_default(),
             },
             _ => return None,
         })
@@ -558,6 +580,11 @@ mod tests {
                 author: 43,
             },
             FiltersChanged { face: 44 },
+            PollVoted {
+                poll: 45,
+                voter: 46,
+                choices: vec![0, 2],
+            },
         ]
     }
 

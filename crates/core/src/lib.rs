@@ -24,6 +24,7 @@ pub mod media;
 pub mod models;
 pub mod moderation;
 pub mod oauth;
+pub mod polls;
 pub mod queue;
 pub mod remote;
 pub mod scheduled;

@@ -331,6 +331,8 @@ pub struct RemoteNote {
     pub attachments: serde_json::Value,
     /// Custom emoji (JSON array of `{shortcode, url}`).
     pub emojis: serde_json::Value,
+    /// A `Question`'s poll.
+    pub poll: Option<crate::polls::RemotePoll>,
 }
 
 /// A status known by its ActivityPub id.
@@ -426,6 +428,9 @@ pub async fn store_note(
                 .on_conflict_do_nothing()
                 .execute(conn)
                 .await?;
+        }
+        if let Some(p) = &n.poll {
+            crate::polls::upsert_remote(conn, id, p).await?;
         }
         events::record(conn, clock, DomainEvent::RemoteStatusCreated { status: id }).await?;
         Ok(Some(status))
@@ -527,6 +532,9 @@ pub async fn update_note(
         return Ok(false);
     }
     let content = crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None);
+    if let Some(p) = &n.poll {
+        crate::polls::upsert_remote(conn, old.id, p).await?;
+    }
     // Poll tallies and re-sends update nothing a reader sees: no "edited" mark.
     if old.content == content
         && old.spoiler_text == n.summary

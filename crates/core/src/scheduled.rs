@@ -96,6 +96,7 @@ impl Params {
             in_reply_to_id: self.in_reply_to_id,
             idempotency_key: self.idempotency.clone(),
             media: Vec::new(),
+            poll: None,
         })
     }
 }

@@ -53,6 +53,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    polls (status_id) {
+        status_id -> Int8,
+        options -> Jsonb,
+        counts -> Jsonb,
+        multiple -> Bool,
+        hide_totals -> Bool,
+        expires_at -> Nullable<Timestamptz>,
+        voters_count -> Int8,
+        ended -> Bool,
+    }
+}
+
+diesel::table! {
+    poll_votes (status_id, voter) {
+        status_id -> Int8,
+        voter -> Bytea,
+        identity_id -> Nullable<Int8>,
+        choices -> Jsonb,
+    }
+}
+
+diesel::table! {
     media_uploads (id) {
         id -> Int8,
         owner_tag -> Nullable<Bytea>,
@@ -537,6 +559,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     outbox_events,
     media_uploads,
+    polls,
+    poll_votes,
     stream_events,
     sealed_index,
     sealed_idempotency,

@@ -42,6 +42,7 @@ pub struct NewStatus {
     pub idempotency_key: Option<String>,
     /// Uploads to attach, with the capability the caller presents for each.
     pub media: Vec<crate::uploads::Claim>,
+    pub poll: Option<crate::polls::PollInput>,
 }
 
 /// A status with everything a client entity needs, for one viewer.
@@ -183,6 +184,31 @@ async fn insert_notification(
     if silenced {
         return Ok(());
     }
+    write_notification(conn, clock, to, from, kind, status_id).await
+}
+
+/// A notification about a status that may be one's own (a poll of yours
+/// has ended): no silencing applies.
+pub async fn notify_about(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    to: i64,
+    from: i64,
+    kind: &str,
+    status_id: i64,
+) -> CoreResult<()> {
+    write_notification(conn, clock, to, from, kind, Some(status_id)).await
+}
+
+async fn write_notification(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    to: i64,
+    from: i64,
+    kind: &str,
+    status_id: Option<i64>,
+) -> CoreResult<()> {
+    let now = clock.now();
     let id = Id::generate(now).get();
     diesel::insert_into(notifications::table)
         .values((
@@ -321,6 +347,15 @@ pub async fn publish(
     if let Decision::Refuse(r) = decision {
         return Err(CoreError::Refused(r));
     }
+    if let Some(p) = &new.poll {
+        if !new.media.is_empty() {
+            return Err(CoreError::invalid(
+                "poll",
+                "a post cannot have both media and a poll",
+            ));
+        }
+        p.check()?;
+    }
     let uploads = crate::uploads::check_claims(conn, &new.media).await?;
     let attachments = serde_json::Value::Array(
         uploads
@@ -377,6 +412,9 @@ pub async fn publish(
             .get_result(conn)
             .await?;
         crate::uploads::attach(conn, id, &new.media).await?;
+        if let Some(p) = &new.poll {
+            crate::polls::create(conn, clock, id, p).await?;
+        }
         for m in &mentioned {
             diesel::insert_into(mentions::table)
                 .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))

@@ -47,6 +47,7 @@ fn to_each(
 /// (unless direct), the remote faces it mentions, and a remote parent's author.
 async fn note_and_audience(
     conn: &mut DbConn,
+    clock: &dyn Clock,
     urls: &Urls,
     id: i64,
 ) -> CoreResult<Option<(guise_core::models::Identity, serde_json::Value, Vec<String>)>> {
@@ -81,7 +82,7 @@ async fn note_and_audience(
             )
         })
         .collect();
-    let note = protocol::note_document(
+    let mut note = protocol::note_document(
         urls,
         &view.author,
         s,
@@ -89,6 +90,7 @@ async fn note_and_audience(
         &mentions,
         &view.tags,
     );
+    question(conn, Some(clock.now()), &mut note, s.id).await?;
     let mut inboxes = if s.visibility() == Visibility::Direct {
         Vec::new()
     } else {
@@ -114,6 +116,28 @@ async fn note_and_audience(
     Ok(Some((view.author.clone(), note, inboxes)))
 }
 
+/// A note with a poll goes out as a `Question` with its counts.
+pub async fn question(
+    conn: &mut DbConn,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+    note: &mut serde_json::Value,
+    status: i64,
+) -> CoreResult<()> {
+    if let Ok(p) = guise_core::polls::get(conn, status).await {
+        let options: Vec<(String, i64)> = p.titles().into_iter().zip(p.counts()).collect();
+        let closed = p.ended || now.is_some_and(|n| p.expired(n));
+        protocol::as_question(
+            note,
+            &options,
+            p.multiple,
+            p.expires_at,
+            closed,
+            p.voters_count,
+        );
+    }
+    Ok(())
+}
+
 /// What one event means for other servers. Every kind is named here: a new
 /// one does not compile until it says what it sends (if anything).
 async fn expand(
@@ -126,7 +150,8 @@ async fn expand(
     let mut out = Vec::new();
     match &e.event {
         DomainEvent::StatusCreated { status } | DomainEvent::StatusUpdated { status } => {
-            let Some((author, note, inboxes)) = note_and_audience(conn, urls, *status).await?
+            let Some((author, note, inboxes)) =
+                note_and_audience(conn, clock, urls, *status).await?
             else {
                 return Ok(out);
             };
@@ -364,6 +389,48 @@ async fn expand(
                     out.push(NewDelivery {
                         inbox_url: inbox,
                         signer_identity_id: Some(liker.id),
+                        activity,
+                        not_before,
+                    });
+                }
+            }
+        }
+        // A vote in a remote poll: one Create(Note) per choice, to its author.
+        DomainEvent::PollVoted {
+            poll,
+            voter,
+            choices,
+        } => {
+            let Ok(status) = guise_core::statuses::get_status(conn, *poll).await else {
+                return Ok(out);
+            };
+            let author = get_identity(conn, status.identity_id).await?;
+            let voter_face = get_identity(conn, *voter).await?;
+            let Ok(p) = guise_core::polls::get(conn, *poll).await else {
+                return Ok(out);
+            };
+            if let (false, Some(uri), Some(inbox), Some(actor)) = (
+                author.is_local(),
+                status.uri.clone(),
+                inbox_of(&author),
+                author.actor_url.clone(),
+            ) {
+                let titles = p.titles();
+                for c in choices {
+                    let Some(title) = usize::try_from(*c).ok().and_then(|i| titles.get(i)) else {
+                        continue;
+                    };
+                    let activity = protocol::vote_activity(
+                        urls,
+                        &voter_face,
+                        &uri,
+                        &actor,
+                        title,
+                        &format!("{}-{}-{c}", e.id, poll),
+                    );
+                    out.push(NewDelivery {
+                        inbox_url: inbox.clone(),
+                        signer_identity_id: Some(voter_face.id),
                         activity,
                         not_before,
                     });

@@ -373,6 +373,69 @@ pub fn delete_note_activity(urls: &Urls, author: &Identity, status_id: i64) -> V
     })
 }
 
+/// A vote in a remote poll, as Mastodon sends it: a `Create` of a `Note`
+/// whose `name` is the chosen option, replying to the `Question`, addressed
+/// to its author only.
+pub fn vote_activity(
+    urls: &Urls,
+    voter: &Identity,
+    question: &str,
+    author_actor: &str,
+    option: &str,
+    vote_id: &str,
+) -> Value {
+    let actor = urls.actor(voter);
+    let note = json!({
+        "id": format!("{actor}/votes/{vote_id}"),
+        "type": "Note",
+        "name": option,
+        "attributedTo": actor,
+        "inReplyTo": question,
+        "to": [author_actor],
+    });
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{actor}/votes/{vote_id}/activity"),
+        "type": "Create",
+        "actor": actor,
+        "to": [author_actor],
+        "object": note,
+    })
+}
+
+/// A local post with a poll, as a `Question`: its options (`oneOf`, or
+/// `anyOf` for several choices) with their counts, `endTime`, `closed`
+/// once over, and `votersCount`.
+pub fn as_question(
+    doc: &mut Value,
+    options: &[(String, i64)],
+    multiple: bool,
+    end: Option<chrono::DateTime<chrono::Utc>>,
+    closed: bool,
+    voters: i64,
+) {
+    let Some(o) = doc.as_object_mut() else { return };
+    o.insert("type".into(), json!("Question"));
+    let list: Vec<Value> = options
+        .iter()
+        .map(|(name, n)| {
+            json!({ "type": "Note", "name": name, "replies": { "type": "Collection", "totalItems": n } })
+        })
+        .collect();
+    o.insert(
+        if multiple { "anyOf" } else { "oneOf" }.into(),
+        Value::Array(list),
+    );
+    if let Some(t) = end {
+        let t = json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        o.insert("endTime".into(), t.clone());
+        if closed {
+            o.insert("closed".into(), t);
+        }
+    }
+    o.insert("votersCount".into(), json!(voters));
+}
+
 /// `Like` of a remote note by a local face.
 pub fn like_activity(urls: &Urls, face: &Identity, object: &str, like_id: i64) -> Value {
     let actor = urls.actor(face);

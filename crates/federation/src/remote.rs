@@ -213,6 +213,10 @@ pub struct RemoteNoteDoc {
     pub emojis: Vec<RemoteEmoji>,
     pub attachments: Vec<RemoteAttachment>,
     pub tier: Option<Tier>,
+    /// A `Question`'s options and counts.
+    pub poll: Option<guise_core::polls::RemotePoll>,
+    /// A `Note`'s `name` (a vote in a poll carries the option there).
+    pub name: String,
 }
 
 /// An http(s) URL, or nothing (`javascript:`, `data:` and the like are dropped).
@@ -405,7 +409,15 @@ pub fn parse_note(v: &Value) -> Result<RemoteNoteDoc, RemoteError> {
         x => at(x, "href").as_str().map(str::to_owned),
     }
     .and_then(|u| web_url(&u));
+    let poll = (kind == "Question").then(|| question(v)).flatten();
+    let name = if kind == "Note" {
+        text(at(v, "name"), 500)
+    } else {
+        String::new()
+    };
     Ok(RemoteNoteDoc {
+        poll,
+        name,
         kind: kind.to_owned(),
         content: content.chars().take(MAX_CONTENT).collect(),
         summary: summary.chars().take(MAX_SUMMARY).collect(),
@@ -423,6 +435,45 @@ pub fn parse_note(v: &Value) -> Result<RemoteNoteDoc, RemoteError> {
         tier: at(v, "tier").as_str().and_then(|t| t.parse().ok()),
         attributed_to,
         id,
+    })
+}
+
+/// How many options of a remote poll are kept.
+const MAX_POLL_OPTIONS: usize = 20;
+
+/// A `Question`'s options (`oneOf`, or `anyOf` for several choices), each
+/// with its `replies.totalItems`; `endTime` (or `closed`), `votersCount`.
+fn question(v: &Value) -> Option<guise_core::polls::RemotePoll> {
+    let (list, multiple) = match (at(v, "oneOf"), at(v, "anyOf")) {
+        (Value::Array(a), _) => (a, false),
+        (_, Value::Array(a)) => (a, true),
+        _ => return None,
+    };
+    let options: Vec<(String, i64)> = list
+        .iter()
+        .take(MAX_POLL_OPTIONS)
+        .filter_map(|o| {
+            let name = text(at(o, "name"), 200);
+            (!name.is_empty()).then(|| {
+                let n = at(at(o, "replies"), "totalItems")
+                    .as_i64()
+                    .unwrap_or(0)
+                    .max(0);
+                (name, n)
+            })
+        })
+        .collect();
+    if options.is_empty() {
+        return None;
+    }
+    let closed_at = time(at(v, "closed"));
+    let closed = closed_at.is_some() || at(v, "closed").as_bool() == Some(true);
+    Some(guise_core::polls::RemotePoll {
+        options,
+        multiple,
+        expires_at: time(at(v, "endTime")).or(closed_at),
+        voters_count: at(v, "votersCount").as_i64().map(|n| n.max(0)),
+        closed,
     })
 }
 

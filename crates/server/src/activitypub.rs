@@ -198,14 +198,11 @@ async fn note(
             )
         })
         .collect();
-    Ok(ap(&protocol::note_document(
-        &u,
-        &face,
-        s,
-        parent.as_deref(),
-        &mentions,
-        &view.tags,
-    )))
+    let mut doc = protocol::note_document(&u, &face, s, parent.as_deref(), &mentions, &view.tags);
+    let mut conn = state.db.conn().await?;
+    guise_federation::delivery::question(&mut conn, Some(state.clock.now()), &mut doc, s.id)
+        .await?;
+    Ok(ap(&doc))
 }
 
 async fn user_note(

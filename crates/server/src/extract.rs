@@ -319,6 +319,26 @@ fn insert_param(map: &mut Map<String, Value>, key: &str, value: String) {
                 }
             }
         }
+        // `poll[options][]=a&poll[options][]=b`: a list inside an object.
+        [outer, idx] if idx.is_empty() || numeric(idx) => {
+            let entry = map
+                .entry(name.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            if let Value::Object(o) = entry {
+                let inner = o
+                    .entry((*outer).to_owned())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if !inner.is_array() {
+                    *inner = Value::Array(Vec::new());
+                }
+                if let Value::Array(a) = inner {
+                    a.push(value);
+                }
+            }
+        }
         [outer, field] => {
             let entry = map
                 .entry(name.to_owned())
@@ -687,6 +707,19 @@ pub mod de {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_inside_objects() {
+        let mut m = Map::new();
+        parse_form(
+            b"poll[options][]=yes&poll[options][]=no&poll[expires_in]=600&poll[multiple]=true",
+            &mut m,
+        );
+        assert_eq!(
+            m["poll"],
+            serde_json::json!({ "options": ["yes", "no"], "expires_in": "600", "multiple": "true" })
+        );
+    }
 
     #[test]
     fn form_arrays_and_scalars() {

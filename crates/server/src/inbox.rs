@@ -349,7 +349,9 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                     if doc.attributed_to.as_str() != actor_url {
                         return Err(unauthorized("the note is not the sender's own"));
                     }
-                    store_note(state, sender, &doc).await?;
+                    if !vote_in_local_poll(state, sender, &doc).await? {
+                        store_note(state, sender, &doc).await?;
+                    }
                 }
             }
         }
@@ -624,10 +626,58 @@ async fn remote_note(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<remote:
             .unwrap_or_default(),
         emojis: serde_json::to_value(doc.emojis.iter().take(50).collect::<Vec<_>>())
             .unwrap_or_default(),
+        poll: doc.poll.clone(),
     })
 }
 
 /// Stores a remote note of `sender`'s (checked by the caller to be theirs).
+/// A vote in one of our polls arrives as a `Note` with the option's title
+/// as `name`, no content, replying to the `Question`: it is counted, not
+/// stored as a reply. Whether it was one.
+async fn vote_in_local_poll(
+    state: &AppState,
+    sender: &Identity,
+    doc: &RemoteNoteDoc,
+) -> ApiResult<bool> {
+    if doc.name.is_empty()
+        || !guise_core::text::html_to_text(&doc.content)
+            .trim()
+            .is_empty()
+    {
+        return Ok(false);
+    }
+    let Some(target) = &doc.in_reply_to else {
+        return Ok(false);
+    };
+    let Some(status) = status_id_for(state, target).await? else {
+        return Ok(false);
+    };
+    let mut conn = state.db.conn().await?;
+    let Ok(poll) = guise_core::polls::get(&mut conn, status).await else {
+        return Ok(false);
+    };
+    let post = guise_core::statuses::get_status(&mut conn, status).await?;
+    if !post.local {
+        return Ok(false);
+    }
+    if let Some(i) = poll.titles().iter().position(|t| *t == doc.name) {
+        match guise_core::polls::remote_vote(
+            &mut conn,
+            state.clock.as_ref(),
+            status,
+            sender.id,
+            i as i64,
+        )
+        .await
+        {
+            // A vote on a closed poll, or a second one, is dropped.
+            Ok(()) | Err(guise_core::CoreError::Invalid { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
+}
+
 async fn store_note(state: &AppState, sender: &Identity, doc: &RemoteNoteDoc) -> ApiResult<()> {
     fetch_ancestors(state, doc).await?;
     store_one(state, sender, doc).await

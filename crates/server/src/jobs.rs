@@ -19,6 +19,13 @@ pub async fn run(state: AppState) {
     let mut round: u64 = 0;
     loop {
         round += 1;
+        if round % 5 == 1 {
+            match crate::mastodon_api::polls::end_due(&state).await {
+                Ok(n) if n > 0 => tracing::info!(ended = n, "polls"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "polls"),
+            }
+        }
         if round % 60 == 1 {
             match crate::mastodon_api::media::sweep(&state).await {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "unattached uploads"),

@@ -69,6 +69,7 @@ pub enum Group {
     AnnouncementReactions,
     Streaming,
     Media,
+    Voting,
 }
 
 use Answer::*;
@@ -107,6 +108,7 @@ impl Group {
         AnnouncementReactions,
         Streaming,
         Media,
+        Voting,
     ];
 
     /// The endpoints of the group, for the table in docs/api.md.
@@ -145,6 +147,7 @@ impl Group {
             AnnouncementReactions => "`PUT`, `DELETE announcements/:id/reactions/:name`",
             Streaming => "`streaming` (WebSocket and server-sent events)",
             Media => "`POST media` (v1 and v2), `GET`, `PUT`, `DELETE media/:id`",
+            Voting => "`POST polls/:id/votes`",
         }
     }
 
@@ -176,6 +179,9 @@ impl Group {
             (Streaming, TokenKind::Anonymous) => {
                 "`user`: its anonymous faces' notifications and its own anonymous posts; no lists; held in memory only"
             }
+            (Voting, TokenKind::Anonymous) => {
+                "one vote per poll across its anonymous faces, kept under `HMAC(k_anon, \"vote\" ‖ poll)`"
+            }
             (Media, _) => {
                 "owned by a capability only the uploading token yields, until a post attaches it"
             }
@@ -198,7 +204,7 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
             WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists
             | ListsRead | TagsRead | FiltersRead | ScheduledRead => Neutral,
             Posting | Favouriting | FavouritesList | Notifications | HomeTimeline | Streaming
-            | Media => Normal,
+            | Media | Voting => Normal,
             Markers | Conversations | Announcements => Sealed,
             ProfileEdits
             | Reblogging

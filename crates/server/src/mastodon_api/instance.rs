@@ -43,8 +43,10 @@ fn configuration(state: &AppState) -> serde_json::Value {
             "description_limit": guise_core::uploads::MAX_DESCRIPTION
         },
         "polls": {
-            "max_options": 0, "max_characters_per_option": 0,
-            "min_expiration": 300, "max_expiration": 2629746
+            "max_options": guise_core::polls::MAX_OPTIONS,
+            "max_characters_per_option": guise_core::polls::MAX_OPTION_CHARS,
+            "min_expiration": guise_core::polls::MIN_EXPIRATION,
+            "max_expiration": guise_core::polls::MAX_EXPIRATION
         }
     })
 }

@@ -13,6 +13,7 @@ pub mod keepings;
 pub mod lists;
 pub mod media;
 pub mod notifications;
+pub mod polls;
 pub mod scheduled;
 pub mod sealed;
 pub mod search;
@@ -119,5 +120,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     announcements::routes(cfg);
     lists::routes(cfg);
     media::routes(cfg);
+    polls::routes(cfg);
     instance::routes(cfg);
 }

@@ -172,6 +172,37 @@ async fn poster(
     }
 }
 
+/// A poll as apps send it: a JSON object, or `poll[options][]=…` fields.
+fn poll_input(v: Option<&serde_json::Value>) -> ApiResult<Option<guise_core::polls::PollInput>> {
+    let Some(o) = v.and_then(|v| v.as_object()) else {
+        return Ok(None);
+    };
+    let flag = |k: &str| o.get(k).and_then(de::bool_of).unwrap_or(false);
+    let options: Vec<String> = match o.get("options") {
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| x.to_string())
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let expires_in = match o.get("expires_in") {
+        Some(serde_json::Value::Number(n)) => n.as_i64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::unprocessable("Validation failed: poll expires_in is required"))?;
+    Ok(Some(guise_core::polls::PollInput {
+        options,
+        expires_in,
+        multiple: flag("multiple"),
+        hide_totals: flag("hide_totals"),
+    }))
+}
+
 /// The uploads a post names, each with this token's capability for it.
 fn claims(auth: &Auth, ids: &[String]) -> ApiResult<Vec<guise_core::uploads::Claim>> {
     ids.iter()
@@ -199,11 +230,7 @@ async fn create(
     let mut conn = state.db.conn().await?;
     let poster = poster(&auth, &mut conn, &p.tier, &p.identity_id).await?;
     let media = claims(&auth, &p.media_ids)?;
-    if p.poll.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(ApiError::unprocessable(
-            "Validation failed: poll polls are not supported yet",
-        ));
-    }
+    let poll = poll_input(p.poll.as_ref())?;
     let visibility = parse_visibility(&p.visibility)?;
     let key = req
         .headers()
@@ -218,9 +245,9 @@ async fn create(
             ));
         };
         auth.answer(super::access::Group::ScheduledWrite, "write:statuses")?;
-        if !media.is_empty() {
+        if !media.is_empty() || poll.is_some() {
             return Err(ApiError::unprocessable(
-                "Validation failed: media_ids scheduled posts cannot carry media yet",
+                "Validation failed: scheduled posts cannot carry media or polls yet",
             ));
         }
         let params = guise_core::scheduled::Params {
@@ -248,6 +275,7 @@ async fn create(
         in_reply_to_id: reply_id(&p.in_reply_to_id)?,
         idempotency_key: key,
         media,
+        poll,
     };
     let status = match poster {
         Poster::Face(face) => st::publish(&mut conn, &state.ctx(), &face, new).await?,
@@ -283,7 +311,7 @@ async fn acting_author(
 
 /// Whether the token's owner may act anonymously now (post, favourite):
 /// not in the cool-down after a reset, and within the anonymous limit.
-async fn anonymous_allowed(
+pub(crate) async fn anonymous_allowed(
     state: &AppState,
     auth: &Auth,
     conn: &mut guise_core::DbConn,
@@ -394,6 +422,8 @@ struct EditParams {
     language: Option<String>,
     #[serde(default, deserialize_with = "de::string_list")]
     media_ids: Vec<String>,
+    #[serde(default)]
+    poll: Option<serde_json::Value>,
 }
 
 async fn edit(
@@ -405,6 +435,18 @@ async fn edit(
     auth.require("write:statuses")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
+    // Apps send the poll with every edit of a post that has one: the same
+    // options are fine; changing a poll is not done yet.
+    if let Some(asked) = poll_input(p.poll.as_ref())? {
+        let same = guise_core::polls::get(&mut conn, id)
+            .await
+            .is_ok_and(|have| have.titles() == asked.options && have.multiple == asked.multiple);
+        if !same {
+            return Err(ApiError::unprocessable(
+                "Validation failed: poll changing a post's poll on edit is not supported yet",
+            ));
+        }
+    }
     // Apps send the attachments' ids with every edit: the same ones are
     // fine; changing them is not done yet.
     if !p.media_ids.is_empty() {

@@ -460,10 +460,79 @@ pub async fn statuses(
     ids.sort_unstable();
     ids.dedup();
     let stats = guise_core::social::identity_stats(conn, &ids).await?;
-    Ok(views
+    let mut out: Vec<Status> = views
         .iter()
         .map(|v| one_status(state, v, &stats, viewer.is_some()))
-        .collect())
+        .collect();
+    // Polls, with the viewer's own votes.
+    let mut status_ids: Vec<i64> = Vec::new();
+    for v in views {
+        status_ids.push(v.status.id);
+        if let Some(r) = &v.reblog {
+            status_ids.push(r.status.id);
+        }
+    }
+    let polls = guise_core::polls::of_statuses(conn, &status_ids).await?;
+    if !polls.is_empty() {
+        let keys: Vec<i64> = polls.keys().copied().collect();
+        let own = match viewer {
+            Some(f) => {
+                guise_core::polls::own_votes(conn, &keys, &guise_core::polls::face_voter(f)).await?
+            }
+            None => Default::default(),
+        };
+        let now = state.clock.now();
+        let render = |id: i64| {
+            polls
+                .get(&id)
+                .map(|p| poll_json(p, viewer.map(|_| own.get(&id)), now))
+        };
+        for (o, v) in out.iter_mut().zip(views) {
+            o.poll = render(v.status.id);
+            if let (Some(r), Some(rv)) = (o.reblog.as_mut(), &v.reblog) {
+                r.poll = render(rv.status.id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Mastodon's Poll entity. `own`: for a signed-in viewer, their choices
+/// (if they voted); `None` without a viewer.
+pub fn poll_json(
+    p: &guise_core::polls::Poll,
+    own: Option<Option<&Vec<i64>>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    let expired = p.expired(now);
+    let counts = p.counts();
+    let hidden = p.hide_totals && !expired;
+    let options: Vec<serde_json::Value> = p
+        .titles()
+        .into_iter()
+        .zip(counts.iter())
+        .map(|(t, c)| {
+            serde_json::json!({ "title": t, "votes_count": if hidden { None } else { Some(*c) } })
+        })
+        .collect();
+    let mut v = serde_json::json!({
+        "id": p.status_id.to_string(),
+        "expires_at": p.expires_at.map(iso),
+        "expired": expired,
+        "multiple": p.multiple,
+        "votes_count": counts.iter().sum::<i64>(),
+        "voters_count": p.voters_count,
+        "options": options,
+        "emojis": [],
+    });
+    if let (Some(own), Some(o)) = (own, v.as_object_mut()) {
+        o.insert("voted".into(), serde_json::json!(own.is_some()));
+        o.insert(
+            "own_votes".into(),
+            serde_json::json!(own.cloned().unwrap_or_default()),
+        );
+    }
+    v
 }
 
 pub async fn status_by_id(

@@ -97,7 +97,8 @@ pub async fn handle(state: &AppState, e: &DomainEvent) -> CoreResult<()> {
         | BlockCreated { .. }
         | BlockDeleted { .. }
         | FavouriteCreated { .. }
-        | FavouriteDeleted { .. } => Ok(()),
+        | FavouriteDeleted { .. }
+        | PollVoted { .. } => Ok(()),
     }
 }
 

@@ -1,0 +1,1 @@
+DROP TABLE poll_votes; DROP TABLE polls;
