@@ -267,8 +267,10 @@ pub async fn vote(
     .await
 }
 
-/// A remote voter's choice, as it arrives (one activity per choice): the
-/// first makes the vote, later ones add choices to a multiple-choice poll.
+/// A remote voter's choice, as it arrives (one activity per choice, and
+/// they may arrive at once): the first makes the vote, later ones add
+/// choices to a multiple-choice poll. The poll row is locked first, so two
+/// choices arriving together both count.
 pub async fn remote_vote(
     conn: &mut DbConn,
     clock: &dyn Clock,
@@ -277,41 +279,75 @@ pub async fn remote_vote(
     choice: i64,
 ) -> CoreResult<()> {
     let key = face_voter(voter_face);
-    let had = own_votes(conn, &[status], &key).await?;
-    match had.get(&status) {
-        None => vote(conn, clock, status, &key, Some(voter_face), &[choice])
+    let now = clock.now();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let poll: Poll = polls::table
+            .find(status)
+            .for_update()
+            .select(Poll::as_select())
+            .first(conn)
             .await
-            .map(|_| ()),
-        Some(prev) => {
-            let poll = get(conn, status).await?;
-            if !poll.multiple || prev.contains(&choice) || poll.expired(clock.now()) {
-                return Ok(());
+            .optional()?
+            .ok_or(CoreError::NotFound)?;
+        let n = poll.titles().len() as i64;
+        if poll.expired(now) || !(0..n).contains(&choice) {
+            return Ok(());
+        }
+        let prev: Option<Value> = poll_votes::table
+            .filter(poll_votes::status_id.eq(status))
+            .filter(poll_votes::voter.eq(&key))
+            .select(poll_votes::choices)
+            .first(conn)
+            .await
+            .optional()?;
+        let mut counts = poll.counts();
+        let mut new_voter = false;
+        match prev {
+            None => {
+                diesel::insert_into(poll_votes::table)
+                    .values((
+                        poll_votes::status_id.eq(status),
+                        poll_votes::voter.eq(&key),
+                        poll_votes::identity_id.eq(Some(voter_face)),
+                        poll_votes::choices.eq(json!([choice])),
+                    ))
+                    .execute(conn)
+                    .await?;
+                new_voter = true;
             }
-            let n = poll.titles().len() as i64;
-            if !(0..n).contains(&choice) {
-                return Ok(());
-            }
-            let mut all = prev.clone();
-            all.push(choice);
-            let mut counts = poll.counts();
-            if let Some(v) = usize::try_from(choice).ok().and_then(|i| counts.get_mut(i)) {
-                *v += 1;
-            }
-            diesel::update(
-                poll_votes::table
-                    .filter(poll_votes::status_id.eq(status))
-                    .filter(poll_votes::voter.eq(&key)),
-            )
-            .set(poll_votes::choices.eq(json!(all)))
-            .execute(conn)
-            .await?;
-            diesel::update(polls::table.find(status))
-                .set(polls::counts.eq(json!(counts)))
+            Some(prev) => {
+                let mut all: Vec<i64> = prev
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                    .unwrap_or_default();
+                if !poll.multiple || all.contains(&choice) {
+                    return Ok(());
+                }
+                all.push(choice);
+                all.sort_unstable();
+                diesel::update(
+                    poll_votes::table
+                        .filter(poll_votes::status_id.eq(status))
+                        .filter(poll_votes::voter.eq(&key)),
+                )
+                .set(poll_votes::choices.eq(json!(all)))
                 .execute(conn)
                 .await?;
-            Ok(())
+            }
         }
-    }
+        if let Some(v) = usize::try_from(choice).ok().and_then(|i| counts.get_mut(i)) {
+            *v += 1;
+        }
+        diesel::update(polls::table.find(status))
+            .set((
+                polls::counts.eq(json!(counts)),
+                polls::voters_count.eq(polls::voters_count + i64::from(new_voter)),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// A remote poll as its server last described it.

@@ -670,8 +670,7 @@ async fn vote_in_local_poll(
         )
         .await
         {
-            // A vote on a closed poll, or a second one, is dropped.
-            Ok(()) | Err(guise_core::CoreError::Invalid { .. }) => {}
+            Ok(()) | Err(guise_core::CoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
     }

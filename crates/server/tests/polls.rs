@@ -242,3 +242,44 @@ async fn bad_polls_are_refused() {
         .await;
     assert_eq!(r.status, 404);
 }
+
+/// A remote voter's choices in a multiple-choice poll arrive as separate
+/// activities, often together: each counts (a race once lost one).
+#[actix_web::test]
+async fn choices_arriving_together_all_count() {
+    let t = TestApp::new().await;
+    let (_, alice) = t.user("alice").await;
+    let (bob_id, _) = t.user("bob").await;
+    let s = t
+        .post_status(
+            &alice,
+            json!({ "status": "q", "poll": { "options": ["a", "b", "c"], "expires_in": 600, "multiple": true } }),
+        )
+        .await;
+    let id: i64 = s["id"].as_str().unwrap().parse().unwrap();
+    let voter: i64 = bob_id.parse().unwrap();
+    for _ in 0..5 {
+        let (mut c1, mut c2, mut c3) = (
+            t.state.db.conn().await.unwrap(),
+            t.state.db.conn().await.unwrap(),
+            t.state.db.conn().await.unwrap(),
+        );
+        let clock = t.state.clock.clone();
+        let (r1, r2, r3) = tokio::join!(
+            guise_core::polls::remote_vote(&mut c1, clock.as_ref(), id, voter, 0),
+            guise_core::polls::remote_vote(&mut c2, clock.as_ref(), id, voter, 2),
+            guise_core::polls::remote_vote(&mut c3, clock.as_ref(), id, voter, 2),
+        );
+        r1.unwrap();
+        r2.unwrap();
+        r3.unwrap();
+    }
+    let p = t
+        .get(&format!("/api/v1/polls/{id}"), Some(&alice))
+        .await
+        .json;
+    assert_eq!(p["options"][0]["votes_count"], 1, "{p}");
+    assert_eq!(p["options"][1]["votes_count"], 0, "{p}");
+    assert_eq!(p["options"][2]["votes_count"], 1, "{p}");
+    assert_eq!(p["voters_count"], 1, "{p}");
+}
