@@ -1,18 +1,23 @@
 """Drives Guise with Mastodon.py, unmodified: app registration, the password
 grant, the OAuth authorization-code flow (submitting the authorize form as a
 browser would, with and without PKCE), verify_credentials, posting, both
-timelines with pagination, and deletion. Exits non-zero on the first failure."""
+timelines with pagination, deletion, media, polls, the start-up screens and
+the user stream. Exits non-zero on the first failure."""
 import base64
 import hashlib
 import html
+import io
 import os
 import re
 import secrets
+import struct
 import sys
+import time
 import urllib.parse
+import zlib
 
 import requests
-from mastodon import Mastodon
+from mastodon import Mastodon, StreamListener
 
 BASE = os.environ["GUISE_URL"]
 USER = os.environ["GUISE_USER"]
@@ -79,6 +84,58 @@ check(m.status(posts[2].id).content.startswith("<p>Mastodon.py post 2"), "status
 deleted = m.status_delete(posts[0].id)
 check(deleted.id == posts[0].id, "delete returns the status")
 check(posts[0].id not in [s.id for s in m.timeline_home(limit=20)], "deleted status left the timeline")
+
+# Media: a real PNG carrying a text chunk; what is served has none of it.
+def png_with_comment():
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    w, h = 4, 3
+    raw = b"".join(b"\x00" + bytes([200, 30, 30]) * w for _ in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"tEXt", b"Comment\x00secret-location") + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+media = m.media_post(io.BytesIO(png_with_comment()), mime_type="image/png", description="a red dot")
+check(media.type == "image" and media.description == "a red dot", "media_post uploads an image")
+served = requests.get(media.url)
+check(served.status_code == 200 and b"secret-location" not in served.content, "the served file lost its text chunk")
+with_media = m.status_post("with a picture", media_ids=[media])
+check(len(with_media.media_attachments) == 1 and with_media.media_attachments[0].id == media.id, "a post carries the upload")
+
+# Polls.
+polled = m.status_post("tea or coffee?", poll=m.make_poll(["tea", "coffee"], expires_in=600))
+check([o.title for o in polled.poll.options] == ["tea", "coffee"], "a post with a poll")
+voted = m.poll_vote(polled.poll.id, [1])
+check(voted.voted and voted.options[1].votes_count == 1, "poll_vote counts the vote")
+
+# The screens apps open at start-up.
+check(m.preferences()["posting:default:visibility"] == "public", "preferences")
+m.markers_set("home", posts[4].id)
+check(m.markers_get("home")["home"].last_read_id == posts[4].id, "markers")
+m.status_bookmark(posts[3].id)
+check([s.id for s in m.bookmarks()] == [posts[3].id], "bookmarks")
+lst = m.list_create("friends")
+check(any(l.id == lst.id for l in m.lists()), "lists")
+f = m.create_filter_v2("spoilers", ["home"], "warn", keywords_attributes=[{"keyword": "ending", "whole_word": True}])
+check(any(x.id == f.id for x in m.filters_v2()), "filters v2")
+check(isinstance(m.conversations(), list) and isinstance(m.announcements(), list), "conversations and announcements")
+check(isinstance(m.followed_tags(), list) and isinstance(m.scheduled_statuses(), list), "followed tags and scheduled posts")
+
+# Streaming, as Mastodon.py reads it (server-sent events at the URL the
+# instance advertises).
+got = []
+class Listener(StreamListener):
+    def on_update(self, status):
+        got.append(status.id)
+handle = m.stream_user(Listener(), run_async=True)
+live = None
+for _ in range(20):
+    time.sleep(0.5)
+    if live is None:
+        live = m.status_post("live from Mastodon.py")
+    if live.id in got:
+        break
+handle.close()
+check(live is not None and live.id in got, "stream_user delivers a new post")
 
 # The authorization-code flow, as a browser would submit the forms.
 code = browser_authorize(m.auth_request_url(client_id=client_id, redirect_uris=OOB, scopes=SCOPES, allow_http=True))
