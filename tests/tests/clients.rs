@@ -61,3 +61,20 @@ fn masto_js_drives_guise() {
         .env("GUISE_PASSWORD", "another long password");
     run_client(cmd, "masto.js");
 }
+
+#[test]
+fn toot_drives_guise() {
+    let server = Server::start();
+    server.create_account("termuser", "a terminal test password");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/toot_flow.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
+        .env(
+            "PYTHONPATH",
+            std::env::var("GUISE_TEST_PYTHONPATH").expect("GUISE_TEST_PYTHONPATH: run ./dev test"),
+        )
+        .env("GUISE_URL", &server.url)
+        .env("GUISE_EMAIL", "termuser@mail.test")
+        .env("GUISE_PASSWORD", "a terminal test password");
+    run_client(cmd, "toot");
+}
