@@ -378,6 +378,56 @@ async fn fan_out(db_url: &str, base: &str, client: &reqwest::Client, token: &str
     )
 }
 
+/// Uploads a photograph-like JPEG of `MEDIA_MP` megapixels `MEDIA_RUNS`
+/// times: the server decodes, orients, scales, re-encodes, previews and
+/// blurhashes each. Milliseconds per upload (p50, p90) and per megapixel.
+const MEDIA_RUNS: usize = 10;
+const MEDIA_W: u32 = 4000;
+const MEDIA_H: u32 = 3000;
+
+async fn media(base: &str, token: &str) -> (f64, f64, f64, usize) {
+    let img = image::RgbImage::from_fn(MEDIA_W, MEDIA_H, |x, y| {
+        let n = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) % 48;
+        image::Rgb([
+            ((x * 255 / MEDIA_W) as u8).wrapping_add(n as u8),
+            ((y * 255 / MEDIA_H) as u8).wrapping_add(n as u8),
+            (((x + y) * 127 / (MEDIA_W + MEDIA_H)) as u8).wrapping_add(n as u8),
+        ])
+    });
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
+    let jpeg = jpeg.into_inner();
+    let boundary = "guisebenchboundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&jpeg);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let client = reqwest::Client::new();
+    let mut times = Vec::new();
+    for _ in 0..MEDIA_RUNS {
+        let t = Instant::now();
+        let r = client
+            .post(format!("{base}/api/v2/media"))
+            .bearer_auth(token)
+            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "upload: {}", r.status());
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let p50 = times[times.len() / 2];
+    let p90 = times[(times.len() * 9 / 10).min(times.len() - 1)];
+    let mp = f64::from(MEDIA_W * MEDIA_H) / 1e6;
+    (p50, p90, p50 / mp, jpeg.len())
+}
+
 /// Opens `SOCKETS` server-sent-event streams of the local public timeline,
 /// then posts `STREAMED_POSTS` statuses: how many frames arrived, how fast,
 /// and the server's memory per open stream.
@@ -542,6 +592,7 @@ async fn main() {
     let inbox = ingest(&base, &client).await;
     let (delivered, fan_secs) = fan_out(&server.db_url, &base, &client, &token).await;
     let (frames, stream_secs, post_secs, per_socket_kib) = streaming(pid, &base, &token).await;
+    let (media_p50, media_p90, media_per_mp, media_bytes) = media(&base, &token).await;
     let rsa = openssl_rsa2048();
     let loaded_rss = rss_kib(pid, "VmRSS:");
     let peak_rss = rss_kib(pid, "VmHWM:");
@@ -678,6 +729,15 @@ async fn main() {
     writeln!(
         raw,
         "- server memory per open stream: {per_socket_kib:.1} KiB (RSS growth over {SOCKETS} opened, divided)"
+    )
+    .unwrap();
+    writeln!(raw).unwrap();
+    writeln!(raw, "media:").unwrap();
+    writeln!(
+        raw,
+        "- a {:.0}-megapixel JPEG ({:.1} MB) uploaded {MEDIA_RUNS} times: p50 {media_p50:.0} ms, p90 {media_p90:.0} ms per upload — {media_per_mp:.0} ms per megapixel (decode, orient, scale to 8.3 MP, re-encode, preview, blurhash; one upload at a time)",
+        f64::from(MEDIA_W * MEDIA_H) / 1e6,
+        media_bytes as f64 / 1e6
     )
     .unwrap();
     writeln!(raw).unwrap();
