@@ -77,6 +77,24 @@ try {
 }
 check(gone, "deleted status answers 404");
 
+// Media and polls, as masto.js sends them (multipart for the file).
+const dot = Buffer.from(
+  "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c49444154789c63f8cfc0000003010100c9fe92ef0000000049454e44ae426082",
+  "hex",
+);
+const attachment = await masto.v2.media.create({ file: new Blob([dot], { type: "image/png" }), description: "one pixel" });
+check(attachment.type === "image" && attachment.description === "one pixel", "v2 media upload");
+const fetched = await masto.v1.media.$select(attachment.id).fetch();
+check(fetched.id === attachment.id && fetched.url, "masto.js polls the upload and finds it done");
+const withMedia = await masto.v1.statuses.create({ status: "a pixel", mediaIds: [attachment.id] });
+check(withMedia.mediaAttachments.length === 1, "a post with media");
+const polled = await masto.v1.statuses.create({ status: "cats or dogs?", poll: { options: ["cats", "dogs"], expiresIn: 600 } });
+check(polled.poll.options.length === 2, "a post with a poll");
+const voted = await masto.v1.polls.$select(polled.poll.id).votes.create({ choices: [0] });
+check(voted.voted && voted.options[0].votesCount === 1, "a vote");
+const grouped = await masto.v2.notifications.list();
+check(Array.isArray(grouped.notificationGroups), "grouped notifications v2");
+
 // Streaming, as Elk and Phanpy open it: the URL from /api/v2/instance, the
 // token offered as the WebSocket sub-protocol (and echoed back).
 const instance = await masto.v2.instance.fetch();
