@@ -102,7 +102,9 @@ fn fit_pixels(img: DynamicImage, pixels: u64) -> DynamicImage {
     let scale = (pixels as f64 / have as f64).sqrt();
     let nw = ((f64::from(w) * scale).floor() as u32).max(1);
     let nh = ((f64::from(h) * scale).floor() as u32).max(1);
-    img.resize(nw, nh, image::imageops::FilterType::Triangle)
+    // `thumbnail` scales with integer arithmetic: a filtered resize of a
+    // 12-megapixel photo would hold several hundred megabytes of floats.
+    img.thumbnail(nw, nh)
 }
 
 /// Crops the middle to `w`:`h` and scales to `w`×`h` (never up).
@@ -116,7 +118,7 @@ fn cover(img: DynamicImage, w: u32, h: u32) -> DynamicImage {
     };
     let cropped = img.crop_imm((iw - cw.min(iw)) / 2, (ih - ch.min(ih)) / 2, cw, ch);
     if cw > w {
-        cropped.resize_exact(w, h, image::imageops::FilterType::Triangle)
+        cropped.thumbnail_exact(w, h)
     } else {
         cropped
     }

@@ -72,16 +72,22 @@ fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
     map.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// Processes an image off the async workers and stores its files under
-/// fresh random names.
+/// Images processed at once in this process: each may need a few hundred
+/// megabytes while decoded, so more wait their turn.
+static PROCESSING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Processes an image off the async workers (two at a time) and stores its
+/// files under fresh random names.
 pub async fn store_image(
     state: &AppState,
     bytes: Vec<u8>,
     fit: Fit,
 ) -> ApiResult<(imaging::Processed, String, String)> {
+    let permit = PROCESSING.acquire().await.map_err(|_| ApiError::internal())?;
     let done = web::block(move || imaging::process(&bytes, fit))
         .await
         .map_err(|_| ApiError::internal())?;
+    drop(permit);
     let p = done.map_err(|r| ApiError::unprocessable(r.message()))?;
     let (file, preview) = (guise_core::media::new_key(), guise_core::media::new_key());
     for (k, b) in [(&file, &p.bytes), (&preview, &p.preview)] {
