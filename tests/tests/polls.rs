@@ -108,6 +108,19 @@ async fn a_remote_poll_is_shown_and_votes_reach_its_author() {
     })
     .await;
     assert_eq!(p["voters_count"], 2, "{p}");
+    // A vote on A reaches B's copy as an Update of the Question.
+    api_a
+        .post(
+            &format!("/api/v1/polls/{local_id}/votes"),
+            Some(&alice),
+            json!({ "choices": [2] }),
+        )
+        .await;
+    eventually("A's counts on B", || async {
+        let p = api_b.get(&format!("/api/v1/polls/{remote_id}"), &bob).await;
+        (p["options"][2]["votes_count"] == 2 && p["voters_count"] == 3).then_some(p)
+    })
+    .await;
     // The vote arrived as a vote, not as a reply.
     let ctx = api_a
         .get(&format!("/api/v1/statuses/{local_id}/context"), &alice)

@@ -345,8 +345,39 @@ pub async fn remote_vote(
             ))
             .execute(conn)
             .await?;
-        Ok(())
+        announce_counts(conn, clock, status).await
     })
+    .await
+}
+
+/// Tells other servers a local poll's counts changed: an `Update` of the
+/// `Question`, rendered when the worker expands it — so while one is still
+/// waiting in the outbox, later votes ride along with it instead of adding
+/// another (a burst of votes is one Update per follower inbox).
+pub async fn announce_counts(conn: &mut DbConn, clock: &dyn Clock, status: i64) -> CoreResult<()> {
+    use crate::schema::outbox_events;
+    let post = crate::statuses::get_status(conn, status).await?;
+    if !post.local {
+        return Ok(());
+    }
+    let pending: bool = diesel::select(diesel::dsl::exists(
+        outbox_events::table
+            .filter(outbox_events::kind.eq("status.updated"))
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("payload->>'status_id' = ")
+                    .bind::<diesel::sql_types::Text, _>(status.to_string()),
+            ),
+    ))
+    .get_result(conn)
+    .await?;
+    if pending {
+        return Ok(());
+    }
+    crate::events::record(
+        conn,
+        clock,
+        crate::events::DomainEvent::StatusUpdated { status },
+    )
     .await
 }
 
@@ -414,6 +445,8 @@ pub async fn end_due(conn: &mut DbConn, clock: &dyn Clock, limit: i64) -> CoreRe
                 return Ok(());
             };
             let author = crate::accounts::get_identity(conn, status.identity_id).await?;
+            // Other servers see it closed, with its final counts.
+            announce_counts(conn, clock, id).await?;
             let voters: Vec<Option<i64>> = poll_votes::table
                 .filter(poll_votes::status_id.eq(id))
                 .select(poll_votes::identity_id)
@@ -463,6 +496,7 @@ pub async fn vote_and_tell(
     conn.transaction::<_, CoreError, _>(async move |conn| {
         let poll = vote(conn, clock, status, &voter, face, &choices).await?;
         if author.is_local() {
+            announce_counts(conn, clock, status).await?;
             return Ok(poll);
         }
         let voter_face = match (face, &anon) {

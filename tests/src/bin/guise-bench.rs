@@ -413,7 +413,10 @@ async fn media(base: &str, token: &str) -> (f64, f64, f64, usize) {
         let r = client
             .post(format!("{base}/api/v2/media"))
             .bearer_auth(token)
-            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
             .body(body.clone())
             .send()
             .await

@@ -83,7 +83,10 @@ pub async fn store_image(
     bytes: Vec<u8>,
     fit: Fit,
 ) -> ApiResult<(imaging::Processed, String, String)> {
-    let permit = PROCESSING.acquire().await.map_err(|_| ApiError::internal())?;
+    let permit = PROCESSING
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal())?;
     let done = web::block(move || imaging::process(&bytes, fit))
         .await
         .map_err(|_| ApiError::internal())?;
