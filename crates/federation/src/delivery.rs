@@ -50,6 +50,7 @@ async fn note_and_audience(
     clock: &dyn Clock,
     urls: &Urls,
     id: i64,
+    update: bool,
 ) -> CoreResult<Option<(guise_core::models::Identity, serde_json::Value, Vec<String>)>> {
     let Ok(view) = guise_core::statuses::load_view(conn, None, id).await else {
         return Ok(None);
@@ -104,8 +105,10 @@ async fn note_and_audience(
         inboxes.extend(inbox_of(m));
     }
     // A thread-starting public anonymous post was boosted to the announcer's
-    // followers: its edits go to them too.
-    if view.author.tier() == guise_policy::Tier::Anonymous
+    // followers: its edits go to them too — but not its Create, which they
+    // would refuse as unsolicited (the announcer's Announce carries it).
+    if update
+        && view.author.tier() == guise_policy::Tier::Anonymous
         && s.in_reply_to_id.is_none()
         && s.visibility() == Visibility::Public
     {
@@ -150,8 +153,9 @@ async fn expand(
     let mut out = Vec::new();
     match &e.event {
         DomainEvent::StatusCreated { status } | DomainEvent::StatusUpdated { status } => {
+            let update = matches!(e.event, DomainEvent::StatusUpdated { .. });
             let Some((author, note, inboxes)) =
-                note_and_audience(conn, clock, urls, *status).await?
+                note_and_audience(conn, clock, urls, *status, update).await?
             else {
                 return Ok(out);
             };

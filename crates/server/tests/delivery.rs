@@ -257,3 +257,117 @@ async fn deliveries_left(t: &TestApp) -> i64 {
         .await
         .unwrap()
 }
+
+/// The inboxes each activity of one event went to, as (type, inbox).
+async fn queued(t: &TestApp) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use guise_core::schema::deliveries;
+    let mut conn = t.state.db.conn().await.unwrap();
+    let rows: Vec<(String, serde_json::Value)> = deliveries::table
+        .select((deliveries::inbox_url, deliveries::activity))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let mut out: Vec<(String, String)> = rows
+        .into_iter()
+        .map(|(inbox, a)| (a["type"].as_str().unwrap_or("").to_owned(), inbox))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A server that follows only the shared announcer gets its Announce of a
+/// public anonymous thread, and the post's later Update — never the
+/// anonymous face's Create, which it would refuse as unsolicited.
+#[actix_web::test]
+async fn the_announcers_followers_get_its_announce_not_the_authors_create() {
+    let t = app().await;
+    t.keep_a_key_ready().await;
+    let mut conn = t.state.db.conn().await.unwrap();
+    guise_core::announcer::ensure(&mut conn, t.clock.as_ref(), true)
+        .await
+        .unwrap();
+    let announcer = guise_core::announcer::active(&mut conn)
+        .await
+        .unwrap()
+        .unwrap();
+    let remote = guise_core::remote::upsert(
+        &mut conn,
+        t.clock.as_ref(),
+        &guise_core::remote::RemoteFace {
+            actor_url: "https://mitra.test/users/m".into(),
+            domain: "mitra.test".into(),
+            username: "m".into(),
+            display_name: "M".into(),
+            note: String::new(),
+            inbox_url: "https://mitra.test/users/m/inbox".into(),
+            shared_inbox_url: None,
+            public_key_pem: String::new(),
+            locked: false,
+            bot: false,
+            avatar_url: None,
+            header_url: None,
+            tier: guise_policy::Tier::Pseudonymous,
+            verified_by: None,
+        },
+    )
+    .await
+    .unwrap();
+    guise_core::remote::follow(
+        &mut conn,
+        t.clock.as_ref(),
+        &remote,
+        &announcer,
+        "https://mitra.test/follows/1",
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    t.create_account("carol").await;
+    let anon = t.token_as("carol", "anonymous", "read write").await;
+    let urls = guise_federation::Urls::new("https://guise.test");
+    let expand = || async {
+        while guise_federation::delivery::expand_once(&t.state.db, t.clock.as_ref(), &urls, 10)
+            .await
+            .unwrap()
+            > 0
+        {}
+    };
+    expand().await;
+    let before = queued(&t).await;
+    let s = t
+        .post_status(
+            &anon,
+            serde_json::json!({ "status": "a thread, anonymously", "visibility": "public" }),
+        )
+        .await;
+    expand().await;
+    let sent: Vec<(String, String)> = queued(&t)
+        .await
+        .into_iter()
+        .filter(|x| !before.contains(x))
+        .collect();
+    let inbox = "https://mitra.test/users/m/inbox".to_owned();
+    assert_eq!(
+        sent,
+        vec![("Announce".to_owned(), inbox.clone())],
+        "{sent:?}"
+    );
+    // An edit does reach them: they hold the post through the Announce.
+    let id = s["id"].as_str().unwrap();
+    let r = t
+        .call(
+            actix_web::http::Method::PUT,
+            &format!("/api/v1/statuses/{id}"),
+            Some(&anon),
+            Some(common::Body::Json(
+                serde_json::json!({ "status": "a thread, edited" }),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    expand().await;
+    let after: Vec<(String, String)> = queued(&t).await;
+    assert!(after.contains(&("Update".to_owned(), inbox)), "{after:?}");
+}
