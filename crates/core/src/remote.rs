@@ -26,6 +26,9 @@ pub struct RemoteFace {
     pub public_key_pem: String,
     pub locked: bool,
     pub bot: bool,
+    /// Whether the actor says it may be suggested and listed (`discoverable`);
+    /// an anonymous face never is.
+    pub discoverable: bool,
     pub avatar_url: Option<String>,
     pub header_url: Option<String>,
     pub tier: Tier,
@@ -84,6 +87,7 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
                 identities::public_key_pem.eq(&r.public_key_pem),
                 identities::locked.eq(r.locked),
                 identities::bot.eq(r.bot),
+                identities::discoverable.eq(r.discoverable && tier != Tier::Anonymous),
                 identities::avatar_url.eq(&r.avatar_url),
                 identities::header_url.eq(&r.header_url),
                 identities::tier.eq(tier.as_str()),
@@ -107,7 +111,7 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
             identities::bot.eq(r.bot),
             identities::avatar_url.eq(&r.avatar_url),
             identities::header_url.eq(&r.header_url),
-            identities::discoverable.eq(false),
+            identities::discoverable.eq(r.discoverable && tier != Tier::Anonymous),
             identities::verified.eq(verified),
             identities::verified_by.eq(&r.verified_by),
             identities::actor_url.eq(&r.actor_url),

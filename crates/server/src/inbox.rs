@@ -90,6 +90,7 @@ pub(crate) fn to_face(state: &AppState, a: &RemoteActor) -> RemoteFace {
         // Stored as text, like every remote text; the API renders it again.
         note: guise_core::text::html_to_text(&a.summary),
         bot: a.bot,
+        discoverable: a.discoverable,
         avatar_url: a.avatar_url.clone(),
         header_url: a.header_url.clone(),
         inbox_url: a.inbox.to_string(),

@@ -306,6 +306,7 @@ async fn the_announcers_followers_get_its_announce_not_the_authors_create() {
             public_key_pem: String::new(),
             locked: false,
             bot: false,
+            discoverable: true,
             avatar_url: None,
             header_url: None,
             tier: guise_policy::Tier::Pseudonymous,
@@ -314,6 +315,8 @@ async fn the_announcers_followers_get_its_announce_not_the_authors_create() {
     )
     .await
     .unwrap();
+    // A remote actor's `discoverable` is kept as it said (it once read false).
+    assert!(remote.discoverable);
     guise_core::remote::follow(
         &mut conn,
         t.clock.as_ref(),

@@ -497,6 +497,7 @@ async fn names_that_pose_as_anonymous_or_a_verified_real_name_are_refused() {
                 public_key_pem: "-----BEGIN PUBLIC KEY-----".into(),
                 locked: false,
                 bot: false,
+                discoverable: true,
                 avatar_url: None,
                 header_url: None,
                 tier,
@@ -511,5 +512,11 @@ async fn names_that_pose_as_anonymous_or_a_verified_real_name_are_refused() {
             ""
         };
         assert_eq!(face.display_name, want, "{name}");
+        // It says it is discoverable; an anonymous face never is.
+        assert_eq!(
+            face.discoverable,
+            tier != guise_policy::Tier::Anonymous,
+            "{name}"
+        );
     }
 }
