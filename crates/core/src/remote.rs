@@ -337,6 +337,9 @@ pub struct RemoteNote {
     pub emojis: serde_json::Value,
     /// A `Question`'s poll.
     pub poll: Option<crate::polls::RemotePoll>,
+    /// The author's HTML, already sanitized to the status allow-list; none
+    /// when it could not be kept as markup (then `text` is rendered).
+    pub html: Option<String>,
 }
 
 /// A status known by its ActivityPub id.
@@ -380,7 +383,9 @@ pub async fn store_note(
         None => None,
     };
     let id = Id::generate(n.published.min(clock.now())).get();
-    let content = crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None);
+    let content = n.html.clone().unwrap_or_else(|| {
+        crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None)
+    });
     let author_id = author.id;
     conn.transaction::<_, CoreError, _>(async move |conn| {
         let status: Option<crate::models::Status> = diesel::insert_into(statuses::table)
@@ -535,7 +540,9 @@ pub async fn update_note(
     if old.identity_id != author.id || old.reblog_of_id.is_some() {
         return Ok(false);
     }
-    let content = crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None);
+    let content = n.html.clone().unwrap_or_else(|| {
+        crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None)
+    });
     if let Some(p) = &n.poll {
         crate::polls::upsert_remote(conn, old.id, p).await?;
     }

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod media;
 pub mod protocol;
 pub mod remote;
+pub mod sanitize;
 pub mod signatures;
 
 pub use protocol::Urls;

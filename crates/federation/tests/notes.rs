@@ -883,3 +883,44 @@ fn fixtures_name_their_source() {
         assert!(source.ends_with("values invented."), "{file}");
     }
 }
+
+/// Markup in, markup out: each server's note as apps are given it, against
+/// a golden file beside the fixture (`*.html`). Regenerate one by deleting
+/// it and running with `GUISE_WRITE_GOLDEN=1`; then read the diff.
+#[test]
+fn remote_markup_is_kept_within_the_allow_list() {
+    for path in [
+        "mastodon/note.json",
+        "gotosocial/note.json",
+        "gotosocial/reply.json",
+        "akkoma/note.json",
+        "lemmy/note.json",
+        "lemmy/page_link.json",
+        "mitra/note.json",
+    ] {
+        let (_, n) = created(path);
+        let out = guise_federation::sanitize::status_html(&n.content).unwrap();
+        let golden = format!(
+            "{}/tests/fixtures/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            path.replace(".json", ".html")
+        );
+        if std::env::var("GUISE_WRITE_GOLDEN").is_ok() && !std::path::Path::new(&golden).exists() {
+            std::fs::write(&golden, format!("{out}\n")).unwrap();
+        }
+        let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("{golden} missing"));
+        assert_eq!(out.trim_end(), want.trim_end(), "{path}");
+        // Whatever the server sent, nothing executable survives.
+        for bad in [
+            "<script",
+            "onerror",
+            "onclick",
+            "javascript:",
+            "<img",
+            "<iframe",
+            "style=",
+        ] {
+            assert!(!out.contains(bad), "{path}: {bad}");
+        }
+    }
+}

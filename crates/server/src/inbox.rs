@@ -628,6 +628,7 @@ async fn remote_note(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<remote:
         emojis: serde_json::to_value(doc.emojis.iter().take(50).collect::<Vec<_>>())
             .unwrap_or_default(),
         poll: doc.poll.clone(),
+        html: guise_federation::sanitize::status_html(&doc.content),
     })
 }
 
