@@ -208,58 +208,6 @@ impl Out {
     }
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_are_written_as_mastodon_writes_them() {
-        let changed = Out {
-            stream: vec!["user".into()],
-            event: "filters_changed",
-            payload: None,
-        };
-        assert_eq!(changed.sse(), "event: filters_changed\ndata: undefined\n\n");
-        let ws: serde_json::Value = serde_json::from_str(&changed.ws()).unwrap();
-        assert_eq!(
-            ws,
-            serde_json::json!({ "event": "filters_changed", "stream": ["user"] })
-        );
-        let delete = Out {
-            stream: vec!["public:local".into()],
-            event: "delete",
-            payload: Some("123".into()),
-        };
-        assert_eq!(delete.sse(), "event: delete\ndata: 123\n\n");
-        let ws: serde_json::Value = serde_json::from_str(&delete.ws()).unwrap();
-        assert_eq!(
-            ws,
-            serde_json::json!({ "event": "delete", "payload": "123", "stream": ["public:local"] })
-        );
-    }
-
-    #[test]
-    fn streams_are_named_as_mastodon_names_them() {
-        for (name, tag, list) in [
-            ("user", None, None),
-            ("user:notification", None, None),
-            ("public", None, None),
-            ("public:local", None, None),
-            ("public:remote:media", None, None),
-            ("hashtag", Some("guise"), None),
-            ("hashtag:local", Some("guise"), None),
-            ("list", None, Some("12")),
-            ("direct", None, None),
-        ] {
-            let sub = Sub::parse(name, tag, list).unwrap();
-            assert_eq!(sub.names().first().map(String::as_str), Some(name));
-        }
-        assert_eq!(Sub::parse("hashtag", None, None), Err(SubError::NoTag));
-        assert_eq!(Sub::parse("everything", None, None), Err(SubError::Unknown));
-    }
-}
-
 /// How many frames a slow socket may have waiting before new ones are
 /// dropped for it.
 const QUEUE: usize = 512;
@@ -500,5 +448,57 @@ pub fn start(state: &AppState, serve: bool) {
     }
     if serve || state.hub.redis.is_some() {
         tokio::spawn(pump(state.clone()));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_written_as_mastodon_writes_them() {
+        let changed = Out {
+            stream: vec!["user".into()],
+            event: "filters_changed",
+            payload: None,
+        };
+        assert_eq!(changed.sse(), "event: filters_changed\ndata: undefined\n\n");
+        let ws: serde_json::Value = serde_json::from_str(&changed.ws()).unwrap();
+        assert_eq!(
+            ws,
+            serde_json::json!({ "event": "filters_changed", "stream": ["user"] })
+        );
+        let delete = Out {
+            stream: vec!["public:local".into()],
+            event: "delete",
+            payload: Some("123".into()),
+        };
+        assert_eq!(delete.sse(), "event: delete\ndata: 123\n\n");
+        let ws: serde_json::Value = serde_json::from_str(&delete.ws()).unwrap();
+        assert_eq!(
+            ws,
+            serde_json::json!({ "event": "delete", "payload": "123", "stream": ["public:local"] })
+        );
+    }
+
+    #[test]
+    fn streams_are_named_as_mastodon_names_them() {
+        for (name, tag, list) in [
+            ("user", None, None),
+            ("user:notification", None, None),
+            ("public", None, None),
+            ("public:local", None, None),
+            ("public:remote:media", None, None),
+            ("hashtag", Some("guise"), None),
+            ("hashtag:local", Some("guise"), None),
+            ("list", None, Some("12")),
+            ("direct", None, None),
+        ] {
+            let sub = Sub::parse(name, tag, list).unwrap();
+            assert_eq!(sub.names().first().map(String::as_str), Some(name));
+        }
+        assert_eq!(Sub::parse("hashtag", None, None), Err(SubError::NoTag));
+        assert_eq!(Sub::parse("everything", None, None), Err(SubError::Unknown));
     }
 }
