@@ -1,13 +1,18 @@
 """Drives Guise with Mastodon.py, unmodified: app registration, the password
 grant, the OAuth authorization-code flow (submitting the authorize form as a
 browser would, with and without PKCE), verify_credentials, posting, both
-timelines with pagination, deletion, media, polls, the start-up screens and
-the user stream. Exits non-zero on the first failure."""
+timelines with pagination, deletion, media, polls, the start-up screens,
+the user stream and Web Push (legacy pushes decrypted by Mastodon.py,
+standard ones by http_ece). Exits non-zero on the first failure."""
 import base64
 import hashlib
 import html
+import http.server
 import io
+import json
 import os
+import queue
+import threading
 import re
 import secrets
 import struct
@@ -17,11 +22,12 @@ import urllib.parse
 import zlib
 
 import requests
-from mastodon import Mastodon, StreamListener
+from mastodon import Mastodon, MastodonNotFoundError, StreamListener
 
 BASE = os.environ["GUISE_URL"]
 USER = os.environ["GUISE_USER"]
 PASSWORD = os.environ["GUISE_PASSWORD"]
+FRIEND = os.environ["GUISE_FRIEND"]
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 SCOPES = ["read", "write", "follow"]
 checks = 0
@@ -139,6 +145,72 @@ for i in range(20):
         break
 handle.close()
 check(any(x in got for x in sent), "stream_user delivers a new post")
+
+# Web Push: a push service on 127.0.0.1 that hands each request to the test.
+pushes = queue.Queue()
+class PushService(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))  # case-insensitive here
+        pushes.put((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+service = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PushService)
+threading.Thread(target=service.serve_forever, daemon=True).start()
+service_url = f"http://127.0.0.1:{service.server_address[1]}"
+
+PUSH_SCOPES = ["read", "write", "follow", "push"]
+pid, psecret = Mastodon.create_app("guise-e2e-push", scopes=PUSH_SCOPES, redirect_uris=OOB, api_base_url=BASE)
+mp = Mastodon(client_id=pid, client_secret=psecret, api_base_url=BASE)
+mp.log_in(USER, PASSWORD, scopes=PUSH_SCOPES, allow_http=True)
+friend = Mastodon(client_id=pid, client_secret=psecret, api_base_url=BASE)
+friend.log_in(FRIEND, PASSWORD, scopes=PUSH_SCOPES, allow_http=True)
+priv, pub = mp.push_subscription_generate_keys()
+sub = mp.push_subscription_set(service_url + "/legacy", pub, mention_events=True, favourite_events=True, follow_events=False)
+check(sub.alerts.mention and sub.alerts.favourite and not sub.alerts.follow, "push subscription alerts")
+check(sub.server_key == mp.instance_v2().configuration.vapid.public_key != "", "server_key is the instance's VAPID key")
+check(mp.push_subscription().id == sub.id, "push subscription read back")
+check(mp.app_verify_credentials().vapid_key == sub.server_key, "the app learns the same key")
+friend.status_post(f"@{USER} are you there?")
+path, headers, body = pushes.get(timeout=20)
+check(path == "/legacy" and headers.get("content-encoding") == "aesgcm", "a legacy push arrives")
+check(headers["authorization"].startswith("WebPush "), "legacy VAPID authorization")
+push = mp.push_subscription_decrypt_push(body, priv, headers["encryption"], headers["crypto-key"])
+check(push.notification_type == "mention" and push.title == f"{FRIEND} mentioned you", "Mastodon.py decrypts the push")
+check(push.body == f"@{USER} are you there?", "the push carries the post's text")
+check(any(str(n.id) == str(push.notification_id) for n in mp.notifications()), "the push names the notification")
+mp.push_subscription_update(mention_events=False, favourite_events=True)
+check(not mp.push_subscription().alerts.mention, "alerts updated")
+
+# The standard encoding (RFC 8291 aes128gcm), which Mastodon.py cannot ask
+# for: subscribed with requests, decrypted with http_ece.
+import http_ece
+from cryptography.hazmat.primitives.asymmetric import ec
+key = ec.generate_private_key(ec.SECP256R1())
+from cryptography.hazmat.primitives import serialization
+raw = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+auth = os.urandom(16)
+b64 = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")
+r = requests.post(BASE + "/api/v1/push/subscription", headers={"Authorization": f"Bearer {mp.access_token}"},
+                  json={"subscription": {"endpoint": service_url + "/standard", "keys": {"p256dh": b64(raw), "auth": b64(auth)}, "standard": True},
+                        "data": {"alerts": {"favourite": True}, "policy": "all"}})
+check(r.status_code == 200 and r.json()["standard"] is True, "a standard subscription replaces the legacy one")
+mine = mp.status_post("favourite me")
+friend.status_favourite(mine.id)
+path, headers, body = pushes.get(timeout=20)
+check(path == "/standard" and headers.get("content-encoding") == "aes128gcm", "a standard push arrives")
+check(headers["authorization"].startswith("vapid t="), "RFC 8292 authorization")
+plain = json.loads(http_ece.decrypt(body, private_key=key, auth_secret=auth, version="aes128gcm"))
+check(plain["notification_type"] == "favourite" and plain["title"] == f"{FRIEND} favourited your post", "http_ece decrypts the push")
+mp.push_subscription_delete()
+try:
+    mp.push_subscription()
+    gone = False
+except MastodonNotFoundError:
+    gone = True
+check(gone, "the subscription is gone")
 
 # The authorization-code flow, as a browser would submit the forms.
 code = browser_authorize(m.auth_request_url(client_id=client_id, redirect_uris=OOB, scopes=SCOPES, allow_http=True))

@@ -24,8 +24,13 @@ fn run_client(mut cmd: Command, name: &str) {
 
 #[test]
 fn mastodon_py_drives_guise() {
-    let server = Server::start();
+    // Pushes go to a push service the script runs on 127.0.0.1.
+    let server = Server::start_on(
+        "127.0.0.1",
+        &[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")],
+    );
     server.create_account("pyuser", "a long test password");
+    server.create_account("pyfriend", "a long test password");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/mastodon_py_flow.py");
     let mut cmd = Command::new("python3");
     cmd.arg(script)
@@ -35,6 +40,7 @@ fn mastodon_py_drives_guise() {
         )
         .env("GUISE_URL", &server.url)
         .env("GUISE_USER", "pyuser")
+        .env("GUISE_FRIEND", "pyfriend")
         .env("GUISE_PASSWORD", "a long test password");
     run_client(cmd, "Mastodon.py");
 }

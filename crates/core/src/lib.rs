@@ -25,6 +25,7 @@ pub mod models;
 pub mod moderation;
 pub mod oauth;
 pub mod polls;
+pub mod push;
 pub mod queue;
 pub mod remote;
 pub mod scheduled;

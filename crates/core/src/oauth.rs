@@ -524,6 +524,13 @@ pub struct Session {
     pub has_refresh: bool,
     /// Only "Anonymous" and "All my faces" tokens carry `k_anon`.
     pub k_anon: Option<KAnon>,
+    /// The last day the token works, if it expires.
+    pub expires_on: Option<chrono::NaiveDate>,
+    /// Names the token's push subscription: `HMAC(row key, "push" ‖ id)`.
+    /// The row key is wrapped under the token, its refresh token and
+    /// `k_anon`, so only they find the subscription, and it stays the same
+    /// when the token is refreshed.
+    pub push_tag: [u8; 32],
 }
 
 impl Session {
@@ -576,6 +583,8 @@ impl TokenRow {
             created_on: self.created_on,
             has_refresh: self.refresh_hash.is_some(),
             k_anon,
+            expires_on: self.expires_on,
+            push_tag: push_tag(row_key, self.id),
         })
     }
 }
@@ -806,7 +815,7 @@ pub async fn refresh(
         return Err(GrantError::InvalidGrant);
     };
     if !grant_stands(conn, &grant).await? {
-        forget(conn, id).await?;
+        forget(conn, id, &session.push_tag).await?;
         return Err(GrantError::InvalidGrant);
     }
     let access = Secret::generate();
@@ -879,7 +888,7 @@ pub async fn session_by_token(
                 }
             }
             _ => {
-                forget(conn, id).await?;
+                forget(conn, id, &session.push_tag).await?;
                 return Ok(None);
             }
         }
@@ -887,11 +896,21 @@ pub async fn session_by_token(
     Ok(Some(session))
 }
 
-async fn forget(conn: &mut DbConn, id: i64) -> CoreResult<()> {
-    diesel::delete(oauth_tokens::table.find(id))
-        .execute(conn)
-        .await?;
-    Ok(())
+fn push_tag(row_key: &WrapKey, id: i64) -> [u8; 32] {
+    row_key.tag("push", &id.to_be_bytes())
+}
+
+/// Removes a token row and its push subscription (found by the tag only
+/// the opened row gives).
+async fn forget(conn: &mut DbConn, id: i64, push_tag: &[u8; 32]) -> CoreResult<()> {
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        crate::push::unsubscribe(conn, push_tag).await?;
+        diesel::delete(oauth_tokens::table.find(id))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Revokes a token (or a refresh token) of this app. Revoking an unknown
@@ -919,11 +938,11 @@ pub async fn revoke(conn: &mut DbConn, app: &App, raw: &str) -> CoreResult<()> {
                 .as_ref()
                 .and_then(|w| WrapKey::unwrap_from(&key, &row_slot(ROW_KEY_BY_REFRESH, id), w))
         });
-    if row_key
+    if let Some(s) = row_key
         .and_then(|k| row.open(&k))
-        .is_some_and(|s| s.app_id == app.id)
+        .filter(|s| s.app_id == app.id)
     {
-        forget(conn, id).await?;
+        forget(conn, id, &s.push_tag).await?;
     }
     Ok(())
 }
@@ -987,10 +1006,10 @@ pub async fn revoke_own(
     token_id: i64,
 ) -> CoreResult<()> {
     let own = own_tokens(conn, k_anon, account_id).await?;
-    if !own.iter().any(|t| t.session.id == token_id) {
+    let Some(t) = own.iter().find(|t| t.session.id == token_id) else {
         return Err(CoreError::NotFound);
-    }
-    forget(conn, token_id).await
+    };
+    forget(conn, token_id, &t.session.push_tag).await
 }
 
 #[cfg(test)]

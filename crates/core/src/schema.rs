@@ -539,6 +539,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    push_subscriptions (id) {
+        id -> Int8,
+        token_tag -> Bytea,
+        account_id -> Int8,
+        identity_id -> Nullable<Int8>,
+        epoch -> Int8,
+        expires_on -> Nullable<Date>,
+        endpoint -> Text,
+        p256dh -> Bytea,
+        auth -> Bytea,
+        standard -> Bool,
+        alerts -> Array<Text>,
+        policy -> Text,
+    }
+}
+
+diesel::table! {
+    push_deliveries (subscription_id, notification_id) {
+        subscription_id -> Int8,
+        notification_id -> Int8,
+        attempts -> Int4,
+        next_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     identities,
@@ -567,6 +593,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     identity_stats,
     key_pool,
     instance_keys,
+    push_subscriptions,
+    push_deliveries,
     inbox_seen,
     deliveries,
     hosts,

@@ -114,13 +114,7 @@ impl KAnon {
     /// `HMAC-SHA256(k_anon, label ‖ 0x00 ‖ data)`: owner tags, thread tags,
     /// index slots and rate-limit keys. Distinct labels never collide.
     pub fn tag(&self, label: &str, data: &[u8]) -> [u8; 32] {
-        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref()) else {
-            return [0; 32];
-        };
-        mac.update(label.as_bytes());
-        mac.update(&[0]);
-        mac.update(data);
-        mac.finalize().into_bytes().into()
+        tag_with(self.0.as_ref(), label, data)
     }
 
     /// Encrypts `plaintext` under `k_anon` itself, bound to `slot`.
@@ -131,6 +125,16 @@ impl KAnon {
     pub fn open(&self, slot: &[u8], blob: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         open_with(&self.0, slot, blob)
     }
+}
+
+fn tag_with(key: &[u8], label: &str, data: &[u8]) -> [u8; 32] {
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(label.as_bytes());
+    mac.update(&[0]);
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
 impl WrapKey {
@@ -160,6 +164,12 @@ impl WrapKey {
 
     pub fn open(&self, slot: &[u8], blob: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         open_with(&self.0, slot, blob)
+    }
+
+    /// `HMAC(key, label ‖ 0 ‖ data)`: a name only this key's holders can
+    /// compute (a token row's push subscription is found by one).
+    pub fn tag(&self, label: &str, data: &[u8]) -> [u8; 32] {
+        tag_with(self.0.as_ref(), label, data)
     }
 
     /// A fresh random key: the own key of one token row, which the token,

@@ -221,6 +221,7 @@ async fn write_notification(
         ))
         .execute(conn)
         .await?;
+    crate::push::enqueue(conn, clock, id, to, from, kind).await?;
     events::record(
         conn,
         clock,

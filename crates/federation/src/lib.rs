@@ -12,5 +12,6 @@ pub mod protocol;
 pub mod remote;
 pub mod sanitize;
 pub mod signatures;
+pub mod webpush;
 
 pub use protocol::Urls;

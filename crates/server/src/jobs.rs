@@ -1,6 +1,6 @@
 //! The server's own timed jobs, beside the delivery worker: scheduled
-//! posts are published when due, and uploads never attached (or left by a
-//! deleted post) are removed. Each runs in `guise serve` and in
+//! posts are published when due, Web Push notifications are sent, and
+//! uploads never attached (or left by a deleted post) are removed. Each runs in `guise serve` and in
 //! `guise worker`; row locks keep two processes from doing one job twice.
 
 use crate::state::AppState;
@@ -27,11 +27,26 @@ pub async fn run(state: AppState) {
             }
         }
         if round % 60 == 1 {
+            match state.db.conn().await {
+                Ok(mut conn) => {
+                    match guise_core::push::sweep(&mut conn, state.clock.as_ref()).await {
+                        Ok(n) if n > 0 => tracing::info!(removed = n, "dead push subscriptions"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "dead push subscriptions"),
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "dead push subscriptions"),
+            }
             match crate::mastodon_api::media::sweep(&state).await {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "unattached uploads"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "unattached uploads"),
             }
+        }
+        match crate::mastodon_api::push::send_due(&state).await {
+            Ok(n) if n > 0 => tracing::debug!(tried = n, "web push"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "web push"),
         }
         match run_once(&state).await {
             Ok(p) if p.published + p.dropped > 0 => {

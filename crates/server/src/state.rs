@@ -26,6 +26,8 @@ pub struct AppState {
     pub media_key: Arc<std::sync::OnceLock<[u8; 32]>>,
     /// This process's live streams.
     pub hub: Arc<crate::streaming::Hub>,
+    /// The instance's VAPID key, read (or made) on first use.
+    pub vapid: Arc<tokio::sync::OnceCell<Arc<guise_federation::webpush::Vapid>>>,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
         );
         Ok(AppState {
             hub,
+            vapid: Arc::new(tokio::sync::OnceCell::new()),
             db,
             key_fetches,
             media_store,
@@ -91,6 +94,19 @@ impl AppState {
                 .unwrap_or(i64::MAX),
             max_age: chrono::Duration::days(m.remote_cache_days.max(1)),
         }
+    }
+
+    /// The instance's VAPID key (Web Push).
+    pub async fn vapid(&self) -> guise_core::CoreResult<Arc<guise_federation::webpush::Vapid>> {
+        self.vapid
+            .get_or_try_init(|| async {
+                let mut conn = self.db.conn().await?;
+                Ok(Arc::new(
+                    guise_federation::webpush::Vapid::load(&mut conn).await?,
+                ))
+            })
+            .await
+            .cloned()
     }
 
     pub fn media_key(&self) -> &[u8; 32] {

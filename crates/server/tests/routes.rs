@@ -144,6 +144,11 @@ fn table() -> Vec<(Method, String)> {
         d("/api/v1/profile/header"),
         g("/api/v1/polls/:id"),
         po("/api/v1/polls/:id/votes"),
+        // Web Push.
+        g("/api/v1/push/subscription"),
+        po("/api/v1/push/subscription"),
+        pu("/api/v1/push/subscription"),
+        d("/api/v1/push/subscription"),
         // Search, streaming.
         g("/api/v2/search?q=x"),
         g("/api/v1/streaming/health"),

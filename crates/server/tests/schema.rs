@@ -125,8 +125,10 @@ async fn account_tied_rows_carry_dates_not_instants() {
 }
 
 /// Rule 3: no foreign-key path leads from an anonymous face to an account.
-/// The only edge into `accounts` is the one reviewed here, and it is closed
-/// to anonymous faces by the database itself. Token rows name nothing at
+/// The edges into `accounts` are the ones reviewed here, each closed to
+/// anonymous faces by the database itself: a face's own login (none for an
+/// anonymous face), and a push subscription's login, which may name a face
+/// only together with that face's own login. Token rows name nothing at
 /// all in the clear: no login, no face, no app.
 #[actix_web::test]
 async fn no_foreign_key_path_leads_from_an_anonymous_face_to_an_account() {
@@ -140,7 +142,7 @@ async fn no_foreign_key_path_leads_from_an_anonymous_face_to_an_account() {
     into_accounts.sort();
     assert_eq!(
         into_accounts,
-        vec!["identities.account_id"],
+        vec!["identities.account_id", "push_subscriptions.account_id"],
         "a new edge into accounts needs review here"
     );
     let from_tokens: Vec<&(String, String)> = fks
@@ -174,5 +176,22 @@ async fn no_foreign_key_path_leads_from_an_anonymous_face_to_an_account() {
     assert!(
         planted_face.is_err(),
         "an anonymous face with an account id was accepted"
+    );
+    // Nor may a push subscription tie an anonymous face to a login.
+    diesel::sql_query(
+        "INSERT INTO identities (id, tier, handle, created_on) VALUES (2, 'anonymous', 'anon_real', current_date)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let planted_push = diesel::sql_query(format!(
+        "INSERT INTO push_subscriptions (id, token_tag, account_id, identity_id, epoch, endpoint, p256dh, auth, standard, alerts, policy) \
+         VALUES (1, '\\x00', {account}, 2, 0, 'https://push.example/', '\\x04', '\\x00', true, '{{}}', 'all')"
+    ))
+    .execute(&mut conn)
+    .await;
+    assert!(
+        planted_push.is_err(),
+        "a push subscription naming an anonymous face was accepted"
     );
 }

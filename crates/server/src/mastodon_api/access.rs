@@ -70,6 +70,8 @@ pub enum Group {
     Streaming,
     Media,
     Voting,
+    PushRead,
+    PushWrite,
 }
 
 use Answer::*;
@@ -109,6 +111,8 @@ impl Group {
         Streaming,
         Media,
         Voting,
+        PushRead,
+        PushWrite,
     ];
 
     /// The endpoints of the group, for the table in docs/api.md.
@@ -148,6 +152,8 @@ impl Group {
             Streaming => "`streaming` (WebSocket and server-sent events)",
             Media => "`POST media` (v1 and v2), `GET`, `PUT`, `DELETE media/:id`",
             Voting => "`POST polls/:id/votes`",
+            PushRead => "`GET push/subscription`",
+            PushWrite => "`POST`, `PUT`, `DELETE push/subscription`",
         }
     }
 
@@ -185,6 +191,16 @@ impl Group {
             (Media, _) => {
                 "owned by a capability only the uploading token yields, until a post attaches it"
             }
+            (PushRead, TokenKind::Anonymous) => "404, as for a token without a subscription",
+            (PushWrite, TokenKind::Anonymous) => {
+                "anonymous faces get no push: it would need a stored link to you"
+            }
+            (PushRead | PushWrite, TokenKind::All) => {
+                "notifications of every persistent face, none of the anonymous ones"
+            }
+            (PushRead | PushWrite, TokenKind::Face) => {
+                "the subscription is named only by a tag the token's sealed row yields"
+            }
             (Streaming, TokenKind::All) => {
                 "`user`: the first face's home and every face's notifications"
             }
@@ -202,7 +218,7 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
         (TokenKind::All, _) => Normal,
         (TokenKind::Anonymous, g) => match g {
             WhoIAm | Preferences | BookmarksList | RelationshipsRead | RelationLists
-            | ListsRead | TagsRead | FiltersRead | ScheduledRead => Neutral,
+            | ListsRead | TagsRead | FiltersRead | ScheduledRead | PushRead => Neutral,
             Posting | Favouriting | FavouritesList | Notifications | HomeTimeline | Streaming
             | Media | Voting => Normal,
             Markers | Conversations | Announcements => Sealed,
@@ -217,7 +233,8 @@ pub fn answer(kind: TokenKind, group: Group) -> Answer {
             | TagsWrite
             | FiltersWrite
             | ScheduledWrite
-            | AnnouncementReactions => Refused,
+            | AnnouncementReactions
+            | PushWrite => Refused,
         },
     }
 }

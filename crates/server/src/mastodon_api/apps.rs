@@ -48,13 +48,21 @@ async fn create(
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(Application::new(&app, true)))
+    Ok(HttpResponse::Ok().json(Application::new(
+        &app,
+        true,
+        state.vapid().await?.public_key(),
+    )))
 }
 
 async fn verify(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
     let mut conn = state.db.conn().await?;
     let app = guise_core::oauth::get_app(&mut conn, auth.session.app_id).await?;
-    Ok(HttpResponse::Ok().json(Application::new(&app, false)))
+    Ok(HttpResponse::Ok().json(Application::new(
+        &app,
+        false,
+        state.vapid().await?.public_key(),
+    )))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -93,7 +93,10 @@ async fn v2(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut config = configuration(&state);
     if let Some(o) = config.as_object_mut() {
         o.insert("urls".into(), json!({ "streaming": streaming_url(&state) }));
-        o.insert("vapid".into(), json!({ "public_key": "" }));
+        o.insert(
+            "vapid".into(),
+            json!({ "public_key": state.vapid().await?.public_key() }),
+        );
         o.insert("translation".into(), json!({ "enabled": false }));
     }
     Ok(ok(&json!({

@@ -14,6 +14,7 @@ pub mod lists;
 pub mod media;
 pub mod notifications;
 pub mod polls;
+pub mod push;
 pub mod scheduled;
 pub mod sealed;
 pub mod search;
@@ -121,5 +122,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     lists::routes(cfg);
     media::routes(cfg);
     polls::routes(cfg);
+    push::routes(cfg);
     instance::routes(cfg);
 }

@@ -171,16 +171,21 @@ fn note_html(note: &str) -> String {
     }
 }
 
+/// A face's avatar: its own picture, a remote one through the media
+/// proxy, else the default.
+pub fn avatar_url(state: &AppState, who: &Identity) -> String {
+    match (&who.avatar_key, &who.avatar_url) {
+        (Some(k), _) => format!("{}/media/local/{k}", state.base_url),
+        (None, Some(u)) => crate::media_proxy::proxied(state, u),
+        (None, None) => format!("{}/avatars/original/missing.png", state.base_url),
+    }
+}
+
 impl Account {
     pub fn new(state: &AppState, who: &Identity, stats: IdentityStats) -> Account {
-        // Remote images only through the media proxy; else the defaults.
         // A local face's own pictures; remote ones only through the media
         // proxy; else the defaults.
-        let avatar = match (&who.avatar_key, &who.avatar_url) {
-            (Some(k), _) => format!("{}/media/local/{k}", state.base_url),
-            (None, Some(u)) => crate::media_proxy::proxied(state, u),
-            (None, None) => format!("{}/avatars/original/missing.png", state.base_url),
-        };
+        let avatar = avatar_url(state, who);
         let header = match (&who.header_key, &who.header_url) {
             (Some(k), _) => format!("{}/media/local/{k}", state.base_url),
             (None, Some(u)) => crate::media_proxy::proxied(state, u),
@@ -805,7 +810,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub fn new(app: &App, with_secret: bool) -> Application {
+    pub fn new(app: &App, with_secret: bool, vapid_key: String) -> Application {
         let uris: Vec<String> = app.redirect_uris.lines().map(str::to_owned).collect();
         Application {
             id: app.id.to_string(),
@@ -817,7 +822,7 @@ impl Application {
             client_id: with_secret.then(|| app.client_id.clone()),
             client_secret: with_secret.then(|| app.client_secret.clone()),
             client_secret_expires_at: with_secret.then_some(0),
-            vapid_key: String::new(),
+            vapid_key,
         }
     }
 }
