@@ -63,7 +63,7 @@ impl Poll {
 }
 
 /// A poll as a post asks for it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PollInput {
     pub options: Vec<String>,
     pub expires_in: i64,

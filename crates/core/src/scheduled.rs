@@ -42,6 +42,10 @@ pub struct Params {
     pub in_reply_to_id: Option<i64>,
     pub application_id: Option<i64>,
     pub idempotency: Option<String>,
+    /// The uploads it will carry, in order (kept for it until then).
+    pub media_ids: Vec<i64>,
+    /// The poll it will carry; it runs from when the post is published.
+    pub poll: Option<crate::polls::PollInput>,
 }
 
 impl Scheduled {
@@ -62,6 +66,17 @@ impl Params {
             "in_reply_to_id": self.in_reply_to_id.map(|i| i.to_string()),
             "application_id": self.application_id,
             "idempotency": self.idempotency,
+            "media_ids": if self.media_ids.is_empty() {
+                Value::Null
+            } else {
+                json!(self.media_ids.iter().map(i64::to_string).collect::<Vec<_>>())
+            },
+            "poll": self.poll.as_ref().map(|p| json!({
+                "options": p.options,
+                "expires_in": p.expires_in.to_string(),
+                "multiple": p.multiple,
+                "hide_totals": p.hide_totals,
+            })),
         })
     }
 
@@ -76,10 +91,40 @@ impl Params {
             in_reply_to_id: text("in_reply_to_id").and_then(|s| s.parse().ok()),
             application_id: v.get("application_id").and_then(Value::as_i64),
             idempotency: text("idempotency"),
+            media_ids: v
+                .get("media_ids")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|i| i.as_str()?.parse().ok()).collect())
+                .unwrap_or_default(),
+            poll: v
+                .get("poll")
+                .filter(|p| p.is_object())
+                .map(|p| crate::polls::PollInput {
+                    options: p
+                        .get("options")
+                        .and_then(Value::as_array)
+                        .map(|o| {
+                            o.iter()
+                                .filter_map(|x| x.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    expires_in: p
+                        .get("expires_in")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or_default(),
+                    multiple: p.get("multiple").and_then(Value::as_bool).unwrap_or(false),
+                    hide_totals: p
+                        .get("hide_totals")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                }),
         }
     }
 
-    fn to_new(&self) -> CoreResult<NewStatus> {
+    /// The status it becomes; `media` are the claims on its kept uploads.
+    fn to_new(&self, media: Vec<crate::uploads::Claim>) -> CoreResult<NewStatus> {
         Ok(NewStatus {
             id: None,
             text: self.text.clone(),
@@ -95,8 +140,8 @@ impl Params {
             language: self.language.clone(),
             in_reply_to_id: self.in_reply_to_id,
             idempotency_key: self.idempotency.clone(),
-            media: Vec::new(),
-            poll: None,
+            media,
+            poll: self.poll.clone(),
         })
     }
 }
@@ -145,6 +190,7 @@ pub async fn create(
     face: &Identity,
     at: DateTime<Utc>,
     params: Params,
+    media: &[crate::uploads::Claim],
 ) -> CoreResult<Scheduled> {
     if face.tier() == guise_policy::Tier::Anonymous {
         return Err(CoreError::invalid(
@@ -152,9 +198,26 @@ pub async fn create(
             "anonymous posts cannot be scheduled",
         ));
     }
-    params.to_new()?;
-    if params.text.trim().is_empty() {
+    params.to_new(Vec::new())?;
+    if params.text.trim().is_empty() && media.is_empty() {
         return Err(CoreError::invalid("status", "can't be blank"));
+    }
+    if let Some(p) = &params.poll {
+        if !media.is_empty() {
+            return Err(CoreError::invalid(
+                "poll",
+                "a post cannot have both media and a poll",
+            ));
+        }
+        p.check()?;
+    }
+    crate::uploads::check_claims(conn, media).await?;
+    let mut params = params;
+    params.media_ids = Vec::new();
+    for c in media {
+        if !params.media_ids.contains(&c.id) {
+            params.media_ids.push(c.id);
+        }
     }
     let face_id = face.id;
     conn.transaction::<_, CoreError, _>(async move |conn| {
@@ -170,7 +233,7 @@ pub async fn create(
             ));
         }
         check_time(conn, clock, face_id, at, None).await?;
-        Ok(diesel::insert_into(scheduled_statuses::table)
+        let s: Scheduled = diesel::insert_into(scheduled_statuses::table)
             .values((
                 scheduled_statuses::id.eq(Id::generate(clock.now()).get()),
                 scheduled_statuses::identity_id.eq(face_id),
@@ -179,7 +242,9 @@ pub async fn create(
             ))
             .returning(Scheduled::as_returning())
             .get_result(conn)
-            .await?)
+            .await?;
+        crate::uploads::reserve(conn, s.id, media).await?;
+        Ok(s)
     })
     .await
 }
@@ -287,11 +352,28 @@ pub async fn publish_due(
                 let Some(s) = due else {
                     return Ok(None);
                 };
+                // Its uploads, by the capability each still carries, in
+                // the post's order (one deleted since is simply left out).
+                let params = s.params();
+                let kept = crate::uploads::of_scheduled(conn, &[s.id]).await?;
+                let media: Vec<crate::uploads::Claim> = params
+                    .media_ids
+                    .iter()
+                    .filter_map(|id| kept.iter().find(|u| u.id == *id))
+                    .filter_map(|u| {
+                        Some(crate::uploads::Claim {
+                            id: u.id,
+                            tag: u.owner_tag.clone()?,
+                        })
+                    })
+                    .collect();
+                // Deleting the row lets go of the uploads (ON DELETE SET
+                // NULL), so the post can attach them.
                 diesel::delete(scheduled_statuses::table.find(s.id))
                     .execute(conn)
                     .await?;
                 let face = crate::accounts::get_identity(conn, s.identity_id).await;
-                let result = match (face, s.params().to_new()) {
+                let result = match (face, params.to_new(media)) {
                     (Ok(face), Ok(new)) if !(face.tier() == guise_policy::Tier::Anonymous) => {
                         crate::statuses::publish(conn, ctx, &face, new).await.map(|_| ())
                     }
@@ -334,6 +416,13 @@ mod tests {
             in_reply_to_id: Some(1234567890123),
             application_id: Some(7),
             idempotency: Some("k".into()),
+            media_ids: vec![11, 12],
+            poll: Some(crate::polls::PollInput {
+                options: vec!["a".into(), "b".into()],
+                expires_in: 600,
+                multiple: true,
+                hide_totals: false,
+            }),
         };
         assert_eq!(Params::from_json(&p.to_json()), p);
         assert_eq!(

@@ -89,6 +89,7 @@ diesel::table! {
         size_bytes -> Int8,
         created_on -> Date,
         attached -> Bool,
+        scheduled_id -> Nullable<Int8>,
     }
 }
 

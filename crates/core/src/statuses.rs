@@ -469,6 +469,15 @@ pub struct StatusEditInput {
     pub spoiler_text: String,
     pub sensitive: bool,
     pub language: Option<String>,
+    /// The post's media after the edit, in order: ones it carries already
+    /// (by id; any tag) and new uploads (with their capability). `None`
+    /// keeps them as they are.
+    pub media: Option<Vec<crate::uploads::Claim>>,
+    /// New descriptions and focal points for media the post carries.
+    pub media_attributes: Vec<crate::uploads::Attribute>,
+    /// The poll after the edit: `None` keeps it; the same options keep it
+    /// and its votes; other options replace it, and its votes start over.
+    pub poll: Option<crate::polls::PollInput>,
 }
 
 pub async fn edit(
@@ -482,6 +491,26 @@ pub async fn edit(
     if old.identity_id != author.id || old.reblog_of_id.is_some() {
         return Err(CoreError::NotFound);
     }
+    let media = crate::uploads::plan_edit(conn, id, input.media.as_deref()).await?;
+    let old_poll = crate::polls::get(conn, id).await.ok();
+    let new_poll = match (&input.poll, &old_poll) {
+        (Some(p), Some(have)) if have.titles() == p.options && have.multiple == p.multiple => None,
+        (Some(p), _) => {
+            p.check()?;
+            Some(p.clone())
+        }
+        (None, _) => None,
+    };
+    let has_media = match &media {
+        Some(plan) => !plan.order.is_empty(),
+        None => old.attachments.as_array().is_some_and(|a| !a.is_empty()),
+    };
+    if has_media && (input.poll.is_some() || old_poll.is_some()) {
+        return Err(CoreError::invalid(
+            "poll",
+            "a post cannot have both media and a poll",
+        ));
+    }
     let decision = check_post(
         ctx.rules,
         &PostAttempt {
@@ -491,7 +520,7 @@ pub async fn edit(
             visibility: old.visibility(),
             text: &input.text,
             spoiler_text: &input.spoiler_text,
-            has_media: false,
+            has_media,
         },
     );
     if let Decision::Refuse(r) = decision {
@@ -549,6 +578,18 @@ pub async fn edit(
             .returning(Status::as_returning())
             .get_result(conn)
             .await?;
+        let status = if media.is_some() || !input.media_attributes.is_empty() {
+            crate::uploads::apply_edit(conn, id, media.as_ref(), &input.media_attributes).await?
+        } else {
+            status
+        };
+        if let Some(p) = &new_poll {
+            // Other options are another poll: the old one and its votes go.
+            diesel::delete(crate::schema::polls::table.find(id))
+                .execute(conn)
+                .await?;
+            crate::polls::create(conn, clock, id, p).await?;
+        }
         diesel::delete(status_tags::table.filter(status_tags::status_id.eq(id)))
             .execute(conn)
             .await?;

@@ -38,6 +38,8 @@ pub struct Upload {
     pub size_bytes: i64,
     pub created_on: NaiveDate,
     pub attached: bool,
+    /// Kept for this scheduled post until it is published.
+    pub scheduled_id: Option<i64>,
 }
 
 /// A processed file, ready to be recorded (its bytes already stored).
@@ -198,6 +200,12 @@ pub async fn check_claims(conn: &mut DbConn, claims: &[Claim]) -> CoreResult<Vec
                 message: format!("{} is attached to a status already", c.id),
             });
         }
+        if u.scheduled_id.is_some() {
+            return Err(CoreError::Invalid {
+                field: "media_ids",
+                message: format!("{} is kept for a scheduled post", c.id),
+            });
+        }
         if out.iter().any(|o: &Upload| o.id == u.id) {
             continue;
         }
@@ -233,6 +241,170 @@ pub async fn attach(conn: &mut DbConn, status: i64, claims: &[Claim]) -> CoreRes
     Ok(())
 }
 
+/// Keeps checked uploads for scheduled post `scheduled` (in the caller's
+/// transaction); a claim raced away since it was checked fails.
+pub async fn reserve(conn: &mut DbConn, scheduled: i64, claims: &[Claim]) -> CoreResult<()> {
+    for c in claims {
+        let n = diesel::update(
+            media_uploads::table
+                .find(c.id)
+                .filter(media_uploads::owner_tag.eq(&c.tag))
+                .filter(media_uploads::attached.eq(false))
+                .filter(media_uploads::scheduled_id.is_null()),
+        )
+        .set(media_uploads::scheduled_id.eq(Some(scheduled)))
+        .execute(conn)
+        .await?;
+        if n == 0 {
+            return Err(CoreError::Invalid {
+                field: "media_ids",
+                message: format!("{} is not one of your uploads", c.id),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The uploads kept for scheduled posts `ids`.
+pub async fn of_scheduled(conn: &mut DbConn, ids: &[i64]) -> CoreResult<Vec<Upload>> {
+    Ok(media_uploads::table
+        .filter(media_uploads::scheduled_id.eq_any(ids))
+        .select(Upload::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// A new description or focal point for media a post carries.
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    pub id: i64,
+    pub description: Option<String>,
+    pub focus: Option<(f64, f64)>,
+}
+
+/// What an edit does to a post's media: the order after it, and the new
+/// uploads (checked) it attaches.
+#[derive(Debug, Clone)]
+pub struct EditPlan {
+    pub order: Vec<i64>,
+    pub new: Vec<Claim>,
+}
+
+/// Checks an edit's media (`None`: unchanged). An id the post carries
+/// already is kept whatever tag comes with it; any other must be the
+/// caller's unattached upload. Nothing is changed.
+pub async fn plan_edit(
+    conn: &mut DbConn,
+    status: i64,
+    media: Option<&[Claim]>,
+) -> CoreResult<Option<EditPlan>> {
+    let Some(media) = media else {
+        return Ok(None);
+    };
+    let carried: Vec<i64> = media_uploads::table
+        .filter(media_uploads::status_id.eq(status))
+        .select(media_uploads::id)
+        .load(conn)
+        .await?;
+    let mut order = Vec::new();
+    let mut new = Vec::new();
+    for c in media {
+        if order.contains(&c.id) {
+            continue;
+        }
+        if !carried.contains(&c.id) {
+            new.push(c.clone());
+        }
+        order.push(c.id);
+    }
+    if order.len() > MAX_ATTACHMENTS {
+        return Err(CoreError::Invalid {
+            field: "media_ids",
+            message: format!("must have at most {MAX_ATTACHMENTS} items"),
+        });
+    }
+    check_claims(conn, &new).await?;
+    Ok(Some(EditPlan { order, new }))
+}
+
+/// Applies an edit's media (in the caller's transaction): uploads left out
+/// are let go (the sweep removes their files), new ones attached, the
+/// attributes set, and the post's attachments written again in order.
+pub async fn apply_edit(
+    conn: &mut DbConn,
+    status: i64,
+    plan: Option<&EditPlan>,
+    attributes: &[Attribute],
+) -> CoreResult<crate::models::Status> {
+    use crate::schema::statuses;
+    let order: Vec<i64> = match plan {
+        Some(p) => {
+            diesel::update(
+                media_uploads::table
+                    .filter(media_uploads::status_id.eq(status))
+                    .filter(media_uploads::id.ne_all(&p.order)),
+            )
+            .set(media_uploads::status_id.eq(None::<i64>))
+            .execute(conn)
+            .await?;
+            attach(conn, status, &p.new).await?;
+            p.order.clone()
+        }
+        None => {
+            let current: Value = statuses::table
+                .find(status)
+                .select(statuses::attachments)
+                .first(conn)
+                .await?;
+            current
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.get("id")?.as_str()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+    };
+    let mut rows: Vec<Upload> = media_uploads::table
+        .filter(media_uploads::status_id.eq(status))
+        .select(Upload::as_select())
+        .load(conn)
+        .await?;
+    for a in attributes {
+        let Some(u) = rows.iter_mut().find(|u| u.id == a.id) else {
+            return Err(CoreError::invalid(
+                "media_attributes",
+                format!("{} is not attached to this status", a.id),
+            ));
+        };
+        if let Some(d) = &a.description {
+            check_description(d)?;
+            u.description = d.clone();
+        }
+        if let (Some((x, y)), Some(o)) = (a.focus, u.meta.as_object_mut()) {
+            o.insert("focus".into(), json!({ "x": x, "y": y }));
+        }
+        diesel::update(media_uploads::table.find(u.id))
+            .set((
+                media_uploads::description.eq(&u.description),
+                media_uploads::meta.eq(&u.meta),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    let attachments: Vec<Value> = order
+        .iter()
+        .filter_map(|id| rows.iter().find(|u| u.id == *id))
+        .map(attachment_json)
+        .collect();
+    Ok(diesel::update(statuses::table.find(status))
+        .set(statuses::attachments.eq(Value::Array(attachments)))
+        .returning(crate::models::Status::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
 /// How a status stores its local attachments (in `statuses.attachments`,
 /// beside the remote ones): everything an entity or a Document needs.
 pub fn attachment_json(u: &Upload) -> Value {
@@ -260,6 +432,7 @@ pub async fn take_orphans(
     let cutoff = clock.today() - chrono::Duration::days(UNATTACHED_DAYS);
     let ids: Vec<i64> = media_uploads::table
         .filter(media_uploads::status_id.is_null())
+        .filter(media_uploads::scheduled_id.is_null())
         .filter(
             media_uploads::attached
                 .eq(true)

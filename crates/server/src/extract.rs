@@ -684,6 +684,19 @@ pub mod de {
         }
     }
 
+    /// Like `string_list`, telling a list that was sent (even empty, or as
+    /// one empty form value) from none: `None` when absent.
+    pub fn opt_string_list<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<String>>, D::Error> {
+        Ok(Some(
+            string_list(d)?
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ))
+    }
+
     /// A list given as an array, or one value, or a space/comma-separated string.
     pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         match Value::deserialize(d)? {

@@ -402,7 +402,7 @@ async fn uploads_attach_to_posts_and_belong_to_the_token_that_made_them() {
         )
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
-    // Editing with the same media is fine; changing it is not done yet.
+    // Editing with the same media keeps them.
     let sid = s["id"].as_str().unwrap();
     let r = t
         .call(
@@ -474,6 +474,234 @@ async fn uploads_attach_to_posts_and_belong_to_the_token_that_made_them() {
             .unwrap(),
         5
     );
+}
+
+#[actix_web::test]
+async fn an_edit_changes_a_posts_media_and_poll() {
+    let t = TestApp::new().await;
+    let (_, alice) = t.user("alice").await;
+    let (_, bob) = t.user("bob").await;
+    let a = upload(&t, &alice, "a.png", &png(), &[]).await.json["id"].clone();
+    let b = upload(&t, &alice, "b.png", &png(), &[]).await.json["id"].clone();
+    let s = t
+        .post_status(&alice, json!({ "status": "one", "media_ids": [a] }))
+        .await;
+    let sid = s["id"].as_str().unwrap().to_owned();
+    let edit = |body: serde_json::Value| {
+        let (t, alice, sid) = (&t, &alice, &sid);
+        async move {
+            t.call(
+                Method::PUT,
+                &format!("/api/v1/statuses/{sid}"),
+                Some(alice),
+                Some(Body::Json(body)),
+            )
+            .await
+        }
+    };
+    // Add one in front, and describe the one it had.
+    let r = edit(json!({ "status": "two", "media_ids": [b, a],
+                          "media_attributes": [{ "id": a, "description": "the first", "focus": "0.1,0.2" }] }))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ids: Vec<&serde_json::Value> = r.json["media_attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["id"])
+        .collect();
+    assert_eq!(ids, vec![&b, &a]);
+    assert_eq!(r.json["media_attachments"][1]["description"], "the first");
+    assert_eq!(
+        r.json["media_attachments"][1]["meta"]["focus"],
+        json!({ "x": 0.1, "y": 0.2 })
+    );
+    let note = t.ap(&path_of(&s["uri"])).await;
+    assert_eq!(note["attachment"].as_array().unwrap().len(), 2, "{note}");
+    // No media_ids: unchanged. Someone else's upload: refused, nothing changed.
+    let r = edit(json!({ "status": "three" })).await;
+    assert_eq!(r.json["media_attachments"].as_array().unwrap().len(), 2);
+    let bobs = upload(&t, &bob, "c.png", &png(), &[]).await.json["id"].clone();
+    let r = edit(json!({ "status": "four", "media_ids": [a, bobs] })).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r =
+        edit(json!({ "status": "four", "media_attributes": [{ "id": bobs, "description": "x" }] }))
+            .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = t.get(&format!("/api/v1/statuses/{sid}"), None).await;
+    assert_eq!(r.json["content"], "<p>three</p>");
+    // Leaving one out lets it go: the sweep removes it and its file.
+    let r = edit(json!({ "status": "five", "media_ids": [a] })).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["media_attachments"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        guise_server::mastodon_api::media::sweep(&t.state)
+            .await
+            .unwrap(),
+        1
+    );
+    // An empty list (a form's lone empty value too) removes them all.
+    let r = t
+        .call(
+            Method::PUT,
+            &format!("/api/v1/statuses/{sid}"),
+            Some(&alice),
+            Some(Body::Form("status=six&media_ids[]=".into())),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["media_attachments"], json!([]));
+
+    // Polls: the same options keep the votes; others start a new poll.
+    let p = t
+        .post_status(
+            &alice,
+            json!({ "status": "pick", "poll": { "options": ["x", "y"], "expires_in": 600 } }),
+        )
+        .await;
+    let pid = p["id"].as_str().unwrap().to_owned();
+    let r = t
+        .post(
+            &format!("/api/v1/polls/{pid}/votes"),
+            Some(&bob),
+            json!({ "choices": [0] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let pedit = |body: serde_json::Value| {
+        let (t, alice, pid) = (&t, &alice, &pid);
+        async move {
+            t.call(
+                Method::PUT,
+                &format!("/api/v1/statuses/{pid}"),
+                Some(alice),
+                Some(Body::Json(body)),
+            )
+            .await
+        }
+    };
+    let r =
+        pedit(json!({ "status": "pick!", "poll": { "options": ["x", "y"], "expires_in": 600 } }))
+            .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["poll"]["votes_count"], 1);
+    let r = pedit(json!({ "status": "pick again", "poll": { "options": ["x", "y", "z"], "expires_in": 300 } }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["poll"]["options"].as_array().unwrap().len(), 3);
+    assert_eq!(r.json["poll"]["votes_count"], 0);
+    let r = t.get(&format!("/api/v1/polls/{pid}"), Some(&bob)).await;
+    assert_eq!(r.json["voted"], false);
+    let question = t.ap(&path_of(&p["uri"])).await;
+    assert_eq!(question["oneOf"].as_array().unwrap().len(), 3, "{question}");
+    // Media and a poll together: refused.
+    let c = upload(&t, &alice, "d.png", &png(), &[]).await.json["id"].clone();
+    let r = pedit(json!({ "status": "both", "media_ids": [c] })).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+}
+
+#[actix_web::test]
+async fn scheduled_posts_carry_media_and_polls() {
+    use guise_core::clock::Clock;
+    let t = TestApp::new().await;
+    let (_, alice) = t.user("alice").await;
+    let a = upload(&t, &alice, "a.png", &png(), &[("description", "kept")])
+        .await
+        .json["id"]
+        .clone();
+    let when = (t.clock.now() + chrono::Duration::days(4))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": "later", "media_ids": [a], "scheduled_at": when }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["params"]["media_ids"], json!([a]));
+    assert_eq!(r.json["media_attachments"][0]["id"], a);
+    assert_eq!(r.json["media_attachments"][0]["description"], "kept");
+    let sched = r.json["id"].as_str().unwrap().to_owned();
+    let listed = t.get("/api/v1/scheduled_statuses", Some(&alice)).await;
+    assert_eq!(listed.json[0]["media_attachments"][0]["id"], a);
+    // Kept for it: not attachable elsewhere, not swept while it waits.
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": "now", "media_ids": [a] }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": "vote later", "poll": { "options": ["yes", "no"], "expires_in": 3600 },
+                    "scheduled_at": when }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["params"]["poll"]["options"], json!(["yes", "no"]));
+    t.clock.advance(chrono::Duration::days(3));
+    assert_eq!(
+        guise_server::mastodon_api::media::sweep(&t.state)
+            .await
+            .unwrap(),
+        0
+    );
+    t.clock
+        .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    let done = guise_server::jobs::run_once(&t.state).await.unwrap();
+    assert_eq!(done.published, 2, "{done:?}");
+    let home = t.get("/api/v1/timelines/home", Some(&alice)).await;
+    let posted = home.json.as_array().unwrap();
+    let with_media = posted
+        .iter()
+        .find(|s| s["content"] == "<p>later</p>")
+        .unwrap();
+    assert_eq!(with_media["media_attachments"][0]["id"], a);
+    assert_eq!(with_media["media_attachments"][0]["description"], "kept");
+    let with_poll = posted
+        .iter()
+        .find(|s| s["content"] == "<p>vote later</p>")
+        .unwrap();
+    // The poll runs from when the post went out.
+    let ends =
+        chrono::DateTime::parse_from_rfc3339(with_poll["poll"]["expires_at"].as_str().unwrap())
+            .unwrap();
+    let runs = (ends.with_timezone(&chrono::Utc) - t.clock.now()).num_milliseconds();
+    assert!((3_599_000..=3_600_000).contains(&runs), "{runs} ms");
+    let r = t
+        .get(&format!("/api/v1/scheduled_statuses/{sched}"), Some(&alice))
+        .await;
+    assert_eq!(r.status, 404);
+    // Cancelling a scheduled post gives its upload back.
+    let b = upload(&t, &alice, "b.png", &png(), &[]).await.json["id"].clone();
+    let when = (t.clock.now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": "maybe", "media_ids": [b], "scheduled_at": when }),
+        )
+        .await;
+    let sched = r.json["id"].as_str().unwrap().to_owned();
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/scheduled_statuses/{sched}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let s = t
+        .post_status(&alice, json!({ "status": "now then", "media_ids": [b] }))
+        .await;
+    assert_eq!(s["media_attachments"][0]["id"], b);
 }
 
 #[actix_web::test]

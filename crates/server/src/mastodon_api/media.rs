@@ -50,7 +50,7 @@ pub fn stored_entity(state: &AppState, a: &Value) -> Option<Value> {
 }
 
 /// `focus` as apps send it: "x,y", each in [-1, 1].
-fn focus(v: Option<&Value>) -> ApiResult<Option<(f64, f64)>> {
+pub(crate) fn focus(v: Option<&Value>) -> ApiResult<Option<(f64, f64)>> {
     let Some(s) = v.and_then(Value::as_str).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };

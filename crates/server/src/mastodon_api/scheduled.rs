@@ -13,21 +13,45 @@ use guise_core::scheduled::{self, Scheduled};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Mastodon's ScheduledStatus entity.
-pub fn scheduled_json(s: &Scheduled) -> Value {
-    let mut params = s.params().to_json();
+/// Mastodon's ScheduledStatus entity; `kept` holds (at least) the uploads
+/// kept for it.
+pub fn scheduled_json(
+    state: &AppState,
+    s: &Scheduled,
+    kept: &[guise_core::uploads::Upload],
+) -> Value {
+    let p = s.params();
+    let mut params = p.to_json();
     if let Some(o) = params.as_object_mut() {
-        for k in ["poll", "media_ids", "scheduled_at"] {
-            o.insert(k.to_owned(), Value::Null);
-        }
+        o.insert("scheduled_at".to_owned(), Value::Null);
         o.insert("with_rate_limit".to_owned(), Value::Bool(false));
     }
+    let media: Vec<Value> = p
+        .media_ids
+        .iter()
+        .filter_map(|id| {
+            kept.iter()
+                .find(|u| u.id == *id && u.scheduled_id == Some(s.id))
+        })
+        .filter_map(|u| {
+            super::media::stored_entity(state, &guise_core::uploads::attachment_json(u))
+        })
+        .collect();
     json!({
         "id": s.id.to_string(),
         "scheduled_at": super::types::iso(s.scheduled_at),
         "params": params,
-        "media_attachments": [],
+        "media_attachments": media,
     })
+}
+
+async fn entity(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    s: &Scheduled,
+) -> ApiResult<Value> {
+    let kept = guise_core::uploads::of_scheduled(conn, &[s.id]).await?;
+    Ok(scheduled_json(state, s, &kept))
 }
 
 /// An ISO 8601 time as apps send it.
@@ -48,10 +72,11 @@ pub async fn schedule(
     face: &Identity,
     at: &str,
     params: scheduled::Params,
+    media: &[guise_core::uploads::Claim],
 ) -> ApiResult<HttpResponse> {
     let at = parse_time(at, "scheduled_at")?;
-    let s = scheduled::create(conn, state.clock.as_ref(), face, at, params).await?;
-    Ok(ok(&scheduled_json(&s)))
+    let s = scheduled::create(conn, state.clock.as_ref(), face, at, params, media).await?;
+    Ok(ok(&entity(state, conn, &s).await?))
 }
 
 async fn index(
@@ -67,7 +92,12 @@ async fn index(
     let page = p.page(20, 40)?;
     let mut conn = state.db.conn().await?;
     let all = scheduled::of(&mut conn, me.id, &page).await?;
-    let out: Vec<Value> = all.iter().map(scheduled_json).collect();
+    let ids: Vec<i64> = all.iter().map(|s| s.id).collect();
+    let kept = guise_core::uploads::of_scheduled(&mut conn, &ids).await?;
+    let out: Vec<Value> = all
+        .iter()
+        .map(|s| scheduled_json(&state, s, &kept))
+        .collect();
     let cursors: Vec<i64> = all.iter().map(|s| s.id).collect();
     Ok(paginated(&req, &state, &out, &cursors))
 }
@@ -83,7 +113,7 @@ async fn show(
     let me = auth.face()?;
     let mut conn = state.db.conn().await?;
     let s = scheduled::get(&mut conn, me.id, parse_id(&path)?).await?;
-    Ok(ok(&scheduled_json(&s)))
+    Ok(ok(&entity(&state, &mut conn, &s).await?))
 }
 
 #[derive(Deserialize)]
@@ -109,7 +139,7 @@ async fn update(
     let mut conn = state.db.conn().await?;
     let s =
         scheduled::reschedule(&mut conn, state.clock.as_ref(), me.id, parse_id(&path)?, at).await?;
-    Ok(ok(&scheduled_json(&s)))
+    Ok(ok(&entity(&state, &mut conn, &s).await?))
 }
 
 async fn cancel(

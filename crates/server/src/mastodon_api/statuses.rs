@@ -245,11 +245,6 @@ async fn create(
             ));
         };
         auth.answer(super::access::Group::ScheduledWrite, "write:statuses")?;
-        if !media.is_empty() || poll.is_some() {
-            return Err(ApiError::unprocessable(
-                "Validation failed: scheduled posts cannot carry media or polls yet",
-            ));
-        }
         let params = guise_core::scheduled::Params {
             text: p.status.unwrap_or_default(),
             spoiler_text: p.spoiler_text.unwrap_or_default(),
@@ -259,8 +254,10 @@ async fn create(
             in_reply_to_id: reply_id(&p.in_reply_to_id)?,
             application_id: None,
             idempotency: key,
+            media_ids: Vec::new(),
+            poll,
         };
-        return super::scheduled::schedule(&state, &mut conn, face, at, params).await;
+        return super::scheduled::schedule(&state, &mut conn, face, at, params, &media).await;
     }
     let new = NewStatus {
         id: None,
@@ -420,10 +417,43 @@ struct EditParams {
     sensitive: Option<bool>,
     #[serde(default, deserialize_with = "de::opt_string")]
     language: Option<String>,
-    #[serde(default, deserialize_with = "de::string_list")]
-    media_ids: Vec<String>,
+    /// Absent: the media stay; sent (even empty): the media after the edit.
+    #[serde(default, deserialize_with = "de::opt_string_list")]
+    media_ids: Option<Vec<String>>,
+    #[serde(default)]
+    media_attributes: Option<serde_json::Value>,
     #[serde(default)]
     poll: Option<serde_json::Value>,
+}
+
+/// `media_attributes[][id]`, `[description]`, `[focus]`: what an edit
+/// changes of media the post carries.
+fn media_attributes(
+    v: Option<&serde_json::Value>,
+) -> ApiResult<Vec<guise_core::uploads::Attribute>> {
+    crate::extract::attribute_list(v)
+        .iter()
+        .map(|a| {
+            let id = a
+                .get("id")
+                .and_then(|i| match i {
+                    serde_json::Value::String(s) => s.parse().ok(),
+                    serde_json::Value::Number(n) => n.as_i64(),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    ApiError::unprocessable("Validation failed: media_attributes id is required")
+                })?;
+            Ok(guise_core::uploads::Attribute {
+                id,
+                description: a
+                    .get("description")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_owned),
+                focus: super::media::focus(a.get("focus"))?,
+            })
+        })
+        .collect()
 }
 
 async fn edit(
@@ -435,37 +465,15 @@ async fn edit(
     auth.require("write:statuses")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
-    // Apps send the poll with every edit of a post that has one: the same
-    // options are fine; changing a poll is not done yet.
-    if let Some(asked) = poll_input(p.poll.as_ref())? {
-        let same = guise_core::polls::get(&mut conn, id)
-            .await
-            .is_ok_and(|have| have.titles() == asked.options && have.multiple == asked.multiple);
-        if !same {
-            return Err(ApiError::unprocessable(
-                "Validation failed: poll changing a post's poll on edit is not supported yet",
-            ));
-        }
-    }
-    // Apps send the attachments' ids with every edit: the same ones are
-    // fine; changing them is not done yet.
-    if !p.media_ids.is_empty() {
-        let have: Vec<String> = st::get_status(&mut conn, id)
-            .await?
-            .attachments
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.get("id").and_then(|i| i.as_str()).map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if have != p.media_ids {
-            return Err(ApiError::unprocessable(
-                "Validation failed: media_ids changing a post's media on edit is not supported yet",
-            ));
-        }
-    }
+    // Apps send the poll and the media ids with every edit: the same ones
+    // keep what the post has (votes included); others replace it.
+    let poll = poll_input(p.poll.as_ref())?;
+    let media = p
+        .media_ids
+        .as_deref()
+        .map(|ids| claims(&auth, ids))
+        .transpose()?;
+    let attributes = media_attributes(p.media_attributes.as_ref())?;
     let face = acting_author(&auth, &mut conn, id).await?;
     // A ban on any of the hidden author's anonymous faces holds them back
     // from editing the others too (without anyone learning who they are).
@@ -486,6 +494,9 @@ async fn edit(
             } else {
                 p.language
             },
+            media,
+            media_attributes: attributes,
+            poll,
         },
     )
     .await?;
