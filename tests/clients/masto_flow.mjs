@@ -1,13 +1,17 @@
 // Drives Guise with masto.js 7, unmodified: app registration, the password
 // grant, the authorization-code flow with PKCE (forms submitted as a browser
-// would), verifyCredentials, posting, both timelines with pagination, deletion.
+// would), verifyCredentials, posting, both timelines with pagination,
+// deletion, media, polls, streaming, and every other group of the client
+// API (profile, favourites, boosts, pins, relations, reports, lists, tags,
+// filters, markers, scheduled posts, announcements, push).
 import { createOAuthAPIClient, createRestAPIClient, createStreamingAPIClient } from "masto";
 import WebSocket from "ws";
-import { createHash, randomBytes } from "node:crypto";
+import { createECDH, createHash, randomBytes } from "node:crypto";
 
 const BASE = process.env.GUISE_URL;
 const USER = process.env.GUISE_USER;
 const PASSWORD = process.env.GUISE_PASSWORD;
+const FRIEND = process.env.GUISE_FRIEND;
 const OOB = "urn:ietf:wg:oauth:2.0:oob";
 let checks = 0;
 
@@ -117,6 +121,90 @@ for (let i = 0; i < 5 && !streamed; i++) {
 check(streamed && lives.includes(streamed.id), "the user stream carries a new post");
 userStream.unsubscribe();
 streaming.close();
+
+// Every other group, through masto.js's own methods; a second login (staff)
+// to act on and to announce.
+const fapp = await anon.v1.apps.create({ clientName: "guise-e2e-masto-friend", redirectUris: OOB, scopes: "read write follow admin:read admin:write" });
+const ftoken = await oauth.token.create({
+  grantType: "password", clientId: fapp.clientId, clientSecret: fapp.clientSecret,
+  username: FRIEND, password: PASSWORD, scope: "read write follow admin:read admin:write", redirectUri: OOB,
+});
+const friend = createRestAPIClient({ url: BASE, accessToken: ftoken.accessToken });
+const fr = await friend.v1.accounts.verifyCredentials();
+const updated = await masto.v1.accounts.updateCredentials({ displayName: "JS User", note: "from masto.js" });
+check(updated.displayName === "JS User", "profile edits");
+check((await masto.v1.preferences.fetch())["posting:default:visibility"] === "public", "preferences");
+const theirs = await friend.v1.statuses.create({ status: "act on me #guisejs", visibility: "public" });
+check((await masto.v1.statuses.$select(theirs.id).favourite()).favourited, "favourite");
+check((await masto.v1.favourites.list()).some((x) => x.id === theirs.id), "favourites list");
+check((await masto.v1.statuses.$select(theirs.id).reblog()).reblog.id === theirs.id, "reblog");
+check(!(await masto.v1.statuses.$select(theirs.id).unreblog()).reblogged, "unreblog");
+check((await masto.v1.statuses.$select(theirs.id).bookmark()).bookmarked, "bookmark");
+check((await masto.v1.bookmarks.list()).some((x) => x.id === theirs.id), "bookmarks list");
+const own = await masto.v1.statuses.create({ status: "pin me" });
+check((await masto.v1.statuses.$select(own.id).pin()).pinned, "pin");
+check((await masto.v1.statuses.$select(own.id).mute()).muted, "thread mute");
+check((await masto.v1.accounts.$select(fr.id).follow()).following, "follow");
+check((await masto.v1.accounts.relationships.fetch({ id: [fr.id] }))[0].following, "relationships");
+check((await masto.v1.accounts.$select(fr.id).note.create({ comment: "js friend" })).note === "js friend", "account note");
+check((await masto.v1.accounts.$select(fr.id).mute({ duration: 600 })).muting, "mute");
+check((await masto.v1.mutes.list()).some((a) => a.id === fr.id), "mutes list");
+check(!(await masto.v1.accounts.$select(fr.id).unmute()).muting, "unmute");
+check((await masto.v1.accounts.$select(fr.id).block()).blocking, "block");
+check((await masto.v1.blocks.list()).some((a) => a.id === fr.id), "blocks list");
+check(!(await masto.v1.accounts.$select(fr.id).unblock()).blocking, "unblock");
+check((await masto.v1.accounts.$select(fr.id).follow()).following, "follow again");
+await masto.v1.domainBlocks.create({ domain: "spam.example" });
+check((await masto.v1.domainBlocks.list()).includes("spam.example"), "domain blocks");
+await masto.v1.domainBlocks.remove({ domain: "spam.example" });
+check(Array.isArray(await masto.v1.followRequests.list()), "follow requests");
+const report = await masto.v1.reports.create({ accountId: fr.id, statusIds: [theirs.id], comment: "testing", category: "other" });
+check(report.targetAccount.id === fr.id, "report");
+const list = await masto.v1.lists.create({ title: "js friends" });
+await masto.v1.lists.$select(list.id).accounts.create({ accountIds: [fr.id] });
+check((await masto.v1.lists.$select(list.id).accounts.list()).map((a) => a.id).join() === fr.id, "list members");
+check((await masto.v1.lists.list()).some((l) => l.id === list.id), "lists");
+check((await masto.v1.tags.$select("guisejs").follow()).following, "follow a tag");
+check((await masto.v1.followedTags.list()).some((t) => t.name === "guisejs"), "followed tags");
+check(!(await masto.v1.tags.$select("guisejs").unfollow()).following, "unfollow a tag");
+const filter = await masto.v2.filters.create({ title: "spoilers", context: ["home"], filterAction: "warn", keywordsAttributes: [{ keyword: "ending" }] });
+check((await masto.v2.filters.list()).some((f) => f.id === filter.id), "filters v2");
+await masto.v2.filters.$select(filter.id).remove();
+await masto.v1.markers.create({ home: { lastReadId: own.id } });
+check((await masto.v1.markers.fetch({ timeline: ["home"] })).home.lastReadId === own.id, "markers");
+check(Array.isArray(await masto.v1.conversations.list()), "conversations");
+const later = await masto.v1.statuses.create({ status: "later from masto.js", scheduledAt: new Date(Date.now() + 3600_000).toISOString() });
+check((await masto.v1.scheduledStatuses.list()).some((x) => x.id === later.id), "scheduled statuses");
+const moved = await masto.v1.scheduledStatuses.$select(later.id).update({ scheduledAt: new Date(Date.now() + 7200_000).toISOString() });
+check(moved.id === later.id, "reschedule");
+await masto.v1.scheduledStatuses.$select(later.id).remove();
+check(!(await masto.v1.scheduledStatuses.list()).some((x) => x.id === later.id), "cancel a scheduled post");
+const ann = await (await fetch(`${BASE}/api/v1/admin/guise/announcements`, {
+  method: "POST", headers: { Authorization: `Bearer ${ftoken.accessToken}`, "Content-Type": "application/json" },
+  body: JSON.stringify({ text: "hello from masto.js staff" }),
+})).json();
+check((await masto.v1.announcements.list()).some((a) => a.id === ann.id), "announcements");
+await masto.v1.announcements.$select(ann.id).reactions.$select("🎉").update();
+const reacted = (await masto.v1.announcements.list()).find((a) => a.id === ann.id);
+check(reacted.reactions.some((r) => r.name === "🎉" && r.me), "announcement reaction");
+await masto.v1.announcements.$select(ann.id).dismiss();
+const ecdh = createECDH("prime256v1");
+ecdh.generateKeys();
+const papp = await anon.v1.apps.create({ clientName: "guise-e2e-masto-push", redirectUris: OOB, scopes: "read push" });
+check(papp.vapidKey === instance.configuration.vapid.publicKey, "the app learns the VAPID key");
+const ptoken = await oauth.token.create({
+  grantType: "password", clientId: papp.clientId, clientSecret: papp.clientSecret,
+  username: USER, password: PASSWORD, scope: "read push", redirectUri: OOB,
+});
+const pusher = createRestAPIClient({ url: BASE, accessToken: ptoken.accessToken });
+const sub = await pusher.v1.push.subscription.create({
+  subscription: { endpoint: "http://127.0.0.1:9/push", keys: { p256dh: ecdh.getPublicKey("base64url"), auth: randomBytes(16).toString("base64url") } },
+  data: { alerts: { mention: true, follow: false } },
+  policy: "followed",
+});
+check(sub.alerts.mention && !sub.alerts.follow && sub.serverKey === instance.configuration.vapid.publicKey, "push subscription");
+check((await pusher.v1.push.subscription.update({ data: { alerts: { favourite: true } } })).alerts.favourite, "push subscription update");
+await pusher.v1.push.subscription.remove();
 
 // Authorization code with PKCE.
 const verifier = randomBytes(48).toString("base64url");

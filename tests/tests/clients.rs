@@ -30,7 +30,8 @@ fn mastodon_py_drives_guise() {
         &[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")],
     );
     server.create_account("pyuser", "a long test password");
-    server.create_account("pyfriend", "a long test password");
+    // The friend is staff too: it makes the announcement the user reacts to.
+    server.create_account_with("pyfriend", "a long test password", &["--admin"]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/mastodon_py_flow.py");
     let mut cmd = Command::new("python3");
     cmd.arg(script)
@@ -47,8 +48,13 @@ fn mastodon_py_drives_guise() {
 
 #[test]
 fn masto_js_drives_guise() {
-    let server = Server::start();
+    // Its push subscription names a (closed) port on 127.0.0.1.
+    let server = Server::start_on(
+        "127.0.0.1",
+        &[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")],
+    );
     server.create_account("jsuser", "another long password");
+    server.create_account_with("jsfriend", "another long password", &["--admin"]);
     let modules =
         std::env::var("GUISE_TEST_NODE_MODULES").expect("GUISE_TEST_NODE_MODULES: run ./dev test");
     // ES modules resolve packages from the script's own folder upwards: run a copy
@@ -64,6 +70,7 @@ fn masto_js_drives_guise() {
     cmd.arg(&script)
         .env("GUISE_URL", &server.url)
         .env("GUISE_USER", "jsuser")
+        .env("GUISE_FRIEND", "jsfriend")
         .env("GUISE_PASSWORD", "another long password");
     run_client(cmd, "masto.js");
 }
