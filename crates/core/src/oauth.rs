@@ -212,6 +212,34 @@ pub async fn create_app(conn: &mut DbConn, clock: &dyn Clock, new: NewApp<'_>) -
     Ok(app)
 }
 
+/// The client id of the web face's own app.
+pub const WEB_CLIENT_ID: &str = "guise-web";
+
+/// The app the web face's sessions are tokens of, made on first use. Its
+/// secret is never shown: only the server issues its tokens.
+pub async fn web_app(conn: &mut DbConn, clock: &dyn Clock) -> CoreResult<App> {
+    if let Some(app) = app_by_client_id(conn, WEB_CLIENT_ID).await? {
+        return Ok(app);
+    }
+    diesel::insert_into(oauth_apps::table)
+        .values((
+            oauth_apps::id.eq(Id::generate(clock.now()).get()),
+            oauth_apps::name.eq("Guise web"),
+            oauth_apps::website.eq(None::<String>),
+            oauth_apps::redirect_uris.eq("urn:ietf:wg:oauth:2.0:oob"),
+            oauth_apps::scopes.eq("read write follow push"),
+            oauth_apps::client_id.eq(WEB_CLIENT_ID),
+            oauth_apps::client_secret.eq(Secret::generate().expose()),
+            oauth_apps::created_on.eq(clock.today()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    app_by_client_id(conn, WEB_CLIENT_ID)
+        .await?
+        .ok_or(CoreError::Internal("the web app vanished".into()))
+}
+
 pub async fn app_by_client_id(conn: &mut DbConn, client_id: &str) -> CoreResult<Option<App>> {
     Ok(oauth_apps::table
         .filter(oauth_apps::client_id.eq(client_id))

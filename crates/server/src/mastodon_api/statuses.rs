@@ -81,7 +81,7 @@ fn reply_id(v: &Option<String>) -> ApiResult<Option<i64>> {
 }
 
 /// Who a new status is posted as.
-enum Poster {
+pub(crate) enum Poster {
     Face(Box<Identity>),
     Anonymous,
 }
@@ -100,7 +100,7 @@ fn parse_tier(tier: &Option<String>) -> ApiResult<Option<Tier>> {
 /// The face a post goes out as, by the token's binding and the Guise
 /// parameters `tier` and `identity_id`. A token never posts as a face it is
 /// not bound to.
-async fn poster(
+pub(crate) async fn poster(
     auth: &Auth,
     conn: &mut guise_core::DbConn,
     tier: &Option<String>,
@@ -265,23 +265,13 @@ async fn create(
         spoiler_text: p.spoiler_text.unwrap_or_default(),
         sensitive: p.sensitive.unwrap_or(false),
         visibility,
-        language: match poster {
-            Poster::Anonymous => state.anonymous_language(p.language),
-            Poster::Face(_) => p.language,
-        },
+        language: p.language,
         in_reply_to_id: reply_id(&p.in_reply_to_id)?,
         idempotency_key: key,
         media,
         poll,
     };
-    let status = match poster {
-        Poster::Face(face) => st::publish(&mut conn, &state.ctx(), &face, new).await?,
-        Poster::Anonymous => {
-            let k = auth.anon_key()?;
-            anonymous_allowed(&state, &auth, &mut conn).await?;
-            guise_core::anon::publish(&mut conn, &state.ctx(), k, state.face_per(), new).await?
-        }
-    };
+    let status = publish_as(&state, &auth, &mut conn, poster, new).await?;
     Ok(ok(&types::status_by_id(
         &state,
         &mut conn,
@@ -308,6 +298,27 @@ async fn acting_author(
 
 /// Whether the token's owner may act anonymously now (post, favourite):
 /// not in the cool-down after a reset, and within the anonymous limit.
+/// Publishes `new` as `poster` (the web composer's path too): an
+/// anonymous post through the token's `k_anon`, under the cool-down and
+/// rate limit, without a language unless the instance allows one.
+pub(crate) async fn publish_as(
+    state: &AppState,
+    auth: &Auth,
+    conn: &mut guise_core::DbConn,
+    poster: Poster,
+    mut new: NewStatus,
+) -> ApiResult<guise_core::models::Status> {
+    Ok(match poster {
+        Poster::Face(face) => st::publish(conn, &state.ctx(), &face, new).await?,
+        Poster::Anonymous => {
+            let k = auth.anon_key()?;
+            anonymous_allowed(state, auth, conn).await?;
+            new.language = state.anonymous_language(new.language.take());
+            guise_core::anon::publish(conn, &state.ctx(), k, state.face_per(), new).await?
+        }
+    })
+}
+
 pub(crate) async fn anonymous_allowed(
     state: &AppState,
     auth: &Auth,

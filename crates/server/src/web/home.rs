@@ -1,0 +1,291 @@
+//! The front page: for a visitor, what this instance is and a way in; for
+//! a signed-in browser, the composer — which face each post goes out as,
+//! one control away from the text — and the home timeline.
+
+use super::session::{self, WebSession};
+use super::{page, see_other};
+use crate::error::{ApiError, ApiResult};
+use crate::mastodon_api::statuses::{poster, publish_as, Poster};
+use crate::mastodon_api::types;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use guise_core::models::Identity;
+use guise_core::statuses::{NewStatus, Page};
+use guise_policy::Tier;
+use maud::{html, Markup, PreEscaped};
+use serde::Deserialize;
+
+/// What "Anonymous" does and does not protect, said where it is chosen
+/// (from docs/anonymity.md).
+const ANONYMOUS_PROMISE: &str = "Anonymous: the post names no face of yours. Nobody — the public, \
+other servers, other users, or whoever later holds a copy of this server's database — can tie it \
+to you or to your other faces. It cannot hide what your words give away, and the people running \
+this server could change its code to watch what happens from now on.";
+
+fn tier_word(tier: &str) -> &'static str {
+    match tier {
+        "real_name" => "real name",
+        "pseudonymous" => "pseudonym",
+        "anonymous" => "anonymous",
+        _ => "",
+    }
+}
+
+fn face_label(f: &Identity) -> String {
+    let name = if f.display_name.trim().is_empty() {
+        &f.handle
+    } else {
+        &f.display_name
+    };
+    let kind = match f.tier() {
+        Tier::RealName if f.verified => "verified real name",
+        Tier::RealName => "real name, not yet verified",
+        Tier::Pseudonymous => "pseudonym",
+        Tier::Anonymous => "anonymous",
+    };
+    format!("{name} (@{}) — {kind}", f.handle)
+}
+
+/// One post, as the timeline and the "posted" notice show it.
+fn status(s: &types::Status) -> Markup {
+    let a = &s.account;
+    let name = if a.display_name.is_empty() {
+        &a.username
+    } else {
+        &a.display_name
+    };
+    html! {
+        article.status aria-label={ "Post by " (name) } {
+            header {
+                strong { (name) }
+                " "
+                span.acct { "@" (a.acct) }
+                " "
+                span.tier { (tier_word(a.guise.tier)) }
+                " · "
+                time datetime=(s.created_at) { (s.created_at.get(..16).unwrap_or(&s.created_at).replace('T', " ")) }
+            }
+            @if s.spoiler_text.is_empty() {
+                // Our own rendering, or remote markup sanitized to
+                // Mastodon's allow-list when it arrived.
+                div.content { (PreEscaped(&s.content)) }
+            } @else {
+                details {
+                    summary { (s.spoiler_text) }
+                    div.content { (PreEscaped(&s.content)) }
+                }
+            }
+        }
+    }
+}
+
+/// What the composer was given, to show again after a refusal.
+#[derive(Deserialize, Default)]
+pub(crate) struct Compose {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    spoiler_text: String,
+    #[serde(default)]
+    visibility: String,
+    #[serde(default)]
+    face: String,
+}
+
+fn composer(s: &WebSession, faces: &[Identity], anonymous: bool, c: &Compose) -> Markup {
+    let chosen = if c.face.is_empty() {
+        faces.first().map(|f| f.id.to_string()).unwrap_or_default()
+    } else {
+        c.face.clone()
+    };
+    let vis = if c.visibility.is_empty() {
+        "public"
+    } else {
+        c.visibility.as_str()
+    };
+    html! {
+        form.composer method="post" action="/web/statuses" {
+            input type="hidden" name="csrf" value=(s.csrf);
+            label for="status" { "What do you want to say?" }
+            textarea #status name="status" rows="4" required { (c.status) }
+            fieldset {
+                legend { "Post as" }
+                @for f in faces {
+                    @let id = f.id.to_string();
+                    label.choice {
+                        input type="radio" name="face" value=(id) checked[chosen == id];
+                        " " (face_label(f))
+                    }
+                }
+                @if anonymous {
+                    label.choice {
+                        input type="radio" name="face" value="anonymous" checked[chosen == "anonymous"] aria-describedby="anon-promise";
+                        " Anonymous"
+                    }
+                    p.hint #anon-promise { (ANONYMOUS_PROMISE) }
+                }
+            }
+            label for="spoiler_text" { "Content warning (optional)" }
+            input #spoiler_text type="text" name="spoiler_text" value=(c.spoiler_text);
+            label for="visibility" { "Who can see it" }
+            select #visibility name="visibility" {
+                @for (v, text) in [("public", "Everyone"), ("unlisted", "Everyone, kept out of public timelines"), ("private", "Followers only (not for anonymous posts)"), ("direct", "Only people mentioned")] {
+                    option value=(v) selected[vis == v] { (text) }
+                }
+            }
+            button type="submit" { "Post" }
+        }
+    }
+}
+
+async fn home(
+    state: &AppState,
+    s: &WebSession,
+    compose: &Compose,
+    notice: Option<Markup>,
+    error: Option<&str>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.db.conn().await?;
+    let account = s.auth.account_id()?;
+    let faces = guise_core::accounts::faces_of(&mut conn, account).await?;
+    let anonymous = state.rules.tiers_enabled.contains(&Tier::Anonymous);
+    let timeline = match faces.first() {
+        Some(first) => {
+            let page = Page {
+                max_id: None,
+                since_id: None,
+                min_id: None,
+                limit: 20,
+            };
+            let ids = guise_core::statuses::home_timeline(&mut conn, first.id, &page).await?;
+            types::statuses_in(state, &mut conn, Some(first.id), &ids, "home").await?
+        }
+        None => Vec::new(),
+    };
+    let first_name = faces.first().map(face_label).unwrap_or_default();
+    Ok(page(
+        state,
+        "Home",
+        s.nav(),
+        html! {
+            h1 { "Home" }
+            @if let Some(n) = notice { (n) }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            section aria-labelledby="compose-h" {
+                h2 #compose-h { "New post" }
+                (composer(s, &faces, anonymous, compose))
+            }
+            section aria-labelledby="timeline-h" {
+                h2 #timeline-h { "Home timeline of " (first_name) }
+                @if timeline.is_empty() {
+                    p { "Nothing here yet: follow someone, or post something." }
+                }
+                @for st in &timeline { (status(st)) }
+            }
+        },
+    ))
+}
+
+fn landing(state: &AppState) -> HttpResponse {
+    let i = &state.config.instance;
+    page(
+        state,
+        "Welcome",
+        html! { a href="/auth/sign_in" { "Sign in" } },
+        html! {
+            h1 { (i.name) }
+            @if !i.description.is_empty() { p { (i.description) } }
+            p { "Every post here picks its face: a verified real name, a pseudonym, or anonymity." }
+            p { "Sign in here, or with any Mastodon app using the server address " code { (i.domain) } "." }
+            p { a.button href="/auth/sign_in" { "Sign in" } }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FrontQuery {
+    #[serde(default)]
+    posted: Option<String>,
+}
+
+pub(crate) async fn front(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<FrontQuery>,
+) -> ApiResult<HttpResponse> {
+    let Some(s) = session::current(&req, &state).await else {
+        return Ok(landing(&state));
+    };
+    let notice = match q.posted.as_deref().and_then(|p| p.parse::<i64>().ok()) {
+        Some(id) => {
+            let mut conn = state.db.conn().await?;
+            match types::status_by_id(&state, &mut conn, None, id).await {
+                Ok(st) => Some(html! {
+                    section.notice aria-labelledby="posted-h" {
+                        h2 #posted-h { "Posted as " (if st.account.display_name.is_empty() { &st.account.username } else { &st.account.display_name }) }
+                        (status(&st))
+                    }
+                }),
+                Err(_) => None,
+            }
+        }
+        None => None,
+    };
+    home(&state, &s, &Compose::default(), notice, None).await
+}
+
+pub(crate) async fn post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<Compose>,
+) -> ApiResult<HttpResponse> {
+    let Some(s) = session::current(&req, &state).await else {
+        return Ok(see_other("/auth/sign_in"));
+    };
+    let c = form.into_inner();
+    if let Err(e) = s.check(&c.csrf) {
+        return Ok(session::refusal(&state, &e));
+    }
+    let result = publish(&state, &s, &c).await;
+    match result {
+        Ok(id) => Ok(see_other(&format!("/?posted={id}"))),
+        Err(e) => {
+            let mut resp = home(&state, &s, &c, None, Some(&e.message)).await?;
+            *resp.status_mut() = e.status;
+            Ok(resp)
+        }
+    }
+}
+
+async fn publish(state: &AppState, s: &WebSession, c: &Compose) -> ApiResult<i64> {
+    let mut conn = state.db.conn().await?;
+    let (tier, identity) = match c.face.as_str() {
+        "anonymous" => (Some("anonymous".to_owned()), None),
+        "" => (None, None),
+        id => (None, Some(id.to_owned())),
+    };
+    let who: Poster = poster(&s.auth, &mut conn, &tier, &identity).await?;
+    let visibility = match c.visibility.as_str() {
+        "" => None,
+        v => Some(v.parse().map_err(|_| {
+            ApiError::unprocessable(
+                "Validation failed: visibility is not one of public, unlisted, private, direct",
+            )
+        })?),
+    };
+    let new = NewStatus {
+        id: None,
+        text: c.status.clone(),
+        spoiler_text: c.spoiler_text.clone(),
+        sensitive: false,
+        visibility,
+        language: None,
+        in_reply_to_id: None,
+        idempotency_key: None,
+        media: Vec::new(),
+        poll: None,
+    };
+    Ok(publish_as(state, &s.auth, &mut conn, who, new).await?.id)
+}

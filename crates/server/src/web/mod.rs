@@ -1,0 +1,104 @@
+//! The web face, served by `guise serve` itself: server-rendered HTML built
+//! with maud (escaped by default), one small stylesheet, no scripts, and a
+//! strict Content-Security-Policy. A signed-in browser holds a session:
+//! an "All my faces" token of the built-in "Guise web" app in an
+//! `HttpOnly`, `SameSite=Lax` cookie (`Secure` over https) — the same
+//! sealed key an app's token holds, and nothing more at rest. Every form
+//! carries a CSRF token: a MAC under the session (or, before sign-in, a
+//! random cookie it must match).
+//!
+//! Also here: the default avatar and header images.
+
+mod home;
+mod session;
+
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use maud::{html, Markup, DOCTYPE};
+
+/// A 1×1 grey PNG: the default avatar and header for every face, so that no
+/// face is told apart by its default image.
+const MISSING_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0x3a, 0x7e, 0x9b,
+    0x55, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x68, 0x00, 0x00, 0x00,
+    0x82, 0x00, 0x81, 0x77, 0xcd, 0x72, 0xb6, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+/// The one stylesheet (served from `/static/guise.css`: the policy allows
+/// no inline style).
+const CSS: &str = include_str!("guise.css");
+
+/// No script, no inline style, no frames, forms only to ourselves.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
+                   form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+async fn missing_png() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(MISSING_PNG)
+}
+
+async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(CSS)
+}
+
+/// A page: the document around `main`, with the headers every page gets.
+pub(crate) fn page(state: &AppState, title: &str, nav: Markup, main: Markup) -> HttpResponse {
+    let name = &state.config.instance.name;
+    let doc = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (name) }
+                link rel="stylesheet" href="/static/guise.css";
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    p.site { a href="/" { (name) } }
+                    nav aria-label="Account" { (nav) }
+                }
+                main #main { (main) }
+            }
+        }
+    };
+    html_response(doc)
+}
+
+pub(crate) fn html_response(doc: Markup) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(doc.into_string())
+}
+
+/// A redirect after a form (303: the browser GETs the target).
+pub(crate) fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home::front))
+        .route("/web/statuses", web::post().to(home::post))
+        .route("/auth/sign_in", web::get().to(session::sign_in_page))
+        .route("/auth/sign_in", web::post().to(session::sign_in))
+        .route("/auth/sign_out", web::post().to(session::sign_out))
+        .route("/static/guise.css", web::get().to(css))
+        .route("/favicon.ico", web::get().to(missing_png))
+        .route("/avatars/original/missing.png", web::get().to(missing_png))
+        .route("/headers/original/missing.png", web::get().to(missing_png));
+}

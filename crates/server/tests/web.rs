@@ -1,0 +1,289 @@
+//! The web face over HTTP: sign-in with a CSRF-guarded form and a session
+//! cookie (HttpOnly, SameSite=Lax, Secure over https), the composer that
+//! picks the face of each post (a pseudonym or "Anonymous"), the notice of
+//! the face a post went out as, sign-out, and the headers every page gets.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use actix_web::http::{header, Method};
+use actix_web::test;
+use common::TestApp;
+
+struct Page {
+    status: u16,
+    headers: actix_web::http::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+    }
+
+    /// The value of hidden field `name` in the page's (first such) form.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker).expect(&self.body) + marker.len();
+        self.body[start..].split('"').next().unwrap().to_owned()
+    }
+}
+
+fn value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+async fn call(
+    t: &TestApp,
+    method: Method,
+    path: &str,
+    cookies: &[(&str, &str)],
+    form: Option<&str>,
+) -> Page {
+    let app = test::init_service(guise_server::app(t.state.clone())).await;
+    let mut req = test::TestRequest::default().method(method).uri(path);
+    if !cookies.is_empty() {
+        let c: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        req = req.insert_header((header::COOKIE, c.join("; ")));
+    }
+    if let Some(f) = form {
+        req = req
+            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .set_payload(f.to_owned());
+    }
+    let resp = test::call_service(&app, req.to_request()).await;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
+    Page {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Sends the composer's form with the session.
+async fn compose(t: &TestApp, session: &str, form: &str) -> Page {
+    call(
+        t,
+        Method::POST,
+        "/web/statuses",
+        &[("guise_session", session)],
+        Some(form),
+    )
+    .await
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Signs alice in through the form; the session cookie's value.
+async fn sign_in(t: &TestApp) -> String {
+    let form = call(t, Method::GET, "/auth/sign_in", &[], None).await;
+    let pre = value(&form.cookie("guise_csrf").unwrap());
+    let done = call(
+        t,
+        Method::POST,
+        "/auth/sign_in",
+        &[("guise_csrf", &pre)],
+        Some(&format!("csrf={pre}&login=alice&password=password123")),
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    value(&done.cookie("guise_session").unwrap())
+}
+
+#[actix_web::test]
+async fn a_visitor_signs_in_posts_as_a_pseudonym_and_anonymously_and_signs_out() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+
+    // The landing page, with the headers every page gets.
+    let landing = call(&t, Method::GET, "/", &[], None).await;
+    assert_eq!(landing.status, 200);
+    assert!(landing.body.contains("Sign in"));
+    let csp = landing
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(!landing.body.contains("<script"), "no scripts");
+    assert!(!landing.body.contains("style="), "no inline style");
+
+    // The sign-in form's CSRF value rides in a cookie it must match.
+    let form = call(&t, Method::GET, "/auth/sign_in", &[], None).await;
+    let pre_cookie = form.cookie("guise_csrf").unwrap();
+    for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(pre_cookie.contains(flag), "{pre_cookie}");
+    }
+    let pre = value(&pre_cookie);
+    assert_eq!(form.field("csrf"), pre);
+    assert!(form.body.contains("<label for=\"password\">"));
+    // A forged form (no matching cookie) signs nobody in.
+    let forged = call(
+        &t,
+        Method::POST,
+        "/auth/sign_in",
+        &[],
+        Some(&format!("csrf={pre}&login=alice&password=password123")),
+    )
+    .await;
+    assert!(forged.cookie("guise_session").is_none());
+    assert!(forged.body.contains("expired"), "{}", forged.body);
+    let wrong = call(
+        &t,
+        Method::POST,
+        "/auth/sign_in",
+        &[("guise_csrf", &pre)],
+        Some(&format!("csrf={pre}&login=alice&password=nope")),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.cookie("guise_session").is_none());
+    assert!(wrong.body.contains("Invalid email, username or password."));
+
+    let session = sign_in(&t).await;
+    let home = call(&t, Method::GET, "/", &[("guise_session", &session)], None).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("Post as"), "{}", home.body);
+    assert!(home.body.contains("value=\"anonymous\""));
+    assert!(home.body.contains("(@alice) — pseudonym"));
+    assert!(home
+        .body
+        .contains("whoever later holds a copy of this server"));
+    let csrf = home.field("csrf");
+
+    // Without the session's CSRF token nothing is posted.
+    let r = compose(&t, &session, "status=forged&csrf=00").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let face = home.field("face");
+    let r = compose(
+        &t,
+        &session,
+        &format!(
+            "csrf={csrf}&face={face}&visibility=public&status={}",
+            enc("hello <script>alert(1)</script>")
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r
+        .headers
+        .get(header::LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let shown = call(&t, Method::GET, &to, &[("guise_session", &session)], None).await;
+    assert!(shown.body.contains("Posted as alice"), "{}", shown.body);
+    assert!(
+        shown.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        shown.body
+    );
+    assert!(!shown.body.contains("<script>"));
+
+    // Anonymously: the post shows the anonymous face it went out as.
+    let r = compose(
+        &t,
+        &session,
+        &format!("csrf={csrf}&face=anonymous&visibility=public&status=a+secret"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r
+        .headers
+        .get(header::LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let shown = call(&t, Method::GET, &to, &[("guise_session", &session)], None).await;
+    assert!(shown.body.contains("Posted as Anonymous"), "{}", shown.body);
+    assert!(shown.body.contains("@anon_"), "{}", shown.body);
+    let id = to.split('=').nth(1).unwrap();
+    let public = t.get(&format!("/api/v1/statuses/{id}"), None).await;
+    assert_eq!(public.json["account"]["display_name"], "Anonymous");
+    // A refused post comes back with its text and the reason.
+    let r = compose(
+        &t,
+        &session,
+        &format!("csrf={csrf}&face=anonymous&visibility=private&status=just+followers"),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("role=\"alert\""));
+    assert!(r.body.contains(">just followers</textarea>"), "{}", r.body);
+
+    // Signing out revokes the session's token.
+    let out = call(
+        &t,
+        Method::POST,
+        "/auth/sign_out",
+        &[("guise_session", &session)],
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(out.status, 303);
+    assert!(out.cookie("guise_session").unwrap().contains("Max-Age=0"));
+    let after = call(&t, Method::GET, "/", &[("guise_session", &session)], None).await;
+    assert!(!after.body.contains("Post as"));
+    let api = t
+        .get("/api/v1/accounts/verify_credentials", Some(&session))
+        .await;
+    assert_eq!(api.status, 401);
+}
+
+#[actix_web::test]
+async fn an_apps_token_is_no_web_session_and_sign_in_is_rate_limited() {
+    let t = TestApp::with_env(&[("GUISE_SERVER__SIGN_IN_ATTEMPTS", "3")]).await;
+    t.create_account("alice").await;
+    // A token some app holds does not open the web face.
+    let token = t.token_as("alice", "all", "read write").await;
+    let page = call(&t, Method::GET, "/", &[("guise_session", &token)], None).await;
+    assert!(!page.body.contains("Post as"));
+    // The web sign-in counts against the same limits as OAuth.
+    let form = call(&t, Method::GET, "/auth/sign_in", &[], None).await;
+    let pre = value(&form.cookie("guise_csrf").unwrap());
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = call(
+            &t,
+            Method::POST,
+            "/auth/sign_in",
+            &[("guise_csrf", &pre)],
+            Some(&format!("csrf={pre}&login=alice&password=wrong")),
+        )
+        .await;
+        statuses.push(r.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // Held back, even with the right password now.
+    let r = call(
+        &t,
+        Method::POST,
+        "/auth/sign_in",
+        &[("guise_csrf", &pre)],
+        Some(&format!("csrf={pre}&login=alice&password=password123")),
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.cookie("guise_session").is_none());
+}

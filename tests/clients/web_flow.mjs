@@ -1,0 +1,93 @@
+// Drives Guise's web face in headless Chromium (Debian's, through
+// playwright-core): keyboard-only sign-in, a post as the pseudonym, a post
+// made anonymous with the arrow keys, the face each went out as, sign-out;
+// no console error (a CSP violation is one) and no serious axe-core finding
+// on any page.
+import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const BASE = process.env.GUISE_URL;
+const USER = process.env.GUISE_USER;
+const PASSWORD = process.env.GUISE_PASSWORD;
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+let checks = 0;
+
+function check(cond, what) {
+  if (!cond) {
+    console.error(`FAILED: ${what}`);
+    process.exit(1);
+  }
+  checks++;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.GUISE_CHROMIUM,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+const page = await browser.newPage();
+const errors = [];
+page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+page.on("pageerror", (e) => errors.push(String(e)));
+page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+
+// axe-core runs through the DevTools protocol (the page's own policy allows
+// no script); serious and critical findings fail.
+async function accessible(name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(bad.length === 0, `${name}: axe finds ${JSON.stringify(bad.map((v) => [v.id, v.nodes.map((n) => n.target)]))}`);
+}
+
+async function tabTo(selector, max = 25) {
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return true;
+    await page.keyboard.press("Tab");
+  }
+  return false;
+}
+
+await page.goto(BASE + "/");
+check((await page.title()).includes("Welcome"), "the landing page");
+await accessible("landing");
+
+// Keyboard only: from the landing page to the sign-in form and through it.
+check(await tabTo('a[href="/auth/sign_in"]'), "the sign-in link is reachable by Tab");
+await Promise.all([page.waitForURL("**/auth/sign_in"), page.keyboard.press("Enter")]);
+await accessible("sign in");
+check(await page.evaluate(() => document.activeElement?.id === "login"), "the login field has focus");
+await page.keyboard.type(USER);
+await page.keyboard.press("Tab");
+await page.keyboard.type(PASSWORD);
+await Promise.all([page.waitForURL(BASE + "/"), page.keyboard.press("Enter")]);
+check(await page.locator("text=Post as").count() > 0, "signed in: the composer");
+await accessible("home");
+
+// A post as the pseudonym (the first face, chosen by default).
+check(await tabTo("#status"), "the text field is reachable by Tab");
+await page.keyboard.type("hello from Chromium");
+check(await tabTo('form.composer button[type="submit"]'), "the Post button is reachable by Tab");
+await Promise.all([page.waitForURL("**/?posted=*"), page.keyboard.press("Enter")]);
+check(await page.locator("#posted-h").innerText() === `Posted as ${USER}`, "the post shows its face");
+await accessible("posted");
+
+// Anonymously: the arrow keys move the face choice to "Anonymous".
+check(await tabTo("#status"), "back to the text field");
+await page.keyboard.type("anonymous from Chromium");
+check(await tabTo('input[name="face"]:checked'), "the face choice is reachable by Tab");
+await page.keyboard.press("ArrowDown");
+check(await page.evaluate(() => document.querySelector('input[name="face"]:checked')?.value) === "anonymous", "Anonymous picked by keyboard");
+check(await page.locator("#anon-promise").isVisible(), "the promise is shown beside the choice");
+check(await tabTo('form.composer button[type="submit"]'), "on to Post");
+await Promise.all([page.waitForURL("**/?posted=*"), page.keyboard.press("Enter")]);
+check(await page.locator("#posted-h").innerText() === "Posted as Anonymous", "the anonymous post shows its anonymous face");
+check((await page.locator(".notice .acct").innerText()).startsWith("@anon_"), "an anonymous handle");
+
+await Promise.all([page.waitForURL(BASE + "/"), page.getByRole("button", { name: "Sign out" }).click()]);
+check(await page.locator("text=Post as").count() === 0, "signed out");
+check(errors.length === 0, `no console errors: ${JSON.stringify(errors)}`);
+await browser.close();
+console.log(`web face: ${checks} passed, 0 failed`);

@@ -1,0 +1,39 @@
+//! The web face in a real browser: headless Chromium driven by
+//! playwright-core against the real binary (tests/clients/web_flow.mjs).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use guise_e2e::Server;
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn chromium_signs_in_by_keyboard_and_posts_as_each_face() {
+    let server = Server::start();
+    server.create_account("webuser", "a long browser password");
+    let modules =
+        std::env::var("GUISE_TEST_NODE_MODULES").expect("GUISE_TEST_NODE_MODULES: run ./dev test");
+    let chromium =
+        std::env::var("GUISE_TEST_CHROMIUM").expect("GUISE_TEST_CHROMIUM: run ./dev test");
+    // ES modules resolve packages from the script's own folder upwards.
+    let script = Path::new(&modules).parent().unwrap().join("web_flow.mjs");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/web_flow.mjs"),
+        &script,
+    )
+    .unwrap();
+    let out = Command::new("node")
+        .arg(&script)
+        .env("GUISE_URL", &server.url)
+        .env("GUISE_USER", "webuser")
+        .env("GUISE_PASSWORD", "a long browser password")
+        .env("GUISE_CHROMIUM", chromium)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("passed, 0 failed"),
+        "the browser flow failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    println!("{stdout}");
+}
