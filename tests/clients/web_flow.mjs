@@ -88,6 +88,17 @@ check((await page.locator(".notice .acct").innerText()).startsWith("@anon_"), "a
 
 await Promise.all([page.waitForURL(BASE + "/"), page.getByRole("button", { name: "Sign out" }).click()]);
 check(await page.locator("text=Post as").count() === 0, "signed out");
+// The Chinese locale renders the composer.
+const zh = await browser.newContext({ locale: "zh-CN" });
+const zp = await zh.newPage();
+zp.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+await zp.goto(BASE + "/auth/sign_in");
+check(await zp.evaluate(() => document.documentElement.lang) === "zh-CN", "a Chinese page for a Chinese browser");
+await zp.fill("#login", USER);
+await zp.fill("#password", PASSWORD);
+await Promise.all([zp.waitForURL(BASE + "/"), zp.getByRole("button", { name: "登录" }).click()]);
+check(await zp.locator("legend").innerText() === "发布身份", "the composer in Chinese");
+check((await zp.locator("#anon-promise").innerText()).startsWith("匿名："), "the promise in Chinese");
 check(errors.length === 0, `no console errors: ${JSON.stringify(errors)}`);
 await browser.close();
 console.log(`web face: ${checks} passed, 0 failed`);

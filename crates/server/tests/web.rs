@@ -51,8 +51,22 @@ async fn call(
     cookies: &[(&str, &str)],
     form: Option<&str>,
 ) -> Page {
+    call_in(t, method, path, cookies, form, "en").await
+}
+
+async fn call_in(
+    t: &TestApp,
+    method: Method,
+    path: &str,
+    cookies: &[(&str, &str)],
+    form: Option<&str>,
+    accept_language: &str,
+) -> Page {
     let app = test::init_service(guise_server::app(t.state.clone())).await;
-    let mut req = test::TestRequest::default().method(method).uri(path);
+    let mut req = test::TestRequest::default()
+        .method(method)
+        .uri(path)
+        .insert_header((header::ACCEPT_LANGUAGE, accept_language));
     if !cookies.is_empty() {
         let c: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
         req = req.insert_header((header::COOKIE, c.join("; ")));
@@ -286,4 +300,40 @@ async fn an_apps_token_is_no_web_session_and_sign_in_is_rate_limited() {
     .await;
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.cookie("guise_session").is_none());
+}
+
+#[actix_web::test]
+async fn the_composer_speaks_chinese_when_asked() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let session = sign_in(&t).await;
+    let zh = call_in(
+        &t,
+        Method::GET,
+        "/",
+        &[("guise_session", &session)],
+        None,
+        "zh-CN,zh;q=0.9",
+    )
+    .await;
+    assert!(zh.body.contains("<html lang=\"zh-CN\">"), "{}", zh.body);
+    assert!(zh.body.contains("<legend>发布身份</legend>"), "{}", zh.body);
+    assert!(zh.body.contains("匿名"));
+    assert!(zh.body.contains("退出登录"));
+    // The language links keep a choice that outranks the browser's.
+    let pick = call(&t, Method::GET, "/web/lang?to=en", &[], None).await;
+    assert_eq!(pick.status, 303);
+    let c = pick.cookie("guise_lang").unwrap();
+    assert!(c.starts_with("guise_lang=en;"), "{c}");
+    let en = call_in(
+        &t,
+        Method::GET,
+        "/",
+        &[("guise_session", session.as_str()), ("guise_lang", "en")],
+        None,
+        "zh-CN",
+    )
+    .await;
+    assert!(en.body.contains("<legend>Post as</legend>"), "{}", en.body);
+    assert!(en.body.contains("hreflang=\"zh-CN\""));
 }

@@ -2,8 +2,9 @@
 //! a signed-in browser, the composer — which face each post goes out as,
 //! one control away from the text — and the home timeline.
 
+use super::i18n::Lang;
 use super::session::{self, WebSession};
-use super::{page, see_other};
+use super::{lang, page, see_other};
 use crate::error::{ApiError, ApiResult};
 use crate::mastodon_api::statuses::{poster, publish_as, Poster};
 use crate::mastodon_api::types;
@@ -15,39 +16,32 @@ use guise_policy::Tier;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
-/// What "Anonymous" does and does not protect, said where it is chosen
-/// (from docs/anonymity.md).
-const ANONYMOUS_PROMISE: &str = "Anonymous: the post names no face of yours. Nobody — the public, \
-other servers, other users, or whoever later holds a copy of this server's database — can tie it \
-to you or to your other faces. It cannot hide what your words give away, and the people running \
-this server could change its code to watch what happens from now on.";
-
-fn tier_word(tier: &str) -> &'static str {
+fn tier_word(l: Lang, tier: &str) -> String {
     match tier {
-        "real_name" => "real name",
-        "pseudonymous" => "pseudonym",
-        "anonymous" => "anonymous",
-        _ => "",
+        "real_name" => l.t("tier-real-name"),
+        "pseudonymous" => l.t("tier-pseudonym"),
+        "anonymous" => l.t("tier-anonymous"),
+        _ => String::new(),
     }
 }
 
-fn face_label(f: &Identity) -> String {
+fn face_label(l: Lang, f: &Identity) -> String {
     let name = if f.display_name.trim().is_empty() {
         &f.handle
     } else {
         &f.display_name
     };
     let kind = match f.tier() {
-        Tier::RealName if f.verified => "verified real name",
-        Tier::RealName => "real name, not yet verified",
-        Tier::Pseudonymous => "pseudonym",
-        Tier::Anonymous => "anonymous",
+        Tier::RealName if f.verified => l.t("tier-real-name-verified"),
+        Tier::RealName => l.t("tier-real-name-unverified"),
+        Tier::Pseudonymous => l.t("tier-pseudonym"),
+        Tier::Anonymous => l.t("tier-anonymous"),
     };
     format!("{name} (@{}) — {kind}", f.handle)
 }
 
 /// One post, as the timeline and the "posted" notice show it.
-fn status(s: &types::Status) -> Markup {
+fn status(l: Lang, s: &types::Status) -> Markup {
     let a = &s.account;
     let name = if a.display_name.is_empty() {
         &a.username
@@ -55,13 +49,13 @@ fn status(s: &types::Status) -> Markup {
         &a.display_name
     };
     html! {
-        article.status aria-label={ "Post by " (name) } {
+        article.status aria-label=(l.t_with("post-by", &[("name", name)])) {
             header {
                 strong { (name) }
                 " "
                 span.acct { "@" (a.acct) }
                 " "
-                span.tier { (tier_word(a.guise.tier)) }
+                span.tier { (tier_word(l, a.guise.tier)) }
                 " · "
                 time datetime=(s.created_at) { (s.created_at.get(..16).unwrap_or(&s.created_at).replace('T', " ")) }
             }
@@ -94,7 +88,7 @@ pub(crate) struct Compose {
     face: String,
 }
 
-fn composer(s: &WebSession, faces: &[Identity], anonymous: bool, c: &Compose) -> Markup {
+fn composer(l: Lang, s: &WebSession, faces: &[Identity], anonymous: bool, c: &Compose) -> Markup {
     let chosen = if c.face.is_empty() {
         faces.first().map(|f| f.id.to_string()).unwrap_or_default()
     } else {
@@ -108,40 +102,41 @@ fn composer(s: &WebSession, faces: &[Identity], anonymous: bool, c: &Compose) ->
     html! {
         form.composer method="post" action="/web/statuses" {
             input type="hidden" name="csrf" value=(s.csrf);
-            label for="status" { "What do you want to say?" }
+            label for="status" { (l.t("compose-text")) }
             textarea #status name="status" rows="4" required { (c.status) }
             fieldset {
-                legend { "Post as" }
+                legend { (l.t("post-as")) }
                 @for f in faces {
                     @let id = f.id.to_string();
                     label.choice {
                         input type="radio" name="face" value=(id) checked[chosen == id];
-                        " " (face_label(f))
+                        " " (face_label(l, f))
                     }
                 }
                 @if anonymous {
                     label.choice {
                         input type="radio" name="face" value="anonymous" checked[chosen == "anonymous"] aria-describedby="anon-promise";
-                        " Anonymous"
+                        " " (l.t("anonymous"))
                     }
-                    p.hint #anon-promise { (ANONYMOUS_PROMISE) }
+                    p.hint #anon-promise { (l.t("anonymous-promise")) }
                 }
             }
-            label for="spoiler_text" { "Content warning (optional)" }
+            label for="spoiler_text" { (l.t("content-warning")) }
             input #spoiler_text type="text" name="spoiler_text" value=(c.spoiler_text);
-            label for="visibility" { "Who can see it" }
+            label for="visibility" { (l.t("who-can-see")) }
             select #visibility name="visibility" {
-                @for (v, text) in [("public", "Everyone"), ("unlisted", "Everyone, kept out of public timelines"), ("private", "Followers only (not for anonymous posts)"), ("direct", "Only people mentioned")] {
-                    option value=(v) selected[vis == v] { (text) }
+                @for v in ["public", "unlisted", "private", "direct"] {
+                    option value=(v) selected[vis == v] { (l.t(&format!("visibility-{v}"))) }
                 }
             }
-            button type="submit" { "Post" }
+            button type="submit" { (l.t("post")) }
         }
     }
 }
 
 async fn home(
     state: &AppState,
+    l: Lang,
     s: &WebSession,
     compose: &Compose,
     notice: Option<Markup>,
@@ -164,42 +159,44 @@ async fn home(
         }
         None => Vec::new(),
     };
-    let first_name = faces.first().map(face_label).unwrap_or_default();
+    let first_name = faces.first().map(|f| face_label(l, f)).unwrap_or_default();
     Ok(page(
         state,
-        "Home",
-        s.nav(),
+        l,
+        &l.t("home"),
+        s.nav(l),
         html! {
-            h1 { "Home" }
+            h1 { (l.t("home")) }
             @if let Some(n) = notice { (n) }
             @if let Some(e) = error { p.error role="alert" { (e) } }
             section aria-labelledby="compose-h" {
-                h2 #compose-h { "New post" }
-                (composer(s, &faces, anonymous, compose))
+                h2 #compose-h { (l.t("new-post")) }
+                (composer(l, s, &faces, anonymous, compose))
             }
             section aria-labelledby="timeline-h" {
-                h2 #timeline-h { "Home timeline of " (first_name) }
+                h2 #timeline-h { (l.t_with("home-timeline-of", &[("name", &first_name)])) }
                 @if timeline.is_empty() {
-                    p { "Nothing here yet: follow someone, or post something." }
+                    p { (l.t("timeline-empty")) }
                 }
-                @for st in &timeline { (status(st)) }
+                @for st in &timeline { (status(l, st)) }
             }
         },
     ))
 }
 
-fn landing(state: &AppState) -> HttpResponse {
+fn landing(state: &AppState, l: Lang) -> HttpResponse {
     let i = &state.config.instance;
     page(
         state,
-        "Welcome",
-        html! { a href="/auth/sign_in" { "Sign in" } },
+        l,
+        &l.t("welcome"),
+        html! { a href="/auth/sign_in" { (l.t("sign-in")) } },
         html! {
             h1 { (i.name) }
             @if !i.description.is_empty() { p { (i.description) } }
-            p { "Every post here picks its face: a verified real name, a pseudonym, or anonymity." }
-            p { "Sign in here, or with any Mastodon app using the server address " code { (i.domain) } "." }
-            p { a.button href="/auth/sign_in" { "Sign in" } }
+            p { (l.t("landing-faces")) }
+            p { (l.t_with("landing-apps", &[("domain", &i.domain)])) }
+            p { a.button href="/auth/sign_in" { (l.t("sign-in")) } }
         },
     )
 }
@@ -215,8 +212,9 @@ pub(crate) async fn front(
     state: web::Data<AppState>,
     q: web::Query<FrontQuery>,
 ) -> ApiResult<HttpResponse> {
+    let l = lang(&req);
     let Some(s) = session::current(&req, &state).await else {
-        return Ok(landing(&state));
+        return Ok(landing(&state, l));
     };
     let notice = match q.posted.as_deref().and_then(|p| p.parse::<i64>().ok()) {
         Some(id) => {
@@ -224,8 +222,8 @@ pub(crate) async fn front(
             match types::status_by_id(&state, &mut conn, None, id).await {
                 Ok(st) => Some(html! {
                     section.notice aria-labelledby="posted-h" {
-                        h2 #posted-h { "Posted as " (if st.account.display_name.is_empty() { &st.account.username } else { &st.account.display_name }) }
-                        (status(&st))
+                        h2 #posted-h { (l.t_with("posted-as", &[("name", if st.account.display_name.is_empty() { &st.account.username } else { &st.account.display_name })])) }
+                        (status(l, &st))
                     }
                 }),
                 Err(_) => None,
@@ -233,7 +231,7 @@ pub(crate) async fn front(
         }
         None => None,
     };
-    home(&state, &s, &Compose::default(), notice, None).await
+    home(&state, l, &s, &Compose::default(), notice, None).await
 }
 
 pub(crate) async fn post(
@@ -245,14 +243,15 @@ pub(crate) async fn post(
         return Ok(see_other("/auth/sign_in"));
     };
     let c = form.into_inner();
+    let l = lang(&req);
     if let Err(e) = s.check(&c.csrf) {
-        return Ok(session::refusal(&state, &e));
+        return Ok(session::refusal(&state, l, &e));
     }
     let result = publish(&state, &s, &c).await;
     match result {
         Ok(id) => Ok(see_other(&format!("/?posted={id}"))),
         Err(e) => {
-            let mut resp = home(&state, &s, &c, None, Some(&e.message)).await?;
+            let mut resp = home(&state, l, &s, &c, None, Some(&e.message)).await?;
             *resp.status_mut() = e.status;
             Ok(resp)
         }

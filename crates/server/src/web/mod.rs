@@ -10,11 +10,13 @@
 //! Also here: the default avatar and header images.
 
 mod home;
+pub mod i18n;
 mod session;
 
 use crate::state::AppState;
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+use i18n::Lang;
 use maud::{html, Markup, DOCTYPE};
 
 /// A 1×1 grey PNG: the default avatar and header for every face, so that no
@@ -49,12 +51,19 @@ async fn css() -> HttpResponse {
         .body(CSS)
 }
 
-/// A page: the document around `main`, with the headers every page gets.
-pub(crate) fn page(state: &AppState, title: &str, nav: Markup, main: Markup) -> HttpResponse {
+/// A page in `lang`: the document around `main`, with the headers every
+/// page gets and the language links.
+pub(crate) fn page(
+    state: &AppState,
+    lang: Lang,
+    title: &str,
+    nav: Markup,
+    main: Markup,
+) -> HttpResponse {
     let name = &state.config.instance.name;
     let doc = html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(lang.tag()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -62,16 +71,63 @@ pub(crate) fn page(state: &AppState, title: &str, nav: Markup, main: Markup) -> 
                 link rel="stylesheet" href="/static/guise.css";
             }
             body {
-                a.skip href="#main" { "Skip to content" }
+                a.skip href="#main" { (lang.t("skip-to-content")) }
                 header {
                     p.site { a href="/" { (name) } }
-                    nav aria-label="Account" { (nav) }
+                    nav aria-label=(lang.t("nav-account")) { (nav) }
                 }
                 main #main { (main) }
+                footer {
+                    nav aria-label=(lang.t("nav-language")) {
+                        ul.langs {
+                            @for (l, tag, own) in i18n::ALL {
+                                li {
+                                    @if *l == lang {
+                                        span aria-current="true" lang=(tag) { (own) }
+                                    } @else {
+                                        a href={ "/web/lang?to=" (tag) } lang=(tag) hreflang=(tag) { (own) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     };
     html_response(doc)
+}
+
+#[derive(serde::Deserialize)]
+struct LangQuery {
+    #[serde(default)]
+    to: String,
+}
+
+/// Keeps the language picked in a cookie, and goes back home.
+async fn pick_lang(state: web::Data<AppState>, q: web::Query<LangQuery>) -> HttpResponse {
+    let mut resp = see_other("/");
+    if let Some(l) = Lang::parse(&q.to) {
+        let secure = if state.config.scheme() == "https" {
+            "; Secure"
+        } else {
+            ""
+        };
+        let c = format!(
+            "{}={}; Path=/; Max-Age=31536000; SameSite=Lax{secure}",
+            i18n::COOKIE,
+            l.tag()
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// The language of a request (for handlers).
+pub(crate) fn lang(req: &HttpRequest) -> Lang {
+    Lang::of(req)
 }
 
 pub(crate) fn html_response(doc: Markup) -> HttpResponse {
@@ -97,6 +153,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/sign_in", web::get().to(session::sign_in_page))
         .route("/auth/sign_in", web::post().to(session::sign_in))
         .route("/auth/sign_out", web::post().to(session::sign_out))
+        .route("/web/lang", web::get().to(pick_lang))
         .route("/static/guise.css", web::get().to(css))
         .route("/favicon.ico", web::get().to(missing_png))
         .route("/avatars/original/missing.png", web::get().to(missing_png))

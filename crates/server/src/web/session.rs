@@ -6,7 +6,8 @@
 //! database holds the token row as it holds any (sealed); signing out
 //! revokes it.
 
-use super::{html_response, page, see_other};
+use super::i18n::Lang;
+use super::{html_response, lang, page, see_other};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Auth;
 use crate::state::AppState;
@@ -98,37 +99,42 @@ impl WebSession {
     }
 
     /// The sign-out button, for every signed-in page.
-    pub fn nav(&self) -> Markup {
+    pub fn nav(&self, lang: Lang) -> Markup {
         html! {
             form method="post" action="/auth/sign_out" {
                 input type="hidden" name="csrf" value=(self.csrf);
-                button type="submit" { "Sign out" }
+                button type="submit" { (lang.t("sign-out")) }
             }
         }
     }
 }
 
-fn sign_in_form(state: &AppState, csrf: &str, login: &str, error: Option<&str>) -> HttpResponse {
+fn sign_in_form(
+    state: &AppState,
+    l: Lang,
+    csrf: &str,
+    login: &str,
+    error: Option<&str>,
+) -> HttpResponse {
     page(
         state,
-        "Sign in",
-        html! { a href="/auth/sign_in" { "Sign in" } },
+        l,
+        &l.t("sign-in"),
+        html! { a href="/auth/sign_in" { (l.t("sign-in")) } },
         html! {
-            h1 { "Sign in" }
+            h1 { (l.t("sign-in")) }
             @if let Some(e) = error {
                 p.error role="alert" { (e) }
             }
             form method="post" action="/auth/sign_in" {
                 input type="hidden" name="csrf" value=(csrf);
-                label for="login" { "Email or username" }
+                label for="login" { (l.t("sign-in-login")) }
                 input #login type="text" name="login" value=(login) autocomplete="username" required autofocus;
-                label for="password" { "Password" }
+                label for="password" { (l.t("sign-in-password")) }
                 input #password type="password" name="password" autocomplete="current-password" required;
-                button type="submit" { "Sign in" }
+                button type="submit" { (l.t("sign-in")) }
             }
-            p.hint {
-                "One sign-in guards every face: your real name, your pseudonyms and your anonymous posts."
-            }
+            p.hint { (l.t("sign-in-hint")) }
         },
     )
 }
@@ -138,7 +144,7 @@ pub(crate) async fn sign_in_page(req: HttpRequest, state: web::Data<AppState>) -
         return see_other("/");
     }
     let csrf = cookie(&req, PRE_CSRF).unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
-    let mut resp = sign_in_form(&state, &csrf, "", None);
+    let mut resp = sign_in_form(&state, lang(&req), &csrf, "", None);
     if let Ok(v) = header::HeaderValue::from_str(&set_cookie(&state, PRE_CSRF, &csrf, 3600)) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -161,13 +167,15 @@ pub(crate) async fn sign_in(
     form: web::Form<SignIn>,
 ) -> ApiResult<HttpResponse> {
     let f = form.into_inner();
+    let l = lang(&req);
     let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
     if !same(&pre, &f.csrf) {
         return Ok(sign_in_form(
             &state,
+            l,
             &pre,
             &f.login,
-            Some("This form has expired: please sign in again."),
+            Some(&l.t("form-expired")),
         ));
     }
     let permit = match state.passwords.attempt_from(&req, &f.login).await {
@@ -175,6 +183,7 @@ pub(crate) async fn sign_in(
         Err(r) => {
             let mut resp = sign_in_form(
                 &state,
+                l,
                 &pre,
                 &f.login,
                 Some(&ApiError::password_guard(r).message),
@@ -187,12 +196,7 @@ pub(crate) async fn sign_in(
     let Some(account) =
         guise_core::accounts::authenticate(&mut conn, &f.login, &f.password).await?
     else {
-        let mut resp = sign_in_form(
-            &state,
-            &pre,
-            &f.login,
-            Some("Invalid email, username or password."),
-        );
+        let mut resp = sign_in_form(&state, l, &pre, &f.login, Some(&l.t("sign-in-invalid")));
         *resp.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
         return Ok(resp);
     };
@@ -218,13 +222,14 @@ pub(crate) async fn sign_in(
         // recovery code is shown this once.
         Some(code) => page(
             &state,
-            "Your recovery code",
+            l,
+            &l.t("recovery-title"),
             html! {},
             html! {
-                h1 { "Your recovery code" }
-                p { "Keep this code offline. With it you can get back to your anonymous posts if you lose your password; without both, nobody can — not even the admins." }
+                h1 { (l.t("recovery-title")) }
+                p { (l.t("recovery-body")) }
                 p { code #recovery { (code.expose()) } }
-                p { a href="/" { "I have kept it: continue" } }
+                p { a href="/" { (l.t("recovery-continue")) } }
             },
         ),
         None => see_other("/"),
@@ -266,12 +271,12 @@ pub(crate) async fn sign_out(
 }
 
 /// A refusal as a page (for form posts, which a browser shows).
-pub(crate) fn refusal(state: &AppState, e: &ApiError) -> HttpResponse {
+pub(crate) fn refusal(state: &AppState, l: Lang, e: &ApiError) -> HttpResponse {
     let mut resp = html_response(html! {
         (maud::DOCTYPE)
-        html lang="en" {
-            head { meta charset="utf-8"; title { "Refused · " (state.config.instance.name) } link rel="stylesheet" href="/static/guise.css"; }
-            body { main #main { h1 { "Refused" } p.error role="alert" { (e.message) } p { a href="/" { "Back" } } } }
+        html lang=(l.tag()) {
+            head { meta charset="utf-8"; title { (l.t("refused")) " · " (state.config.instance.name) } link rel="stylesheet" href="/static/guise.css"; }
+            body { main #main { h1 { (l.t("refused")) } p.error role="alert" { (e.message) } p { a href="/" { (l.t("back")) } } } }
         }
     });
     *resp.status_mut() = e.status;

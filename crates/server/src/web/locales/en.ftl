@@ -1,0 +1,43 @@
+# Guise web face: English. Every message here must also be in zh-CN.ftl
+# (a test checks); add a language by adding a file with the same messages.
+
+skip-to-content = Skip to content
+nav-account = Account
+nav-language = Language
+sign-in = Sign in
+sign-out = Sign out
+welcome = Welcome
+landing-faces = Every post here picks its face: a verified real name, a pseudonym, or anonymity.
+landing-apps = Sign in here, or with any Mastodon app using the server address { $domain }.
+sign-in-login = Email or username
+sign-in-password = Password
+sign-in-hint = One sign-in guards every face: your real name, your pseudonyms and your anonymous posts.
+sign-in-invalid = Invalid email, username or password.
+form-expired = This form has expired: please try again.
+recovery-title = Your recovery code
+recovery-body = Keep this code offline. With it you can get back to your anonymous posts if you lose your password; without both, nobody can — not even the admins.
+recovery-continue = I have kept it: continue
+home = Home
+new-post = New post
+compose-text = What do you want to say?
+post-as = Post as
+anonymous = Anonymous
+anonymous-promise = Anonymous: the post names no face of yours. Nobody — the public, other servers, other users, or whoever later holds a copy of this server's database — can tie it to you or to your other faces. It cannot hide what your words give away, and the people running this server could change its code to watch what happens from now on.
+content-warning = Content warning (optional)
+who-can-see = Who can see it
+visibility-public = Everyone
+visibility-unlisted = Everyone, kept out of public timelines
+visibility-private = Followers only (not for anonymous posts)
+visibility-direct = Only people mentioned
+post = Post
+posted-as = Posted as { $name }
+home-timeline-of = Home timeline of { $name }
+timeline-empty = Nothing here yet: follow someone, or post something.
+post-by = Post by { $name }
+tier-real-name = real name
+tier-real-name-verified = verified real name
+tier-real-name-unverified = real name, not yet verified
+tier-pseudonym = pseudonym
+tier-anonymous = anonymous
+refused = Refused
+back = Back
