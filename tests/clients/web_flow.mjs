@@ -1,8 +1,10 @@
 // Drives Guise's web face in headless Chromium (Debian's, through
 // playwright-core): keyboard-only sign-in, a post as the pseudonym, a post
-// made anonymous with the arrow keys, the face each went out as, sign-out;
-// no console error (a CSP violation is one) and no serious axe-core finding
-// on any page.
+// made anonymous with the arrow keys, the face each went out as, a reply
+// from another user, a reply in that thread (defaulting to, and going out
+// as, the same anonymous face), the notification, deleting the anonymous
+// post, the Chinese composer, sign-out; no console error (a CSP violation
+// is one) and no serious axe-core finding on any page.
 import { chromium } from "playwright-core";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -10,6 +12,7 @@ import { createRequire } from "node:module";
 const BASE = process.env.GUISE_URL;
 const USER = process.env.GUISE_USER;
 const PASSWORD = process.env.GUISE_PASSWORD;
+const FRIEND = process.env.GUISE_FRIEND;
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 let checks = 0;
@@ -42,6 +45,16 @@ async function accessible(name) {
   check(bad.length === 0, `${name}: axe finds ${JSON.stringify(bad.map((v) => [v.id, v.nodes.map((n) => n.target)]))}`);
 }
 
+// Waits for the navigation a key press starts to land on a new "posted"
+// page (the current URL may already be one).
+async function postWith(key) {
+  const before = page.url();
+  await Promise.all([
+    page.waitForURL((u) => u.href !== before && u.searchParams.has("posted")),
+    page.keyboard.press(key),
+  ]);
+}
+
 async function tabTo(selector, max = 25) {
   for (let i = 0; i < max; i++) {
     if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return true;
@@ -70,7 +83,7 @@ await accessible("home");
 check(await tabTo("#status"), "the text field is reachable by Tab");
 await page.keyboard.type("hello from Chromium");
 check(await tabTo('form.composer button[type="submit"]'), "the Post button is reachable by Tab");
-await Promise.all([page.waitForURL("**/?posted=*"), page.keyboard.press("Enter")]);
+await postWith("Enter");
 check(await page.locator("#posted-h").innerText() === `Posted as ${USER}`, "the post shows its face");
 await accessible("posted");
 
@@ -82,10 +95,51 @@ await page.keyboard.press("ArrowDown");
 check(await page.evaluate(() => document.querySelector('input[name="face"]:checked')?.value) === "anonymous", "Anonymous picked by keyboard");
 check(await page.locator("#anon-promise").isVisible(), "the promise is shown beside the choice");
 check(await tabTo('form.composer button[type="submit"]'), "on to Post");
-await Promise.all([page.waitForURL("**/?posted=*"), page.keyboard.press("Enter")]);
-check(await page.locator("#posted-h").innerText() === "Posted as Anonymous", "the anonymous post shows its anonymous face");
+await postWith("Enter");
+const postedAs = await page.locator("#posted-h").innerText();
+check(postedAs === "Posted as Anonymous", `the anonymous post shows its anonymous face: ${postedAs}`);
 check((await page.locator(".notice .acct").innerText()).startsWith("@anon_"), "an anonymous handle");
 
+const anonAcct = await page.locator(".notice .acct").innerText();
+const rootId = new URL(page.url()).searchParams.get("posted");
+
+// Someone answers it, through the API.
+const api = async (path, body, token) => (await fetch(BASE + path, {
+  method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+  body: JSON.stringify(body),
+})).json();
+const app = await api("/api/v1/apps", { client_name: "web-flow-friend", redirect_uris: "urn:ietf:wg:oauth:2.0:oob", scopes: "read write" });
+const tok = await api("/oauth/token", { grant_type: "password", client_id: app.client_id, client_secret: app.client_secret,
+  username: FRIEND, password: PASSWORD, scope: "read write" });
+const answer = await api("/api/v1/statuses", { status: `${anonAcct} who are you?`, in_reply_to_id: rootId }, tok.access_token);
+check(answer.in_reply_to_id === rootId, "the friend replies");
+
+// In the thread the reply composer defaults to the anonymous face used there.
+await page.goto(`${BASE}/web/statuses/${answer.id}`);
+await accessible("thread");
+check(await page.evaluate(() => document.querySelector('input[name="face"]:checked')?.value) === "anonymous", "the reply defaults to Anonymous");
+check(await tabTo("#status"), "the reply field is reachable by Tab");
+await page.keyboard.type("still nobody you know");
+check(await tabTo('form.composer button[type="submit"]'), "on to Post the reply");
+await postWith("Enter");
+check(await page.locator(".notice .acct").innerText() === anonAcct, "the reply went out as the same anonymous face");
+
+// The friend's reply is a notification for the anonymous face.
+await Promise.all([page.waitForURL("**/web/notifications"), page.getByRole("link", { name: "Notifications" }).click()]);
+await accessible("notifications");
+check(await page.locator(`text=${FRIEND} mentioned you`).count() > 0, "the reply notification");
+check(await page.locator("text=your anonymous face in that thread").count() > 0, "addressed to the anonymous face");
+
+// The anonymous post is listed, and deleted.
+await Promise.all([page.waitForURL("**/web/anonymous"), page.getByRole("link", { name: "My anonymous posts" }).click()]);
+await accessible("anonymous posts");
+check(await page.locator("text=anonymous from Chromium").count() === 1, "the anonymous post is listed");
+const del = page.locator(`form[action="/web/statuses/${rootId}/delete"] button`);
+await Promise.all([page.waitForURL("**/web/anonymous"), del.click()]);
+check(await page.locator("text=anonymous from Chromium").count() === 0, "deleted");
+check(await page.locator("text=still nobody you know").count() === 1, "the reply stays");
+
+await page.goto(BASE + "/");
 await Promise.all([page.waitForURL(BASE + "/"), page.getByRole("button", { name: "Sign out" }).click()]);
 check(await page.locator("text=Post as").count() === 0, "signed out");
 // The Chinese locale renders the composer.

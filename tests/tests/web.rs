@@ -10,6 +10,7 @@ use std::process::Command;
 fn chromium_signs_in_by_keyboard_and_posts_as_each_face() {
     let server = Server::start();
     server.create_account("webuser", "a long browser password");
+    server.create_account("webfriend", "a long browser password");
     let modules =
         std::env::var("GUISE_TEST_NODE_MODULES").expect("GUISE_TEST_NODE_MODULES: run ./dev test");
     let chromium =
@@ -25,6 +26,7 @@ fn chromium_signs_in_by_keyboard_and_posts_as_each_face() {
         .arg(&script)
         .env("GUISE_URL", &server.url)
         .env("GUISE_USER", "webuser")
+        .env("GUISE_FRIEND", "webfriend")
         .env("GUISE_PASSWORD", "a long browser password")
         .env("GUISE_CHROMIUM", chromium)
         .output()

@@ -621,6 +621,22 @@ pub async fn edit(
     .await
 }
 
+/// Which of `faces` wrote last in the thread of `root`, if any.
+pub async fn last_author_in_thread(
+    conn: &mut DbConn,
+    root: i64,
+    faces: &[i64],
+) -> CoreResult<Option<i64>> {
+    Ok(statuses::table
+        .filter(statuses::thread_root_id.eq(root))
+        .filter(statuses::identity_id.eq_any(faces))
+        .order(statuses::id.desc())
+        .select(statuses::identity_id)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 pub async fn history(conn: &mut DbConn, status: &Status) -> CoreResult<Vec<StatusEdit>> {
     Ok(status_edits::table
         .filter(status_edits::status_id.eq(status.id))

@@ -87,6 +87,11 @@ async fn call_in(
     }
 }
 
+/// A page as the session sees it.
+async fn get_as(t: &TestApp, session: &str, path: &str) -> Page {
+    call(t, Method::GET, path, &[("guise_session", session)], None).await
+}
+
 /// Sends the composer's form with the session.
 async fn compose(t: &TestApp, session: &str, form: &str) -> Page {
     call(
@@ -174,7 +179,7 @@ async fn a_visitor_signs_in_posts_as_a_pseudonym_and_anonymously_and_signs_out()
     assert!(wrong.body.contains("Invalid email, username or password."));
 
     let session = sign_in(&t).await;
-    let home = call(&t, Method::GET, "/", &[("guise_session", &session)], None).await;
+    let home = get_as(&t, &session, "/").await;
     assert_eq!(home.status, 200, "{}", home.body);
     assert!(home.body.contains("Post as"), "{}", home.body);
     assert!(home.body.contains("value=\"anonymous\""));
@@ -205,7 +210,7 @@ async fn a_visitor_signs_in_posts_as_a_pseudonym_and_anonymously_and_signs_out()
         .to_str()
         .unwrap()
         .to_owned();
-    let shown = call(&t, Method::GET, &to, &[("guise_session", &session)], None).await;
+    let shown = get_as(&t, &session, &to).await;
     assert!(shown.body.contains("Posted as alice"), "{}", shown.body);
     assert!(
         shown.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
@@ -229,7 +234,7 @@ async fn a_visitor_signs_in_posts_as_a_pseudonym_and_anonymously_and_signs_out()
         .to_str()
         .unwrap()
         .to_owned();
-    let shown = call(&t, Method::GET, &to, &[("guise_session", &session)], None).await;
+    let shown = get_as(&t, &session, &to).await;
     assert!(shown.body.contains("Posted as Anonymous"), "{}", shown.body);
     assert!(shown.body.contains("@anon_"), "{}", shown.body);
     let id = to.split('=').nth(1).unwrap();
@@ -257,7 +262,7 @@ async fn a_visitor_signs_in_posts_as_a_pseudonym_and_anonymously_and_signs_out()
     .await;
     assert_eq!(out.status, 303);
     assert!(out.cookie("guise_session").unwrap().contains("Max-Age=0"));
-    let after = call(&t, Method::GET, "/", &[("guise_session", &session)], None).await;
+    let after = get_as(&t, &session, "/").await;
     assert!(!after.body.contains("Post as"));
     let api = t
         .get("/api/v1/accounts/verify_credentials", Some(&session))
@@ -336,4 +341,162 @@ async fn the_composer_speaks_chinese_when_asked() {
     .await;
     assert!(en.body.contains("<legend>Post as</legend>"), "{}", en.body);
     assert!(en.body.contains("hreflang=\"zh-CN\""));
+}
+
+#[actix_web::test]
+async fn a_thread_reply_keeps_its_anonymous_face_and_the_owner_sees_and_deletes_it() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let (_, bob) = t.user("bob").await;
+    let session = sign_in(&t).await;
+    let home = get_as(&t, &session, "/").await;
+    let csrf = home.field("csrf");
+    let r = compose(
+        &t,
+        &session,
+        &format!("csrf={csrf}&face=anonymous&visibility=public&status=who+am+i"),
+    )
+    .await;
+    let to = r
+        .headers
+        .get(header::LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let root = to.split('=').nth(1).unwrap().to_owned();
+    // bob answers the anonymous post.
+    let anon_acct = t.get(&format!("/api/v1/statuses/{root}"), None).await.json["account"]["acct"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&bob),
+            serde_json::json!({ "status": format!("@{anon_acct} nobody knows"), "in_reply_to_id": root }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let bobs = r.json["id"].as_str().unwrap().to_owned();
+    // The thread page's reply composer defaults to the face used there: Anonymous.
+    let thread = get_as(&t, &session, &format!("/web/statuses/{bobs}")).await;
+    assert_eq!(thread.status, 200, "{}", thread.body);
+    assert!(
+        thread.body.contains("value=\"anonymous\" checked"),
+        "{}",
+        thread.body
+    );
+    assert!(thread
+        .body
+        .contains(&format!("name=\"in_reply_to_id\" value=\"{bobs}\"")));
+    let r = compose(
+        &t,
+        &session,
+        &format!(
+            "csrf={csrf}&face=anonymous&visibility=public&in_reply_to_id={bobs}&status=still+me"
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let reply = r
+        .headers
+        .get(header::LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let again = t.get(&format!("/api/v1/statuses/{reply}"), None).await;
+    assert_eq!(
+        again.json["account"]["acct"],
+        serde_json::json!(anon_acct),
+        "the same anonymous face"
+    );
+    // A thread of alice's pseudonym defaults to the pseudonym.
+    let face = home.field("face");
+    let r = compose(
+        &t,
+        &session,
+        &format!("csrf={csrf}&face={face}&visibility=public&status=as+me"),
+    )
+    .await;
+    let mine = r
+        .headers
+        .get(header::LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let thread = get_as(&t, &session, &format!("/web/statuses/{mine}")).await;
+    assert!(
+        thread.body.contains(&format!("value=\"{face}\" checked")),
+        "{}",
+        thread.body
+    );
+
+    // Notifications: bob's reply reached alice's anonymous face.
+    let n = get_as(&t, &session, "/web/notifications").await;
+    assert!(n.body.contains("bob mentioned you"), "{}", n.body);
+    assert!(
+        n.body.contains("your anonymous face in that thread"),
+        "{}",
+        n.body
+    );
+
+    // Her anonymous posts, and deleting one.
+    let list = get_as(&t, &session, "/web/anonymous").await;
+    assert!(
+        list.body.contains("who am i") && list.body.contains("still me"),
+        "{}",
+        list.body
+    );
+    assert!(!list.body.contains("as me"));
+    let forged = call(
+        &t,
+        Method::POST,
+        &format!("/web/statuses/{root}/delete"),
+        &[("guise_session", &session)],
+        Some("csrf=00"),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    let r = call(
+        &t,
+        Method::POST,
+        &format!("/web/statuses/{root}/delete"),
+        &[("guise_session", &session)],
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{root}"), None)
+            .await
+            .status,
+        404
+    );
+    let list = get_as(&t, &session, "/web/anonymous").await;
+    assert!(!list.body.contains("who am i") && list.body.contains("still me"));
+    // bob cannot delete alice's post through a session of his own making.
+    let r = call(
+        &t,
+        Method::POST,
+        &format!("/web/statuses/{reply}/delete"),
+        &[],
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{reply}"), None)
+            .await
+            .status,
+        200
+    );
 }

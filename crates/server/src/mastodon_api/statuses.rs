@@ -283,7 +283,7 @@ async fn create(
 
 /// The face that may edit or delete `status_id`: the owner's anonymous face
 /// when the token carries k_anon and owns it, else the token's face.
-async fn acting_author(
+pub(crate) async fn acting_author(
     auth: &Auth,
     conn: &mut guise_core::DbConn,
     status_id: i64,
@@ -293,11 +293,17 @@ async fn acting_author(
             return Ok(face);
         }
     }
+    // "All my faces": whichever of the login's faces wrote it.
+    if auth.is_all() {
+        let author = st::get_status(conn, status_id).await?.identity_id;
+        let faces = guise_core::accounts::faces_of(conn, auth.account_id()?).await?;
+        if let Some(f) = faces.into_iter().find(|f| f.id == author) {
+            return Ok(f);
+        }
+    }
     Ok(auth.face()?.clone())
 }
 
-/// Whether the token's owner may act anonymously now (post, favourite):
-/// not in the cool-down after a reset, and within the anonymous limit.
 /// Publishes `new` as `poster` (the web composer's path too): an
 /// anonymous post through the token's `k_anon`, under the cool-down and
 /// rate limit, without a language unless the instance allows one.
@@ -319,6 +325,8 @@ pub(crate) async fn publish_as(
     })
 }
 
+/// Whether the token's owner may act anonymously now (post, favourite):
+/// not in the cool-down after a reset, and within the anonymous limit.
 pub(crate) async fn anonymous_allowed(
     state: &AppState,
     auth: &Auth,
@@ -404,18 +412,28 @@ async fn delete(
     auth.require("write:statuses")?;
     let id = parse_id(&path)?;
     let mut conn = state.db.conn().await?;
-    let face = acting_author(&auth, &mut conn, id).await?;
+    Ok(ok(&delete_as(&state, &auth, &mut conn, id).await?))
+}
+
+/// Deletes one of the token's posts (the web face's path too); the
+/// deleted status with its source, for "delete and redraft".
+pub(crate) async fn delete_as(
+    state: &AppState,
+    auth: &Auth,
+    conn: &mut guise_core::DbConn,
+    id: i64,
+) -> ApiResult<types::Status> {
+    let face = acting_author(auth, conn, id).await?;
     if face.suspended {
         return Err(ApiError::forbidden("This face is suspended"));
     }
-    let mut entity = types::status_by_id(&state, &mut conn, Some(face.id), id).await?;
-    let gone = st::delete(&mut conn, state.clock.as_ref(), &face, id).await?;
+    let mut entity = types::status_by_id(state, conn, Some(face.id), id).await?;
+    let gone = st::delete(conn, state.clock.as_ref(), &face, id).await?;
     if face.tier() == Tier::Anonymous {
-        guise_core::anon::tombstone_if_empty(&mut conn, &face).await?;
+        guise_core::anon::tombstone_if_empty(conn, &face).await?;
     }
-    // Mastodon returns the deleted status with its source, for "delete and redraft".
     entity.text = Some(gone.source_text);
-    Ok(ok(&entity))
+    Ok(entity)
 }
 
 #[derive(Deserialize)]

@@ -41,7 +41,7 @@ fn face_label(l: Lang, f: &Identity) -> String {
 }
 
 /// One post, as the timeline and the "posted" notice show it.
-fn status(l: Lang, s: &types::Status) -> Markup {
+pub(crate) fn status(l: Lang, s: &types::Status) -> Markup {
     let a = &s.account;
     let name = if a.display_name.is_empty() {
         &a.username
@@ -58,6 +58,8 @@ fn status(l: Lang, s: &types::Status) -> Markup {
                 span.tier { (tier_word(l, a.guise.tier)) }
                 " · "
                 time datetime=(s.created_at) { (s.created_at.get(..16).unwrap_or(&s.created_at).replace('T', " ")) }
+                " · "
+                a href={ "/web/statuses/" (s.id) } aria-label=(l.t_with("open-thread-of", &[("name", name)])) { (l.t("open-thread")) }
             }
             @if s.spoiler_text.is_empty() {
                 // Our own rendering, or remote markup sanitized to
@@ -77,18 +79,28 @@ fn status(l: Lang, s: &types::Status) -> Markup {
 #[derive(Deserialize, Default)]
 pub(crate) struct Compose {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
     #[serde(default)]
-    status: String,
+    pub status: String,
     #[serde(default)]
-    spoiler_text: String,
+    pub spoiler_text: String,
     #[serde(default)]
-    visibility: String,
+    pub visibility: String,
+    /// A face id, or "anonymous".
     #[serde(default)]
-    face: String,
+    pub face: String,
+    /// The post replied to, if this is a reply.
+    #[serde(default)]
+    pub in_reply_to_id: String,
 }
 
-fn composer(l: Lang, s: &WebSession, faces: &[Identity], anonymous: bool, c: &Compose) -> Markup {
+pub(crate) fn composer(
+    l: Lang,
+    s: &WebSession,
+    faces: &[Identity],
+    anonymous: bool,
+    c: &Compose,
+) -> Markup {
     let chosen = if c.face.is_empty() {
         faces.first().map(|f| f.id.to_string()).unwrap_or_default()
     } else {
@@ -102,6 +114,9 @@ fn composer(l: Lang, s: &WebSession, faces: &[Identity], anonymous: bool, c: &Co
     html! {
         form.composer method="post" action="/web/statuses" {
             input type="hidden" name="csrf" value=(s.csrf);
+            @if !c.in_reply_to_id.is_empty() {
+                input type="hidden" name="in_reply_to_id" value=(c.in_reply_to_id);
+            }
             label for="status" { (l.t("compose-text")) }
             textarea #status name="status" rows="4" required { (c.status) }
             fieldset {
@@ -164,7 +179,7 @@ async fn home(
         state,
         l,
         &l.t("home"),
-        s.nav(l),
+        super::pages::nav(l, s),
         html! {
             h1 { (l.t("home")) }
             @if let Some(n) = notice { (n) }
@@ -281,7 +296,10 @@ async fn publish(state: &AppState, s: &WebSession, c: &Compose) -> ApiResult<i64
         sensitive: false,
         visibility,
         language: None,
-        in_reply_to_id: None,
+        in_reply_to_id: match c.in_reply_to_id.as_str() {
+            "" => None,
+            id => Some(crate::mastodon_api::parse_id(id)?),
+        },
         idempotency_key: None,
         media: Vec::new(),
         poll: None,

@@ -11,6 +11,7 @@
 
 mod home;
 pub mod i18n;
+mod pages;
 mod session;
 
 use crate::state::AppState;
@@ -150,6 +151,10 @@ pub(crate) fn see_other(to: &str) -> HttpResponse {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::front))
         .route("/web/statuses", web::post().to(home::post))
+        .route("/web/statuses/{id}", web::get().to(pages::thread))
+        .route("/web/statuses/{id}/delete", web::post().to(pages::delete))
+        .route("/web/notifications", web::get().to(pages::notifications))
+        .route("/web/anonymous", web::get().to(pages::anonymous_posts))
         .route("/auth/sign_in", web::get().to(session::sign_in_page))
         .route("/auth/sign_in", web::post().to(session::sign_in))
         .route("/auth/sign_out", web::post().to(session::sign_out))

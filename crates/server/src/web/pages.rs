@@ -1,0 +1,243 @@
+//! The signed-in pages beyond home: a thread with its reply composer (the
+//! reply defaults to the face used in that thread before), notifications
+//! of every face together, and one's own anonymous posts with delete.
+
+use super::home::{composer, status, Compose};
+use super::i18n::Lang;
+use super::session::{self, WebSession};
+use super::{lang, page, see_other};
+use crate::error::ApiResult;
+use crate::mastodon_api::types;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use guise_core::statuses::Page;
+use guise_policy::Tier;
+use maud::html;
+use serde::Deserialize;
+
+/// The page's language and its session, or the way to sign in.
+pub(crate) async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(Lang, WebSession), HttpResponse> {
+    match session::current(req, state).await {
+        Some(s) => Ok((lang(req), s)),
+        None => Err(see_other("/auth/sign_in")),
+    }
+}
+
+/// The links of every signed-in page.
+pub(crate) fn nav(l: Lang, s: &WebSession) -> maud::Markup {
+    html! {
+        ul.nav {
+            li { a href="/" { (l.t("home")) } }
+            li { a href="/web/notifications" { (l.t("notifications")) } }
+            li { a href="/web/anonymous" { (l.t("my-anonymous-posts")) } }
+            li { (s.nav(l)) }
+        }
+    }
+}
+
+fn first_page(limit: i64) -> Page {
+    Page {
+        max_id: None,
+        since_id: None,
+        min_id: None,
+        limit,
+    }
+}
+
+/// The face the owner used last in `root`'s thread: one of their faces'
+/// ids, or "anonymous" (their anonymous face there, found with `k_anon`).
+async fn face_in_thread(
+    conn: &mut guise_core::DbConn,
+    s: &WebSession,
+    root: i64,
+) -> ApiResult<Option<String>> {
+    let mut mine: Vec<(i64, bool)> = guise_core::accounts::faces_of(conn, s.auth.account_id()?)
+        .await?
+        .iter()
+        .map(|f| (f.id, false))
+        .collect();
+    if let Some(k) = &s.auth.k_anon {
+        mine.extend(
+            guise_core::anon::my_faces(conn, k)
+                .await?
+                .iter()
+                .map(|f| (f.id, true)),
+        );
+    }
+    let ids: Vec<i64> = mine.iter().map(|(id, _)| *id).collect();
+    let last = guise_core::statuses::last_author_in_thread(conn, root, &ids).await?;
+    Ok(last
+        .and_then(|a| mine.iter().find(|(id, _)| *id == a))
+        .map(|(id, anon)| {
+            if *anon {
+                "anonymous".to_owned()
+            } else {
+                id.to_string()
+            }
+        }))
+}
+
+pub(crate) async fn thread(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let viewer = s.auth.face.as_ref().map(|f| f.id);
+    let mut conn = state.db.conn().await?;
+    let st = guise_core::statuses::visible_status(&mut conn, viewer, id).await?;
+    let (anc, desc) = guise_core::statuses::context(&mut conn, viewer, &st).await?;
+    let ancestors = types::statuses_in(&state, &mut conn, viewer, &anc, "thread").await?;
+    let descendants = types::statuses_in(&state, &mut conn, viewer, &desc, "thread").await?;
+    let this = types::status_by_id(&state, &mut conn, viewer, id).await?;
+    let faces = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?).await?;
+    let anonymous = state.rules.tiers_enabled.contains(&Tier::Anonymous);
+    let compose = Compose {
+        face: face_in_thread(&mut conn, &s, st.thread_root_id)
+            .await?
+            .unwrap_or_default(),
+        in_reply_to_id: id.to_string(),
+        ..Compose::default()
+    };
+    Ok(page(
+        &state,
+        l,
+        &l.t("thread"),
+        nav(l, &s),
+        html! {
+            h1 { (l.t("thread")) }
+            @for a in &ancestors { (status(l, a)) }
+            div.focus { (status(l, &this)) }
+            @for d in &descendants { (status(l, d)) }
+            section aria-labelledby="reply-h" {
+                h2 #reply-h { (l.t("reply")) }
+                (composer(l, &s, &faces, anonymous, &compose))
+            }
+        },
+    ))
+}
+
+pub(crate) async fn notifications(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let mut conn = state.db.conn().await?;
+    // Every face's, anonymous ones included (found with the session's key).
+    let faces = s.auth.reading_faces(&mut conn).await?;
+    let rows = guise_core::social::list_notifications(
+        &mut conn,
+        &faces,
+        &guise_core::social::NotificationFilter {
+            types: Vec::new(),
+            exclude_types: Vec::new(),
+            account_id: None,
+        },
+        &first_page(40),
+    )
+    .await?;
+    let viewer = s.auth.face.as_ref().map(|f| f.id);
+    let out = types::notifications(&state, &mut conn, viewer, &rows).await?;
+    let mine = guise_core::accounts::identities_by_ids(
+        &mut conn,
+        &rows.iter().map(|r| r.identity_id).collect::<Vec<_>>(),
+    )
+    .await?;
+    Ok(page(
+        &state,
+        l,
+        &l.t("notifications"),
+        nav(l, &s),
+        html! {
+            h1 { (l.t("notifications")) }
+            @if out.is_empty() { p { (l.t("notifications-empty")) } }
+            ol.notifications {
+                @for (n, row) in out.iter().zip(&rows) {
+                    @let who = if n.account.display_name.is_empty() { &n.account.username } else { &n.account.display_name };
+                    @let to = mine.iter().find(|f| f.id == row.identity_id);
+                    @let to_name = match to {
+                        Some(f) if f.tier() == Tier::Anonymous => l.t("your-anonymous-face"),
+                        Some(f) => format!("@{}", f.handle),
+                        None => String::new(),
+                    };
+                    li {
+                        p {
+                            strong { (l.t_with(&format!("notification-{}", n.kind), &[("name", who)])) }
+                            " " span.hint { (l.t_with("to-face", &[("face", &to_name)])) }
+                        }
+                        @if let Some(st) = &n.status { (status(l, st)) }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+pub(crate) async fn anonymous_posts(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let mut conn = state.db.conn().await?;
+    let k = s.auth.anon_key()?;
+    let ids = guise_core::anon::my_statuses(&mut conn, k, &first_page(40)).await?;
+    let posts = types::statuses_by_ids(&state, &mut conn, None, &ids).await?;
+    Ok(page(
+        &state,
+        l,
+        &l.t("my-anonymous-posts"),
+        nav(l, &s),
+        html! {
+            h1 { (l.t("my-anonymous-posts")) }
+            p.hint { (l.t("my-anonymous-posts-hint")) }
+            @if posts.is_empty() { p { (l.t("my-anonymous-posts-empty")) } }
+            @for p in &posts {
+                (status(l, p))
+                form method="post" action={ "/web/statuses/" (p.id) "/delete" } {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    button.danger type="submit" aria-label=(l.t_with("delete-post-by", &[("name", &p.account.acct)])) { (l.t("delete")) }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    if let Err(e) = s.check(&form.csrf) {
+        return Ok(session::refusal(&state, l, &e));
+    }
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    match crate::mastodon_api::statuses::delete_as(&state, &s.auth, &mut conn, id).await {
+        Ok(_) => Ok(see_other("/web/anonymous")),
+        Err(e) => Ok(session::refusal(&state, l, &e)),
+    }
+}
