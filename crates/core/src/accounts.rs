@@ -177,6 +177,58 @@ pub async fn create_account(
     password: &str,
     role: Role,
 ) -> CoreResult<(Account, Identity, Secret)> {
+    let r = register(
+        conn,
+        clock,
+        username,
+        email,
+        password,
+        role,
+        SignUp {
+            confirm_email: false,
+            with_keys: true,
+        },
+    )
+    .await?;
+    let code = r
+        .recovery_code
+        .ok_or(CoreError::Internal("no recovery code was made".into()))?;
+    Ok((r.account, r.identity, code))
+}
+
+/// How a login comes to be.
+#[derive(Debug, Clone, Copy)]
+pub struct SignUp {
+    /// Unconfirmed until the emailed link is followed.
+    pub confirm_email: bool,
+    /// Make `k_anon` and its recovery code now (to show the code at once);
+    /// otherwise they are made at the first sign-in that can show it.
+    pub with_keys: bool,
+}
+
+/// A new login.
+pub struct Registered {
+    pub account: Account,
+    pub identity: Identity,
+    /// Shown once, never stored.
+    pub recovery_code: Option<Secret>,
+    /// The token of the confirmation link, to email (only its hash is kept).
+    pub confirmation: Option<Secret>,
+}
+
+/// How long a confirmation link works.
+pub const CONFIRMATION_DAYS: i64 = 7;
+
+/// Creates a login with its first face (pseudonymous, handle = username).
+pub async fn register(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    username: &Username,
+    email: &Email,
+    password: &str,
+    role: Role,
+    how: SignUp,
+) -> CoreResult<Registered> {
     if crate::faces::reserved(username.as_str()) {
         return Err(CoreError::invalid("username", "is reserved"));
     }
@@ -187,7 +239,15 @@ pub async fn create_account(
         ));
     }
     let password_hash = hash_password(password.to_owned()).await?;
-    let keys = new_keys(password).await?;
+    let keys = if how.with_keys {
+        Some(new_keys(password).await?)
+    } else {
+        None
+    };
+    let confirmation = how.confirm_email.then(Secret::generate);
+    let confirmation_hash = confirmation
+        .as_ref()
+        .map(|c| crate::secret::lookup_hash(c.expose()));
     let today = clock.today();
     // Neither id carries the time: a login's faces must not sort by
     // creation (rule 2); their order is `identities.position`.
@@ -204,9 +264,12 @@ pub async fn create_account(
                     accounts::password_hash.eq(&password_hash),
                     accounts::role.eq(role.as_str()),
                     accounts::created_on.eq(today),
-                    accounts::k_anon_salt.eq(&keys.salt),
-                    accounts::k_anon_password_wrap.eq(&keys.password_wrap),
-                    accounts::k_anon_recovery_wrap.eq(&keys.recovery_wrap),
+                    accounts::k_anon_salt.eq(keys.as_ref().map(|k| &k.salt)),
+                    accounts::k_anon_password_wrap.eq(keys.as_ref().map(|k| &k.password_wrap)),
+                    accounts::k_anon_recovery_wrap.eq(keys.as_ref().map(|k| &k.recovery_wrap)),
+                    accounts::confirmed.eq(confirmation_hash.is_none()),
+                    accounts::confirmation_hash.eq(&confirmation_hash),
+                    accounts::confirmation_sent_on.eq(confirmation_hash.as_ref().map(|_| today)),
                 ))
                 .returning(Account::as_returning())
                 .get_result(conn)
@@ -221,7 +284,12 @@ pub async fn create_account(
                 today,
             )
             .await?;
-            Ok((account, identity, keys.recovery_code))
+            Ok(Registered {
+                account,
+                identity,
+                recovery_code: keys.map(|k| k.recovery_code),
+                confirmation,
+            })
         })
         .await;
     match result {
@@ -230,6 +298,66 @@ pub async fn create_account(
         )),
         other => other,
     }
+}
+
+/// Refuses a login whose email is not confirmed yet (as Mastodon says it).
+pub fn ensure_confirmed(account: &Account) -> CoreResult<()> {
+    if account.confirmed {
+        Ok(())
+    } else {
+        Err(CoreError::Forbidden(
+            "Your login is missing a confirmed e-mail address",
+        ))
+    }
+}
+
+/// Confirms the login whose emailed link carried `token` (within
+/// `CONFIRMATION_DAYS` of sending).
+pub async fn confirm_email(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    token: &str,
+) -> CoreResult<Account> {
+    let oldest = clock.today() - chrono::Duration::days(CONFIRMATION_DAYS);
+    diesel::update(
+        accounts::table
+            .filter(accounts::confirmation_hash.eq(crate::secret::lookup_hash(token)))
+            .filter(accounts::confirmation_sent_on.ge(oldest)),
+    )
+    .set((
+        accounts::confirmed.eq(true),
+        accounts::confirmation_hash.eq(None::<Vec<u8>>),
+        accounts::confirmation_sent_on.eq(None::<chrono::NaiveDate>),
+    ))
+    .returning(Account::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?
+    .ok_or(CoreError::NotFound)
+}
+
+/// A new confirmation link for the unconfirmed login of `email` (the old
+/// one stops working); `None` if there is no such login.
+pub async fn renew_confirmation(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    email: &str,
+) -> CoreResult<Option<(Account, Secret)>> {
+    let token = Secret::generate();
+    let account: Option<Account> = diesel::update(
+        accounts::table
+            .filter(accounts::email.eq(email.trim()))
+            .filter(accounts::confirmed.eq(false)),
+    )
+    .set((
+        accounts::confirmation_hash.eq(Some(crate::secret::lookup_hash(token.expose()))),
+        accounts::confirmation_sent_on.eq(Some(clock.today())),
+    ))
+    .returning(Account::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(account.map(|a| (a, token)))
 }
 
 /// Where a new persistent face of the login goes in its order: after the

@@ -19,6 +19,9 @@ pub struct Account {
     /// Tokens are sealed under the epoch they were issued in; moving it on
     /// kills them all at once.
     pub token_epoch: i64,
+    /// Whether its email is confirmed (signed-up logins start unconfirmed
+    /// when the instance sends mail).
+    pub confirmed: bool,
 }
 
 impl Account {

@@ -464,12 +464,26 @@ async fn ensure_face_of(conn: &mut DbConn, account_id: i64, identity_id: i64) ->
     }
 }
 
-/// The login's current token epoch and whether it is disabled; `None` if
-/// the login is gone. Every token sealed under another epoch is dead.
+/// The login's current token epoch and whether it is disabled (or its
+/// email still unconfirmed); `None` if the login is gone. Every token
+/// sealed under another epoch is dead.
 pub async fn login_state(conn: &mut DbConn, account_id: i64) -> CoreResult<Option<(i64, bool)>> {
+    Ok(login_state_full(conn, account_id)
+        .await?
+        .map(|(epoch, disabled, confirmed)| (epoch, disabled || !confirmed)))
+}
+
+async fn login_state_full(
+    conn: &mut DbConn,
+    account_id: i64,
+) -> CoreResult<Option<(i64, bool, bool)>> {
     Ok(accounts::table
         .find(account_id)
-        .select((accounts::token_epoch, accounts::disabled))
+        .select((
+            accounts::token_epoch,
+            accounts::disabled,
+            accounts::confirmed,
+        ))
         .first(conn)
         .await
         .optional()?)
@@ -909,10 +923,15 @@ pub async fn session_by_token(
         return Ok(None);
     };
     if let Some(g) = session.grant {
-        match login_state(conn, g.account_id).await? {
-            Some((epoch, disabled)) if epoch == g.epoch => {
+        match login_state_full(conn, g.account_id).await? {
+            Some((epoch, disabled, confirmed)) if epoch == g.epoch => {
                 if disabled {
                     return Err(CoreError::Forbidden("Your login is currently disabled"));
+                }
+                if !confirmed {
+                    return Err(CoreError::Forbidden(
+                        "Your login is missing a confirmed e-mail address",
+                    ));
                 }
             }
             _ => {

@@ -14,6 +14,9 @@ diesel::table! {
         k_anon_recovery_wrap -> Nullable<Bytea>,
         anon_cooldown_until -> Nullable<Date>,
         token_epoch -> Int8,
+        confirmed -> Bool,
+        confirmation_hash -> Nullable<Bytea>,
+        confirmation_sent_on -> Nullable<Date>,
     }
 }
 

@@ -13,6 +13,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
+    pub mail: MailConfig,
     pub federation: FederationConfig,
     pub media: MediaConfig,
     pub log: LogConfig,
@@ -82,6 +83,19 @@ pub struct DatabaseConfig {
     /// Start even though PostgreSQL logs statements with their values (which
     /// would write what each request did, and for whom, next to the data).
     pub allow_statement_logging: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailConfig {
+    /// The SMTP relay mail is handed to (plain SMTP: a relay on this
+    /// machine or network that does TLS onward). Empty: Guise sends no
+    /// mail, and signed-up logins need no email confirmation.
+    pub smtp_host: String,
+    /// 25 unless set.
+    pub smtp_port: u16,
+    /// The sender address; `noreply@<domain>` unless set.
+    pub from: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ pub mod imaging;
 pub mod inbox;
 pub mod jobs;
 pub mod limits;
+pub mod mail;
 pub mod mastodon_api;
 pub mod media_proxy;
 pub mod oauth;

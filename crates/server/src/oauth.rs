@@ -268,6 +268,9 @@ async fn authorize_post(
             Some("Invalid email, username or password."),
         ));
     };
+    if let Err(e) = guise_core::accounts::ensure_confirmed(&account) {
+        return Ok(sign_in_form(&p, &c, Some(&ApiError::from(e).message)));
+    }
     // The password opens k_anon now; the code carries it until the face is picked.
     let (k_anon, new_recovery) =
         guise_core::accounts::unlock_k_anon(&mut conn, account.id, password).await?;
@@ -511,6 +514,7 @@ async fn token(
             let account = guise_core::accounts::authenticate(&mut conn, user, password)
                 .await?
                 .ok_or_else(invalid_grant)?;
+            guise_core::accounts::ensure_confirmed(&account)?;
             let not_yours =
                 || ApiError::unprocessable("Validation failed: face is not one of your faces");
             let binding = match p.face.as_deref() {

@@ -144,6 +144,8 @@ fn table() -> Vec<(Method, String)> {
         d("/api/v1/profile/header"),
         g("/api/v1/polls/:id"),
         po("/api/v1/polls/:id/votes"),
+        // Sign-up.
+        po("/api/v1/accounts"),
         // Web Push.
         g("/api/v1/push/subscription"),
         po("/api/v1/push/subscription"),

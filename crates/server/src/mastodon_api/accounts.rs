@@ -448,7 +448,140 @@ async fn preferences(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRe
     })))
 }
 
+/// Signs a login up (for `POST /api/v1/accounts` and the web form) when
+/// the instance's registrations are open, and mails its confirmation link
+/// when the instance sends mail. A link that could not be mailed can be
+/// asked for again at `/auth/confirmation/new`. Each sign-up takes an
+/// attempt from its address's sign-in budget (it hashes the password, as a
+/// sign-in does).
+pub(crate) async fn sign_up(
+    req: &HttpRequest,
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    username: &str,
+    email: &str,
+    password: &str,
+    with_keys: bool,
+) -> ApiResult<guise_core::accounts::Registered> {
+    use guise_core::accounts::{Email, Username};
+    if !state.config.instance.registrations_open {
+        return Err(ApiError::forbidden(
+            "Registrations are closed on this server",
+        ));
+    }
+    let username = Username::parse(username)?;
+    let email = Email::parse(email)?;
+    let permit = state
+        .passwords
+        .attempt_from(req, &format!("sign-up:{}", username.as_str()))
+        .await
+        .map_err(ApiError::password_guard)?;
+    let r = guise_core::accounts::register(
+        conn,
+        state.clock.as_ref(),
+        &username,
+        &email,
+        password,
+        guise_core::accounts::Role::User,
+        guise_core::accounts::SignUp {
+            confirm_email: crate::mail::enabled(&state.config),
+            with_keys,
+        },
+    )
+    .await?;
+    drop(permit);
+    if let Some(token) = &r.confirmation {
+        send_confirmation(state, email.as_str(), token.expose()).await;
+    }
+    Ok(r)
+}
+
+/// Mails a confirmation link; a failure is logged (a new link can be
+/// asked for), never shown to whoever asked.
+pub(crate) async fn send_confirmation(state: &AppState, to: &str, token: &str) {
+    let link = format!(
+        "{}/auth/confirmation?token={}",
+        state.base_url,
+        url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+    );
+    let name = &state.config.instance.name;
+    let body = format!(
+        "Someone (we hope you) signed up on {name} with this address.\n\nConfirm it by opening this link within {days} days:\n\n{link}\n\nIf it was not you, ignore this message: nothing happens without the link.\n",
+        days = guise_core::accounts::CONFIRMATION_DAYS
+    );
+    if let Err(e) = crate::mail::send(
+        &state.config,
+        to,
+        &format!("Confirm your address on {name}"),
+        &body,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "sending a confirmation link");
+    }
+}
+
+#[derive(Deserialize)]
+struct SignUpParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    password: Option<String>,
+    #[serde(default, deserialize_with = "de::flex_bool")]
+    agreement: bool,
+}
+
+/// `POST /api/v1/accounts`, with an app's own token: the new login's
+/// first face gets a token (usable once its email is confirmed, when the
+/// instance sends mail). Its anonymity key and recovery code are made at
+/// its first sign-in on a page that can show the code.
+async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<SignUpParams>,
+) -> ApiResult<HttpResponse> {
+    auth.require("write:accounts")?;
+    if !p.agreement {
+        return Err(ApiError::unprocessable(
+            "Validation failed: agreement must be accepted",
+        ));
+    }
+    let mut conn = state.db.conn().await?;
+    let r = sign_up(
+        &req,
+        &state,
+        &mut conn,
+        p.username.as_deref().unwrap_or(""),
+        p.email.as_deref().unwrap_or(""),
+        p.password.as_deref().unwrap_or(""),
+        false,
+    )
+    .await?;
+    let issued = guise_core::oauth::issue_token(
+        &mut conn,
+        state.clock.as_ref(),
+        auth.session.app_id,
+        Some(guise_core::oauth::Grant {
+            account_id: r.account.id,
+            epoch: r.account.token_epoch,
+            binding: guise_core::oauth::Binding::Face(r.identity.id),
+        }),
+        &auth.scopes,
+        None,
+    )
+    .await?;
+    Ok(crate::oauth::token_response(
+        &state,
+        &issued,
+        serde_json::Map::new(),
+    ))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/accounts", web::post().to(register));
     cfg.route(
         "/api/v1/accounts/verify_credentials",
         web::get().to(verify_credentials),

@@ -211,7 +211,12 @@ fn landing(state: &AppState, l: Lang) -> HttpResponse {
             @if !i.description.is_empty() { p { (i.description) } }
             p { (l.t("landing-faces")) }
             p { (l.t_with("landing-apps", &[("domain", &i.domain)])) }
-            p { a.button href="/auth/sign_in" { (l.t("sign-in")) } }
+            p {
+                a.button href="/auth/sign_in" { (l.t("sign-in")) }
+                @if state.config.instance.registrations_open {
+                    " " a.button href="/auth/sign_up" { (l.t("sign-up")) }
+                }
+            }
         },
     )
 }

@@ -13,6 +13,7 @@ mod home;
 pub mod i18n;
 mod pages;
 mod session;
+mod signup;
 
 use crate::state::AppState;
 use actix_web::http::header;
@@ -158,6 +159,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/sign_in", web::get().to(session::sign_in_page))
         .route("/auth/sign_in", web::post().to(session::sign_in))
         .route("/auth/sign_out", web::post().to(session::sign_out))
+        .route("/auth/sign_up", web::get().to(signup::sign_up_page))
+        .route("/auth/sign_up", web::post().to(signup::sign_up))
+        .route("/auth/confirmation", web::get().to(signup::confirm))
+        .route("/auth/confirmation/new", web::get().to(signup::resend_page))
+        .route("/auth/confirmation/new", web::post().to(signup::resend))
         .route("/web/lang", web::get().to(pick_lang))
         .route("/static/guise.css", web::get().to(css))
         .route("/favicon.ico", web::get().to(missing_png))

@@ -20,7 +20,7 @@ use serde::Deserialize;
 /// The session cookie: the raw token.
 const SESSION: &str = "guise_session";
 /// Before sign-in: a random value the sign-in form must echo.
-const PRE_CSRF: &str = "guise_csrf";
+pub(crate) const PRE_CSRF: &str = "guise_csrf";
 /// What a web session may do.
 const SCOPES: &str = "read write follow push";
 /// How long the cookie lasts (the token itself does not expire).
@@ -34,7 +34,7 @@ pub(crate) struct WebSession {
 }
 
 /// The value of cookie `name`, if the request carries it.
-fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
+pub(crate) fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .filter_map(|v| v.to_str().ok())
@@ -46,7 +46,7 @@ fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
 }
 
 /// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, `Secure` over https.
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
+pub(crate) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
     let secure = if state.config.scheme() == "https" {
         "; Secure"
     } else {
@@ -135,6 +135,9 @@ fn sign_in_form(
                 button type="submit" { (l.t("sign-in")) }
             }
             p.hint { (l.t("sign-in-hint")) }
+            @if state.config.instance.registrations_open {
+                p { a href="/auth/sign_up" { (l.t("sign-up-instead")) } }
+            }
         },
     )
 }
@@ -200,6 +203,11 @@ pub(crate) async fn sign_in(
         *resp.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
         return Ok(resp);
     };
+    if let Err(e) = guise_core::accounts::ensure_confirmed(&account) {
+        let mut resp = sign_in_form(&state, l, &pre, &f.login, Some(&l.t("sign-in-unconfirmed")));
+        *resp.status_mut() = ApiError::from(e).status;
+        return Ok(resp);
+    }
     let (k_anon, recovery) =
         guise_core::accounts::unlock_k_anon(&mut conn, account.id, &f.password).await?;
     drop(permit);

@@ -1,0 +1,289 @@
+//! Signing up on the web, and confirming the email address.
+//!
+//! A web sign-up makes the login's anonymity key at once, so the page can
+//! show its recovery code — once, with a download — before anything else.
+//! When the instance sends mail, the login works only after the emailed
+//! link is followed; a new link can be asked for without saying whether
+//! an address has a login here.
+
+use super::i18n::Lang;
+use super::session::{cookie, set_cookie, PRE_CSRF};
+use super::{lang, page, see_other};
+use crate::error::ApiResult;
+use crate::state::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+fn nav(l: Lang) -> Markup {
+    html! { a href="/auth/sign_in" { (l.t("sign-in")) } }
+}
+
+/// The CSRF value of a signed-out form: the `guise_csrf` cookie's, or a
+/// new one (set on the response by `with_pre_csrf`).
+fn pre_csrf(req: &HttpRequest) -> String {
+    cookie(req, PRE_CSRF).unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()))
+}
+
+fn with_pre_csrf(state: &AppState, mut resp: HttpResponse, csrf: &str) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&set_cookie(state, PRE_CSRF, csrf, 3600)) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+fn form(
+    state: &AppState,
+    l: Lang,
+    csrf: &str,
+    f: &SignUpForm,
+    error: Option<&str>,
+) -> HttpResponse {
+    page(
+        state,
+        l,
+        &l.t("sign-up"),
+        nav(l),
+        html! {
+            h1 { (l.t("sign-up")) }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            form method="post" action="/auth/sign_up" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="username" { (l.t("sign-up-username")) }
+                input #username type="text" name="username" value=(f.username) autocomplete="username" required autofocus aria-describedby="username-hint";
+                p.hint #username-hint { (l.t("sign-up-username-hint")) }
+                label for="email" { (l.t("sign-up-email")) }
+                input #email type="email" name="email" value=(f.email) autocomplete="email" required;
+                label for="password" { (l.t("sign-in-password")) }
+                input #password type="password" name="password" autocomplete="new-password" minlength="8" required aria-describedby="password-hint";
+                p.hint #password-hint { (l.t("sign-up-password-hint")) }
+                label.choice {
+                    input type="checkbox" name="agreement" value="true" required;
+                    " " (l.t("sign-up-agreement"))
+                }
+                button type="submit" { (l.t("sign-up")) }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct SignUpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    agreement: String,
+}
+
+fn closed(state: &AppState, l: Lang) -> HttpResponse {
+    let mut resp = page(
+        state,
+        l,
+        &l.t("sign-up"),
+        nav(l),
+        html! { h1 { (l.t("sign-up")) } p { (l.t("sign-up-closed")) } },
+    );
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    resp
+}
+
+pub(crate) async fn sign_up_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let l = lang(&req);
+    if !state.config.instance.registrations_open {
+        return closed(&state, l);
+    }
+    let csrf = pre_csrf(&req);
+    let resp = form(&state, l, &csrf, &SignUpForm::default(), None);
+    with_pre_csrf(&state, resp, &csrf)
+}
+
+pub(crate) async fn sign_up(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    f: web::Form<SignUpForm>,
+) -> ApiResult<HttpResponse> {
+    let l = lang(&req);
+    if !state.config.instance.registrations_open {
+        return Ok(closed(&state, l));
+    }
+    let f = f.into_inner();
+    let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
+    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+        let csrf = pre_csrf(&req);
+        let resp = form(&state, l, &csrf, &f, Some(&l.t("form-expired")));
+        return Ok(with_pre_csrf(&state, resp, &csrf));
+    }
+    if f.agreement != "true" {
+        let mut resp = form(&state, l, &pre, &f, Some(&l.t("sign-up-agreement-needed")));
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
+    let mut conn = state.db.conn().await?;
+    let r = match crate::mastodon_api::accounts::sign_up(
+        &req,
+        &state,
+        &mut conn,
+        &f.username,
+        &f.email,
+        &f.password,
+        true,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let mut resp = form(&state, l, &pre, &f, Some(&e.message));
+            *resp.status_mut() = e.status;
+            return Ok(resp);
+        }
+    };
+    let code = r
+        .recovery_code
+        .as_ref()
+        .map(|c| c.expose().to_owned())
+        .unwrap_or_default();
+    let download = format!(
+        "data:text/plain;charset=utf-8,{}",
+        url::form_urlencoded::byte_serialize(
+            format!("{}\n{}\n", l.t("recovery-title"), code).as_bytes()
+        )
+        .collect::<String>()
+        .replace('+', "%20")
+    );
+    Ok(page(
+        &state,
+        l,
+        &l.t("recovery-title"),
+        nav(l),
+        html! {
+            h1 { (l.t_with("sign-up-welcome", &[("name", &r.identity.handle)])) }
+            h2 { (l.t("recovery-title")) }
+            p { (l.t("recovery-body")) }
+            p { code #recovery { (code) } }
+            p { a href=(download) download="guise-recovery-code.txt" { (l.t("recovery-download")) } }
+            @if r.confirmation.is_some() {
+                p.notice-text { (l.t_with("sign-up-check-mail", &[("email", &r.account.email)])) }
+            } @else {
+                p { a.button href="/auth/sign_in" { (l.t("sign-in")) } }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ConfirmQuery {
+    #[serde(default)]
+    token: String,
+}
+
+pub(crate) async fn confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<ConfirmQuery>,
+) -> ApiResult<HttpResponse> {
+    let l = lang(&req);
+    let mut conn = state.db.conn().await?;
+    match guise_core::accounts::confirm_email(&mut conn, state.clock.as_ref(), &q.token).await {
+        Ok(_) => Ok(page(
+            &state,
+            l,
+            &l.t("confirmed"),
+            nav(l),
+            html! {
+                h1 { (l.t("confirmed")) }
+                p { a.button href="/auth/sign_in" { (l.t("sign-in")) } }
+            },
+        )),
+        Err(guise_core::CoreError::NotFound) => {
+            let mut resp = page(
+                &state,
+                l,
+                &l.t("confirm-invalid"),
+                nav(l),
+                html! {
+                    h1 { (l.t("confirm-invalid")) }
+                    p { a href="/auth/confirmation/new" { (l.t("confirm-ask-again")) } }
+                },
+            );
+            *resp.status_mut() = StatusCode::NOT_FOUND;
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn resend_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let l = lang(&req);
+    let csrf = pre_csrf(&req);
+    let resp = page(
+        &state,
+        l,
+        &l.t("confirm-ask-again"),
+        nav(l),
+        html! {
+            h1 { (l.t("confirm-ask-again")) }
+            form method="post" action="/auth/confirmation/new" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="email" { (l.t("sign-up-email")) }
+                input #email type="email" name="email" autocomplete="email" required autofocus;
+                button type="submit" { (l.t("confirm-send")) }
+            }
+        },
+    );
+    with_pre_csrf(&state, resp, &csrf)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ResendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+pub(crate) async fn resend(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    f: web::Form<ResendForm>,
+) -> ApiResult<HttpResponse> {
+    let l = lang(&req);
+    let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
+    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+        return Ok(see_other("/auth/confirmation/new"));
+    }
+    // Each request costs an attempt for the address (it may send mail).
+    let _permit = state
+        .passwords
+        .attempt_from(&req, &format!("confirmation:{}", f.email.trim()))
+        .await
+        .map_err(crate::error::ApiError::password_guard)?;
+    let mut conn = state.db.conn().await?;
+    if crate::mail::enabled(&state.config) {
+        if let Some((account, token)) =
+            guise_core::accounts::renew_confirmation(&mut conn, state.clock.as_ref(), &f.email)
+                .await?
+        {
+            crate::mastodon_api::accounts::send_confirmation(
+                &state,
+                &account.email,
+                token.expose(),
+            )
+            .await;
+        }
+    }
+    // The same answer whether or not the address has a login here.
+    Ok(page(
+        &state,
+        l,
+        &l.t("confirm-ask-again"),
+        nav(l),
+        html! { h1 { (l.t("confirm-ask-again")) } p { (l.t("confirm-sent")) } },
+    ))
+}

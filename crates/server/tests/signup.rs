@@ -1,0 +1,342 @@
+//! Signing up: `POST /api/v1/accounts` and the web form, open or closed as
+//! the instance says, with the confirmation link mailed through a real
+//! SMTP conversation with a sink on 127.0.0.1; an unconfirmed login's
+//! tokens and sign-ins are refused until the link is followed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use actix_web::http::{header, Method};
+use actix_web::test;
+use common::TestApp;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+/// An SMTP sink: speaks just enough SMTP and hands each message's text over.
+async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut r = BufReader::new(r);
+                w.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).await.unwrap() == 0 {
+                        return;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    match verb.as_str() {
+                        "EHLO" => w.write_all(b"250-sink\r\n250 8BITMIME\r\n").await.unwrap(),
+                        "DATA" => {
+                            w.write_all(b"354 go on\r\n").await.unwrap();
+                            let mut text = String::new();
+                            loop {
+                                let mut l = String::new();
+                                r.read_line(&mut l).await.unwrap();
+                                if l == ".\r\n" {
+                                    break;
+                                }
+                                text.push_str(&l);
+                            }
+                            tx.send(text).unwrap();
+                            w.write_all(b"250 queued\r\n").await.unwrap();
+                        }
+                        "QUIT" => {
+                            w.write_all(b"221 bye\r\n").await.unwrap();
+                            return;
+                        }
+                        _ => w.write_all(b"250 ok\r\n").await.unwrap(),
+                    }
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// An instance open to sign-ups that mails through a fresh sink.
+async fn open_with_mail() -> (TestApp, mpsc::UnboundedReceiver<String>) {
+    let (port, mails) = smtp_sink().await;
+    let port = port.to_string();
+    let t = TestApp::with_env(&[
+        ("GUISE_INSTANCE__REGISTRATIONS_OPEN", "true"),
+        ("GUISE_MAIL__SMTP_HOST", "127.0.0.1"),
+        ("GUISE_MAIL__SMTP_PORT", &port),
+    ])
+    .await;
+    (t, mails)
+}
+
+fn link_in(mail: &str) -> String {
+    let start = mail.find("/auth/confirmation?token=").expect(mail);
+    mail[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+async fn app_token(t: &TestApp) -> String {
+    let (id, secret) = t.register_app("read write").await;
+    let r = t
+        .post(
+            "/oauth/token",
+            None,
+            json!({ "grant_type": "client_credentials", "client_id": id, "client_secret": secret, "scope": "read write" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json["access_token"].as_str().unwrap().to_owned()
+}
+
+struct Page {
+    status: u16,
+    headers: actix_web::http::header::HeaderMap,
+    body: String,
+}
+
+async fn web(
+    t: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> Page {
+    let app = test::init_service(guise_server::app(t.state.clone())).await;
+    let mut req = test::TestRequest::default().method(method).uri(path);
+    if let Some(c) = cookie {
+        req = req.insert_header((header::COOKIE, c.to_owned()));
+    }
+    if let Some(f) = form {
+        req = req
+            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .set_payload(f.to_owned());
+    }
+    let resp = test::call_service(&app, req.to_request()).await;
+    Page {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: String::from_utf8_lossy(&test::read_body(resp).await).into_owned(),
+    }
+}
+
+#[actix_web::test]
+async fn closed_registrations_refuse_sign_ups() {
+    let t = TestApp::new().await;
+    let app = app_token(&t).await;
+    let r = t
+        .post(
+            "/api/v1/accounts",
+            Some(&app),
+            json!({ "username": "newbie", "email": "newbie@mail.test", "password": "long enough pw", "agreement": true }),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.json["error"].as_str().unwrap().contains("closed"));
+    let page = web(&t, Method::GET, "/auth/sign_up", None, None).await;
+    assert_eq!(page.status, 403);
+    let instance = t.get("/api/v2/instance", None).await;
+    assert_eq!(instance.json["registrations"]["enabled"], false);
+}
+
+#[actix_web::test]
+async fn an_app_signs_up_and_the_emailed_link_unlocks_the_login() {
+    let (t, mut mails) = open_with_mail().await;
+    let app = app_token(&t).await;
+    let without = t
+        .post(
+            "/api/v1/accounts",
+            Some(&app),
+            json!({ "username": "newbie", "email": "newbie@mail.test", "password": "long enough pw" }),
+        )
+        .await;
+    assert_eq!(without.status, 422, "{}", without.text);
+    let r = t
+        .post(
+            "/api/v1/accounts",
+            Some(&app),
+            json!({ "username": "newbie", "email": "newbie@mail.test", "password": "long enough pw", "agreement": true }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(r.json["token_type"], "Bearer");
+    // Not before the address is confirmed.
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(&token))
+        .await;
+    assert_eq!(me.status, 403, "{}", me.text);
+    assert_eq!(
+        me.json["error"],
+        "Your login is missing a confirmed e-mail address"
+    );
+    let mail = mails.recv().await.unwrap();
+    assert!(mail.contains("To: newbie@mail.test"), "{mail}");
+    assert!(mail.contains("Subject: Confirm your address"), "{mail}");
+    let link = link_in(&mail);
+    // Taken names and bad input are refused.
+    let again = t
+        .post(
+            "/api/v1/accounts",
+            Some(&app),
+            json!({ "username": "newbie", "email": "other@mail.test", "password": "long enough pw", "agreement": true }),
+        )
+        .await;
+    assert_ne!(again.status, 200, "{}", again.text);
+    for bad in [
+        json!({ "username": "x y", "email": "a@mail.test", "password": "long enough pw", "agreement": true }),
+        json!({ "username": "okname", "email": "nope", "password": "long enough pw", "agreement": true }),
+        json!({ "username": "okname", "email": "a@mail.test", "password": "short", "agreement": true }),
+    ] {
+        let r = t.post("/api/v1/accounts", Some(&app), bad.clone()).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text);
+    }
+    // The link confirms, once.
+    let ok = web(&t, Method::GET, &link, None, None).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(&token))
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["username"], "newbie");
+    let used = web(&t, Method::GET, &link, None, None).await;
+    assert_eq!(used.status, 404);
+    let instance = t.get("/api/v2/instance", None).await;
+    assert_eq!(instance.json["registrations"]["enabled"], true);
+}
+
+#[actix_web::test]
+async fn the_web_form_shows_the_recovery_code_once_and_waits_for_the_link() {
+    let (t, mut mails) = open_with_mail().await;
+    let form = web(&t, Method::GET, "/auth/sign_up", None, None).await;
+    assert_eq!(form.status, 200);
+    let set = form
+        .headers
+        .get_all(header::SET_COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("guise_csrf="))
+        .unwrap()
+        .to_owned();
+    let csrf = set
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    let cookie = format!("guise_csrf={csrf}");
+    let body = |agree: bool| {
+        format!(
+            "csrf={csrf}&username=webbie&email=webbie%40mail.test&password=a+long+password{}",
+            if agree { "&agreement=true" } else { "" }
+        )
+    };
+    let r = web(
+        &t,
+        Method::POST,
+        "/auth/sign_up",
+        Some(&cookie),
+        Some(&body(false)),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("value=\"webbie\""),
+        "the form keeps what was typed"
+    );
+    let r = web(
+        &t,
+        Method::POST,
+        "/auth/sign_up",
+        Some(&cookie),
+        Some(&body(true)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Welcome, @webbie"), "{}", r.body);
+    let code_start =
+        r.body.find("<code id=\"recovery\">").unwrap() + "<code id=\"recovery\">".len();
+    let code = &r.body[code_start..code_start + r.body[code_start..].find('<').unwrap()];
+    assert!(code.len() >= 20, "{code}");
+    assert!(r.body.contains("download=\"guise-recovery-code.txt\""));
+    assert!(r.body.contains("We sent a link to webbie@mail.test"));
+    // The code is nowhere at rest.
+    let dump = t.dump().await;
+    assert!(
+        !format!("{dump:?}").contains(code),
+        "the recovery code is stored"
+    );
+    let first = link_in(&mails.recv().await.unwrap());
+
+    // Signing in waits for the link.
+    let r = web(
+        &t,
+        Method::POST,
+        "/auth/sign_in",
+        Some(&cookie),
+        Some(&format!(
+            "csrf={csrf}&login=webbie&password=a+long+password"
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("not confirmed yet"), "{}", r.body);
+
+    // A new link replaces the first; the answer is the same for unknown addresses.
+    let r = web(
+        &t,
+        Method::POST,
+        "/auth/confirmation/new",
+        Some(&cookie),
+        Some(&format!("csrf={csrf}&email=webbie%40mail.test")),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let unknown = web(
+        &t,
+        Method::POST,
+        "/auth/confirmation/new",
+        Some(&cookie),
+        Some(&format!("csrf={csrf}&email=nobody%40mail.test")),
+    )
+    .await;
+    assert_eq!(unknown.body, r.body);
+    let second = link_in(&mails.recv().await.unwrap());
+    assert_ne!(first, second);
+    assert_eq!(web(&t, Method::GET, &first, None, None).await.status, 404);
+    assert_eq!(web(&t, Method::GET, &second, None, None).await.status, 200);
+    let r = web(
+        &t,
+        Method::POST,
+        "/auth/sign_in",
+        Some(&cookie),
+        Some(&format!(
+            "csrf={csrf}&login=webbie&password=a+long+password"
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
+
+#[actix_web::test]
+async fn without_mail_a_sign_up_works_at_once() {
+    let t = TestApp::with_env(&[("GUISE_INSTANCE__REGISTRATIONS_OPEN", "true")]).await;
+    let app = app_token(&t).await;
+    let r = t
+        .post(
+            "/api/v1/accounts",
+            Some(&app),
+            json!({ "username": "quick", "email": "quick@mail.test", "password": "long enough pw", "agreement": "1" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.json["access_token"].as_str().unwrap();
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(token))
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text);
+}

@@ -1,0 +1,3 @@
+ALTER TABLE accounts DROP COLUMN confirmation_sent_on;
+ALTER TABLE accounts DROP COLUMN confirmation_hash;
+ALTER TABLE accounts DROP COLUMN confirmed;
