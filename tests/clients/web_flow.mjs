@@ -1,5 +1,6 @@
 // Drives Guise's web face in headless Chromium (Debian's, through
-// playwright-core): keyboard-only sign-in, a post as the pseudonym, a post
+// playwright-core): sign-up, the recovery code, the confirmation link from
+// an SMTP sink this script runs, keyboard-only sign-in, a post as the pseudonym, a post
 // made anonymous with the arrow keys, the face each went out as, a reply
 // from another user, a reply in that thread (defaulting to, and going out
 // as, the same anonymous face), the notification, deleting the anonymous
@@ -8,6 +9,7 @@
 import { chromium } from "playwright-core";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 
 const BASE = process.env.GUISE_URL;
 const USER = process.env.GUISE_USER;
@@ -63,9 +65,50 @@ async function tabTo(selector, max = 25) {
   return false;
 }
 
+// An SMTP sink on the port the server was told to mail through.
+const mails = [];
+const sink = createServer((sock) => {
+  let data = false, text = "", buf = "";
+  sock.write("220 sink ESMTP\r\n");
+  sock.on("data", (chunk) => {
+    buf += chunk.toString("utf8");
+    let i;
+    while ((i = buf.indexOf("\r\n")) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (data) {
+        if (line === ".") { data = false; mails.push(text); sock.write("250 queued\r\n"); } else { text += line + "\n"; }
+      } else if (/^DATA/i.test(line)) { data = true; text = ""; sock.write("354 go on\r\n"); }
+      else if (/^QUIT/i.test(line)) { sock.end("221 bye\r\n"); }
+      else { sock.write("250 ok\r\n"); }
+    }
+  });
+});
+await new Promise((r) => sink.listen(Number(process.env.GUISE_SMTP_PORT), "127.0.0.1", r));
+
 await page.goto(BASE + "/");
 check((await page.title()).includes("Welcome"), "the landing page");
 await accessible("landing");
+
+// Sign up: the recovery code is shown once; the login waits for the link.
+await Promise.all([page.waitForURL("**/auth/sign_up"), page.getByRole("link", { name: "Sign up" }).first().click()]);
+await accessible("sign up");
+await page.fill("#username", USER);
+await page.fill("#email", `${USER}@mail.test`);
+await page.fill("#password", PASSWORD);
+await page.check('input[name="agreement"]');
+await page.getByRole("button", { name: "Sign up" }).click();
+await page.waitForSelector("#recovery");
+check((await page.locator("#recovery").innerText()).length >= 20, "the recovery code is shown");
+check(await page.locator('a[download="guise-recovery-code.txt"]').count() === 1, "and can be downloaded");
+await accessible("recovery code");
+for (let i = 0; i < 50 && mails.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+check(mails.length === 1 && mails[0].includes(`To: ${USER}@mail.test`), "the confirmation mail arrives");
+const link = mails[0].match(/http\S*\/auth\/confirmation\?token=\S+/)[0];
+await page.goto(link);
+check(await page.locator("h1").innerText() === "Your email address is confirmed", "the link confirms the address");
+await accessible("confirmed");
+await page.goto(BASE + "/");
 
 // Keyboard only: from the landing page to the sign-in form and through it.
 check(await tabTo('a[href="/auth/sign_in"]'), "the sign-in link is reachable by Tab");
@@ -155,4 +198,5 @@ check(await zp.locator("legend").innerText() === "发布身份", "the composer i
 check((await zp.locator("#anon-promise").innerText()).startsWith("匿名："), "the promise in Chinese");
 check(errors.length === 0, `no console errors: ${JSON.stringify(errors)}`);
 await browser.close();
+sink.close();
 console.log(`web face: ${checks} passed, 0 failed`);

@@ -7,9 +7,23 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
-fn chromium_signs_in_by_keyboard_and_posts_as_each_face() {
-    let server = Server::start();
-    server.create_account("webuser", "a long browser password");
+fn chromium_signs_up_signs_in_by_keyboard_and_posts_as_each_face() {
+    // The script signs webuser up itself, and runs the SMTP sink the
+    // confirmation link is mailed to, on a port free a moment ago.
+    let smtp_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let server = Server::start_on(
+        "127.0.0.1",
+        &[
+            ("GUISE_INSTANCE__REGISTRATIONS_OPEN", "true"),
+            ("GUISE_MAIL__SMTP_HOST", "127.0.0.1"),
+            ("GUISE_MAIL__SMTP_PORT", &smtp_port),
+        ],
+    );
     server.create_account("webfriend", "a long browser password");
     let modules =
         std::env::var("GUISE_TEST_NODE_MODULES").expect("GUISE_TEST_NODE_MODULES: run ./dev test");
@@ -29,6 +43,7 @@ fn chromium_signs_in_by_keyboard_and_posts_as_each_face() {
         .env("GUISE_FRIEND", "webfriend")
         .env("GUISE_PASSWORD", "a long browser password")
         .env("GUISE_CHROMIUM", chromium)
+        .env("GUISE_SMTP_PORT", &smtp_port)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
