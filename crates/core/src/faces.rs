@@ -497,6 +497,42 @@ pub async fn decide_real_name(
 
 /// A face's posting preferences (Mastodon's `source[privacy]`,
 /// `source[sensitive]`, `source[language]`); `None` leaves one as it is.
+/// Who may reach `face` anonymously (`crate::reach`), and whether it keeps
+/// anonymous posts out of its timelines. Persistent faces only.
+pub async fn set_anonymous_reach(
+    conn: &mut DbConn,
+    face: &Identity,
+    reach: Option<&str>,
+    hide: Option<bool>,
+) -> CoreResult<crate::models::Preferences> {
+    use crate::schema::preferences;
+    if face.tier() == guise_policy::Tier::Anonymous {
+        return Err(CoreError::invalid(
+            "anonymous_reach",
+            "is set on persistent faces only",
+        ));
+    }
+    if let Some(r) = reach {
+        if !crate::reach::ALL.contains(&r) {
+            return Err(CoreError::invalid(
+                "anonymous_reach",
+                "is everyone, own_threads or nobody",
+            ));
+        }
+        diesel::update(preferences::table.find(face.id))
+            .set(preferences::anonymous_reach.eq(r))
+            .execute(conn)
+            .await?;
+    }
+    if let Some(h) = hide {
+        diesel::update(preferences::table.find(face.id))
+            .set(preferences::hide_anonymous.eq(h))
+            .execute(conn)
+            .await?;
+    }
+    crate::accounts::preferences_of(conn, face.id).await
+}
+
 pub async fn set_preferences(
     conn: &mut DbConn,
     face: &Identity,

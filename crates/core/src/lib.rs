@@ -27,6 +27,7 @@ pub mod oauth;
 pub mod polls;
 pub mod push;
 pub mod queue;
+pub mod reach;
 pub mod remote;
 pub mod scheduled;
 pub mod schema;

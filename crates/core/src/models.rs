@@ -157,6 +157,11 @@ pub struct Preferences {
     pub default_visibility: String,
     pub default_sensitive: bool,
     pub default_language: Option<String>,
+    /// Who may reach the face anonymously: "everyone", "own_threads" or
+    /// "nobody" (see `reach`).
+    pub anonymous_reach: String,
+    /// Keep anonymous posts out of the face's timelines.
+    pub hide_anonymous: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -382,6 +382,12 @@ pub async fn store_note(
         Some(p) => crate::statuses::get_status(conn, p).await.ok(),
         None => None,
     };
+    // A remote anonymous face reaches only local faces that take them.
+    let root_author = match &parent {
+        Some(p) => crate::reach::root_author(conn, p.thread_root_id).await?,
+        None => None,
+    };
+    let reached = crate::reach::reachable(conn, author, &n.mentions, root_author).await?;
     let id = Id::generate(n.published.min(clock.now())).get();
     let content = n.html.clone().unwrap_or_else(|| {
         crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None)
@@ -423,7 +429,7 @@ pub async fn store_note(
             &crate::media::urls_of(&n.attachments, &n.emojis),
         )
         .await?;
-        for m in &n.mentions {
+        for m in &reached {
             diesel::insert_into(mentions::table)
                 .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))
                 .on_conflict_do_nothing()
@@ -543,6 +549,8 @@ pub async fn update_note(
     let content = n.html.clone().unwrap_or_else(|| {
         crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None)
     });
+    let root_author = crate::reach::root_author(conn, old.thread_root_id).await?;
+    let reached = crate::reach::reachable(conn, author, &n.mentions, root_author).await?;
     if let Some(p) = &n.poll {
         crate::polls::upsert_remote(conn, old.id, p).await?;
     }
@@ -627,7 +635,7 @@ pub async fn update_note(
             .select(mentions::identity_id)
             .load(conn)
             .await?;
-        for m in &n.mentions {
+        for m in &reached {
             if !before.contains(&m.id) {
                 diesel::insert_into(mentions::table)
                     .values((

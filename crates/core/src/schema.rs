@@ -209,6 +209,8 @@ diesel::table! {
         default_visibility -> Text,
         default_sensitive -> Bool,
         default_language -> Nullable<Text>,
+        anonymous_reach -> Text,
+        hide_anonymous -> Bool,
     }
 }
 

@@ -382,6 +382,14 @@ pub async fn publish(
         }
         parent_author = Some(pa);
     }
+    // Anonymous faces reach only faces that take them (crate::reach).
+    if author.tier() == guise_policy::Tier::Anonymous {
+        let root_author = match &parent {
+            Some(p) => crate::reach::root_author(conn, p.thread_root_id).await?,
+            None => None,
+        };
+        crate::reach::check(conn, author, &mentioned, root_author).await?;
+    }
     let now = ctx.clock.now();
     let id = new.id.unwrap_or_else(|| Id::generate(now).get());
     let thread_root = parent.as_ref().map_or(id, |p| p.thread_root_id);
@@ -527,6 +535,21 @@ pub async fn edit(
         return Err(CoreError::Refused(r));
     }
     let (content, mentioned, tags) = format_text(conn, ctx.base_url, &input.text).await?;
+    if author.tier() == guise_policy::Tier::Anonymous {
+        // Faces it mentions already stay; new ones must take anonymous faces.
+        let already: Vec<i64> = mentions::table
+            .filter(mentions::status_id.eq(id))
+            .select(mentions::identity_id)
+            .load(conn)
+            .await?;
+        let new_ones: Vec<Identity> = mentioned
+            .iter()
+            .filter(|m| !already.contains(&m.id))
+            .cloned()
+            .collect();
+        let root_author = crate::reach::root_author(conn, old.thread_root_id).await?;
+        crate::reach::check(conn, author, &new_ones, root_author).await?;
+    }
     let now = ctx.clock.now();
     let clock = ctx.clock;
     let author_id = author.id;
@@ -799,11 +822,16 @@ pub async fn public_timeline(
     local: Option<bool>,
     page: &Page,
 ) -> CoreResult<Vec<i64>> {
-    let wh = "s.visibility = 'public' AND s.reblog_of_id IS NULL
+    let wh = format!(
+        "s.visibility = 'public' AND s.reblog_of_id IS NULL
          AND ($6::text IS NULL OR ($6 = 'local') = s.local)
          AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
          AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))
-         AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = $1 AND mu.target_identity_id = s.identity_id)";
+         AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = $1 AND mu.target_identity_id = s.identity_id)
+         AND {}",
+        crate::timelines::not_hidden_anonymous("$1")
+    );
+    let wh = wh.as_str();
     let scope = local.map(|l| if l { "local" } else { "remote" });
     run_paged(conn, paged(wh, page), viewer.unwrap_or(0), page, scope).await
 }
@@ -830,7 +858,9 @@ pub async fn public_readers(
             AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
             AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = v.id AND b.target_identity_id = s.identity_id)
                                                      OR (b.identity_id = s.identity_id AND b.target_identity_id = v.id))
-            AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = v.id AND mu.target_identity_id = s.identity_id)",
+            AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = v.id AND mu.target_identity_id = s.identity_id)
+            AND NOT (COALESCE((SELECT p.hide_anonymous FROM preferences p WHERE p.identity_id = v.id), FALSE)
+                     AND EXISTS (SELECT 1 FROM identities ai WHERE ai.id = s.identity_id AND ai.tier = 'anonymous'))",
     )
     .bind::<BigInt, _>(status)
     .bind::<diesel::sql_types::Array<BigInt>, _>(viewers)

@@ -43,6 +43,17 @@ pub enum Source {
     },
 }
 
+/// SQL over `s` (a post): false when the reader `viewer` (an SQL
+/// expression) keeps anonymous posts out of its timelines
+/// (`preferences.hide_anonymous`) and `s` is, or boosts, an anonymous post.
+pub(crate) fn not_hidden_anonymous(viewer: &str) -> String {
+    format!(
+        "NOT (COALESCE((SELECT p.hide_anonymous FROM preferences p WHERE p.identity_id = {viewer}), FALSE)
+              AND EXISTS (SELECT 1 FROM statuses r JOIN identities ri ON ri.id = r.identity_id
+                           WHERE r.id = COALESCE(s.reblog_of_id, s.id) AND ri.tier = 'anonymous'))"
+    )
+}
+
 /// What a reader may see of one author's post, as SQL over `s` (the post)
 /// and `a` (the author row, with `reblogs`): private posts of faces it
 /// follows (home and lists hold only those), direct posts that mention it,
@@ -74,7 +85,9 @@ fn visible(replies: &str) -> String {
                SELECT 1 FROM statuses r WHERE r.id = s.reblog_of_id AND (
                  EXISTS (SELECT 1 FROM blocks b WHERE b.identity_id = $1 AND b.target_identity_id = r.identity_id)
                  OR EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = $1 AND mu.target_identity_id = r.identity_id))))
-         AND {replies}"
+         AND {replies}
+         AND {hidden}",
+        hidden = not_hidden_anonymous("$1")
     )
 }
 
@@ -167,8 +180,10 @@ async fn run(
                   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id)
                                                            OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))
                   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = $1 AND mu.target_identity_id = s.identity_id)
+                  AND {hidden}
                 ORDER BY st.status_id {order} LIMIT $5) c
-             WHERE ft.identity_id = $1"
+             WHERE ft.identity_id = $1",
+            hidden = not_hidden_anonymous("$1")
         ),
         Source::List { .. } => String::new(),
     };

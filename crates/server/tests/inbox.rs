@@ -1403,3 +1403,47 @@ async fn a_failing_signature_fetches_the_key_at_most_once_a_minute() {
     let again = r.fetches.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(again, after + 1);
 }
+
+#[actix_web::test]
+async fn a_remote_anonymous_face_reaches_only_faces_that_take_it() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (bob_id, bob) = t.user("bob").await;
+    let (_, carol) = t.user("carol").await;
+    let r = t
+        .call(
+            actix_web::http::Method::PUT,
+            &format!("/api/v1/guise/faces/{bob_id}/anonymous_reach"),
+            Some(&bob),
+            Some(common::Body::Json(json!({ "anonymous_reach": "nobody" }))),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let masked = remote_actor_with("anon_x1", |d| {
+        d["tier"] = json!("anonymous");
+        d["name"] = json!("Anonymous");
+    })
+    .await;
+    let host = masked
+        .actor
+        .split('/')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/");
+    let note = json!({ "id": format!("{host}/notes/1"), "type": "Note", "attributedTo": masked.actor,
+        "content": "<p>@bob @carol boo</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "tag": [
+            { "type": "Mention", "href": "https://guise.test/users/bob", "name": "@bob@guise.test" },
+            { "type": "Mention", "href": "https://guise.test/users/carol", "name": "@carol@guise.test" }
+        ] });
+    let create = json!({ "id": format!("{}/creates/1", masked.actor), "type": "Create", "actor": masked.actor, "object": note });
+    assert_eq!(
+        deliver(&t, &masked, "/inbox", create.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    // carol takes anonymous faces, bob does not.
+    let n = t.get("/api/v1/notifications", Some(&carol)).await;
+    assert_eq!(n.json.as_array().unwrap().len(), 1, "{}", n.text);
+    assert_eq!(n.json[0]["account"]["guise"]["tier"], "anonymous");
+    let n = t.get("/api/v1/notifications", Some(&bob)).await;
+    assert_eq!(n.json, json!([]), "{}", n.text);
+}

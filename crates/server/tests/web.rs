@@ -500,3 +500,49 @@ async fn a_thread_reply_keeps_its_anonymous_face_and_the_owner_sees_and_deletes_
         200
     );
 }
+
+#[actix_web::test]
+async fn the_faces_page_sets_who_may_reach_each_face_anonymously() {
+    let t = TestApp::new().await;
+    let (_, face) = t.create_account("alice").await;
+    let session = sign_in(&t).await;
+    let page = get_as(&t, &session, "/web/faces").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("value=\"everyone\" checked"),
+        "{}",
+        page.body
+    );
+    let csrf = page.field("csrf");
+    let r = call(
+        &t,
+        Method::POST,
+        &format!("/web/faces/{face}/reach"),
+        &[("guise_session", &session)],
+        Some(&format!(
+            "csrf={csrf}&anonymous_reach=nobody&hide_anonymous=true"
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = get_as(&t, &session, "/web/faces").await;
+    assert!(
+        page.body.contains("value=\"nobody\" checked"),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("name=\"hide_anonymous\" value=\"true\" checked"));
+    let forged = call(
+        &t,
+        Method::POST,
+        &format!("/web/faces/{face}/reach"),
+        &[("guise_session", &session)],
+        Some("csrf=00&anonymous_reach=everyone"),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    let page = get_as(&t, &session, "/web/faces").await;
+    assert!(page.body.contains("value=\"nobody\" checked"));
+}

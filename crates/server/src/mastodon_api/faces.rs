@@ -168,6 +168,69 @@ async fn update(
     Ok(ok(&types::account(&state, &mut conn, &face).await?))
 }
 
+#[derive(Deserialize)]
+struct Reach {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    anonymous_reach: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    hide_anonymous: Option<bool>,
+}
+
+fn reach_json(p: &guise_core::models::Preferences) -> serde_json::Value {
+    json!({ "anonymous_reach": p.anonymous_reach, "hide_anonymous": p.hide_anonymous })
+}
+
+/// The face a reach request names: the token's own face, or (for "All my
+/// faces" tokens) any persistent face of the login.
+async fn reach_face(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+    scope: &str,
+) -> ApiResult<guise_core::models::Identity> {
+    auth.require(scope)?;
+    if auth.is_all() {
+        return own_face(state, auth.account_id()?, id).await;
+    }
+    let face = auth.face()?;
+    if face.id.to_string() != id {
+        return Err(ApiError::not_found());
+    }
+    Ok(face.clone())
+}
+
+/// `GET /api/v1/guise/faces/{id}/anonymous_reach` (Guise).
+async fn get_reach(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let face = reach_face(&state, &auth, &path, "read:accounts").await?;
+    let mut conn = state.db.conn().await?;
+    let p = guise_core::accounts::preferences_of(&mut conn, face.id).await?;
+    Ok(ok(&reach_json(&p)))
+}
+
+/// `PUT /api/v1/guise/faces/{id}/anonymous_reach` (Guise): `anonymous_reach`
+/// (everyone, own_threads, nobody) and `hide_anonymous`.
+async fn set_reach(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<Reach>,
+) -> ApiResult<HttpResponse> {
+    let face = reach_face(&state, &auth, &path, "write:accounts").await?;
+    let mut conn = state.db.conn().await?;
+    let prefs = faces::set_anonymous_reach(
+        &mut conn,
+        &face,
+        p.anonymous_reach.as_deref(),
+        p.hide_anonymous,
+    )
+    .await?;
+    Ok(ok(&reach_json(&prefs)))
+}
+
 async fn delete(
     state: web::Data<AppState>,
     auth: Auth,
@@ -487,6 +550,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v1/guise/faces/{id}", web::patch().to(update))
         .route("/api/v1/guise/faces/{id}", web::delete().to(delete))
+        .route(
+            "/api/v1/guise/faces/{id}/anonymous_reach",
+            web::get().to(get_reach),
+        )
+        .route(
+            "/api/v1/guise/faces/{id}/anonymous_reach",
+            web::put().to(set_reach),
+        )
         .route(
             "/api/v1/accounts/update_credentials",
             web::patch().to(update_credentials),

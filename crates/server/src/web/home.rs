@@ -25,7 +25,7 @@ fn tier_word(l: Lang, tier: &str) -> String {
     }
 }
 
-fn face_label(l: Lang, f: &Identity) -> String {
+pub(crate) fn face_label(l: Lang, f: &Identity) -> String {
     let name = if f.display_name.trim().is_empty() {
         &f.handle
     } else {

@@ -156,6 +156,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/statuses/{id}/delete", web::post().to(pages::delete))
         .route("/web/notifications", web::get().to(pages::notifications))
         .route("/web/anonymous", web::get().to(pages::anonymous_posts))
+        .route("/web/faces", web::get().to(pages::faces))
+        .route("/web/faces/{id}/reach", web::post().to(pages::set_reach))
         .route("/auth/sign_in", web::get().to(session::sign_in_page))
         .route("/auth/sign_in", web::post().to(session::sign_in))
         .route("/auth/sign_out", web::post().to(session::sign_out))

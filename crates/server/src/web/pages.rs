@@ -33,6 +33,7 @@ pub(crate) fn nav(l: Lang, s: &WebSession) -> maud::Markup {
             li { a href="/" { (l.t("home")) } }
             li { a href="/web/notifications" { (l.t("notifications")) } }
             li { a href="/web/anonymous" { (l.t("my-anonymous-posts")) } }
+            li { a href="/web/faces" { (l.t("faces")) } }
             li { (s.nav(l)) }
         }
     }
@@ -240,4 +241,103 @@ pub(crate) async fn delete(
         Ok(_) => Ok(see_other("/web/anonymous")),
         Err(e) => Ok(session::refusal(&state, l, &e)),
     }
+}
+
+/// Per face: who may reach it anonymously, and whether it sees anonymous
+/// posts in its timelines.
+pub(crate) async fn faces(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let mut conn = state.db.conn().await?;
+    let faces = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?).await?;
+    let mut rows = Vec::with_capacity(faces.len());
+    for f in faces {
+        let p = guise_core::accounts::preferences_of(&mut conn, f.id).await?;
+        rows.push((f, p));
+    }
+    Ok(page(
+        &state,
+        l,
+        &l.t("faces"),
+        nav(l, &s),
+        html! {
+            h1 { (l.t("faces")) }
+            p.hint { (l.t("reach-why")) }
+            @for (f, p) in &rows {
+                @let fid = f.id.to_string();
+                section aria-labelledby={ "face-" (fid) } {
+                    h2 id={ "face-" (fid) } { (super::home::face_label(l, f)) }
+                    form method="post" action={ "/web/faces/" (fid) "/reach" } {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        fieldset {
+                            legend { (l.t("reach-legend")) }
+                            @for r in guise_core::reach::ALL {
+                                label.choice {
+                                    input type="radio" name="anonymous_reach" value=(r) checked[p.anonymous_reach == *r];
+                                    " " (l.t(&format!("reach-{r}")))
+                                }
+                            }
+                        }
+                        label.choice {
+                            input type="checkbox" name="hide_anonymous" value="true" checked[p.hide_anonymous];
+                            " " (l.t("reach-hide"))
+                        }
+                        button type="submit" { (l.t("save")) }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReachForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    anonymous_reach: String,
+    #[serde(default)]
+    hide_anonymous: String,
+}
+
+pub(crate) async fn set_reach(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<ReachForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    if let Err(e) = s.check(&form.csrf) {
+        return Ok(session::refusal(&state, l, &e));
+    }
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    let Some(face) = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?)
+        .await?
+        .into_iter()
+        .find(|f| f.id == id)
+    else {
+        return Ok(session::refusal(
+            &state,
+            l,
+            &crate::error::ApiError::not_found(),
+        ));
+    };
+    let reach = (!form.anonymous_reach.is_empty()).then_some(form.anonymous_reach.as_str());
+    if let Err(e) = guise_core::faces::set_anonymous_reach(
+        &mut conn,
+        &face,
+        reach,
+        Some(form.hide_anonymous == "true"),
+    )
+    .await
+    {
+        return Ok(session::refusal(&state, l, &e.into()));
+    }
+    Ok(see_other("/web/faces"))
 }

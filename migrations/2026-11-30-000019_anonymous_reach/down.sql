@@ -1,0 +1,2 @@
+ALTER TABLE preferences DROP COLUMN hide_anonymous;
+ALTER TABLE preferences DROP COLUMN anonymous_reach;
