@@ -15,35 +15,50 @@ use crate::models::Identity;
 use crate::schema::preferences;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use guise_policy::reach::{may_reach, AnonymousReach, ReachAttempt, ReachRefusal};
 use guise_policy::Tier;
 
-pub const EVERYONE: &str = "everyone";
-pub const OWN_THREADS: &str = "own_threads";
-pub const NOBODY: &str = "nobody";
-pub const ALL: &[&str] = &[EVERYONE, OWN_THREADS, NOBODY];
+/// The settings, as stored and as the API names them.
+pub const ALL: &[&str] = &["everyone", "own_threads", "nobody"];
 
-/// Whether anonymous `author` may reach local face `to` in the thread whose
-/// root `root_author` wrote (`None` for a new thread).
+/// Whether `author` may reach local face `to` in the thread whose root
+/// `root_author` wrote (`None` for a new thread): the facts, looked up and
+/// handed to `guise_policy::reach`.
+pub async fn decide(
+    conn: &mut DbConn,
+    author: &Identity,
+    to: &Identity,
+    root_author: Option<i64>,
+) -> CoreResult<Result<(), ReachRefusal>> {
+    if author.tier() != Tier::Anonymous || !to.is_local() {
+        return Ok(Ok(()));
+    }
+    let stored: Option<String> = preferences::table
+        .find(to.id)
+        .select(preferences::anonymous_reach)
+        .first(conn)
+        .await
+        .optional()?;
+    let setting = stored
+        .as_deref()
+        .and_then(AnonymousReach::parse)
+        .unwrap_or(AnonymousReach::Everyone);
+    Ok(may_reach(&ReachAttempt {
+        author: author.tier(),
+        to_self: to.id == author.id,
+        setting,
+        in_own_thread: root_author == Some(to.id),
+    }))
+}
+
+/// Whether `author` may reach `to` (see `decide`).
 pub async fn allows(
     conn: &mut DbConn,
     author: &Identity,
     to: &Identity,
     root_author: Option<i64>,
 ) -> CoreResult<bool> {
-    if author.tier() != Tier::Anonymous || !to.is_local() || to.id == author.id {
-        return Ok(true);
-    }
-    let reach: Option<String> = preferences::table
-        .find(to.id)
-        .select(preferences::anonymous_reach)
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(match reach.as_deref() {
-        Some(NOBODY) => false,
-        Some(OWN_THREADS) => root_author == Some(to.id),
-        _ => true,
-    })
+    Ok(decide(conn, author, to, root_author).await?.is_ok())
 }
 
 /// The author of the thread `root`'s first post.
@@ -66,13 +81,17 @@ pub async fn check(
     root_author: Option<i64>,
 ) -> CoreResult<()> {
     for f in faces {
-        if !allows(conn, author, f, root_author).await? {
+        if let Err(refusal) = decide(conn, author, f, root_author).await? {
+            let where_ = match refusal {
+                ReachRefusal::Nobody => "",
+                ReachRefusal::OutsideOwnThreads => " outside threads it started",
+            };
             return Err(CoreError::invalid(
                 "status",
                 format!(
-                    "@{} does not take anonymous replies, mentions or messages{}",
+                    "@{} does not take anonymous replies, mentions or messages{where_} ({})",
                     f.handle,
-                    if root_author.is_some() { " here" } else { "" }
+                    refusal.code()
                 ),
             ));
         }

@@ -7,6 +7,7 @@
 pub mod delivery;
 pub mod names;
 mod posting;
+pub mod reach;
 mod vocab;
 
 pub use posting::{check_post, Decision, PostAttempt, PostingRules, Refusal};

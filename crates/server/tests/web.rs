@@ -546,3 +546,25 @@ async fn the_faces_page_sets_who_may_reach_each_face_anonymously() {
     let page = get_as(&t, &session, "/web/faces").await;
     assert!(page.body.contains("value=\"nobody\" checked"));
 }
+
+#[actix_web::test]
+async fn every_page_loads_in_well_under_100_kb() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let session = sign_in(&t).await;
+    // What a first visit loads before images: the page and the stylesheet
+    // (no scripts, no fonts).
+    let css = call(&t, Method::GET, "/static/guise.css", &[], None).await;
+    assert_eq!(css.status, 200);
+    for path in ["/", "/web/notifications", "/web/anonymous", "/web/faces"] {
+        let page = get_as(&t, &session, path).await;
+        assert_eq!(page.status, 200, "{path}");
+        let total = page.body.len() + css.body.len();
+        assert!(total < 100 * 1024, "{path}: {total} bytes");
+        assert!(!page.body.contains("<script"), "{path} has a script");
+    }
+    for path in ["/", "/auth/sign_in"] {
+        let page = call(&t, Method::GET, path, &[], None).await;
+        assert!(page.body.len() + css.body.len() < 100 * 1024, "{path}");
+    }
+}
