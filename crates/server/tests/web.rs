@@ -556,7 +556,14 @@ async fn every_page_loads_in_well_under_100_kb() {
     // (no scripts, no fonts).
     let css = call(&t, Method::GET, "/static/guise.css", &[], None).await;
     assert_eq!(css.status, 200);
-    for path in ["/", "/web/notifications", "/web/anonymous", "/web/faces"] {
+    for path in [
+        "/",
+        "/web/notifications",
+        "/web/anonymous",
+        "/web/faces",
+        "/web/timelines/local",
+        "/web/timelines/federated",
+    ] {
         let page = get_as(&t, &session, path).await;
         assert_eq!(page.status, 200, "{path}");
         let total = page.body.len() + css.body.len();
@@ -567,4 +574,89 @@ async fn every_page_loads_in_well_under_100_kb() {
         let page = call(&t, Method::GET, path, &[], None).await;
         assert!(page.body.len() + css.body.len() < 100 * 1024, "{path}");
     }
+}
+
+#[actix_web::test]
+async fn posts_are_favourited_boosted_and_bookmarked_from_the_timelines() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let (_, bob) = t.user("bob").await;
+    let post = t
+        .post_status(&bob, serde_json::json!({ "status": "like me" }))
+        .await;
+    let id = post["id"].as_str().unwrap().to_owned();
+    let session = sign_in(&t).await;
+    let local = get_as(&t, &session, "/web/timelines/local").await;
+    assert_eq!(local.status, 200, "{}", local.body);
+    assert!(local.body.contains("like me"));
+    assert!(
+        local
+            .body
+            .contains(&format!("action=\"/web/statuses/{id}/favourite\"")),
+        "{}",
+        local.body
+    );
+    let csrf = local.field("csrf");
+    let act = |what: &str, back: &str| {
+        let (t, session, id, csrf) = (&t, &session, &id, &csrf);
+        let (what, back) = (what.to_owned(), back.to_owned());
+        async move {
+            call(
+                t,
+                Method::POST,
+                &format!("/web/statuses/{id}/{what}"),
+                &[("guise_session", session)],
+                Some(&format!("csrf={csrf}&back={}", enc(&back))),
+            )
+            .await
+        }
+    };
+    let r = act("favourite", "/web/timelines/local").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.headers.get(header::LOCATION).unwrap(),
+        "/web/timelines/local"
+    );
+    // Never back to another site.
+    let r = act("bookmark", "//evil.example/").await;
+    assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/");
+    let r = act("reblog", "/").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let seen = t.get(&format!("/api/v1/statuses/{id}"), None).await;
+    assert_eq!(seen.json["favourites_count"], 1);
+    assert_eq!(seen.json["reblogs_count"], 1);
+    let local = get_as(&t, &session, "/web/timelines/local").await;
+    assert!(
+        local
+            .body
+            .contains(&format!("action=\"/web/statuses/{id}/unfavourite\"")),
+        "{}",
+        local.body
+    );
+    assert!(local
+        .body
+        .contains(&format!("action=\"/web/statuses/{id}/unbookmark\"")));
+    assert!(local.body.contains("aria-pressed=\"true\""));
+    act("unfavourite", "/").await;
+    act("unreblog", "/").await;
+    act("unbookmark", "/").await;
+    let seen = t.get(&format!("/api/v1/statuses/{id}"), None).await;
+    assert_eq!(seen.json["favourites_count"], 0);
+    assert_eq!(seen.json["reblogs_count"], 0);
+    // Without the session's CSRF token, nothing happens.
+    let forged = call(
+        &t,
+        Method::POST,
+        &format!("/web/statuses/{id}/favourite"),
+        &[("guise_session", &session)],
+        Some("csrf=00&back=/"),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{id}"), None).await.json["favourites_count"],
+        0
+    );
+    let federated = get_as(&t, &session, "/web/timelines/federated").await;
+    assert_eq!(federated.status, 200);
 }

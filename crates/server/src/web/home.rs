@@ -40,8 +40,45 @@ pub(crate) fn face_label(l: Lang, f: &Identity) -> String {
     format!("{name} (@{}) — {kind}", f.handle)
 }
 
-/// One post, as the timeline and the "posted" notice show it.
+/// What a signed-in page lets one do to the posts it shows.
+pub(crate) struct Actions<'a> {
+    pub csrf: &'a str,
+    /// The page to come back to.
+    pub back: &'a str,
+}
+
+/// One post, as the "posted" notice shows it.
 pub(crate) fn status(l: Lang, s: &types::Status) -> Markup {
+    status_with(l, s, None)
+}
+
+/// The buttons under a post: favourite, boost, bookmark, each undone when
+/// done already.
+fn action_buttons(l: Lang, s: &types::Status, a: &Actions<'_>) -> Markup {
+    let target = s.reblog.as_deref().unwrap_or(s);
+    let id = &target.id;
+    let done = |v: Option<bool>| v.unwrap_or(false);
+    let buttons = [
+        (done(target.favourited), "favourite"),
+        (done(target.reblogged), "reblog"),
+        (done(target.bookmarked), "bookmark"),
+    ];
+    html! {
+        div.actions {
+            @for (on, what) in buttons {
+                @let action = if on { format!("un{what}") } else { what.to_owned() };
+                form method="post" action={ "/web/statuses/" (id) "/" (action) } {
+                    input type="hidden" name="csrf" value=(a.csrf);
+                    input type="hidden" name="back" value=(a.back);
+                    button.small type="submit" aria-pressed=(if on { "true" } else { "false" }) { (l.t(&format!("action-{what}"))) }
+                }
+            }
+        }
+    }
+}
+
+/// One post, with the buttons to act on it when `actions` is given.
+pub(crate) fn status_with(l: Lang, s: &types::Status, actions: Option<&Actions<'_>>) -> Markup {
     let a = &s.account;
     let name = if a.display_name.is_empty() {
         &a.username
@@ -71,6 +108,7 @@ pub(crate) fn status(l: Lang, s: &types::Status) -> Markup {
                     div.content { (PreEscaped(&s.content)) }
                 }
             }
+            @if let Some(a) = actions { (action_buttons(l, s, a)) }
         }
     }
 }
@@ -193,7 +231,7 @@ async fn home(
                 @if timeline.is_empty() {
                     p { (l.t("timeline-empty")) }
                 }
-                @for st in &timeline { (status(l, st)) }
+                @for st in &timeline { (status_with(l, st, Some(&Actions { csrf: &s.csrf, back: "/" }))) }
             }
         },
     ))

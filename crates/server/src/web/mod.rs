@@ -9,6 +9,7 @@
 //!
 //! Also here: the default avatar and header images.
 
+mod actions;
 mod home;
 pub mod i18n;
 mod pages;
@@ -154,6 +155,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/statuses", web::post().to(home::post))
         .route("/web/statuses/{id}", web::get().to(pages::thread))
         .route("/web/statuses/{id}/delete", web::post().to(pages::delete))
+        .route("/web/statuses/{id}/{action}", web::post().to(actions::act))
+        .route("/web/timelines/{which}", web::get().to(actions::public))
         .route("/web/notifications", web::get().to(pages::notifications))
         .route("/web/anonymous", web::get().to(pages::anonymous_posts))
         .route("/web/faces", web::get().to(pages::faces))

@@ -2,7 +2,7 @@
 //! reply defaults to the face used in that thread before), notifications
 //! of every face together, and one's own anonymous posts with delete.
 
-use super::home::{composer, status, Compose};
+use super::home::{composer, status_with, Actions, Compose};
 use super::i18n::Lang;
 use super::session::{self, WebSession};
 use super::{lang, page, see_other};
@@ -31,6 +31,8 @@ pub(crate) fn nav(l: Lang, s: &WebSession) -> maud::Markup {
     html! {
         ul.nav {
             li { a href="/" { (l.t("home")) } }
+            li { a href="/web/timelines/local" { (l.t("timeline-local")) } }
+            li { a href="/web/timelines/federated" { (l.t("timeline-federated")) } }
             li { a href="/web/notifications" { (l.t("notifications")) } }
             li { a href="/web/anonymous" { (l.t("my-anonymous-posts")) } }
             li { a href="/web/faces" { (l.t("faces")) } }
@@ -107,6 +109,11 @@ pub(crate) async fn thread(
         in_reply_to_id: id.to_string(),
         ..Compose::default()
     };
+    let back = format!("/web/statuses/{id}");
+    let acts = Actions {
+        csrf: &s.csrf,
+        back: &back,
+    };
     Ok(page(
         &state,
         l,
@@ -114,9 +121,9 @@ pub(crate) async fn thread(
         nav(l, &s),
         html! {
             h1 { (l.t("thread")) }
-            @for a in &ancestors { (status(l, a)) }
-            div.focus { (status(l, &this)) }
-            @for d in &descendants { (status(l, d)) }
+            @for a in &ancestors { (status_with(l, a, Some(&acts))) }
+            div.focus { (status_with(l, &this, Some(&acts))) }
+            @for d in &descendants { (status_with(l, d, Some(&acts))) }
             section aria-labelledby="reply-h" {
                 h2 #reply-h { (l.t("reply")) }
                 (composer(l, &s, &faces, anonymous, &compose))
@@ -176,7 +183,7 @@ pub(crate) async fn notifications(
                             strong { (l.t_with(&format!("notification-{}", n.kind), &[("name", who)])) }
                             " " span.hint { (l.t_with("to-face", &[("face", &to_name)])) }
                         }
-                        @if let Some(st) = &n.status { (status(l, st)) }
+                        @if let Some(st) = &n.status { (status_with(l, st, None)) }
                     }
                 }
             }
@@ -206,7 +213,7 @@ pub(crate) async fn anonymous_posts(
             p.hint { (l.t("my-anonymous-posts-hint")) }
             @if posts.is_empty() { p { (l.t("my-anonymous-posts-empty")) } }
             @for p in &posts {
-                (status(l, p))
+                (status_with(l, p, None))
                 form method="post" action={ "/web/statuses/" (p.id) "/delete" } {
                     input type="hidden" name="csrf" value=(s.csrf);
                     button.danger type="submit" aria-label=(l.t_with("delete-post-by", &[("name", &p.account.acct)])) { (l.t("delete")) }

@@ -1,0 +1,122 @@
+//! Acting on a post from the web face — favourite, boost, bookmark and
+//! their undoing — as the session's first face (as an "All my faces"
+//! token does where a request names no face), and public timelines.
+
+use super::home::{status_with, Actions};
+use super::pages::{nav, signed_in};
+use super::session;
+use super::{page, see_other};
+use crate::error::ApiResult;
+use crate::mastodon_api::types;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use guise_core::statuses::Page;
+use maud::html;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub(crate) struct ActForm {
+    #[serde(default)]
+    csrf: String,
+    /// Where to go back to: a path on this site.
+    #[serde(default)]
+    back: String,
+}
+
+/// A path on this site to go back to, or home.
+fn back_to(b: &str) -> String {
+    if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') {
+        b.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+pub(crate) async fn act(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<ActForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    if let Err(e) = s.check(&form.csrf) {
+        return Ok(session::refusal(&state, l, &e));
+    }
+    let (id, action) = path.into_inner();
+    let id = crate::mastodon_api::parse_id(&id)?;
+    let face = s.auth.face()?.clone();
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    let done = match action.as_str() {
+        "favourite" => guise_core::social::favourite(&mut conn, clock, &face, id)
+            .await
+            .map(|_| ()),
+        "unfavourite" => guise_core::social::unfavourite(&mut conn, clock, &face, id)
+            .await
+            .map(|_| ()),
+        "reblog" => guise_core::social::reblog(&mut conn, clock, &face, id, None)
+            .await
+            .map(|_| ()),
+        "unreblog" => guise_core::social::unreblog(&mut conn, clock, &face, id)
+            .await
+            .map(|_| ()),
+        "bookmark" => guise_core::keepings::bookmark(&mut conn, clock, &face, id).await,
+        "unbookmark" => guise_core::keepings::unbookmark(&mut conn, &face, id).await,
+        _ => Err(guise_core::CoreError::NotFound),
+    };
+    match done {
+        Ok(()) => Ok(see_other(&back_to(&form.back))),
+        Err(e) => Ok(session::refusal(&state, l, &e.into())),
+    }
+}
+
+/// The local or the federated timeline.
+pub(crate) async fn public(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let local = match path.as_str() {
+        "local" => Some(true),
+        "federated" => None,
+        _ => return Ok(see_other("/")),
+    };
+    let viewer = s.auth.face.as_ref().map(|f| f.id);
+    let mut conn = state.db.conn().await?;
+    let page_ = Page {
+        max_id: None,
+        since_id: None,
+        min_id: None,
+        limit: 20,
+    };
+    let ids = guise_core::statuses::public_timeline(&mut conn, viewer, local, &page_).await?;
+    let posts = types::statuses_in(&state, &mut conn, viewer, &ids, "public").await?;
+    let title = l.t(if local.is_some() {
+        "timeline-local"
+    } else {
+        "timeline-federated"
+    });
+    let back = format!("/web/timelines/{}", path.as_str());
+    let actions = Actions {
+        csrf: &s.csrf,
+        back: &back,
+    };
+    Ok(page(
+        &state,
+        l,
+        &title,
+        nav(l, &s),
+        html! {
+            h1 { (title) }
+            @if posts.is_empty() { p { (l.t("timeline-empty")) } }
+            @for p in &posts { (status_with(l, p, Some(&actions))) }
+        },
+    ))
+}
