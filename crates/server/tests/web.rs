@@ -563,6 +563,7 @@ async fn every_page_loads_in_well_under_100_kb() {
         "/web/faces",
         "/web/timelines/local",
         "/web/timelines/federated",
+        "/web/account",
     ] {
         let page = get_as(&t, &session, path).await;
         assert_eq!(page.status, 200, "{path}");
@@ -659,4 +660,88 @@ async fn posts_are_favourited_boosted_and_bookmarked_from_the_timelines() {
     );
     let federated = get_as(&t, &session, "/web/timelines/federated").await;
     assert_eq!(federated.status, 200);
+}
+
+#[actix_web::test]
+async fn the_account_page_changes_the_password_and_revokes_apps() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let app_token = t.token("alice", "read write").await;
+    let other_app = t.token_as("alice", "all", "read").await;
+    let session = sign_in(&t).await;
+    let page = get_as(&t, &session, "/web/account").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("(this browser)"), "{}", page.body);
+    assert_eq!(page.body.matches("/revoke\"").count(), 2, "{}", page.body);
+    let csrf = page.field("csrf");
+    // Revoke one app.
+    let start = page.body.find("/web/account/apps/").unwrap() + "/web/account/apps/".len();
+    let token_id = page.body[start..].split('/').next().unwrap().to_owned();
+    let r = call(
+        &t,
+        Method::POST,
+        &format!("/web/account/apps/{token_id}/revoke"),
+        &[("guise_session", &session)],
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let alive = [
+        t.get("/api/v1/accounts/verify_credentials", Some(&app_token))
+            .await
+            .status,
+        t.get("/api/v1/accounts/verify_credentials", Some(&other_app))
+            .await
+            .status,
+    ];
+    assert_eq!(alive.iter().filter(|s| **s == 401).count(), 1, "{alive:?}");
+    // A wrong current password changes nothing.
+    let r = call(
+        &t,
+        Method::POST,
+        "/web/account/password",
+        &[("guise_session", &session)],
+        Some(&format!(
+            "csrf={csrf}&current_password=nope&password=another+long+one"
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("role=\"status\""));
+    // The right one: every token is signed out, this browser gets a new session.
+    let r = call(
+        &t,
+        Method::POST,
+        "/web/account/password",
+        &[("guise_session", &session)],
+        Some(&format!(
+            "csrf={csrf}&current_password=password123&password=another+long+one"
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let set = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("guise_session="))
+        .unwrap()
+        .to_owned();
+    let fresh = value(&set);
+    assert_ne!(fresh, session);
+    assert!(!get_as(&t, &session, "/").await.body.contains("Post as"));
+    let page = get_as(&t, &fresh, "/web/account?changed=1").await;
+    assert!(
+        page.body.contains("Your password was changed"),
+        "{}",
+        page.body
+    );
+    for tok in [&app_token, &other_app] {
+        assert_eq!(
+            t.get("/api/v1/accounts/verify_credentials", Some(tok))
+                .await
+                .status,
+            401
+        );
+    }
 }

@@ -9,6 +9,7 @@
 //!
 //! Also here: the default avatar and header images.
 
+mod account;
 mod actions;
 mod home;
 pub mod i18n;
@@ -160,6 +161,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/notifications", web::get().to(pages::notifications))
         .route("/web/anonymous", web::get().to(pages::anonymous_posts))
         .route("/web/faces", web::get().to(pages::faces))
+        .route("/web/account", web::get().to(account::show))
+        .route(
+            "/web/account/password",
+            web::post().to(account::change_password),
+        )
+        .route(
+            "/web/account/apps/{id}/revoke",
+            web::post().to(account::revoke),
+        )
         .route("/web/faces/{id}/reach", web::post().to(pages::set_reach))
         .route("/auth/sign_in", web::get().to(session::sign_in_page))
         .route("/auth/sign_in", web::post().to(session::sign_in))

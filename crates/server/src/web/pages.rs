@@ -36,6 +36,7 @@ pub(crate) fn nav(l: Lang, s: &WebSession) -> maud::Markup {
             li { a href="/web/notifications" { (l.t("notifications")) } }
             li { a href="/web/anonymous" { (l.t("my-anonymous-posts")) } }
             li { a href="/web/faces" { (l.t("faces")) } }
+            li { a href="/web/account" { (l.t("account")) } }
             li { (s.nav(l)) }
         }
     }

@@ -211,20 +211,8 @@ pub(crate) async fn sign_in(
     let (k_anon, recovery) =
         guise_core::accounts::unlock_k_anon(&mut conn, account.id, &f.password).await?;
     drop(permit);
-    let app = oauth::web_app(&mut conn, state.clock.as_ref()).await?;
-    let issued = oauth::issue_token(
-        &mut conn,
-        state.clock.as_ref(),
-        app.id,
-        Some(Grant {
-            account_id: account.id,
-            epoch: account.token_epoch,
-            binding: Binding::All,
-        }),
-        &Scopes::parse(SCOPES)?,
-        Some(&k_anon),
-    )
-    .await?;
+    let session_cookie =
+        new_session(&state, &mut conn, account.id, account.token_epoch, &k_anon).await?;
     let mut resp = match recovery {
         // A login made before sealed anonymity gets its key now: its
         // recovery code is shown this once.
@@ -242,15 +230,43 @@ pub(crate) async fn sign_in(
         ),
         None => see_other("/"),
     };
-    for c in [
-        set_cookie(&state, SESSION, issued.access.expose(), MAX_AGE_SECS),
-        set_cookie(&state, PRE_CSRF, "", 0),
-    ] {
+    for c in [session_cookie, set_cookie(&state, PRE_CSRF, "", 0)] {
         if let Ok(v) = header::HeaderValue::from_str(&c) {
             resp.headers_mut().append(header::SET_COOKIE, v);
         }
     }
     Ok(resp)
+}
+
+/// A new session for the login (its token, issued as the password grant
+/// does for "All my faces"): the `Set-Cookie` value that holds it.
+pub(crate) async fn new_session(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    account_id: i64,
+    epoch: i64,
+    k_anon: &guise_core::seal::KAnon,
+) -> ApiResult<String> {
+    let app = oauth::web_app(conn, state.clock.as_ref()).await?;
+    let issued = oauth::issue_token(
+        conn,
+        state.clock.as_ref(),
+        app.id,
+        Some(Grant {
+            account_id,
+            epoch,
+            binding: Binding::All,
+        }),
+        &Scopes::parse(SCOPES)?,
+        Some(k_anon),
+    )
+    .await?;
+    Ok(set_cookie(
+        state,
+        SESSION,
+        issued.access.expose(),
+        MAX_AGE_SECS,
+    ))
 }
 
 #[derive(Deserialize)]
