@@ -745,3 +745,66 @@ async fn the_account_page_changes_the_password_and_revokes_apps() {
         );
     }
 }
+
+#[actix_web::test]
+async fn pseudonyms_are_made_and_deleted_on_the_faces_page() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let session = sign_in(&t).await;
+    let page = get_as(&t, &session, "/web/faces").await;
+    assert!(
+        !page.body.contains("Delete this face"),
+        "the only face cannot go"
+    );
+    let csrf = page.field("csrf");
+    let r = call(
+        &t,
+        Method::POST,
+        "/web/faces/new",
+        &[("guise_session", &session)],
+        Some(&format!(
+            "csrf={csrf}&kind=pseudonym&handle=nightowl&display_name=Night+Owl"
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = get_as(&t, &session, "/web/faces").await;
+    assert!(
+        page.body.contains("Night Owl (@nightowl) — pseudonym"),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.body.matches("Delete this face").count(), 2);
+    // The composer offers it.
+    let home = get_as(&t, &session, "/").await;
+    assert!(home.body.contains("Night Owl (@nightowl)"));
+    // A taken handle is refused, saying so.
+    let r = call(
+        &t,
+        Method::POST,
+        "/web/faces/new",
+        &[("guise_session", &session)],
+        Some(&format!("csrf={csrf}&kind=pseudonym&handle=nightowl")),
+    )
+    .await;
+    assert_ne!(r.status, 303);
+    assert!(r.body.contains("role=\"alert\""));
+    let owl = t
+        .get("/api/v1/accounts/lookup?acct=nightowl", None)
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = call(
+        &t,
+        Method::POST,
+        &format!("/web/faces/{owl}/delete"),
+        &[("guise_session", &session)],
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = get_as(&t, &session, "/web/faces").await;
+    assert!(!page.body.contains("@nightowl"));
+}

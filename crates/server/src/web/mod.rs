@@ -161,6 +161,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/notifications", web::get().to(pages::notifications))
         .route("/web/anonymous", web::get().to(pages::anonymous_posts))
         .route("/web/faces", web::get().to(pages::faces))
+        .route("/web/faces/new", web::post().to(pages::new_face))
+        .route("/web/faces/{id}/delete", web::post().to(pages::delete_face))
         .route("/web/account", web::get().to(account::show))
         .route(
             "/web/account/password",

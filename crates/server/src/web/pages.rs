@@ -260,11 +260,14 @@ pub(crate) async fn faces(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
     };
     let mut conn = state.db.conn().await?;
     let faces = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?).await?;
+    let has_real_name = faces.iter().any(|f| f.tier() == Tier::RealName);
+    let real_names_offered = state.rules.tiers_enabled.contains(&Tier::RealName);
     let mut rows = Vec::with_capacity(faces.len());
     for f in faces {
         let p = guise_core::accounts::preferences_of(&mut conn, f.id).await?;
         rows.push((f, p));
     }
+    let only_one = rows.len() == 1;
     Ok(page(
         &state,
         l,
@@ -294,10 +297,128 @@ pub(crate) async fn faces(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
                         }
                         button type="submit" { (l.t("save")) }
                     }
+                    @if !only_one {
+                        form method="post" action={ "/web/faces/" (fid) "/delete" } {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button.small.danger type="submit" aria-label=(l.t_with("face-delete-named", &[("name", &f.handle)])) { (l.t("face-delete")) }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="new-face-h" {
+                h2 #new-face-h { (l.t("face-new")) }
+                p.hint { (l.t("face-new-hint")) }
+                form method="post" action="/web/faces/new" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    input type="hidden" name="kind" value="pseudonym";
+                    label for="new-handle" { (l.t("sign-up-username")) }
+                    input #new-handle type="text" name="handle" required;
+                    label for="new-name" { (l.t("face-display-name")) }
+                    input #new-name type="text" name="display_name";
+                    button type="submit" { (l.t("face-create")) }
+                }
+            }
+            @if real_names_offered && !has_real_name {
+                section aria-labelledby="real-name-h" {
+                    h2 #real-name-h { (l.t("face-real-name")) }
+                    p.hint { (l.t("face-real-name-hint")) }
+                    form method="post" action="/web/faces/new" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        input type="hidden" name="kind" value="real_name";
+                        label for="rn-handle" { (l.t("sign-up-username")) }
+                        input #rn-handle type="text" name="handle" required;
+                        label for="rn-name" { (l.t("face-legal-name")) }
+                        input #rn-name type="text" name="display_name" required;
+                        button type="submit" { (l.t("face-real-name-ask")) }
+                    }
                 }
             }
         },
     ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewFaceForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+/// A new pseudonym, or the request for a real-name face (verified by staff).
+pub(crate) async fn new_face(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<NewFaceForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    if let Err(e) = s.check(&form.csrf) {
+        return Ok(session::refusal(&state, l, &e));
+    }
+    let account = s.auth.account_id()?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    let made = if form.kind == "real_name" {
+        if !state.rules.tiers_enabled.contains(&Tier::RealName) {
+            return Ok(session::refusal(
+                &state,
+                l,
+                &crate::error::ApiError::unprocessable("Real-name faces are not offered here"),
+            ));
+        }
+        guise_core::faces::request_real_name(
+            &mut conn,
+            clock,
+            account,
+            &form.handle,
+            &form.display_name,
+        )
+        .await
+    } else {
+        guise_core::faces::create_pseudonym(
+            &mut conn,
+            clock,
+            account,
+            &form.handle,
+            &form.display_name,
+            "",
+        )
+        .await
+    };
+    match made {
+        Ok(_) => Ok(see_other("/web/faces")),
+        Err(e) => Ok(session::refusal(&state, l, &e.into())),
+    }
+}
+
+pub(crate) async fn delete_face(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    if let Err(e) = s.check(&form.csrf) {
+        return Ok(session::refusal(&state, l, &e));
+    }
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    match guise_core::faces::delete_face(&mut conn, state.clock.as_ref(), s.auth.account_id()?, id)
+        .await
+    {
+        Ok(()) => Ok(see_other("/web/faces")),
+        Err(e) => Ok(session::refusal(&state, l, &e.into())),
+    }
 }
 
 #[derive(Deserialize)]
