@@ -54,3 +54,46 @@ fn chromium_signs_up_signs_in_by_keyboard_and_posts_as_each_face() {
     );
     println!("{stdout}");
 }
+
+/// `./dev screenshots`: every page, for review (ignored by the test run).
+#[test]
+#[ignore = "run by ./dev screenshots"]
+fn screenshots() {
+    let out = std::env::var("GUISE_SCREENSHOTS_DIR")
+        .expect("GUISE_SCREENSHOTS_DIR: run ./dev screenshots");
+    let server = Server::start_on(
+        "127.0.0.1",
+        &[("GUISE_INSTANCE__REGISTRATIONS_OPEN", "true")],
+    );
+    server.create_account("shotuser", "a long screenshot password");
+    server.create_account("shotfriend", "a long screenshot password");
+    let modules =
+        std::env::var("GUISE_TEST_NODE_MODULES").expect("GUISE_TEST_NODE_MODULES: run ./dev test");
+    let chromium =
+        std::env::var("GUISE_TEST_CHROMIUM").expect("GUISE_TEST_CHROMIUM: run ./dev test");
+    let script = Path::new(&modules)
+        .parent()
+        .unwrap()
+        .join("screenshots.mjs");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/screenshots.mjs"),
+        &script,
+    )
+    .unwrap();
+    let out = Command::new("node")
+        .arg(&script)
+        .env("GUISE_URL", &server.url)
+        .env("GUISE_USER", "shotuser")
+        .env("GUISE_PASSWORD", "a long screenshot password")
+        .env("GUISE_CHROMIUM", chromium)
+        .env("GUISE_SCREENSHOTS_DIR", &out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "screenshots failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{stdout}");
+}
