@@ -808,3 +808,71 @@ async fn pseudonyms_are_made_and_deleted_on_the_faces_page() {
     let page = get_as(&t, &session, "/web/faces").await;
     assert!(!page.body.contains("@nightowl"));
 }
+
+#[actix_web::test]
+async fn a_profile_follows_mutes_and_blocks() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let (bob_id, bob) = t.user("bob").await;
+    t.post_status(&bob, serde_json::json!({ "status": "bob speaks" }))
+        .await;
+    let session = sign_in(&t).await;
+    let home = get_as(&t, &session, "/web/timelines/local").await;
+    assert!(
+        home.body
+            .contains(&format!("href=\"/web/accounts/{bob_id}\"")),
+        "names link to profiles"
+    );
+    let page = get_as(&t, &session, &format!("/web/accounts/{bob_id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("bob speaks") && page.body.contains("@bob"));
+    let csrf = page.field("csrf");
+    let act = |what: &str| {
+        let (t, session, csrf, bob_id) = (&t, &session, &csrf, &bob_id);
+        let what = what.to_owned();
+        async move {
+            call(
+                t,
+                Method::POST,
+                &format!("/web/accounts/{bob_id}/{what}"),
+                &[("guise_session", session)],
+                Some(&format!("csrf={csrf}")),
+            )
+            .await
+        }
+    };
+    assert_eq!(act("follow").await.status, 303);
+    let page = get_as(&t, &session, &format!("/web/accounts/{bob_id}")).await;
+    assert!(
+        page.body
+            .contains(&format!("/web/accounts/{bob_id}/unfollow")),
+        "{}",
+        page.body
+    );
+    let followers = t
+        .get(&format!("/api/v1/accounts/{bob_id}/followers"), None)
+        .await;
+    assert_eq!(followers.json.as_array().unwrap().len(), 1);
+    act("unfollow").await;
+    act("mute").await;
+    act("block").await;
+    let page = get_as(&t, &session, &format!("/web/accounts/{bob_id}")).await;
+    assert!(page
+        .body
+        .contains(&format!("/web/accounts/{bob_id}/unmute")));
+    assert!(page
+        .body
+        .contains(&format!("/web/accounts/{bob_id}/unblock")));
+    act("unblock").await;
+    act("unmute").await;
+    // An anonymous face has no follow button.
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let s = t
+        .post_status(&anon, serde_json::json!({ "status": "masked" }))
+        .await;
+    let masked = s["account"]["id"].as_str().unwrap();
+    let page = get_as(&t, &session, &format!("/web/accounts/{masked}")).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("/follow\""), "{}", page.body);
+    assert!(page.body.contains("/mute\""));
+}

@@ -16,7 +16,7 @@ use guise_policy::Tier;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
-fn tier_word(l: Lang, tier: &str) -> String {
+pub(crate) fn tier_word(l: Lang, tier: &str) -> String {
     match tier {
         "real_name" => l.t("tier-real-name"),
         "pseudonymous" => l.t("tier-pseudonym"),
@@ -88,7 +88,7 @@ pub(crate) fn status_with(l: Lang, s: &types::Status, actions: Option<&Actions<'
     html! {
         article.status aria-label=(l.t_with("post-by", &[("name", name)])) {
             header {
-                strong { (name) }
+                a.who href={ "/web/accounts/" (a.id) } { strong { (name) } }
                 " "
                 span.acct { "@" (a.acct) }
                 " "

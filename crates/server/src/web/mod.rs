@@ -14,6 +14,7 @@ mod actions;
 mod home;
 pub mod i18n;
 mod pages;
+mod profile;
 mod session;
 mod signup;
 
@@ -158,6 +159,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/statuses/{id}/delete", web::post().to(pages::delete))
         .route("/web/statuses/{id}/{action}", web::post().to(actions::act))
         .route("/web/timelines/{which}", web::get().to(actions::public))
+        .route("/web/accounts/{id}", web::get().to(profile::show))
+        .route("/web/accounts/{id}/{action}", web::post().to(profile::act))
         .route("/web/notifications", web::get().to(pages::notifications))
         .route("/web/anonymous", web::get().to(pages::anonymous_posts))
         .route("/web/faces", web::get().to(pages::faces))
