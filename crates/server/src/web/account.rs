@@ -2,7 +2,7 @@
 //! session and app is signed out; this browser gets a new session), and
 //! the authorized apps, found with the session's key and revocable.
 
-use super::pages::{nav, signed_in};
+use super::pages::{nav, signed_in, signed_in_form};
 use super::session::{self, WebSession};
 use super::{page, see_other};
 use crate::error::{ApiError, ApiResult};
@@ -106,13 +106,10 @@ pub(crate) async fn change_password(
     state: web::Data<AppState>,
     form: web::Form<PasswordForm>,
 ) -> ApiResult<HttpResponse> {
-    let (l, s) = match signed_in(&req, &state).await {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
         Ok(x) => x,
-        Err(to_sign_in) => return Ok(to_sign_in),
+        Err(refused) => return Ok(refused),
     };
-    if let Err(e) = s.check(&form.csrf) {
-        return Ok(session::refusal(&state, l, &e));
-    }
     let account = s.auth.account_id()?;
     let permit = state
         .passwords
@@ -159,13 +156,10 @@ pub(crate) async fn revoke(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> ApiResult<HttpResponse> {
-    let (l, s) = match signed_in(&req, &state).await {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
         Ok(x) => x,
-        Err(to_sign_in) => return Ok(to_sign_in),
+        Err(refused) => return Ok(refused),
     };
-    if let Err(e) = s.check(&form.csrf) {
-        return Ok(session::refusal(&state, l, &e));
-    }
     let id = crate::mastodon_api::parse_id(&path)?;
     let mut conn = state.db.conn().await?;
     match oauth::revoke_own(&mut conn, s.auth.anon_key()?, s.auth.account_id()?, id).await {

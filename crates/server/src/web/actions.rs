@@ -3,14 +3,13 @@
 //! token does where a request names no face), and public timelines.
 
 use super::home::{status_with, Actions};
-use super::pages::{nav, signed_in};
+use super::pages::{nav, signed_in, signed_in_form};
 use super::session;
 use super::{page, see_other};
 use crate::error::ApiResult;
 use crate::mastodon_api::types;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
-use guise_core::statuses::Page;
 use maud::html;
 use serde::Deserialize;
 
@@ -38,13 +37,10 @@ pub(crate) async fn act(
     path: web::Path<(String, String)>,
     form: web::Form<ActForm>,
 ) -> ApiResult<HttpResponse> {
-    let (l, s) = match signed_in(&req, &state).await {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
         Ok(x) => x,
-        Err(to_sign_in) => return Ok(to_sign_in),
+        Err(refused) => return Ok(refused),
     };
-    if let Err(e) = s.check(&form.csrf) {
-        return Ok(session::refusal(&state, l, &e));
-    }
     let (id, action) = path.into_inner();
     let id = crate::mastodon_api::parse_id(&id)?;
     let face = s.auth.face()?.clone();
@@ -90,12 +86,7 @@ pub(crate) async fn public(
     };
     let viewer = s.auth.face.as_ref().map(|f| f.id);
     let mut conn = state.db.conn().await?;
-    let page_ = Page {
-        max_id: None,
-        since_id: None,
-        min_id: None,
-        limit: 20,
-    };
+    let page_ = super::pages::first_page(20);
     let ids = guise_core::statuses::public_timeline(&mut conn, viewer, local, &page_).await?;
     let posts = types::statuses_in(&state, &mut conn, viewer, &ids, "public").await?;
     let title = l.t(if local.is_some() {

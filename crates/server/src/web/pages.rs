@@ -26,6 +26,20 @@ pub(crate) async fn signed_in(
     }
 }
 
+/// Like `signed_in`, for a form post: its CSRF token checked too (a
+/// refusal page otherwise).
+pub(crate) async fn signed_in_form(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf: &str,
+) -> Result<(Lang, WebSession), HttpResponse> {
+    let (l, s) = signed_in(req, state).await?;
+    match s.check(csrf) {
+        Ok(()) => Ok((l, s)),
+        Err(e) => Err(session::refusal(state, l, &e)),
+    }
+}
+
 /// The links of every signed-in page.
 pub(crate) fn nav(l: Lang, s: &WebSession) -> maud::Markup {
     html! {
@@ -42,7 +56,7 @@ pub(crate) fn nav(l: Lang, s: &WebSession) -> maud::Markup {
     }
 }
 
-fn first_page(limit: i64) -> Page {
+pub(crate) fn first_page(limit: i64) -> Page {
     Page {
         max_id: None,
         since_id: None,
@@ -236,13 +250,10 @@ pub(crate) async fn delete(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> ApiResult<HttpResponse> {
-    let (l, s) = match signed_in(&req, &state).await {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
         Ok(x) => x,
-        Err(to_sign_in) => return Ok(to_sign_in),
+        Err(refused) => return Ok(refused),
     };
-    if let Err(e) = s.check(&form.csrf) {
-        return Ok(session::refusal(&state, l, &e));
-    }
     let id = crate::mastodon_api::parse_id(&path)?;
     let mut conn = state.db.conn().await?;
     match crate::mastodon_api::statuses::delete_as(&state, &s.auth, &mut conn, id).await {
@@ -355,13 +366,10 @@ pub(crate) async fn new_face(
     state: web::Data<AppState>,
     form: web::Form<NewFaceForm>,
 ) -> ApiResult<HttpResponse> {
-    let (l, s) = match signed_in(&req, &state).await {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
         Ok(x) => x,
-        Err(to_sign_in) => return Ok(to_sign_in),
+        Err(refused) => return Ok(refused),
     };
-    if let Err(e) = s.check(&form.csrf) {
-        return Ok(session::refusal(&state, l, &e));
-    }
     let account = s.auth.account_id()?;
     let clock = state.clock.as_ref();
     let mut conn = state.db.conn().await?;
@@ -404,13 +412,10 @@ pub(crate) async fn delete_face(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> ApiResult<HttpResponse> {
-    let (l, s) = match signed_in(&req, &state).await {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
         Ok(x) => x,
-        Err(to_sign_in) => return Ok(to_sign_in),
+        Err(refused) => return Ok(refused),
     };
-    if let Err(e) = s.check(&form.csrf) {
-        return Ok(session::refusal(&state, l, &e));
-    }
     let id = crate::mastodon_api::parse_id(&path)?;
     let mut conn = state.db.conn().await?;
     match guise_core::faces::delete_face(&mut conn, state.clock.as_ref(), s.auth.account_id()?, id)
@@ -437,13 +442,10 @@ pub(crate) async fn set_reach(
     path: web::Path<String>,
     form: web::Form<ReachForm>,
 ) -> ApiResult<HttpResponse> {
-    let (l, s) = match signed_in(&req, &state).await {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
         Ok(x) => x,
-        Err(to_sign_in) => return Ok(to_sign_in),
+        Err(refused) => return Ok(refused),
     };
-    if let Err(e) = s.check(&form.csrf) {
-        return Ok(session::refusal(&state, l, &e));
-    }
     let id = crate::mastodon_api::parse_id(&path)?;
     let mut conn = state.db.conn().await?;
     let Some(face) = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?)

@@ -3,14 +3,14 @@
 //! and block, each undone when done. Anonymous faces cannot be followed.
 
 use super::home::{status_with, Actions};
-use super::pages::{nav, signed_in};
+use super::pages::{nav, signed_in, signed_in_form};
 use super::session;
 use super::{page, see_other};
 use crate::error::ApiResult;
 use crate::mastodon_api::types;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
-use guise_core::statuses::{AuthorFilter, Page};
+use guise_core::statuses::AuthorFilter;
 use guise_policy::Tier;
 use maud::{html, PreEscaped};
 use serde::Deserialize;
@@ -30,12 +30,7 @@ pub(crate) async fn show(
     let who = guise_core::accounts::get_identity(&mut conn, id).await?;
     let account = types::account(&state, &mut conn, &who).await?;
     let rel = guise_core::social::relationship(&mut conn, me.id, who.id).await?;
-    let page_ = Page {
-        max_id: None,
-        since_id: None,
-        min_id: None,
-        limit: 20,
-    };
+    let page_ = super::pages::first_page(20);
     let ids = guise_core::statuses::author_timeline(
         &mut conn,
         Some(me.id),
@@ -116,13 +111,10 @@ pub(crate) async fn act(
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> ApiResult<HttpResponse> {
-    let (l, s) = match signed_in(&req, &state).await {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
         Ok(x) => x,
-        Err(to_sign_in) => return Ok(to_sign_in),
+        Err(refused) => return Ok(refused),
     };
-    if let Err(e) = s.check(&form.csrf) {
-        return Ok(session::refusal(&state, l, &e));
-    }
     let (id, action) = path.into_inner();
     let id = crate::mastodon_api::parse_id(&id)?;
     let me = s.auth.face()?.clone();
