@@ -876,3 +876,73 @@ async fn a_profile_follows_mutes_and_blocks() {
     assert!(!page.body.contains("/follow\""), "{}", page.body);
     assert!(page.body.contains("/mute\""));
 }
+
+#[actix_web::test]
+async fn a_forgotten_password_is_reset_with_the_recovery_code_keeping_anonymous_posts() {
+    let t = TestApp::new().await;
+    let (_, _, code) = t.create_account_with_recovery("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    t.post_status(&anon, serde_json::json!({ "status": "still mine later" }))
+        .await;
+    let form = call(&t, Method::GET, "/auth/recover", &[], None).await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body
+            .contains("the tie to your anonymous posts is lost"),
+        "says it before anything happens"
+    );
+    let pre = value(&form.cookie("guise_csrf").unwrap());
+    let cookie = [("guise_csrf", pre.as_str())];
+    let wrong = call(
+        &t,
+        Method::POST,
+        "/auth/recover",
+        &cookie,
+        Some(&format!(
+            "csrf={pre}&login=alice&recovery_code=nope&password=a+brand+new+one"
+        )),
+    )
+    .await;
+    assert_ne!(wrong.status, 200);
+    assert!(wrong.body.contains("role=\"alert\""));
+    let r = call(
+        &t,
+        Method::POST,
+        "/auth/recover",
+        &cookie,
+        Some(&format!(
+            "csrf={pre}&login=alice&recovery_code={}&password=a+brand+new+one",
+            enc(&code)
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let start = r.body.find("<code id=\"recovery\">").unwrap() + "<code id=\"recovery\">".len();
+    let next = &r.body[start..start + r.body[start..].find('<').unwrap()];
+    assert_ne!(next, code);
+    // The old code is spent; the new password signs in and the anonymous post is still hers.
+    let again = call(
+        &t,
+        Method::POST,
+        "/auth/recover",
+        &cookie,
+        Some(&format!(
+            "csrf={pre}&login=alice&recovery_code={}&password=yet+another+one",
+            enc(&code)
+        )),
+    )
+    .await;
+    assert_ne!(again.status, 200);
+    let done = call(
+        &t,
+        Method::POST,
+        "/auth/sign_in",
+        &cookie,
+        Some(&format!("csrf={pre}&login=alice&password=a+brand+new+one")),
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let session = value(&done.cookie("guise_session").unwrap());
+    let mine = get_as(&t, &session, "/web/anonymous").await;
+    assert!(mine.body.contains("still mine later"), "{}", mine.body);
+}

@@ -182,6 +182,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/sign_up", web::get().to(signup::sign_up_page))
         .route("/auth/sign_up", web::post().to(signup::sign_up))
         .route("/auth/confirmation", web::get().to(signup::confirm))
+        .route("/auth/recover", web::get().to(signup::recover_page))
+        .route("/auth/recover", web::post().to(signup::recover))
         .route("/auth/confirmation/new", web::get().to(signup::resend_page))
         .route("/auth/confirmation/new", web::post().to(signup::resend))
         .route("/web/lang", web::get().to(pick_lang))

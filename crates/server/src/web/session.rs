@@ -135,6 +135,7 @@ fn sign_in_form(
                 button type="submit" { (l.t("sign-in")) }
             }
             p.hint { (l.t("sign-in-hint")) }
+            p { a href="/auth/recover" { (l.t("recover-link")) } }
             @if state.config.instance.registrations_open {
                 p { a href="/auth/sign_up" { (l.t("sign-up-instead")) } }
             }

@@ -149,14 +149,7 @@ pub(crate) async fn sign_up(
         .as_ref()
         .map(|c| c.expose().to_owned())
         .unwrap_or_default();
-    let download = format!(
-        "data:text/plain;charset=utf-8,{}",
-        url::form_urlencoded::byte_serialize(
-            format!("{}\n{}\n", l.t("recovery-title"), code).as_bytes()
-        )
-        .collect::<String>()
-        .replace('+', "%20")
-    );
+    let download = download_link(l, &code);
     Ok(page(
         &state,
         l,
@@ -286,4 +279,118 @@ pub(crate) async fn resend(
         nav(l),
         html! { h1 { (l.t("confirm-ask-again")) } p { (l.t("confirm-sent")) } },
     ))
+}
+
+/// Resetting a forgotten password with the recovery code: the anonymous
+/// posts stay the owner's. The page says, before anything happens, what
+/// losing both the password and the code means.
+pub(crate) async fn recover_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let l = lang(&req);
+    let csrf = pre_csrf(&req);
+    let resp = recover_form(&state, l, &csrf, "", None);
+    with_pre_csrf(&state, resp, &csrf)
+}
+
+fn recover_form(
+    state: &AppState,
+    l: Lang,
+    csrf: &str,
+    login: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    page(
+        state,
+        l,
+        &l.t("recover"),
+        nav(l),
+        html! {
+            h1 { (l.t("recover")) }
+            p { (l.t("recover-keeps")) }
+            p.hint { (l.t("recover-without-code")) }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            form method="post" action="/auth/recover" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="login" { (l.t("sign-in-login")) }
+                input #login type="text" name="login" value=(login) autocomplete="username" required autofocus;
+                label for="recovery_code" { (l.t("recovery-title")) }
+                input #recovery_code type="text" name="recovery_code" autocomplete="off" required;
+                label for="password" { (l.t("password-new")) }
+                input #password type="password" name="password" autocomplete="new-password" minlength="8" required;
+                button type="submit" { (l.t("recover-do")) }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RecoverForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    recovery_code: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub(crate) async fn recover(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    f: web::Form<RecoverForm>,
+) -> ApiResult<HttpResponse> {
+    let l = lang(&req);
+    let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
+    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+        let csrf = pre_csrf(&req);
+        let resp = recover_form(&state, l, &csrf, &f.login, Some(&l.t("form-expired")));
+        return Ok(with_pre_csrf(&state, resp, &csrf));
+    }
+    let permit = state
+        .passwords
+        .attempt_from(&req, &f.login)
+        .await
+        .map_err(crate::error::ApiError::password_guard)?;
+    let mut conn = state.db.conn().await?;
+    let next =
+        guise_core::accounts::recover_with_code(&mut conn, &f.login, &f.recovery_code, &f.password)
+            .await;
+    drop(permit);
+    let next = match next {
+        Ok(n) => n,
+        Err(e) => {
+            let e: crate::error::ApiError = e.into();
+            let mut resp = recover_form(&state, l, &pre, &f.login, Some(&e.message));
+            *resp.status_mut() = e.status;
+            return Ok(resp);
+        }
+    };
+    let code = next.expose().to_owned();
+    Ok(page(
+        &state,
+        l,
+        &l.t("recovery-title"),
+        nav(l),
+        html! {
+            h1 { (l.t("recover-done")) }
+            h2 { (l.t("recovery-title")) }
+            p { (l.t("recover-new-code")) }
+            p { code #recovery { (code) } }
+            p { a href=(download_link(l, &code)) download="guise-recovery-code.txt" { (l.t("recovery-download")) } }
+            p { a.button href="/auth/sign_in" { (l.t("sign-in")) } }
+        },
+    ))
+}
+
+/// The recovery code as a text file to download (a `data:` link: nothing
+/// is stored or served).
+fn download_link(l: Lang, code: &str) -> String {
+    format!(
+        "data:text/plain;charset=utf-8,{}",
+        url::form_urlencoded::byte_serialize(
+            format!("{}\n{}\n", l.t("recovery-title"), code).as_bytes()
+        )
+        .collect::<String>()
+        .replace('+', "%20")
+    )
 }
