@@ -946,3 +946,44 @@ async fn a_forgotten_password_is_reset_with_the_recovery_code_keeping_anonymous_
     let mine = get_as(&t, &session, "/web/anonymous").await;
     assert!(mine.body.contains("still mine later"), "{}", mine.body);
 }
+
+#[actix_web::test]
+async fn a_post_is_reported_from_the_web() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let (_, bob) = t.user("bob").await;
+    let post = t
+        .post_status(&bob, serde_json::json!({ "status": "buy now" }))
+        .await;
+    let id = post["id"].as_str().unwrap().to_owned();
+    let session = sign_in(&t).await;
+    let local = get_as(&t, &session, "/web/timelines/local").await;
+    assert!(local
+        .body
+        .contains(&format!("href=\"/web/statuses/{id}/report\"")));
+    let form = get_as(&t, &session, &format!("/web/statuses/{id}/report")).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("nobody, moderators included"));
+    let csrf = form.field("csrf");
+    let r = call(
+        &t,
+        Method::POST,
+        &format!("/web/statuses/{id}/report"),
+        &[("guise_session", &session)],
+        Some(&format!("csrf={csrf}&category=spam&comment=ads")),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("the moderators will look at it"));
+    assert_eq!(t.row_counts().await["reports"], 1);
+    let forged = call(
+        &t,
+        Method::POST,
+        &format!("/web/statuses/{id}/report"),
+        &[("guise_session", &session)],
+        Some("csrf=00&category=spam"),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(t.row_counts().await["reports"], 1);
+}

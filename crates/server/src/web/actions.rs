@@ -111,3 +111,101 @@ pub(crate) async fn public(
         },
     ))
 }
+
+/// Reporting a post to the moderators: what is wrong, and a comment. The
+/// report names the post and its face — anonymous ones too; moderators act
+/// on the face without learning who is behind it.
+pub(crate) async fn report_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let viewer = s.auth.face.as_ref().map(|f| f.id);
+    let mut conn = state.db.conn().await?;
+    let post = types::status_by_id(&state, &mut conn, viewer, id).await?;
+    Ok(page(
+        &state,
+        l,
+        &l.t("report"),
+        nav(l, &s),
+        html! {
+            h1 { (l.t("report")) }
+            (status_with(l, &post, None))
+            p.hint { (l.t("report-hint")) }
+            form method="post" action={ "/web/statuses/" (id) "/report" } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                fieldset {
+                    legend { (l.t("report-category")) }
+                    @for (i, c) in ["spam", "violation", "legal", "other"].iter().enumerate() {
+                        label.choice {
+                            input type="radio" name="category" value=(c) checked[i == 3];
+                            " " (l.t(&format!("report-{c}")))
+                        }
+                    }
+                }
+                label for="comment" { (l.t("report-comment")) }
+                textarea #comment name="comment" rows="3" maxlength="1000" {}
+                button type="submit" { (l.t("report-send")) }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReportForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    comment: String,
+}
+
+pub(crate) async fn report(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<ReportForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let me = s.auth.face()?.clone();
+    let mut conn = state.db.conn().await?;
+    let post = guise_core::statuses::visible_status(&mut conn, Some(me.id), id).await?;
+    let filed = guise_core::keepings::report(
+        &mut conn,
+        state.clock.as_ref(),
+        &me,
+        guise_core::keepings::NewReport {
+            target: post.identity_id,
+            status_ids: vec![id],
+            comment: form.comment.clone(),
+            category: if form.category.is_empty() {
+                "other".into()
+            } else {
+                form.category.clone()
+            },
+            rule_ids: Vec::new(),
+            forward: false,
+        },
+    )
+    .await;
+    match filed {
+        Ok(_) => Ok(page(
+            &state,
+            l,
+            &l.t("report"),
+            nav(l, &s),
+            html! { h1 { (l.t("report-sent")) } p { a href="/" { (l.t("back")) } } },
+        )),
+        Err(e) => Ok(session::refusal(&state, l, &e.into())),
+    }
+}

@@ -65,6 +65,7 @@ fn action_buttons(l: Lang, s: &types::Status, a: &Actions<'_>) -> Markup {
     ];
     html! {
         div.actions {
+            a.small href={ "/web/statuses/" (id) "/report" } { (l.t("report")) }
             @for (on, what) in buttons {
                 @let action = if on { format!("un{what}") } else { what.to_owned() };
                 form method="post" action={ "/web/statuses/" (id) "/" (action) } {

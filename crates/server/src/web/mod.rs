@@ -157,6 +157,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/statuses", web::post().to(home::post))
         .route("/web/statuses/{id}", web::get().to(pages::thread))
         .route("/web/statuses/{id}/delete", web::post().to(pages::delete))
+        .route(
+            "/web/statuses/{id}/report",
+            web::get().to(actions::report_page),
+        )
+        .route("/web/statuses/{id}/report", web::post().to(actions::report))
         .route("/web/statuses/{id}/{action}", web::post().to(actions::act))
         .route("/web/timelines/{which}", web::get().to(actions::public))
         .route("/web/accounts/{id}", web::get().to(profile::show))
