@@ -48,11 +48,18 @@ for (const locale of ["en", "zh-CN"]) {
       await page.goto(BASE + path);
       await shoot(name);
     }
-    const links = page.locator('a[href^="/web/statuses/"]');
+    // A thread, a report form and a profile, from the local timeline's first post.
+    await page.goto(BASE + "/web/timelines/local");
+    const links = page.locator('a[href^="/web/statuses/"][href$="/report"]');
     if (await links.count() > 0) {
-      const first = await links.first().getAttribute("href");
-      await page.goto(BASE + first);
+      const report = await links.first().getAttribute("href");
+      await page.goto(BASE + report.replace(/\/report$/, ""));
       await shoot("thread");
+      await page.goto(BASE + report);
+      await shoot("report");
+      const who = await page.locator("a.who").first().getAttribute("href");
+      await page.goto(BASE + who);
+      await shoot("profile");
     }
     await context.close();
   }
