@@ -852,16 +852,16 @@ pub async fn public_readers(
     if viewers.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(diesel::sql_query(
+    Ok(diesel::sql_query(format!(
         "SELECT v.id FROM unnest($2::bigint[]) AS v(id), statuses s
           WHERE s.id = $1 AND s.visibility = 'public' AND s.reblog_of_id IS NULL
             AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
             AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = v.id AND b.target_identity_id = s.identity_id)
                                                      OR (b.identity_id = s.identity_id AND b.target_identity_id = v.id))
             AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = v.id AND mu.target_identity_id = s.identity_id)
-            AND NOT (COALESCE((SELECT p.hide_anonymous FROM preferences p WHERE p.identity_id = v.id), FALSE)
-                     AND EXISTS (SELECT 1 FROM identities ai WHERE ai.id = s.identity_id AND ai.tier = 'anonymous'))",
-    )
+            AND {}",
+        crate::timelines::not_hidden_anonymous("v.id")
+    ))
     .bind::<BigInt, _>(status)
     .bind::<diesel::sql_types::Array<BigInt>, _>(viewers)
     .load::<Row>(conn)

@@ -28,6 +28,8 @@ pub struct AppState {
     pub hub: Arc<crate::streaming::Hub>,
     /// The instance's VAPID key, read (or made) on first use.
     pub vapid: Arc<tokio::sync::OnceCell<Arc<guise_federation::webpush::Vapid>>>,
+    /// The id of the web face's own app, read (or made) on first use.
+    pub web_app_id: Arc<tokio::sync::OnceCell<i64>>,
 }
 
 impl AppState {
@@ -69,6 +71,7 @@ impl AppState {
         Ok(AppState {
             hub,
             vapid: Arc::new(tokio::sync::OnceCell::new()),
+            web_app_id: Arc::new(tokio::sync::OnceCell::new()),
             db,
             key_fetches,
             media_store,
@@ -107,6 +110,19 @@ impl AppState {
             })
             .await
             .cloned()
+    }
+
+    /// The id of the web face's app (its sessions are this app's tokens).
+    pub async fn web_app_id(&self) -> guise_core::CoreResult<i64> {
+        self.web_app_id
+            .get_or_try_init(|| async {
+                let mut conn = self.db.conn().await?;
+                Ok(guise_core::oauth::web_app(&mut conn, self.clock.as_ref())
+                    .await?
+                    .id)
+            })
+            .await
+            .copied()
     }
 
     pub fn media_key(&self) -> &[u8; 32] {

@@ -183,6 +183,17 @@ async fn hiding_anonymous_posts_keeps_them_out_of_a_faces_timelines() {
     assert!(!ids(&home.json).contains(&id(&secret)), "{}", home.text);
     let public = t.get("/api/v1/timelines/public", Some(&carol)).await;
     assert!(!ids(&public.json).contains(&id(&secret)), "{}", public.text);
+    // Live public streams follow the same rule.
+    let mut conn = t.state.db.conn().await.unwrap();
+    let (carol_n, dave_n): (i64, i64) = (carol_id.parse().unwrap(), dave_id.parse().unwrap());
+    let readers = guise_core::statuses::public_readers(
+        &mut conn,
+        id(&secret).parse().unwrap(),
+        &[carol_n, dave_n],
+    )
+    .await
+    .unwrap();
+    assert_eq!(readers, vec![dave_n]);
     // Others still see it.
     let public = t.get("/api/v1/timelines/public", Some(&dave)).await;
     assert!(ids(&public.json).contains(&id(&secret)));

@@ -74,9 +74,8 @@ fn same(a: &str, b: &str) -> bool {
 pub(crate) async fn current(req: &HttpRequest, state: &AppState) -> Option<WebSession> {
     let raw = cookie(req, SESSION)?;
     let auth = crate::extract::authenticate(state, &raw).await.ok()?;
-    let mut conn = state.db.conn().await.ok()?;
-    let app = oauth::web_app(&mut conn, state.clock.as_ref()).await.ok()?;
-    if auth.session.app_id != app.id || auth.binding() != Some(Binding::All) {
+    let app_id = state.web_app_id().await.ok()?;
+    if auth.session.app_id != app_id || auth.binding() != Some(Binding::All) {
         return None;
     }
     Some(WebSession {
