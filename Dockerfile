@@ -14,7 +14,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --home-dir /var/lib/guise --create-home guise
+    && useradd --system --home-dir /var/lib/guise --create-home guise \
+    && mkdir -p /var/lib/guise/data/media && chown -R guise: /var/lib/guise/data
 COPY --from=builder /src/target/release/guise /usr/local/bin/guise
 USER guise
 WORKDIR /var/lib/guise

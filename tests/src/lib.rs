@@ -50,7 +50,11 @@ pub fn fresh_database() -> String {
     format!("{base}/{name}")
 }
 
-fn free_port(ip: &str) -> u16 {
+fn data_dir_for(addr: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("guise-e2e-{}", addr.replace([':', '.'], "-")))
+}
+
+pub fn free_port(ip: &str) -> u16 {
     TcpListener::bind((ip, 0))
         .unwrap()
         .local_addr()
@@ -128,10 +132,7 @@ impl Server {
             .env("GUISE_INSTANCE__SCHEME", "http")
             .env("GUISE_SERVER__WORKERS", "2")
             .env("GUISE_DATABASE__POOL_SIZE", "4")
-            .env(
-                "GUISE_DATA_DIR",
-                std::env::temp_dir().join(format!("guise-e2e-{}", addr.replace([':', '.'], "-"))),
-            )
+            .env("GUISE_DATA_DIR", data_dir_for(addr))
             // Tests sign in far more often than people do, all from 127.0.0.1.
             .env("GUISE_SERVER__SIGN_IN_ATTEMPTS", "100000")
             .env(
@@ -162,6 +163,34 @@ impl Server {
             panic!("guise did not start within {:?}", started.elapsed());
         }
         child
+    }
+
+    /// A server on `addr` (and so under that public domain) serving
+    /// `db_url`, e.g. a restored database.
+    pub fn start_at(addr: &str, db_url: &str, extra_env: &[(&str, &str)]) -> Server {
+        let env: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = Self::spawn(addr, db_url, &env, None);
+        Server {
+            child,
+            url: format!("http://{addr}"),
+            db_url: db_url.to_owned(),
+            addr: addr.to_owned(),
+            env,
+        }
+    }
+
+    /// Its `host:port`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Its data directory (media live in `media/` under it), unless the
+    /// test's environment moved it.
+    pub fn data_dir(&self) -> PathBuf {
+        data_dir_for(&self.addr)
     }
 
     /// kill -9: no shutdown, no flush, whatever was in flight is cut off.

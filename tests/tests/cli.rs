@@ -128,8 +128,12 @@ fn serve_refuses_a_database_that_logs_statements() {
 /// Runs `guise <cmd>` for a few seconds: `Some(success)` if it exited by
 /// then, `None` if it was still running; with its standard error.
 fn run_briefly(db: &str, cmd: &str, env: &[(&str, &str)]) -> (Option<bool>, String) {
+    run_args_briefly(db, &[cmd], env)
+}
+
+fn run_args_briefly(db: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<bool>, String) {
     let mut c = Command::new(bin());
-    c.arg(cmd)
+    c.args(args)
         .env("GUISE_DATABASE_URL", db)
         .env("GUISE_LISTEN", "127.0.0.1:0")
         .env(
@@ -161,4 +165,543 @@ fn run_briefly(db: &str, cmd: &str, env: &[(&str, &str)]) -> (Option<bool>, Stri
         let _ = e.read_to_string(&mut err);
     }
     (code, err)
+}
+
+fn guise_env(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut c = Command::new(bin());
+    c.args(args)
+        .env_remove("GUISE_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A configuration with wrong values stops every command before it starts
+/// (no database touched), naming each key and what it may be; a good one
+/// is printed with where each value came from, passwords redacted.
+#[test]
+fn config_check_names_every_wrong_value_and_shows_sources() {
+    let dir = std::env::temp_dir().join(format!("guise-cfg-{:x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[instance]\ntiers = [\"realname\"]\nscheme = \"gopher\"\nanonymous_face_per = \"forum\"\n[log]\nlevel = \"loud\"\n",
+    )
+    .unwrap();
+    let bad_path = bad.to_str().unwrap();
+    // A database that does not exist: the refusal must come first.
+    let nowhere = [("GUISE_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")];
+    for args in [
+        vec!["--config", bad_path, "config", "check"],
+        vec!["--config", bad_path, "serve"],
+        vec!["--config", bad_path, "migrate"],
+        vec!["--config", bad_path, "admin", "reset-password", "x"],
+    ] {
+        let (code, out, err) = guise_env(&args, &nowhere);
+        assert_eq!(code, Some(2), "{args:?}: {out}{err}");
+        for key in [
+            "instance.tiers",
+            "instance.scheme",
+            "instance.anonymous_face_per",
+            "log.level",
+        ] {
+            assert!(err.contains(key), "{args:?} should name {key}: {err}");
+        }
+        assert!(
+            !err.contains("nobody@127.0.0.1"),
+            "nothing connected: {err}"
+        );
+    }
+    // The environment names the file too.
+    let (code, _, err) = guise_env(&["config", "check"], &[("GUISE_CONFIG", bad_path)]);
+    assert_eq!(code, Some(2), "{err}");
+
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "[instance]\ndomain = \"guise.example\"\nanonymous_reset_cooldown_days = 30\n[database]\nurl = \"postgres://guise:hunter2@db.example/guise\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = guise_env(
+        &["--config", good.to_str().unwrap(), "config", "check"],
+        &[("GUISE_REDIS_URL", "redis://:sesame@cache.example/")],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!out.contains("hunter2") && !out.contains("sesame"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "anonymous_reset_cooldown_days = 30  # {}",
+            good.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("# environment GUISE_REDIS_URL"), "{out}");
+    assert!(
+        out.contains("deletion_spread_secs = 86400  # default"),
+        "{out}"
+    );
+    let (code, out, _) = guise_env(
+        &[
+            "--config",
+            good.to_str().unwrap(),
+            "config",
+            "get",
+            "instance.anonymous_reset_cooldown_days",
+        ],
+        &[],
+    );
+    assert_eq!((code, out.as_str()), (Some(0), "30\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Outside `./dev run`, `serve`, `worker` and the admin commands refuse a
+/// schema that is behind (naming `guise migrate`) or ahead of this build.
+#[test]
+fn a_schema_behind_or_ahead_is_refused_until_migrated() {
+    let admin = std::env::var("GUISE_TEST_DATABASE_URL").unwrap();
+    let name = format!("e_{:016x}", rand::random::<u64>());
+    guise_e2e::psql_rows(
+        &admin,
+        &format!("CREATE DATABASE {name} TEMPLATE template0"),
+    );
+    let db = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    for cmd in ["serve", "worker"] {
+        let (code, err) = run_briefly(&db, cmd, &[]);
+        assert_eq!(code, Some(false), "{cmd} started on an empty schema: {err}");
+        assert!(
+            err.contains("guise migrate") && err.contains("pending"),
+            "{err}"
+        );
+    }
+    let (ok, _, err) = guise(
+        &db,
+        &["admin", "create-account", "x", "--email", "x@mail.test"],
+        "a password here\n",
+    );
+    assert!(!ok && err.contains("guise migrate"), "{err}");
+    let (ok, out, err) = guise(&db, &["migrate"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("migrations applied: "), "{out}");
+    let (code, err) = run_briefly(&db, "serve", &[]);
+    assert_eq!(code, None, "serve runs on a current schema: {err}");
+    // A migration this build does not know: a newer Guise ran here.
+    guise_e2e::psql_rows(
+        &db,
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('29991231000000')",
+    );
+    let (code, err) = run_briefly(&db, "serve", &[]);
+    assert_eq!(code, Some(false), "{err}");
+    assert!(
+        err.contains("newer Guise") && err.contains("29991231000000"),
+        "{err}"
+    );
+}
+
+/// The database keeps the domain it was first served under; once anything
+/// has federated, another domain is refused (with the recorded one named).
+#[test]
+fn another_domain_is_refused_once_federating() {
+    let db = fresh_database();
+    let (code, err) = run_briefly(&db, "serve", &[("GUISE_DOMAIN", "one.example")]);
+    assert_eq!(code, None, "{err}");
+    assert_eq!(
+        guise_e2e::psql_rows(
+            &db,
+            "SELECT value FROM instance_settings WHERE name = 'domain'"
+        ),
+        vec!["one.example"]
+    );
+    // Nothing federated yet: a trial domain can still become the real one.
+    let (code, err) = run_briefly(&db, "serve", &[("GUISE_DOMAIN", "two.example")]);
+    assert_eq!(code, None, "{err}");
+    assert!(err.contains("domain changed"), "{err}");
+    guise_e2e::psql_rows(
+        &db,
+        "INSERT INTO hosts (host, failed_days) VALUES ('peer.example', '{}')",
+    );
+    for cmd in ["serve", "worker"] {
+        let (code, err) = run_briefly(&db, cmd, &[("GUISE_DOMAIN", "three.example")]);
+        assert_eq!(code, Some(false), "{cmd}: {err}");
+        assert!(
+            err.contains("\"two.example\"") && err.contains("Changing the domain"),
+            "{err}"
+        );
+    }
+    let (code, err) = run_briefly(&db, "serve", &[("GUISE_DOMAIN", "two.example")]);
+    assert_eq!(code, None, "{err}");
+}
+
+/// `serve --no-worker` sends nothing; `guise worker` beside it does.
+#[test]
+fn serve_without_worker_leaves_deliveries_to_guise_worker() {
+    let db = fresh_database();
+    let due = "INSERT INTO deliveries (id, inbox_url, activity, attempts, next_at) \
+               VALUES (4242, 'http://127.0.0.1:9/inbox', '{\"type\":\"Delete\"}', 0, now() - interval '1 minute')";
+    guise_e2e::psql_rows(&db, due);
+    let fast = [("GUISE_FEDERATION__WORKER_POLL_MS", "100")];
+    let state = || {
+        guise_e2e::psql_rows(
+            &db,
+            "SELECT attempts, last_error IS NULL FROM deliveries WHERE id = 4242",
+        )
+    };
+    for args in [&["serve", "--no-worker"][..], &["serve"][..]] {
+        let env: Vec<(&str, &str)> = if args.len() == 2 {
+            fast.to_vec()
+        } else {
+            vec![fast[0], ("GUISE_SERVER__WORKER", "false")]
+        };
+        let (code, err) = run_args_briefly(&db, args, &env);
+        assert_eq!(code, None, "{err}");
+        assert_eq!(state(), vec!["0\tt"], "{args:?} tried a delivery");
+    }
+    let (code, err) = run_args_briefly(&db, &["worker"], &fast);
+    assert_eq!(code, None, "{err}");
+    assert_ne!(
+        state(),
+        vec!["0\tt"],
+        "the worker left the due delivery alone"
+    );
+}
+
+/// `/health` says the process answers; `/health/ready` says whether
+/// PostgreSQL (and Redis, when configured) do: 503 when one does not.
+#[tokio::test]
+async fn health_and_readiness() {
+    let redis = std::env::var("GUISE_TEST_REDIS_URL").unwrap();
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let s = guise_e2e::Server::start_on("127.0.0.1", &[("GUISE_REDIS_URL", &redis)]);
+    let (status, body) = get(format!("{}/health", s.url)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, body) = get(format!("{}/health/ready", s.url)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ok", "database": "ok", "redis": "ok"})
+    );
+
+    let dead =
+        guise_e2e::Server::start_on("127.0.0.1", &[("GUISE_REDIS_URL", "redis://127.0.0.1:1/")]);
+    let (status, body) = get(format!("{}/health/ready", dead.url)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "down", "database": "ok", "redis": "down"})
+    );
+    drop(dead);
+
+    let alone = guise_e2e::Server::start();
+    let (status, body) = get(format!("{}/health/ready", alone.url)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["redis"], "not configured");
+
+    // Its database gone, the process is alive but not ready.
+    let name = alone.db_url.rsplit('/').next().unwrap().to_owned();
+    let admin = std::env::var("GUISE_TEST_DATABASE_URL").unwrap();
+    guise_e2e::psql_rows(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+    let (status, body) = get(format!("{}/health/ready", alone.url)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["database"], "down");
+    let (status, _) = get(format!("{}/health", alone.url)).await;
+    assert_eq!(status, 200);
+}
+
+/// `log.format = "json"`: every line on standard error is one JSON object.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let db = fresh_database();
+    let (code, err) = run_briefly(
+        &db,
+        "serve",
+        &[
+            ("GUISE_LOG__FORMAT", "json"),
+            ("GUISE_LOG__LEVEL", "info"),
+            ("GUISE_NOPE__THING", "1"),
+        ],
+    );
+    assert_eq!(code, None, "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "nothing logged");
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("unknown configuration key") && l.contains("nope")),
+        "{err}"
+    );
+}
+
+/// Runs a PostgreSQL server program (initdb, pg_ctl) as `postgres` when
+/// this runs as root (PostgreSQL refuses root), else as this user.
+fn pg_program(name: &str) -> Command {
+    let psql = std::path::PathBuf::from(std::env::var("GUISE_TEST_PSQL").unwrap());
+    let program = psql.with_file_name(name);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn pg_client(name: &str) -> Command {
+    let psql = std::path::PathBuf::from(std::env::var("GUISE_TEST_PSQL").unwrap());
+    Command::new(psql.with_file_name(name))
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The backup procedure of docs/admin.md, run: the database dumped first,
+/// then the media directory copied; the server gone; both restored into a
+/// fresh PostgreSQL cluster and a fresh data directory, with the same
+/// configuration. Every face, post, image and sealed anonymous post is
+/// served again, and the anonymous post is still its author's.
+#[tokio::test]
+async fn a_backup_restored_into_a_fresh_cluster_serves_everything_again() {
+    use guise_e2e::api::Api;
+    use serde_json::json;
+    let mut s = guise_e2e::Server::start();
+    s.create_account("alice", "alice password");
+    let api = Api::new(&s.url);
+    let all = api.token("alice", "alice password", "").await;
+    let anon = api.token("alice", "alice password", "anonymous").await;
+    // An image, in a post of alice's pseudonym; an anonymous post.
+    let mut png = Vec::new();
+    image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8 * 30, y as u8 * 30, 90]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let boundary = "guise-backup-test";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
+    body.extend_from_slice(&png);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let media = api
+        .send(
+            api.http
+                .post(format!("{}/api/v2/media", s.url))
+                .bearer_auth(&all)
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body),
+        )
+        .await;
+    let post = api
+        .post(
+            "/api/v1/statuses",
+            Some(&all),
+            json!({ "status": "before the backup", "media_ids": [media["id"]] }),
+        )
+        .await;
+    let secret = api
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": "anonymous, before the backup" }),
+        )
+        .await;
+    let actor_before = api
+        .send(
+            api.http
+                .get(format!("{}/users/alice", s.url))
+                .header("accept", "application/activity+json"),
+        )
+        .await;
+
+    // The backup: database first, then media (a file named by the dump is
+    // then always in the copy).
+    let work = std::env::temp_dir().join(format!("guise-backup-{:x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&work).unwrap();
+    let dump = work.join("guise.dump");
+    let ok = pg_client("pg_dump")
+        .args(["--format=custom", "--file"])
+        .arg(&dump)
+        .arg(&s.db_url)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "pg_dump");
+    copy_dir(&s.data_dir().join("media"), &work.join("data/media"));
+    // The instance is gone: its process, its database, its files.
+    s.kill_hard();
+    let addr = s.addr().to_owned();
+    std::fs::remove_dir_all(s.data_dir()).unwrap();
+    let name = s.db_url.rsplit('/').next().unwrap().to_owned();
+    let admin = std::env::var("GUISE_TEST_DATABASE_URL").unwrap();
+    guise_e2e::psql_rows(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+
+    // A fresh cluster.
+    let cluster = work.join("pg");
+    std::fs::create_dir_all(&cluster).unwrap();
+    let _ = Command::new("chown")
+        .args(["-R", "postgres:"])
+        .arg(&work)
+        .status();
+    let _ = Command::new("chmod").args(["755"]).arg(&work).status();
+    let ok = pg_program("initdb")
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "-D",
+        ])
+        .arg(&cluster)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "initdb");
+    let port = guise_e2e::free_port("127.0.0.1");
+    let ok = pg_program("pg_ctl")
+        .arg("-D")
+        .arg(&cluster)
+        .args(["-w", "-l"])
+        .arg(cluster.join("log"))
+        .arg("-o")
+        .arg(format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            cluster.display()
+        ))
+        .arg("start")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "starting the fresh cluster");
+    struct Stop(std::path::PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = pg_program("pg_ctl")
+                .arg("-D")
+                .arg(&self.0)
+                .args(["-m", "immediate", "stop"])
+                .stdout(Stdio::null())
+                .status();
+            let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+        }
+    }
+    let _stop = Stop(cluster.clone());
+    let fresh_admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    guise_e2e::psql_rows(&fresh_admin, "CREATE DATABASE guise");
+    let restored = format!("postgres://postgres@127.0.0.1:{port}/guise");
+    let out = pg_client("pg_restore")
+        .args(["--no-owner", "--dbname", &restored])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pg_restore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same configuration (domain), the restored files.
+    let data = work.join("data");
+    let s = guise_e2e::Server::start_at(
+        &addr,
+        &restored,
+        &[("GUISE_DATA_DIR", data.to_str().unwrap())],
+    );
+    let api = Api::new(&s.url);
+    let shown = api
+        .get(
+            &format!("/api/v1/statuses/{}", post["id"].as_str().unwrap()),
+            &all,
+        )
+        .await;
+    assert!(
+        shown["content"]
+            .as_str()
+            .unwrap()
+            .contains("before the backup"),
+        "{shown}"
+    );
+    assert_eq!(shown["account"]["acct"], "alice");
+    let image_url = shown["media_attachments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let image = api.http.get(&image_url).send().await.unwrap();
+    assert_eq!(image.status().as_u16(), 200, "{image_url}");
+    assert!(!image.bytes().await.unwrap().is_empty());
+    // The anonymous post, public and anonymous…
+    let public = api
+        .send(api.http.get(format!(
+            "{}/api/v1/statuses/{}",
+            s.url,
+            secret["id"].as_str().unwrap()
+        )))
+        .await;
+    assert!(public["content"]
+        .as_str()
+        .unwrap()
+        .contains("anonymous, before the backup"));
+    assert_ne!(public["account"]["acct"], "alice");
+    // …and still alice's: her old anonymous token, and a new sign-in, list it.
+    for token in [
+        anon.clone(),
+        api.token("alice", "alice password", "anonymous").await,
+    ] {
+        let mine = api.get("/api/v1/guise/anonymous/statuses", &token).await;
+        assert!(
+            mine.as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["id"] == secret["id"]),
+            "{mine}"
+        );
+    }
+    // The face's signing key came back with it: other servers still trust it.
+    let actor_after = api
+        .send(
+            api.http
+                .get(format!("{}/users/alice", s.url))
+                .header("accept", "application/activity+json"),
+        )
+        .await;
+    assert_eq!(actor_after["publicKey"], actor_before["publicKey"]);
 }

@@ -12,6 +12,28 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations")
 pub type DbConn = AsyncPgConnection;
 pub type PooledConn = Object<AsyncPgConnection>;
 
+/// See [`Db::schema_status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    pub pending: Vec<String>,
+    pub unknown: Vec<String>,
+}
+
+/// See [`Db::bind_domain`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainBinding {
+    Recorded,
+    Same,
+    /// Nothing had federated yet: the domain changed from `from`.
+    Moved {
+        from: String,
+    },
+    /// The database serves `recorded`, and has federated under it.
+    Refused {
+        recorded: String,
+    },
+}
+
 /// A cheap-to-clone handle to the PostgreSQL pool.
 #[derive(Clone)]
 pub struct Db {
@@ -52,6 +74,81 @@ impl Db {
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))?;
         result
+    }
+
+    /// Where the schema stands against the migrations this build carries:
+    /// those not yet applied, and applied ones this build does not know (the
+    /// database was migrated by a newer Guise).
+    pub async fn schema_status(&self) -> CoreResult<SchemaStatus> {
+        let conn = AsyncPgConnection::establish_from_pool(self).await?;
+        tokio::task::spawn_blocking(move || {
+            use diesel::migration::MigrationSource;
+            let mut harness = AsyncMigrationHarness::new(conn);
+            fn fail<T>(r: diesel::migration::Result<T>) -> CoreResult<T> {
+                r.map_err(|e| CoreError::Internal(format!("reading migrations: {e}")))
+            }
+            let pending = fail(harness.pending_migrations(MIGRATIONS))?
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect();
+            let known: Vec<String> =
+                fail(MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS))?
+                    .iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect();
+            let unknown = fail(harness.applied_migrations())?
+                .into_iter()
+                .map(|v| v.to_string())
+                .filter(|v| !known.contains(v))
+                .collect();
+            Ok(SchemaStatus { pending, unknown })
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?
+    }
+
+    /// Records the public domain on first start and refuses another one
+    /// later: every URI other servers hold names it. A database that has
+    /// never federated (no remote actor, host or activity seen) takes the
+    /// new domain instead, so a trial under `localhost` can go live.
+    pub async fn bind_domain(&self, domain: &str) -> CoreResult<DomainBinding> {
+        use crate::schema::instance_settings::dsl as s;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await?;
+        let recorded: Option<String> = s::instance_settings
+            .filter(s::name.eq("domain"))
+            .select(s::value)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        match recorded {
+            Some(d) if d == domain => Ok(DomainBinding::Same),
+            Some(d) => {
+                let federated: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "EXISTS (SELECT 1 FROM identities WHERE domain IS NOT NULL) \
+                     OR EXISTS (SELECT 1 FROM hosts) OR EXISTS (SELECT 1 FROM inbox_seen)",
+                ))
+                .get_result(&mut conn)
+                .await?;
+                if federated {
+                    return Ok(DomainBinding::Refused { recorded: d });
+                }
+                diesel::update(s::instance_settings.filter(s::name.eq("domain")))
+                    .set(s::value.eq(domain))
+                    .execute(&mut conn)
+                    .await?;
+                Ok(DomainBinding::Moved { from: d })
+            }
+            None => {
+                diesel::insert_into(s::instance_settings)
+                    .values((s::name.eq("domain"), s::value.eq(domain)))
+                    .on_conflict_do_nothing()
+                    .execute(&mut conn)
+                    .await?;
+                Ok(DomainBinding::Recorded)
+            }
+        }
     }
 
     /// A server setting, e.g. `track_commit_timestamp`.
@@ -115,4 +212,11 @@ pub async fn clone_database(admin_url: &str, template: &str, name: &str) -> Core
         None => admin_url,
     };
     Ok(format!("{base}/{name}"))
+}
+
+/// `SELECT 1`: whether the database answers (writes nothing).
+pub async fn ping(conn: &mut DbConn) -> CoreResult<()> {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("SELECT 1").execute(conn).await?;
+    Ok(())
 }

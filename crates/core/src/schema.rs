@@ -323,6 +323,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    instance_settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
     inbox_seen (activity_hash) {
         activity_hash -> Bytea,
         seen_on -> Date,
@@ -599,6 +606,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     identity_stats,
     key_pool,
     instance_keys,
+    instance_settings,
     push_subscriptions,
     push_deliveries,
     inbox_seen,

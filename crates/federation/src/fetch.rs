@@ -240,6 +240,19 @@ impl Fetcher {
         lookup: Arc<dyn Lookup>,
         clock: guise_core::SharedClock,
     ) -> Result<Fetcher, FetchError> {
+        Self::trusting(allow_private, max_bytes, lookup, clock, None)
+    }
+
+    /// Like [`Fetcher::new`]; HTTPS trusts the system's certificate
+    /// authorities (and the bundled Mozilla set) plus those in `extra_ca_pem`,
+    /// a PEM bundle (a private network's own CA).
+    pub fn trusting(
+        allow_private: bool,
+        max_bytes: usize,
+        lookup: Arc<dyn Lookup>,
+        clock: guise_core::SharedClock,
+        extra_ca_pem: Option<&[u8]>,
+    ) -> Result<Fetcher, FetchError> {
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             match redirect_allowed(
                 attempt.previous().len().saturating_sub(1),
@@ -250,7 +263,20 @@ impl Fetcher {
                 Err(e) => attempt.error(e),
             }
         });
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = extra_ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| FetchError::Http(format!("extra CA bundle: {e}")))?;
+            if certs.is_empty() {
+                return Err(FetchError::Http(
+                    "extra CA bundle: no certificate in it".into(),
+                ));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let client = builder
             .dns_resolver(Arc::new(GuardedResolver {
                 lookup,
                 allow_private,

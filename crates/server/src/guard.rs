@@ -218,7 +218,7 @@ fn refilled(b: &Bucket, now: i64, cap: f64, window_ms: f64) -> f64 {
     (b.tokens + elapsed * cap / window_ms).min(cap)
 }
 
-fn cidr(s: &str) -> Option<(IpAddr, u8)> {
+pub(crate) fn cidr(s: &str) -> Option<(IpAddr, u8)> {
     let (a, bits) = match s.split_once('/') {
         Some((a, b)) => (a.parse::<IpAddr>().ok()?, b.parse::<u8>().ok()?),
         None => {

@@ -153,6 +153,13 @@ async fn inbox(
                 .map(|v| (k.as_str().to_lowercase(), v.to_owned()))
         })
         .collect();
+    // The sender signed the host it meant: this instance's public domain.
+    // Checked against that, not the `Host` this request arrived with, so a
+    // reverse proxy that forwards to 127.0.0.1:8080 (and says so in `Host`)
+    // does not break every signature, and a request signed for another host
+    // is refused whatever `Host` it carries.
+    let mut headers = headers;
+    headers.insert("host".to_owned(), state.config.instance.domain.clone());
     let key_id = signatures::key_id(&headers).map_err(|e| match e {
         SigError::Rfc9421 => {
             unauthorized("RFC 9421 signatures are not supported; sign with draft-cavage")

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod health;
 pub mod imaging;
 pub mod inbox;
 pub mod jobs;
@@ -56,6 +57,7 @@ pub fn app(
                 Ok(res)
             }
         })
+        .configure(health::routes)
         .configure(streaming::endpoints::routes)
         .configure(mastodon_api::routes)
         .configure(admin_api::routes)

@@ -55,6 +55,24 @@ impl Counters {
         Ok(Counters::Redis(pool))
     }
 
+    /// Whether Redis answers a PING: `None` with the in-process store.
+    pub async fn ping(&self) -> Option<Result<(), CounterError>> {
+        match self {
+            Counters::InProcess(_) => None,
+            Counters::Redis(pool) => Some(
+                async {
+                    let mut conn = pool.get().await.map_err(|e| CounterError(e.to_string()))?;
+                    redis::cmd("PING")
+                        .query_async::<String>(&mut conn)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| CounterError(e.to_string()))
+                }
+                .await,
+            ),
+        }
+    }
+
     /// The value under `key`, if any. `now` is the caller's clock, for the
     /// in-process store's expiry.
     pub async fn get(&self, key: &str, now: i64) -> Result<Option<String>, CounterError> {

@@ -4,7 +4,7 @@ use anyhow::{bail, Context};
 use futures::StreamExt;
 use guise_core::accounts::{self, Email, Role, Username};
 use guise_core::{Db, SystemClock};
-use guise_server::config::Config;
+use guise_server::config::{self, Config};
 use guise_server::AppState;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
@@ -14,9 +14,15 @@ use std::sync::Arc;
 const USAGE: &str = "usage: guise [--config FILE] <command>
 
 commands:
-  serve                                  run the server and its delivery worker (migrates first)
-  worker                                 run only the delivery worker
-  migrate                                apply pending database migrations
+  serve [--no-worker]                    run the server, and its delivery worker and jobs unless
+                                         --no-worker (or server.worker = false)
+  worker                                 run only the delivery worker and jobs
+  migrate                                apply pending database migrations (serve and worker
+                                         refuse a schema that is behind, unless
+                                         database.migrate_on_start = true)
+  config check                           check the configuration; print every value (secrets
+                                         redacted) and where it came from
+  config get <section.key>               print one effective value
   admin create-account <username> --email <email> [--admin|--moderator]
                                          create a login; reads the password from
                                          standard input when that is not a terminal,
@@ -27,8 +33,10 @@ commands:
   admin fill-key-pool <n>                make n signing key pairs ahead of time (new faces
                                          take theirs from the pool; none is made on request)
 
-environment: GUISE_CONFIG, GUISE_<SECTION>__<KEY>, GUISE_DATABASE_URL, GUISE_REDIS_URL,
-             GUISE_LISTEN, GUISE_DOMAIN, GUISE_DATA_DIR";
+configuration: --config FILE, else GUISE_CONFIG, else /etc/guise/guise.toml if it exists;
+             then the environment: GUISE_<SECTION>__<KEY>, GUISE_DATABASE_URL,
+             GUISE_REDIS_URL, GUISE_LISTEN, GUISE_DOMAIN, GUISE_DATA_DIR.
+             Every command reads the same, so run them all with the server's.";
 
 fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,12 +48,29 @@ fn main() -> anyhow::Result<()> {
         }
         config_path = Some(PathBuf::from(args.remove(i)));
     }
+    if config_path.is_none() && std::path::Path::new(config::DEFAULT_PATH).is_file() {
+        config_path = Some(PathBuf::from(config::DEFAULT_PATH));
+    }
     let env: BTreeMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("GUISE_"))
         .collect();
-    let loaded = Config::load(config_path.as_deref(), &env)?;
+    let loaded = match Config::load(config_path.as_deref(), &env) {
+        Ok(l) => l,
+        Err(e) => {
+            // Nothing starts on a configuration with a wrong value.
+            eprintln!("guise: {e}");
+            std::process::exit(2);
+        }
+    };
+    if args.first().map(String::as_str) == Some("config") {
+        return config_command(
+            &loaded,
+            config_path.as_deref(),
+            args.get(1..).unwrap_or_default(),
+        );
+    }
     let config = loaded.config;
-    init_logging(&config.log.level);
+    init_logging(&config.log);
     for key in &loaded.unknown {
         tracing::warn!(key = %key, "unknown configuration key (ignored)");
     }
@@ -53,11 +78,19 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match args.first().map(String::as_str) {
-        Some("serve") => runtime.block_on(serve(config)),
+        Some("serve") => {
+            let mut worker = config.server.worker;
+            for a in args.get(1..).unwrap_or_default() {
+                match a.as_str() {
+                    "--no-worker" => worker = false,
+                    other => bail!("unexpected argument {other:?}\n\n{USAGE}"),
+                }
+            }
+            runtime.block_on(serve(config, worker))
+        }
         Some("worker") => runtime.block_on(async {
             let db = connect(&config)?;
-            db.migrate().await?;
-            check_database(&db, &config).await?;
+            prepare(&db, &config).await?;
             let state = AppState::new(db, Arc::new(SystemClock), config)?;
             sign_fetches(&state).await?;
             tokio::spawn(guise_federation::keys::fill_pool(
@@ -67,15 +100,7 @@ fn main() -> anyhow::Result<()> {
             tokio::spawn(guise_server::jobs::run(state.clone()));
             guise_server::streaming::start(&state, false);
             println!("guise worker running");
-            guise_federation::delivery::run(
-                state.db.clone(),
-                state.clock.clone(),
-                guise_federation::Urls::new(state.base_url.to_string()),
-                state.fetcher.clone(),
-                worker_settings(&state.config),
-                state.media_work(),
-            )
-            .await;
+            deliver(&state).await;
             Ok(())
         }),
         Some("migrate") => runtime.block_on(async {
@@ -93,6 +118,130 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `guise config check` and `guise config get KEY`.
+fn config_command(
+    loaded: &config::Loaded,
+    path: Option<&std::path::Path>,
+    args: &[String],
+) -> anyhow::Result<()> {
+    let toml::Value::Table(table) = toml::Value::try_from(&loaded.config)? else {
+        bail!("the configuration does not serialize to a table");
+    };
+    match args.first().map(String::as_str) {
+        Some("check") => {
+            use std::fmt::Write as _;
+            let mut out = String::new();
+            match path {
+                Some(p) => writeln!(out, "# configuration file: {}", p.display())?,
+                None => writeln!(
+                    out,
+                    "# no configuration file (--config, GUISE_CONFIG or {}): defaults and environment only",
+                    config::DEFAULT_PATH
+                )?,
+            }
+            for (section, values) in &table {
+                let toml::Value::Table(values) = values else {
+                    continue;
+                };
+                writeln!(out, "\n[{section}]")?;
+                for (key, value) in values {
+                    let name = format!("{section}.{key}");
+                    let shown = match (name.as_str(), value) {
+                        ("database.url" | "redis.url", toml::Value::String(u)) => {
+                            toml::Value::String(config::redact_url(u))
+                        }
+                        _ => value.clone(),
+                    };
+                    writeln!(out, "{key} = {shown}  # {}", loaded.source(&name))?;
+                }
+            }
+            if !loaded.unknown.is_empty() {
+                writeln!(out)?;
+                for key in &loaded.unknown {
+                    writeln!(out, "# warning: unknown key {key} (ignored)")?;
+                }
+            }
+            writeln!(out, "\n# the configuration is valid")?;
+            print_out(&out);
+            Ok(())
+        }
+        Some("get") => {
+            let key = args
+                .get(1)
+                .context("which key? e.g. guise config get database.url")?;
+            let value = key
+                .split_once('.')
+                .and_then(|(section, k)| table.get(section)?.get(k))
+                .with_context(|| format!("no such key {key:?}"))?;
+            match value {
+                toml::Value::String(s) => print_out(&format!("{s}\n")),
+                other => print_out(&format!("{other}\n")),
+            }
+            Ok(())
+        }
+        _ => bail!("guise config check | guise config get <section.key>\n\n{USAGE}"),
+    }
+}
+
+/// Writes to standard output, quietly stopping if the reader went away
+/// (`guise config check | head`).
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Before `serve` or `worker` runs: the schema is current (migrated here
+/// only if `database.migrate_on_start`), PostgreSQL keeps nothing beside the
+/// data that would link it, and the domain is the one it federates under.
+async fn prepare(db: &Db, config: &Config) -> anyhow::Result<()> {
+    ensure_schema(db, config).await?;
+    check_database(db, config).await?;
+    use guise_core::db::DomainBinding;
+    match db.bind_domain(&config.instance.domain).await? {
+        DomainBinding::Recorded | DomainBinding::Same => {}
+        DomainBinding::Moved { from } => tracing::warn!(
+            from = %from,
+            to = %config.instance.domain,
+            "the instance domain changed; nothing had federated under the old one, so the database now serves the new one"
+        ),
+        DomainBinding::Refused { recorded } => bail!(
+            "this database serves {recorded:?}, and other servers know its faces and posts by URIs under it; \
+             it cannot be served as {:?}. Set instance.domain = {recorded:?} again (behind a proxy, the proxy \
+             keeps the public name; see docs/admin.md, \"Changing the domain\").",
+            config.instance.domain
+        ),
+    }
+    Ok(())
+}
+
+/// Migrates when `database.migrate_on_start` says so; then refuses a
+/// schema that is not current.
+async fn ensure_schema(db: &Db, config: &Config) -> anyhow::Result<()> {
+    if config.database.migrate_on_start {
+        db.migrate().await.context("migrating the database")?;
+    }
+    schema_current(db).await
+}
+
+/// Refuses a schema that is behind this build (or ahead of it).
+async fn schema_current(db: &Db) -> anyhow::Result<()> {
+    let status = db.schema_status().await?;
+    if !status.unknown.is_empty() {
+        bail!(
+            "the database was migrated by a newer Guise (migrations {} are unknown to this one); run that version, or restore the backup taken before the upgrade",
+            status.unknown.join(", ")
+        );
+    }
+    if !status.pending.is_empty() {
+        bail!(
+            "the database schema is behind this Guise ({} migration(s) pending: {}). Back up the database, then run `guise migrate` with the same configuration, and start again (docs/admin.md, \"Upgrading\")",
+            status.pending.len(),
+            status.pending.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// The password from standard input when it is not a terminal; otherwise a
 /// generated one (the flag says so, to print it once).
 fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
@@ -108,6 +257,19 @@ fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
     Ok((s.trim_end_matches(['\n', '\r']).to_owned(), false))
 }
 
+/// The delivery worker, until the process ends.
+async fn deliver(state: &AppState) {
+    guise_federation::delivery::run(
+        state.db.clone(),
+        state.clock.clone(),
+        guise_federation::Urls::new(state.base_url.to_string()),
+        state.fetcher.clone(),
+        worker_settings(&state.config),
+        state.media_work(),
+    )
+    .await
+}
+
 fn worker_settings(c: &Config) -> guise_federation::delivery::Settings {
     let f = &c.federation;
     guise_federation::delivery::Settings {
@@ -121,14 +283,18 @@ fn worker_settings(c: &Config) -> guise_federation::delivery::Settings {
     }
 }
 
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+fn init_logging(log: &config::LogConfig) {
+    // The level was checked with the rest of the configuration.
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match log.format {
+        config::LogFormat::Text => builder.init(),
+        config::LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -148,6 +314,15 @@ fn connect(config: &Config) -> anyhow::Result<Db> {
 async fn check_database(db: &guise_core::Db, config: &Config) -> anyhow::Result<()> {
     if db.setting("track_commit_timestamp").await?.as_deref() == Some("on") {
         bail!("PostgreSQL has track_commit_timestamp = on, which would time-stamp every row Guise writes; turn it off");
+    }
+    // Refused writes (a taken handle, say) are logged by PostgreSQL with the
+    // values of the conflicting key on a DETAIL line, with a time stamp.
+    if db
+        .setting("log_error_verbosity")
+        .await?
+        .is_some_and(|v| !v.eq_ignore_ascii_case("terse"))
+    {
+        tracing::warn!("PostgreSQL logs the values behind refused writes (DETAIL lines); set log_error_verbosity = terse to keep them out of its log (docs/admin.md, \"Logs\")");
     }
     let mut logging = Vec::new();
     let number = |v: Option<String>| v.and_then(|s| s.parse::<i64>().ok());
@@ -181,10 +356,9 @@ async fn check_database(db: &guise_core::Db, config: &Config) -> anyhow::Result<
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, worker: bool) -> anyhow::Result<()> {
     let db = connect(&config)?;
-    db.migrate().await.context("migrating the database")?;
-    check_database(&db, &config).await?;
+    prepare(&db, &config).await?;
     let listen = config.server.listen.clone();
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism()
@@ -199,16 +373,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     let state = AppState::new(db, Arc::new(SystemClock), config)?;
     sign_fetches(&state).await?;
-    // The delivery worker runs beside the server (`guise worker` runs it alone).
-    tokio::spawn(guise_federation::delivery::run(
-        state.db.clone(),
-        state.clock.clone(),
-        guise_federation::Urls::new(state.base_url.to_string()),
-        state.fetcher.clone(),
-        worker_settings(&state.config),
-        state.media_work(),
-    ));
-    tokio::spawn(guise_server::jobs::run(state.clone()));
+    // The delivery worker and jobs run beside the server unless another
+    // process (`guise worker`) runs them.
+    if worker {
+        let worker_state = state.clone();
+        tokio::spawn(async move { deliver(&worker_state).await });
+        tokio::spawn(guise_server::jobs::run(state.clone()));
+    }
     guise_server::streaming::start(&state, true);
     let base = state.base_url.clone();
     let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))
@@ -247,7 +418,7 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             let email = Email::parse(&email.context("--email is needed")?)?;
             let (password, generated) = read_or_generate_password()?;
             let db = connect(&config)?;
-            db.migrate().await?;
+            ensure_schema(&db, &config).await?;
             let mut conn = db.conn().await?;
             let (account, face, recovery) = accounts::create_account(
                 &mut conn,
@@ -286,6 +457,7 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             }
             let password = read_or_generate_password()?;
             let db = connect(&config)?;
+            ensure_schema(&db, &config).await?;
             let mut conn = db.conn().await?;
             let recovery = accounts::reset_password_losing_anonymity(
                 &mut conn,
@@ -310,7 +482,7 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
                 .filter(|n| (1..=100_000).contains(n))
                 .context("how many key pairs (1 to 100000)?")?;
             let db = connect(&config)?;
-            db.migrate().await?;
+            ensure_schema(&db, &config).await?;
             // Made on every core at once; each is stored as soon as it is made.
             let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
             let made = futures::stream::iter(0..n)

@@ -44,11 +44,18 @@ impl AppState {
         } else {
             Counters::redis(&config.redis.url)?
         };
-        let fetcher = guise_federation::fetch::Fetcher::new(
+        let extra_ca = match config.federation.extra_ca_file.as_str() {
+            "" => None,
+            path => Some(std::fs::read(path).map_err(|e| {
+                crate::limits::CounterError::other(format!("federation.extra_ca_file {path}: {e}"))
+            })?),
+        };
+        let fetcher = guise_federation::fetch::Fetcher::trusting(
             config.federation.allow_private_addresses,
             1024 * 1024,
             Arc::new(guise_federation::fetch::SystemLookup),
             clock.clone(),
+            extra_ca.as_deref(),
         )
         .map_err(|e| crate::limits::CounterError::other(e.to_string()))?;
         fetcher.block_domains(config.federation.blocked_domains.clone());
@@ -130,7 +137,7 @@ impl AppState {
     }
 
     pub fn face_per(&self) -> guise_core::anon::FacePer {
-        if self.config.instance.anonymous_face_per == "post" {
+        if self.config.instance.anonymous_face_per == crate::config::FacePer::Post {
             guise_core::anon::FacePer::Post
         } else {
             guise_core::anon::FacePer::Thread

@@ -1447,3 +1447,52 @@ async fn a_remote_anonymous_face_reaches_only_faces_that_take_it() {
     let n = t.get("/api/v1/notifications", Some(&bob)).await;
     assert_eq!(n.json, json!([]), "{}", n.text);
 }
+
+/// Behind a reverse proxy the `Host` a request arrives with may be the
+/// proxy's upstream (127.0.0.1:8080): a signature is checked against the
+/// configured public domain, which is what the sender signed. A request
+/// signed for another host is refused whatever `Host` it carries.
+#[actix_web::test]
+async fn signatures_are_checked_against_the_public_domain_not_the_host_header() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    t.user("alice").await;
+    let r = remote_actor("remy").await;
+    let body = follow(&r, "https://guise.test/users/alice", 1);
+    let proxied = |h: &mut Vec<(String, String)>| {
+        for (k, v) in h.iter_mut() {
+            if k.eq_ignore_ascii_case("host") {
+                *v = "127.0.0.1:8080".into();
+            }
+        }
+    };
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &body, proxied).await,
+        StatusCode::ACCEPTED
+    );
+    // Signed for another server, replayed here with our name in `Host`.
+    let elsewhere = guise_federation::signatures::sign(
+        "POST",
+        "other.example",
+        "/inbox",
+        Some(&follow(&r, "https://guise.test/users/alice", 2)),
+        &r.key_id(),
+        &r.key.private_pem,
+        t.clock.now(),
+    )
+    .unwrap();
+    let replayed = follow(&r, "https://guise.test/users/alice", 2);
+    let status = deliver(&t, &r, "/inbox", &replayed, |h| {
+        let date = elsewhere.iter().find(|(k, _)| k == "date").cloned();
+        let sig = elsewhere.iter().find(|(k, _)| k == "signature").cloned();
+        for (k, v) in h.iter_mut() {
+            if let Some((_, d)) = date.as_ref().filter(|_| k == "date") {
+                *v = d.clone();
+            }
+            if let Some((_, s)) = sig.as_ref().filter(|_| k == "signature") {
+                *v = s.clone();
+            }
+        }
+    })
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
