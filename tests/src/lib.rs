@@ -18,6 +18,8 @@ pub struct Server {
     pub db_url: String,
     addr: String,
     env: Vec<(String, String)>,
+    /// A command `guise` runs under (e.g. `unshare …`), if any.
+    wrap: Vec<String>,
 }
 
 fn env(name: &str) -> String {
@@ -83,13 +85,14 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let child = Self::spawn(&addr, &db_url, &env, log);
+        let child = Self::spawn(&addr, &db_url, &env, log, &[]);
         Server {
             child,
             url: format!("http://{addr}"),
             db_url,
             addr,
             env,
+            wrap: Vec::new(),
         }
     }
 
@@ -108,13 +111,14 @@ impl Server {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         env.push(("GUISE_DOMAIN".into(), other.addr.clone()));
-        let child = Self::spawn(&addr, &other.db_url, &env, None);
+        let child = Self::spawn(&addr, &other.db_url, &env, None, &[]);
         Server {
             child,
             url: format!("http://{addr}"),
             db_url: other.db_url.clone(),
             addr,
             env,
+            wrap: Vec::new(),
         }
     }
 
@@ -123,8 +127,16 @@ impl Server {
         db_url: &str,
         extra_env: &[(String, String)],
         log: Option<&std::path::Path>,
+        wrap: &[String],
     ) -> Child {
-        let mut cmd = Command::new(bin());
+        let mut cmd = match wrap.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         cmd.arg("serve")
             .env("GUISE_DATABASE_URL", db_url)
             .env("GUISE_LISTEN", addr)
@@ -172,13 +184,35 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let child = Self::spawn(addr, db_url, &env, None);
+        let child = Self::spawn(addr, db_url, &env, None, &[]);
         Server {
             child,
             url: format!("http://{addr}"),
             db_url: db_url.to_owned(),
             addr: addr.to_owned(),
             env,
+            wrap: Vec::new(),
+        }
+    }
+
+    /// A server on a fresh database listening on `ip`, whose `guise` runs
+    /// under `wrap` (a program and its arguments, `guise serve` appended).
+    pub fn start_wrapped(ip: &str, extra_env: &[(&str, &str)], wrap: &[&str]) -> Server {
+        let db_url = fresh_database();
+        let addr = format!("{ip}:{}", free_port(ip));
+        let env: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let wrap: Vec<String> = wrap.iter().map(|w| w.to_string()).collect();
+        let child = Self::spawn(&addr, &db_url, &env, None, &wrap);
+        Server {
+            child,
+            url: format!("http://{addr}"),
+            db_url,
+            addr,
+            env,
+            wrap,
         }
     }
 
@@ -201,7 +235,7 @@ impl Server {
 
     /// Starts the server again on the same address and database.
     pub fn restart(&mut self) {
-        self.child = Self::spawn(&self.addr, &self.db_url, &self.env, None);
+        self.child = Self::spawn(&self.addr, &self.db_url, &self.env, None, &self.wrap);
     }
 
     pub fn pid(&self) -> u32 {

@@ -896,3 +896,260 @@ async fn a_trickled_body_is_cut_off_at_the_deadline() {
         .unwrap();
     assert_eq!(ok.status(), 200);
 }
+
+/// Runs `program args…`, panicking with its output if it fails.
+fn run(program: &str, args: &[&str], dir: &std::path::Path) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two instances as public servers run: each behind Caddy terminating TLS
+/// on port 443 of its own address, with certificates from a local CA, known
+/// by real host names (resolved through an /etc/hosts bind-mounted in each
+/// process's private mount namespace; the machine's own is untouched).
+/// B's proxy rewrites `Host` to its upstream address, as some do. They find
+/// each other, follow, post and reply over https, trusting the CA through
+/// `federation.extra_ca_file`.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_federate_over_https_behind_caddy() {
+    // Port 443 and a private mount namespace need root; `./dev test` says
+    // so aloud when it is not, and only then is this skipped.
+    if std::env::var_os("GUISE_TEST_SKIP_PRIVILEGED").is_some() {
+        eprintln!("skipped: needs root (port 443, mount namespaces)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("guise-tls-{:x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A CA, and one certificate for both names signed by it.
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "3",
+            "-subj",
+            "/CN=Guise test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        &dir,
+    );
+    run(
+        "openssl",
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "site.key",
+            "-out",
+            "site.csr",
+            "-subj",
+            "/CN=a.guise.test",
+        ],
+        &dir,
+    );
+    std::fs::write(
+        dir.join("site.ext"),
+        "subjectAltName=DNS:a.guise.test,DNS:b.guise.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "site.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "site.pem",
+            "-days",
+            "3",
+            "-extfile",
+            "site.ext",
+        ],
+        &dir,
+    );
+    std::fs::write(
+        dir.join("hosts"),
+        "127.0.0.1 localhost\n127.0.0.2 a.guise.test\n127.0.0.3 b.guise.test\n",
+    )
+    .unwrap();
+
+    let ca = dir.join("ca.pem");
+    let hosts = dir.join("hosts");
+    let mount = format!(
+        "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
+        hosts.display()
+    );
+    let wrap = ["unshare", "--mount", "sh", "-c", mount.as_str()];
+    let start = |domain: &'static str| {
+        let env = [
+            ("GUISE_DOMAIN", domain),
+            ("GUISE_INSTANCE__SCHEME", "https"),
+            ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+            ("GUISE_FEDERATION__WORKER_POLL_MS", "100"),
+            ("GUISE_FEDERATION__EXTRA_CA_FILE", ca.to_str().unwrap()),
+        ];
+        Server::start_wrapped("127.0.0.1", &env, &wrap)
+    };
+    let a = start("a.guise.test");
+    let b = start("b.guise.test");
+    let upstream = |s: &Server| s.url.trim_start_matches("http://").to_owned();
+    std::fs::write(
+        dir.join("Caddyfile"),
+        format!(
+            "{{\n\tadmin off\n\tauto_https off\n\tstorage file_system {data}\n}}\n\
+             https://a.guise.test:443 {{\n\tbind 127.0.0.2\n\ttls {d}/site.pem {d}/site.key\n\treverse_proxy {a}\n}}\n\
+             https://b.guise.test:443 {{\n\tbind 127.0.0.3\n\ttls {d}/site.pem {d}/site.key\n\treverse_proxy {b} {{\n\t\theader_up Host {{upstream_hostport}}\n\t}}\n}}\n",
+            data = dir.join("caddy").display(),
+            d = dir.display(),
+            a = upstream(&a),
+            b = upstream(&b),
+        ),
+    )
+    .unwrap();
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _caddy = Killed(
+        std::process::Command::new("caddy")
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(dir.join("Caddyfile"))
+            .env("XDG_DATA_HOME", dir.join("caddy"))
+            .env("XDG_CONFIG_HOME", dir.join("caddy"))
+            .env("HOME", &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("caddy (./dev test installs it)"),
+    );
+    // The test's own client reaches both through the proxies, by name.
+    let http = reqwest::Client::builder()
+        .resolve("a.guise.test", "127.0.0.2:443".parse().unwrap())
+        .resolve("b.guise.test", "127.0.0.3:443".parse().unwrap())
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    let api_a = Api {
+        http: http.clone(),
+        base: "https://a.guise.test".into(),
+    };
+    let api_b = Api {
+        http,
+        base: "https://b.guise.test".into(),
+    };
+    for api in [&api_a, &api_b] {
+        eventually("Caddy serving https", || async {
+            let r = api
+                .http
+                .get(format!("{}/health/ready", api.base))
+                .send()
+                .await
+                .ok()?;
+            r.status().is_success().then_some(Value::Null)
+        })
+        .await;
+    }
+    a.create_account("alice", "alice password");
+    b.create_account("bob", "bob password");
+    let alice = api_a.token("alice", "alice password", "").await;
+    let bob = api_b.token("bob", "bob password", "").await;
+
+    let found = api_b
+        .get(
+            "/api/v2/search?q=@alice@a.guise.test&resolve=true&type=accounts",
+            &bob,
+        )
+        .await;
+    assert_eq!(
+        found["accounts"][0]["acct"], "alice@a.guise.test",
+        "{found}"
+    );
+    assert!(found["accounts"][0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://a.guise.test/"));
+    let rid = found["accounts"][0]["id"].as_str().unwrap().to_owned();
+    api_b
+        .post(
+            &format!("/api/v1/accounts/{rid}/follow"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    // The Accept reaches B through a proxy that rewrote its Host.
+    eventually("the Accept over https", || async {
+        let r = api_b
+            .get(&format!("/api/v1/accounts/relationships?id[]={rid}"), &bob)
+            .await;
+        (r[0]["following"] == true).then_some(r)
+    })
+    .await;
+    let post = api_a
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": "hello over https" }),
+        )
+        .await;
+    let uri = post["uri"].as_str().unwrap().to_owned();
+    assert!(uri.starts_with("https://a.guise.test/"), "{uri}");
+    let seen = eventually("alice's post on B", || async {
+        let h = api_b.get("/api/v1/timelines/home", &bob).await;
+        h.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["uri"] == uri.as_str())
+            .cloned()
+    })
+    .await;
+    // bob replies; it reaches alice as a mention.
+    api_b
+        .post(
+            "/api/v1/statuses",
+            Some(&bob),
+            json!({ "status": "@alice@a.guise.test hello back", "in_reply_to_id": seen["id"] }),
+        )
+        .await;
+    eventually("bob's reply on A", || async {
+        let n = api_a
+            .get("/api/v1/notifications?types[]=mention", &alice)
+            .await;
+        n.as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["account"]["acct"] == "bob@b.guise.test")
+            .cloned()
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -702,17 +702,26 @@ async fn store_one(state: &AppState, sender: &Identity, doc: &RemoteNoteDoc) -> 
 /// Finds a remote face by `user@host` through WebFinger and its actor
 /// document, and stores it (search with `resolve=true`).
 pub async fn resolve_acct(state: &AppState, user: &str, host: &str) -> ApiResult<Option<Identity>> {
-    let scheme = if state.config.federation.allow_private_addresses {
-        "http"
+    // https, as public servers serve; plain http only where private
+    // addresses are allowed (development and tests), and only after https.
+    let schemes: &[&str] = if state.config.federation.allow_private_addresses {
+        &["https", "http"]
     } else {
-        "https"
+        &["https"]
     };
-    let Ok(wf_url) = Url::parse(&format!(
-        "{scheme}://{host}/.well-known/webfinger?resource=acct:{user}@{host}"
-    )) else {
-        return Ok(None);
-    };
-    let Ok((_, jrd)) = state.fetcher.get_webfinger(&wf_url).await else {
+    let mut found = None;
+    for scheme in schemes {
+        let Ok(wf_url) = Url::parse(&format!(
+            "{scheme}://{host}/.well-known/webfinger?resource=acct:{user}@{host}"
+        )) else {
+            return Ok(None);
+        };
+        if let Ok((_, jrd)) = state.fetcher.get_webfinger(&wf_url).await {
+            found = Some(jrd);
+            break;
+        }
+    }
+    let Some(jrd) = found else {
         return Ok(None);
     };
     let actor_url = jrd
