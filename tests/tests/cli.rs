@@ -261,6 +261,20 @@ fn config_check_names_every_wrong_value_and_shows_sources() {
         &[],
     );
     assert_eq!((code, out.as_str()), (Some(0), "30\n"));
+    // The admin commands read the same file: the cool-down it sets is the
+    // one a reset without the recovery code announces.
+    let (code, _, err) = guise_env(
+        &[
+            "--config",
+            good.to_str().unwrap(),
+            "admin",
+            "reset-password",
+            "carol",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("pauses for 30 days"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

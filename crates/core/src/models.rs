@@ -71,6 +71,78 @@ pub struct Identity {
     /// A local face's own avatar and header (keys in the media store).
     pub avatar_key: Option<String>,
     pub header_key: Option<String>,
+    /// What a remote actor says of itself ([`ActorProfile`], as JSON).
+    pub profile: serde_json::Value,
+}
+
+/// What a remote actor says of itself beyond its name and keys, kept as
+/// sent (`identities.profile`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActorProfile {
+    /// Its profile page (`url`), which `rel="me"` links point back to.
+    pub url: Option<String>,
+    /// Its public posts may be indexed for full-text search.
+    pub indexable: bool,
+    /// A memorial account: its person has died.
+    pub memorial: bool,
+    /// Suspended by its own server (this instance's own suspension is
+    /// `identities.suspended`).
+    pub suspended: bool,
+    /// The actor it moved to.
+    pub moved_to: Option<String>,
+    /// Actors it says it also is: a `Move` from one of them to it is believed.
+    pub also_known_as: Vec<String>,
+    /// FEP-521a Multikeys `{id, publicKeyMultibase}`: parsed, not yet used.
+    pub multikeys: Vec<serde_json::Value>,
+}
+
+impl ActorProfile {
+    /// As stored; what is missing or malformed reads as the default.
+    pub fn from_json(v: &serde_json::Value) -> ActorProfile {
+        let flag = |k: &str| {
+            v.get(k)
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+        };
+        let strings = |k: &str| -> Vec<String> {
+            v.get(k)
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        ActorProfile {
+            url: v.get("url").and_then(|m| m.as_str()).map(str::to_owned),
+            indexable: flag("indexable"),
+            memorial: flag("memorial"),
+            suspended: flag("suspended"),
+            moved_to: v
+                .get("moved_to")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned),
+            also_known_as: strings("also_known_as"),
+            multikeys: v
+                .get("multikeys")
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.url,
+            "indexable": self.indexable,
+            "memorial": self.memorial,
+            "suspended": self.suspended,
+            "moved_to": self.moved_to,
+            "also_known_as": self.also_known_as,
+            "multikeys": self.multikeys,
+        })
+    }
 }
 
 impl Identity {
@@ -79,6 +151,10 @@ impl Identity {
     }
     pub fn tier(&self) -> Tier {
         self.tier.parse().unwrap_or(Tier::Pseudonymous)
+    }
+    /// Its [`ActorProfile`] (the defaults for a local face).
+    pub fn profile(&self) -> ActorProfile {
+        ActorProfile::from_json(&self.profile)
     }
     pub fn is_local(&self) -> bool {
         self.domain.is_none()

@@ -34,6 +34,11 @@ pub struct RemoteFace {
     pub tier: Tier,
     /// Set only when the claimed verifier is trusted by this instance.
     pub verified_by: Option<String>,
+    pub profile: crate::models::ActorProfile,
+    /// Profile fields as `[{name, value}]`, values sanitized HTML.
+    pub fields: serde_json::Value,
+    /// When the actor says it was made.
+    pub published: Option<chrono::NaiveDate>,
 }
 
 pub async fn by_actor_url(conn: &mut DbConn, url: &str) -> CoreResult<Option<Identity>> {
@@ -43,6 +48,104 @@ pub async fn by_actor_url(conn: &mut DbConn, url: &str) -> CoreResult<Option<Ide
         .first(conn)
         .await
         .optional()?)
+}
+
+/// `fields` as sent, each keeping the `checked_on` and `verified_at` it had
+/// in `before` when its name and value did not change.
+fn keep_checks(before: &serde_json::Value, fields: &serde_json::Value) -> serde_json::Value {
+    let old = before.as_array().cloned().unwrap_or_default();
+    let same = |a: &serde_json::Value, b: &serde_json::Value| {
+        a.get("name") == b.get("name") && a.get("value") == b.get("value")
+    };
+    serde_json::Value::Array(
+        fields
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| match old.iter().find(|o| same(o, f)) {
+                Some(o) => o.clone(),
+                None => f.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// Whether a remote face has profile fields whose links were not checked.
+pub fn fields_unchecked(face: &Identity) -> bool {
+    !face.is_local()
+        && face
+            .fields
+            .as_array()
+            .is_some_and(|a| a.iter().any(|f| f.get("checked_on").is_none()))
+}
+
+/// Records the outcome of checking a face's fields: `fields` as they were
+/// read before the check, now with `checked_on` (and `verified_at` where a
+/// link was confirmed). Nothing is written if they changed meanwhile.
+pub async fn set_field_checks(
+    conn: &mut DbConn,
+    face: i64,
+    before: &serde_json::Value,
+    checked: &serde_json::Value,
+) -> CoreResult<bool> {
+    let n = diesel::update(
+        identities::table
+            .find(face)
+            .filter(identities::fields.eq(before)),
+    )
+    .set(identities::fields.eq(checked))
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// The remote faces known by these actor URLs (unknown ones left out).
+pub async fn by_actor_urls(conn: &mut DbConn, urls: &[String]) -> CoreResult<Vec<Identity>> {
+    Ok(identities::table
+        .filter(identities::actor_url.eq_any(urls))
+        .select(Identity::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// A remote face moved to `target` (whose `alsoKnownAs` the caller checked
+/// names it): it is marked moved, and each local face following it follows
+/// `target` instead (a follow request, answered by `target`'s server).
+/// Returns how many follows moved.
+pub async fn moved(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    old: &Identity,
+    target: &Identity,
+) -> CoreResult<usize> {
+    let mut profile = old.profile();
+    profile.moved_to = target.actor_url.clone();
+    diesel::update(identities::table.find(old.id))
+        .set(identities::profile.eq(profile.to_json()))
+        .execute(conn)
+        .await?;
+    let followers: Vec<Identity> = identities::table
+        .inner_join(
+            crate::schema::follows::table
+                .on(crate::schema::follows::identity_id.eq(identities::id)),
+        )
+        .filter(crate::schema::follows::target_identity_id.eq(old.id))
+        .filter(identities::domain.is_null())
+        .select(Identity::as_select())
+        .load(conn)
+        .await?;
+    let mut n = 0;
+    for f in &followers {
+        // A block between them keeps the new follow from happening; the
+        // old one ends either way (the old account is gone).
+        match crate::social::follow(conn, clock, f, target).await {
+            Ok(()) => n += 1,
+            Err(CoreError::Forbidden(_)) => {}
+            Err(e) => return Err(e),
+        }
+        crate::social::unfollow(conn, clock, f, old).await?;
+    }
+    Ok(n)
 }
 
 /// Inserts or refreshes a remote face, keyed by its actor URL. Its display
@@ -77,7 +180,30 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
         .cloned()
         .collect();
     crate::media::want(conn, clock, &pictures).await?;
-    if let Some(existing) = by_actor_url(conn, &r.actor_url).await? {
+    // An anonymous face has no profile to speak of.
+    let anonymous = tier == Tier::Anonymous;
+    let kept = if anonymous {
+        crate::models::ActorProfile {
+            suspended: r.profile.suspended,
+            ..Default::default()
+        }
+    } else {
+        r.profile.clone()
+    };
+    let existing = by_actor_url(conn, &r.actor_url).await?;
+    let fields = if anonymous {
+        serde_json::json!([])
+    } else {
+        match &existing {
+            Some(before) => keep_checks(&before.fields, &r.fields),
+            None => r.fields.clone(),
+        }
+    };
+    let profile = (
+        identities::profile.eq(kept.to_json()),
+        identities::fields.eq(fields),
+    );
+    if let Some(existing) = existing {
         diesel::update(identities::table.find(existing.id))
             .set((
                 identities::display_name.eq(&r.display_name),
@@ -93,6 +219,7 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
                 identities::tier.eq(tier.as_str()),
                 identities::verified.eq(verified),
                 identities::verified_by.eq(&r.verified_by),
+                profile.clone(),
             ))
             .execute(conn)
             .await?;
@@ -118,7 +245,9 @@ pub async fn upsert(conn: &mut DbConn, clock: &dyn Clock, r: &RemoteFace) -> Cor
             identities::inbox_url.eq(&r.inbox_url),
             identities::shared_inbox_url.eq(&r.shared_inbox_url),
             identities::public_key_pem.eq(&r.public_key_pem),
-            identities::created_on.eq(clock.today()),
+            // The day it says it was made (never later than today).
+            identities::created_on.eq(r.published.map_or(clock.today(), |d| d.min(clock.today()))),
+            profile,
         ))
         .execute(conn)
         .await;

@@ -52,6 +52,7 @@ diesel::table! {
         fields -> Jsonb,
         avatar_key -> Nullable<Text>,
         header_key -> Nullable<Text>,
+        profile -> Jsonb,
     }
 }
 

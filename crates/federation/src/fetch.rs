@@ -400,18 +400,41 @@ impl Fetcher {
         .await
     }
 
+    /// GETs a web page (HTML, unsigned), for `rel="me"` links.
+    pub async fn get_page(&self, url: &Url) -> Result<(Url, String), FetchError> {
+        let (final_url, body) = self
+            .get_bytes(url, "text/html, application/xhtml+xml", false, |ct| {
+                let base = ct.split(';').next().unwrap_or_default().trim();
+                base == "text/html" || base == "application/xhtml+xml"
+            })
+            .await?;
+        Ok((final_url, String::from_utf8_lossy(&body).into_owned()))
+    }
+
     async fn get_typed(
         &self,
         url: &Url,
         accept: &str,
         accepted: fn(&str) -> bool,
     ) -> Result<(Url, serde_json::Value), FetchError> {
+        let (final_url, body) = self.get_bytes(url, accept, true, accepted).await?;
+        let v = serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))?;
+        Ok((final_url, v))
+    }
+
+    async fn get_bytes(
+        &self,
+        url: &Url,
+        accept: &str,
+        signed: bool,
+        accepted: fn(&str) -> bool,
+    ) -> Result<(Url, Vec<u8>), FetchError> {
         check_url(url, self.allow_private)?;
         if self.is_blocked(url) {
             return Err(FetchError::Refused("the domain is blocked".into()));
         }
         let mut req = self.client.get(url.clone()).header("Accept", accept);
-        if let Some((key_id, pem)) = self.signer.get() {
+        if let Some((key_id, pem)) = self.signer.get().filter(|_| signed) {
             let host = match url.port() {
                 Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
                 None => url.host_str().unwrap_or_default().to_owned(),
@@ -468,8 +491,7 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        let v = serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))?;
-        Ok((final_url, v))
+        Ok((final_url, body))
     }
 }
 

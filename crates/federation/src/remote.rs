@@ -44,6 +44,101 @@ pub struct RemoteActor {
     pub tier: Option<Tier>,
     /// The domain that says it verified this real name (shown only if trusted).
     pub verified_by: Option<String>,
+    /// Its public posts may be indexed for full-text search (`indexable`).
+    pub indexable: bool,
+    /// A memorial account (`memorial`): its person has died.
+    pub memorial: bool,
+    /// Suspended by its own server (`suspended`).
+    pub suspended: bool,
+    /// The account it moved to (`movedTo`), on any server.
+    pub moved_to: Option<Url>,
+    /// Other actors it says it also is (`alsoKnownAs`): a `Move` to it from
+    /// one of them is believed.
+    pub also_known_as: Vec<Url>,
+    /// Profile fields (`attachment` of `PropertyValue`s): names as text,
+    /// values as sanitized HTML.
+    pub fields: Vec<ProfileField>,
+    /// When it was made (`published`).
+    pub published: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its `Multikey` verification methods (FEP-521a), on its own host and
+    /// controlled by it. Parsed, not yet used to verify anything.
+    pub multikeys: Vec<Multikey>,
+}
+
+/// A profile field of a remote actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileField {
+    pub name: String,
+    /// Sanitized HTML, as statuses are.
+    pub value: String,
+}
+
+/// A `Multikey` an actor lists under `assertionMethod`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Multikey {
+    pub id: Url,
+    /// `publicKeyMultibase`, as sent (e.g. `z6Mk…` for Ed25519).
+    pub public_key_multibase: String,
+}
+
+/// Profile fields kept of one actor, and their sizes.
+const MAX_FIELDS: usize = 16;
+const MAX_FIELD_NAME: usize = 255;
+const MAX_FIELD_VALUE: usize = 2048;
+/// Aliases kept of one actor.
+const MAX_ALIASES: usize = 20;
+
+/// An http(s) URL of at most 2048 bytes (a string, or an object's `id`).
+fn web_url_of(v: &Value) -> Option<Url> {
+    let s = v.as_str().or_else(|| at(v, "id").as_str())?;
+    Url::parse(s)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && s.len() <= 2048)
+}
+
+/// A JSON value as a list (a single value is a list of one).
+fn listed(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Null => Vec::new(),
+        x => vec![x],
+    }
+}
+
+fn profile_fields(v: &Value) -> Vec<ProfileField> {
+    listed(at(v, "attachment"))
+        .into_iter()
+        .filter(|f| at(f, "type").as_str() == Some("PropertyValue"))
+        .filter_map(|f| {
+            let name = text(at(f, "name"), MAX_FIELD_NAME);
+            let raw = at(f, "value").as_str()?;
+            if name.trim().is_empty() || raw.len() > MAX_FIELD_VALUE * 4 {
+                return None;
+            }
+            let value = crate::sanitize::status_html(raw)?;
+            (value.len() <= MAX_FIELD_VALUE).then_some(ProfileField { name, value })
+        })
+        .take(MAX_FIELDS)
+        .collect()
+}
+
+fn multikeys(v: &Value, id: &Url) -> Vec<Multikey> {
+    listed(at(v, "assertionMethod"))
+        .into_iter()
+        .filter(|k| at(k, "type").as_str() == Some("Multikey"))
+        .filter(|k| at(k, "controller").as_str() == Some(id.as_str()))
+        .filter_map(|k| {
+            let key_id = web_url_of(at(k, "id")).filter(|u| same_origin(u, id))?;
+            let multibase = at(k, "publicKeyMultibase")
+                .as_str()
+                .filter(|m| m.len() <= 1024 && m.starts_with('z'))?;
+            Some(Multikey {
+                id: key_id,
+                public_key_multibase: multibase.to_owned(),
+            })
+        })
+        .take(8)
+        .collect()
 }
 
 /// A member of a JSON object, or null (never panics).
@@ -163,6 +258,19 @@ pub fn parse_actor(v: &Value, fetched_from: &Url) -> Result<RemoteActor, RemoteE
         header_url: image_url(at(v, "image")),
         tier,
         verified_by,
+        indexable: at(v, "indexable").as_bool().unwrap_or(false),
+        memorial: at(v, "memorial").as_bool().unwrap_or(false),
+        suspended: at(v, "suspended").as_bool().unwrap_or(false),
+        moved_to: web_url_of(at(v, "movedTo")).filter(|m| *m != id),
+        also_known_as: listed(at(v, "alsoKnownAs"))
+            .into_iter()
+            .filter_map(web_url_of)
+            .filter(|a| *a != id)
+            .take(MAX_ALIASES)
+            .collect(),
+        fields: profile_fields(v),
+        published: time(at(v, "published")),
+        multikeys: multikeys(v, &id),
         id,
     })
 }
@@ -488,6 +596,8 @@ pub struct RemoteActivity {
     pub object_id: Option<String>,
     /// The embedded object, when there is one.
     pub object: Option<Value>,
+    /// `target` (a `Move`'s new actor), as an id.
+    pub target: Option<Url>,
 }
 
 /// Parses an activity's envelope; the id must be on the actor's host.
@@ -521,6 +631,7 @@ pub fn parse_activity(v: &Value) -> Result<RemoteActivity, RemoteError> {
         actor,
         object_id,
         object,
+        target: web_url_of(at(v, "target")),
     })
 }
 

@@ -134,6 +134,7 @@ fn sample_face() -> guise_core::models::Identity {
         fields: serde_json::json!([]),
         avatar_key: None,
         header_key: None,
+        profile: serde_json::json!({}),
     }
 }
 
@@ -255,4 +256,79 @@ fn avatars_are_read_from_icon() {
     )
     .unwrap();
     assert_eq!(a.avatar_url, None);
+}
+
+/// A moved Mastodon actor: movedTo, alsoKnownAs (its own id and a
+/// `javascript:` alias left out), profile fields (empty names and
+/// identity proofs left out), flags and `published`, as sent.
+#[test]
+fn a_moved_actor_with_fields_and_aliases() {
+    let a = parse_actor(
+        &fixture("mastodon/person_moved.json"),
+        &Url::parse("https://mastodon.example/users/old_ada").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        a.moved_to.as_ref().map(Url::as_str),
+        Some("https://new.example/users/ada")
+    );
+    assert_eq!(
+        a.also_known_as.iter().map(Url::as_str).collect::<Vec<_>>(),
+        vec!["https://older.example/users/ada"]
+    );
+    assert!(a.locked && a.indexable && !a.discoverable && !a.memorial && !a.suspended);
+    assert_eq!(
+        a.published.unwrap().to_rfc3339(),
+        "2019-06-30T00:00:00+00:00"
+    );
+    let fields: Vec<(&str, &str)> = a
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.value.as_str()))
+        .collect();
+    assert_eq!(fields.len(), 2, "{fields:?}");
+    assert_eq!(fields[0].0, "Patreon");
+    assert!(
+        fields[0]
+            .1
+            .starts_with("<a href=\"https://www.patreon.com/mastodon\""),
+        "{}",
+        fields[0].1
+    );
+    assert!(fields[0]
+        .1
+        .contains("<span class=\"invisible\">https://www.</span>"));
+    assert_eq!(fields[1], ("Pronouns", "she/her"));
+    assert!(a.multikeys.is_empty());
+}
+
+/// FEP-521a Multikeys: kept only when on the actor's host and controlled
+/// by it; fields' markup sanitized.
+#[test]
+fn multikeys_on_the_actors_own_host_are_kept() {
+    let a = parse_actor(
+        &fixture("mitra/person_multikey.json"),
+        &Url::parse("https://mitra.example/users/eve").unwrap(),
+    )
+    .unwrap();
+    let keys: Vec<(&str, &str)> = a
+        .multikeys
+        .iter()
+        .map(|k| (k.id.as_str(), &k.public_key_multibase[..6]))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("https://mitra.example/users/eve#main-key", "z4MXj1"),
+            ("https://mitra.example/users/eve#ed25519-key", "z6MkrJ"),
+        ]
+    );
+    assert_eq!(a.fields.len(), 1);
+    assert!(
+        !a.fields[0].value.contains("onclick"),
+        "{}",
+        a.fields[0].value
+    );
+    assert!(a.fields[0].value.contains("href=\"https://eve.example\""));
+    assert!(a.moved_to.is_none() && a.also_known_as.is_empty());
 }

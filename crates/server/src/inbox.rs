@@ -34,6 +34,16 @@ fn unauthorized(e: impl std::fmt::Display) -> ApiError {
 async fn fetch_actor(state: &AppState, key_id: &str) -> ApiResult<RemoteActor> {
     let mut url = Url::parse(key_id).map_err(|_| unauthorized("keyId is not a URL"))?;
     url.set_fragment(None);
+    let actor = fetch_actor_at(state, url).await?;
+    if actor.key_id != key_id {
+        return Err(unauthorized("the actor does not publish that key"));
+    }
+    Ok(actor)
+}
+
+/// The actor document at `url` (or, for a key document, its owner's),
+/// believed only at its own id.
+async fn fetch_actor_at(state: &AppState, url: Url) -> ApiResult<RemoteActor> {
     let (mut final_url, mut doc) = state
         .fetcher
         .get_json(&url)
@@ -70,11 +80,26 @@ async fn fetch_actor(state: &AppState, key_id: &str) -> ApiResult<RemoteActor> {
             return Err(unauthorized("the actor is not at its id"));
         }
     }
-    let actor = parse_actor(&doc, &final_url).map_err(unauthorized)?;
-    if actor.key_id != key_id {
-        return Err(unauthorized("the actor does not publish that key"));
+    parse_actor(&doc, &final_url).map_err(unauthorized)
+}
+
+/// Stores (or refreshes) a remote actor; profile fields not checked yet
+/// are checked for `rel="me"` links beside the request, never in it.
+pub(crate) async fn store_actor(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    a: &RemoteActor,
+) -> ApiResult<Identity> {
+    let face = remote::upsert(conn, state.clock.as_ref(), &to_face(state, a)).await?;
+    if guise_core::remote::fields_unchecked(&face) {
+        let (state, id) = (state.clone(), face.id);
+        tokio::spawn(async move {
+            if let Err(e) = crate::rel_me::verify_fields(&state, id).await {
+                tracing::debug!(error = %e, "checking profile links");
+            }
+        });
     }
-    Ok(actor)
+    Ok(face)
 }
 
 pub(crate) fn to_face(state: &AppState, a: &RemoteActor) -> RemoteFace {
@@ -108,6 +133,26 @@ pub(crate) fn to_face(state: &AppState, a: &RemoteActor) -> RemoteFace {
                     .iter()
                     .any(|t| t.eq_ignore_ascii_case(d))
         }),
+        profile: guise_core::models::ActorProfile {
+            url: a.url.as_ref().map(Url::to_string),
+            indexable: a.indexable,
+            memorial: a.memorial,
+            suspended: a.suspended,
+            moved_to: a.moved_to.as_ref().map(Url::to_string),
+            also_known_as: a.also_known_as.iter().map(Url::to_string).collect(),
+            multikeys: a
+                .multikeys
+                .iter()
+                .map(|k| serde_json::json!({ "id": k.id.as_str(), "publicKeyMultibase": k.public_key_multibase }))
+                .collect(),
+        },
+        fields: serde_json::Value::Array(
+            a.fields
+                .iter()
+                .map(|f| serde_json::json!({ "name": f.name, "value": f.value }))
+                .collect(),
+        ),
+        published: a.published.map(|p| p.date_naive()),
     }
 }
 
@@ -242,7 +287,7 @@ async fn inbox(
     })?;
     let mut conn = state.db.conn().await?;
     let sender = match fetched {
-        Some(a) => remote::upsert(&mut conn, state.clock.as_ref(), &to_face(&state, &a)).await?,
+        Some(a) => store_actor(&state, &mut conn, &a).await?,
         None => known.ok_or_else(|| unauthorized("unknown actor"))?,
     };
     // A signed POST from a host means it is up again (written only if it
@@ -372,7 +417,7 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                     return Err(unauthorized("an actor may update only itself"));
                 }
                 let mut conn = state.db.conn().await?;
-                remote::upsert(&mut conn, clock, &to_face(state, &actor)).await?;
+                store_actor(state, &mut conn, &actor).await?;
             } else if matches!(
                 object_type,
                 "Person" | "Service" | "Application" | "Group" | "Organization"
@@ -443,6 +488,35 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                 let mut conn = state.db.conn().await?;
                 remote::blocked_by_remote(&mut conn, clock, sender, &face).await?;
             }
+        }
+        "Move" => {
+            // An actor moves only itself, to an actor that names it as an
+            // alias — read from that actor's own server, never from here.
+            if object_id != actor_url {
+                return Err(unauthorized("an actor may move only itself"));
+            }
+            let target_url = a
+                .target
+                .clone()
+                .ok_or_else(|| bad_object("a Move needs a target"))?;
+            if local_path(state, target_url.as_str()).is_some() {
+                // Local faces keep no aliases yet, so none can be moved to.
+                return Err(ApiError::unprocessable(
+                    "Moves to this instance's faces are not supported",
+                ));
+            }
+            let target = fetch_actor_at(state, target_url).await.map_err(|e| {
+                ApiError::unprocessable(format!("The Move's target: {}", e.message))
+            })?;
+            if !target.also_known_as.iter().any(|k| k.as_str() == actor_url) {
+                return Err(ApiError::unprocessable(
+                    "The Move's target does not list the mover in alsoKnownAs",
+                ));
+            }
+            let mut conn = state.db.conn().await?;
+            let target = store_actor(state, &mut conn, &target).await?;
+            let n = remote::moved(&mut conn, clock, sender, &target).await?;
+            tracing::info!(follows = n, "a remote actor moved");
         }
         // Other activities are accepted and not acted on (docs/federation.md).
         _ => {}
@@ -573,9 +647,7 @@ pub async fn resolve_actor(state: &AppState, url: &Url) -> ApiResult<Option<Iden
         return Ok(None);
     }
     let mut conn = state.db.conn().await?;
-    Ok(Some(
-        remote::upsert(&mut conn, state.clock.as_ref(), &to_face(state, &actor)).await?,
-    ))
+    Ok(Some(store_actor(state, &mut conn, &actor).await?))
 }
 
 /// A parsed remote note as core stores it: HTML reduced to text, addressing
@@ -748,9 +820,7 @@ pub async fn resolve_acct(state: &AppState, user: &str, host: &str) -> ApiResult
         return Ok(None);
     };
     let mut conn = state.db.conn().await?;
-    Ok(Some(
-        remote::upsert(&mut conn, state.clock.as_ref(), &to_face(state, &actor)).await?,
-    ))
+    Ok(Some(store_actor(state, &mut conn, &actor).await?))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

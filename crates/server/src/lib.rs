@@ -16,6 +16,7 @@ pub mod mail;
 pub mod mastodon_api;
 pub mod media_proxy;
 pub mod oauth;
+pub mod rel_me;
 pub mod state;
 pub mod streaming;
 pub mod web;

@@ -311,6 +311,9 @@ async fn the_announcers_followers_get_its_announce_not_the_authors_create() {
             header_url: None,
             tier: guise_policy::Tier::Pseudonymous,
             verified_by: None,
+            profile: Default::default(),
+            fields: serde_json::json!([]),
+            published: None,
         },
     )
     .await

@@ -502,6 +502,9 @@ async fn names_that_pose_as_anonymous_or_a_verified_real_name_are_refused() {
                 header_url: None,
                 tier,
                 verified_by: None,
+                profile: Default::default(),
+                fields: serde_json::json!([]),
+                published: None,
             },
         )
         .await

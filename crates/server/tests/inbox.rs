@@ -57,7 +57,8 @@ async fn remote_server(
     let key_id = doc["publicKey"]["id"].as_str().unwrap().to_owned();
     let doc = doc.to_string();
     let base = format!("http://127.0.0.1:{port}");
-    // A document may ask for its own content type with `__content_type`.
+    // A document may ask for its own content type with `__content_type`,
+    // and be sent as a raw `__body` (a web page, say).
     let others: std::collections::HashMap<String, (String, String)> = others(&base)
         .into_iter()
         .map(|(path, mut v)| {
@@ -66,7 +67,11 @@ async fn remote_server(
                 .and_then(|o| o.remove("__content_type"))
                 .and_then(|c| c.as_str().map(str::to_owned))
                 .unwrap_or_else(|| "application/activity+json".into());
-            (path, (ct, v.to_string()))
+            let body = match v.get("__body").and_then(|b| b.as_str()) {
+                Some(raw) => raw.to_owned(),
+                None => v.to_string(),
+            };
+            (path, (ct, body))
         })
         .collect();
     let others = std::sync::Arc::new(others);
@@ -1495,4 +1500,265 @@ async fn signatures_are_checked_against_the_public_domain_not_the_host_header() 
     })
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// What an actor says of itself is shown as sent: discoverable, indexable,
+/// memorial, suspended by its server, when it was made, its profile
+/// fields as (sanitized) HTML.
+#[actix_web::test]
+async fn actor_fields_are_read_as_sent() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (alice, _) = t.user("alice").await;
+    let r = remote_actor_with("ada", |doc| {
+        doc["discoverable"] = json!(true);
+        doc["indexable"] = json!(true);
+        doc["memorial"] = json!(true);
+        doc["suspended"] = json!(true);
+        doc["published"] = json!("2023-04-01T12:00:00Z");
+        doc["alsoKnownAs"] = json!(["https://elsewhere.example/users/ada"]);
+        doc["attachment"] = json!([
+            { "type": "PropertyValue", "name": "Home",
+              "value": "<a href=\"https://ada.example\" rel=\"me nofollow noopener noreferrer\" target=\"_blank\">ada.example</a>" },
+            { "type": "PropertyValue", "name": "Pronouns", "value": "she/her<script>alert(1)</script>" },
+            { "type": "IdentityProof", "name": "old", "value": "x" }
+        ]);
+    })
+    .await;
+    deliver(
+        &t,
+        &r,
+        "/inbox",
+        &follow(&r, "https://guise.test/users/alice", 1),
+        |_| {},
+    )
+    .await;
+    let ada = followers(&t, &alice).await[0].clone();
+    let shown = t
+        .get(
+            &format!("/api/v1/accounts/{}", ada["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .json;
+    assert_eq!(shown["discoverable"], true, "{shown}");
+    assert_eq!(shown["indexable"], true);
+    assert_eq!(shown["memorial"], true);
+    assert_eq!(shown["suspended"], true);
+    assert_eq!(shown["created_at"], "2023-04-01T00:00:00.000Z");
+    let fields = shown["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 2, "{shown}");
+    assert_eq!(fields[0]["name"], "Home");
+    let home = fields[0]["value"].as_str().unwrap();
+    assert!(
+        home.contains("href=\"https://ada.example\"") && home.contains(">ada.example</a>"),
+        "{home}"
+    );
+    assert_eq!(fields[1]["value"], "she/her");
+    assert!(shown.get("moved").is_none());
+    // A face that says nothing of these shows none of the extras.
+    let plain = remote_actor("bea").await;
+    deliver(
+        &t,
+        &plain,
+        "/inbox",
+        &follow(&plain, "https://guise.test/users/alice", 1),
+        |_| {},
+    )
+    .await;
+    let bea = followers(&t, &alice)
+        .await
+        .into_iter()
+        .find(|f| f["username"] == "bea")
+        .unwrap();
+    assert_eq!(bea["discoverable"], false);
+    assert!(
+        bea.get("memorial").is_none() && bea.get("suspended").is_none(),
+        "{bea}"
+    );
+}
+
+/// A `Move` to an actor that lists the mover in `alsoKnownAs`: local
+/// followers follow the new actor instead, and the old one shows `moved`.
+/// A Move to an actor that does not name the mover, or of another actor,
+/// changes nothing.
+#[actix_web::test]
+async fn a_move_carries_local_followers_to_the_new_actor() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (alice, alice_tok) = t.user("alice").await;
+    let old = remote_actor("remy").await;
+    deliver(
+        &t,
+        &old,
+        "/inbox",
+        &follow(&old, "https://guise.test/users/alice", 1),
+        |_| {},
+    )
+    .await;
+    let remy = followers(&t, &alice).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.call(
+        actix_web::http::Method::POST,
+        &format!("/api/v1/accounts/{remy}/follow"),
+        Some(&alice_tok),
+        None,
+    )
+    .await;
+    let edge = t.dump().await["outbox_events"]
+        .iter()
+        .find(|e| e.contains("follow.created"))
+        .and_then(|e| e.split("\"\"edge\"\": \"\"").nth(1))
+        .and_then(|e| e.split("\"\"").next())
+        .unwrap()
+        .to_owned();
+    let accept = json!({ "id": format!("{}/accepts/1", old.actor), "type": "Accept", "actor": old.actor,
+        "object": format!("https://guise.test/users/alice/follows/{edge}") });
+    deliver(&t, &old, "/inbox", accept.to_string().as_bytes(), |_| {}).await;
+    let relationship = |id: String| {
+        let t = &t;
+        let tok = alice_tok.clone();
+        async move {
+            t.get(
+                &format!("/api/v1/accounts/relationships?id[]={id}"),
+                Some(&tok),
+            )
+            .await
+            .json[0]
+                .clone()
+        }
+    };
+    assert_eq!(relationship(remy.clone()).await["following"], true);
+
+    let stranger = remote_actor("stranger").await;
+    let new = remote_actor_with("remy2", |doc| {
+        doc["alsoKnownAs"] = json!([old.actor]);
+    })
+    .await;
+    let mv = |target: &str, n: u32| {
+        json!({ "id": format!("{}#moves/{n}", old.actor), "type": "Move", "actor": old.actor,
+                "object": old.actor, "target": target })
+        .to_string()
+    };
+    // Not named by the target: refused, nothing moves.
+    assert_eq!(
+        deliver(
+            &t,
+            &old,
+            "/inbox",
+            mv(&stranger.actor, 1).as_bytes(),
+            |_| {}
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(relationship(remy.clone()).await["following"], true);
+    // Moving someone else: refused.
+    let other = json!({ "id": format!("{}#moves/2", old.actor), "type": "Move", "actor": old.actor,
+                        "object": stranger.actor, "target": new.actor });
+    assert_eq!(
+        deliver(&t, &old, "/inbox", other.to_string().as_bytes(), |_| {}).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // The real thing.
+    assert_eq!(
+        deliver(&t, &old, "/inbox", mv(&new.actor, 3).as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let shown = t.get(&format!("/api/v1/accounts/{remy}"), None).await.json;
+    let moved = &shown["moved"];
+    assert_eq!(moved["username"], "remy2", "{shown}");
+    assert_eq!(relationship(remy.clone()).await["following"], false);
+    let new_id = moved["id"].as_str().unwrap().to_owned();
+    assert_eq!(relationship(new_id).await["requested"], true);
+    // The Follow to send the new actor is queued.
+    assert!(
+        t.dump().await["outbox_events"]
+            .iter()
+            .filter(|e| e.contains("follow.created"))
+            .count()
+            >= 2
+    );
+}
+
+/// A profile field linking to a page that links back with `rel="me"` is
+/// verified (Mastodon's green tick); one whose page does not, or that is no
+/// single link, is not. Checked beside the request, once per value.
+#[actix_web::test]
+async fn profile_links_are_verified_by_rel_me() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (alice, _) = t.user("alice").await;
+    let page =
+        |body: String| json!({ "__content_type": "text/html; charset=utf-8", "__body": body });
+    let r = remote_server(
+        "ada",
+        |doc| {
+            let actor = doc["id"].as_str().unwrap().to_owned();
+            let base = actor.split("/users/").next().unwrap().to_owned();
+            doc["url"] = json!(format!("{base}/@ada"));
+            doc["attachment"] = json!([
+                { "type": "PropertyValue", "name": "Home", "value": format!("<a href=\"{base}/home\" rel=\"me\">home</a>") },
+                { "type": "PropertyValue", "name": "Blog", "value": format!("<a href=\"{base}/blog\">blog</a>") },
+                { "type": "PropertyValue", "name": "Pronouns", "value": "she/her" }
+            ]);
+        },
+        |base| {
+            vec![
+                ("/home".into(), page(format!("<html><a rel=\"me\" href=\"{base}/@ada\">me</a></html>"))),
+                ("/blog".into(), page(format!("<html><a href=\"{base}/@ada\">not rel=me</a></html>"))),
+            ]
+        },
+    )
+    .await;
+    deliver(
+        &t,
+        &r,
+        "/inbox",
+        &follow(&r, "https://guise.test/users/alice", 1),
+        |_| {},
+    )
+    .await;
+    let id = followers(&t, &alice).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut fields = Value::Null;
+    for _ in 0..100 {
+        fields = t.get(&format!("/api/v1/accounts/{id}"), None).await.json["fields"].clone();
+        if fields[0]["verified_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let day = t.clock.now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        fields[0]["verified_at"],
+        format!("{day}T00:00:00.000+00:00"),
+        "{fields}"
+    );
+    assert!(fields[1]["verified_at"].is_null(), "{fields}");
+    assert!(fields[2]["verified_at"].is_null(), "{fields}");
+    // The same profile sent again (an Update) keeps its verification, and
+    // no page is fetched again.
+    let (_, doc) = t
+        .state
+        .fetcher
+        .get_json(&url::Url::parse(&r.actor).unwrap())
+        .await
+        .unwrap();
+    let fetched = r.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    let update = json!({ "id": format!("{}#updates/1", r.actor), "type": "Update", "actor": r.actor,
+        "object": doc });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", update.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let again = t.get(&format!("/api/v1/accounts/{id}"), None).await.json["fields"].clone();
+    assert_eq!(again[0]["verified_at"], fields[0]["verified_at"]);
+    assert_eq!(
+        r.fetches.load(std::sync::atomic::Ordering::SeqCst),
+        fetched,
+        "no page fetched again"
+    );
 }

@@ -54,7 +54,9 @@ pub struct Field {
 }
 
 impl Field {
-    fn stored(who: &Identity) -> Vec<(String, String)> {
+    /// `(name, value, verified_at)` as stored: a local face's values are
+    /// its text, a remote one's the sanitized HTML its server sent.
+    fn stored(who: &Identity) -> Vec<(String, String, Option<String>)> {
         who.fields
             .as_array()
             .into_iter()
@@ -63,19 +65,28 @@ impl Field {
                 Some((
                     f.get("name")?.as_str()?.to_owned(),
                     f.get("value")?.as_str()?.to_owned(),
+                    f.get("verified_at")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned),
                 ))
             })
             .collect()
     }
 
-    /// A face's fields as the public sees them: values as HTML, links made.
+    /// A face's fields as the public sees them: values as HTML (a local
+    /// face's with links made), and when a link's page was seen to link
+    /// back with `rel="me"`.
     pub fn of(who: &Identity) -> Vec<Field> {
         Self::stored(who)
             .into_iter()
-            .map(|(name, value)| Field {
+            .map(|(name, value, verified_at)| Field {
                 name,
-                value: guise_core::text::link_urls(&value),
-                verified_at: None,
+                value: if who.is_local() {
+                    guise_core::text::link_urls(&value)
+                } else {
+                    value
+                },
+                verified_at,
             })
             .collect()
     }
@@ -84,7 +95,7 @@ impl Field {
     pub fn source_of(who: &Identity) -> Vec<Field> {
         Self::stored(who)
             .into_iter()
-            .map(|(name, value)| Field {
+            .map(|(name, value, _)| Field {
                 name,
                 value,
                 verified_at: None,
@@ -144,6 +155,15 @@ pub struct Account {
     pub source: Option<Source>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// The account it moved to (remote actors' `movedTo`, when known here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<Box<Account>>,
+    /// Present (true) only for a memorial account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memorial: Option<bool>,
+    /// Present (true) only when its own server suspended it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<bool>,
     pub guise: GuiseExt,
 }
 
@@ -196,6 +216,7 @@ impl Account {
         } else {
             who.display_name.clone()
         };
+        let profile = who.profile();
         Account {
             id: who.id.to_string(),
             username: who.handle.clone(),
@@ -204,7 +225,7 @@ impl Account {
             locked: who.locked,
             bot: who.bot,
             discoverable: who.discoverable && who.tier() != Tier::Anonymous,
-            indexable: false,
+            indexable: profile.indexable && who.tier() != Tier::Anonymous,
             group: false,
             noindex: who.tier() == Tier::Anonymous,
             hide_collections: false,
@@ -227,6 +248,9 @@ impl Account {
             roles: Vec::new(),
             source: None,
             role: None,
+            moved: None,
+            memorial: profile.memorial.then_some(true),
+            suspended: profile.suspended.then_some(true),
             guise: GuiseExt::of(state, who),
         }
     }
@@ -268,6 +292,7 @@ pub fn synthetic_anonymous(state: &AppState, id: i64) -> Account {
             fields: serde_json::json!([]),
             avatar_key: None,
             header_key: None,
+            profile: serde_json::json!({}),
         },
         IdentityStats::default(),
     );
@@ -291,10 +316,33 @@ pub async fn accounts(
 ) -> guise_core::CoreResult<Vec<Account>> {
     let ids: Vec<i64> = people.iter().map(|p| p.id).collect();
     let stats = guise_core::social::identity_stats(conn, &ids).await?;
-    Ok(people
+    let mut out: Vec<Account> = people
         .iter()
         .map(|p| Account::new(state, p, stats.get(&p.id).copied().unwrap_or_default()))
-        .collect())
+        .collect();
+    // Where moved faces went, when that actor is known here (one query).
+    let moved: Vec<String> = people.iter().filter_map(|p| p.profile().moved_to).collect();
+    if !moved.is_empty() {
+        let targets = guise_core::remote::by_actor_urls(conn, &moved).await?;
+        let target_ids: Vec<i64> = targets.iter().map(|t| t.id).collect();
+        let target_stats = guise_core::social::identity_stats(conn, &target_ids).await?;
+        for (acc, p) in out.iter_mut().zip(people) {
+            let Some(to) = p.profile().moved_to else {
+                continue;
+            };
+            acc.moved = targets
+                .iter()
+                .find(|t| t.actor_url.as_deref() == Some(to.as_str()))
+                .map(|t| {
+                    Box::new(Account::new(
+                        state,
+                        t,
+                        target_stats.get(&t.id).copied().unwrap_or_default(),
+                    ))
+                });
+        }
+    }
+    Ok(out)
 }
 
 pub async fn account(
