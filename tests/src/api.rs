@@ -107,3 +107,47 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Signs in on the web face as a browser would (the sign-in form, its CSRF
+/// cookie and field); the `Cookie` header value of the session.
+pub async fn web_session(base: &str, login: &str, password: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie_of = |resp: &reqwest::Response, name: &str| -> Option<String> {
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+    };
+    let form = http
+        .get(format!("{base}/auth/sign_in"))
+        .send()
+        .await
+        .unwrap();
+    let pre = cookie_of(&form, "guise_csrf").expect("the sign-in form sets its CSRF cookie");
+    let html = form.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the sign-in form has a CSRF field")
+        .to_owned();
+    let resp = http
+        .post(format!("{base}/auth/sign_in"))
+        .header("cookie", pre)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("login", login),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303, "signing in on the web");
+    cookie_of(&resp, "guise_session").expect("a session cookie")
+}

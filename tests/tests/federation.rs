@@ -127,6 +127,59 @@ async fn two_instances_follow_post_and_carry_the_tier() {
     })
     .await;
 
+    // A mention and a hashtag survive the trip: B's API gives the links as
+    // alice's server wrote them (apps match them against mentions[].url and
+    // tags[].url); B's web face points them at its own pages.
+    let tagged = api_a
+        .post(
+            "/api/v1/statuses",
+            Some(&alice),
+            json!({ "status": format!("@bob@{b_host} look at #Engines") }),
+        )
+        .await;
+    let seen = eventually("the tagged post on B", || async {
+        let h = api_b.get("/api/v1/timelines/home", &bob).await;
+        h.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["uri"] == tagged["uri"])
+            .cloned()
+    })
+    .await;
+    let content = seen["content"].as_str().unwrap();
+    let bob_url = seen["mentions"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(seen["mentions"][0]["acct"], "bob", "{seen}");
+    assert!(
+        content.contains(&format!("href=\"{bob_url}\"")),
+        "{content}"
+    );
+    assert!(
+        content.contains(&format!("href=\"http://{a_host}/tags/engines\"")),
+        "{content}"
+    );
+    assert_eq!(seen["tags"][0]["name"], "engines");
+    let session = guise_e2e::api::web_session(&b.url, "bob", "bob password").await;
+    let page = api_b
+        .http
+        .get(format!(
+            "{}/web/statuses/{}",
+            b.url,
+            seen["id"].as_str().unwrap()
+        ))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let bob_id = seen["mentions"][0]["id"].as_str().unwrap();
+    assert!(
+        page.contains(&format!("href=\"/web/accounts/{bob_id}\"")),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/web/tags/engines\""), "{page}");
+
     // An anonymous face on A mentions bob: it arrives as "Anonymous", tier anonymous.
     let anon_post = api_a
         .post(
@@ -140,7 +193,15 @@ async fn two_instances_follow_post_and_carry_the_tier() {
         let n = api_b
             .get("/api/v1/notifications?types[]=mention", &bob)
             .await;
-        n.as_array().unwrap().first().cloned()
+        n.as_array()
+            .unwrap()
+            .iter()
+            .find(|n| {
+                n["status"]["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("anonymously"))
+            })
+            .cloned()
     })
     .await;
     let who = &mention["account"];

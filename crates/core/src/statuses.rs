@@ -99,9 +99,11 @@ fn key_hash(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
 
+/// A face's profile page: a remote actor's own `url` when it gave one
+/// (what its server's mention links and apps use), else its id.
 pub fn profile_url(base_url: &str, who: &Identity) -> String {
     match (&who.domain, &who.actor_url) {
-        (Some(_), Some(actor)) => actor.clone(),
+        (Some(_), Some(actor)) => who.profile().url.unwrap_or_else(|| actor.clone()),
         _ => format!("{base_url}/@{}", who.handle),
     }
 }

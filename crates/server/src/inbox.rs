@@ -134,7 +134,12 @@ pub(crate) fn to_face(state: &AppState, a: &RemoteActor) -> RemoteFace {
                     .any(|t| t.eq_ignore_ascii_case(d))
         }),
         profile: guise_core::models::ActorProfile {
-            url: a.url.as_ref().map(Url::to_string),
+            // A profile page elsewhere would send mention links there.
+            url: a
+                .url
+                .as_ref()
+                .filter(|u| guise_federation::remote::same_host(u.as_str(), a.id.as_str()))
+                .map(Url::to_string),
             indexable: a.indexable,
             memorial: a.memorial,
             suspended: a.suspended,

@@ -45,7 +45,7 @@ pub fn rel_me_links(html: &str) -> Vec<String> {
 }
 
 /// A tag's attributes: lower-case names, values unquoted.
-fn attributes(s: &str) -> Vec<(String, String)> {
+pub(crate) fn attributes(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut chars = s.trim_end_matches('/').chars().peekable();
     loop {

@@ -177,7 +177,7 @@ pub fn actor_uri(state: &AppState, who: &Identity) -> String {
 
 pub fn profile_url(state: &AppState, who: &Identity) -> String {
     match (&who.domain, &who.actor_url) {
-        (Some(_), Some(u)) => u.clone(),
+        (Some(_), Some(u)) => who.profile().url.unwrap_or_else(|| u.clone()),
         _ if who.tier() == Tier::Anonymous => format!("{}/anon/{}", state.base_url, who.handle),
         _ => format!("{}/@{}", state.base_url, who.handle),
     }
@@ -354,7 +354,7 @@ pub async fn account(
     v.pop().ok_or(guise_core::CoreError::NotFound)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Mention {
     pub id: String,
     pub username: String,

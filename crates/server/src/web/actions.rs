@@ -5,6 +5,7 @@
 use super::home::{status_with, Actions};
 use super::pages::{nav, signed_in, signed_in_form};
 use super::session;
+use super::Lang;
 use super::{page, see_other};
 use crate::error::ApiResult;
 use crate::mastodon_api::types;
@@ -95,21 +96,54 @@ pub(crate) async fn public(
         "timeline-federated"
     });
     let back = format!("/web/timelines/{}", path.as_str());
+    Ok(timeline(&state, l, &s, &title, &back, &posts))
+}
+
+/// The public posts with a hashtag (what a hashtag link in a post opens).
+pub(crate) async fn tag(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let name = path.into_inner().to_lowercase();
+    let viewer = s.auth.face.as_ref().map(|f| f.id);
+    let mut conn = state.db.conn().await?;
+    let page_ = super::pages::first_page(20);
+    let ids = guise_core::statuses::tag_timeline(&mut conn, viewer, &name, &page_).await?;
+    let posts = types::statuses_in(&state, &mut conn, viewer, &ids, "public").await?;
+    let title = l.t_with("timeline-tag", &[("name", &name)]);
+    let back = format!("/web/tags/{}", super::path_segment(&name));
+    Ok(timeline(&state, l, &s, &title, &back, &posts))
+}
+
+/// A page of posts under a title, each with its buttons.
+fn timeline(
+    state: &AppState,
+    l: Lang,
+    s: &super::session::WebSession,
+    title: &str,
+    back: &str,
+    posts: &[types::Status],
+) -> HttpResponse {
     let actions = Actions {
         csrf: &s.csrf,
-        back: &back,
+        back,
     };
-    Ok(page(
-        &state,
+    page(
+        state,
         l,
-        &title,
-        nav(l, &s),
+        title,
+        nav(l, s),
         html! {
             h1 { (title) }
             @if posts.is_empty() { p { (l.t("timeline-empty")) } }
-            @for p in &posts { (status_with(l, p, Some(&actions))) }
+            @for p in posts { (status_with(l, p, Some(&actions))) }
         },
-    ))
+    )
 }
 
 /// Reporting a post to the moderators: what is wrong, and a comment. The

@@ -99,14 +99,15 @@ pub(crate) fn status_with(l: Lang, s: &types::Status, actions: Option<&Actions<'
                 " · "
                 a href={ "/web/statuses/" (s.id) } aria-label=(l.t_with("open-thread-of", &[("name", name)])) { (l.t("open-thread")) }
             }
+            // Our own rendering, or remote markup sanitized to Mastodon's
+            // allow-list when it arrived; mentions and hashtags lead here.
+            @let content = super::local_links(&s.content, &s.mentions, &s.tags);
             @if s.spoiler_text.is_empty() {
-                // Our own rendering, or remote markup sanitized to
-                // Mastodon's allow-list when it arrived.
-                div.content { (PreEscaped(&s.content)) }
+                div.content { (PreEscaped(&content)) }
             } @else {
                 details {
                     summary { (s.spoiler_text) }
-                    div.content { (PreEscaped(&s.content)) }
+                    div.content { (PreEscaped(&content)) }
                 }
             }
             @if let Some(a) = actions { (action_buttons(l, s, a)) }

@@ -152,6 +152,80 @@ pub(crate) fn see_other(to: &str) -> HttpResponse {
         .finish()
 }
 
+/// `s` as one path segment (percent-encoded).
+pub(crate) fn path_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A post's HTML with its links to mentioned faces and hashtags pointed at
+/// this site's own pages (`/web/accounts/{id}`, `/web/tags/{name}`); every
+/// other link, and the API's `content`, stay as their author wrote them.
+/// `content` is already safe markup (our rendering, or remote HTML
+/// sanitized on arrival); only `href`s named here are replaced.
+pub(crate) fn local_links(
+    content: &str,
+    mentions: &[crate::mastodon_api::types::Mention],
+    tags: &[crate::mastodon_api::types::Tag],
+) -> String {
+    let mut out = String::with_capacity(content.len());
+    let mut rest = content;
+    while let Some(i) = rest.find("<a ") {
+        let (before, from) = rest.split_at(i);
+        out.push_str(before);
+        let Some(end) = from.find('>') else {
+            out.push_str(from);
+            return out;
+        };
+        let (tag, after) = from.split_at(end + 1);
+        let inner_end = after.find("</a>").unwrap_or(after.len());
+        let text = strip_tags(after.get(..inner_end).unwrap_or_default());
+        let attrs = crate::rel_me::attributes(tag.get(3..tag.len() - 1).unwrap_or_default());
+        let get = |k: &str| {
+            attrs
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.replace("&amp;", "&"))
+        };
+        let href = get("href").unwrap_or_default();
+        let class = get("class").unwrap_or_default();
+        let local = if let Some(m) = mentions.iter().find(|m| m.url == href) {
+            Some(format!("/web/accounts/{}", m.id))
+        } else if class.split_ascii_whitespace().any(|c| c == "hashtag") || text.starts_with('#') {
+            let name = text.trim_start_matches('#').to_lowercase();
+            tags.iter()
+                .find(|t| t.name.to_lowercase() == name)
+                .map(|t| format!("/web/tags/{}", path_segment(&t.name)))
+        } else {
+            None
+        };
+        match local {
+            Some(href) => {
+                let escaped = maud::html! { (class) }.into_string();
+                out.push_str(&format!("<a href=\"{href}\" class=\"{escaped}\">"));
+            }
+            None => out.push_str(tag),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The text of some markup (tags dropped, entities left as they are).
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in html.chars() {
+        match c {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::front))
         .route("/web/statuses", web::post().to(home::post))
@@ -164,6 +238,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/statuses/{id}/report", web::post().to(actions::report))
         .route("/web/statuses/{id}/{action}", web::post().to(actions::act))
         .route("/web/timelines/{which}", web::get().to(actions::public))
+        .route("/web/tags/{name}", web::get().to(actions::tag))
         .route("/web/accounts/{id}", web::get().to(profile::show))
         .route("/web/accounts/{id}/{action}", web::post().to(profile::act))
         .route("/web/notifications", web::get().to(pages::notifications))
@@ -196,4 +271,66 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/favicon.ico", web::get().to(missing_png))
         .route("/avatars/original/missing.png", web::get().to(missing_png))
         .route("/headers/original/missing.png", web::get().to(missing_png));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mastodon_api::types::{Mention, Tag};
+
+    #[test]
+    fn mentions_and_hashtags_lead_to_this_sites_pages() {
+        let mentions = [Mention {
+            id: "42".into(),
+            username: "bob".into(),
+            url: "https://b.example/@bob".into(),
+            acct: "bob@b.example".into(),
+        }];
+        let tags = [Tag {
+            name: "Engines".into(),
+            url: "https://here.example/tags/engines".into(),
+        }];
+        // As Mastodon writes them (remote markup, sanitized on arrival).
+        let content = r#"<p><span class="h-card"><a href="https://b.example/@bob" class="u-url mention" rel="nofollow noopener noreferrer" target="_blank">@<span>bob</span></a></span> about <a href="https://a.example/tags/engines" class="mention hashtag" rel="nofollow noopener noreferrer" target="_blank">#<span>engines</span></a>, <a href="https://a.example/tags/other" class="mention hashtag">#other</a> and <a href="https://elsewhere.example/x?a=1&amp;b=2" rel="nofollow noopener noreferrer" target="_blank">a link</a></p>"#;
+        let out = local_links(content, &mentions, &tags);
+        assert!(
+            out.contains(
+                r#"<a href="/web/accounts/42" class="u-url mention">@<span>bob</span></a>"#
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                r#"<a href="/web/tags/Engines" class="mention hashtag">#<span>engines</span></a>"#
+            ),
+            "{out}"
+        );
+        // A hashtag the post does not carry, and other links, stay as written.
+        assert!(
+            out.contains(
+                r#"<a href="https://a.example/tags/other" class="mention hashtag">#other</a>"#
+            ),
+            "{out}"
+        );
+        assert!(out.contains(r#"<a href="https://elsewhere.example/x?a=1&amp;b=2" rel="nofollow noopener noreferrer" target="_blank">a link</a>"#), "{out}");
+        // Nothing else changes, and nothing breaks on odd input.
+        assert_eq!(
+            local_links("<p>plain</p>", &mentions, &tags),
+            "<p>plain</p>"
+        );
+        assert_eq!(
+            local_links("<a href=\"x\"", &mentions, &tags),
+            "<a href=\"x\""
+        );
+        let quote = [Mention {
+            url: "https://q.example/@\"x".into(),
+            ..mentions[0].clone()
+        }];
+        let out = local_links(
+            "<a href='https://q.example/@\"x' class='a\"b'>q</a>",
+            &quote,
+            &tags,
+        );
+        assert_eq!(out, "<a href=\"/web/accounts/42\" class=\"a&quot;b\">q</a>");
+    }
 }

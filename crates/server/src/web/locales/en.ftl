@@ -89,6 +89,7 @@ reach-nobody = From nobody
 reach-hide = Hide anonymous posts from this face's timelines
 save = Save
 timeline-local = Local
+timeline-tag = Posts tagged #{ $name }
 timeline-federated = Federated
 action-favourite = Favourite
 action-reblog = Boost

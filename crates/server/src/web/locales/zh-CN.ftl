@@ -88,6 +88,7 @@ reach-nobody = 不接受任何人
 reach-hide = 在这个身份的时间线中隐藏匿名帖子
 save = 保存
 timeline-local = 本站
+timeline-tag = 带有话题 #{ $name } 的帖子
 timeline-federated = 跨站
 action-favourite = 喜欢
 action-reblog = 转发
