@@ -377,3 +377,262 @@ async fn the_announcers_followers_get_its_announce_not_the_authors_create() {
     let after: Vec<(String, String)> = queued(&t).await;
     assert!(after.contains(&("Update".to_owned(), inbox)), "{after:?}");
 }
+
+/// A remote face on its own host, `{name}.test`, with its own inbox.
+async fn remote_face(t: &TestApp, name: &str) -> guise_core::models::Identity {
+    let mut conn = t.state.db.conn().await.unwrap();
+    guise_core::remote::upsert(
+        &mut conn,
+        t.clock.as_ref(),
+        &guise_core::remote::RemoteFace {
+            actor_url: format!("https://{name}.test/users/{name}"),
+            domain: format!("{name}.test"),
+            username: name.into(),
+            display_name: name.to_uppercase(),
+            note: String::new(),
+            inbox_url: format!("https://{name}.test/users/{name}/inbox"),
+            shared_inbox_url: None,
+            public_key_pem: String::new(),
+            locked: false,
+            bot: false,
+            discoverable: true,
+            avatar_url: None,
+            header_url: None,
+            tier: guise_policy::Tier::Pseudonymous,
+            verified_by: None,
+            profile: Default::default(),
+            fields: serde_json::json!([]),
+            published: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Every kind of activity Guise sends, each to exactly the inboxes with a
+/// reason to take it — counted per inbox against a table. `n.test` knows
+/// alice (it is stored here) but has no relation to her, and must hear
+/// nothing at all.
+#[actix_web::test]
+async fn each_activity_goes_only_to_the_inboxes_that_want_it() {
+    let t = app().await;
+    t.keep_a_key_ready().await;
+    let (alice_id, alice) = t.user("alice").await;
+    let f = remote_face(&t, "f").await; // follows alice
+    let m = remote_face(&t, "m").await; // mentioned by alice
+    let a = remote_face(&t, "a").await; // follows the announcer only
+    let x = remote_face(&t, "x").await; // wrote a note alice acts on
+    let _n = remote_face(&t, "n").await; // no relation
+    {
+        let mut conn = t.state.db.conn().await.unwrap();
+        let clock = t.clock.as_ref();
+        let alice_face = guise_core::accounts::get_identity(&mut conn, alice_id.parse().unwrap())
+            .await
+            .unwrap();
+        guise_core::remote::follow(
+            &mut conn,
+            clock,
+            &f,
+            &alice_face,
+            "https://f.test/follows/1",
+        )
+        .await
+        .unwrap();
+        guise_core::announcer::ensure(&mut conn, clock, true)
+            .await
+            .unwrap();
+        let announcer = guise_core::announcer::active(&mut conn)
+            .await
+            .unwrap()
+            .unwrap();
+        guise_core::remote::follow(&mut conn, clock, &a, &announcer, "https://a.test/follows/1")
+            .await
+            .unwrap();
+        guise_core::remote::store_note(
+            &mut conn,
+            clock,
+            &t.state.base_url,
+            &x,
+            guise_core::remote::RemoteNote {
+                uri: "https://x.test/notes/1".into(),
+                url: None,
+                text: "x's note".into(),
+                summary: String::new(),
+                sensitive: false,
+                visibility: guise_policy::Visibility::Public,
+                published: t.clock.now(),
+                in_reply_to: None,
+                mentions: Vec::new(),
+                hashtags: Vec::new(),
+                attachments: serde_json::json!([]),
+                emojis: serde_json::json!([]),
+                poll: None,
+                html: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let x_note = t
+        .get("/api/v1/timelines/public?remote=true", Some(&alice))
+        .await
+        .json[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let x_id = x.id.to_string();
+    let m_id = m.id.to_string();
+    let urls = guise_federation::Urls::new("https://guise.test");
+    // What one action queued: (activity type, inbox host), sorted.
+    let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    let mut sent = async |what: &str| -> Vec<(String, String)> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use guise_core::schema::deliveries;
+        while guise_federation::delivery::expand_once(&t.state.db, t.clock.as_ref(), &urls, 10)
+            .await
+            .unwrap()
+            > 0
+        {}
+        let mut conn = t.state.db.conn().await.unwrap();
+        let rows: Vec<(i64, String, serde_json::Value)> = deliveries::table
+            .select((deliveries::id, deliveries::inbox_url, deliveries::activity))
+            .load(&mut conn)
+            .await
+            .unwrap();
+        let mut new: Vec<(String, String)> = rows
+            .iter()
+            .filter(|(id, _, _)| seen.insert(*id))
+            .map(|(_, inbox, a)| {
+                (
+                    a["type"].as_str().unwrap_or_default().to_owned(),
+                    inbox.split('/').nth(2).unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        new.sort();
+        assert!(
+            !new.iter().any(|(_, h)| h == "n.test"),
+            "{what} went to a server with no reason to take it: {new:?}"
+        );
+        new
+    };
+    let to = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, h)| (k.to_string(), format!("{h}.test")))
+            .collect()
+    };
+    sent("setup").await;
+
+    let p1 = t
+        .post_status(
+            &alice,
+            serde_json::json!({ "status": "hello", "visibility": "public" }),
+        )
+        .await;
+    assert_eq!(sent("a public post").await, to(&[("Create", "f")]));
+    t.post_status(
+        &alice,
+        serde_json::json!({ "status": "hi @m@m.test", "visibility": "public" }),
+    )
+    .await;
+    assert_eq!(
+        sent("a public post mentioning m").await,
+        to(&[("Create", "f"), ("Create", "m")])
+    );
+    t.post_status(
+        &alice,
+        serde_json::json!({ "status": "@m@m.test psst", "visibility": "direct" }),
+    )
+    .await;
+    assert_eq!(sent("a direct post to m").await, to(&[("Create", "m")]));
+    t.post_status(
+        &alice,
+        serde_json::json!({ "status": "friends", "visibility": "private" }),
+    )
+    .await;
+    assert_eq!(sent("a followers-only post").await, to(&[("Create", "f")]));
+    let p1_id = p1["id"].as_str().unwrap();
+    let r = t
+        .call(
+            actix_web::http::Method::PUT,
+            &format!("/api/v1/statuses/{p1_id}"),
+            Some(&alice),
+            Some(common::Body::Json(
+                serde_json::json!({ "status": "hello, edited" }),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(sent("an edit").await, to(&[("Update", "f")]));
+    let r = t
+        .call(
+            actix_web::http::Method::DELETE,
+            &format!("/api/v1/statuses/{p1_id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(sent("a deletion").await, to(&[("Delete", "f")]));
+    t.post(
+        &format!("/api/v1/statuses/{x_note}/favourite"),
+        Some(&alice),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(sent("a favourite of x's note").await, to(&[("Like", "x")]));
+    t.post(
+        &format!("/api/v1/statuses/{x_note}/reblog"),
+        Some(&alice),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        sent("a boost of x's note").await,
+        to(&[("Announce", "f"), ("Announce", "x")])
+    );
+    t.post(
+        &format!("/api/v1/statuses/{x_note}/unfavourite"),
+        Some(&alice),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(sent("an unfavourite").await, to(&[("Undo", "x")]));
+    t.post(
+        &format!("/api/v1/accounts/{x_id}/follow"),
+        Some(&alice),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(sent("a follow of x").await, to(&[("Follow", "x")]));
+    t.post(
+        &format!("/api/v1/accounts/{m_id}/block"),
+        Some(&alice),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(sent("a block of m").await, to(&[("Block", "m")]));
+    let r = t
+        .call(
+            actix_web::http::Method::PATCH,
+            "/api/v1/accounts/update_credentials",
+            Some(&alice),
+            Some(common::Body::Json(
+                serde_json::json!({ "display_name": "Alice A." }),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(sent("a profile edit").await, to(&[("Update", "f")]));
+    // An anonymous public thread: the announcer's followers get its boost.
+    t.create_account("carol").await;
+    let anon = t.token_as("carol", "anonymous", "read write").await;
+    t.post_status(
+        &anon,
+        serde_json::json!({ "status": "anonymously", "visibility": "public" }),
+    )
+    .await;
+    assert_eq!(sent("an anonymous thread").await, to(&[("Announce", "a")]));
+}
