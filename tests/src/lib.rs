@@ -147,6 +147,8 @@ impl Server {
             .env("GUISE_DATA_DIR", data_dir_for(addr))
             // Tests sign in far more often than people do, all from 127.0.0.1.
             .env("GUISE_SERVER__SIGN_IN_ATTEMPTS", "100000")
+            // Staff in these tests use the admin API without a phone.
+            .env("GUISE_INSTANCE__STAFF_TWO_FACTOR", "false")
             .env(
                 "GUISE_LOG__LEVEL",
                 std::env::var("GUISE_TEST_LOG").unwrap_or_else(|_| "warn".into()),

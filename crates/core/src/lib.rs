@@ -24,6 +24,7 @@ pub mod media;
 pub mod models;
 pub mod moderation;
 pub mod oauth;
+pub mod otp;
 pub mod polls;
 pub mod push;
 pub mod queue;

@@ -22,6 +22,8 @@ pub struct Account {
     /// Whether its email is confirmed (signed-up logins start unconfirmed
     /// when the instance sends mail).
     pub confirmed: bool,
+    /// The TOTP secret, when two-factor sign-in is on.
+    pub otp_secret: Option<Vec<u8>>,
 }
 
 impl Account {

@@ -17,6 +17,14 @@ diesel::table! {
         confirmed -> Bool,
         confirmation_hash -> Nullable<Bytea>,
         confirmation_sent_on -> Nullable<Date>,
+        otp_secret -> Nullable<Bytea>,
+        otp_salt -> Nullable<Bytea>,
+    }
+}
+
+diesel::table! {
+    otp_recovery (code_hash) {
+        code_hash -> Bytea,
     }
 }
 
@@ -608,6 +616,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_pool,
     instance_keys,
     instance_settings,
+    otp_recovery,
     push_subscriptions,
     push_deliveries,
     inbox_seen,

@@ -99,6 +99,8 @@ pub struct InstanceConfig {
     /// When a login is deleted, its anonymous posts go one by one, each at a
     /// random time within this many seconds (and its faces' `Delete`s too).
     pub deletion_spread_secs: i64,
+    /// Staff may use the admin API only once two-factor sign-in is on.
+    pub staff_two_factor: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -272,6 +274,7 @@ impl Default for InstanceConfig {
             anonymous_posts_per_epoch: 30,
             anonymous_limit_epoch_secs: 3600,
             deletion_spread_secs: 86_400,
+            staff_two_factor: true,
             anonymous_languages: Vec::new(),
         }
     }

@@ -81,6 +81,9 @@ pub struct PasswordGuard {
     buckets: Mutex<HashMap<String, Bucket>>,
     hashing: std::sync::Arc<Semaphore>,
     proxies: Vec<(IpAddr, u8)>,
+    /// The last TOTP step each login signed in with, so a code is taken
+    /// once (RFC 6238, 5.2). In memory only, like the attempt counts.
+    otp_steps: Mutex<HashMap<i64, i64>>,
 }
 
 /// Why a password check was not made.
@@ -108,6 +111,23 @@ impl PasswordGuard {
             buckets: Mutex::new(HashMap::new()),
             hashing: std::sync::Arc::new(Semaphore::new(slots)),
             proxies: trusted_proxies.iter().filter_map(|c| cidr(c)).collect(),
+            otp_steps: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether a TOTP `step` is newer than any this login used before (and
+    /// records it). Entries older than a few steps are dropped as it goes.
+    pub fn fresh_otp_step(&self, account: i64, step: i64) -> bool {
+        let Ok(mut steps) = self.otp_steps.lock() else {
+            return false;
+        };
+        steps.retain(|_, s| *s >= step - 4);
+        match steps.get(&account) {
+            Some(last) if *last >= step => false,
+            _ => {
+                steps.insert(account, step);
+                true
+            }
         }
     }
 

@@ -19,6 +19,7 @@ pub mod oauth;
 pub mod rel_me;
 pub mod state;
 pub mod streaming;
+pub mod two_factor;
 pub mod web;
 
 use actix_web::body::MessageBody;

@@ -34,6 +34,9 @@ struct AuthorizeParams {
     login: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     password: Option<String>,
+    /// The second factor: a TOTP code or a recovery code.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    otp: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     pending: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
@@ -152,6 +155,7 @@ fn sign_in_form(p: &AuthorizeParams, c: &Checked, error: Option<&str>) -> HttpRe
 <form method=\"post\" action=\"/oauth/authorize\">{h}\
 <label>Email or username <input type=\"text\" name=\"login\" autocomplete=\"username\" required></label>\
 <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\
+<label>Two-factor code (if you turned it on) <input type=\"text\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\"></label>\
 <button type=\"submit\">Sign in</button></form>",
         app = escape(&c.app.name),
         scopes = scopes.join(", "),
@@ -271,6 +275,23 @@ async fn authorize_post(
     if let Err(e) = guise_core::accounts::ensure_confirmed(&account) {
         return Ok(sign_in_form(&p, &c, Some(&ApiError::from(e).message)));
     }
+    match crate::two_factor::check(&state, &mut conn, &account, p.otp.as_deref()).await? {
+        crate::two_factor::Outcome::Passed => {}
+        crate::two_factor::Outcome::Needed => {
+            return Ok(sign_in_form(
+                &p,
+                &c,
+                Some("This login has two-factor sign-in on: enter your password again with the code from your authenticator app (or a recovery code)."),
+            ));
+        }
+        crate::two_factor::Outcome::Wrong => {
+            return Ok(sign_in_form(
+                &p,
+                &c,
+                Some("That two-factor code is wrong or was already used."),
+            ));
+        }
+    }
     // The password opens k_anon now; the code carries it until the face is picked.
     let (k_anon, new_recovery) =
         guise_core::accounts::unlock_k_anon(&mut conn, account.id, password).await?;
@@ -381,6 +402,9 @@ struct TokenParams {
     /// Guise: what a password-grant token acts as: a face id, `anonymous` or `all`.
     #[serde(default, deserialize_with = "de::opt_string")]
     face: Option<String>,
+    /// Guise: the second factor for a login that has two-factor sign-in on.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    otp: Option<String>,
 }
 
 fn invalid_client() -> ApiError {
@@ -515,6 +539,23 @@ async fn token(
                 .await?
                 .ok_or_else(invalid_grant)?;
             guise_core::accounts::ensure_confirmed(&account)?;
+            match crate::two_factor::check(&state, &mut conn, &account, p.otp.as_deref()).await? {
+                crate::two_factor::Outcome::Passed => {}
+                crate::two_factor::Outcome::Needed => {
+                    return Err(ApiError::oauth(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "Two-factor sign-in is on for this login: pass the code from the authenticator app (or a recovery code) as otp",
+                    ))
+                }
+                crate::two_factor::Outcome::Wrong => {
+                    return Err(ApiError::oauth(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "The two-factor code is wrong or was already used",
+                    ))
+                }
+            }
             let not_yours =
                 || ApiError::unprocessable("Validation failed: face is not one of your faces");
             let binding = match p.face.as_deref() {

@@ -987,3 +987,261 @@ async fn a_post_is_reported_from_the_web() {
     assert_eq!(forged.status, 403);
     assert_eq!(t.row_counts().await["reports"], 1);
 }
+
+/// POSTs a form with cookies.
+async fn post_form(t: &TestApp, path: &str, cookies: &[(&str, &str)], form: &str) -> Page {
+    call(t, Method::POST, path, cookies, Some(form)).await
+}
+
+/// The code an authenticator app shows for `secret`, `steps` from now.
+fn totp(t: &TestApp, secret: &[u8], steps: i64) -> String {
+    use guise_core::Clock;
+    let step = guise_core::otp::step_of(t.clock.now().timestamp()) + steps;
+    format!("{:06}", guise_core::otp::code_at(secret, step))
+}
+
+/// Two-factor sign-in, turned on from the account page, guards every door
+/// a password opens — the web sign-in, the OAuth authorize page and the
+/// password grant — with TOTP codes (each taken once) and one-time
+/// recovery codes; signing in with either writes no row of the login's.
+#[actix_web::test]
+async fn two_factor_sign_in_guards_every_door() {
+    let t = TestApp::new().await;
+    let (account, _) = t.create_account("alice").await;
+    let session = sign_in(&t).await;
+    let cookies = [("guise_session", session.as_str())];
+    let shown = get_as(&t, &session, "/web/account").await;
+    assert!(
+        shown.body.contains("Two-factor sign-in is off"),
+        "{}",
+        shown.body
+    );
+    let setup = get_as(&t, &session, "/web/account/two_factor").await;
+    assert_eq!(setup.status, 200);
+    assert!(setup.body.contains("otpauth://totp/"), "{}", setup.body);
+    let (csrf, secret_text) = (setup.field("csrf"), setup.field("secret"));
+    let secret = guise_core::otp::from_base32(&secret_text).unwrap();
+    // A wrong first code turns nothing on.
+    let wrong = format!(
+        "{:06}",
+        (totp(&t, &secret, 0).parse::<u32>().unwrap() + 1) % 1_000_000
+    );
+    let refused = post_form(
+        &t,
+        "/web/account/two_factor",
+        &cookies,
+        &format!("csrf={csrf}&secret={secret_text}&otp={wrong}"),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let on = post_form(
+        &t,
+        "/web/account/two_factor",
+        &cookies,
+        &format!(
+            "csrf={csrf}&secret={secret_text}&otp={}",
+            totp(&t, &secret, 0)
+        ),
+    )
+    .await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    let codes: Vec<String> = on
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10, "{}", on.body);
+    assert!(get_as(&t, &session, "/web/account")
+        .await
+        .body
+        .contains("Two-factor sign-in is on"));
+
+    // The password grant.
+    let (client, secret_c) = t.register_app("read").await;
+    let grant = |otp: Option<String>| {
+        let mut body = serde_json::json!({ "grant_type": "password", "client_id": client, "client_secret": secret_c,
+            "username": "alice", "password": "password123", "scope": "read" });
+        if let Some(o) = otp {
+            body["otp"] = o.into();
+        }
+        t.post("/oauth/token", None, body)
+    };
+    let r = grant(None).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("Two-factor"), "{}", r.text);
+    assert_eq!(grant(Some(wrong.clone())).await.status, 400);
+    t.clock.advance(chrono::Duration::seconds(30));
+    let code = totp(&t, &secret, 0);
+    assert_eq!(grant(Some(code.clone())).await.status, 200);
+    let again = grant(Some(code)).await;
+    assert_eq!(again.status, 400, "a code is taken once");
+    // A recovery code, once; and signing in with it touches no row of the login's.
+    let xmin = || async {
+        let mut conn = t.state.db.conn().await.unwrap();
+        #[derive(diesel::QueryableByName)]
+        struct X {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            x: String,
+        }
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query(format!(
+            "SELECT xmin::text AS x FROM accounts WHERE id = {account}"
+        ))
+        .get_result::<X>(&mut conn)
+        .await
+        .unwrap()
+        .x
+    };
+    let before = xmin().await;
+    assert_eq!(grant(Some(codes[0].to_uppercase())).await.status, 200);
+    assert_eq!(xmin().await, before);
+    assert_eq!(
+        grant(Some(codes[0].clone())).await.status,
+        400,
+        "a recovery code is used up"
+    );
+
+    // The OAuth authorize page.
+    let q = format!(
+        "response_type=code&client_id={client}&redirect_uri=urn:ietf:wg:oauth:2.0:oob&scope=read"
+    );
+    let page = t.get(&format!("/oauth/authorize?{q}"), None).await;
+    assert!(page.text.contains("name=\"otp\""), "{}", page.text);
+    let asked = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!("{q}&login=alice&password=password123"),
+        )
+        .await;
+    assert!(
+        asked.text.contains("two-factor sign-in on") && !asked.text.contains("name=\"pending\""),
+        "{}",
+        asked.text
+    );
+    t.clock.advance(chrono::Duration::seconds(30));
+    let passed = t
+        .form(
+            "/oauth/authorize",
+            None,
+            &format!(
+                "{q}&login=alice&password=password123&otp={}",
+                totp(&t, &secret, 0)
+            ),
+        )
+        .await;
+    assert!(passed.text.contains("name=\"pending\""), "{}", passed.text);
+
+    // The web sign-in.
+    let form = call(&t, Method::GET, "/auth/sign_in", &[], None).await;
+    assert!(form.body.contains("name=\"otp\""));
+    let pre = value(&form.cookie("guise_csrf").unwrap());
+    let without = post_form(
+        &t,
+        "/auth/sign_in",
+        &[("guise_csrf", &pre)],
+        &format!("csrf={pre}&login=alice&password=password123"),
+    )
+    .await;
+    assert_eq!(without.status, 401);
+    assert!(
+        without.body.contains("two-factor sign-in on") && without.cookie("guise_session").is_none()
+    );
+    t.clock.advance(chrono::Duration::seconds(30));
+    let with = post_form(
+        &t,
+        "/auth/sign_in",
+        &[("guise_csrf", &pre)],
+        &format!(
+            "csrf={pre}&login=alice&password=password123&otp={}",
+            totp(&t, &secret, 0)
+        ),
+    )
+    .await;
+    assert_eq!(with.status, 303, "{}", with.body);
+    let second = value(&with.cookie("guise_session").unwrap());
+
+    // New recovery codes void the old; turning it off needs password and code.
+    let acct = get_as(&t, &second, "/web/account").await;
+    let csrf2 = acct.field("csrf");
+    let c2 = [("guise_session", second.as_str())];
+    t.clock.advance(chrono::Duration::seconds(30));
+    let fresh = post_form(
+        &t,
+        "/web/account/two_factor/codes",
+        &c2,
+        &format!("csrf={csrf2}&otp={}", totp(&t, &secret, 0)),
+    )
+    .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    assert_eq!(
+        grant(Some(codes[1].clone())).await.status,
+        400,
+        "old codes are void"
+    );
+    t.clock.advance(chrono::Duration::seconds(30));
+    let bad_off = post_form(
+        &t,
+        "/web/account/two_factor/off",
+        &c2,
+        &format!(
+            "csrf={csrf2}&password=wrong-password&otp={}",
+            totp(&t, &secret, 0)
+        ),
+    )
+    .await;
+    assert_eq!(bad_off.status, 401);
+    let off = post_form(
+        &t,
+        "/web/account/two_factor/off",
+        &c2,
+        &format!(
+            "csrf={csrf2}&password=password123&otp={}",
+            totp(&t, &secret, 1)
+        ),
+    )
+    .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    assert!(off.body.contains("Two-factor sign-in is off"));
+    assert_eq!(grant(None).await.status, 200);
+}
+
+/// Staff may use the admin API only with two-factor sign-in on (when the
+/// instance says so, as it does by default).
+#[actix_web::test]
+async fn staff_need_two_factor_for_the_admin_api() {
+    let t = TestApp::with_env(&[("GUISE_INSTANCE__STAFF_TWO_FACTOR", "true")]).await;
+    let mut conn = t.state.db.conn().await.unwrap();
+    let (admin, _, _) = guise_core::accounts::create_account(
+        &mut conn,
+        t.clock.as_ref(),
+        &guise_core::accounts::Username::parse("root").unwrap(),
+        &guise_core::accounts::Email::parse("root@mail.test").unwrap(),
+        "password123",
+        guise_core::accounts::Role::Admin,
+    )
+    .await
+    .unwrap();
+    let token = t.token("root", "read write admin:read admin:write").await;
+    let r = t.get("/api/v1/admin/guise/real_names", Some(&token)).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("two-factor"), "{}", r.text);
+    use guise_core::Clock;
+    let secret = guise_core::otp::new_secret();
+    let code = format!(
+        "{:06}",
+        guise_core::otp::code_at(&secret, guise_core::otp::step_of(t.clock.now().timestamp()))
+    );
+    guise_core::otp::enable(
+        &mut conn,
+        admin.id,
+        &secret,
+        &code,
+        t.clock.now().timestamp(),
+    )
+    .await
+    .unwrap();
+    let r = t.get("/api/v1/admin/guise/real_names", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

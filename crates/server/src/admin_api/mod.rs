@@ -22,6 +22,11 @@ async fn staff(state: &AppState, auth: &Auth, scope: &str) -> ApiResult<Account>
     if !account.is_staff() {
         return Err(ApiError::forbidden("This action is not allowed"));
     }
+    if state.config.instance.staff_two_factor && account.otp_secret.is_none() {
+        return Err(ApiError::forbidden(
+            "Staff must turn on two-factor sign-in (on the web face's account page, /web/account) before using the admin API",
+        ));
+    }
     Ok(account)
 }
 

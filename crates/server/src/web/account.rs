@@ -23,6 +23,10 @@ async fn account_page(
     let k = s.auth.anon_key()?;
     let mut conn = state.db.conn().await?;
     let own = oauth::own_tokens(&mut conn, k, account).await?;
+    let two_factor = guise_core::accounts::get_account(&mut conn, account)
+        .await?
+        .otp_secret
+        .is_some();
     Ok(page(
         state,
         l,
@@ -41,6 +45,29 @@ async fn account_page(
                     label for="new_password" { (l.t("password-new")) }
                     input #new_password type="password" name="password" autocomplete="new-password" minlength="8" required;
                     button type="submit" { (l.t("password-change")) }
+                }
+            }
+            section aria-labelledby="otp-h" {
+                h2 #otp-h { (l.t("otp")) }
+                @if two_factor {
+                    p { (l.t("otp-on")) }
+                    form method="post" action="/web/account/two_factor/codes" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        label for="codes_otp" { (l.t("otp-code")) }
+                        input #codes_otp type="text" name="otp" inputmode="numeric" autocomplete="one-time-code" required;
+                        button type="submit" { (l.t("otp-new-codes")) }
+                    }
+                    form method="post" action="/web/account/two_factor/off" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        label for="off_password" { (l.t("password-current")) }
+                        input #off_password type="password" name="password" autocomplete="current-password" required;
+                        label for="off_otp" { (l.t("otp-code")) }
+                        input #off_otp type="text" name="otp" inputmode="numeric" autocomplete="one-time-code" required;
+                        button type="submit" { (l.t("otp-turn-off")) }
+                    }
+                } @else {
+                    p.hint { (l.t("otp-off")) }
+                    p { a href="/web/account/two_factor" { (l.t("otp-turn-on")) } }
                 }
             }
             section aria-labelledby="apps-h" {
@@ -166,4 +193,188 @@ pub(crate) async fn revoke(
         Ok(()) => Ok(see_other("/web/account")),
         Err(e) => Ok(session::refusal(&state, l, &e.into())),
     }
+}
+
+/// Turning on two-factor sign-in: a new secret, shown as text and as an
+/// `otpauth://` link for the authenticator app, confirmed with its first
+/// code. The secret travels in the form (it is the user's own) until then.
+pub(crate) async fn two_factor_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    setup_page(&state, l, &s, &guise_core::otp::new_secret(), None).await
+}
+
+async fn setup_page(
+    state: &AppState,
+    l: super::i18n::Lang,
+    s: &WebSession,
+    secret: &[u8],
+    error: Option<String>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.db.conn().await?;
+    let account = guise_core::accounts::get_account(&mut conn, s.auth.account_id()?).await?;
+    let text = guise_core::otp::base32(secret);
+    let grouped: Vec<String> = text
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let uri = guise_core::otp::uri(&state.config.instance.name, &account.email, secret);
+    Ok(page(
+        state,
+        l,
+        &l.t("otp"),
+        nav(l, s),
+        html! {
+            h1 { (l.t("otp")) }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            p { (l.t("otp-setup-hint")) }
+            p { code #otp-secret { (grouped.join(" ")) } }
+            p { a href=(uri) { (l.t("otp-open-app")) } }
+            form method="post" action="/web/account/two_factor" {
+                input type="hidden" name="csrf" value=(s.csrf);
+                input type="hidden" name="secret" value=(text);
+                label for="otp" { (l.t("otp-code")) }
+                input #otp type="text" name="otp" inputmode="numeric" autocomplete="one-time-code" required autofocus;
+                button type="submit" { (l.t("otp-turn-on")) }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OtpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    otp: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The recovery codes, shown once, with a download.
+fn codes_page(
+    state: &AppState,
+    l: super::i18n::Lang,
+    s: &WebSession,
+    codes: &[String],
+) -> HttpResponse {
+    let text = format!("{}\n\n{}\n", l.t("otp-codes-title"), codes.join("\n"));
+    let download = super::text_download(&text);
+    page(
+        state,
+        l,
+        &l.t("otp-codes-title"),
+        nav(l, s),
+        html! {
+            h1 { (l.t("otp-codes-title")) }
+            p { (l.t("otp-codes-hint")) }
+            ul #otp-codes { @for c in codes { li { code { (c) } } } }
+            p { a href=(download) download="guise-two-factor-codes.txt" { (l.t("recovery-download")) } }
+            p { a href="/web/account" { (l.t("recovery-continue")) } }
+        },
+    )
+}
+
+pub(crate) async fn two_factor_on(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<OtpForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let Some(secret) = guise_core::otp::from_base32(&form.secret) else {
+        return Ok(see_other("/web/account/two_factor"));
+    };
+    let mut conn = state.db.conn().await?;
+    let now = state.clock.now().timestamp();
+    match guise_core::otp::enable(&mut conn, s.auth.account_id()?, &secret, &form.otp, now).await {
+        Ok(codes) => Ok(codes_page(&state, l, &s, &codes)),
+        Err(guise_core::CoreError::Invalid { .. }) => {
+            let mut resp = setup_page(&state, l, &s, &secret, Some(l.t("otp-setup-wrong"))).await?;
+            *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A two-factor settings form: the session and CSRF, then the login's
+/// second factor (and its password when asked) under the password limit;
+/// when any fails, the page that says why.
+async fn confirm_second(
+    req: &HttpRequest,
+    state: &AppState,
+    form: &OtpForm,
+    with_password: bool,
+) -> ApiResult<Result<(super::i18n::Lang, WebSession, guise_core::models::Account), HttpResponse>> {
+    let (l, session) = match signed_in_form(req, state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let s = &session;
+    let id = s.auth.account_id()?;
+    let permit = state
+        .passwords
+        .attempt_from(req, &format!("#{id}"))
+        .await
+        .map_err(ApiError::password_guard)?;
+    let mut conn = state.db.conn().await?;
+    let account = guise_core::accounts::get_account(&mut conn, id).await?;
+    if with_password {
+        let ok = guise_core::accounts::authenticate(&mut conn, &account.email, &form.password)
+            .await?
+            .is_some_and(|a| a.id == id);
+        if !ok {
+            drop(permit);
+            let mut resp = account_page(state, l, s, Some(l.t("sign-in-invalid"))).await?;
+            *resp.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
+            return Ok(Err(resp));
+        }
+    }
+    let outcome = crate::two_factor::check(state, &mut conn, &account, Some(&form.otp)).await?;
+    drop(permit);
+    if outcome != crate::two_factor::Outcome::Passed {
+        let mut resp = account_page(state, l, s, Some(l.t("sign-in-otp-wrong"))).await?;
+        *resp.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
+        return Ok(Err(resp));
+    }
+    Ok(Ok((l, session, account)))
+}
+
+pub(crate) async fn two_factor_off(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<OtpForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s, account) = match confirm_second(&req, &state, &form, true).await? {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let mut conn = state.db.conn().await?;
+    guise_core::otp::disable(&mut conn, account.id).await?;
+    account_page(&state, l, &s, Some(l.t("otp-turned-off"))).await
+}
+
+pub(crate) async fn two_factor_codes(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<OtpForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s, account) = match confirm_second(&req, &state, &form, false).await? {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let mut conn = state.db.conn().await?;
+    let codes = guise_core::otp::new_recovery_codes(&mut conn, account.id).await?;
+    Ok(codes_page(&state, l, &s, &codes))
 }

@@ -152,6 +152,17 @@ pub(crate) fn see_other(to: &str) -> HttpResponse {
         .finish()
 }
 
+/// A `data:` link that downloads `text` as a plain-text file (nothing of
+/// it is sent to or kept by the server).
+pub(crate) fn text_download(text: &str) -> String {
+    format!(
+        "data:text/plain;charset=utf-8,{}",
+        url::form_urlencoded::byte_serialize(text.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    )
+}
+
 /// `s` as one path segment (percent-encoded).
 pub(crate) fn path_segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
@@ -247,6 +258,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/faces/new", web::post().to(pages::new_face))
         .route("/web/faces/{id}/delete", web::post().to(pages::delete_face))
         .route("/web/account", web::get().to(account::show))
+        .route(
+            "/web/account/two_factor",
+            web::get().to(account::two_factor_page),
+        )
+        .route(
+            "/web/account/two_factor",
+            web::post().to(account::two_factor_on),
+        )
+        .route(
+            "/web/account/two_factor/off",
+            web::post().to(account::two_factor_off),
+        )
+        .route(
+            "/web/account/two_factor/codes",
+            web::post().to(account::two_factor_codes),
+        )
         .route(
             "/web/account/password",
             web::post().to(account::change_password),

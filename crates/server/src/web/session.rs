@@ -131,6 +131,9 @@ fn sign_in_form(
                 input #login type="text" name="login" value=(login) autocomplete="username" required autofocus;
                 label for="password" { (l.t("sign-in-password")) }
                 input #password type="password" name="password" autocomplete="current-password" required;
+                label for="otp" { (l.t("sign-in-otp")) }
+                input #otp type="text" name="otp" inputmode="numeric" autocomplete="one-time-code" aria-describedby="otp-hint";
+                p.hint #otp-hint { (l.t("sign-in-otp-hint")) }
                 button type="submit" { (l.t("sign-in")) }
             }
             p.hint { (l.t("sign-in-hint")) }
@@ -160,6 +163,8 @@ pub(crate) struct SignIn {
     login: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    otp: String,
     #[serde(default)]
     csrf: String,
 }
@@ -206,6 +211,17 @@ pub(crate) async fn sign_in(
     if let Err(e) = guise_core::accounts::ensure_confirmed(&account) {
         let mut resp = sign_in_form(&state, l, &pre, &f.login, Some(&l.t("sign-in-unconfirmed")));
         *resp.status_mut() = ApiError::from(e).status;
+        return Ok(resp);
+    }
+    let second = crate::two_factor::check(&state, &mut conn, &account, Some(&f.otp)).await?;
+    let refused = match second {
+        crate::two_factor::Outcome::Passed => None,
+        crate::two_factor::Outcome::Needed => Some("sign-in-otp-needed"),
+        crate::two_factor::Outcome::Wrong => Some("sign-in-otp-wrong"),
+    };
+    if let Some(why) = refused {
+        let mut resp = sign_in_form(&state, l, &pre, &f.login, Some(&l.t(why)));
+        *resp.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
         return Ok(resp);
     }
     let (k_anon, recovery) =

@@ -385,12 +385,5 @@ pub(crate) async fn recover(
 /// The recovery code as a text file to download (a `data:` link: nothing
 /// is stored or served).
 fn download_link(l: Lang, code: &str) -> String {
-    format!(
-        "data:text/plain;charset=utf-8,{}",
-        url::form_urlencoded::byte_serialize(
-            format!("{}\n{}\n", l.t("recovery-title"), code).as_bytes()
-        )
-        .collect::<String>()
-        .replace('+', "%20")
-    )
+    super::text_download(&format!("{}\n{}\n", l.t("recovery-title"), code))
 }
