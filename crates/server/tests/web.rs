@@ -1245,3 +1245,160 @@ async fn staff_need_two_factor_for_the_admin_api() {
     let r = t.get("/api/v1/admin/guise/real_names", Some(&token)).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// Search finds faces, hashtags and a post by its link, each leading to
+/// this site's page for it; a hashtag's page lists its posts.
+#[actix_web::test]
+async fn search_finds_faces_hashtags_and_posts() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let (bob_id, bob) = t.user("bob").await;
+    let post = t
+        .post_status(
+            &bob,
+            serde_json::json!({ "status": "about #Engines today", "visibility": "public" }),
+        )
+        .await;
+    let session = sign_in(&t).await;
+    let out = call(&t, Method::GET, "/web/search?q=bob", &[], None).await;
+    assert_eq!(out.status, 303, "signed out: to the sign-in page");
+    let faces = get_as(&t, &session, "/web/search?q=bob").await;
+    assert_eq!(faces.status, 200);
+    assert!(
+        faces
+            .body
+            .contains(&format!("href=\"/web/accounts/{bob_id}\"")),
+        "{}",
+        faces.body
+    );
+    assert!(faces.body.contains("role=\"search\""));
+    let tags = get_as(&t, &session, "/web/search?q=%23engi").await;
+    assert!(
+        tags.body.contains("href=\"/web/tags/engines\""),
+        "{}",
+        tags.body
+    );
+    let by_link = get_as(
+        &t,
+        &session,
+        &format!("/web/search?q={}", enc(post["url"].as_str().unwrap())),
+    )
+    .await;
+    assert!(by_link.body.contains("about"), "{}", by_link.body);
+    assert!(by_link
+        .body
+        .contains(&format!("/web/statuses/{}", post["id"].as_str().unwrap())));
+    let none = get_as(&t, &session, "/web/search?q=zzzz").await;
+    assert!(none.body.contains("Nothing found."));
+    let tag_page = get_as(&t, &session, "/web/tags/engines").await;
+    assert_eq!(tag_page.status, 200);
+    assert!(
+        tag_page.body.contains("Posts tagged #engines") && tag_page.body.contains("about"),
+        "{}",
+        tag_page.body
+    );
+}
+
+/// A face's profile is edited from the faces page (name, about, fields,
+/// locked, discoverable), and the login deleted from the account page —
+/// only with its password and the confirmation, explaining the spread of
+/// the anonymous deletions first; the browser is signed out.
+#[actix_web::test]
+async fn faces_are_edited_and_the_login_deleted_on_the_web() {
+    let t = TestApp::new().await;
+    let (_, face) = t.create_account("alice").await;
+    let session = sign_in(&t).await;
+    let cookies = [("guise_session", session.as_str())];
+    let faces = get_as(&t, &session, "/web/faces").await;
+    assert!(
+        faces
+            .body
+            .contains(&format!("action=\"/web/faces/{face}/profile\"")),
+        "{}",
+        faces.body
+    );
+    let csrf = faces.field("csrf");
+    let saved = post_form(
+        &t,
+        &format!("/web/faces/{face}/profile"),
+        &cookies,
+        &format!(
+            "csrf={csrf}&display_name=Alice+A.&note=Writes+about+engines&field_name_0=Site&field_value_0=https%3A%2F%2Falice.example&field_name_1=&field_value_1=&locked=true&discoverable=true"
+        ),
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let shown = t.get(&format!("/api/v1/accounts/{face}"), None).await.json;
+    assert_eq!(shown["display_name"], "Alice A.");
+    assert!(shown["note"]
+        .as_str()
+        .unwrap()
+        .contains("Writes about engines"));
+    assert_eq!(shown["fields"].as_array().unwrap().len(), 1, "{shown}");
+    assert_eq!(shown["fields"][0]["name"], "Site");
+    assert_eq!(
+        (shown["locked"].clone(), shown["discoverable"].clone()),
+        (true.into(), true.into())
+    );
+    // Without the CSRF value nothing changes.
+    let forged = post_form(
+        &t,
+        &format!("/web/faces/{face}/profile"),
+        &cookies,
+        "display_name=Mallory",
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+
+    let account = get_as(&t, &session, "/web/account").await;
+    assert!(
+        account
+            .body
+            .contains("one by one at random times within 24 hours"),
+        "{}",
+        account.body
+    );
+    let unconfirmed = post_form(
+        &t,
+        "/web/account/delete",
+        &cookies,
+        &format!("csrf={csrf}&password=password123"),
+    )
+    .await;
+    assert_eq!(unconfirmed.status, 422);
+    let wrong = post_form(
+        &t,
+        "/web/account/delete",
+        &cookies,
+        &format!("csrf={csrf}&password=nope&confirm=yes"),
+    )
+    .await;
+    assert_ne!(wrong.status, 200);
+    assert_eq!(
+        t.get(&format!("/api/v1/accounts/{face}"), None)
+            .await
+            .status,
+        200
+    );
+    let gone = post_form(
+        &t,
+        "/web/account/delete",
+        &cookies,
+        &format!("csrf={csrf}&password=password123&confirm=yes"),
+    )
+    .await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    assert!(gone.body.contains("Login deleted"));
+    assert!(gone.cookie("guise_session").unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        t.get(&format!("/api/v1/accounts/{face}"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        get_as(&t, &session, "/web/account").await.status,
+        303,
+        "the session is gone too"
+    );
+}

@@ -70,6 +70,20 @@ async fn account_page(
                     p { a href="/web/account/two_factor" { (l.t("otp-turn-on")) } }
                 }
             }
+            section aria-labelledby="delete-h" {
+                h2 #delete-h { (l.t("delete-login")) }
+                p { (l.t_with("delete-login-explained", &[("hours", &(state.config.instance.deletion_spread_secs.max(0) / 3600).to_string())])) }
+                form method="post" action="/web/account/delete" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    label for="delete_password" { (l.t("password-current")) }
+                    input #delete_password type="password" name="password" autocomplete="current-password" required;
+                    label.choice {
+                        input type="checkbox" name="confirm" value="yes" required;
+                        " " (l.t("delete-login-confirm"))
+                    }
+                    button.danger type="submit" { (l.t("delete-login")) }
+                }
+            }
             section aria-labelledby="apps-h" {
                 h2 #apps-h { (l.t("apps")) }
                 p.hint { (l.t("apps-hint")) }
@@ -377,4 +391,76 @@ pub(crate) async fn two_factor_codes(
     let mut conn = state.db.conn().await?;
     let codes = guise_core::otp::new_recovery_codes(&mut conn, account.id).await?;
     Ok(codes_page(&state, l, &s, &codes))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Deleting the login: its persistent faces now, its anonymous posts one by
+/// one within the deletion spread (found through the sealed index, which
+/// the password opens). The browser is signed out.
+pub(crate) async fn delete_login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<DeleteForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    if form.confirm != "yes" {
+        let mut resp = account_page(&state, l, &s, Some(l.t("delete-login-confirm"))).await?;
+        *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
+    let id = s.auth.account_id()?;
+    let permit = state
+        .passwords
+        .attempt_from(&req, &format!("#{id}"))
+        .await
+        .map_err(ApiError::password_guard)?;
+    let mut conn = state.db.conn().await?;
+    let account = guise_core::accounts::get_account(&mut conn, id).await?;
+    let deleted = guise_core::accounts::delete_account(
+        &mut conn,
+        state.clock.as_ref(),
+        &account,
+        &form.password,
+        chrono::Duration::seconds(state.config.instance.deletion_spread_secs.max(0)),
+    )
+    .await;
+    drop(permit);
+    let n = match deleted {
+        Ok(n) => n,
+        Err(e) => {
+            let e: ApiError = e.into();
+            let mut resp = account_page(&state, l, &s, Some(e.message.clone())).await?;
+            *resp.status_mut() = e.status;
+            return Ok(resp);
+        }
+    };
+    let mut resp = page(
+        &state,
+        l,
+        &l.t("delete-login-done-title"),
+        html! {},
+        html! {
+            h1 { (l.t("delete-login-done-title")) }
+            p { (l.t_with("delete-login-done", &[("count", &n.to_string())])) }
+            p { a href="/" { (l.t("back")) } }
+        },
+    );
+    if let Ok(v) =
+        header::HeaderValue::from_str(&session::set_cookie(&state, session::SESSION, "", 0))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(resp)
 }

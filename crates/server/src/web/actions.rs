@@ -243,3 +243,81 @@ pub(crate) async fn report(
         Err(e) => Ok(session::refusal(&state, l, &e.into())),
     }
 }
+
+#[derive(Deserialize)]
+pub(crate) struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// Search: faces (`@user@host` looked up on its server), hashtags, and a
+/// post by its link — as the API's search does for a signed-in app.
+pub(crate) async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<SearchQuery>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let q = query.q.trim().to_owned();
+    let viewer = s.auth.face.as_ref().map(|f| f.id);
+    let found = crate::mastodon_api::search::find(&state, viewer, true, &q, None, 20, true).await?;
+    let back = format!("/web/search?q={}", super::path_segment(&q));
+    let actions = Actions {
+        csrf: &s.csrf,
+        back: &back,
+    };
+    let nothing = !q.is_empty()
+        && found.accounts.is_empty()
+        && found.hashtags.is_empty()
+        && found.statuses.is_empty();
+    Ok(page(
+        &state,
+        l,
+        &l.t("search"),
+        nav(l, &s),
+        html! {
+            h1 { (l.t("search")) }
+            form role="search" method="get" action="/web/search" {
+                label for="q" { (l.t("search-label")) }
+                input #q type="search" name="q" value=(q) aria-describedby="q-hint" autofocus;
+                p.hint #q-hint { (l.t("search-hint")) }
+                button type="submit" { (l.t("search")) }
+            }
+            @if nothing { p role="status" { (l.t("search-nothing")) } }
+            @if !found.accounts.is_empty() {
+                section aria-labelledby="found-faces" {
+                    h2 #found-faces { (l.t("search-accounts")) }
+                    ul {
+                        @for a in &found.accounts {
+                            li {
+                                a href={ "/web/accounts/" (a.id) } {
+                                    strong { (if a.display_name.is_empty() { &a.username } else { &a.display_name }) }
+                                }
+                                " " span.acct { "@" (a.acct) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !found.hashtags.is_empty() {
+                section aria-labelledby="found-tags" {
+                    h2 #found-tags { (l.t("search-hashtags")) }
+                    ul {
+                        @for t in &found.hashtags {
+                            li { a href={ "/web/tags/" (super::path_segment(t)) } { "#" (t) } }
+                        }
+                    }
+                }
+            }
+            @if !found.statuses.is_empty() {
+                section aria-labelledby="found-posts" {
+                    h2 #found-posts { (l.t("search-statuses")) }
+                    @for p in &found.statuses { (status_with(l, p, Some(&actions))) }
+                }
+            }
+        },
+    ))
+}

@@ -250,6 +250,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/statuses/{id}/{action}", web::post().to(actions::act))
         .route("/web/timelines/{which}", web::get().to(actions::public))
         .route("/web/tags/{name}", web::get().to(actions::tag))
+        .route("/web/search", web::get().to(actions::search))
         .route("/web/accounts/{id}", web::get().to(profile::show))
         .route("/web/accounts/{id}/{action}", web::post().to(profile::act))
         .route("/web/notifications", web::get().to(pages::notifications))
@@ -283,6 +284,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(account::revoke),
         )
         .route("/web/faces/{id}/reach", web::post().to(pages::set_reach))
+        .route(
+            "/web/faces/{id}/profile",
+            web::post().to(pages::set_profile),
+        )
+        .route("/web/account/delete", web::post().to(account::delete_login))
         .route("/auth/sign_in", web::get().to(session::sign_in_page))
         .route("/auth/sign_in", web::post().to(session::sign_in))
         .route("/auth/sign_out", web::post().to(session::sign_out))

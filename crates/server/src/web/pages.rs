@@ -47,6 +47,7 @@ pub(crate) fn nav(l: Lang, s: &WebSession) -> maud::Markup {
             li { a href="/" { (l.t("home")) } }
             li { a href="/web/timelines/local" { (l.t("timeline-local")) } }
             li { a href="/web/timelines/federated" { (l.t("timeline-federated")) } }
+            li { a href="/web/search" { (l.t("search")) } }
             li { a href="/web/notifications" { (l.t("notifications")) } }
             li { a href="/web/anonymous" { (l.t("my-anonymous-posts")) } }
             li { a href="/web/faces" { (l.t("faces")) } }
@@ -308,6 +309,39 @@ pub(crate) async fn faces(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
                         }
                         button type="submit" { (l.t("save")) }
                     }
+                    @if f.tier() != Tier::Anonymous {
+                        @let fields = crate::mastodon_api::types::Field::source_of(f);
+                        details {
+                            summary { (l.t("face-edit")) }
+                            form method="post" action={ "/web/faces/" (fid) "/profile" } {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                @if f.tier() == Tier::RealName { p.hint { (l.t("face-edit-real-name")) } }
+                                label for={ "name-" (fid) } { (l.t("face-display-name")) }
+                                input id={ "name-" (fid) } type="text" name="display_name" value=(f.display_name) maxlength="100";
+                                label for={ "note-" (fid) } { (l.t("face-note")) }
+                                textarea id={ "note-" (fid) } name="note" rows="3" maxlength="500" { (f.note) }
+                                fieldset {
+                                    legend { (l.t("face-fields")) }
+                                    @for i in 0..guise_core::faces::MAX_FIELDS {
+                                        @let (n, v) = fields.get(i).map(|x| (x.name.as_str(), x.value.as_str())).unwrap_or(("", ""));
+                                        label for={ "fn-" (fid) "-" (i) } { (l.t_with("face-field-name", &[("n", &(i + 1).to_string())])) }
+                                        input id={ "fn-" (fid) "-" (i) } type="text" name={ "field_name_" (i) } value=(n) maxlength="255";
+                                        label for={ "fv-" (fid) "-" (i) } { (l.t_with("face-field-value", &[("n", &(i + 1).to_string())])) }
+                                        input id={ "fv-" (fid) "-" (i) } type="text" name={ "field_value_" (i) } value=(v) maxlength="255";
+                                    }
+                                }
+                                label.choice {
+                                    input type="checkbox" name="locked" value="true" checked[f.locked];
+                                    " " (l.t("face-locked"))
+                                }
+                                label.choice {
+                                    input type="checkbox" name="discoverable" value="true" checked[f.discoverable];
+                                    " " (l.t("face-discoverable"))
+                                }
+                                button type="submit" { (l.t("save")) }
+                            }
+                        }
+                    }
                     @if !only_one {
                         form method="post" action={ "/web/faces/" (fid) "/delete" } {
                             input type="hidden" name="csrf" value=(s.csrf);
@@ -471,4 +505,73 @@ pub(crate) async fn set_reach(
         return Ok(session::refusal(&state, l, &e.into()));
     }
     Ok(see_other("/web/faces"))
+}
+
+/// A face's profile as its form sends it.
+#[derive(Deserialize)]
+pub(crate) struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    locked: String,
+    #[serde(default)]
+    discoverable: String,
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, String>,
+}
+
+/// Saves a persistent face's profile (display name, note, up to four
+/// fields, locked, discoverable). A verified real name changed goes back to
+/// the verification queue (the core rule).
+pub(crate) async fn set_profile(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<ProfileForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    let Some(face) = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?)
+        .await?
+        .into_iter()
+        .find(|f| f.id == id)
+    else {
+        return Ok(session::refusal(
+            &state,
+            l,
+            &crate::error::ApiError::not_found(),
+        ));
+    };
+    let fields: Vec<(String, String)> = (0..guise_core::faces::MAX_FIELDS)
+        .filter_map(|i| {
+            let name = form.rest.get(&format!("field_name_{i}"))?.trim().to_owned();
+            let value = form
+                .rest
+                .get(&format!("field_value_{i}"))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default();
+            (!name.is_empty() || !value.is_empty()).then_some((name, value))
+        })
+        .collect();
+    let change = guise_core::faces::ProfileChange {
+        handle: None,
+        display_name: Some(form.display_name.clone()),
+        note: Some(form.note.clone()),
+        locked: Some(form.locked == "true"),
+        bot: None,
+        discoverable: Some(form.discoverable == "true"),
+        fields: Some(fields),
+    };
+    match guise_core::faces::update_profile(&mut conn, state.clock.as_ref(), &face, change).await {
+        Ok(_) => Ok(see_other("/web/faces")),
+        Err(e) => Ok(session::refusal(&state, l, &e.into())),
+    }
 }

@@ -18,7 +18,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 /// The session cookie: the raw token.
-const SESSION: &str = "guise_session";
+pub(crate) const SESSION: &str = "guise_session";
 /// Before sign-in: a random value the sign-in form must echo.
 pub(crate) const PRE_CSRF: &str = "guise_csrf";
 /// What a web session may do.
