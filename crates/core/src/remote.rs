@@ -70,13 +70,11 @@ fn keep_checks(before: &serde_json::Value, fields: &serde_json::Value) -> serde_
     )
 }
 
-/// Whether a remote face has profile fields whose links were not checked.
+/// Whether a face has profile fields whose links were not checked.
 pub fn fields_unchecked(face: &Identity) -> bool {
-    !face.is_local()
-        && face
-            .fields
-            .as_array()
-            .is_some_and(|a| a.iter().any(|f| f.get("checked_on").is_none()))
+    face.fields
+        .as_array()
+        .is_some_and(|a| a.iter().any(|f| f.get("checked_on").is_none()))
 }
 
 /// Records the outcome of checking a face's fields: `fields` as they were

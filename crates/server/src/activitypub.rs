@@ -74,7 +74,7 @@ async fn actor(
         let key = key_of(state, &face).await?;
         return Ok(ap(&protocol::actor_document(&urls(state), &face, &key)));
     }
-    profile_page(state, &face).await
+    crate::web::public::face_page(req, state, &face).await
 }
 
 async fn user_actor(
@@ -93,50 +93,13 @@ async fn anon_actor(
     actor(&req, &state, &path, true).await
 }
 
-async fn profile(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn profile(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let face = local_face(&state, &path, false).await?;
-    profile_page(&state, &face).await
-}
-
-fn html(title: &str, body: &str) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header((header::VARY, "Accept")).body(format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-<title>{}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}article{{border-top:1px solid #ddd;padding:.6rem 0}}</style></head><body>{body}</body></html>",
-        escape(title)
-    ))
-}
-
-async fn profile_page(state: &AppState, face: &Identity) -> ApiResult<HttpResponse> {
-    let mut conn = state.db.conn().await?;
-    let page = guise_core::statuses::Page {
-        limit: 20,
-        ..Default::default()
-    };
-    let ids =
-        guise_core::statuses::author_timeline(&mut conn, None, face.id, Default::default(), &page)
-            .await?;
-    let views = guise_core::statuses::load_views(&mut conn, None, &ids).await?;
-    let anonymous = face.tier() == Tier::Anonymous;
-    let name = if anonymous {
-        "Anonymous".to_owned()
-    } else {
-        face.display_name.clone()
-    };
-    let mut body = format!(
-        "<h1>{}</h1><p>@{}@{}</p>",
-        escape(&name),
-        escape(&face.handle),
-        escape(state.domain())
-    );
-    for v in views.iter().filter(|v| v.status.reblog_of_id.is_none()) {
-        body.push_str(&format!(
-            "<article>{}<p><small><a href=\"{}\">{}</a></small></p></article>",
-            v.status.content,
-            escape(&format!("{}/{}", urls(state).profile(face), v.status.id)),
-            v.status.created_at.format("%Y-%m-%d %H:%M UTC")
-        ));
-    }
-    Ok(html(&name, &body))
+    crate::web::public::face_page(&req, &state, &face).await
 }
 
 async fn note(
@@ -159,17 +122,10 @@ async fn note(
         return Err(ApiError::not_found());
     }
     if !wants_activitypub(req) {
-        let body = format!(
-            "<article><p><strong>{}</strong></p>{}<p><small>{}</small></p></article>",
-            escape(if anonymous {
-                "Anonymous"
-            } else {
-                &face.display_name
-            }),
-            s.content,
-            s.created_at.format("%Y-%m-%d %H:%M UTC")
-        );
-        return Ok(html("Post", &body));
+        let mut page = crate::web::public::post_page(req, state, &face, s);
+        page.headers_mut()
+            .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+        return Ok(page);
     }
     let u = urls(state);
     let parent = match s.in_reply_to_id {

@@ -91,14 +91,7 @@ pub(crate) async fn store_actor(
     a: &RemoteActor,
 ) -> ApiResult<Identity> {
     let face = remote::upsert(conn, state.clock.as_ref(), &to_face(state, a)).await?;
-    if guise_core::remote::fields_unchecked(&face) {
-        let (state, id) = (state.clone(), face.id);
-        tokio::spawn(async move {
-            if let Err(e) = crate::rel_me::verify_fields(&state, id).await {
-                tracing::debug!(error = %e, "checking profile links");
-            }
-        });
-    }
+    crate::rel_me::check_later(state, &face);
     Ok(face)
 }
 

@@ -106,20 +106,40 @@ fn only_link(value_html: &str) -> Option<Url> {
     }
 }
 
-/// Checks a remote face's unchecked fields and records what was found.
+/// Checks a face's unchecked fields beside the request (spawned), if it
+/// has any.
+pub fn check_later(state: &AppState, face: &guise_core::models::Identity) {
+    if guise_core::remote::fields_unchecked(face) {
+        let (state, id) = (state.clone(), face.id);
+        tokio::spawn(async move {
+            if let Err(e) = verify_fields(&state, id).await {
+                tracing::debug!(error = %e, "checking profile links");
+            }
+        });
+    }
+}
+
+/// Checks a face's unchecked fields and records what was found.
 pub async fn verify_fields(state: &AppState, face_id: i64) -> CoreResult<()> {
     let face = {
         let mut conn = state.db.conn().await?;
         guise_core::accounts::get_identity(&mut conn, face_id).await?
     };
-    let profile = face.profile();
     // What a page must link back to: the face's profile page or its id.
-    let mine: Vec<Url> = profile
-        .url
-        .iter()
-        .chain(face.actor_url.iter())
-        .filter_map(|u| Url::parse(u).ok())
-        .collect();
+    let mine: Vec<Url> = if face.is_local() {
+        let urls = guise_federation::Urls::new(state.base_url.to_string());
+        [urls.profile(&face), urls.actor(&face)]
+            .iter()
+            .filter_map(|u| Url::parse(u).ok())
+            .collect()
+    } else {
+        face.profile()
+            .url
+            .iter()
+            .chain(face.actor_url.iter())
+            .filter_map(|u| Url::parse(u).ok())
+            .collect()
+    };
     let Some(fields) = face.fields.as_array() else {
         return Ok(());
     };
@@ -128,7 +148,15 @@ pub async fn verify_fields(state: &AppState, face_id: i64) -> CoreResult<()> {
     for f in fields {
         let mut f = f.clone();
         if f.get("checked_on").is_none() {
-            let link = f.get("value").and_then(|v| v.as_str()).and_then(only_link);
+            // A local face's value is its own text: a link if it is one URL.
+            let value = f.get("value").and_then(|v| v.as_str()).unwrap_or_default();
+            let link = if face.is_local() {
+                Url::parse(value.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+            } else {
+                only_link(value)
+            };
             let mut verified = false;
             if let Some(link) = link {
                 if let Ok((_, page)) = state.fetcher.get_page(&link).await {

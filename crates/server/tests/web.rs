@@ -1402,3 +1402,162 @@ async fn faces_are_edited_and_the_login_deleted_on_the_web() {
         "the session is gone too"
     );
 }
+
+/// A web page on 127.0.0.1 answering every GET with `body` (HTML).
+async fn web_page(body: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/me")
+}
+
+/// The public pages a browser gets at a face's and a post's URLs carry
+/// OpenGraph tags; a face's page links its own sites with rel="me" (and
+/// those that link back are verified), never another face of its login;
+/// anonymous pages ask not to be indexed; the about page states the
+/// instance's offer and promises from its settings.
+#[actix_web::test]
+async fn public_pages_carry_open_graph_and_rel_me_both_ways() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (alice_face, alice) = t.user("alice").await;
+    let other = t
+        .post(
+            "/api/v1/guise/faces",
+            Some(&t.token_as("alice", "all", "read write").await),
+            serde_json::json!({ "handle": "quietfox", "display_name": "Quiet Fox" }),
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    let site =
+        web_page("<html><a rel=\"me\" href=\"https://guise.test/@alice\">me</a></html>".into())
+            .await;
+    let elsewhere = web_page("<html>no link back</html>".into()).await;
+    let r = t
+        .call(
+            Method::PATCH,
+            "/api/v1/accounts/update_credentials",
+            Some(&alice),
+            Some(common::Body::Json(serde_json::json!({
+                "note": "Writes about engines",
+                "fields_attributes": { "0": { "name": "Site", "value": site }, "1": { "name": "Other", "value": elsewhere } }
+            }))),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let post = t
+        .post_status(
+            &alice,
+            serde_json::json!({ "status": "engines, engines", "visibility": "public" }),
+        )
+        .await;
+    let mut fields = serde_json::Value::Null;
+    for _ in 0..100 {
+        fields = t
+            .get(&format!("/api/v1/accounts/{alice_face}"), None)
+            .await
+            .json["fields"]
+            .clone();
+        if fields[0]["verified_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(fields[0]["verified_at"].is_string(), "{fields}");
+    assert!(fields[1]["verified_at"].is_null(), "{fields}");
+
+    let face_page = call(&t, Method::GET, "/@alice", &[], None).await;
+    assert_eq!(face_page.status, 200);
+    let b = &face_page.body;
+    assert!(
+        b.contains("property=\"og:title\"") && b.contains("content=\"https://guise.test/@alice\""),
+        "{b}"
+    );
+    assert!(b.contains("content=\"Writes about engines\""), "{b}");
+    assert!(
+        b.contains(&format!("<link rel=\"me\" href=\"{site}\">")),
+        "{b}"
+    );
+    assert!(b.contains("engines, engines"));
+    assert!(
+        !b.contains("quietfox") && !b.contains("Quiet Fox"),
+        "no other face of the login"
+    );
+    assert!(!b.contains("noindex"));
+    let same = call(&t, Method::GET, "/users/alice", &[], None).await;
+    assert_eq!(same.status, 200);
+    assert!(same.body.contains("property=\"og:title\""));
+    let post_page = call(
+        &t,
+        Method::GET,
+        &format!("/@alice/{}", post["id"].as_str().unwrap()),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(post_page.status, 200);
+    assert!(
+        post_page.body.contains("content=\"article\"")
+            && post_page.body.contains("content=\"engines, engines\""),
+        "{}",
+        post_page.body
+    );
+
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let a = t
+        .post_status(
+            &anon,
+            serde_json::json!({ "status": "quietly", "visibility": "public" }),
+        )
+        .await;
+    let anon_url = a["account"]["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("https://guise.test")
+        .to_owned();
+    let anon_page = call(&t, Method::GET, &anon_url, &[], None).await;
+    assert_eq!(anon_page.status, 200, "{anon_url}");
+    assert!(
+        anon_page.body.contains("noindex") && anon_page.body.contains("Anonymous"),
+        "{}",
+        anon_page.body
+    );
+    assert!(!anon_page.body.contains("alice"), "{}", anon_page.body);
+
+    let about = call(&t, Method::GET, "/about", &[], None).await;
+    assert_eq!(about.status, 200);
+    assert!(
+        about.body.contains("About Guise") && about.body.contains("Offered:"),
+        "{}",
+        about.body
+    );
+    assert!(
+        about.body.contains("one anonymous face per thread"),
+        "{}",
+        about.body
+    );
+    assert!(
+        about
+            .body
+            .contains("at most 30 anonymous posts every 60 minutes"),
+        "{}",
+        about.body
+    );
+    assert!(about.body.contains("has not published rules"));
+}

@@ -165,6 +165,7 @@ async fn update(
     let face = own_face(&state, account, &path).await?;
     let mut conn = state.db.conn().await?;
     let face = faces::update_profile(&mut conn, state.clock.as_ref(), &face, p.into_core()).await?;
+    crate::rel_me::check_later(&state, &face);
     Ok(ok(&types::account(&state, &mut conn, &face).await?))
 }
 
@@ -304,6 +305,7 @@ async fn update_credentials(
         .await?;
     }
     let face = faces::update_profile(&mut conn, state.clock.as_ref(), face, change).await?;
+    crate::rel_me::check_later(&state, &face);
     Ok(ok(
         &super::accounts::with_source(&state, &mut conn, &face).await?
     ))

@@ -15,6 +15,7 @@ mod home;
 pub mod i18n;
 mod pages;
 mod profile;
+pub(crate) mod public;
 mod session;
 mod signup;
 
@@ -65,6 +66,18 @@ pub(crate) fn page(
     nav: Markup,
     main: Markup,
 ) -> HttpResponse {
+    page_with_head(state, lang, title, html! {}, nav, main)
+}
+
+/// [`page`] with more in its `head` (OpenGraph tags, `rel=me` links).
+pub(crate) fn page_with_head(
+    state: &AppState,
+    lang: Lang,
+    title: &str,
+    head: Markup,
+    nav: Markup,
+    main: Markup,
+) -> HttpResponse {
     let name = &state.config.instance.name;
     let doc = html! {
         (DOCTYPE)
@@ -74,6 +87,7 @@ pub(crate) fn page(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (name) }
                 link rel="stylesheet" href="/static/guise.css";
+                (head)
             }
             body {
                 a.skip href="#main" { (lang.t("skip-to-content")) }
@@ -83,6 +97,7 @@ pub(crate) fn page(
                 }
                 main #main { (main) }
                 footer {
+                    p { a href="/about" { (lang.t("about")) } }
                     nav aria-label=(lang.t("nav-language")) {
                         ul.langs {
                             @for (l, tag, own) in i18n::ALL {
@@ -251,6 +266,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/timelines/{which}", web::get().to(actions::public))
         .route("/web/tags/{name}", web::get().to(actions::tag))
         .route("/web/search", web::get().to(actions::search))
+        .route("/about", web::get().to(public::about))
         .route("/web/accounts/{id}", web::get().to(profile::show))
         .route("/web/accounts/{id}/{action}", web::post().to(profile::act))
         .route("/web/notifications", web::get().to(pages::notifications))

@@ -571,7 +571,10 @@ pub(crate) async fn set_profile(
         fields: Some(fields),
     };
     match guise_core::faces::update_profile(&mut conn, state.clock.as_ref(), &face, change).await {
-        Ok(_) => Ok(see_other("/web/faces")),
+        Ok(face) => {
+            crate::rel_me::check_later(&state, &face);
+            Ok(see_other("/web/faces"))
+        }
         Err(e) => Ok(session::refusal(&state, l, &e.into())),
     }
 }
