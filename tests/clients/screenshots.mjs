@@ -25,7 +25,8 @@ for (const locale of ["en", "zh-CN"]) {
       shots++;
     };
     for (const [name, path] of [["landing", "/"], ["sign-in", "/auth/sign_in"], ["sign-up", "/auth/sign_up"],
-                                ["confirmation-new", "/auth/confirmation/new"]]) {
+                                ["confirmation-new", "/auth/confirmation/new"], ["about", "/about"],
+                                ["public-face", "/@" + USER]]) {
       await page.goto(BASE + path);
       await shoot(name);
     }
@@ -33,7 +34,7 @@ for (const locale of ["en", "zh-CN"]) {
     await page.fill("#login", USER);
     await page.fill("#password", PASSWORD);
     await Promise.all([page.waitForURL(BASE + "/"), page.locator('form[action="/auth/sign_in"] button').click()]);
-    if (shots <= 4) {
+    if (shots <= 6) {
       // Something to show: a post as the pseudonym and one anonymously.
       for (const face of [null, "anonymous"]) {
         await page.fill("#status", face ? "An anonymous post, for the screenshots" : "A post by the pseudonym, for the screenshots");
@@ -44,7 +45,8 @@ for (const locale of ["en", "zh-CN"]) {
     }
     for (const [name, path] of [["home", "/"], ["local", "/web/timelines/local"], ["federated", "/web/timelines/federated"],
                                 ["notifications", "/web/notifications"], ["anonymous", "/web/anonymous"],
-                                ["faces", "/web/faces"], ["account", "/web/account"]]) {
+                                ["faces", "/web/faces"], ["account", "/web/account"],
+                                ["two-factor", "/web/account/two_factor"], ["search", "/web/search?q=" + USER]]) {
       await page.goto(BASE + path);
       await shoot(name);
     }
