@@ -110,18 +110,7 @@ fn enc(s: &str) -> String {
 
 /// Signs alice in through the form; the session cookie's value.
 async fn sign_in(t: &TestApp) -> String {
-    let form = call(t, Method::GET, "/auth/sign_in", &[], None).await;
-    let pre = value(&form.cookie("guise_csrf").unwrap());
-    let done = call(
-        t,
-        Method::POST,
-        "/auth/sign_in",
-        &[("guise_csrf", &pre)],
-        Some(&format!("csrf={pre}&login=alice&password=password123")),
-    )
-    .await;
-    assert_eq!(done.status, 303, "{}", done.body);
-    value(&done.cookie("guise_session").unwrap())
+    sign_in_as(t, "alice").await
 }
 
 #[actix_web::test]
@@ -1560,4 +1549,93 @@ async fn public_pages_carry_open_graph_and_rel_me_both_ways() {
         about.body
     );
     assert!(about.body.contains("has not published rules"));
+}
+
+/// Signs `login` in through the form; the session cookie's value.
+async fn sign_in_as(t: &TestApp, login: &str) -> String {
+    let form = call(t, Method::GET, "/auth/sign_in", &[], None).await;
+    let pre = value(&form.cookie("guise_csrf").unwrap());
+    let done = post_form(
+        t,
+        "/auth/sign_in",
+        &[("guise_csrf", &pre)],
+        &format!("csrf={pre}&login={login}&password=password123"),
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    value(&done.cookie("guise_session").unwrap())
+}
+
+/// A poll made in the composer (choices, how long, one or several), voted
+/// in from a timeline by another login, its counts shown after.
+#[actix_web::test]
+async fn polls_are_made_in_the_composer_and_voted_in_on_the_web() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    t.create_account("bob").await;
+    let alice = sign_in(&t).await;
+    let home = get_as(&t, &alice, "/").await;
+    assert!(home.body.contains("name=\"poll_0\"") && home.body.contains("Add a poll"));
+    let csrf = home.field("csrf");
+    let one = compose(&t, &alice, &format!("csrf={csrf}&status=Which+engine%3F&visibility=public&poll_0=Steam&poll_1=&poll_expires_in=3600")).await;
+    assert_eq!(one.status, 422, "one choice is not a poll: {}", one.body);
+    assert!(
+        one.body.contains("value=\"Steam\""),
+        "the form comes back filled"
+    );
+    let made = compose(&t, &alice, &format!("csrf={csrf}&status=Which+engine%3F&visibility=public&poll_0=Steam&poll_1=Diesel&poll_2=Electric&poll_expires_in=3600")).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let id = made
+        .headers
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/?posted=")
+        .to_owned();
+    let api = t.get(&format!("/api/v1/statuses/{id}"), None).await.json;
+    assert_eq!(api["poll"]["options"].as_array().unwrap().len(), 3, "{api}");
+    assert_eq!(api["poll"]["multiple"], false);
+
+    let bob = sign_in_as(&t, "bob").await;
+    let local = get_as(&t, &bob, "/web/timelines/local").await;
+    assert!(
+        local
+            .body
+            .contains(&format!("action=\"/web/statuses/{id}/vote\"")),
+        "{}",
+        local.body
+    );
+    let bob_csrf = local.field("csrf");
+    let voted = post_form(
+        &t,
+        &format!("/web/statuses/{id}/vote"),
+        &[("guise_session", &bob)],
+        &format!("csrf={bob_csrf}&back=%2Fweb%2Ftimelines%2Flocal&choice=1"),
+    )
+    .await;
+    assert_eq!(voted.status, 303, "{}", voted.body);
+    let after = get_as(&t, &bob, "/web/timelines/local").await;
+    assert!(
+        !after
+            .body
+            .contains(&format!("action=\"/web/statuses/{id}/vote\"")),
+        "voted: the counts, not the form"
+    );
+    assert!(
+        after.body.contains("Diesel — 1") && after.body.contains("1 votes"),
+        "{}",
+        after.body
+    );
+    let api = t.get(&format!("/api/v1/statuses/{id}"), None).await.json;
+    assert_eq!(api["poll"]["options"][1]["votes_count"], 1);
+    // Without the CSRF value no vote counts.
+    let forged = post_form(
+        &t,
+        &format!("/web/statuses/{id}/vote"),
+        &[("guise_session", &alice)],
+        "choice=0",
+    )
+    .await;
+    assert_eq!(forged.status, 403);
 }

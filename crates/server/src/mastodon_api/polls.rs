@@ -68,13 +68,24 @@ async fn vote(
         .map_err(|_| {
             ApiError::unprocessable("Validation failed: choices must be option indexes")
         })?;
+    Ok(ok(&vote_as(&state, &auth, id, &choices).await?))
+}
+
+/// `auth` votes `choices` (option indexes) in the poll of status `id`;
+/// the poll as the API shows it after.
+pub(crate) async fn vote_as(
+    state: &AppState,
+    auth: &Auth,
+    id: i64,
+    choices: &[i64],
+) -> ApiResult<serde_json::Value> {
     let mut conn = state.db.conn().await?;
     let viewer = auth.face.as_ref().map(|f| f.id);
     guise_core::statuses::visible_status(&mut conn, viewer, id).await?;
     if auth.is_anonymous() {
-        super::statuses::anonymous_allowed(&state, &auth, &mut conn).await?;
+        super::statuses::anonymous_allowed(state, auth, &mut conn).await?;
     }
-    let (key, face) = voter(&auth, id)?;
+    let (key, face) = voter(auth, id)?;
     let anon = auth.k_anon.as_ref().map(|k| (k, state.face_per()));
     let poll = polls::vote_and_tell(
         &mut conn,
@@ -83,15 +94,15 @@ async fn vote(
         &key,
         face,
         anon,
-        &choices,
+        choices,
     )
     .await?;
     let own = polls::own_votes(&mut conn, &[id], &key).await?;
-    Ok(ok(&types::poll_json(
+    Ok(types::poll_json(
         &poll,
         Some(own.get(&id)),
         state.clock.now(),
-    )))
+    ))
 }
 
 /// Ends due polls and tells their authors and voters (a job).

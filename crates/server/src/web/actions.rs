@@ -321,3 +321,38 @@ pub(crate) async fn search(
         },
     ))
 }
+
+#[derive(Deserialize)]
+pub(crate) struct VoteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    back: String,
+    #[serde(default)]
+    choice: String,
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, String>,
+}
+
+/// A vote in a post's poll, as the first face (as favourites are).
+pub(crate) async fn vote(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<VoteForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let mut choices: Vec<i64> = form.choice.trim().parse().into_iter().collect();
+    choices.extend(
+        (0..guise_core::polls::MAX_OPTIONS as i64)
+            .filter(|i| form.rest.get(&format!("choice_{i}")).map(String::as_str) == Some("true")),
+    );
+    match crate::mastodon_api::polls::vote_as(&state, &s.auth, id, &choices).await {
+        Ok(_) => Ok(see_other(&back_to(&form.back))),
+        Err(e) => Ok(session::refusal(&state, l, &e)),
+    }
+}

@@ -110,7 +110,68 @@ pub(crate) fn status_with(l: Lang, s: &types::Status, actions: Option<&Actions<'
                     div.content { (PreEscaped(&content)) }
                 }
             }
+            @if let Some(p) = &s.poll { (poll(l, s, p, actions)) }
             @if let Some(a) = actions { (action_buttons(l, s, a)) }
+        }
+    }
+}
+
+/// A post's poll: a form to vote while it is open and not voted in, else
+/// the counts.
+fn poll(
+    l: Lang,
+    s: &types::Status,
+    p: &serde_json::Value,
+    actions: Option<&Actions<'_>>,
+) -> Markup {
+    let expired = p["expired"].as_bool().unwrap_or(false);
+    let voted = p["voted"].as_bool().unwrap_or(false);
+    let multiple = p["multiple"].as_bool().unwrap_or(false);
+    let options: Vec<(String, Option<i64>)> = p["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            (
+                o["title"].as_str().unwrap_or_default().to_owned(),
+                o["votes_count"].as_i64(),
+            )
+        })
+        .collect();
+    let total = p["votes_count"].as_i64().unwrap_or(0).to_string();
+    html! {
+        @match actions.filter(|_| !expired && !voted) {
+            Some(a) => {
+                form.poll method="post" action={ "/web/statuses/" (s.id) "/vote" } {
+                    input type="hidden" name="csrf" value=(a.csrf);
+                    input type="hidden" name="back" value=(a.back);
+                    fieldset {
+                        legend { (l.t("poll-options")) }
+                        @for (i, (title, _)) in options.iter().enumerate() {
+                            label.choice {
+                                @if multiple {
+                                    input type="checkbox" name={ "choice_" (i) } value="true";
+                                } @else {
+                                    input type="radio" name="choice" value=(i) required;
+                                }
+                                " " (title)
+                            }
+                        }
+                    }
+                    button.small type="submit" { (l.t("poll-vote")) }
+                }
+            }
+            None => {
+                ul.poll {
+                    @for (title, votes) in &options {
+                        li { (title) @if let Some(v) = votes { " — " (v) } }
+                    }
+                }
+                p.hint {
+                    (l.t_with("poll-votes", &[("count", &total)]))
+                    @if expired { " · " (l.t("poll-closed")) }
+                }
+            }
         }
     }
 }
@@ -132,7 +193,40 @@ pub(crate) struct Compose {
     /// The post replied to, if this is a reply.
     #[serde(default)]
     pub in_reply_to_id: String,
+    /// A poll's options (empty ones left out: no poll when all are).
+    #[serde(default)]
+    pub poll_0: String,
+    #[serde(default)]
+    pub poll_1: String,
+    #[serde(default)]
+    pub poll_2: String,
+    #[serde(default)]
+    pub poll_3: String,
+    /// Seconds the poll runs.
+    #[serde(default)]
+    pub poll_expires_in: String,
+    #[serde(default)]
+    pub poll_multiple: String,
 }
+
+impl Compose {
+    fn poll_options(&self) -> Vec<String> {
+        [&self.poll_0, &self.poll_1, &self.poll_2, &self.poll_3]
+            .into_iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect()
+    }
+}
+
+/// How long a poll may run, in seconds, as the composer offers it.
+const POLL_DURATIONS: [(i64, &str); 5] = [
+    (300, "poll-5-minutes"),
+    (3600, "poll-1-hour"),
+    (86_400, "poll-1-day"),
+    (259_200, "poll-3-days"),
+    (604_800, "poll-7-days"),
+];
 
 pub(crate) fn composer(
     l: Lang,
@@ -174,6 +268,27 @@ pub(crate) fn composer(
                         " " (l.t("anonymous"))
                     }
                     p.hint #anon-promise { (l.t("anonymous-promise")) }
+                }
+            }
+            details.poll open[!c.poll_options().is_empty()] {
+                summary { (l.t("poll-add")) }
+                fieldset {
+                    legend { (l.t("poll-options")) }
+                    @for (i, v) in [&c.poll_0, &c.poll_1, &c.poll_2, &c.poll_3].into_iter().enumerate() {
+                        label for={ "poll_" (i) } { (l.t_with("poll-option", &[("n", &(i + 1).to_string())])) }
+                        input id={ "poll_" (i) } type="text" name={ "poll_" (i) } value=(v) maxlength="50";
+                    }
+                }
+                label for="poll_expires_in" { (l.t("poll-duration")) }
+                select #poll_expires_in name="poll_expires_in" {
+                    @for (secs, key) in POLL_DURATIONS {
+                        @let chosen = if c.poll_expires_in.is_empty() { secs == 86_400 } else { c.poll_expires_in == secs.to_string() };
+                        option value=(secs) selected[chosen] { (l.t(key)) }
+                    }
+                }
+                label.choice {
+                    input type="checkbox" name="poll_multiple" value="true" checked[c.poll_multiple == "true"];
+                    " " (l.t("poll-multiple"))
                 }
             }
             label for="spoiler_text" { (l.t("content-warning")) }
@@ -347,7 +462,19 @@ async fn publish(state: &AppState, s: &WebSession, c: &Compose) -> ApiResult<i64
         },
         idempotency_key: None,
         media: Vec::new(),
-        poll: None,
+        poll: {
+            let options = c.poll_options();
+            if options.is_empty() {
+                None
+            } else {
+                Some(guise_core::polls::PollInput {
+                    options,
+                    expires_in: c.poll_expires_in.trim().parse().unwrap_or(86_400),
+                    multiple: c.poll_multiple == "true",
+                    hide_totals: false,
+                })
+            }
+        },
     };
     Ok(publish_as(state, &s.auth, &mut conn, who, new).await?.id)
 }

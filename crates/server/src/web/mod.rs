@@ -262,6 +262,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(actions::report_page),
         )
         .route("/web/statuses/{id}/report", web::post().to(actions::report))
+        .route("/web/statuses/{id}/vote", web::post().to(actions::vote))
         .route("/web/statuses/{id}/{action}", web::post().to(actions::act))
         .route("/web/timelines/{which}", web::get().to(actions::public))
         .route("/web/tags/{name}", web::get().to(actions::tag))
