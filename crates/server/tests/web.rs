@@ -1639,3 +1639,74 @@ async fn polls_are_made_in_the_composer_and_voted_in_on_the_web() {
     .await;
     assert_eq!(forged.status, 403);
 }
+
+/// One's anonymous posts are edited from "My anonymous posts" (found with
+/// the session's key); nobody else can open them for editing.
+#[actix_web::test]
+async fn anonymous_posts_are_edited_by_their_owner_only() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    t.create_account("bob").await;
+    let alice = sign_in(&t).await;
+    let csrf = get_as(&t, &alice, "/").await.field("csrf");
+    let posted = compose(
+        &t,
+        &alice,
+        &format!("csrf={csrf}&status=first+words&face=anonymous&visibility=public"),
+    )
+    .await;
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    let id = posted
+        .headers
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/?posted=")
+        .to_owned();
+    let mine = get_as(&t, &alice, "/web/anonymous").await;
+    assert!(
+        mine.body
+            .contains(&format!("href=\"/web/statuses/{id}/edit\"")),
+        "{}",
+        mine.body
+    );
+    let form = get_as(&t, &alice, &format!("/web/statuses/{id}/edit")).await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body.contains(">first words</textarea>"),
+        "{}",
+        form.body
+    );
+    let bob = sign_in_as(&t, "bob").await;
+    assert_ne!(
+        get_as(&t, &bob, &format!("/web/statuses/{id}/edit"))
+            .await
+            .status,
+        200
+    );
+    let bob_csrf = get_as(&t, &bob, "/").await.field("csrf");
+    let stolen = post_form(
+        &t,
+        &format!("/web/statuses/{id}/edit"),
+        &[("guise_session", &bob)],
+        &format!("csrf={bob_csrf}&status=not+yours"),
+    )
+    .await;
+    assert_ne!(stolen.status, 303);
+    let saved = post_form(
+        &t,
+        &format!("/web/statuses/{id}/edit"),
+        &[("guise_session", &alice)],
+        &format!("csrf={csrf}&status=better+words"),
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let api = t.get(&format!("/api/v1/statuses/{id}"), None).await.json;
+    assert!(
+        api["content"].as_str().unwrap().contains("better words"),
+        "{api}"
+    );
+    assert!(api["edited_at"].is_string());
+    assert_eq!(api["account"]["display_name"], "Anonymous");
+}

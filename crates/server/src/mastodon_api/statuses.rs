@@ -503,26 +503,16 @@ async fn edit(
         .map(|ids| claims(&auth, ids))
         .transpose()?;
     let attributes = media_attributes(p.media_attributes.as_ref())?;
-    let face = acting_author(&auth, &mut conn, id).await?;
-    // A ban on any of the hidden author's anonymous faces holds them back
-    // from editing the others too (without anyone learning who they are).
-    if face.tier() == Tier::Anonymous {
-        guise_core::anon::ensure_not_banned(&mut conn, auth.anon_key()?).await?;
-    }
-    st::edit(
+    let face = edit_as(
+        &state,
+        &auth,
         &mut conn,
-        &state.ctx(),
-        &face,
         id,
         StatusEditInput {
             text: p.status.unwrap_or_default(),
             spoiler_text: p.spoiler_text.unwrap_or_default(),
             sensitive: p.sensitive.unwrap_or(false),
-            language: if face.tier() == Tier::Anonymous {
-                state.anonymous_language(p.language)
-            } else {
-                p.language
-            },
+            language: p.language,
             media,
             media_attributes: attributes,
             poll,
@@ -536,6 +526,26 @@ async fn edit(
         id,
     )
     .await?))
+}
+
+/// `auth` edits its post `id` (its own face's, or — for tokens that carry
+/// `k_anon` — its anonymous one's); the face that wrote it.
+pub(crate) async fn edit_as(
+    state: &AppState,
+    auth: &Auth,
+    conn: &mut guise_core::DbConn,
+    id: i64,
+    mut input: StatusEditInput,
+) -> ApiResult<guise_core::models::Identity> {
+    let face = acting_author(auth, conn, id).await?;
+    // A ban on any of the hidden author's anonymous faces holds them back
+    // from editing the others too (without anyone learning who they are).
+    if face.tier() == Tier::Anonymous {
+        guise_core::anon::ensure_not_banned(conn, auth.anon_key()?).await?;
+        input.language = state.anonymous_language(input.language);
+    }
+    st::edit(conn, &state.ctx(), &face, id, input).await?;
+    Ok(face)
 }
 
 async fn history(

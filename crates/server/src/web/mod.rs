@@ -257,6 +257,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/statuses", web::post().to(home::post))
         .route("/web/statuses/{id}", web::get().to(pages::thread))
         .route("/web/statuses/{id}/delete", web::post().to(pages::delete))
+        .route("/web/statuses/{id}/edit", web::get().to(pages::edit_page))
+        .route("/web/statuses/{id}/edit", web::post().to(pages::edit))
         .route(
             "/web/statuses/{id}/report",
             web::get().to(actions::report_page),

@@ -230,6 +230,7 @@ pub(crate) async fn anonymous_posts(
             @if posts.is_empty() { p { (l.t("my-anonymous-posts-empty")) } }
             @for p in &posts {
                 (status_with(l, p, None))
+                p { a href={ "/web/statuses/" (p.id) "/edit" } aria-label=(l.t_with("edit-post-by", &[("name", &p.account.acct)])) { (l.t("edit")) } }
                 form method="post" action={ "/web/statuses/" (p.id) "/delete" } {
                     input type="hidden" name="csrf" value=(s.csrf);
                     button.danger type="submit" aria-label=(l.t_with("delete-post-by", &[("name", &p.account.acct)])) { (l.t("delete")) }
@@ -576,5 +577,120 @@ pub(crate) async fn set_profile(
             Ok(see_other("/web/faces"))
         }
         Err(e) => Ok(session::refusal(&state, l, &e.into())),
+    }
+}
+
+/// Editing one's own post — an anonymous one too (found with the session's
+/// key, as the API does for an "All my faces" token).
+pub(crate) async fn edit_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    let face = crate::mastodon_api::statuses::acting_author(&s.auth, &mut conn, id).await;
+    let view = guise_core::statuses::load_view(&mut conn, None, id).await;
+    let view = match (face, view) {
+        (Ok(face), Ok(view)) if view.status.identity_id == face.id => view,
+        _ => {
+            return Ok(session::refusal(
+                &state,
+                l,
+                &crate::error::ApiError::not_found(),
+            ))
+        }
+    };
+    Ok(edit_form(
+        &state,
+        l,
+        &s,
+        id,
+        &view.status.source_text,
+        &view.status.spoiler_text,
+        None,
+    ))
+}
+
+fn edit_form(
+    state: &AppState,
+    l: Lang,
+    s: &WebSession,
+    id: i64,
+    text: &str,
+    spoiler: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    page(
+        state,
+        l,
+        &l.t("edit"),
+        nav(l, s),
+        html! {
+            h1 { (l.t("edit")) }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            form method="post" action={ "/web/statuses/" (id) "/edit" } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                label for="status" { (l.t("compose-text")) }
+                textarea #status name="status" rows="4" required { (text) }
+                label for="spoiler_text" { (l.t("content-warning")) }
+                input #spoiler_text type="text" name="spoiler_text" value=(spoiler);
+                button type="submit" { (l.t("save")) }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    spoiler_text: String,
+}
+
+pub(crate) async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<EditForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let id = crate::mastodon_api::parse_id(&path)?;
+    let mut conn = state.db.conn().await?;
+    let input = guise_core::statuses::StatusEditInput {
+        text: form.status.clone(),
+        spoiler_text: form.spoiler_text.clone(),
+        sensitive: false,
+        language: None,
+        media: None,
+        media_attributes: Vec::new(),
+        poll: None,
+    };
+    match crate::mastodon_api::statuses::edit_as(&state, &s.auth, &mut conn, id, input).await {
+        Ok(face) if face.tier() == Tier::Anonymous => Ok(see_other("/web/anonymous")),
+        Ok(_) => Ok(see_other(&format!("/web/statuses/{id}"))),
+        Err(e) => {
+            let mut resp = edit_form(
+                &state,
+                l,
+                &s,
+                id,
+                &form.status,
+                &form.spoiler_text,
+                Some(&e.message),
+            );
+            *resp.status_mut() = e.status;
+            Ok(resp)
+        }
     }
 }

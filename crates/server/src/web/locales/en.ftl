@@ -210,3 +210,5 @@ poll-multiple = Several choices may be picked
 poll-vote = Vote
 poll-closed = Closed
 poll-votes = { $count } votes
+edit = Edit
+edit-post-by = Edit the post by { $name }

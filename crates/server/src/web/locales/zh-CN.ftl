@@ -209,3 +209,5 @@ poll-multiple = 可以选择多个选项
 poll-vote = 投票
 poll-closed = 已结束
 poll-votes = { $count } 票
+edit = 编辑
+edit-post-by = 编辑 { $name } 的帖子
