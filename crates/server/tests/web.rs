@@ -1710,3 +1710,65 @@ async fn anonymous_posts_are_edited_by_their_owner_only() {
     assert!(api["edited_at"].is_string());
     assert_eq!(api["account"]["display_name"], "Anonymous");
 }
+
+/// The export holds the login and its persistent faces with their posts
+/// and relations — and none of its anonymous posts.
+#[actix_web::test]
+async fn the_export_holds_persistent_faces_only() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let (bob_id, _) = t.user("bob").await;
+    let alice = sign_in(&t).await;
+    let csrf = get_as(&t, &alice, "/").await.field("csrf");
+    for form in [
+        "status=in+the+open&visibility=public".to_owned(),
+        "status=a+secret+thought&face=anonymous&visibility=public".to_owned(),
+        "status=for+friends&visibility=private".to_owned(),
+    ] {
+        let r = compose(&t, &alice, &format!("csrf={csrf}&{form}")).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    let token = t.token_as("alice", "all", "read write follow").await;
+    t.post(
+        &format!("/api/v1/accounts/{bob_id}/follow"),
+        Some(&token),
+        serde_json::json!({}),
+    )
+    .await;
+    let account = get_as(&t, &alice, "/web/account").await;
+    assert!(account.body.contains("href=\"/web/account/export\""));
+    let export = get_as(&t, &alice, "/web/account/export").await;
+    assert_eq!(export.status, 200);
+    assert!(export
+        .headers
+        .get("content-disposition")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"guise-export-"));
+    let doc: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+    assert_eq!(doc["login"]["email"], "alice@mail.test");
+    let face = &doc["faces"][0];
+    assert_eq!(face["handle"], "alice");
+    let texts: Vec<&str> = face["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"in the open") && texts.contains(&"for friends"),
+        "{texts:?}"
+    );
+    assert!(
+        !export.body.contains("a secret thought"),
+        "no anonymous post in the export"
+    );
+    assert_eq!(face["relations"]["following"], serde_json::json!(["bob"]));
+    assert_eq!(
+        call(&t, Method::GET, "/web/account/export", &[], None)
+            .await
+            .status,
+        303
+    );
+}

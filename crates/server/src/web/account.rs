@@ -70,6 +70,11 @@ async fn account_page(
                     p { a href="/web/account/two_factor" { (l.t("otp-turn-on")) } }
                 }
             }
+            section aria-labelledby="export-h" {
+                h2 #export-h { (l.t("export")) }
+                p.hint { (l.t("export-hint")) }
+                p { a.button href="/web/account/export" download { (l.t("export-download")) } }
+            }
             section aria-labelledby="delete-h" {
                 h2 #delete-h { (l.t("delete-login")) }
                 p { (l.t_with("delete-login-explained", &[("hours", &(state.config.instance.deletion_spread_secs.max(0) / 3600).to_string())])) }
@@ -463,4 +468,95 @@ pub(crate) async fn delete_login(
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+/// The login's data as JSON, for its owner: the login, and each persistent
+/// face with its profile, posts and relations. Anonymous posts are left
+/// out: a file tying them to the login is the link Guise exists to avoid
+/// (they are listed, unlinked, on "My anonymous posts").
+pub(crate) async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (_, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    use guise_core::social::{face_list, FaceList};
+    let id = s.auth.account_id()?;
+    let mut conn = state.db.conn().await?;
+    let account = guise_core::accounts::get_account(&mut conn, id).await?;
+    let everything = guise_core::statuses::Page {
+        limit: 100_000,
+        ..Default::default()
+    };
+    let mut faces = Vec::new();
+    for f in guise_core::accounts::faces_of(&mut conn, id).await? {
+        let ids = guise_core::statuses::author_timeline(
+            &mut conn,
+            Some(f.id),
+            f.id,
+            Default::default(),
+            &everything,
+        )
+        .await?;
+        let views = guise_core::statuses::load_views(&mut conn, Some(f.id), &ids).await?;
+        let posts: Vec<serde_json::Value> = views
+            .iter()
+            .map(|v| {
+                let st = &v.status;
+                serde_json::json!({
+                    "id": st.id.to_string(),
+                    "created_at": st.created_at.to_rfc3339(),
+                    "visibility": st.visibility,
+                    "text": st.source_text,
+                    "spoiler_text": st.spoiler_text,
+                    "in_reply_to_id": st.in_reply_to_id.map(|i| i.to_string()),
+                    "reblog_of_id": st.reblog_of_id.map(|i| i.to_string()),
+                })
+            })
+            .collect();
+        let mut relations = serde_json::Map::new();
+        for (name, list) in [
+            ("following", FaceList::Following(f.id)),
+            ("followers", FaceList::Followers(f.id)),
+            ("blocks", FaceList::Blocks(f.id)),
+            ("mutes", FaceList::Mutes(f.id)),
+        ] {
+            let people = face_list(&mut conn, list, &everything).await?;
+            relations.insert(
+                name.into(),
+                people
+                    .iter()
+                    .map(|(_, p)| serde_json::json!(p.acct()))
+                    .collect(),
+            );
+        }
+        faces.push(serde_json::json!({
+            "handle": f.handle,
+            "tier": f.tier,
+            "display_name": f.display_name,
+            "note": f.note,
+            "fields": f.fields,
+            "created_on": f.created_on.to_string(),
+            "posts": posts,
+            "relations": relations,
+        }));
+    }
+    let today = state.clock.today();
+    let doc = serde_json::json!({
+        "instance": state.domain(),
+        "exported_on": today.to_string(),
+        "about": "Your persistent faces only. Anonymous posts are not in this file, so that it cannot tie them to you; 'My anonymous posts' lists them.",
+        "login": { "email": account.email, "role": account.role, "created_on": account.created_on.to_string() },
+        "faces": faces,
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"guise-export-{today}.json\""),
+        ))
+        .body(serde_json::to_string_pretty(&doc).unwrap_or_default()))
 }

@@ -308,6 +308,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(pages::set_profile),
         )
         .route("/web/account/delete", web::post().to(account::delete_login))
+        .route("/web/account/export", web::get().to(account::export))
         .route("/auth/sign_in", web::get().to(session::sign_in_page))
         .route("/auth/sign_in", web::post().to(session::sign_in))
         .route("/auth/sign_out", web::post().to(session::sign_out))

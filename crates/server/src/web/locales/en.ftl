@@ -212,3 +212,6 @@ poll-closed = Closed
 poll-votes = { $count } votes
 edit = Edit
 edit-post-by = Edit the post by { $name }
+export = Your data
+export-hint = Download your login and your persistent faces — their profiles, posts, follows, followers, blocks and mutes — as a JSON file. Your anonymous posts are not in it, so that the file cannot tie them to you.
+export-download = Download my data

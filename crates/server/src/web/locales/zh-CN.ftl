@@ -211,3 +211,6 @@ poll-closed = 已结束
 poll-votes = { $count } 票
 edit = 编辑
 edit-post-by = 编辑 { $name } 的帖子
+export = 你的数据
+export-hint = 以 JSON 文件下载你的账号和持久身份——资料、帖子、关注、关注者、屏蔽和静音。文件中不包含你的匿名帖子，这样它就无法把匿名帖子与你联系起来。
+export-download = 下载我的数据
