@@ -1772,3 +1772,97 @@ async fn the_export_holds_persistent_faces_only() {
         303
     );
 }
+
+/// The browser chooses which of its persistent faces acts (favourites and
+/// the rest, the home timeline, the composer's default); a face that is
+/// not the login's is never taken, by form or by cookie.
+#[actix_web::test]
+async fn the_acting_face_is_chosen_and_checked() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let (bob_face, bob) = t.user("bob").await;
+    let other = t
+        .post(
+            "/api/v1/guise/faces",
+            Some(&t.token_as("alice", "all", "read write").await),
+            serde_json::json!({ "handle": "quietfox" }),
+        )
+        .await;
+    let fox = other.json["id"].as_str().unwrap().to_owned();
+    let post = t
+        .post_status(
+            &bob,
+            serde_json::json!({ "status": "hello", "visibility": "public" }),
+        )
+        .await;
+    let pid = post["id"].as_str().unwrap();
+    let alice = sign_in(&t).await;
+    let home = get_as(&t, &alice, "/").await;
+    assert!(
+        home.body.contains("action=\"/web/acting\""),
+        "{}",
+        home.body
+    );
+    let csrf = home.field("csrf");
+    let cookies = [("guise_session", alice.as_str())];
+    let not_hers = post_form(
+        &t,
+        "/web/acting",
+        &cookies,
+        &format!("csrf={csrf}&face={bob_face}"),
+    )
+    .await;
+    assert_eq!(not_hers.status, 404);
+    let chose = post_form(
+        &t,
+        "/web/acting",
+        &cookies,
+        &format!("csrf={csrf}&face={fox}"),
+    )
+    .await;
+    assert_eq!(chose.status, 303);
+    let acting = value(&chose.cookie("guise_face").unwrap());
+    assert_eq!(acting, fox);
+    let as_fox = [
+        ("guise_session", alice.as_str()),
+        ("guise_face", acting.as_str()),
+    ];
+    let faved = post_form(
+        &t,
+        &format!("/web/statuses/{pid}/favourite"),
+        &as_fox,
+        &format!("csrf={csrf}&back=%2F"),
+    )
+    .await;
+    assert_eq!(faved.status, 303, "{}", faved.body);
+    let by = t
+        .get(&format!("/api/v1/statuses/{pid}/favourited_by"), None)
+        .await
+        .json;
+    assert_eq!(by[0]["acct"], "quietfox", "{by}");
+    let page = call(&t, Method::GET, "/", &as_fox, None).await;
+    assert!(
+        page.body
+            .contains(&format!("<option value=\"{fox}\" selected")),
+        "{}",
+        page.body
+    );
+    // A cookie naming someone else's face changes nothing: the first face acts.
+    let forged = [
+        ("guise_session", alice.as_str()),
+        ("guise_face", bob_face.as_str()),
+    ];
+    let again = post_form(
+        &t,
+        &format!("/web/statuses/{pid}/reblog"),
+        &forged,
+        &format!("csrf={csrf}&back=%2F"),
+    )
+    .await;
+    assert_eq!(again.status, 303);
+    let boosted = t
+        .get(&format!("/api/v1/statuses/{pid}/reblogged_by"), None)
+        .await
+        .json;
+    assert_eq!(boosted[0]["acct"], "alice", "{boosted}");
+}

@@ -235,8 +235,14 @@ pub(crate) fn composer(
     anonymous: bool,
     c: &Compose,
 ) -> Markup {
+    let acting = s.auth.face.as_ref().map(|f| f.id);
     let chosen = if c.face.is_empty() {
-        faces.first().map(|f| f.id.to_string()).unwrap_or_default()
+        faces
+            .iter()
+            .find(|f| Some(f.id) == acting)
+            .or(faces.first())
+            .map(|f| f.id.to_string())
+            .unwrap_or_default()
     } else {
         c.face.clone()
     };
@@ -316,7 +322,14 @@ async fn home(
     let account = s.auth.account_id()?;
     let faces = guise_core::accounts::faces_of(&mut conn, account).await?;
     let anonymous = state.rules.tiers_enabled.contains(&Tier::Anonymous);
-    let timeline = match faces.first() {
+    // The face the browser acts as (the first unless it chose another).
+    let first = s
+        .auth
+        .face
+        .as_ref()
+        .and_then(|a| faces.iter().find(|f| f.id == a.id))
+        .or(faces.first());
+    let timeline = match first {
         Some(first) => {
             let page = Page {
                 max_id: None,
@@ -329,7 +342,8 @@ async fn home(
         }
         None => Vec::new(),
     };
-    let first_name = faces.first().map(|f| face_label(l, f)).unwrap_or_default();
+    let first_name = first.map(|f| face_label(l, f)).unwrap_or_default();
+    let acting_id = first.map(|f| f.id);
     Ok(page(
         state,
         l,
@@ -342,6 +356,19 @@ async fn home(
             section aria-labelledby="compose-h" {
                 h2 #compose-h { (l.t("new-post")) }
                 (composer(l, s, &faces, anonymous, compose))
+            }
+            @if faces.len() > 1 {
+                form.acting method="post" action="/web/acting" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    label for="acting" { (l.t("acting-as")) }
+                    select #acting name="face" aria-describedby="acting-hint" {
+                        @for f in &faces {
+                            option value=(f.id) selected[Some(f.id) == acting_id] { (face_label(l, f)) }
+                        }
+                    }
+                    button.small type="submit" { (l.t("acting-switch")) }
+                    p.hint #acting-hint { (l.t("acting-hint")) }
+                }
             }
             section aria-labelledby="timeline-h" {
                 h2 #timeline-h { (l.t_with("home-timeline-of", &[("name", &first_name)])) }
@@ -477,4 +504,42 @@ async fn publish(state: &AppState, s: &WebSession, c: &Compose) -> ApiResult<i64
         },
     };
     Ok(publish_as(state, &s.auth, &mut conn, who, new).await?.id)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ActingForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    face: String,
+}
+
+/// Chooses the persistent face this browser acts as (a cookie; checked to
+/// be the login's on every request).
+pub(crate) async fn acting(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<ActingForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match super::pages::signed_in_form(&req, &state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let id = crate::mastodon_api::parse_id(&form.face)?;
+    let mut conn = state.db.conn().await?;
+    let faces = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?).await?;
+    if !faces.iter().any(|f| f.id == id) {
+        return Ok(session::refusal(&state, l, &ApiError::not_found()));
+    }
+    let mut resp = see_other("/");
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&session::set_cookie(
+        &state,
+        session::ACTING,
+        &id.to_string(),
+        30 * 24 * 3600,
+    )) {
+        resp.headers_mut()
+            .append(actix_web::http::header::SET_COOKIE, v);
+    }
+    Ok(resp)
 }

@@ -255,6 +255,7 @@ fn strip_tags(html: &str) -> String {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::front))
         .route("/web/statuses", web::post().to(home::post))
+        .route("/web/acting", web::post().to(home::acting))
         .route("/web/statuses/{id}", web::get().to(pages::thread))
         .route("/web/statuses/{id}/delete", web::post().to(pages::delete))
         .route("/web/statuses/{id}/edit", web::get().to(pages::edit_page))

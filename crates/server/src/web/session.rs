@@ -19,6 +19,8 @@ use serde::Deserialize;
 
 /// The session cookie: the raw token.
 pub(crate) const SESSION: &str = "guise_session";
+/// The persistent face a browser acts as, when not the first.
+pub(crate) const ACTING: &str = "guise_face";
 /// Before sign-in: a random value the sign-in form must echo.
 pub(crate) const PRE_CSRF: &str = "guise_csrf";
 /// What a web session may do.
@@ -73,10 +75,23 @@ fn same(a: &str, b: &str) -> bool {
 /// The browser's session, if it has a live one of the web app.
 pub(crate) async fn current(req: &HttpRequest, state: &AppState) -> Option<WebSession> {
     let raw = cookie(req, SESSION)?;
-    let auth = crate::extract::authenticate(state, &raw).await.ok()?;
+    let mut auth = crate::extract::authenticate(state, &raw).await.ok()?;
     let app_id = state.web_app_id().await.ok()?;
     if auth.session.app_id != app_id || auth.binding() != Some(Binding::All) {
         return None;
+    }
+    // The face the browser acts as (favourites, boosts, follows, reports,
+    // votes, the home timeline): the one it chose, if still the login's.
+    if let Some(chosen) = cookie(req, ACTING).and_then(|c| c.parse::<i64>().ok()) {
+        if auth.face.as_ref().is_some_and(|f| f.id != chosen) {
+            if let (Ok(mut conn), Ok(account)) = (state.db.conn().await, auth.account_id()) {
+                if let Ok(faces) = guise_core::accounts::faces_of(&mut conn, account).await {
+                    if let Some(f) = faces.into_iter().find(|f| f.id == chosen) {
+                        auth.face = Some(f);
+                    }
+                }
+            }
+        }
     }
     Some(WebSession {
         csrf: csrf_of(&auth),

@@ -215,3 +215,6 @@ edit-post-by = Edit the post by { $name }
 export = Your data
 export-hint = Download your login and your persistent faces — their profiles, posts, follows, followers, blocks and mutes — as a JSON file. Your anonymous posts are not in it, so that the file cannot tie them to you.
 export-download = Download my data
+acting-as = Act as
+acting-switch = Switch
+acting-hint = The face that favourites, boosts, bookmarks, follows, reports and votes, and whose home timeline you see. Each post still picks its own face.

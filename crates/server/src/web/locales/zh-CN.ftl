@@ -214,3 +214,6 @@ edit-post-by = 编辑 { $name } 的帖子
 export = 你的数据
 export-hint = 以 JSON 文件下载你的账号和持久身份——资料、帖子、关注、关注者、屏蔽和静音。文件中不包含你的匿名帖子，这样它就无法把匿名帖子与你联系起来。
 export-download = 下载我的数据
+acting-as = 当前身份
+acting-switch = 切换
+acting-hint = 用于点赞、转发、收藏、关注、举报和投票的身份，也决定你看到谁的主页时间线。每条帖子仍可单独选择身份。
