@@ -571,3 +571,26 @@ pub async fn followed_tags(conn: &mut DbConn, face: i64) -> CoreResult<Vec<Strin
         .load(conn)
         .await?)
 }
+
+/// Reports no moderator has acted on yet, newest first.
+pub async fn open_reports(conn: &mut DbConn, limit: i64) -> CoreResult<Vec<Report>> {
+    Ok(reports::table
+        .filter(reports::action_taken_at.is_null())
+        .order(reports::id.desc())
+        .limit(limit)
+        .select(Report::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// Marks a report acted on.
+pub async fn resolve_report(conn: &mut DbConn, clock: &dyn Clock, id: i64) -> CoreResult<()> {
+    let n = diesel::update(reports::table.find(id))
+        .set(reports::action_taken_at.eq(Some(clock.now())))
+        .execute(conn)
+        .await?;
+    if n == 0 {
+        return Err(CoreError::NotFound);
+    }
+    Ok(())
+}

@@ -69,3 +69,14 @@ pub async fn delete_status(
     }
     Ok(status)
 }
+
+/// Local and remote faces this instance suspended, for the staff page.
+pub async fn suspended_faces(conn: &mut DbConn, limit: i64) -> CoreResult<Vec<Identity>> {
+    Ok(identities::table
+        .filter(identities::suspended.eq(true))
+        .order(identities::id.desc())
+        .limit(limit)
+        .select(Identity::as_select())
+        .load(conn)
+        .await?)
+}

@@ -1866,3 +1866,189 @@ async fn the_acting_face_is_chosen_and_checked() {
         .json;
     assert_eq!(boosted[0]["acct"], "alice", "{boosted}");
 }
+
+/// The staff page: staff only (and with two-factor sign-in when the
+/// instance requires it); real names verified, a report's post deleted and
+/// its face suspended and unsuspended, the report closed.
+#[actix_web::test]
+async fn staff_moderate_from_the_web() {
+    let t = TestApp::with_env(&[("GUISE_INSTANCE__STAFF_TWO_FACTOR", "true")]).await;
+    {
+        let mut conn = t.state.db.conn().await.unwrap();
+        guise_core::accounts::create_account(
+            &mut conn,
+            t.clock.as_ref(),
+            &guise_core::accounts::Username::parse("mod").unwrap(),
+            &guise_core::accounts::Email::parse("mod@mail.test").unwrap(),
+            "password123",
+            guise_core::accounts::Role::Moderator,
+        )
+        .await
+        .unwrap();
+    }
+    t.create_account("alice").await;
+    let (troll_face, troll) = t.user("troll").await;
+    let bad = t
+        .post_status(
+            &troll,
+            serde_json::json!({ "status": "something nasty", "visibility": "public" }),
+        )
+        .await;
+    let alice_token = t.token("alice", "read write").await;
+    let r = t
+        .post(
+            "/api/v1/reports",
+            Some(&alice_token),
+            serde_json::json!({ "account_id": troll_face, "status_ids": [bad["id"]], "comment": "please look", "category": "violation" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let all = t.token_as("alice", "all", "read write").await;
+    let asked = t
+        .post(
+            "/api/v1/guise/faces/real_name",
+            Some(&all),
+            serde_json::json!({ "handle": "alice_real", "display_name": "Alice Liddell" }),
+        )
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.text);
+
+    // Not staff: refused.
+    let alice = sign_in(&t).await;
+    assert_eq!(get_as(&t, &alice, "/web/staff").await.status, 403);
+    // Staff without two-factor sign-in: refused, saying why.
+    let moderator = sign_in_as(&t, "mod").await;
+    let refused = get_as(&t, &moderator, "/web/staff").await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("two-factor"), "{}", refused.body);
+    {
+        use guise_core::Clock;
+        let mut conn = t.state.db.conn().await.unwrap();
+        let secret = guise_core::otp::new_secret();
+        let now = t.clock.now().timestamp();
+        let code = format!(
+            "{:06}",
+            guise_core::otp::code_at(&secret, guise_core::otp::step_of(now))
+        );
+        let account = guise_core::accounts::authenticate(&mut conn, "mod", "password123")
+            .await
+            .unwrap()
+            .unwrap();
+        guise_core::otp::enable(&mut conn, account.id, &secret, &code, now)
+            .await
+            .unwrap();
+    }
+    let staff = get_as(&t, &moderator, "/web/staff").await;
+    assert_eq!(staff.status, 200, "{}", staff.body);
+    assert!(
+        staff.body.contains("Alice Liddell")
+            && staff.body.contains("something nasty")
+            && staff.body.contains("please look"),
+        "{}",
+        staff.body
+    );
+    let csrf = staff.field("csrf");
+    let c = [("guise_session", moderator.as_str())];
+    let real_id = asked.json["account"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        post_form(
+            &t,
+            &format!("/web/staff/real_names/{real_id}/verify"),
+            &c,
+            &format!("csrf={csrf}")
+        )
+        .await
+        .status,
+        303
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/accounts/{real_id}"), None)
+            .await
+            .json["guise"]["verified"],
+        true
+    );
+    let pid = bad["id"].as_str().unwrap();
+    assert_eq!(
+        post_form(
+            &t,
+            &format!("/web/staff/statuses/{pid}/delete"),
+            &c,
+            &format!("csrf={csrf}")
+        )
+        .await
+        .status,
+        303
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{pid}"), None).await.status,
+        404
+    );
+    assert_eq!(
+        post_form(
+            &t,
+            &format!("/web/staff/faces/{troll_face}/suspend"),
+            &c,
+            &format!("csrf={csrf}")
+        )
+        .await
+        .status,
+        303
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/accounts/{troll_face}"), None)
+            .await
+            .status,
+        404
+    );
+    let listed = get_as(&t, &moderator, "/web/staff").await;
+    assert!(listed
+        .body
+        .contains(&format!("/web/staff/faces/{troll_face}/unsuspend")));
+    let report_id = listed
+        .body
+        .split("/web/staff/reports/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        post_form(
+            &t,
+            &format!("/web/staff/reports/{report_id}/resolve"),
+            &c,
+            &format!("csrf={csrf}")
+        )
+        .await
+        .status,
+        303
+    );
+    assert_eq!(
+        post_form(
+            &t,
+            &format!("/web/staff/faces/{troll_face}/unsuspend"),
+            &c,
+            &format!("csrf={csrf}")
+        )
+        .await
+        .status,
+        303
+    );
+    let after = get_as(&t, &moderator, "/web/staff").await;
+    assert!(
+        !after.body.contains("please look") && !after.body.contains("/unsuspend"),
+        "{}",
+        after.body
+    );
+    // A non-staff session cannot act either, even with a valid form.
+    let alice_csrf = get_as(&t, &alice, "/").await.field("csrf");
+    let sneaky = post_form(
+        &t,
+        &format!("/web/staff/faces/{troll_face}/suspend"),
+        &[("guise_session", &alice)],
+        &format!("csrf={alice_csrf}"),
+    )
+    .await;
+    assert_eq!(sneaky.status, 403);
+}

@@ -23,10 +23,9 @@ async fn account_page(
     let k = s.auth.anon_key()?;
     let mut conn = state.db.conn().await?;
     let own = oauth::own_tokens(&mut conn, k, account).await?;
-    let two_factor = guise_core::accounts::get_account(&mut conn, account)
-        .await?
-        .otp_secret
-        .is_some();
+    let login = guise_core::accounts::get_account(&mut conn, account).await?;
+    let two_factor = login.otp_secret.is_some();
+    let staff = login.is_staff();
     Ok(page(
         state,
         l,
@@ -35,6 +34,7 @@ async fn account_page(
         html! {
             h1 { (l.t("account")) }
             @if let Some(n) = notice { p.notice-text role="status" { (n) } }
+            @if staff { p { (super::staff::link(l)) } }
             section aria-labelledby="password-h" {
                 h2 #password-h { (l.t("password-change")) }
                 p.hint { (l.t("password-change-hint")) }

@@ -18,6 +18,7 @@ mod profile;
 pub(crate) mod public;
 mod session;
 mod signup;
+mod staff;
 
 use crate::state::AppState;
 use actix_web::http::header;
@@ -278,6 +279,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/faces", web::get().to(pages::faces))
         .route("/web/faces/new", web::post().to(pages::new_face))
         .route("/web/faces/{id}/delete", web::post().to(pages::delete_face))
+        .route("/web/staff", web::get().to(staff::show))
+        .route(
+            "/web/staff/{kind}/{id}/{action}",
+            web::post().to(staff::act),
+        )
         .route("/web/account", web::get().to(account::show))
         .route(
             "/web/account/two_factor",

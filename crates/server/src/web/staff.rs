@@ -1,0 +1,181 @@
+//! The staff page: the real-name queue, open reports and suspended faces,
+//! with the actions the admin API offers (verify or reject a real name,
+//! suspend or unsuspend a face, delete a post, close a report). Staff only,
+//! and — when the instance requires it — only with two-factor sign-in on.
+//! Every action names a face or a post, never a login.
+
+use super::pages::{nav, signed_in, signed_in_form};
+use super::session::{self, WebSession};
+use super::{page, see_other, Lang};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, PreEscaped};
+use serde::Deserialize;
+
+/// Whether this session's login may moderate (the same rule as the admin API).
+async fn may_moderate(state: &AppState, s: &WebSession) -> ApiResult<()> {
+    let mut conn = state.db.conn().await?;
+    let account = guise_core::accounts::get_account(&mut conn, s.auth.account_id()?).await?;
+    if !account.is_staff() {
+        return Err(ApiError::forbidden("This page is for staff"));
+    }
+    if state.config.instance.staff_two_factor && account.otp_secret.is_none() {
+        return Err(ApiError::forbidden(
+            "Staff must turn on two-factor sign-in (on the account page) first",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in(&req, &state).await {
+        Ok(x) => x,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    if let Err(e) = may_moderate(&state, &s).await {
+        return Ok(session::refusal(&state, l, &e));
+    }
+    let mut conn = state.db.conn().await?;
+    let pending = guise_core::faces::real_names(&mut conn, "pending").await?;
+    let reports = guise_core::keepings::open_reports(&mut conn, 50).await?;
+    let mut rows = Vec::with_capacity(reports.len());
+    for r in &reports {
+        let target = guise_core::accounts::get_identity(&mut conn, r.target_identity_id).await?;
+        let posts =
+            crate::mastodon_api::types::statuses_by_ids(&state, &mut conn, None, &r.status_ids)
+                .await
+                .unwrap_or_default();
+        rows.push((r, target, posts));
+    }
+    let suspended = guise_core::moderation::suspended_faces(&mut conn, 50).await?;
+    Ok(page(
+        &state,
+        l,
+        &l.t("staff"),
+        nav(l, &s),
+        html! {
+            h1 { (l.t("staff")) }
+            p.hint { (l.t("staff-hint")) }
+            section aria-labelledby="rn-h" {
+                h2 #rn-h { (l.t("staff-real-names")) }
+                @if pending.is_empty() { p { (l.t("staff-none")) } }
+                ul {
+                    @for f in &pending {
+                        li {
+                            strong { (f.display_name) } " " span.acct { "@" (f.handle) }
+                            @for (what, label) in [("verify", "staff-verify"), ("reject", "staff-reject")] {
+                                form method="post" action={ "/web/staff/real_names/" (f.id) "/" (what) } {
+                                    input type="hidden" name="csrf" value=(s.csrf);
+                                    button.small type="submit" aria-label=(l.t_with(&format!("{label}-named"), &[("name", &f.display_name)])) { (l.t(label)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="reports-h" {
+                h2 #reports-h { (l.t("staff-reports")) }
+                @if rows.is_empty() { p { (l.t("staff-none")) } }
+                @for (r, target, posts) in &rows {
+                    article.report aria-label=(l.t_with("staff-report-about", &[("acct", &target.acct())])) {
+                        p {
+                            (l.t_with("staff-report-about", &[("acct", &target.acct())]))
+                            " · " (l.t(&format!("report-{}", r.category)))
+                            @if target.suspended { " · " strong { (l.t("staff-suspended")) } }
+                        }
+                        @if !r.comment.is_empty() { blockquote { (r.comment) } }
+                        @for p in posts {
+                            div.content { (PreEscaped(&p.content)) }
+                            form method="post" action={ "/web/staff/statuses/" (p.id) "/delete" } {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                button.small.danger type="submit" { (l.t("staff-delete-post")) }
+                            }
+                        }
+                        @if !target.suspended {
+                            form method="post" action={ "/web/staff/faces/" (target.id) "/suspend" } {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                button.small.danger type="submit" { (l.t("staff-suspend")) }
+                            }
+                        }
+                        form method="post" action={ "/web/staff/reports/" (r.id) "/resolve" } {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button.small type="submit" { (l.t("staff-resolve")) }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="susp-h" {
+                h2 #susp-h { (l.t("staff-suspended-faces")) }
+                @if suspended.is_empty() { p { (l.t("staff-none")) } }
+                ul {
+                    @for f in &suspended {
+                        li {
+                            span.acct { "@" (f.acct()) }
+                            form method="post" action={ "/web/staff/faces/" (f.id) "/unsuspend" } {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                button.small type="submit" { (l.t("staff-unsuspend")) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// One moderation action: `/web/staff/{kind}/{id}/{action}`.
+pub(crate) async fn act(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+    form: web::Form<CsrfForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    if let Err(e) = may_moderate(&state, &s).await {
+        return Ok(session::refusal(&state, l, &e));
+    }
+    let (kind, id, action) = path.into_inner();
+    let id = crate::mastodon_api::parse_id(&id)?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    let done: guise_core::CoreResult<()> = match (kind.as_str(), action.as_str()) {
+        ("real_names", "verify" | "reject") => guise_core::faces::decide_real_name(
+            &mut conn,
+            clock,
+            id,
+            action == "verify",
+            state.domain(),
+        )
+        .await
+        .map(|_| ()),
+        ("faces", "suspend" | "unsuspend") => {
+            guise_core::moderation::set_suspended(&mut conn, clock, id, action == "suspend")
+                .await
+                .map(|_| ())
+        }
+        ("statuses", "delete") => guise_core::moderation::delete_status(&mut conn, clock, id)
+            .await
+            .map(|_| ()),
+        ("reports", "resolve") => guise_core::keepings::resolve_report(&mut conn, clock, id).await,
+        _ => Err(guise_core::CoreError::NotFound),
+    };
+    match done {
+        Ok(()) => Ok(see_other("/web/staff")),
+        Err(e) => Ok(session::refusal(&state, l, &e.into())),
+    }
+}
+
+/// The link to the staff page, for staff.
+pub(crate) fn link(l: Lang) -> maud::Markup {
+    html! { a href="/web/staff" { (l.t("staff")) } }
+}
