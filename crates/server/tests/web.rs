@@ -2052,3 +2052,73 @@ async fn staff_moderate_from_the_web() {
     .await;
     assert_eq!(sneaky.status, 403);
 }
+
+/// An image attached in the composer (a multipart form) goes out with its
+/// alt text, re-encoded (its metadata gone), and shows in the post.
+#[actix_web::test]
+async fn an_image_is_attached_in_the_composer() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let alice = sign_in(&t).await;
+    let home = get_as(&t, &alice, "/").await;
+    assert!(
+        home.body.contains("enctype=\"multipart/form-data\"")
+            && home.body.contains("type=\"file\"")
+    );
+    let csrf = home.field("csrf");
+    let mut png = Vec::new();
+    image::RgbImage::from_fn(16, 12, |x, y| image::Rgb([x as u8 * 10, y as u8 * 10, 200]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let boundary = "guise-web-image";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("csrf", csrf.as_str()),
+        ("status", "a picture"),
+        ("visibility", "public"),
+        ("media_description", "a blue gradient"),
+    ] {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"b.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+    body.extend_from_slice(&png);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let app = test::init_service(guise_server::app(t.state.clone())).await;
+    let req = test::TestRequest::post()
+        .uri("/web/statuses")
+        .insert_header((header::COOKIE, format!("guise_session={alice}")))
+        .insert_header((
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        ))
+        .set_payload(body)
+        .to_request();
+    let resp = test::call_service(&app, req).await;
+    assert_eq!(resp.status().as_u16(), 303);
+    let id = resp
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/?posted=")
+        .to_owned();
+    let api = t.get(&format!("/api/v1/statuses/{id}"), None).await.json;
+    let media = &api["media_attachments"][0];
+    assert_eq!(media["description"], "a blue gradient", "{api}");
+    assert_eq!(media["type"], "image");
+    let shown = get_as(&t, &alice, &format!("/web/statuses/{id}")).await;
+    assert!(
+        shown.body.contains("alt=\"a blue gradient\""),
+        "{}",
+        shown.body
+    );
+    // A form without an image still posts (urlencoded, as before).
+    let plain = compose(
+        &t,
+        &alice,
+        &format!("csrf={csrf}&status=no+picture&visibility=public"),
+    )
+    .await;
+    assert_eq!(plain.status, 303);
+}

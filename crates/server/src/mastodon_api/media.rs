@@ -105,7 +105,7 @@ pub async fn store_image(
     Ok((p, file_key, preview_key))
 }
 
-fn limit(state: &AppState) -> usize {
+pub(crate) fn limit(state: &AppState) -> usize {
     usize::try_from(state.config.media.max_upload_mb.saturating_mul(1024 * 1024))
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024)
@@ -126,10 +126,25 @@ async fn upload(req: HttpRequest, payload: web::Payload, auth: Auth) -> ApiResul
         ));
     };
     let description = text(&map, "description").unwrap_or_default();
-    uploads::check_description(&description)?;
     let focus = focus(map.get("focus"))?;
+    let u = upload_image(&state, &auth, bytes, description, focus).await?;
+    // Processed before answering: 200 on v2 as on v1 (Mastodon answers
+    // 202 only while a file is still being processed).
+    Ok(ok(&entity(&state, &u)))
+}
+
+/// Processes and stores an uploaded image for `auth` (the web composer's
+/// path too): re-encoded without metadata, owned by the token's capability.
+pub(crate) async fn upload_image(
+    state: &AppState,
+    auth: &Auth,
+    bytes: Vec<u8>,
+    description: String,
+    focus: Option<(f64, f64)>,
+) -> ApiResult<uploads::Upload> {
+    uploads::check_description(&description)?;
     let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-    let (p, file_key, preview_key) = store_image(&state, bytes, Fit::Attachment).await?;
+    let (p, file_key, preview_key) = store_image(state, bytes, Fit::Attachment).await?;
     let mut meta = p.meta;
     if let (Some((x, y)), Some(o)) = (focus, meta.as_object_mut()) {
         o.insert("focus".into(), json!({ "x": x, "y": y }));
@@ -151,9 +166,7 @@ async fn upload(req: HttpRequest, payload: web::Payload, auth: Auth) -> ApiResul
         |id| auth.media_tag(id),
     )
     .await?;
-    // Processed before answering: 200 on v2 as on v1 (Mastodon answers
-    // 202 only while a file is still being processed).
-    Ok(ok(&entity(&state, &u)))
+    Ok(u)
 }
 
 async fn show(

@@ -204,7 +204,7 @@ fn poll_input(v: Option<&serde_json::Value>) -> ApiResult<Option<guise_core::pol
 }
 
 /// The uploads a post names, each with this token's capability for it.
-fn claims(auth: &Auth, ids: &[String]) -> ApiResult<Vec<guise_core::uploads::Claim>> {
+pub(crate) fn claims(auth: &Auth, ids: &[String]) -> ApiResult<Vec<guise_core::uploads::Claim>> {
     ids.iter()
         .map(|m| {
             let id: i64 = m.parse().map_err(|_| {

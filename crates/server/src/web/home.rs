@@ -110,6 +110,16 @@ pub(crate) fn status_with(l: Lang, s: &types::Status, actions: Option<&Actions<'
                     div.content { (PreEscaped(&content)) }
                 }
             }
+            @if !s.media_attachments.is_empty() {
+                div.media {
+                    @for m in &s.media_attachments {
+                        @let src = m["preview_url"].as_str().or(m["url"].as_str()).unwrap_or_default();
+                        @let full = m["url"].as_str().unwrap_or(src);
+                        @let alt = m["description"].as_str().unwrap_or_default();
+                        a href=(full) { img src=(src) alt=(alt) loading="lazy"; }
+                    }
+                }
+            }
             @if let Some(p) = &s.poll { (poll(l, s, p, actions)) }
             @if let Some(a) = actions { (action_buttons(l, s, a)) }
         }
@@ -207,6 +217,9 @@ pub(crate) struct Compose {
     pub poll_expires_in: String,
     #[serde(default)]
     pub poll_multiple: String,
+    /// The alt text of the attached image.
+    #[serde(default)]
+    pub media_description: String,
 }
 
 impl Compose {
@@ -252,7 +265,7 @@ pub(crate) fn composer(
         c.visibility.as_str()
     };
     html! {
-        form.composer method="post" action="/web/statuses" {
+        form.composer method="post" action="/web/statuses" enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(s.csrf);
             @if !c.in_reply_to_id.is_empty() {
                 input type="hidden" name="in_reply_to_id" value=(c.in_reply_to_id);
@@ -276,6 +289,11 @@ pub(crate) fn composer(
                     p.hint #anon-promise { (l.t("anonymous-promise")) }
                 }
             }
+            label for="media" { (l.t("media-image")) }
+            input #media type="file" name="media" accept="image/jpeg,image/png,image/gif,image/webp" aria-describedby="media-hint";
+            p.hint #media-hint { (l.t("media-hint")) }
+            label for="media_description" { (l.t("media-description")) }
+            input #media_description type="text" name="media_description" value=(c.media_description) maxlength="1500";
             details.poll open[!c.poll_options().is_empty()] {
                 summary { (l.t("poll-add")) }
                 fieldset {
@@ -439,17 +457,26 @@ pub(crate) async fn front(
 pub(crate) async fn post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<Compose>,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let Some(s) = session::current(&req, &state).await else {
         return Ok(see_other("/auth/sign_in"));
     };
-    let c = form.into_inner();
     let l = lang(&req);
+    // A form with or without an image (multipart or urlencoded).
+    let mut payload = payload.into_inner();
+    let limit = crate::mastodon_api::media::limit(&state);
+    let (map, files) = crate::extract::collect_upload(&req, &mut payload, limit).await?;
+    let c: Compose = serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| ApiError::unprocessable(format!("Validation failed: {e}")))?;
     if let Err(e) = s.check(&c.csrf) {
         return Ok(session::refusal(&state, l, &e));
     }
-    let result = publish(&state, &s, &c).await;
+    let image = files
+        .into_iter()
+        .find(|f| f.name == "media" && !f.bytes.is_empty())
+        .map(|f| f.bytes);
+    let result = publish(&state, &s, &c, image).await;
     match result {
         Ok(id) => Ok(see_other(&format!("/?posted={id}"))),
         Err(e) => {
@@ -460,7 +487,28 @@ pub(crate) async fn post(
     }
 }
 
-async fn publish(state: &AppState, s: &WebSession, c: &Compose) -> ApiResult<i64> {
+async fn publish(
+    state: &AppState,
+    s: &WebSession,
+    c: &Compose,
+    image: Option<Vec<u8>>,
+) -> ApiResult<i64> {
+    // An image first (re-encoded without metadata), owned by the session
+    // until the post takes it.
+    let media = match image {
+        Some(bytes) => {
+            let u = crate::mastodon_api::media::upload_image(
+                state,
+                &s.auth,
+                bytes,
+                c.media_description.trim().to_owned(),
+                None,
+            )
+            .await?;
+            crate::mastodon_api::statuses::claims(&s.auth, &[u.id.to_string()])?
+        }
+        None => Vec::new(),
+    };
     let mut conn = state.db.conn().await?;
     let (tier, identity) = match c.face.as_str() {
         "anonymous" => (Some("anonymous".to_owned()), None),
@@ -488,7 +536,7 @@ async fn publish(state: &AppState, s: &WebSession, c: &Compose) -> ApiResult<i64
             id => Some(crate::mastodon_api::parse_id(id)?),
         },
         idempotency_key: None,
-        media: Vec::new(),
+        media,
         poll: {
             let options = c.poll_options();
             if options.is_empty() {

@@ -234,3 +234,6 @@ staff-unsuspend = Lift the suspension
 staff-resolve = Close the report
 staff-suspended-faces = Suspended faces
 staff-none = Nothing here.
+media-image = Image (optional)
+media-hint = JPEG, PNG, GIF or WebP. It is re-encoded here, so nothing hidden in the file — place, camera, time — goes out with it.
+media-description = Describe the image for people who cannot see it (optional)

@@ -233,3 +233,6 @@ staff-unsuspend = 解除封禁
 staff-resolve = 关闭举报
 staff-suspended-faces = 已封禁的身份
 staff-none = 这里没有内容。
+media-image = 图片（可选）
+media-hint = JPEG、PNG、GIF 或 WebP。图片会在这里重新编码，文件中隐藏的信息——地点、相机、时间——都不会随之发出。
+media-description = 为看不见图片的人描述它（可选）
