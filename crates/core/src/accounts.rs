@@ -360,6 +360,85 @@ pub async fn renew_confirmation(
     Ok(account.map(|a| (a, token)))
 }
 
+/// Days an emailed password-reset link works: the day it was sent and the next.
+pub const RESET_DAYS: i64 = 1;
+
+/// A password-reset link for the login of `email` (an earlier one stops
+/// working); `None` if no login has that address.
+pub async fn request_reset(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    email: &str,
+) -> CoreResult<Option<(Account, Secret)>> {
+    let token = Secret::generate();
+    let account: Option<Account> = diesel::update(
+        accounts::table.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(")
+                .bind::<diesel::sql_types::Text, _>(email.trim())
+                .sql(")"),
+        ),
+    )
+    .set((
+        accounts::reset_hash.eq(Some(crate::secret::lookup_hash(token.expose()))),
+        accounts::reset_sent_on.eq(Some(clock.today())),
+    ))
+    .returning(Account::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(account.map(|a| (a, token)))
+}
+
+/// The login an emailed reset link names, if the link is current.
+pub async fn reset_link_login(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    token: &str,
+) -> CoreResult<Option<Account>> {
+    let oldest = clock.today() - chrono::Duration::days(RESET_DAYS);
+    Ok(accounts::table
+        .filter(accounts::reset_hash.eq(crate::secret::lookup_hash(token)))
+        .filter(accounts::reset_sent_on.ge(oldest))
+        .select(Account::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Resets the password through an emailed link (used up): as
+/// [`reset_password_losing_anonymity`] — the key to the login's anonymous
+/// posts is lost, a new recovery code is returned once.
+pub async fn reset_with_link(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    token: &str,
+    new: &str,
+    cooldown_days: i64,
+) -> CoreResult<Secret> {
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(CoreError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    let oldest = clock.today() - chrono::Duration::days(RESET_DAYS);
+    let account: Account = diesel::update(
+        accounts::table
+            .filter(accounts::reset_hash.eq(crate::secret::lookup_hash(token)))
+            .filter(accounts::reset_sent_on.ge(oldest)),
+    )
+    .set((
+        accounts::reset_hash.eq(None::<Vec<u8>>),
+        accounts::reset_sent_on.eq(None::<chrono::NaiveDate>),
+    ))
+    .returning(Account::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?
+    .ok_or(CoreError::NotFound)?;
+    reset_password_losing_anonymity(conn, clock, &account.email, new, cooldown_days).await
+}
+
 /// Where a new persistent face of the login goes in its order: after the
 /// others. The first face made is the login's default face.
 pub async fn next_position(conn: &mut DbConn, account_id: i64) -> CoreResult<i32> {

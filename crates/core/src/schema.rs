@@ -19,6 +19,8 @@ diesel::table! {
         confirmation_sent_on -> Nullable<Date>,
         otp_secret -> Nullable<Bytea>,
         otp_salt -> Nullable<Bytea>,
+        reset_hash -> Nullable<Bytea>,
+        reset_sent_on -> Nullable<Date>,
     }
 }
 

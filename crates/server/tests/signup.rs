@@ -340,3 +340,138 @@ async fn without_mail_a_sign_up_works_at_once() {
         .await;
     assert_eq!(me.status, 200, "{}", me.text);
 }
+
+/// Lost password and recovery code: a reset link by email, whose page says
+/// what the reset costs before anything happens; the link works once, the
+/// old password stops and the new one signs in, and the same answer is
+/// given whether a login has the address or not.
+#[actix_web::test]
+async fn a_password_is_reset_by_email_after_saying_what_it_costs() {
+    let (t, mut mails) = open_with_mail().await;
+    t.create_account("alice").await;
+    let recover = web(&t, Method::GET, "/auth/recover", None, None).await;
+    assert!(
+        recover.body.contains("href=\"/auth/password/reset\""),
+        "{}",
+        recover.body
+    );
+    let form = web(&t, Method::GET, "/auth/password/reset", None, None).await;
+    assert!(
+        form.body.contains("anonymous posting pauses for 14 days"),
+        "{}",
+        form.body
+    );
+    let pre = form
+        .headers
+        .get_all(header::SET_COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("guise_csrf="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = pre.trim_start_matches("guise_csrf=").to_owned();
+    let nobody = web(
+        &t,
+        Method::POST,
+        "/auth/password/reset",
+        Some(&pre),
+        Some(&format!("csrf={csrf}&email=nobody%40mail.test")),
+    )
+    .await;
+    let asked = web(
+        &t,
+        Method::POST,
+        "/auth/password/reset",
+        Some(&pre),
+        Some(&format!("csrf={csrf}&email=ALICE%40mail.test")),
+    )
+    .await;
+    assert_eq!((nobody.status, asked.status), (200, 200));
+    assert!(asked.body.contains("If a login uses that address"));
+    assert_eq!(
+        nobody.body.replace("nobody", ""),
+        asked.body.replace("nobody", ""),
+        "the same answer either way"
+    );
+    let mail = tokio::time::timeout(std::time::Duration::from_secs(10), mails.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        mail.contains("alice@mail.test") && mail.contains("anonymous posts"),
+        "{mail}"
+    );
+    let start = mail.find("/auth/password/edit?token=").expect(&mail);
+    let link = mail[start..].split_whitespace().next().unwrap().to_owned();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), mails.recv())
+            .await
+            .is_err(),
+        "no mail for an unknown address"
+    );
+
+    let page = web(&t, Method::GET, &link, None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("costs the tie to your anonymous posts")
+            && page.body.contains("name=\"confirm\""),
+        "{}",
+        page.body
+    );
+    let unconfirmed = web(
+        &t,
+        Method::POST,
+        "/auth/password/edit",
+        Some(&pre),
+        Some(&format!(
+            "csrf={csrf}&token={token}&password=a+brand+new+one"
+        )),
+    )
+    .await;
+    assert_eq!(unconfirmed.status, 422);
+    let done = web(
+        &t,
+        Method::POST,
+        "/auth/password/edit",
+        Some(&pre),
+        Some(&format!(
+            "csrf={csrf}&token={token}&password=a+brand+new+one&confirm=yes"
+        )),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        done.body.contains("id=\"recovery\""),
+        "a new recovery code, once"
+    );
+    let again = web(
+        &t,
+        Method::POST,
+        "/auth/password/edit",
+        Some(&pre),
+        Some(&format!(
+            "csrf={csrf}&token={token}&password=yet+another+one&confirm=yes"
+        )),
+    )
+    .await;
+    assert_eq!(again.status, 404, "the link works once");
+    let login = |password: &'static str| {
+        let t = &t;
+        async move {
+            let (id, secret) = t.register_app("read").await;
+            t.post(
+                "/oauth/token",
+                None,
+                json!({ "grant_type": "password", "client_id": id, "client_secret": secret,
+                "username": "alice", "password": password, "scope": "read" }),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(login("password123").await, 400);
+    assert_eq!(login("a brand new one").await, 200);
+}

@@ -324,6 +324,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/confirmation", web::get().to(signup::confirm))
         .route("/auth/recover", web::get().to(signup::recover_page))
         .route("/auth/recover", web::post().to(signup::recover))
+        .route("/auth/password/reset", web::get().to(signup::reset_page))
+        .route(
+            "/auth/password/reset",
+            web::post().to(signup::reset_request),
+        )
+        .route(
+            "/auth/password/edit",
+            web::get().to(signup::reset_edit_page),
+        )
+        .route("/auth/password/edit", web::post().to(signup::reset_edit))
         .route("/auth/confirmation/new", web::get().to(signup::resend_page))
         .route("/auth/confirmation/new", web::post().to(signup::resend))
         .route("/web/lang", web::get().to(pick_lang))

@@ -307,6 +307,9 @@ fn recover_form(
             h1 { (l.t("recover")) }
             p { (l.t("recover-keeps")) }
             p.hint { (l.t("recover-without-code")) }
+            @if crate::mail::enabled(&state.config) {
+                p { a href="/auth/password/reset" { (l.t("reset-link")) } }
+            }
             @if let Some(e) = error { p.error role="alert" { (e) } }
             form method="post" action="/auth/recover" {
                 input type="hidden" name="csrf" value=(csrf);
@@ -386,4 +389,241 @@ pub(crate) async fn recover(
 /// is stored or served).
 fn download_link(l: Lang, code: &str) -> String {
     super::text_download(&format!("{}\n{}\n", l.t("recovery-title"), code))
+}
+
+/// Losing both the password and the recovery code: a reset link by email,
+/// after saying what it costs.
+pub(crate) async fn reset_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let l = lang(&req);
+    let csrf = pre_csrf(&req);
+    let resp = reset_request_form(&state, l, &csrf, None);
+    with_pre_csrf(&state, resp, &csrf)
+}
+
+fn reset_request_form(state: &AppState, l: Lang, csrf: &str, notice: Option<&str>) -> HttpResponse {
+    let days = state
+        .config
+        .instance
+        .anonymous_reset_cooldown_days
+        .to_string();
+    page(
+        state,
+        l,
+        &l.t("reset"),
+        nav(l),
+        html! {
+            h1 { (l.t("reset")) }
+            p { (l.t_with("reset-costs", &[("days", &days)])) }
+            p { a href="/auth/recover" { (l.t("reset-have-code")) } }
+            @if let Some(n) = notice { p role="status" { (n) } }
+            @if crate::mail::enabled(&state.config) {
+                form method="post" action="/auth/password/reset" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="email" { (l.t("sign-up-email")) }
+                    input #email type="email" name="email" autocomplete="email" required autofocus;
+                    button type="submit" { (l.t("reset-send")) }
+                }
+            } @else {
+                p { (l.t("reset-no-mail")) }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ResetRequest {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+pub(crate) async fn reset_request(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    f: web::Form<ResetRequest>,
+) -> ApiResult<HttpResponse> {
+    let l = lang(&req);
+    let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
+    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+        let csrf = pre_csrf(&req);
+        let resp = reset_request_form(&state, l, &csrf, Some(&l.t("form-expired")));
+        return Ok(with_pre_csrf(&state, resp, &csrf));
+    }
+    if !crate::mail::enabled(&state.config) {
+        return Ok(reset_request_form(&state, l, &pre, None));
+    }
+    // Counted like a password attempt, per address and per email.
+    let _permit = state
+        .passwords
+        .attempt_from(&req, f.email.trim())
+        .await
+        .map_err(crate::error::ApiError::password_guard)?;
+    let mut conn = state.db.conn().await?;
+    if let Some((account, token)) =
+        guise_core::accounts::request_reset(&mut conn, state.clock.as_ref(), &f.email).await?
+    {
+        let link = format!(
+            "{}/auth/password/edit?token={}",
+            state.base_url,
+            url::form_urlencoded::byte_serialize(token.expose().as_bytes()).collect::<String>()
+        );
+        let name = &state.config.instance.name;
+        let body = format!(
+            "Someone (we hope you) asked to reset the password of your login on {name}.\n\nThis costs the tie to your anonymous posts: they stay online, but no one, you included, can reach them as yours again; the page the link opens says so before anything happens. If you still have your recovery code, use it instead: {base}/auth/recover\n\nThe link works until the end of tomorrow:\n\n{link}\n\nIf it was not you, ignore this message: nothing changes without the link.\n",
+            base = state.base_url
+        );
+        if let Err(e) = crate::mail::send(
+            &state.config,
+            &account.email,
+            &format!("Reset your password on {name}"),
+            &body,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "sending a password-reset link");
+        }
+    }
+    // The same answer whether a login has that address or not.
+    Ok(reset_request_form(
+        &state,
+        l,
+        &pre,
+        Some(&l.t("reset-sent")),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ResetToken {
+    #[serde(default)]
+    token: String,
+}
+
+/// The emailed link: what the reset costs, then the new password.
+pub(crate) async fn reset_edit_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<ResetToken>,
+) -> ApiResult<HttpResponse> {
+    let l = lang(&req);
+    let mut conn = state.db.conn().await?;
+    let valid = guise_core::accounts::reset_link_login(&mut conn, state.clock.as_ref(), &q.token)
+        .await?
+        .is_some();
+    let csrf = pre_csrf(&req);
+    let resp = reset_edit_form(&state, l, &csrf, &q.token, valid, None);
+    Ok(with_pre_csrf(&state, resp, &csrf))
+}
+
+fn reset_edit_form(
+    state: &AppState,
+    l: Lang,
+    csrf: &str,
+    token: &str,
+    valid: bool,
+    error: Option<&str>,
+) -> HttpResponse {
+    let days = state
+        .config
+        .instance
+        .anonymous_reset_cooldown_days
+        .to_string();
+    page(
+        state,
+        l,
+        &l.t("reset"),
+        nav(l),
+        html! {
+            h1 { (l.t("reset")) }
+            @if !valid {
+                p.error role="alert" { (l.t("reset-link-invalid")) }
+                p { a href="/auth/password/reset" { (l.t("reset-link")) } }
+            } @else {
+                p { strong { (l.t_with("reset-costs", &[("days", &days)])) } }
+                p { a href="/auth/recover" { (l.t("reset-have-code")) } }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                form method="post" action="/auth/password/edit" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="token" value=(token);
+                    label for="password" { (l.t("password-new")) }
+                    input #password type="password" name="password" autocomplete="new-password" minlength="8" required;
+                    label.choice {
+                        input type="checkbox" name="confirm" value="yes" required;
+                        " " (l.t("reset-confirm"))
+                    }
+                    button.danger type="submit" { (l.t("reset-do")) }
+                }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub(crate) async fn reset_edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    f: web::Form<ResetForm>,
+) -> ApiResult<HttpResponse> {
+    let l = lang(&req);
+    let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
+    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+        let csrf = pre_csrf(&req);
+        let resp = reset_edit_form(&state, l, &csrf, &f.token, true, Some(&l.t("form-expired")));
+        return Ok(with_pre_csrf(&state, resp, &csrf));
+    }
+    if f.confirm != "yes" {
+        let mut resp =
+            reset_edit_form(&state, l, &pre, &f.token, true, Some(&l.t("reset-confirm")));
+        *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
+    let mut conn = state.db.conn().await?;
+    let next = guise_core::accounts::reset_with_link(
+        &mut conn,
+        state.clock.as_ref(),
+        &f.token,
+        &f.password,
+        state.config.instance.anonymous_reset_cooldown_days,
+    )
+    .await;
+    let next = match next {
+        Ok(n) => n,
+        Err(guise_core::CoreError::NotFound) => {
+            let mut resp = reset_edit_form(&state, l, &pre, &f.token, false, None);
+            *resp.status_mut() = actix_web::http::StatusCode::NOT_FOUND;
+            return Ok(resp);
+        }
+        Err(e) => {
+            let e: crate::error::ApiError = e.into();
+            let mut resp = reset_edit_form(&state, l, &pre, &f.token, true, Some(&e.message));
+            *resp.status_mut() = e.status;
+            return Ok(resp);
+        }
+    };
+    let code = next.expose().to_owned();
+    Ok(page(
+        &state,
+        l,
+        &l.t("recovery-title"),
+        nav(l),
+        html! {
+            h1 { (l.t("reset-done")) }
+            h2 { (l.t("recovery-title")) }
+            p { (l.t("recover-new-code")) }
+            p { code #recovery { (code) } }
+            p { a href=(download_link(l, &code)) download="guise-recovery-code.txt" { (l.t("recovery-download")) } }
+            p { a.button href="/auth/sign_in" { (l.t("sign-in")) } }
+        },
+    ))
 }
