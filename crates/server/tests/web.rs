@@ -553,6 +553,9 @@ async fn every_page_loads_in_well_under_100_kb() {
         "/web/timelines/local",
         "/web/timelines/federated",
         "/web/account",
+        "/web/account/two_factor",
+        "/web/search?q=alice",
+        "/web/tags/engines",
     ] {
         let page = get_as(&t, &session, path).await;
         assert_eq!(page.status, 200, "{path}");
@@ -560,9 +563,17 @@ async fn every_page_loads_in_well_under_100_kb() {
         assert!(total < 100 * 1024, "{path}: {total} bytes");
         assert!(!page.body.contains("<script"), "{path} has a script");
     }
-    for path in ["/", "/auth/sign_in"] {
+    for path in [
+        "/",
+        "/auth/sign_in",
+        "/about",
+        "/@alice",
+        "/auth/password/reset",
+    ] {
         let page = call(&t, Method::GET, path, &[], None).await;
+        assert_eq!(page.status, 200, "{path}");
         assert!(page.body.len() + css.body.len() < 100 * 1024, "{path}");
+        assert!(!page.body.contains("<script"), "{path} has a script");
     }
 }
 
