@@ -182,6 +182,15 @@ await Promise.all([page.waitForURL("**/web/anonymous"), del.click()]);
 check(await page.locator("text=anonymous from Chromium").count() === 0, "deleted");
 check(await page.locator("text=still nobody you know").count() === 1, "the reply stays");
 
+// Every other page, checked by axe and for console errors.
+for (const [name, path] of [["local", "/web/timelines/local"], ["federated", "/web/timelines/federated"],
+                            ["faces", "/web/faces"], ["account", "/web/account"],
+                            ["two-factor set-up", "/web/account/two_factor"], ["search", "/web/search?q=" + FRIEND],
+                            ["hashtag", "/web/tags/guise"], ["about", "/about"], ["public face", "/@" + USER]]) {
+  await page.goto(BASE + path);
+  await accessible(name);
+}
+
 await page.goto(BASE + "/");
 await Promise.all([page.waitForURL(BASE + "/"), page.getByRole("button", { name: "Sign out" }).click()]);
 check(await page.locator("text=Post as").count() === 0, "signed out");
@@ -194,7 +203,7 @@ check(await zp.evaluate(() => document.documentElement.lang) === "zh-CN", "a Chi
 await zp.fill("#login", USER);
 await zp.fill("#password", PASSWORD);
 await Promise.all([zp.waitForURL(BASE + "/"), zp.getByRole("button", { name: "登录" }).click()]);
-check(await zp.locator("legend").innerText() === "发布身份", "the composer in Chinese");
+check(await zp.locator("form.composer legend").first().innerText() === "发布身份", "the composer in Chinese");
 check((await zp.locator("#anon-promise").innerText()).startsWith("匿名："), "the promise in Chinese");
 check(errors.length === 0, `no console errors: ${JSON.stringify(errors)}`);
 await browser.close();
