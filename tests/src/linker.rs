@@ -481,6 +481,124 @@ pub fn id_order_link(orders: &[Vec<String>], alpha: f64) -> Option<String> {
     })
 }
 
+/// Attribute names whose values say nothing about a face: the viewer's own
+/// form state and the page's description of what the person wrote.
+const SKIPPED_INPUTS: &[&str] = &["csrf", "back", "token", "secret"];
+
+/// A tag's attributes (lower-case names), values unquoted.
+fn attributes(tag: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = tag;
+    while let Some(eq) = rest.find('=') {
+        let name = rest[..eq]
+            .rsplit(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let after = rest[eq + 1..].trim_start();
+        let (value, next) = match after.chars().next() {
+            Some(q @ ('"' | '\'')) => match after[1..].find(q) {
+                Some(end) => (after[1..1 + end].to_owned(), &after[end + 2..]),
+                None => (after[1..].to_owned(), ""),
+            },
+            _ => {
+                let end = after
+                    .find(|c: char| c.is_whitespace())
+                    .unwrap_or(after.len());
+                (after[..end].to_owned(), &after[end..])
+            }
+        };
+        out.push((name, value.replace("&amp;", "&")));
+        rest = next;
+    }
+    out
+}
+
+/// Cuts `open…close` spans out of `html` (the parts a person wrote).
+fn without(html: &str, open: &str, close: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find(open) {
+        out.push_str(&rest[..i]);
+        match rest[i..].find(close) {
+            Some(j) => rest = &rest[i + j + close.len()..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The identifying attribute values of a web page, leaving out what the
+/// person wrote (post content, about text, profile fields, content
+/// warnings, descriptions of them), when they posted (theirs to manage, as
+/// for documents), and the viewer's own form state.
+pub fn html_values(html: &str, out: &mut BTreeSet<String>) {
+    let mut page = html.to_owned();
+    for (open, close) in [
+        ("<div class=\"content", "</div>"),
+        ("<div class=\"p-note", "</div>"),
+        ("<dl class=\"fields", "</dl>"),
+        ("<summary", "</summary>"),
+        ("<textarea", "</textarea>"),
+        ("<title", "</title>"),
+    ] {
+        page = without(&page, open, close);
+    }
+    let mut rest = page.as_str();
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest.find('>').unwrap_or(rest.len());
+        let tag = &rest[..end];
+        rest = &rest[end.min(rest.len())..];
+        let attrs = attributes(tag);
+        let named = |n: &str| attrs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        if tag.starts_with("input") && named("name").is_some_and(|n| SKIPPED_INPUTS.contains(&n)) {
+            continue;
+        }
+        if tag.starts_with("meta")
+            && named("property").or(named("name")).is_some_and(|p| {
+                p.contains("description") || p.contains("title") || p.contains("published")
+            })
+        {
+            continue;
+        }
+        for (k, v) in &attrs {
+            if k == "datetime" || k == "name" || k == "class" || k == "type" {
+                continue;
+            }
+            if identifying(v) {
+                out.insert(v.clone());
+            }
+        }
+    }
+}
+
+/// Adds a whole page about `face` (its public page, a post's page).
+pub fn add_page(fps: &mut BTreeMap<String, Fingerprint>, face: &str, html: &str) {
+    if let Some(fp) = fps.get_mut(face) {
+        html_values(html, &mut fp.values);
+    }
+}
+
+/// Adds each post on a signed-in web page (a timeline, a thread) to its
+/// author's fingerprint: the author is the face its name links to.
+pub fn add_web_posts(fps: &mut BTreeMap<String, Fingerprint>, html: &str) {
+    for chunk in html.split("<article class=\"status\"").skip(1) {
+        let article = chunk.split("</article>").next().unwrap_or_default();
+        let Some(author) = article
+            .split("href=\"/web/accounts/")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        else {
+            continue;
+        };
+        if let Some(fp) = fps.get_mut(author) {
+            html_values(article, &mut fp.values);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

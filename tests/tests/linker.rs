@@ -407,6 +407,17 @@ async fn three_adversaries_cannot_tie_faces_together() {
             .unwrap();
         assert_eq!(actor["id"], actor_url.as_str());
         linker::add_document(&mut public, f, &actor);
+        // The same URL in a browser: the face's public page.
+        let page = api
+            .http
+            .get(&actor_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        linker::add_page(&mut public, f, &page);
         for s in api
             .get(
                 &format!("/api/v1/accounts/{f}/statuses?limit=40&exclude_reblogs=true"),
@@ -428,6 +439,16 @@ async fn three_adversaries_cannot_tie_faces_together() {
                     .await
                     .unwrap();
                 linker::add_document(&mut public, f, &note);
+                let page = api
+                    .http
+                    .get(s["url"].as_str().unwrap())
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                linker::add_page(&mut public, f, &page);
             }
         }
     }
@@ -511,11 +532,74 @@ async fn three_adversaries_cannot_tie_faces_together() {
             }
         }
     }
+    // The same user in a browser: the web face's threads, timelines,
+    // notifications and profile pages, each post credited to its author.
+    let cookie = guise_e2e::api::web_session(&server.url, "observer", "observer password").await;
+    let web_page = |path: String| {
+        let (http, base, cookie) = (api.http.clone(), api.base.clone(), cookie.clone());
+        async move {
+            let r = http
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{path}");
+            r.text().await.unwrap()
+        }
+    };
+    let mut pages = vec![
+        "/".to_owned(),
+        "/web/timelines/local".to_owned(),
+        "/web/timelines/federated".to_owned(),
+        "/web/notifications".to_owned(),
+    ];
+    pages.extend(
+        all_statuses
+            .iter()
+            .filter(|s| **s != gone)
+            .map(|s| format!("/web/statuses/{s}")),
+    );
+    pages.extend(local.keys().map(|f| format!("/web/accounts/{f}")));
+    let mut crawled = 0;
+    for path in pages {
+        let html = web_page(path).await;
+        crawled += html.matches("<article class=\"status\"").count();
+        linker::add_web_posts(&mut local, &html);
+    }
+    assert!(
+        crawled > all_statuses.len(),
+        "the crawl saw the posts ({crawled})"
+    );
     let links = linker::fingerprint_links(&local);
     assert!(
         links.is_empty(),
         "a local user ties faces together: {links:?}"
     );
+    // The page reading would catch a planted leak: one value shown on two
+    // faces' posts of one person.
+    {
+        let mut planted = local.clone();
+        let (a, b) = {
+            let mut of_one = planted
+                .iter()
+                .filter(|(_, fp)| fp.person == planted.values().next().unwrap().person);
+            (
+                of_one.next().unwrap().0.clone(),
+                of_one.next().unwrap().0.clone(),
+            )
+        };
+        for face in [&a, &b] {
+            let html = format!(
+                "<article class=\"status\"><a class=\"who\" href=\"/web/accounts/{face}\">x</a><span data-owner=\"login-of-the-owner\"></span></article>"
+            );
+            linker::add_web_posts(&mut planted, &html);
+        }
+        assert!(
+            !linker::fingerprint_links(&planted).is_empty(),
+            "the web crawl missed a planted leak"
+        );
+    }
 
     // Both checks catch a planted leak: the login's id shown on each face.
     for (fps, who) in [(&public, "public"), (&local, "local")] {
