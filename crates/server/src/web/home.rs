@@ -33,6 +33,9 @@ pub(crate) fn face_label(l: Lang, f: &Identity) -> String {
     };
     let kind = match f.tier() {
         Tier::RealName if f.verified => l.t("tier-real-name-verified"),
+        Tier::RealName if f.real_name_status.as_deref() == Some("rejected") => {
+            l.t("tier-real-name-rejected")
+        }
         Tier::RealName => l.t("tier-real-name-unverified"),
         Tier::Pseudonymous => l.t("tier-pseudonym"),
         Tier::Anonymous => l.t("tier-anonymous"),

@@ -248,3 +248,4 @@ reset-link-invalid = This link does not work (any more). Ask for a new one.
 reset-confirm = I understand: my anonymous posts will no longer be mine to manage.
 reset-do = Set the new password
 reset-done = Your password is reset
+tier-real-name-rejected = real name, not verified: the staff declined it (change it to ask again)

@@ -247,3 +247,4 @@ reset-link-invalid = 这个链接无效（或已失效）。请申请新的链�
 reset-confirm = 我明白：我的匿名帖子将不再由我管理。
 reset-do = 设置新密码
 reset-done = 你的密码已重置
+tier-real-name-rejected = 真实姓名（未通过验证：管理人员拒绝了，修改后可再次申请）
