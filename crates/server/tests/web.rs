@@ -2133,3 +2133,67 @@ async fn an_image_is_attached_in_the_composer() {
     .await;
     assert_eq!(plain.status, 303);
 }
+
+/// Notifications of every face together, of one face, or of the anonymous
+/// faces together.
+#[actix_web::test]
+async fn notifications_for_each_face_and_the_anonymous_ones() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let (_, bob) = t.user("bob").await;
+    let all = t.token_as("alice", "all", "read write").await;
+    let fox = t
+        .post(
+            "/api/v1/guise/faces",
+            Some(&all),
+            serde_json::json!({ "handle": "quietfox" }),
+        )
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let asked = t
+        .post_status(
+            &anon,
+            serde_json::json!({ "status": "an anonymous question", "visibility": "public" }),
+        )
+        .await;
+    t.post_status(&bob, serde_json::json!({ "status": "an answer for you", "in_reply_to_id": asked["id"], "visibility": "public" })).await;
+    t.post_status(
+        &bob,
+        serde_json::json!({ "status": "hello @alice", "visibility": "public" }),
+    )
+    .await;
+    t.post_status(
+        &bob,
+        serde_json::json!({ "status": "hello @quietfox", "visibility": "public" }),
+    )
+    .await;
+    let session = sign_in(&t).await;
+    let every = get_as(&t, &session, "/web/notifications").await;
+    let (to_alice, to_fox, to_anon) = ("to @alice<", "to @quietfox<", "to your anonymous face");
+    for text in [to_alice, to_fox, to_anon] {
+        assert!(every.body.contains(text), "{text}: {}", every.body);
+    }
+    let of_fox = get_as(&t, &session, &format!("/web/notifications?for={fox}")).await;
+    assert!(of_fox.body.contains(to_fox), "{}", of_fox.body);
+    assert!(
+        !of_fox.body.contains(to_alice) && !of_fox.body.contains(to_anon),
+        "{}",
+        of_fox.body
+    );
+    let anonymous = get_as(&t, &session, "/web/notifications?for=anonymous").await;
+    assert!(
+        anonymous.body.contains(to_anon) && anonymous.body.contains("an answer for you"),
+        "{}",
+        anonymous.body
+    );
+    assert!(
+        !anonymous.body.contains(to_alice) && !anonymous.body.contains(to_fox),
+        "{}",
+        anonymous.body
+    );
+    assert!(anonymous.body.contains("aria-current=\"page\""));
+}

@@ -148,9 +148,18 @@ pub(crate) async fn thread(
     ))
 }
 
+#[derive(Deserialize)]
+pub(crate) struct NotificationsQuery {
+    /// A persistent face's id, "anonymous" (the anonymous faces together),
+    /// or nothing (every face).
+    #[serde(default, rename = "for")]
+    for_: String,
+}
+
 pub(crate) async fn notifications(
     req: HttpRequest,
     state: web::Data<AppState>,
+    q: web::Query<NotificationsQuery>,
 ) -> ApiResult<HttpResponse> {
     let (l, s) = match signed_in(&req, &state).await {
         Ok(x) => x,
@@ -158,7 +167,17 @@ pub(crate) async fn notifications(
     };
     let mut conn = state.db.conn().await?;
     // Every face's, anonymous ones included (found with the session's key).
-    let faces = s.auth.reading_faces(&mut conn).await?;
+    let all = s.auth.reading_faces(&mut conn).await?;
+    let persistent = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?).await?;
+    let faces: Vec<i64> = match q.for_.as_str() {
+        "" => all,
+        "anonymous" => all
+            .into_iter()
+            .filter(|f| !persistent.iter().any(|p| p.id == *f))
+            .collect(),
+        id => all.into_iter().filter(|f| f.to_string() == id).collect(),
+    };
+    let chosen = q.for_.clone();
     let rows = guise_core::social::list_notifications(
         &mut conn,
         &faces,
@@ -184,6 +203,24 @@ pub(crate) async fn notifications(
         nav(l, &s),
         html! {
             h1 { (l.t("notifications")) }
+            nav aria-label=(l.t("notifications-for")) {
+                ul.nav {
+                    @let choices = std::iter::once((String::new(), l.t("notifications-all")))
+                        .chain(persistent.iter().map(|f| (f.id.to_string(), format!("@{}", f.handle))))
+                        .chain(std::iter::once(("anonymous".to_owned(), l.t("notifications-anonymous"))));
+                    @for (key, label) in choices {
+                        li {
+                            @if key == chosen {
+                                span aria-current="page" { (label) }
+                            } @else if key.is_empty() {
+                                a href="/web/notifications" { (label) }
+                            } @else {
+                                a href={ "/web/notifications?for=" (key) } { (label) }
+                            }
+                        }
+                    }
+                }
+            }
             @if out.is_empty() { p { (l.t("notifications-empty")) } }
             ol.notifications {
                 @for (n, row) in out.iter().zip(&rows) {

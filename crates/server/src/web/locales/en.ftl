@@ -249,3 +249,6 @@ reset-confirm = I understand: my anonymous posts will no longer be mine to manag
 reset-do = Set the new password
 reset-done = Your password is reset
 tier-real-name-rejected = real name, not verified: the staff declined it (change it to ask again)
+notifications-for = Whose notifications
+notifications-all = All my faces
+notifications-anonymous = My anonymous faces

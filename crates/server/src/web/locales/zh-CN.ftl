@@ -248,3 +248,6 @@ reset-confirm = 我明白：我的匿名帖子将不再由我管理。
 reset-do = 设置新密码
 reset-done = 你的密码已重置
 tier-real-name-rejected = 真实姓名（未通过验证：管理人员拒绝了，修改后可再次申请）
+notifications-for = 谁的通知
+notifications-all = 我的所有身份
+notifications-anonymous = 我的匿名身份
