@@ -1543,7 +1543,10 @@ async fn public_pages_carry_open_graph_and_rel_me_both_ways() {
     let about = call(&t, Method::GET, "/about", &[], None).await;
     assert_eq!(about.status, 200);
     assert!(
-        about.body.contains("About Guise") && about.body.contains("Offered:"),
+        about.body.contains("About Guise")
+            && about
+                .body
+                .contains("Offered: real name, pseudonym, anonymous."),
         "{}",
         about.body
     );

@@ -227,7 +227,7 @@ pub(crate) async fn about(req: HttpRequest, state: actix_web::web::Data<AppState
         }
         section aria-labelledby="faces-h" {
             h2 #faces-h { (l.t("about-faces")) }
-            p { (l.t_with("about-tiers", &[("tiers", &tiers.join(", "))])) }
+            p { (l.t_with("about-tiers", &[("tiers", &tiers.join(&l.t("list-separator")))])) }
             @if i.real_name_requires_verification && state.rules.tiers_enabled.contains(&Tier::RealName) {
                 p { (l.t("about-real-names-verified")) }
             }

@@ -252,3 +252,4 @@ tier-real-name-rejected = real name, not verified: the staff declined it (change
 notifications-for = Whose notifications
 notifications-all = All my faces
 notifications-anonymous = My anonymous faces
+list-separator = {", "}

@@ -251,3 +251,4 @@ tier-real-name-rejected = 真实姓名（未通过验证：管理人员拒绝了
 notifications-for = 谁的通知
 notifications-all = 我的所有身份
 notifications-anonymous = 我的匿名身份
+list-separator = 、
