@@ -518,13 +518,8 @@ pub(crate) async fn set_reach(
         Ok(x) => x,
         Err(refused) => return Ok(refused),
     };
-    let id = crate::mastodon_api::parse_id(&path)?;
     let mut conn = state.db.conn().await?;
-    let Some(face) = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?)
-        .await?
-        .into_iter()
-        .find(|f| f.id == id)
-    else {
+    let Some(face) = own_face(&mut conn, &s, &path).await? else {
         return Ok(session::refusal(
             &state,
             l,
@@ -575,13 +570,8 @@ pub(crate) async fn set_profile(
         Ok(x) => x,
         Err(refused) => return Ok(refused),
     };
-    let id = crate::mastodon_api::parse_id(&path)?;
     let mut conn = state.db.conn().await?;
-    let Some(face) = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?)
-        .await?
-        .into_iter()
-        .find(|f| f.id == id)
-    else {
+    let Some(face) = own_face(&mut conn, &s, &path).await? else {
         return Ok(session::refusal(
             &state,
             l,
@@ -730,4 +720,17 @@ pub(crate) async fn edit(
             Ok(resp)
         }
     }
+}
+
+/// The login's persistent face named by `id` in a path, if it is one.
+async fn own_face(
+    conn: &mut guise_core::DbConn,
+    s: &WebSession,
+    id: &str,
+) -> ApiResult<Option<guise_core::models::Identity>> {
+    let id = crate::mastodon_api::parse_id(id)?;
+    Ok(guise_core::accounts::faces_of(conn, s.auth.account_id()?)
+        .await?
+        .into_iter()
+        .find(|f| f.id == id))
 }

@@ -115,7 +115,7 @@ pub(crate) async fn sign_up(
     }
     let f = f.into_inner();
     let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
-    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+    if !pre_matches(&pre, &f.csrf) {
         let csrf = pre_csrf(&req);
         let resp = form(&state, l, &csrf, &f, Some(&l.t("form-expired")));
         return Ok(with_pre_csrf(&state, resp, &csrf));
@@ -248,7 +248,7 @@ pub(crate) async fn resend(
 ) -> ApiResult<HttpResponse> {
     let l = lang(&req);
     let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
-    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+    if !pre_matches(&pre, &f.csrf) {
         return Ok(see_other("/auth/confirmation/new"));
     }
     // Each request costs an attempt for the address (it may send mail).
@@ -344,7 +344,7 @@ pub(crate) async fn recover(
 ) -> ApiResult<HttpResponse> {
     let l = lang(&req);
     let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
-    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+    if !pre_matches(&pre, &f.csrf) {
         let csrf = pre_csrf(&req);
         let resp = recover_form(&state, l, &csrf, &f.login, Some(&l.t("form-expired")));
         return Ok(with_pre_csrf(&state, resp, &csrf));
@@ -368,21 +368,30 @@ pub(crate) async fn recover(
             return Ok(resp);
         }
     };
-    let code = next.expose().to_owned();
-    Ok(page(
-        &state,
+    Ok(new_code_page(&state, l, "recover-done", next.expose()))
+}
+
+/// Whether a form echoed the pre-sign-in CSRF cookie's value.
+fn pre_matches(pre: &str, given: &str) -> bool {
+    !pre.is_empty() && guise_core::secret::constant_time_eq(pre.as_bytes(), given.as_bytes())
+}
+
+/// The password is set: the new recovery code, shown once with a download.
+fn new_code_page(state: &AppState, l: Lang, heading: &str, code: &str) -> HttpResponse {
+    page(
+        state,
         l,
         &l.t("recovery-title"),
         nav(l),
         html! {
-            h1 { (l.t("recover-done")) }
+            h1 { (l.t(heading)) }
             h2 { (l.t("recovery-title")) }
             p { (l.t("recover-new-code")) }
             p { code #recovery { (code) } }
-            p { a href=(download_link(l, &code)) download="guise-recovery-code.txt" { (l.t("recovery-download")) } }
+            p { a href=(download_link(l, code)) download="guise-recovery-code.txt" { (l.t("recovery-download")) } }
             p { a.button href="/auth/sign_in" { (l.t("sign-in")) } }
         },
-    ))
+    )
 }
 
 /// The recovery code as a text file to download (a `data:` link: nothing
@@ -445,7 +454,7 @@ pub(crate) async fn reset_request(
 ) -> ApiResult<HttpResponse> {
     let l = lang(&req);
     let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
-    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+    if !pre_matches(&pre, &f.csrf) {
         let csrf = pre_csrf(&req);
         let resp = reset_request_form(&state, l, &csrf, Some(&l.t("form-expired")));
         return Ok(with_pre_csrf(&state, resp, &csrf));
@@ -577,7 +586,7 @@ pub(crate) async fn reset_edit(
 ) -> ApiResult<HttpResponse> {
     let l = lang(&req);
     let pre = cookie(&req, PRE_CSRF).unwrap_or_default();
-    if pre.is_empty() || !guise_core::secret::constant_time_eq(pre.as_bytes(), f.csrf.as_bytes()) {
+    if !pre_matches(&pre, &f.csrf) {
         let csrf = pre_csrf(&req);
         let resp = reset_edit_form(&state, l, &csrf, &f.token, true, Some(&l.t("form-expired")));
         return Ok(with_pre_csrf(&state, resp, &csrf));
@@ -611,19 +620,5 @@ pub(crate) async fn reset_edit(
             return Ok(resp);
         }
     };
-    let code = next.expose().to_owned();
-    Ok(page(
-        &state,
-        l,
-        &l.t("recovery-title"),
-        nav(l),
-        html! {
-            h1 { (l.t("reset-done")) }
-            h2 { (l.t("recovery-title")) }
-            p { (l.t("recover-new-code")) }
-            p { code #recovery { (code) } }
-            p { a href=(download_link(l, &code)) download="guise-recovery-code.txt" { (l.t("recovery-download")) } }
-            p { a.button href="/auth/sign_in" { (l.t("sign-in")) } }
-        },
-    ))
+    Ok(new_code_page(&state, l, "reset-done", next.expose()))
 }
