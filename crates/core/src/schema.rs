@@ -318,6 +318,18 @@ diesel::table! {
     }
 }
 
+// Append-only; `identity_id` is not unique (diesel needs a key to name).
+// Read and folded by raw SQL in social.rs only.
+diesel::table! {
+    identity_stat_deltas (identity_id) {
+        identity_id -> Int8,
+        statuses -> Int8,
+        followers -> Int8,
+        following -> Int8,
+        last_status_on -> Nullable<Date>,
+    }
+}
+
 diesel::table! {
     key_pool (public_key_pem) {
         public_key_pem -> Text,

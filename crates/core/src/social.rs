@@ -450,35 +450,78 @@ pub async fn identity_stats(
     conn: &mut DbConn,
     ids: &[i64],
 ) -> CoreResult<HashMap<i64, IdentityStats>> {
-    use crate::schema::identity_stats as t;
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, i64, i64, i64, Option<chrono::NaiveDate>)> = t::table
-        .filter(t::identity_id.eq_any(ids))
-        .select((
-            t::identity_id,
-            t::followers_count,
-            t::following_count,
-            t::statuses_count,
-            t::last_status_on,
-        ))
-        .load(conn)
-        .await?;
+    // The folded row plus the deltas not yet folded (migration
+    // 2026-12-01-000005): exact at every moment, and no write waits on a
+    // shared counter row.
+    let rows: Vec<StatsRow> = diesel::sql_query(
+        "SELECT identity_id, greatest(sum(followers), 0)::int8 AS followers, \
+                greatest(sum(following), 0)::int8 AS following, \
+                greatest(sum(statuses), 0)::int8 AS statuses, max(last_status_on) AS last_status_on \
+           FROM (SELECT identity_id, followers_count AS followers, following_count AS following, \
+                        statuses_count AS statuses, last_status_on \
+                   FROM identity_stats WHERE identity_id = ANY($1) \
+                 UNION ALL \
+                 SELECT identity_id, followers, following, statuses, last_status_on \
+                   FROM identity_stat_deltas WHERE identity_id = ANY($1)) AS s \
+          GROUP BY identity_id",
+    )
+    .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+    .load(conn)
+    .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, followers, following, statuses, last_status_on)| {
+        .map(|r| {
             (
-                id,
+                r.identity_id,
                 IdentityStats {
-                    followers,
-                    following,
-                    statuses,
-                    last_status_on,
+                    followers: r.followers,
+                    following: r.following,
+                    statuses: r.statuses,
+                    last_status_on: r.last_status_on,
                 },
             )
         })
         .collect())
+}
+
+#[derive(QueryableByName)]
+struct StatsRow {
+    #[diesel(sql_type = BigInt)]
+    identity_id: i64,
+    #[diesel(sql_type = BigInt)]
+    followers: i64,
+    #[diesel(sql_type = BigInt)]
+    following: i64,
+    #[diesel(sql_type = BigInt)]
+    statuses: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    last_status_on: Option<chrono::NaiveDate>,
+}
+
+/// Folds the pending counter deltas into `identity_stats` (a job of the
+/// worker, once a second): anonymous faces' in one transaction, all other
+/// faces' in another (one transaction writing both would tie them by its
+/// `xmin`), then drops deltas of faces deleted since. How many delta rows it
+/// took.
+pub async fn fold_stat_deltas(conn: &mut DbConn) -> CoreResult<i64> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut total = 0;
+    for sql in [
+        "SELECT guise_fold_stat_deltas(true) AS n",
+        "SELECT guise_fold_stat_deltas(false) AS n",
+        "SELECT guise_drop_orphan_stat_deltas() AS n",
+    ] {
+        let n: N = diesel::sql_query(sql).get_result(conn).await?;
+        total += n.n;
+    }
+    Ok(total)
 }
 
 /// Lists of faces paginated by the relation row's id (Mastodon pages these by

@@ -1,7 +1,8 @@
 //! The server's own timed jobs, beside the delivery worker: scheduled
-//! posts are published when due, Web Push notifications are sent, and
-//! uploads never attached (or left by a deleted post) are removed. Each runs in `guise serve` and in
-//! `guise worker`; row locks keep two processes from doing one job twice.
+//! posts are published when due, Web Push notifications are sent,
+//! uploads never attached (or left by a deleted post) are removed, and
+//! counter deltas are folded into the per-face counters. Each runs in
+//! `guise serve` and in `guise worker`; row locks keep two processes from doing one job twice.
 
 use crate::state::AppState;
 
@@ -42,6 +43,14 @@ pub async fn run(state: AppState) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "unattached uploads"),
             }
+        }
+        match state.db.conn().await {
+            Ok(mut conn) => match guise_core::social::fold_stat_deltas(&mut conn).await {
+                Ok(n) if n > 0 => tracing::debug!(folded = n, "counter deltas"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "counter deltas"),
+            },
+            Err(e) => tracing::warn!(error = %e, "counter deltas"),
         }
         match crate::mastodon_api::push::send_due(&state).await {
             Ok(n) if n > 0 => tracing::debug!(tried = n, "web push"),

@@ -201,7 +201,7 @@ async fn anonymous_tokens_write_nothing_tied_to_the_account() {
     *after.get_mut("statuses").unwrap() -= 1;
     *after.get_mut("outbox_events").unwrap() -= 1;
     *after.get_mut("stream_events").unwrap() -= 1;
-    *after.get_mut("identity_stats").unwrap() -= 1;
+    *after.get_mut("identity_stat_deltas").unwrap() -= 1;
     assert_eq!(after, before);
     // Follows are refused both ways: nobody follows an anonymous face.
     let p = t.post_status(&anon, json!({ "status": "anon" })).await;
