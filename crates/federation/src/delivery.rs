@@ -493,7 +493,7 @@ pub async fn expand_once(db: &Db, clock: &dyn Clock, urls: &Urls, limit: i64) ->
 }
 
 /// A signer's key id and parsed private key, shared by its deliveries.
-type Signer = std::sync::Arc<(String, rsa::RsaPrivateKey)>;
+type Signer = std::sync::Arc<(String, crate::signatures::SigningKey)>;
 
 /// Loads and parses the key of each face (or the instance actor) that signs
 /// one of `due`: once per batch, not once per delivery. A signer whose key

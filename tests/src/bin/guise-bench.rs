@@ -244,6 +244,52 @@ fn openssl_rsa2048() -> Option<(f64, f64)> {
     Some((*nums.get(nums.len().checked_sub(2)?)?, *nums.last()?))
 }
 
+/// Guise's own signer (`signatures::sign_with`, a whole request's headers)
+/// on one thread for about two seconds: (signatures/s, verifications/s).
+fn guise_rsa2048() -> (f64, f64) {
+    let pair = guise_federation::keys::generate().unwrap();
+    let key = guise_federation::signatures::private_key(&pair.private_pem).unwrap();
+    let body = br#"{"type":"Create"}"#;
+    let now = chrono::Utc::now();
+    let sign = || {
+        guise_federation::signatures::sign_with(
+            "POST",
+            "example.test",
+            "/inbox",
+            Some(body),
+            "https://example.test/actor#main-key",
+            &key,
+            now,
+        )
+        .unwrap()
+    };
+    let rate = |f: &dyn Fn()| {
+        let start = Instant::now();
+        let mut n = 0u32;
+        while start.elapsed() < Duration::from_secs(2) {
+            f();
+            n += 1;
+        }
+        f64::from(n) / start.elapsed().as_secs_f64()
+    };
+    let signs = rate(&|| {
+        sign();
+    });
+    let headers: std::collections::BTreeMap<String, String> = sign().into_iter().collect();
+    let verifies = rate(&|| {
+        guise_federation::signatures::verify(
+            "POST",
+            "/inbox",
+            &headers,
+            body,
+            &pair.public_pem,
+            now,
+        )
+        .unwrap();
+    });
+    (signs, verifies)
+}
+
 /// Signed `Create(Note)`s from one remote actor, posted to the shared inbox
 /// with CONCURRENCY in flight: verified, parsed and stored per request.
 async fn ingest(base: &str, client: &reqwest::Client) -> Run {
@@ -494,6 +540,17 @@ async fn streaming(pid: u32, base: &str, token: &str) -> (usize, f64, f64, f64) 
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("sign") {
+        // `guise-bench sign`: the signer's rate alone, beside openssl's.
+        let (signs, verifies) = guise_rsa2048();
+        println!(
+            "guise: {signs:.0} signs/s, {verifies:.0} verifies/s (one thread, whole requests)"
+        );
+        if let Some((s, v)) = openssl_rsa2048() {
+            println!("openssl speed rsa2048: {s:.0} signs/s, {v:.0} verifies/s");
+        }
+        return;
+    }
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
