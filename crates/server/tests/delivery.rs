@@ -636,3 +636,69 @@ async fn each_activity_goes_only_to_the_inboxes_that_want_it() {
     .await;
     assert_eq!(sent("an anonymous thread").await, to(&[("Announce", "a")]));
 }
+
+/// A fan-out to many inboxes of one host does not hold back other hosts:
+/// each host's first delivery is due at once, the rest of one host's follow
+/// 200 µs apart, so the oldest-first lease interleaves hosts. One batch of
+/// 60 then reaches every inbox (the big host's in one statement).
+#[actix_web::test]
+async fn a_big_fan_out_to_one_host_interleaves_with_other_hosts() {
+    let t = app().await;
+    let big = inbox(202).await;
+    let small = inbox(202).await;
+    let activity = serde_json::json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://guise.test/activities/1", "type": "Delete",
+        "actor": "https://guise.test/actor", "object": "https://guise.test/x"
+    });
+    let mut items: Vec<NewDelivery> = (0..50)
+        .map(|i| NewDelivery {
+            inbox_url: format!("{}/{i}", big.url),
+            signer_identity_id: None,
+            activity: activity.clone(),
+            not_before: None,
+        })
+        .collect();
+    items.push(NewDelivery {
+        inbox_url: small.url.clone(),
+        signer_identity_id: None,
+        activity,
+        not_before: None,
+    });
+    let mut conn = t.state.db.conn().await.unwrap();
+    // The test clock moves a millisecond per read: hold it at one instant.
+    let at = t.clock.now();
+    t.clock.set(at);
+    queue::enqueue(&mut conn, t.clock.as_ref(), &items)
+        .await
+        .unwrap();
+    t.clock.set(at);
+    let first = queue::lease_due(
+        &mut conn,
+        t.clock.as_ref(),
+        10,
+        chrono::Duration::minutes(5),
+    )
+    .await
+    .unwrap();
+    let hosts: Vec<&str> = first.iter().map(|d| d.inbox_url.as_str()).collect();
+    assert_eq!(hosts.len(), 2, "one of each host is due now: {hosts:?}");
+    assert!(hosts.contains(&small.url.as_str()), "{hosts:?}");
+    drop(conn);
+    t.clock.advance(chrono::Duration::minutes(10));
+    let urls = guise_federation::Urls::new("https://guise.test");
+    let tried = guise_federation::delivery::deliver_once(
+        &t.state.db,
+        t.clock.as_ref(),
+        &urls,
+        &t.state.fetcher,
+        60,
+        &guise_federation::delivery::Settings::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tried, 51);
+    assert_eq!(big.hits.load(Ordering::SeqCst), 50);
+    assert_eq!(small.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(next_at(&t).await, None, "all of them done");
+}
