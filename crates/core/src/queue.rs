@@ -89,6 +89,15 @@ pub async fn enqueue(
 ) -> CoreResult<()> {
     let now = clock.now();
     let mut turn: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    // Ids of one instant differ in 20 random bits: a thousand of them would
+    // collide more often than not, so each is drawn again until it is new.
+    let mut taken = std::collections::HashSet::new();
+    let mut fresh_id = || loop {
+        let id = Id::generate(now).get();
+        if taken.insert(id) {
+            return id;
+        }
+    };
     let rows: Vec<_> = items
         .iter()
         .map(|d| {
@@ -102,7 +111,7 @@ pub async fn enqueue(
                 + chrono::Duration::microseconds(*k * PER_HOST_STEP_MICROS);
             *k += 1;
             (
-                deliveries::id.eq(Id::generate(now).get()),
+                deliveries::id.eq(fresh_id()),
                 deliveries::inbox_url.eq(&d.inbox_url),
                 deliveries::signer_identity_id.eq(d.signer_identity_id),
                 deliveries::activity.eq(&d.activity),

@@ -702,3 +702,86 @@ async fn a_big_fan_out_to_one_host_interleaves_with_other_hosts() {
     assert_eq!(small.hits.load(Ordering::SeqCst), 1);
     assert_eq!(next_at(&t).await, None, "all of them done");
 }
+
+/// A fan-out of thousands enqueued at one instant: ids of one millisecond
+/// differ only in 20 random bits, so without care two of 5 000 would almost
+/// surely collide and the whole expansion fail.
+#[actix_web::test]
+async fn thousands_of_deliveries_enqueued_at_one_instant_all_get_queued() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let t = app().await;
+    let activity = serde_json::json!({ "type": "Delete" });
+    let items: Vec<NewDelivery> = (0..5_000)
+        .map(|i| NewDelivery {
+            inbox_url: format!("https://host{}.test/inbox/{i}", i % 7),
+            signer_identity_id: None,
+            activity: activity.clone(),
+            not_before: None,
+        })
+        .collect();
+    let mut conn = t.state.db.conn().await.unwrap();
+    queue::enqueue(&mut conn, t.clock.as_ref(), &items)
+        .await
+        .unwrap();
+    let n: i64 = guise_core::schema::deliveries::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 5_000);
+}
+
+/// Two workers draining one queue at once (`SKIP LOCKED` leases) send each
+/// delivery exactly once.
+#[actix_web::test]
+async fn two_workers_at_once_send_each_delivery_exactly_once() {
+    let t = app().await;
+    let target = inbox(202).await;
+    let activity = serde_json::json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://guise.test/activities/1", "type": "Delete",
+        "actor": "https://guise.test/actor", "object": "https://guise.test/x"
+    });
+    let items: Vec<NewDelivery> = (0..300)
+        .map(|i| NewDelivery {
+            inbox_url: format!("{}/{i}", target.url),
+            signer_identity_id: None,
+            activity: activity.clone(),
+            not_before: None,
+        })
+        .collect();
+    {
+        let mut conn = t.state.db.conn().await.unwrap();
+        queue::enqueue(&mut conn, t.clock.as_ref(), &items)
+            .await
+            .unwrap();
+    }
+    t.clock.advance(chrono::Duration::minutes(1));
+    let urls = guise_federation::Urls::new("https://guise.test");
+    let settings = guise_federation::delivery::Settings::default();
+    let worker = || async {
+        let mut tried = 0;
+        loop {
+            let n = guise_federation::delivery::deliver_once(
+                &t.state.db,
+                t.clock.as_ref(),
+                &urls,
+                &t.state.fetcher,
+                25,
+                &settings,
+            )
+            .await
+            .unwrap();
+            if n == 0 {
+                return tried;
+            }
+            tried += n;
+        }
+    };
+    let (a, b) = tokio::join!(worker(), worker());
+    assert_eq!(a + b, 300, "tried: {a} + {b}");
+    assert!(a > 0 && b > 0, "both workers took part: {a} + {b}");
+    assert_eq!(target.hits.load(Ordering::SeqCst), 300);
+    assert_eq!(next_at(&t).await, None);
+}

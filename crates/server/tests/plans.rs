@@ -423,3 +423,24 @@ async fn hot_queries_read_rows_bounded_by_the_page_not_the_instance() {
     let read = c.check("#rare with index scans off", m, ids.len(), 40);
     assert!(read > 50_000.0, "a walk reads the table: {read}");
 }
+
+/// The server's connections run without JIT compilation: at a million
+/// statuses the planner's cost estimate for a home timeline crossed the JIT
+/// thresholds and PostgreSQL spent 8 s compiling a 60 ms query.
+#[actix_web::test]
+async fn the_pool_connections_run_without_jit() {
+    #[derive(diesel::QueryableByName)]
+    struct S {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        jit: String,
+    }
+    let t = TestApp::new().await;
+    let mut conn = t.state.db.conn().await.unwrap();
+    let s: S = diesel_async::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT current_setting('jit') AS jit"),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.jit, "off");
+}

@@ -150,6 +150,162 @@ async fn drive(name: &'static str, client: reqwest::Client, make: MakeRequest) -
     }
 }
 
+/// A read/write token for `user` through the password grant.
+async fn password_token(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> String {
+    let app: serde_json::Value = client
+        .post(format!("{base}/api/v1/apps"))
+        .json(&serde_json::json!({ "client_name": "bench", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write" }))
+        .send().await.unwrap().json().await.unwrap();
+    let tok: serde_json::Value = client
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", app["client_id"].as_str().unwrap()),
+            ("client_secret", app["client_secret"].as_str().unwrap()),
+            ("username", user),
+            ("password", password),
+            ("scope", "read write"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tok["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Faces of the growth phase: the first QUIET post rarely, the rest
+/// (busy) post almost everything.
+const FACES: usize = 10_000;
+const QUIET: usize = 9_900;
+/// Readers of the growth phase: (follows in all, busy faces among them).
+const READERS: [(usize, usize); 3] = [(10, 0), (200, 10), (2_000, 50)];
+
+/// Inserts `n` statuses, ids `ms` milliseconds and up (one apart, in the
+/// server's id layout), the g-th by face number `face` (an SQL expression
+/// over g, 1-based).
+fn seed_statuses(db_url: &str, ms: i64, n: usize, face: &str) {
+    psql(
+        db_url,
+        &format!(
+            "INSERT INTO statuses (id, identity_id, source_text, content, visibility, thread_root_id, created_at)
+             SELECT x.id, f.id, 'status ' || x.g, '<p>status ' || x.g || '</p>', 'public', x.id, to_timestamp((x.id >> 20) / 1000.0)
+               FROM (SELECT ((({ms} + g) << 20) | (random() * 1048575)::bigint) AS id, g, ({face}) AS n
+                       FROM generate_series(1, {n}) g) x
+               JOIN (SELECT id, substr(handle, 5)::int AS n FROM identities WHERE handle LIKE 'face%') f ON f.n = x.n"
+        ),
+    );
+    psql(db_url, "ANALYZE");
+}
+
+/// Home timelines as the instance grows (issue 13's first target): three
+/// readers following 10, 200 and 2 000 of 10 000 faces, measured at 10 000
+/// statuses (one per face) and again at 1 000 000 (the 990 000 new ones by
+/// the 100 busy faces, but for one more post of each quiet face).
+/// (reader's follows, run at 10 000, run at 1 000 000, seconds to seed).
+async fn growth(client: &reqwest::Client) -> (Vec<(usize, Run, Run)>, f64) {
+    let server = Server::start_on(
+        "127.0.0.1",
+        &[
+            ("GUISE_SERVER__WORKERS", "2"),
+            ("GUISE_DATABASE__POOL_SIZE", "16"),
+        ],
+    );
+    let base = server.url.clone();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    psql(
+        &server.db_url,
+        &format!(
+            "INSERT INTO identities (id, tier, handle, display_name, created_on)
+             SELECT ((({} + g) << 20) | (random() * 1048575)::bigint),
+                    'pseudonymous', 'face' || g, 'Face ' || g, current_date
+               FROM generate_series(1, {FACES}) g",
+            now_ms - 40 * 86_400_000
+        ),
+    );
+    let mut tokens = Vec::new();
+    for (follows, busy) in READERS {
+        let user = format!("reader{follows}");
+        server.create_account(&user, "bench password 123");
+        let quiet = follows - busy;
+        let since = now_ms - 35 * 86_400_000;
+        psql(
+            &server.db_url,
+            &format!(
+                "INSERT INTO follows (id, identity_id, target_identity_id)
+                 SELECT ((({since} + n) << 20) | (random() * 1048575)::bigint),
+                        (SELECT id FROM identities WHERE handle = '{user}'), f.id
+                   FROM (SELECT id, substr(handle, 5)::int AS n FROM identities WHERE handle LIKE 'face%') f
+                  WHERE f.n <= {quiet} OR f.n > {QUIET} AND f.n <= {QUIET} + {busy}"
+            ),
+        );
+        tokens.push((
+            follows,
+            password_token(client, &base, &user, "bench password 123").await,
+        ));
+    }
+    // 10 000 statuses, one per face, 30 days ago.
+    seed_statuses(
+        &server.db_url,
+        now_ms - 30 * 86_400_000,
+        FACES,
+        &format!("g % {FACES} + 1"),
+    );
+    let measure = |label: &'static str| {
+        let tokens = tokens.clone();
+        let base = base.clone();
+        let client = client.clone();
+        async move {
+            let mut out = Vec::new();
+            for (follows, token) in tokens {
+                let url = format!("{base}/api/v1/timelines/home?limit=40");
+                for _ in 0..50 {
+                    let _ = client.get(&url).bearer_auth(&token).send().await;
+                }
+                let t = token.clone();
+                let run = drive(
+                    label,
+                    client.clone(),
+                    Arc::new(move |c, _| c.get(&url).bearer_auth(&t)),
+                )
+                .await;
+                out.push((follows, run));
+            }
+            out
+        }
+    };
+    let small = measure("home (limit 40) at 10 000 statuses").await;
+    let t0 = Instant::now();
+    let rest = 1_000_000 - FACES;
+    seed_statuses(
+        &server.db_url,
+        now_ms - 20 * 86_400_000,
+        rest,
+        &format!(
+            "CASE WHEN g % 100 = 0 THEN (g / 100 - 1) % {QUIET} + 1 ELSE {QUIET} + 1 + g % {} END",
+            FACES - QUIET
+        ),
+    );
+    let seeded = t0.elapsed().as_secs_f64();
+    let count = psql(&server.db_url, "SELECT count(*) FROM statuses");
+    assert_eq!(count, "1000000", "seeded statuses");
+    let big = measure("home (limit 40) at 1 000 000 statuses").await;
+    (
+        small
+            .into_iter()
+            .zip(big)
+            .map(|((follows, a), (_, b))| (follows, a, b))
+            .collect(),
+        seeded,
+    )
+}
+
 /// The plan PostgreSQL's auto_explain logged for the first statement matching `needle`.
 fn plan_from_log(log: &str, needle: &str) -> String {
     for block in log.split("LOG:  duration:").skip(1) {
@@ -590,27 +746,7 @@ async fn main() {
         .build()
         .unwrap();
     let base = server.url.clone();
-    let app: serde_json::Value = client
-        .post(format!("{base}/api/v1/apps"))
-        .json(&serde_json::json!({ "client_name": "bench", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write" }))
-        .send().await.unwrap().json().await.unwrap();
-    let tok: serde_json::Value = client
-        .post(format!("{base}/oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", app["client_id"].as_str().unwrap()),
-            ("client_secret", app["client_secret"].as_str().unwrap()),
-            ("username", "bench"),
-            ("password", "bench password 123"),
-            ("scope", "read write"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tok["access_token"].as_str().unwrap().to_owned();
+    let token = password_token(&client, &base, "bench", "bench password 123").await;
 
     let pid = server.pid();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -649,6 +785,34 @@ async fn main() {
         Arc::new(move |c, _| c.get(&h3).bearer_auth(&t3)),
     )
     .await;
+    let (t4, h4) = (
+        token.clone(),
+        format!("{base}/api/v1/accounts/verify_credentials"),
+    );
+    let verify = drive(
+        "GET /api/v1/accounts/verify_credentials",
+        client.clone(),
+        Arc::new(move |c, _| c.get(&h4).bearer_auth(&t4)),
+    )
+    .await;
+    let (t5, h5) = (token.clone(), format!("{base}/api/v1/notifications"));
+    let notifications = drive(
+        "GET /api/v1/notifications (limit 40)",
+        client.clone(),
+        Arc::new(move |c, _| c.get(&h5).bearer_auth(&t5)),
+    )
+    .await;
+    let (t6, h6) = (
+        token.clone(),
+        format!("{base}/api/v1/timelines/tag/bench?limit=40"),
+    );
+    let tag = drive(
+        "GET /api/v1/timelines/tag/bench (limit 40)",
+        client.clone(),
+        Arc::new(move |c, _| c.get(&h6).bearer_auth(&t6)),
+    )
+    .await;
+    let api_rss = rss_kib(pid, "VmRSS:");
     let inbox = ingest(&base, &client).await;
     let (delivered, fan_secs) = fan_out(&server.db_url, &base, &client, &token).await;
     let (frames, stream_secs, post_secs, per_socket_kib) = streaming(pid, &base, &token).await;
@@ -704,6 +868,8 @@ async fn main() {
         .unwrap();
     }
 
+    let (grown, growth_secs) = growth(&client).await;
+
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
@@ -736,21 +902,48 @@ async fn main() {
     writeln!(raw).unwrap();
     writeln!(
         raw,
-        "| run | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |"
+        "| run | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |"
     )
     .unwrap();
-    writeln!(raw, "|---|---:|---:|---:|---:|---:|---:|").unwrap();
-    for r in [&home, &post, &public, &inbox] {
+    writeln!(raw, "|---|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+    for r in [&verify, &home, &post, &public, &tag, &notifications, &inbox] {
         writeln!(
             raw,
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
             r.name,
             r.rps(),
             r.pct(50.0),
             r.pct(90.0),
             r.pct(99.0),
+            r.pct(99.9),
             r.pct(100.0),
             r.errors
+        )
+        .unwrap();
+    }
+    writeln!(raw).unwrap();
+    writeln!(
+        raw,
+        "as the instance grows (a fresh instance: {FACES} faces, {QUIET} of them quiet; 10 000 statuses, one per face, then 990 000 more seeded in {growth_secs:.0} s, all by the 100 busy faces but for one more post of each quiet face; home timeline, limit 40, {REQUESTS} requests, {CONCURRENCY} concurrent):"
+    )
+    .unwrap();
+    writeln!(raw).unwrap();
+    writeln!(
+        raw,
+        "| reader follows | p50 ms at 10 000 | p50 ms at 1 000 000 | ratio | p99 ms at 1 000 000 | p99.9 ms at 1 000 000 | requests/s at 1 000 000 |"
+    )
+    .unwrap();
+    writeln!(raw, "|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+    for (follows, small, big) in &grown {
+        writeln!(
+            raw,
+            "| {follows} | {:.2} | {:.2} | {:.2}× | {:.2} | {:.2} | {:.0} |",
+            small.pct(50.0),
+            big.pct(50.0),
+            big.pct(50.0) / small.pct(50.0).max(0.001),
+            big.pct(99.0),
+            big.pct(99.9),
+            big.rps()
         )
         .unwrap();
     }
@@ -803,8 +996,9 @@ async fn main() {
     writeln!(raw).unwrap();
     writeln!(
         raw,
-        "server RSS: idle {:.1} MiB, after load {:.1} MiB, peak {:.1} MiB",
+        "server RSS: idle {:.1} MiB, after the API runs {:.1} MiB, after everything (ingest, fan-out, {SOCKETS} streams, media) {:.1} MiB, peak {:.1} MiB",
         idle_rss as f64 / 1024.0,
+        api_rss as f64 / 1024.0,
         loaded_rss as f64 / 1024.0,
         peak_rss as f64 / 1024.0
     )
