@@ -719,3 +719,69 @@ async fn a_backup_restored_into_a_fresh_cluster_serves_everything_again() {
         .await;
     assert_eq!(actor_after["publicKey"], actor_before["publicKey"]);
 }
+
+/// Listening sockets on `port` in /proc/net/tcp (state 0A).
+fn listeners_on(port: u16) -> usize {
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1)
+                .is_some_and(|a| a.ends_with(&format!(":{port:04X}")))
+                && f.get(3) == Some(&"0A")
+        })
+        .count()
+}
+
+/// `server.reuse_port`: two `guise serve` processes of one instance listen
+/// on one address (the kernel spreads connections among them), and the
+/// address keeps answering when one of them stops. Without it the second
+/// process cannot bind.
+#[tokio::test]
+async fn two_serve_processes_share_one_address() {
+    let shared = [("GUISE_SERVER__REUSE_PORT", "true")];
+    let mut a = guise_e2e::Server::start_on("127.0.0.1", &shared);
+    let port: u16 = a.addr().rsplit_once(':').unwrap().1.parse().unwrap();
+    let b = guise_e2e::Server::start_at(
+        a.addr(),
+        &a.db_url,
+        &[
+            ("GUISE_SERVER__REUSE_PORT", "true"),
+            ("GUISE_SERVER__WORKER", "false"),
+        ],
+    );
+    assert_eq!(listeners_on(port), 2, "both processes listen");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let get = || async {
+        http.get(format!("{}/api/v1/instance", b.url))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    };
+    for _ in 0..10 {
+        assert_eq!(get().await.unwrap(), 200);
+    }
+    a.kill_hard();
+    assert_eq!(listeners_on(port), 1);
+    for _ in 0..10 {
+        assert_eq!(get().await.unwrap(), 200, "the other process answers");
+    }
+    // Without the option, a second process on a taken address fails.
+    let db = a.db_url.clone();
+    let (code, err) = run_args_briefly(
+        &db,
+        &["serve"],
+        &[
+            ("GUISE_LISTEN", b.addr()),
+            ("GUISE_DOMAIN", b.addr()),
+            ("GUISE_INSTANCE__SCHEME", "http"),
+        ],
+    );
+    assert_eq!(code, Some(false), "{err}");
+    assert!(err.contains("binding"), "{err}");
+}

@@ -126,6 +126,10 @@ pub struct ServerConfig {
     /// Run the delivery worker and background jobs inside `guise serve`
     /// (false: run `guise worker` beside it).
     pub worker: bool,
+    /// Listen with SO_REUSEPORT, so several `guise serve` processes share
+    /// one address and the kernel spreads connections among them (and a
+    /// new process can start before the old one stops).
+    pub reuse_port: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -292,6 +296,7 @@ impl Default for ServerConfig {
             sign_in_window_secs: 300,
             trusted_proxies: vec!["127.0.0.0/8".into(), "::1/128".into()],
             worker: true,
+            reuse_port: false,
         }
     }
 }

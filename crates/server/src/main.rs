@@ -356,6 +356,26 @@ async fn check_database(db: &guise_core::Db, config: &Config) -> anyhow::Result<
     Ok(())
 }
 
+/// A listening socket other processes may bind too (SO_REUSEPORT): the
+/// kernel spreads new connections among them.
+fn shared_listener(listen: &str) -> anyhow::Result<std::net::TcpListener> {
+    use std::net::ToSocketAddrs;
+    let addr = listen
+        .to_socket_addrs()?
+        .next()
+        .context("the address resolves to nothing")?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
 async fn serve(config: Config, worker: bool) -> anyhow::Result<()> {
     let db = connect(&config)?;
     prepare(&db, &config).await?;
@@ -382,10 +402,15 @@ async fn serve(config: Config, worker: bool) -> anyhow::Result<()> {
     }
     guise_server::streaming::start(&state, true);
     let base = state.base_url.clone();
-    let server = actix_web::HttpServer::new(move || guise_server::app(state.clone()))
-        .workers(workers)
-        .bind(&listen)
-        .with_context(|| format!("binding {listen}"))?;
+    let reuse_port = state.config.server.reuse_port;
+    let server =
+        actix_web::HttpServer::new(move || guise_server::app(state.clone())).workers(workers);
+    let server = if reuse_port {
+        server.listen(shared_listener(&listen).with_context(|| format!("binding {listen}"))?)
+    } else {
+        server.bind(&listen)
+    }
+    .with_context(|| format!("binding {listen}"))?;
     for addr in server.addrs() {
         // Tests read this line to learn the port when listening on port 0.
         println!("guise listening on http://{addr} (public address {base})");

@@ -306,6 +306,67 @@ async fn growth(client: &reqwest::Client) -> (Vec<(usize, Run, Run)>, f64) {
     )
 }
 
+/// Scale-out on one machine: `guise serve` processes sharing one address
+/// (`server.reuse_port`), each with 2 HTTP workers and a pool of 8, and no
+/// delivery worker; verify_credentials and the public timeline with one
+/// process, then with two. (runs with 1, runs with 2).
+async fn scale_out(client: &reqwest::Client) -> (Vec<Run>, Vec<Run>) {
+    let env = [
+        ("GUISE_SERVER__WORKERS", "2"),
+        ("GUISE_DATABASE__POOL_SIZE", "8"),
+        ("GUISE_SERVER__REUSE_PORT", "true"),
+        ("GUISE_SERVER__WORKER", "false"),
+    ];
+    let first = Server::start_on("127.0.0.1", &env);
+    first.create_account("scale", "bench password 123");
+    let base = first.url.clone();
+    let token = password_token(client, &base, "scale", "bench password 123").await;
+    for i in 0..200 {
+        let _ = client
+            .post(format!("{base}/api/v1/statuses"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "status": format!("scale {i}") }))
+            .send()
+            .await;
+    }
+    let runs = |label: &'static str| {
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            // Fresh connections per request, so the kernel spreads them.
+            let fresh = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
+            let (t1, u1) = (
+                token.clone(),
+                format!("{base}/api/v1/accounts/verify_credentials"),
+            );
+            let verify = drive(
+                label,
+                fresh.clone(),
+                Arc::new(move |c, _| c.get(&u1).bearer_auth(&t1)),
+            )
+            .await;
+            let (t2, u2) = (
+                token.clone(),
+                format!("{base}/api/v1/timelines/public?limit=40"),
+            );
+            let public = drive(
+                label,
+                fresh,
+                Arc::new(move |c, _| c.get(&u2).bearer_auth(&t2)),
+            )
+            .await;
+            vec![verify, public]
+        }
+    };
+    let one = runs("1 process").await;
+    let second = Server::start_at(first.addr(), &first.db_url, &env);
+    let two = runs("2 processes").await;
+    drop(second);
+    (one, two)
+}
+
 /// The plan PostgreSQL's auto_explain logged for the first statement matching `needle`.
 fn plan_from_log(log: &str, needle: &str) -> String {
     for block in log.split("LOG:  duration:").skip(1) {
@@ -749,6 +810,14 @@ async fn main() {
     let token = password_token(&client, &base, "bench", "bench password 123").await;
 
     let pid = server.pid();
+    // The key pool fills at start-up (8 RSA keys, a core busy for a while):
+    // measure the steady state, not that.
+    for _ in 0..600 {
+        if psql(&server.db_url, "SELECT count(*) >= 8 FROM key_pool") == "t" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = rss_kib(pid, "VmRSS:");
 
@@ -869,6 +938,7 @@ async fn main() {
     }
 
     let (grown, growth_secs) = growth(&client).await;
+    let (one_process, two_processes) = scale_out(&client).await;
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
@@ -918,6 +988,35 @@ async fn main() {
             r.pct(99.9),
             r.pct(100.0),
             r.errors
+        )
+        .unwrap();
+    }
+    writeln!(raw).unwrap();
+    writeln!(
+        raw,
+        "scale-out on this machine (`guise serve` processes sharing one address with `server.reuse_port`, 2 HTTP workers and a pool of 8 each, PostgreSQL and the load generator on the same 2 cores; a new connection per request so the kernel spreads them):"
+    )
+    .unwrap();
+    writeln!(raw).unwrap();
+    writeln!(
+        raw,
+        "| run | 1 process: requests/s | p50 ms | p99 ms | 2 processes: requests/s | p50 ms | p99 ms |"
+    )
+    .unwrap();
+    writeln!(raw, "|---|---:|---:|---:|---:|---:|---:|").unwrap();
+    for (what, (a, b)) in ["GET verify_credentials", "GET public timeline (limit 40)"]
+        .iter()
+        .zip(one_process.iter().zip(two_processes.iter()))
+    {
+        writeln!(
+            raw,
+            "| {what} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} |",
+            a.rps(),
+            a.pct(50.0),
+            a.pct(99.0),
+            b.rps(),
+            b.pct(50.0),
+            b.pct(99.0)
         )
         .unwrap();
     }
