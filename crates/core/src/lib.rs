@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod announcements;
 pub mod announcer;
 pub mod anon;
+pub mod audit;
 pub mod clock;
 pub mod conversations;
 pub mod db;

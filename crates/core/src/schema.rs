@@ -318,6 +318,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        staff_account_id -> Nullable<Int8>,
+        action -> Text,
+        target_kind -> Text,
+        target_id -> Int8,
+        face_id -> Nullable<Int8>,
+        logged_on -> Date,
+    }
+}
+
 // Append-only; `identity_id` is not unique (diesel needs a key to name).
 // Read and folded by raw SQL in social.rs only.
 diesel::table! {
@@ -603,6 +615,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    audit_log,
     identities,
     statuses,
     status_edits,

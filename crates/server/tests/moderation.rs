@@ -474,3 +474,144 @@ async fn anonymous_favourites_count_against_the_limit_and_the_cool_down() {
     assert!(r.json["error"].as_str().unwrap().contains("paused"));
     assert_eq!(t.row_counts().await, before);
 }
+
+/// Every staff action leaves a line in the audit log, written with it: who
+/// (the staff login), what, on which face or post, on which day — over the
+/// admin API and from the staff page alike. A failed action leaves none.
+#[actix_web::test]
+async fn every_staff_action_is_in_the_audit_log() {
+    let t = TestApp::new().await;
+    let (bob_face, bob) = t.user("bob").await;
+    let (alice_account, _) = t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let staff = admin(&t).await;
+    let s = t.post_status(&anon, json!({ "status": "abusive" })).await;
+    let sid = s["id"].as_str().unwrap().to_owned();
+    let anon_face = s["account"]["id"].as_str().unwrap().to_owned();
+    let log = |token: String| {
+        let t = &t;
+        async move { t.get("/api/v1/admin/guise/audit_log", Some(&token)).await }
+    };
+    assert_eq!(log(bob.clone()).await.status, 403, "not for users");
+    assert_eq!(log(staff.clone()).await.json, json!([]));
+
+    for (path, body) in [
+        (
+            format!("/api/v1/admin/accounts/{anon_face}/action"),
+            json!({ "type": "suspend" }),
+        ),
+        (
+            format!("/api/v1/admin/accounts/{anon_face}/unsuspend"),
+            json!({}),
+        ),
+        (
+            format!("/api/v1/admin/accounts/{bob_face}/action"),
+            json!({ "type": "suspend" }),
+        ),
+        (
+            "/api/v1/admin/guise/announcements".to_owned(),
+            json!({ "text": "hello" }),
+        ),
+    ] {
+        let r = t.post(&path, Some(&staff), body).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+    }
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/guise/statuses/{sid}"),
+            Some(&staff),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Refused: nothing done, nothing logged.
+    let r = t
+        .call(
+            Method::DELETE,
+            "/api/v1/admin/guise/statuses/12345",
+            Some(&staff),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    let r = log(staff.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let lines = r.json.as_array().unwrap();
+    let mut seen: Vec<(String, String, String, String)> = lines
+        .iter()
+        .map(|l| {
+            assert_eq!(l["account_email"], "root@mail.test");
+            assert_eq!(
+                l["created_on"].as_str().unwrap(),
+                guise_core::Clock::now(t.clock.as_ref())
+                    .date_naive()
+                    .to_string(),
+                "a day, never an instant"
+            );
+            (
+                l["action"].as_str().unwrap().to_owned(),
+                l["target_type"].as_str().unwrap().to_owned(),
+                l["target_id"].as_str().unwrap().to_owned(),
+                l["face_id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut want = vec![
+        (
+            "suspend".into(),
+            "face".into(),
+            anon_face.clone(),
+            anon_face.clone(),
+        ),
+        (
+            "unsuspend".into(),
+            "face".into(),
+            anon_face.clone(),
+            anon_face.clone(),
+        ),
+        (
+            "suspend".into(),
+            "face".into(),
+            bob_face.clone(),
+            bob_face.clone(),
+        ),
+        (
+            "delete_status".into(),
+            "status".into(),
+            sid.clone(),
+            anon_face.clone(),
+        ),
+    ];
+    let announcement = lines
+        .iter()
+        .find(|l| l["action"] == "create_announcement")
+        .expect("the announcement is logged");
+    want.push((
+        "create_announcement".into(),
+        "announcement".into(),
+        announcement["target_id"].as_str().unwrap().to_owned(),
+        String::new(),
+    ));
+    want.sort();
+    assert_eq!(seen, want);
+    // Nothing in it names the login behind the anonymous face.
+    assert!(
+        !r.text.contains(&format!("\"{alice_account}\"")),
+        "{}",
+        r.text
+    );
+    // The database itself refuses a line naming a login that is not staff.
+    let mut conn = t.state.db.conn().await.unwrap();
+    let planted = diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "INSERT INTO audit_log (id, staff_account_id, action, target_kind, target_id, face_id, logged_on) \
+             VALUES (1, {alice_account}, 'suspend', 'face', {anon_face}, {anon_face}, current_date)"
+        )),
+        &mut conn,
+    )
+    .await;
+    assert!(planted.is_err(), "a user's login beside an anonymous face");
+}

@@ -2065,6 +2065,33 @@ async fn staff_moderate_from_the_web() {
     )
     .await;
     assert_eq!(sneaky.status, 403);
+    // Each action from the page is in the audit log; the refused one is not.
+    let mut conn = t.state.db.conn().await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct A {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        action: String,
+    }
+    let mut logged: Vec<String> = diesel_async::RunQueryDsl::load::<A>(
+        diesel::sql_query("SELECT action FROM audit_log"),
+        &mut conn,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|a| a.action)
+    .collect();
+    logged.sort();
+    assert_eq!(
+        logged,
+        [
+            "delete_status",
+            "resolve_report",
+            "suspend",
+            "unsuspend",
+            "verify_real_name"
+        ]
+    );
 }
 
 /// An image attached in the composer (a multipart form) goes out with its

@@ -6,6 +6,7 @@ use crate::extract::{de, Auth, Params};
 use crate::mastodon_api::{ok, parse_id, types};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
+use guise_core::audit::{self, logged, Target};
 use guise_core::models::Account;
 use serde::Deserialize;
 use serde_json::json;
@@ -60,15 +61,20 @@ async fn real_names(
 }
 
 async fn decide(state: &AppState, auth: &Auth, id: &str, verify: bool) -> ApiResult<HttpResponse> {
-    staff(state, auth, "admin:write:accounts").await?;
+    let staff = staff(state, auth, "admin:write:accounts").await?;
+    let id = parse_id(id)?;
+    let clock = state.clock.as_ref();
     let mut conn = state.db.conn().await?;
-    let face = guise_core::faces::decide_real_name(
-        &mut conn,
-        state.clock.as_ref(),
-        parse_id(id)?,
-        verify,
-        state.domain(),
-    )
+    let face = logged(&mut conn, clock, Some(staff.id), async |c| {
+        let face =
+            guise_core::faces::decide_real_name(c, clock, id, verify, state.domain()).await?;
+        let what = if verify {
+            "verify_real_name"
+        } else {
+            "reject_real_name"
+        };
+        Ok((face, what, Target::Face(id)))
+    })
     .await?;
     Ok(ok(
         &json!({ "account": types::account(state, &mut conn, &face).await?, "real_name_status": face.real_name_status }),
@@ -105,7 +111,7 @@ async fn action(
     path: web::Path<String>,
     Params(a): Params<Action>,
 ) -> ApiResult<HttpResponse> {
-    staff(&state, &auth, "admin:write:accounts").await?;
+    let staff = staff(&state, &auth, "admin:write:accounts").await?;
     let suspend = match a.kind.as_deref() {
         Some("suspend") => true,
         Some("none") => false,
@@ -115,14 +121,7 @@ async fn action(
             )))
         }
     };
-    let mut conn = state.db.conn().await?;
-    guise_core::moderation::set_suspended(
-        &mut conn,
-        state.clock.as_ref(),
-        parse_id(&path)?,
-        suspend,
-    )
-    .await?;
+    suspend_face(&state, staff.id, parse_id(&path)?, suspend).await?;
     Ok(ok(&json!({})))
 }
 
@@ -131,16 +130,27 @@ async fn unsuspend(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    staff(&state, &auth, "admin:write:accounts").await?;
+    let staff = staff(&state, &auth, "admin:write:accounts").await?;
+    let face = suspend_face(&state, staff.id, parse_id(&path)?, false).await?;
     let mut conn = state.db.conn().await?;
-    let face = guise_core::moderation::set_suspended(
-        &mut conn,
-        state.clock.as_ref(),
-        parse_id(&path)?,
-        false,
-    )
-    .await?;
     Ok(ok(&types::account(&state, &mut conn, &face).await?))
+}
+
+/// Suspends (or lifts the suspension of) a face, and logs it.
+async fn suspend_face(
+    state: &AppState,
+    staff: i64,
+    face: i64,
+    suspend: bool,
+) -> ApiResult<guise_core::models::Identity> {
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    Ok(logged(&mut conn, clock, Some(staff), async |c| {
+        let f = guise_core::moderation::set_suspended(c, clock, face, suspend).await?;
+        let what = if suspend { "suspend" } else { "unsuspend" };
+        Ok((f, what, Target::Face(face)))
+    })
+    .await?)
 }
 
 /// Guise: delete any status as a moderator.
@@ -149,10 +159,16 @@ async fn delete_status(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    staff(&state, &auth, "admin:write").await?;
+    let staff = staff(&state, &auth, "admin:write").await?;
+    let id = parse_id(&path)?;
+    let clock = state.clock.as_ref();
     let mut conn = state.db.conn().await?;
-    guise_core::moderation::delete_status(&mut conn, state.clock.as_ref(), parse_id(&path)?)
-        .await?;
+    logged(&mut conn, clock, Some(staff.id), async |c| {
+        let s = guise_core::moderation::delete_status(c, clock, id).await?;
+        let author = s.identity_id;
+        Ok(((), "delete_status", Target::Status { id, author }))
+    })
+    .await?;
     Ok(ok(&json!({})))
 }
 
@@ -203,10 +219,16 @@ async fn announce(
     auth: Auth,
     Params(p): Params<AnnouncementParams>,
 ) -> ApiResult<HttpResponse> {
-    staff(&state, &auth, "admin:write").await?;
+    let staff = staff(&state, &auth, "admin:write").await?;
     let input = announcement_input(p)?;
+    let clock = state.clock.as_ref();
     let mut conn = state.db.conn().await?;
-    let a = guise_core::announcements::create(&mut conn, state.clock.as_ref(), &input).await?;
+    let a = logged(&mut conn, clock, Some(staff.id), async |c| {
+        let a = guise_core::announcements::create(c, clock, &input).await?;
+        let target = Target::Announcement(a.id);
+        Ok((a, "create_announcement", target))
+    })
+    .await?;
     Ok(ok(&crate::mastodon_api::announcements::announcement_json(
         &state,
         &a,
@@ -221,15 +243,15 @@ async fn change_announcement(
     path: web::Path<String>,
     Params(p): Params<AnnouncementParams>,
 ) -> ApiResult<HttpResponse> {
-    staff(&state, &auth, "admin:write").await?;
+    let staff = staff(&state, &auth, "admin:write").await?;
     let input = announcement_input(p)?;
+    let id = parse_id(&path)?;
+    let clock = state.clock.as_ref();
     let mut conn = state.db.conn().await?;
-    let a = guise_core::announcements::update(
-        &mut conn,
-        state.clock.as_ref(),
-        parse_id(&path)?,
-        &input,
-    )
+    let a = logged(&mut conn, clock, Some(staff.id), async |c| {
+        let a = guise_core::announcements::update(c, clock, id, &input).await?;
+        Ok((a, "update_announcement", Target::Announcement(id)))
+    })
     .await?;
     Ok(ok(&crate::mastodon_api::announcements::announcement_json(
         &state,
@@ -244,13 +266,66 @@ async fn withdraw_announcement(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    staff(&state, &auth, "admin:write").await?;
+    let staff = staff(&state, &auth, "admin:write").await?;
+    let id = parse_id(&path)?;
+    let clock = state.clock.as_ref();
     let mut conn = state.db.conn().await?;
-    guise_core::announcements::delete(&mut conn, parse_id(&path)?).await?;
+    logged(&mut conn, clock, Some(staff.id), async |c| {
+        guise_core::announcements::delete(c, id).await?;
+        Ok(((), "delete_announcement", Target::Announcement(id)))
+    })
+    .await?;
     Ok(ok(&json!({})))
 }
 
+#[derive(Deserialize)]
+struct LogParams {
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    limit: Option<i64>,
+    /// Only days before this one (YYYY-MM-DD): the next page.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    before: Option<String>,
+}
+
+/// Guise: the audit log, newest day first. Each line: the staff login (its
+/// id and email), the action, what it acted on (and the face), the day.
+async fn audit_log(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<LogParams>,
+) -> ApiResult<HttpResponse> {
+    staff(&state, &auth, "admin:read").await?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 500);
+    let before = match p.before.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(d) => Some(
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                ApiError::unprocessable("Validation failed: before is not a date (YYYY-MM-DD)")
+            })?,
+        ),
+    };
+    let mut conn = state.db.conn().await?;
+    let lines = audit::recent(&mut conn, limit, before).await?;
+    let out: Vec<_> = lines
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id.to_string(),
+                "account_id": e.staff_account_id.map(|a| a.to_string()),
+                "account_email": e.staff_email,
+                "action": e.action,
+                "target_type": e.target_kind,
+                "target_id": e.target_id.to_string(),
+                "face_id": e.face_id.map(|f| f.to_string()),
+                "created_on": e.logged_on.to_string(),
+            })
+        })
+        .collect();
+    Ok(ok(&out))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/admin/guise/audit_log", web::get().to(audit_log));
     cfg.route("/api/v1/admin/accounts/{id}/action", web::post().to(action))
         .route(
             "/api/v1/admin/accounts/{id}/unsuspend",

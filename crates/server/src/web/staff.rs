@@ -147,28 +147,41 @@ pub(crate) async fn act(
     let (kind, id, action) = path.into_inner();
     let id = crate::mastodon_api::parse_id(&id)?;
     let clock = state.clock.as_ref();
+    let staff = s.auth.account_id()?;
     let mut conn = state.db.conn().await?;
-    let done: guise_core::CoreResult<()> = match (kind.as_str(), action.as_str()) {
-        ("real_names", "verify" | "reject") => guise_core::faces::decide_real_name(
-            &mut conn,
-            clock,
-            id,
-            action == "verify",
-            state.domain(),
-        )
-        .await
-        .map(|_| ()),
-        ("faces", "suspend" | "unsuspend") => {
-            guise_core::moderation::set_suspended(&mut conn, clock, id, action == "suspend")
-                .await
-                .map(|_| ())
-        }
-        ("statuses", "delete") => guise_core::moderation::delete_status(&mut conn, clock, id)
-            .await
-            .map(|_| ()),
-        ("reports", "resolve") => guise_core::keepings::resolve_report(&mut conn, clock, id).await,
-        _ => Err(guise_core::CoreError::NotFound),
-    };
+    // The action and its line in the audit log, in one transaction.
+    let done = guise_core::audit::logged(&mut conn, clock, Some(staff), async |c| {
+        use guise_core::audit::Target;
+        Ok(match (kind.as_str(), action.as_str()) {
+            ("real_names", "verify" | "reject") => {
+                let verify = action == "verify";
+                guise_core::faces::decide_real_name(c, clock, id, verify, state.domain()).await?;
+                let what = if verify {
+                    "verify_real_name"
+                } else {
+                    "reject_real_name"
+                };
+                ((), what, Target::Face(id))
+            }
+            ("faces", "suspend" | "unsuspend") => {
+                let suspend = action == "suspend";
+                guise_core::moderation::set_suspended(c, clock, id, suspend).await?;
+                let what = if suspend { "suspend" } else { "unsuspend" };
+                ((), what, Target::Face(id))
+            }
+            ("statuses", "delete") => {
+                let s = guise_core::moderation::delete_status(c, clock, id).await?;
+                let author = s.identity_id;
+                ((), "delete_status", Target::Status { id, author })
+            }
+            ("reports", "resolve") => {
+                guise_core::keepings::resolve_report(c, clock, id).await?;
+                ((), "resolve_report", Target::Report(id))
+            }
+            _ => return Err(guise_core::CoreError::NotFound),
+        })
+    })
+    .await;
     match done {
         Ok(()) => Ok(see_other("/web/staff")),
         Err(e) => Ok(session::refusal(&state, l, &e.into())),
