@@ -785,3 +785,92 @@ async fn two_serve_processes_share_one_address() {
     assert_eq!(code, Some(false), "{err}");
     assert!(err.contains("binding"), "{err}");
 }
+
+/// The admin command line: one role per login (contradictory flags
+/// refused), roles changed, faces suspended and posts deleted as the staff
+/// page does, and each of those in the audit log, as the command line.
+#[test]
+fn admin_commands_change_roles_moderate_and_are_logged() {
+    let db = fresh_database();
+    let (ok, _, err) = guise(
+        &db,
+        &[
+            "admin",
+            "create-account",
+            "dora",
+            "--email",
+            "dora@mail.test",
+            "--admin",
+            "--moderator",
+        ],
+        "a good password\n",
+    );
+    assert!(!ok);
+    assert!(err.contains("choose one"), "{err}");
+    let (ok, out, err) = guise(
+        &db,
+        &[
+            "admin",
+            "create-account",
+            "dora",
+            "--email",
+            "dora@mail.test",
+        ],
+        "a good password\n",
+    );
+    assert!(ok, "{out}{err}");
+    let face = out
+        .split("(id ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap()
+        .to_owned();
+    let role = || {
+        guise_e2e::psql_rows(
+            &db,
+            "SELECT role FROM accounts WHERE email = 'dora@mail.test'",
+        )
+    };
+    assert_eq!(role(), vec!["user"]);
+    let (ok, out, err) = guise(&db, &["admin", "set-role", "dora", "moderator"], "");
+    assert!(ok, "{out}{err}");
+    assert_eq!(role(), vec!["moderator"]);
+    let (ok, _, err) = guise(&db, &["admin", "set-role", "dora", "owner"], "");
+    assert!(!ok && err.contains("unknown role"), "{err}");
+    let (ok, _, err) = guise(&db, &["admin", "set-role", "nobody", "admin"], "");
+    assert!(!ok && err.contains("no login"), "{err}");
+    assert_eq!(
+        role(),
+        vec!["moderator"],
+        "a refused change changes nothing"
+    );
+
+    let (ok, out, err) = guise(&db, &["admin", "suspend", &face], "");
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        guise_e2e::psql_rows(
+            &db,
+            &format!("SELECT suspended FROM identities WHERE id = {face}")
+        ),
+        vec!["t"]
+    );
+    let (ok, _, _) = guise(&db, &["admin", "delete-status", "4242"], "");
+    assert!(!ok, "no such status");
+
+    let (ok, out, err) = guise(&db, &["admin", "audit-log"], "");
+    assert!(ok, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("command line  set_role login")),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("command line  suspend face {face} (face {face})"))),
+        "{out}"
+    );
+}

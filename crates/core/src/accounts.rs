@@ -769,6 +769,17 @@ pub async fn recover_with_code(
     Ok(code)
 }
 
+/// Changes a login's role (by email or username); staff roles can use the
+/// admin API and the staff page. Returns the login's id.
+pub async fn set_role(conn: &mut DbConn, login: &str, role: Role) -> CoreResult<i64> {
+    let account = find_login(conn, login).await?.ok_or(CoreError::NotFound)?;
+    diesel::update(accounts::table.find(account.id))
+        .set(accounts::role.eq(role.as_str()))
+        .execute(conn)
+        .await?;
+    Ok(account.id)
+}
+
 /// A reset without the recovery code (by an admin): the old `k_anon` is
 /// lost with every tie to the account's anonymous posts, a new key is made,
 /// anonymous posting pauses for `cooldown_days` so a new key cannot shed a

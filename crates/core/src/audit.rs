@@ -22,6 +22,8 @@ pub enum Target {
     },
     Report(i64),
     Announcement(i64),
+    /// A login (its role changed): never an anonymous face's.
+    Login(i64),
 }
 
 impl Target {
@@ -31,6 +33,7 @@ impl Target {
             Target::Status { id, author } => ("status", id, Some(author)),
             Target::Report(id) => ("report", id, None),
             Target::Announcement(id) => ("announcement", id, None),
+            Target::Login(id) => ("login", id, None),
         }
     }
 }
@@ -65,7 +68,8 @@ pub async fn logged<T>(
     }
 }
 
-/// Records `action` by `staff` (None: the command line) on `target`.
+/// Records `action` by `staff` (None: `guise admin` on the command line)
+/// on `target`.
 pub async fn record(
     conn: &mut DbConn,
     clock: &dyn Clock,

@@ -32,6 +32,12 @@ commands:
                                          the key to the login's anonymous posts is lost
   admin fill-key-pool <n>                make n signing key pairs ahead of time (new faces
                                          take theirs from the pool; none is made on request)
+  admin set-role <login> <user|moderator|admin>
+                                         change a login's role
+  admin suspend <face-id>, admin unsuspend <face-id>, admin delete-status <status-id>
+                                         moderate from the command line, as the staff page does
+  admin audit-log [--limit N]            print the audit log, newest day first
+                                         (every admin action above is logged, as the command line)
 
 configuration: --config FILE, else GUISE_CONFIG, else /etc/guise/guise.toml if it exists;
              then the environment: GUISE_<SECTION>__<KEY>, GUISE_DATABASE_URL,
@@ -431,6 +437,9 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             while let Some(a) = it.next() {
                 match a.as_str() {
                     "--email" => email = it.next().cloned(),
+                    "--admin" | "--moderator" if role != Role::User => {
+                        bail!("--admin and --moderator: choose one\n\n{USAGE}")
+                    }
                     "--admin" => role = Role::Admin,
                     "--moderator" => role = Role::Moderator,
                     s if !s.starts_with("--") && username.is_none() => {
@@ -532,6 +541,91 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
                 "key pool: {} pairs ready",
                 guise_core::keys::pool_size(&mut conn).await?
             );
+            Ok(())
+        }
+        Some("set-role") => {
+            let (Some(login), Some(role), None) = (args.get(1), args.get(2), args.get(3)) else {
+                bail!("admin set-role <login> <user|moderator|admin>\n\n{USAGE}");
+            };
+            let role = match role.as_str() {
+                "user" => Role::User,
+                "moderator" => Role::Moderator,
+                "admin" => Role::Admin,
+                other => bail!("unknown role {other:?}: user, moderator or admin"),
+            };
+            let db = connect(&config)?;
+            ensure_schema(&db, &config).await?;
+            let mut conn = db.conn().await?;
+            guise_core::audit::logged(&mut conn, &SystemClock, None, async |c| {
+                let id = accounts::set_role(c, login, role).await?;
+                Ok(((), "set_role", guise_core::audit::Target::Login(id)))
+            })
+            .await
+            .with_context(|| format!("no login {login:?}"))?;
+            println!("{login} is now {}", role.as_str());
+            Ok(())
+        }
+        Some(cmd @ ("suspend" | "unsuspend" | "delete-status")) => {
+            let id: i64 = args
+                .get(1)
+                .and_then(|a| a.parse().ok())
+                .filter(|_| args.len() == 2)
+                .with_context(|| format!("admin {cmd} <id>\n\n{USAGE}"))?;
+            let db = connect(&config)?;
+            ensure_schema(&db, &config).await?;
+            let mut conn = db.conn().await?;
+            let clock = &SystemClock;
+            guise_core::audit::logged(&mut conn, clock, None, async |c| {
+                use guise_core::audit::Target;
+                Ok(match cmd {
+                    "delete-status" => {
+                        let s = guise_core::moderation::delete_status(c, clock, id).await?;
+                        let author = s.identity_id;
+                        ((), "delete_status", Target::Status { id, author })
+                    }
+                    _ => {
+                        let suspend = cmd == "suspend";
+                        guise_core::moderation::set_suspended(c, clock, id, suspend).await?;
+                        (
+                            (),
+                            if suspend { "suspend" } else { "unsuspend" },
+                            Target::Face(id),
+                        )
+                    }
+                })
+            })
+            .await
+            .with_context(|| format!("admin {cmd} {id}"))?;
+            println!("done: {cmd} {id}");
+            Ok(())
+        }
+        Some("audit-log") => {
+            let limit = match args.get(1).map(String::as_str) {
+                None => 100,
+                Some("--limit") => args
+                    .get(2)
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| (1..=10_000).contains(n))
+                    .context("--limit needs a number from 1 to 10000")?,
+                Some(other) => bail!("unexpected argument {other:?}\n\n{USAGE}"),
+            };
+            let db = connect(&config)?;
+            ensure_schema(&db, &config).await?;
+            let mut conn = db.conn().await?;
+            for e in guise_core::audit::recent(&mut conn, limit, None).await? {
+                let who = e.staff_email.unwrap_or_else(|| match e.staff_account_id {
+                    Some(_) => "(a deleted login)".into(),
+                    None => "command line".into(),
+                });
+                let face = e
+                    .face_id
+                    .map(|f| format!(" (face {f})"))
+                    .unwrap_or_default();
+                println!(
+                    "{}  {who}  {} {} {}{face}",
+                    e.logged_on, e.action, e.target_kind, e.target_id
+                );
+            }
             Ok(())
         }
         _ => bail!("unknown admin command\n\n{USAGE}"),
