@@ -2,7 +2,9 @@
 
 use crate::error::{CoreError, CoreResult};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncMigrationHarness, AsyncPgConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -44,6 +46,11 @@ pub struct Db {
 impl Db {
     pub fn connect(url: &str, max_size: usize) -> CoreResult<Db> {
         let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        // A connection taken from the pool is not pinged first (the default
+        // sends `SELECT 1` on every checkout, a round trip per request or
+        // more); one whose socket closed is still never handed out, and one
+        // that fails in use is dropped.
+        config.recycling_method = RecyclingMethod::Fast;
         config.custom_setup = Box::new(|url| {
             let url = url.to_owned();
             Box::pin(async move {
