@@ -22,7 +22,7 @@ import urllib.parse
 import zlib
 
 import requests
-from mastodon import Mastodon, MastodonNotFoundError, StreamListener
+from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, StreamListener
 
 BASE = os.environ["GUISE_URL"]
 USER = os.environ["GUISE_USER"]
@@ -273,6 +273,32 @@ ann = [a for a in mp.announcements() if a.id == r.json()["id"]]
 check(len(ann) == 1, "the announcement reaches the user")
 mp.announcement_reaction_create(ann[0].id, "👍")
 check(any(x.name == "👍" and x.me for x in [a for a in mp.announcements() if a.id == ann[0].id][0].reactions), "announcement reaction")
+
+# Mastodon.py's admin methods: domain blocks and allows, and moderation of a face.
+blk = staff.admin_create_domain_block("Spam.Example", severity="suspend", public_comment="spam")
+check(blk.domain == "spam.example" and blk.severity == "suspend" and blk.public_comment == "spam", "admin_create_domain_block")
+check(any(b.id == blk.id for b in staff.admin_domain_blocks()), "admin_domain_blocks lists it")
+check(staff.admin_domain_blocks(id=blk.id).domain == "spam.example", "admin_domain_blocks(id)")
+upd = staff.admin_update_domain_block(blk, severity="silence", reject_media=True)
+check(upd.severity == "silence" and upd.reject_media and upd.public_comment == "spam", "admin_update_domain_block")
+staff.admin_delete_domain_block(blk)
+check(all(b.id != blk.id for b in staff.admin_domain_blocks()), "admin_delete_domain_block")
+al = staff.admin_create_domain_allow("friends.example")
+check(staff.admin_domain_allow(al).domain == "friends.example", "admin_create_domain_allow")
+staff.admin_delete_domain_allow(al)
+check(all(a.id != al.id for a in staff.admin_domain_allows()), "admin_delete_domain_allow")
+try:
+    mp.admin_domain_blocks()
+    check(False, "a user may not read domain blocks")
+except MastodonAPIError:
+    check(True, "a user may not read domain blocks")
+loud = mp.status_post("loud and public #guisepyloud", visibility="public")
+check(any(s.id == loud.id for s in staff.timeline_public()), "a public post is on the public timeline")
+staff.admin_account_moderate(loud.account.id, "silence")
+check(all(s.id != loud.id for s in staff.timeline_public()), "admin_account_moderate silence")
+staff.admin_account_unsilence(loud.account.id)
+check(any(s.id == loud.id for s in staff.timeline_public()), "admin_account_unsilence")
+check(staff.account_verify_credentials().role.name == "Admin", "staff see their role")
 
 # The authorization-code flow, as a browser would submit the forms.
 code = browser_authorize(m.auth_request_url(client_id=client_id, redirect_uris=OOB, scopes=SCOPES, allow_http=True))

@@ -874,3 +874,58 @@ fn admin_commands_change_roles_moderate_and_are_logged() {
         "{out}"
     );
 }
+
+/// A domain block made over the admin API on one `guise serve` process
+/// holds on another process of the same instance within about a second,
+/// without a restart: its inbox starts refusing that domain's keys, and
+/// lets them in again once the block is lifted.
+#[tokio::test]
+async fn a_domain_block_reaches_every_process_without_a_restart() {
+    let a = guise_e2e::Server::start_on("127.0.0.1", &[]);
+    let b = guise_e2e::Server::start_sharing(&a, &[("GUISE_SERVER__WORKER", "false")]);
+    a.create_account_with("root", "root password 1", &["--admin"]);
+    let api = guise_e2e::api::Api::new(&a.url);
+    let admin = api
+        .token_scoped("root", "root password 1", "", "admin:read admin:write")
+        .await;
+    let http = reqwest::Client::new();
+    // What `b`'s inbox answers a (badly) signed POST from evil.example:
+    // 401 while the domain may talk, 403 once it is blocked.
+    let inbox_says = || async {
+        http.post(format!("{}/inbox", b.url))
+            .header(
+                "Signature",
+                "keyId=\"https://sub.evil.example/users/x#main-key\",headers=\"date\",signature=\"AAAA\"",
+            )
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(inbox_says().await, 401);
+    let block = api
+        .post(
+            "/api/v1/admin/domain_blocks",
+            Some(&admin),
+            serde_json::json!({ "domain": "evil.example", "severity": "suspend" }),
+        )
+        .await;
+    let made = std::time::Instant::now();
+    guise_e2e::api::eventually("the other process to refuse the domain", || async {
+        (inbox_says().await == 403).then_some(serde_json::Value::Null)
+    })
+    .await;
+    println!(
+        "the block held on the other process after {:?}",
+        made.elapsed()
+    );
+    let id = block["id"].as_str().unwrap();
+    api.delete(&format!("/api/v1/admin/domain_blocks/{id}"), &admin)
+        .await;
+    guise_e2e::api::eventually("the other process to let the domain in again", || async {
+        (inbox_says().await == 401).then_some(serde_json::Value::Null)
+    })
+    .await;
+}

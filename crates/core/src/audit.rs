@@ -24,6 +24,8 @@ pub enum Target {
     Announcement(i64),
     /// A login (its role changed): never an anonymous face's.
     Login(i64),
+    DomainBlock(i64),
+    DomainAllow(i64),
 }
 
 impl Target {
@@ -34,6 +36,8 @@ impl Target {
             Target::Report(id) => ("report", id, None),
             Target::Announcement(id) => ("announcement", id, None),
             Target::Login(id) => ("login", id, None),
+            Target::DomainBlock(id) => ("domain_block", id, None),
+            Target::DomainAllow(id) => ("domain_allow", id, None),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod clock;
 pub mod conversations;
 pub mod db;
+pub mod domains;
 pub mod error;
 pub mod events;
 pub mod faces;

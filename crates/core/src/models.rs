@@ -75,6 +75,8 @@ pub struct Identity {
     pub header_key: Option<String>,
     /// What a remote actor says of itself ([`ActorProfile`], as JSON).
     pub profile: serde_json::Value,
+    /// Kept off the public timelines by a moderator (Mastodon's "limit").
+    pub silenced: bool,
 }
 
 /// What a remote actor says of itself beyond its name and keys, kept as

@@ -36,6 +36,17 @@ pub async fn set_suspended(
     Ok(Identity { suspended, ..face })
 }
 
+/// Silences (or lifts the silence of) a face: its posts stay with its
+/// followers and off the public and hashtag timelines.
+pub async fn set_silenced(conn: &mut DbConn, face_id: i64, silenced: bool) -> CoreResult<Identity> {
+    let face = crate::accounts::get_identity(conn, face_id).await?;
+    diesel::update(identities::table.find(face_id))
+        .set(identities::silenced.eq(silenced))
+        .execute(conn)
+        .await?;
+    Ok(Identity { silenced, ..face })
+}
+
 /// Deletes any status (and its reblogs) as a moderator.
 pub async fn delete_status(
     conn: &mut DbConn,

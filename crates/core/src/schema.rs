@@ -63,6 +63,7 @@ diesel::table! {
         avatar_key -> Nullable<Text>,
         header_key -> Nullable<Text>,
         profile -> Jsonb,
+        silenced -> Bool,
     }
 }
 
@@ -358,6 +359,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    instance_domain_blocks (id) {
+        id -> Int8,
+        domain -> Text,
+        severity -> Text,
+        reject_media -> Bool,
+        reject_reports -> Bool,
+        private_comment -> Text,
+        public_comment -> Text,
+        obfuscate -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    instance_domain_allows (id) {
+        id -> Int8,
+        domain -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    live_versions (name) {
+        name -> Text,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
     instance_settings (name) {
         name -> Text,
         value -> Text,
@@ -643,6 +673,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_pool,
     instance_keys,
     instance_settings,
+    instance_domain_blocks,
+    instance_domain_allows,
+    live_versions,
     otp_recovery,
     push_subscriptions,
     push_deliveries,

@@ -827,11 +827,12 @@ pub async fn public_timeline(
     let wh = format!(
         "s.visibility = 'public' AND s.reblog_of_id IS NULL
          AND ($6::text IS NULL OR ($6 = 'local') = s.local)
-         AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
+         AND NOT {off_public}
          AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))
          AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = $1 AND mu.target_identity_id = s.identity_id)
          AND {}",
-        crate::timelines::not_hidden_anonymous("$1")
+        crate::timelines::not_hidden_anonymous("$1"),
+        off_public = crate::domains::OFF_PUBLIC,
     );
     let wh = wh.as_str();
     let scope = local.map(|l| if l { "local" } else { "remote" });
@@ -857,12 +858,13 @@ pub async fn public_readers(
     Ok(diesel::sql_query(format!(
         "SELECT v.id FROM unnest($2::bigint[]) AS v(id), statuses s
           WHERE s.id = $1 AND s.visibility = 'public' AND s.reblog_of_id IS NULL
-            AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
+            AND NOT {off_public}
             AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = v.id AND b.target_identity_id = s.identity_id)
                                                      OR (b.identity_id = s.identity_id AND b.target_identity_id = v.id))
             AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = v.id AND mu.target_identity_id = s.identity_id)
             AND {}",
-        crate::timelines::not_hidden_anonymous("v.id")
+        crate::timelines::not_hidden_anonymous("v.id"),
+        off_public = crate::domains::OFF_PUBLIC,
     ))
     .bind::<BigInt, _>(status)
     .bind::<diesel::sql_types::Array<BigInt>, _>(viewers)
@@ -890,11 +892,12 @@ pub async fn tag_timeline(
     tag: &str,
     page: &Page,
 ) -> CoreResult<Vec<i64>> {
-    let wh = "s.visibility = 'public' AND s.reblog_of_id IS NULL
+    let wh = format!("s.visibility = 'public' AND s.reblog_of_id IS NULL
          AND EXISTS (SELECT 1 FROM status_tags t WHERE t.status_id = s.id AND t.name = lower($6))
-         AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
-         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))";
-    run_paged(conn, paged(wh, page), viewer.unwrap_or(0), page, Some(tag)).await
+         AND NOT {off_public}
+         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))",
+        off_public = crate::domains::OFF_PUBLIC);
+    run_paged(conn, paged(&wh, page), viewer.unwrap_or(0), page, Some(tag)).await
 }
 
 #[derive(Debug, Clone, Copy, Default)]

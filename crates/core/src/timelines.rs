@@ -176,14 +176,15 @@ async fn run(
              SELECT c.id FROM followed_tags ft CROSS JOIN LATERAL (
                SELECT st.status_id AS id FROM status_tags st JOIN statuses s ON s.id = st.status_id
                 WHERE st.name = ft.name AND s.visibility = 'public' AND s.reblog_of_id IS NULL AND {cursor}
-                  AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
+                  AND NOT {off_public}
                   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id)
                                                            OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))
                   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = $1 AND mu.target_identity_id = s.identity_id)
                   AND {hidden}
                 ORDER BY st.status_id {order} LIMIT $5) c
              WHERE ft.identity_id = $1",
-            hidden = not_hidden_anonymous("$1")
+            hidden = not_hidden_anonymous("$1"),
+            off_public = crate::domains::OFF_PUBLIC,
         ),
         Source::List { .. } => String::new(),
     };
@@ -254,10 +255,11 @@ pub async fn home_readers(conn: &mut DbConn, status: i64, readers: &[i64]) -> Co
                           JOIN statuses s ON s.id = st.status_id
                          WHERE ft.identity_id = v.id AND st.status_id = $1
                            AND s.visibility = 'public' AND s.reblog_of_id IS NULL
-                           AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.suspended)
+                           AND NOT {off_public}
                            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = v.id AND b.target_identity_id = s.identity_id)
                                                                     OR (b.identity_id = s.identity_id AND b.target_identity_id = v.id))
-                           AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = v.id AND mu.target_identity_id = s.identity_id))"
+                           AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = v.id AND mu.target_identity_id = s.identity_id))",
+        off_public = crate::domains::OFF_PUBLIC,
     );
     Ok(diesel::sql_query(sql)
         .bind::<BigInt, _>(status)

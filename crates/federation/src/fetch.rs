@@ -87,6 +87,58 @@ pub fn normalize_domain(d: &str) -> Option<String> {
     Some(host)
 }
 
+/// Which remote domains the instance will deal with, as the admin set them
+/// (the configuration file's blocks, and the admin API's, reloaded live).
+/// Domains are kept normalized; each covers its subdomains.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainRules {
+    /// Nothing in or out: inboxes refuse them, nothing is fetched from or
+    /// delivered to them.
+    suspended: Vec<String>,
+    /// Their media are never fetched.
+    reject_media: Vec<String>,
+    /// Limited federation: when set, only these domains federate.
+    allowed: Option<Vec<String>>,
+}
+
+fn under(list: &[String], host: &str) -> bool {
+    list.iter().any(|d| {
+        host == d
+            || host
+                .strip_suffix(d.as_str())
+                .is_some_and(|rest| rest.ends_with('.'))
+    })
+}
+
+impl DomainRules {
+    pub fn new(
+        suspended: &[String],
+        reject_media: &[String],
+        allowed: Option<&[String]>,
+    ) -> DomainRules {
+        let norm = |l: &[String]| l.iter().filter_map(|d| normalize_domain(d)).collect();
+        DomainRules {
+            suspended: norm(suspended),
+            reject_media: norm(reject_media),
+            allowed: allowed.map(norm),
+        }
+    }
+
+    /// Whether the instance refuses all traffic with `host`.
+    pub fn refuses(&self, host: &str) -> bool {
+        // No host at all: nothing to judge here (the signature check fails).
+        let Some(host) = normalize_domain(host) else {
+            return false;
+        };
+        under(&self.suspended, &host) || self.allowed.as_ref().is_some_and(|a| !under(a, &host))
+    }
+
+    /// Whether media from `host` are refused.
+    pub fn refuses_media(&self, host: &str) -> bool {
+        self.refuses(host) || normalize_domain(host).is_some_and(|h| under(&self.reject_media, &h))
+    }
+}
+
 /// Whether `host` is one of `blocked` or under one of them, however either
 /// is spelled (case, trailing dot, Unicode or punycode).
 pub fn domain_blocked(blocked: &[String], host: &str) -> bool {
@@ -227,8 +279,9 @@ pub struct Fetcher {
     /// The instance actor's key id and private key: it alone signs our GETs
     /// (servers in secure mode answer only signed fetches). Set at start-up.
     signer: std::sync::OnceLock<(String, String)>,
-    /// Domains the admin blocked: never fetched from (nor through a redirect).
-    blocked: std::sync::OnceLock<Vec<String>>,
+    /// Domains the admin blocked: never fetched from (nor through a
+    /// redirect), never delivered to. Replaced whole when the rules change.
+    rules: std::sync::RwLock<std::sync::Arc<DomainRules>>,
     /// Dates the signatures of our GETs.
     clock: guise_core::SharedClock,
 }
@@ -292,19 +345,42 @@ impl Fetcher {
             allow_private,
             max_bytes,
             signer: std::sync::OnceLock::new(),
-            blocked: std::sync::OnceLock::new(),
+            rules: std::sync::RwLock::default(),
             clock,
         })
     }
 
     /// Never fetch from these domains (or their subdomains).
     pub fn block_domains(&self, domains: Vec<String>) {
-        let _ = self.blocked.set(domains);
+        self.set_domain_rules(DomainRules::new(&domains, &[], None));
     }
 
+    /// Applies new domain rules from now on (every later request and delivery).
+    pub fn set_domain_rules(&self, rules: DomainRules) {
+        let rules = std::sync::Arc::new(rules);
+        match self.rules.write() {
+            Ok(mut r) => *r = rules,
+            Err(poisoned) => *poisoned.into_inner() = rules,
+        }
+    }
+
+    /// The rules in force.
+    pub fn domain_rules(&self) -> std::sync::Arc<DomainRules> {
+        match self.rules.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Whether the instance refuses all traffic with `url`'s host.
     pub fn is_blocked(&self, url: &Url) -> bool {
-        let host = url.host_str().unwrap_or_default();
-        self.blocked.get().is_some_and(|b| domain_blocked(b, host))
+        self.domain_rules()
+            .refuses(url.host_str().unwrap_or_default())
+    }
+
+    fn media_blocked(&self, url: &Url) -> bool {
+        self.domain_rules()
+            .refuses_media(url.host_str().unwrap_or_default())
     }
 
     /// Makes the instance actor sign every GET from now on.
@@ -341,7 +417,7 @@ impl Fetcher {
         max_bytes: usize,
     ) -> Result<(String, Vec<u8>), FetchError> {
         check_url(url, self.allow_private)?;
-        if self.is_blocked(url) {
+        if self.media_blocked(url) {
             return Err(FetchError::Refused("the domain is blocked".into()));
         }
         let resp = self
@@ -350,7 +426,7 @@ impl Fetcher {
             .send()
             .await
             .map_err(|e| FetchError::Http(format!("{e:?}")))?;
-        if self.is_blocked(resp.url()) {
+        if self.media_blocked(resp.url()) {
             return Err(FetchError::Refused("redirected to a blocked domain".into()));
         }
         if !resp.status().is_success() {
@@ -547,6 +623,39 @@ mod tests {
         ];
         for (ip, want) in cases {
             assert_eq!(address_public(ip.parse().unwrap()), want, "{ip}");
+        }
+    }
+
+    #[test]
+    fn domain_rules_suspend_allow_and_reject_media() {
+        let s = |l: &[&str]| l.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        let r = DomainRules::new(&s(&["Evil.Example."]), &s(&["pics.example"]), None);
+        for (host, refused, media) in [
+            ("evil.example", true, true),
+            ("a.EVIL.example.", true, true),
+            ("notevil.example", false, false),
+            ("pics.example", false, true),
+            ("cdn.pics.example", false, true),
+            ("friendly.example", false, false),
+        ] {
+            assert_eq!(r.refuses(host), refused, "{host}");
+            assert_eq!(r.refuses_media(host), media, "{host}");
+        }
+        // Limited federation: only the allowed (and their subdomains), and
+        // a block still wins over an allow.
+        let r = DomainRules::new(
+            &s(&["bad.friends.example"]),
+            &[],
+            Some(&s(&["friends.example"])[..]),
+        );
+        for (host, refused) in [
+            ("friends.example", false),
+            ("www.friends.example", false),
+            ("bad.friends.example", true),
+            ("stranger.example", true),
+            ("otherfriends.example", true),
+        ] {
+            assert_eq!(r.refuses(host), refused, "{host}");
         }
     }
 

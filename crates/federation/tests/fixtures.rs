@@ -124,6 +124,7 @@ fn sample_face() -> guise_core::models::Identity {
         private_key_pem: None,
         created_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
         suspended: false,
+        silenced: false,
         owner_tag: None,
         owner_nonce: None,
         thread_tag: None,

@@ -173,6 +173,9 @@ pub struct FederationConfig {
     /// Allow outbound fetches to loopback and private addresses (tests, development).
     pub allow_private_addresses: bool,
     pub blocked_domains: Vec<String>,
+    /// Limited federation: only the domains allowed over the admin API
+    /// (`/api/v1/admin/domain_allows`) federate.
+    pub limited: bool,
     /// RSA key pairs kept ready so a new face never waits for one.
     pub key_pool_size: i64,
     /// Domains whose "verified real name" claims are shown as verified.
@@ -198,6 +201,7 @@ impl Default for FederationConfig {
         FederationConfig {
             allow_private_addresses: false,
             blocked_domains: Vec::new(),
+            limited: false,
             key_pool_size: 8,
             trusted_verifiers: Vec::new(),
             worker_poll_ms: 1000,

@@ -213,8 +213,7 @@ async fn inbox(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    if guise_federation::fetch::domain_blocked(&state.config.federation.blocked_domains, &key_host)
-    {
+    if state.fetcher.domain_rules().refuses(&key_host) {
         return Err(ApiError::forbidden("This domain is blocked"));
     }
     let path = req

@@ -4,6 +4,7 @@
 pub mod activitypub;
 pub mod admin_api;
 pub mod config;
+pub mod domain_rules;
 pub mod error;
 pub mod extract;
 pub mod guard;

@@ -99,6 +99,8 @@ fn main() -> anyhow::Result<()> {
             prepare(&db, &config).await?;
             let state = AppState::new(db, Arc::new(SystemClock), config)?;
             sign_fetches(&state).await?;
+            guise_server::domain_rules::reload(&state).await?;
+            tokio::spawn(guise_server::domain_rules::watch(state.clone()));
             tokio::spawn(guise_federation::keys::fill_pool(
                 state.db.clone(),
                 state.config.federation.key_pool_size,
@@ -399,6 +401,8 @@ async fn serve(config: Config, worker: bool) -> anyhow::Result<()> {
     ));
     let state = AppState::new(db, Arc::new(SystemClock), config)?;
     sign_fetches(&state).await?;
+    guise_server::domain_rules::reload(&state).await?;
+    tokio::spawn(guise_server::domain_rules::watch(state.clone()));
     // The delivery worker and jobs run beside the server unless another
     // process (`guise worker`) runs them.
     if worker {

@@ -666,7 +666,12 @@ async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             "read:lists", "read:mutes", "read:notifications", "read:search", "read:statuses",
             "write:accounts", "write:blocks", "write:bookmarks", "write:conversations", "write:favourites",
             "write:filters", "write:follows", "write:lists", "write:media", "write:mutes",
-            "write:notifications", "write:reports", "write:statuses"],
+            "write:notifications", "write:reports", "write:statuses",
+            // The admin scopes whose endpoints exist (the others are
+            // accepted, as Mastodon's, but guard nothing yet).
+            "admin:read", "admin:write",
+            "admin:read:accounts", "admin:read:domain_allows", "admin:read:domain_blocks",
+            "admin:write:accounts", "admin:write:domain_allows", "admin:write:domain_blocks"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         "code_challenge_methods_supported": ["S256"],

@@ -785,3 +785,43 @@ async fn two_workers_at_once_send_each_delivery_exactly_once() {
     assert_eq!(target.hits.load(Ordering::SeqCst), 300);
     assert_eq!(next_at(&t).await, None);
 }
+
+/// Deliveries to a domain an admin blocks over the API stop at once:
+/// queued ones are dropped unsent; once the block is lifted new ones go.
+#[actix_web::test]
+async fn a_domain_blocked_over_the_admin_api_gets_no_deliveries() {
+    let t = app().await;
+    let ib = inbox(202).await;
+    let (root, _) = t.create_account("root").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'admin' WHERE id = {root}"
+    ))
+    .await;
+    let admin = t.token("root", "admin:read admin:write").await;
+    let made = t
+        .post(
+            "/api/v1/admin/domain_blocks",
+            Some(&admin),
+            serde_json::json!({ "domain": "127.0.0.1", "severity": "suspend" }),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    enqueue(&t, &ib.url).await;
+    deliver(&t).await;
+    assert_eq!(ib.hits.load(Ordering::SeqCst), 0, "nothing sent");
+    assert_eq!(deliveries_left(&t).await, 0, "dropped, not kept");
+
+    let id = made.json["id"].as_str().unwrap();
+    let r = t
+        .call(
+            actix_web::http::Method::DELETE,
+            &format!("/api/v1/admin/domain_blocks/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    enqueue(&t, &ib.url).await;
+    assert_eq!(deliver(&t).await, 1);
+    assert_eq!(ib.hits.load(Ordering::SeqCst), 1);
+}

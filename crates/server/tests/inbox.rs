@@ -1767,3 +1767,102 @@ async fn profile_links_are_verified_by_rel_me() {
         "no page fetched again"
     );
 }
+
+/// The statuses' URIs on the federated public timeline.
+async fn public_uris(t: &TestApp, token: &str) -> Vec<String> {
+    t.get("/api/v1/timelines/public", Some(token))
+        .await
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["uri"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A domain block made over the admin API holds at once, without a
+/// restart: `silence` keeps the domain's posts off the public timelines
+/// (its inbox still open), `suspend` refuses its inbox traffic and every
+/// fetch from it, and lifting the block lets it back in.
+#[actix_web::test]
+async fn domain_blocks_made_over_rest_hold_at_once() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let (root, _) = t.create_account("root").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'admin' WHERE id = {root}"
+    ))
+    .await;
+    let admin = t.token("root", "read admin:read admin:write").await;
+    let r = remote_actor("remy").await;
+    let base = r.actor.trim_end_matches("/users/remy").to_owned();
+    let create = |n: u32| {
+        json!({ "id": format!("{}/creates/{n}", r.actor), "type": "Create", "actor": r.actor,
+            "object": { "id": format!("{base}/notes/{n}"), "type": "Note", "attributedTo": r.actor,
+                        "content": format!("<p>note {n}</p>"),
+                        "to": ["https://www.w3.org/ns/activitystreams#Public"] } })
+        .to_string()
+        .into_bytes()
+    };
+    let note = |n: u32| format!("{base}/notes/{n}");
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &create(1), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(public_uris(&t, &alice).await, [note(1)]);
+
+    let made = t
+        .post(
+            "/api/v1/admin/domain_blocks",
+            Some(&admin),
+            json!({ "domain": "127.0.0.1", "severity": "silence" }),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    let block = made.json["id"].as_str().unwrap().to_owned();
+    assert!(public_uris(&t, &alice).await.is_empty(), "silenced");
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &create(2), |_| {}).await,
+        StatusCode::ACCEPTED,
+        "a silenced domain still delivers"
+    );
+    assert!(public_uris(&t, &alice).await.is_empty());
+
+    let r2 = t
+        .call(
+            actix_web::http::Method::PUT,
+            &format!("/api/v1/admin/domain_blocks/{block}"),
+            Some(&admin),
+            Some(common::Body::Json(json!({ "severity": "suspend" }))),
+        )
+        .await;
+    assert_eq!(r2.status, 200, "{}", r2.text);
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &create(3), |_| {}).await,
+        StatusCode::FORBIDDEN
+    );
+    let actor = url::Url::parse(&r.actor).unwrap();
+    assert!(t.state.fetcher.is_blocked(&actor));
+    assert!(
+        t.state.fetcher.get_json(&actor).await.is_err(),
+        "never fetched"
+    );
+
+    let gone = t
+        .call(
+            actix_web::http::Method::DELETE,
+            &format!("/api/v1/admin/domain_blocks/{block}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.text);
+    assert!(!t.state.fetcher.is_blocked(&actor));
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &create(3), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let mut seen = public_uris(&t, &alice).await;
+    seen.sort();
+    assert_eq!(seen, [note(1), note(2), note(3)]);
+}

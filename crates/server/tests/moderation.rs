@@ -615,3 +615,276 @@ async fn every_staff_action_is_in_the_audit_log() {
     .await;
     assert!(planted.is_err(), "a user's login beside an anonymous face");
 }
+
+/// A login made staff with `role`, and its token with the admin scopes.
+async fn staff_token(t: &TestApp, login: &str, role: &str) -> String {
+    let (account, _) = t.create_account(login).await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = '{role}' WHERE id = {account}"
+    ))
+    .await;
+    t.token(login, "read write admin:read admin:write").await
+}
+
+/// Mastodon's admin domain blocks and allows: admins only (federation is
+/// theirs, as Mastodon's "Manage Federation"), Mastodon's shapes, clear
+/// refusals, every change in the audit log, and the public list of
+/// moderated servers with obfuscated names starred.
+#[actix_web::test]
+async fn domain_blocks_and_allows_over_the_admin_api() {
+    let t = TestApp::new().await;
+    let (_, user) = t.user("bob").await;
+    let moderator = staff_token(&t, "mod", "moderator").await;
+    let admin = staff_token(&t, "boss", "admin").await;
+
+    for token in [&user, &moderator] {
+        for path in ["/api/v1/admin/domain_blocks", "/api/v1/admin/domain_allows"] {
+            assert_eq!(t.get(path, Some(token)).await.status, 403, "{path}");
+            let r = t
+                .post(path, Some(token), json!({ "domain": "evil.example" }))
+                .await;
+            assert_eq!(r.status, 403, "{path}");
+        }
+    }
+    let r = t
+        .post(
+            "/api/v1/admin/domain_blocks",
+            Some(&admin),
+            json!({ "domain": " Evil.Example. ", "severity": "suspend",
+                    "public_comment": "spam", "obfuscate": true }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let block = r.json.clone();
+    let id = block["id"].as_str().unwrap().to_owned();
+    assert_eq!(block["domain"], "evil.example");
+    assert_eq!(block["severity"], "suspend");
+    assert_eq!(block["reject_media"], false);
+    assert_eq!(block["reject_reports"], false);
+    assert_eq!(block["private_comment"], serde_json::Value::Null);
+    assert_eq!(block["public_comment"], "spam");
+    assert_eq!(block["obfuscate"], true);
+    use sha2::Digest;
+    assert_eq!(
+        block["digest"],
+        hex::encode(sha2::Sha256::digest(b"evil.example"))
+    );
+    assert!(block["created_at"].as_str().unwrap().ends_with('Z'));
+
+    for (body, what) in [
+        (json!({ "domain": "EVIL.example" }), "already blocked"),
+        (json!({ "domain": "" }), "blank"),
+        (json!({ "domain": "a/b" }), "not a domain"),
+        (
+            json!({ "domain": "other.example", "severity": "ban" }),
+            "severity",
+        ),
+    ] {
+        let r = t
+            .post("/api/v1/admin/domain_blocks", Some(&admin), body)
+            .await;
+        assert_eq!(r.status, 422, "{what}: {}", r.text);
+        assert!(
+            r.json["error"].as_str().unwrap().contains(what),
+            "{}",
+            r.text
+        );
+    }
+
+    let r = t
+        .call(
+            Method::PUT,
+            &format!("/api/v1/admin/domain_blocks/{id}"),
+            Some(&admin),
+            Some(common::Body::Json(
+                json!({ "severity": "silence", "reject_media": true }),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["severity"], "silence");
+    assert_eq!(r.json["reject_media"], true);
+    assert_eq!(r.json["public_comment"], "spam", "what was not given stays");
+    let r = t.get("/api/v1/admin/domain_blocks", Some(&admin)).await;
+    assert_eq!(r.json.as_array().unwrap().len(), 1);
+    assert_eq!(r.json[0]["severity"], "silence");
+    let r = t.get("/api/v1/instance/domain_blocks", None).await;
+    assert_eq!(r.status, 200);
+    let listed = &r.json[0];
+    assert!(
+        listed["domain"].as_str().unwrap().contains('*'),
+        "obfuscated: {listed}"
+    );
+    assert_ne!(listed["domain"], "evil.example");
+    assert_eq!(listed["digest"], block["digest"]);
+    assert_eq!(listed["severity"], "silence");
+    assert_eq!(listed["comment"], "spam");
+
+    let r = t
+        .post(
+            "/api/v1/admin/domain_allows",
+            Some(&admin),
+            json!({ "domain": "Friends.Example" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["domain"], "friends.example");
+    let allow = r.json["id"].as_str().unwrap().to_owned();
+    let again = t
+        .post(
+            "/api/v1/admin/domain_allows",
+            Some(&admin),
+            json!({ "domain": "friends.example" }),
+        )
+        .await;
+    assert_eq!(again.json["id"], allow.as_str(), "allowed once");
+    let path = format!("/api/v1/admin/domain_allows/{allow}");
+    assert_eq!(
+        t.get(&path, Some(&admin)).await.json["domain"],
+        "friends.example"
+    );
+    let r = t.call(Method::DELETE, &path, Some(&admin), None).await;
+    assert_eq!((r.status.as_u16(), r.json.clone()), (200, json!({})));
+    assert_eq!(t.get(&path, Some(&admin)).await.status, 404);
+
+    let path = format!("/api/v1/admin/domain_blocks/{id}");
+    let r = t.call(Method::DELETE, &path, Some(&admin), None).await;
+    assert_eq!((r.status.as_u16(), r.json.clone()), (200, json!({})));
+    assert_eq!(t.get(&path, Some(&admin)).await.status, 404);
+    assert_eq!(
+        t.get("/api/v1/instance/domain_blocks", None).await.json,
+        json!([])
+    );
+
+    let log = t
+        .get("/api/v1/admin/guise/audit_log", Some(&admin))
+        .await
+        .json;
+    let mut actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    actions.sort_unstable();
+    assert_eq!(
+        actions,
+        [
+            "create_domain_allow",
+            "create_domain_allow",
+            "create_domain_block",
+            "destroy_domain_allow",
+            "destroy_domain_block",
+            "update_domain_block"
+        ]
+    );
+}
+
+/// Staff see their role (and what it lets them do) on their own
+/// `verify_credentials`, so apps show admin tools; everyone else the
+/// everyone role. The role never shows on public account entities.
+#[actix_web::test]
+async fn staff_see_their_role_on_their_own_credentials() {
+    let t = TestApp::new().await;
+    let (face, user) = t.user("bob").await;
+    let moderator = staff_token(&t, "mod", "moderator").await;
+    let admin = staff_token(&t, "boss", "admin").await;
+    let role = |token: String| {
+        let t = &t;
+        async move {
+            t.get("/api/v1/accounts/verify_credentials", Some(&token))
+                .await
+                .json["role"]
+                .clone()
+        }
+    };
+    let r = role(user.clone()).await;
+    assert_eq!(
+        (r["id"].as_str(), r["permissions"].as_str()),
+        (Some("-99"), Some("0"))
+    );
+    let r = role(moderator).await;
+    assert_eq!(r["name"], "Moderator");
+    let moderator_flags: u32 = r["permissions"].as_str().unwrap().parse().unwrap();
+    assert_eq!(moderator_flags & 0x1, 0, "never the administrator flag");
+    assert_ne!(moderator_flags & 0x10, 0, "reports");
+    assert_eq!(moderator_flags & 0x20, 0, "not federation");
+    let r = role(admin).await;
+    assert_eq!(r["name"], "Admin");
+    let admin_flags: u32 = r["permissions"].as_str().unwrap().parse().unwrap();
+    assert_eq!(admin_flags, moderator_flags | 0x20);
+    let public = t
+        .get(&format!("/api/v1/accounts/{face}"), Some(&user))
+        .await;
+    assert!(public.json.get("role").is_none(), "{}", public.text);
+}
+
+/// A silenced face keeps its followers and leaves the public timelines;
+/// lifting the silence brings it back.
+#[actix_web::test]
+async fn a_silenced_face_leaves_the_public_timelines_but_not_its_followers() {
+    let t = TestApp::new().await;
+    let (bob_face, bob) = t.user("bob").await;
+    let (_, carol) = t.user("carol").await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{bob_face}/follow"),
+            Some(&carol),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let s = t
+        .post_status(
+            &bob,
+            json!({ "status": "loud #news", "visibility": "public" }),
+        )
+        .await;
+    let sid = s["id"].as_str().unwrap().to_owned();
+    let staff = staff_token(&t, "mod", "moderator").await;
+    let has = |path: &'static str| {
+        let (t, carol, sid) = (&t, carol.clone(), sid.clone());
+        async move {
+            let r = t.get(path, Some(&carol)).await;
+            r.json
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: {}", r.text))
+                .iter()
+                .any(|s| s["id"] == sid.as_str())
+        }
+    };
+    let public = [
+        "/api/v1/timelines/public",
+        "/api/v1/timelines/public?local=true",
+        "/api/v1/timelines/tag/news",
+    ];
+    for p in public {
+        assert!(has(p).await, "{p}");
+    }
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{bob_face}/action"),
+            Some(&staff),
+            json!({ "type": "silence" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for p in public {
+        assert!(!has(p).await, "{p}");
+    }
+    assert!(
+        has("/api/v1/timelines/home").await,
+        "followers still see it"
+    );
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{bob_face}/unsilence"),
+            Some(&staff),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for p in public {
+        assert!(has(p).await, "{p}");
+    }
+}

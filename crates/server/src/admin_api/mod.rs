@@ -11,6 +11,18 @@ use guise_core::models::Account;
 use serde::Deserialize;
 use serde_json::json;
 
+mod domains;
+
+/// The token's login, if it is an admin (federation is theirs to change,
+/// as Mastodon's "Manage Federation" permission is the admin role's).
+async fn admin(state: &AppState, auth: &Auth, scope: &str) -> ApiResult<Account> {
+    let account = staff(state, auth, scope).await?;
+    if !account.is_admin() {
+        return Err(ApiError::forbidden("This action is not allowed"));
+    }
+    Ok(account)
+}
+
 /// The token's login, if it is staff (moderator or admin).
 async fn staff(state: &AppState, auth: &Auth, scope: &str) -> ApiResult<Account> {
     auth.require(scope)?;
@@ -103,8 +115,9 @@ struct Action {
     kind: Option<String>,
 }
 
-/// Mastodon's `POST /api/v1/admin/accounts/:id/action`, on a face: `suspend`
-/// or `none`. A suspended anonymous face also holds back its hidden author.
+/// Mastodon's `POST /api/v1/admin/accounts/:id/action`, on a face:
+/// `suspend`, `silence`, or `none` (lifts a suspension, as before). A
+/// suspended anonymous face also holds back its hidden author.
 async fn action(
     state: web::Data<AppState>,
     auth: Auth,
@@ -112,16 +125,23 @@ async fn action(
     Params(a): Params<Action>,
 ) -> ApiResult<HttpResponse> {
     let staff = staff(&state, &auth, "admin:write:accounts").await?;
-    let suspend = match a.kind.as_deref() {
-        Some("suspend") => true,
-        Some("none") => false,
+    let face = parse_id(&path)?;
+    match a.kind.as_deref() {
+        Some("suspend") => {
+            suspend_face(&state, staff.id, face, true).await?;
+        }
+        Some("none") => {
+            suspend_face(&state, staff.id, face, false).await?;
+        }
+        Some("silence") => {
+            silence_face(&state, staff.id, face, true).await?;
+        }
         other => {
             return Err(ApiError::unprocessable(format!(
-                "Validation failed: type {other:?} is not one of suspend, none"
+                "Validation failed: type {other:?} is not one of suspend, silence, none"
             )))
         }
-    };
-    suspend_face(&state, staff.id, parse_id(&path)?, suspend).await?;
+    }
     Ok(ok(&json!({})))
 }
 
@@ -134,6 +154,34 @@ async fn unsuspend(
     let face = suspend_face(&state, staff.id, parse_id(&path)?, false).await?;
     let mut conn = state.db.conn().await?;
     Ok(ok(&types::account(&state, &mut conn, &face).await?))
+}
+
+async fn unsilence(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let staff = staff(&state, &auth, "admin:write:accounts").await?;
+    let face = silence_face(&state, staff.id, parse_id(&path)?, false).await?;
+    let mut conn = state.db.conn().await?;
+    Ok(ok(&types::account(&state, &mut conn, &face).await?))
+}
+
+/// Silences (or lifts the silence of) a face, and logs it.
+async fn silence_face(
+    state: &AppState,
+    staff: i64,
+    face: i64,
+    silence: bool,
+) -> ApiResult<guise_core::models::Identity> {
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    Ok(logged(&mut conn, clock, Some(staff), async |c| {
+        let f = guise_core::moderation::set_silenced(c, face, silence).await?;
+        let what = if silence { "silence" } else { "unsilence" };
+        Ok((f, what, Target::Face(face)))
+    })
+    .await?)
 }
 
 /// Suspends (or lifts the suspension of) a face, and logs it.
@@ -325,11 +373,16 @@ async fn audit_log(
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    domains::routes(cfg);
     cfg.route("/api/v1/admin/guise/audit_log", web::get().to(audit_log));
     cfg.route("/api/v1/admin/accounts/{id}/action", web::post().to(action))
         .route(
             "/api/v1/admin/accounts/{id}/unsuspend",
             web::post().to(unsuspend),
+        )
+        .route(
+            "/api/v1/admin/accounts/{id}/unsilence",
+            web::post().to(unsilence),
         )
         .route(
             "/api/v1/admin/guise/statuses/{id}",

@@ -52,14 +52,36 @@ pub async fn with_source(
         fields: types::Field::source_of(face),
         follow_requests_count: requests.len() as i64,
     });
-    acc.role = Some(Role {
-        id: "-99".into(),
-        name: String::new(),
-        color: String::new(),
-        permissions: "0".into(),
-        highlighted: false,
-    });
+    // The login's role, on its persistent faces (an anonymous face names
+    // no login, so it carries the everyone role). Only the face's own token
+    // sees this; public account entities never show a role.
+    let role = match face.account_id {
+        Some(id) => guise_core::accounts::get_account(conn, id).await?.role,
+        None => String::new(),
+    };
+    acc.role = Some(staff_role(&role));
     Ok(acc)
+}
+
+/// Mastodon's `Role` for a login's role, with the permission flags of what
+/// Guise lets that role do: moderators view the audit log (0x4), handle
+/// reports (0x10), act on faces (0x400) and announce (0x2000); admins also
+/// manage federation (0x20). Never the administrator flag (0x1), which
+/// would tell apps every admin tool works.
+pub fn staff_role(role: &str) -> Role {
+    const MODERATOR: u32 = 0x4 | 0x10 | 0x400 | 0x2000;
+    let (id, name, permissions) = match role {
+        "admin" => ("2", "Admin", MODERATOR | 0x20),
+        "moderator" => ("1", "Moderator", MODERATOR),
+        _ => ("-99", "", 0),
+    };
+    Role {
+        id: id.into(),
+        name: name.into(),
+        color: String::new(),
+        permissions: permissions.to_string(),
+        highlighted: false,
+    }
 }
 
 async fn face_by_id(state: &AppState, id: &str) -> ApiResult<Identity> {

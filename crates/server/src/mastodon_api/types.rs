@@ -282,6 +282,7 @@ pub fn synthetic_anonymous(state: &AppState, id: i64) -> Account {
             private_key_pem: None,
             created_on: today,
             suspended: false,
+            silenced: false,
             owner_tag: None,
             owner_nonce: None,
             thread_tag: None,

@@ -1,0 +1,225 @@
+//! The instance's own domain blocks and allows (the admin API's), kept in
+//! PostgreSQL and applied by every process without a restart: each change
+//! raises `live_versions.domains` (a trigger), and each process reloads when
+//! it sees the number move (`version`, read once a second). Domains arrive
+//! here already normalized (lower case, punycode, no port or trailing dot).
+
+use crate::clock::Clock;
+use crate::db::DbConn;
+use crate::error::{CoreError, CoreResult, OptionalExt};
+use crate::id::Id;
+use crate::schema::{
+    instance_domain_allows as allows, instance_domain_blocks as blocks, live_versions,
+};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+pub const SEVERITIES: [&str; 3] = ["silence", "suspend", "noop"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = blocks)]
+pub struct DomainBlock {
+    pub id: i64,
+    pub domain: String,
+    pub severity: String,
+    pub reject_media: bool,
+    pub reject_reports: bool,
+    pub private_comment: String,
+    pub public_comment: String,
+    pub obfuscate: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a block says (all of it but its id, domain and time).
+#[derive(Debug, Clone, PartialEq, Eq, AsChangeset, Insertable)]
+#[diesel(table_name = blocks)]
+pub struct BlockTerms {
+    pub severity: String,
+    pub reject_media: bool,
+    pub reject_reports: bool,
+    pub private_comment: String,
+    pub public_comment: String,
+    pub obfuscate: bool,
+}
+
+impl Default for BlockTerms {
+    fn default() -> Self {
+        BlockTerms {
+            severity: "silence".into(),
+            reject_media: false,
+            reject_reports: false,
+            private_comment: String::new(),
+            public_comment: String::new(),
+            obfuscate: false,
+        }
+    }
+}
+
+impl BlockTerms {
+    fn check(&self) -> CoreResult<()> {
+        if !SEVERITIES.contains(&self.severity.as_str()) {
+            return Err(CoreError::invalid(
+                "severity",
+                "is not one of silence, suspend, noop",
+            ));
+        }
+        for (field, text) in [
+            ("private_comment", &self.private_comment),
+            ("public_comment", &self.public_comment),
+        ] {
+            if text.chars().count() > 1000 {
+                return Err(CoreError::invalid(field, "is longer than 1000 characters"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = allows)]
+pub struct DomainAllow {
+    pub id: i64,
+    pub domain: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The number every process compares with the one it loaded.
+pub async fn version(conn: &mut DbConn) -> CoreResult<i64> {
+    Ok(live_versions::table
+        .find("domains")
+        .select(live_versions::version)
+        .first(conn)
+        .await?)
+}
+
+/// Every block, newest first.
+pub async fn blocks(conn: &mut DbConn) -> CoreResult<Vec<DomainBlock>> {
+    Ok(blocks::table
+        .order(blocks::id.desc())
+        .select(DomainBlock::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn block(conn: &mut DbConn, id: i64) -> CoreResult<DomainBlock> {
+    blocks::table
+        .find(id)
+        .select(DomainBlock::as_select())
+        .first(conn)
+        .await
+        .found()
+}
+
+/// Blocks `domain`; a domain is blocked at most once (change the block instead).
+pub async fn add_block(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    domain: &str,
+    terms: &BlockTerms,
+) -> CoreResult<DomainBlock> {
+    terms.check()?;
+    let r = diesel::insert_into(blocks::table)
+        .values((
+            blocks::id.eq(Id::generate(clock.now()).get()),
+            blocks::domain.eq(domain),
+            terms,
+            blocks::created_at.eq(clock.now()),
+        ))
+        .returning(DomainBlock::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(CoreError::from);
+    match r {
+        Err(e) if e.is_unique_violation() => Err(CoreError::invalid(
+            "domain",
+            "is already blocked (change that block instead)",
+        )),
+        r => r,
+    }
+}
+
+pub async fn change_block(
+    conn: &mut DbConn,
+    id: i64,
+    terms: &BlockTerms,
+) -> CoreResult<DomainBlock> {
+    terms.check()?;
+    diesel::update(blocks::table.find(id))
+        .set(terms)
+        .returning(DomainBlock::as_returning())
+        .get_result(conn)
+        .await
+        .found()
+}
+
+pub async fn remove_block(conn: &mut DbConn, id: i64) -> CoreResult<DomainBlock> {
+    diesel::delete(blocks::table.find(id))
+        .returning(DomainBlock::as_returning())
+        .get_result(conn)
+        .await
+        .found()
+}
+
+pub async fn allows(conn: &mut DbConn) -> CoreResult<Vec<DomainAllow>> {
+    Ok(allows::table
+        .order(allows::id.desc())
+        .select(DomainAllow::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn allow(conn: &mut DbConn, id: i64) -> CoreResult<DomainAllow> {
+    allows::table
+        .find(id)
+        .select(DomainAllow::as_select())
+        .first(conn)
+        .await
+        .found()
+}
+
+/// Allows `domain`, or finds it allowed already (as Mastodon does).
+pub async fn add_allow(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    domain: &str,
+) -> CoreResult<DomainAllow> {
+    let made = diesel::insert_into(allows::table)
+        .values((
+            allows::id.eq(Id::generate(clock.now()).get()),
+            allows::domain.eq(domain),
+            allows::created_at.eq(clock.now()),
+        ))
+        .on_conflict(allows::domain)
+        .do_nothing()
+        .returning(DomainAllow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    match made {
+        Some(a) => Ok(a),
+        None => allows::table
+            .filter(allows::domain.eq(domain))
+            .select(DomainAllow::as_select())
+            .first(conn)
+            .await
+            .found(),
+    }
+}
+
+pub async fn remove_allow(conn: &mut DbConn, id: i64) -> CoreResult<DomainAllow> {
+    diesel::delete(allows::table.find(id))
+        .returning(DomainAllow::as_returning())
+        .get_result(conn)
+        .await
+        .found()
+}
+
+/// SQL over `s` (a post): true when its author is kept off public
+/// timelines — suspended, silenced, or on a domain the instance silenced
+/// (the block names the domain or a parent of it).
+pub(crate) const OFF_PUBLIC: &str = "EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id
+    AND (i.suspended OR i.silenced OR (i.domain IS NOT NULL AND EXISTS (
+    SELECT 1 FROM instance_domain_blocks db WHERE db.severity = 'silence'
+       AND (split_part(i.domain, ':', 1) = db.domain
+            OR right(split_part(i.domain, ':', 1), length(db.domain) + 1) = '.' || db.domain)))))";

@@ -1,0 +1,319 @@
+//! Mastodon's admin domain blocks and allows, and the public list of
+//! moderated servers. A change applies in this process at once and in every
+//! other within a second (`domain_rules`).
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{de, Auth, Params};
+use crate::mastodon_api::{ok, parse_id};
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use guise_core::audit::{logged, Target};
+use guise_core::domains::{self, BlockTerms, DomainAllow, DomainBlock};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+fn digest(domain: &str) -> String {
+    hex::encode(sha2::Sha256::digest(domain.as_bytes()))
+}
+
+fn comment(c: &str) -> Value {
+    if c.is_empty() {
+        Value::Null
+    } else {
+        Value::String(c.to_owned())
+    }
+}
+
+/// Mastodon's `Admin::DomainBlock`.
+fn block_json(b: &DomainBlock) -> Value {
+    json!({
+        "id": b.id.to_string(),
+        "domain": b.domain,
+        "digest": digest(&b.domain),
+        "created_at": crate::mastodon_api::types::iso(b.created_at),
+        "severity": b.severity,
+        "reject_media": b.reject_media,
+        "reject_reports": b.reject_reports,
+        "private_comment": comment(&b.private_comment),
+        "public_comment": comment(&b.public_comment),
+        "obfuscate": b.obfuscate,
+    })
+}
+
+/// Mastodon's `Admin::DomainAllow`.
+fn allow_json(a: &DomainAllow) -> Value {
+    json!({
+        "id": a.id.to_string(),
+        "domain": a.domain,
+        "created_at": crate::mastodon_api::types::iso(a.created_at),
+    })
+}
+
+/// A domain as given, normalized as every check matches it.
+fn domain_param(d: Option<&str>) -> ApiResult<String> {
+    let d = d
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: domain can't be blank"))?;
+    guise_federation::fetch::normalize_domain(d)
+        .filter(|n| *n != "localhost" || d == "localhost")
+        .ok_or_else(|| ApiError::unprocessable("Validation failed: domain is not a domain name"))
+}
+
+/// Applies the change here now (other processes follow within a second).
+async fn apply(state: &AppState) {
+    if let Err(e) = crate::domain_rules::reload(state).await {
+        tracing::warn!(error = %e, "could not reload the domain rules");
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct BlockParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    domain: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    severity: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    reject_media: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    reject_reports: Option<bool>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    private_comment: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    public_comment: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    obfuscate: Option<bool>,
+}
+
+impl BlockParams {
+    /// `base` with what these parameters change.
+    fn over(self, base: BlockTerms) -> BlockTerms {
+        BlockTerms {
+            severity: self.severity.unwrap_or(base.severity),
+            reject_media: self.reject_media.unwrap_or(base.reject_media),
+            reject_reports: self.reject_reports.unwrap_or(base.reject_reports),
+            private_comment: self.private_comment.unwrap_or(base.private_comment),
+            public_comment: self.public_comment.unwrap_or(base.public_comment),
+            obfuscate: self.obfuscate.unwrap_or(base.obfuscate),
+        }
+    }
+}
+
+async fn list_blocks(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    super::admin(&state, &auth, "admin:read:domain_blocks").await?;
+    let mut conn = state.db.conn().await?;
+    let all = domains::blocks(&mut conn).await?;
+    Ok(ok(&all.iter().map(block_json).collect::<Vec<_>>()))
+}
+
+async fn show_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    super::admin(&state, &auth, "admin:read:domain_blocks").await?;
+    let mut conn = state.db.conn().await?;
+    Ok(ok(&block_json(
+        &domains::block(&mut conn, parse_id(&path)?).await?,
+    )))
+}
+
+async fn add_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<BlockParams>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:domain_blocks").await?;
+    let domain = domain_param(p.domain.as_deref())?;
+    let terms = p.over(BlockTerms::default());
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    let b = logged(&mut conn, clock, Some(staff.id), async |c| {
+        let b = domains::add_block(c, clock, &domain, &terms).await?;
+        let target = Target::DomainBlock(b.id);
+        Ok((b, "create_domain_block", target))
+    })
+    .await?;
+    apply(&state).await;
+    Ok(ok(&block_json(&b)))
+}
+
+async fn change_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<BlockParams>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:domain_blocks").await?;
+    let id = parse_id(&path)?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    let old = domains::block(&mut conn, id).await?;
+    let terms = p.over(BlockTerms {
+        severity: old.severity,
+        reject_media: old.reject_media,
+        reject_reports: old.reject_reports,
+        private_comment: old.private_comment,
+        public_comment: old.public_comment,
+        obfuscate: old.obfuscate,
+    });
+    let b = logged(&mut conn, clock, Some(staff.id), async |c| {
+        let b = domains::change_block(c, id, &terms).await?;
+        Ok((b, "update_domain_block", Target::DomainBlock(id)))
+    })
+    .await?;
+    apply(&state).await;
+    Ok(ok(&block_json(&b)))
+}
+
+async fn remove_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:domain_blocks").await?;
+    let id = parse_id(&path)?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    logged(&mut conn, clock, Some(staff.id), async |c| {
+        domains::remove_block(c, id).await?;
+        Ok(((), "destroy_domain_block", Target::DomainBlock(id)))
+    })
+    .await?;
+    apply(&state).await;
+    Ok(ok(&json!({})))
+}
+
+async fn list_allows(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    super::admin(&state, &auth, "admin:read:domain_allows").await?;
+    let mut conn = state.db.conn().await?;
+    let all = domains::allows(&mut conn).await?;
+    Ok(ok(&all.iter().map(allow_json).collect::<Vec<_>>()))
+}
+
+async fn show_allow(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    super::admin(&state, &auth, "admin:read:domain_allows").await?;
+    let mut conn = state.db.conn().await?;
+    Ok(ok(&allow_json(
+        &domains::allow(&mut conn, parse_id(&path)?).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+struct AllowParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    domain: Option<String>,
+}
+
+async fn add_allow(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<AllowParams>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:domain_allows").await?;
+    let domain = domain_param(p.domain.as_deref())?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    let a = logged(&mut conn, clock, Some(staff.id), async |c| {
+        let a = domains::add_allow(c, clock, &domain).await?;
+        let target = Target::DomainAllow(a.id);
+        Ok((a, "create_domain_allow", target))
+    })
+    .await?;
+    apply(&state).await;
+    Ok(ok(&allow_json(&a)))
+}
+
+async fn remove_allow(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:domain_allows").await?;
+    let id = parse_id(&path)?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    logged(&mut conn, clock, Some(staff.id), async |c| {
+        domains::remove_allow(c, id).await?;
+        Ok(((), "destroy_domain_allow", Target::DomainAllow(id)))
+    })
+    .await?;
+    apply(&state).await;
+    Ok(ok(&json!({})))
+}
+
+/// `domain` with about a third of its letters starred (Mastodon's obfuscation).
+fn obfuscated(domain: &str) -> String {
+    let n = domain.chars().count();
+    domain
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if c != '.' && i > 0 && i + 1 < n && i % 3 != 0 {
+                '*'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Mastodon's `GET /api/v1/instance/domain_blocks`: the moderated servers,
+/// for anyone to read (the about page shows the same list).
+async fn public_blocks(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut conn = state.db.conn().await?;
+    let mut out: Vec<Value> = domains::blocks(&mut conn)
+        .await?
+        .iter()
+        .map(|b| {
+            json!({
+                "domain": if b.obfuscate { obfuscated(&b.domain) } else { b.domain.clone() },
+                "digest": digest(&b.domain),
+                "severity": b.severity,
+                "comment": comment(&b.public_comment),
+            })
+        })
+        .collect();
+    for d in &state.config.federation.blocked_domains {
+        if let Some(d) = guise_federation::fetch::normalize_domain(d) {
+            out.push(json!({ "domain": d, "digest": digest(&d), "severity": "suspend", "comment": null }));
+        }
+    }
+    Ok(ok(&out))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/api/v1/instance/domain_blocks",
+        web::get().to(public_blocks),
+    )
+    .route("/api/v1/admin/domain_blocks", web::get().to(list_blocks))
+    .route("/api/v1/admin/domain_blocks", web::post().to(add_block))
+    .route(
+        "/api/v1/admin/domain_blocks/{id}",
+        web::get().to(show_block),
+    )
+    .route(
+        "/api/v1/admin/domain_blocks/{id}",
+        web::put().to(change_block),
+    )
+    .route(
+        "/api/v1/admin/domain_blocks/{id}",
+        web::delete().to(remove_block),
+    )
+    .route("/api/v1/admin/domain_allows", web::get().to(list_allows))
+    .route("/api/v1/admin/domain_allows", web::post().to(add_allow))
+    .route(
+        "/api/v1/admin/domain_allows/{id}",
+        web::get().to(show_allow),
+    )
+    .route(
+        "/api/v1/admin/domain_allows/{id}",
+        web::delete().to(remove_allow),
+    );
+}

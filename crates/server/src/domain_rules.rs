@@ -1,0 +1,63 @@
+//! The domain rules in force in this process: the configuration file's
+//! blocks and the admin API's (in PostgreSQL), reloaded whenever
+//! `live_versions.domains` moves — checked once a second by every `guise
+//! serve` and `guise worker`, and at once by the process that made a change.
+
+use crate::state::AppState;
+use guise_core::CoreResult;
+use guise_federation::fetch::DomainRules;
+use std::time::Duration;
+
+/// Reads the rules (and the version they are at) and applies them here.
+pub async fn reload(state: &AppState) -> CoreResult<i64> {
+    let mut conn = state.db.conn().await?;
+    // The version first: a change landing between the two reads moves it
+    // again, so the next check loads once more.
+    let version = guise_core::domains::version(&mut conn).await?;
+    let blocks = guise_core::domains::blocks(&mut conn).await?;
+    let allows = if state.config.federation.limited {
+        Some(
+            guise_core::domains::allows(&mut conn)
+                .await?
+                .into_iter()
+                .map(|a| a.domain)
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        None
+    };
+    let mut suspended = state.config.federation.blocked_domains.clone();
+    let mut reject_media = Vec::new();
+    for b in blocks {
+        if b.severity == "suspend" {
+            suspended.push(b.domain.clone());
+        }
+        if b.reject_media {
+            reject_media.push(b.domain);
+        }
+    }
+    state.fetcher.set_domain_rules(DomainRules::new(
+        &suspended,
+        &reject_media,
+        allows.as_deref(),
+    ));
+    Ok(version)
+}
+
+/// Keeps this process's rules current, for as long as it runs.
+pub async fn watch(state: AppState) {
+    let mut loaded = None;
+    loop {
+        let seen = match state.db.conn().await {
+            Ok(mut conn) => guise_core::domains::version(&mut conn).await.ok(),
+            Err(_) => None,
+        };
+        if seen.is_some() && seen != loaded {
+            match reload(&state).await {
+                Ok(v) => loaded = Some(v),
+                Err(e) => tracing::warn!(error = %e, "could not reload the domain rules"),
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
