@@ -582,15 +582,3 @@ pub async fn open_reports(conn: &mut DbConn, limit: i64) -> CoreResult<Vec<Repor
         .load(conn)
         .await?)
 }
-
-/// Marks a report acted on.
-pub async fn resolve_report(conn: &mut DbConn, clock: &dyn Clock, id: i64) -> CoreResult<()> {
-    let n = diesel::update(reports::table.find(id))
-        .set(reports::action_taken_at.eq(Some(clock.now())))
-        .execute(conn)
-        .await?;
-    if n == 0 {
-        return Err(CoreError::NotFound);
-    }
-    Ok(())
-}

@@ -32,6 +32,7 @@ pub mod push;
 pub mod queue;
 pub mod reach;
 pub mod remote;
+pub mod reports;
 pub mod scheduled;
 pub mod schema;
 pub mod seal;

@@ -91,3 +91,115 @@ pub async fn suspended_faces(conn: &mut DbConn, limit: i64) -> CoreResult<Vec<Id
         .load(conn)
         .await?)
 }
+
+/// Which faces staff look for (Mastodon's admin accounts filters).
+#[derive(Debug, Clone, Default)]
+pub struct FaceFilter {
+    /// Some(true): this instance's faces; Some(false): remote ones.
+    pub local: Option<bool>,
+    /// Remote faces of this domain.
+    pub domain: Option<String>,
+    /// `active`, `pending`, `disabled`, `silenced` or `suspended`.
+    pub status: Option<String>,
+    /// Handle or display name containing these (case-insensitive).
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    /// Persistent faces of the login with this email (admins only: the
+    /// caller checks). Anonymous faces name no login, so never match.
+    pub email: Option<String>,
+    /// Only persistent faces of staff logins.
+    pub staff: bool,
+}
+
+/// SQL `LIKE` pattern matching `s` anywhere, its wildcards taken literally.
+fn containing(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A page of faces for staff, by id, newest-id first. Deleted persistent
+/// faces (tombstones) are not listed.
+pub async fn find_faces(
+    conn: &mut DbConn,
+    f: &FaceFilter,
+    page: &crate::statuses::Page,
+) -> CoreResult<Vec<Identity>> {
+    use crate::schema::accounts;
+    let mut q = identities::table
+        .left_join(accounts::table.on(identities::account_id.eq(accounts::id.nullable())))
+        .select(Identity::as_select())
+        .filter(
+            identities::tombstoned
+                .eq(false)
+                .or(identities::tier.eq(guise_policy::Tier::Anonymous.as_str())),
+        )
+        .into_boxed();
+    match f.local {
+        Some(true) => q = q.filter(identities::domain.is_null()),
+        Some(false) => q = q.filter(identities::domain.is_not_null()),
+        None => {}
+    }
+    if let Some(d) = &f.domain {
+        q = q.filter(identities::domain.eq(d));
+    }
+    match f.status.as_deref() {
+        None => {}
+        Some("active") => {
+            q = q.filter(identities::suspended.eq(false)).filter(
+                accounts::disabled
+                    .is_null()
+                    .or(accounts::disabled.eq(false)),
+            );
+        }
+        // No sign-up waits for approval here: nothing is pending.
+        Some("pending") => return Ok(Vec::new()),
+        Some("disabled") => q = q.filter(accounts::disabled.eq(true)),
+        Some("silenced") => q = q.filter(identities::silenced.eq(true)),
+        Some("suspended") => q = q.filter(identities::suspended.eq(true)),
+        Some(_) => {
+            return Err(CoreError::invalid(
+                "status",
+                "is not one of active, pending, disabled, silenced, suspended",
+            ))
+        }
+    }
+    if let Some(u) = f.username.as_deref().filter(|u| !u.is_empty()) {
+        q = q.filter(identities::handle.ilike(containing(u)));
+    }
+    if let Some(n) = f.display_name.as_deref().filter(|n| !n.is_empty()) {
+        q = q.filter(identities::display_name.ilike(containing(n)));
+    }
+    if let Some(e) = f.email.as_deref().filter(|e| !e.is_empty()) {
+        q = q
+            .filter(accounts::email.ilike(containing(e)))
+            .filter(identities::tier.ne(guise_policy::Tier::Anonymous.as_str()));
+    }
+    if f.staff {
+        q = q
+            .filter(accounts::role.eq_any(["moderator", "admin"]))
+            .filter(identities::tier.ne(guise_policy::Tier::Anonymous.as_str()));
+    }
+    if let Some(m) = page.max_id {
+        q = q.filter(identities::id.lt(m));
+    }
+    if let Some(s) = page.since_id {
+        q = q.filter(identities::id.gt(s));
+    }
+    let up = page.min_id.is_some() && page.max_id.is_none();
+    if let Some(m) = page.min_id {
+        q = q.filter(identities::id.gt(m));
+    }
+    q = if up {
+        q.order(identities::id.asc())
+    } else {
+        q.order(identities::id.desc())
+    };
+    let mut out: Vec<Identity> = q.limit(page.limit).load(conn).await?;
+    if up {
+        out.reverse();
+    }
+    Ok(out)
+}

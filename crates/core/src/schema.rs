@@ -381,6 +381,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    report_handling (report_id) {
+        report_id -> Int8,
+        assigned_account_id -> Nullable<Int8>,
+        action_taken_by_account_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     live_versions (name) {
         name -> Text,
         version -> Int8,
@@ -676,6 +684,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     instance_domain_allows,
     live_versions,
+    report_handling,
     otp_recovery,
     push_subscriptions,
     push_deliveries,

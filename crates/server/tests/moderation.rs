@@ -888,3 +888,274 @@ async fn a_silenced_face_leaves_the_public_timelines_but_not_its_followers() {
         assert!(has(p).await, "{p}");
     }
 }
+
+/// Mastodon's admin reports and accounts: a report of an anonymous post is
+/// taken on, acted on with a suspension (which holds back its hidden
+/// author) and resolved, and at no step does anyone — admins included —
+/// see a login behind the anonymous face; persistent faces show their
+/// login to admins only. Users get 403 throughout.
+#[actix_web::test]
+async fn reports_and_accounts_over_the_admin_api_never_unmask() {
+    let t = TestApp::new().await;
+    let (bob_face, bob) = t.user("bob").await;
+    let (_, alice_face) = t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let moderator = staff_token(&t, "mod", "moderator").await;
+    let admin = staff_token(&t, "boss", "admin").await;
+    let s = t
+        .post_status(
+            &anon,
+            json!({ "status": "abusive", "visibility": "public" }),
+        )
+        .await;
+    let sid = s["id"].as_str().unwrap().to_owned();
+    let anon_face = s["account"]["id"].as_str().unwrap().to_owned();
+    let r = t
+        .post(
+            "/api/v1/reports",
+            Some(&bob),
+            json!({ "account_id": anon_face, "status_ids": [sid], "comment": "nasty", "category": "other" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let report = r.json["id"].as_str().unwrap().to_owned();
+
+    for path in [
+        "/api/v1/admin/reports".to_owned(),
+        format!("/api/v1/admin/reports/{report}"),
+        "/api/v1/admin/accounts".to_owned(),
+        format!("/api/v1/admin/accounts/{anon_face}"),
+    ] {
+        assert_eq!(t.get(&path, Some(&bob)).await.status, 403, "{path}");
+    }
+    let r = t
+        .post(
+            &format!("/api/v1/admin/reports/{report}/resolve"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    let r = t.get("/api/v1/admin/reports", Some(&moderator)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let listed = r.json.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    let rep = &listed[0];
+    assert_eq!(rep["id"], report.as_str());
+    assert_eq!(rep["action_taken"], false);
+    assert_eq!(rep["comment"], "nasty");
+    assert_eq!(rep["account"]["id"], bob_face.as_str());
+    assert_eq!(
+        rep["account"]["email"],
+        serde_json::Value::Null,
+        "moderators see no email"
+    );
+    assert_eq!(rep["target_account"]["id"], anon_face.as_str());
+    assert_eq!(rep["statuses"][0]["id"], sid.as_str());
+    assert_eq!(rep["assigned_account"], serde_json::Value::Null);
+
+    let r = t
+        .post(
+            &format!("/api/v1/admin/reports/{report}/assign_to_self"),
+            Some(&moderator),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["assigned_account"]["username"], "mod");
+
+    // What an admin sees of each face: a persistent face's login, and
+    // nothing at all behind the anonymous one.
+    let seen = |face: String| {
+        let (t, admin) = (&t, admin.clone());
+        async move {
+            let r = t
+                .get(&format!("/api/v1/admin/accounts/{face}"), Some(&admin))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json
+        }
+    };
+    let b = seen(bob_face.clone()).await;
+    assert_eq!(b["email"], "bob@mail.test");
+    assert_eq!(
+        (b["confirmed"].clone(), b["disabled"].clone()),
+        (json!(true), json!(false))
+    );
+    let a = seen(anon_face.clone()).await;
+    for (k, want) in [
+        ("email", serde_json::Value::Null),
+        ("confirmed", json!(false)),
+        ("disabled", json!(false)),
+        ("ip", serde_json::Value::Null),
+        ("ips", json!([])),
+    ] {
+        assert_eq!(a[k], want, "{k}: {a}");
+    }
+    assert_eq!(a["role"]["id"], "-99");
+    let text = a.to_string();
+    assert!(
+        !text.contains("alice"),
+        "the anonymous face names nobody: {text}"
+    );
+    assert!(!text.contains(&alice_face.to_string()), "{text}");
+
+    // The action, naming the report: suspended, resolved, logged.
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{anon_face}/action"),
+            Some(&moderator),
+            json!({ "type": "suspend", "report_id": report }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": "again" }),
+        )
+        .await;
+    assert_eq!(r.status, 403, "the hidden author is held back: {}", r.text);
+    assert_eq!(
+        t.get("/api/v1/admin/reports", Some(&moderator)).await.json,
+        json!([])
+    );
+    let done = t
+        .get("/api/v1/admin/reports?resolved=true", Some(&moderator))
+        .await
+        .json;
+    assert_eq!(done[0]["action_taken"], true);
+    assert_eq!(done[0]["action_taken_by_account"]["username"], "mod");
+    assert!(!done.to_string().contains("alice"));
+    let r = t
+        .post(
+            &format!("/api/v1/admin/reports/{report}/reopen"),
+            Some(&moderator),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["action_taken"], false);
+    assert_eq!(r.json["action_taken_by_account"], serde_json::Value::Null);
+    let r = t
+        .post(
+            &format!("/api/v1/admin/reports/{report}/unassign"),
+            Some(&moderator),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.json["assigned_account"], serde_json::Value::Null);
+    assert_eq!(
+        t.post(
+            "/api/v1/admin/reports/12345/resolve",
+            Some(&moderator),
+            json!({})
+        )
+        .await
+        .status,
+        404
+    );
+
+    // Finding faces: by status (v1 and v2), by email (admins only, and only
+    // persistent faces), staff only.
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for path in [
+        "/api/v1/admin/accounts?suspended=true",
+        "/api/v2/admin/accounts?status=suspended",
+    ] {
+        assert_eq!(
+            ids(&t.get(path, Some(&moderator)).await.json),
+            std::slice::from_ref(&anon_face),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        t.get("/api/v1/admin/accounts?email=alice", Some(&moderator))
+            .await
+            .status,
+        403
+    );
+    let by_email = ids(&t
+        .get(
+            "/api/v2/admin/accounts?email=alice%40mail.test",
+            Some(&admin),
+        )
+        .await
+        .json);
+    assert_eq!(by_email, [alice_face.to_string()], "persistent faces only");
+    let staff = t
+        .get("/api/v2/admin/accounts?permissions=staff", Some(&admin))
+        .await
+        .json;
+    let mut names: Vec<&str> = staff
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["boss", "mod"]);
+    assert_eq!(
+        t.get("/api/v2/admin/accounts?status=pending", Some(&admin))
+            .await
+            .json,
+        json!([]),
+        "nothing waits for approval here"
+    );
+    assert_eq!(
+        t.get("/api/v2/admin/accounts?status=sleeping", Some(&admin))
+            .await
+            .status,
+        422
+    );
+
+    // Disabling a login: through a persistent face only.
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{anon_face}/action"),
+            Some(&admin),
+            json!({ "type": "disable" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{bob_face}/action"),
+            Some(&admin),
+            json!({ "type": "disable" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        t.get("/api/v1/accounts/verify_credentials", Some(&bob))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(seen(bob_face.clone()).await["disabled"], true);
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{bob_face}/enable"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["disabled"], false);
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{bob_face}/action"),
+            Some(&admin),
+            json!({ "type": "sensitive" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "not supported, said so: {}", r.text);
+}

@@ -130,7 +130,8 @@ async fn account_tied_rows_carry_dates_not_instants() {
 /// anonymous face), and a push subscription's login, which may name a face
 /// only together with that face's own login, and an audit-log line's staff
 /// login (a trigger refuses any login that is not staff: a line may name an
-/// anonymous face as what staff acted on, never a user's login beside it).
+/// anonymous face as what staff acted on, never a user's login beside it),
+/// and the staff logins handling a report (the same trigger rule).
 /// Token rows name nothing at all in the clear: no login, no face, no app.
 #[actix_web::test]
 async fn no_foreign_key_path_leads_from_an_anonymous_face_to_an_account() {
@@ -147,7 +148,9 @@ async fn no_foreign_key_path_leads_from_an_anonymous_face_to_an_account() {
         vec![
             "audit_log.staff_account_id",
             "identities.account_id",
-            "push_subscriptions.account_id"
+            "push_subscriptions.account_id",
+            "report_handling.action_taken_by_account_id",
+            "report_handling.assigned_account_id"
         ],
         "a new edge into accounts needs review here"
     );
@@ -200,4 +203,31 @@ async fn no_foreign_key_path_leads_from_an_anonymous_face_to_an_account() {
         planted_push.is_err(),
         "a push subscription naming an anonymous face was accepted"
     );
+    // Nor may a report about that face name a user's login as its handler.
+    diesel::sql_query(
+        "INSERT INTO reports (id, identity_id, target_identity_id, status_ids, comment, category, rule_ids, forwarded, created_at) \
+         VALUES (3, NULL, 2, '{}', '', 'other', '{}', false, now())",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let planted_handler = diesel::sql_query(format!(
+        "INSERT INTO report_handling (report_id, assigned_account_id) VALUES (3, {account})"
+    ))
+    .execute(&mut conn)
+    .await;
+    assert!(
+        planted_handler.is_err(),
+        "a report handled by a user's login was accepted"
+    );
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'moderator' WHERE id = {account}"
+    ))
+    .await;
+    diesel::sql_query(format!(
+        "INSERT INTO report_handling (report_id, assigned_account_id) VALUES (3, {account})"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("staff may take a report on");
 }

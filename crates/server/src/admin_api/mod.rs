@@ -11,7 +11,9 @@ use guise_core::models::Account;
 use serde::Deserialize;
 use serde_json::json;
 
+mod accounts;
 mod domains;
+mod reports;
 
 /// The token's login, if it is an admin (federation is theirs to change,
 /// as Mastodon's "Manage Federation" permission is the admin role's).
@@ -113,6 +115,9 @@ async fn reject(
 struct Action {
     #[serde(rename = "type", default, deserialize_with = "de::opt_string")]
     kind: Option<String>,
+    /// Resolves this report with the action (Mastodon's `report_id`).
+    #[serde(default, deserialize_with = "de::opt_id")]
+    report_id: Option<String>,
 }
 
 /// Mastodon's `POST /api/v1/admin/accounts/:id/action`, on a face:
@@ -136,11 +141,17 @@ async fn action(
         Some("silence") => {
             silence_face(&state, staff.id, face, true).await?;
         }
+        Some("disable") => {
+            accounts::set_disabled(&state, staff.id, face, true).await?;
+        }
         other => {
             return Err(ApiError::unprocessable(format!(
-                "Validation failed: type {other:?} is not one of suspend, silence, none"
+                "Validation failed: type {other:?} is not one of suspend, silence, disable, none (sensitive is not supported)"
             )))
         }
+    }
+    if let Some(report) = a.report_id.as_deref().filter(|r| !r.is_empty()) {
+        reports::resolve_after_action(&state, staff.id, parse_id(report)?).await?;
     }
     Ok(ok(&json!({})))
 }
@@ -374,6 +385,8 @@ async fn audit_log(
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     domains::routes(cfg);
+    accounts::routes(cfg);
+    reports::routes(cfg);
     cfg.route("/api/v1/admin/guise/audit_log", web::get().to(audit_log));
     cfg.route("/api/v1/admin/accounts/{id}/action", web::post().to(action))
         .route(

@@ -175,7 +175,7 @@ pub(crate) async fn act(
                 ((), "delete_status", Target::Status { id, author })
             }
             ("reports", "resolve") => {
-                guise_core::keepings::resolve_report(c, clock, id).await?;
+                guise_core::reports::resolve(c, clock, id, Some(staff)).await?;
                 ((), "resolve_report", Target::Report(id))
             }
             _ => return Err(guise_core::CoreError::NotFound),

@@ -1,0 +1,2 @@
+DROP TABLE report_handling;
+DROP FUNCTION guise_report_handling_by_staff();
