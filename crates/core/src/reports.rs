@@ -150,30 +150,23 @@ pub async fn resolve(
     id: i64,
     staff: Option<i64>,
 ) -> CoreResult<Report> {
-    let n = diesel::update(reports::table.find(id))
-        .set(reports::action_taken_at.eq(Some(clock.now())))
-        .execute(conn)
-        .await?;
-    if n == 0 {
-        return Err(CoreError::NotFound);
-    }
-    let h = current(conn, id).await?;
-    set_handling(
-        conn,
-        id,
-        Handling {
-            action_taken_by: staff,
-            ..h
-        },
-    )
-    .await?;
-    get(conn, id).await
+    mark(conn, id, Some(clock.now()), staff).await
 }
 
 /// Opens a resolved report again.
 pub async fn reopen(conn: &mut DbConn, id: i64) -> CoreResult<Report> {
+    mark(conn, id, None, None).await
+}
+
+/// Sets when the report was acted on (None: open) and by whom.
+async fn mark(
+    conn: &mut DbConn,
+    id: i64,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    by: Option<i64>,
+) -> CoreResult<Report> {
     let n = diesel::update(reports::table.find(id))
-        .set(reports::action_taken_at.eq(None::<chrono::DateTime<chrono::Utc>>))
+        .set(reports::action_taken_at.eq(at))
         .execute(conn)
         .await?;
     if n == 0 {
@@ -184,7 +177,7 @@ pub async fn reopen(conn: &mut DbConn, id: i64) -> CoreResult<Report> {
         conn,
         id,
         Handling {
-            action_taken_by: None,
+            action_taken_by: by,
             ..h
         },
     )
