@@ -929,3 +929,84 @@ async fn a_domain_block_reaches_every_process_without_a_restart() {
     })
     .await;
 }
+
+/// The admin command line mirrors the admin API's daily actions, so an
+/// admin can act when the web is down: domain blocks (added, listed,
+/// lifted; a contradictory or repeated one refused) and reports (listed,
+/// resolved, reopened), each in the audit log as the command line.
+#[test]
+fn admin_commands_block_domains_and_handle_reports() {
+    let db = fresh_database();
+    let run = |args: &[&str]| guise(&db, args, "");
+    let (ok, out, err) = run(&[
+        "admin",
+        "block-domain",
+        "Evil.Example.",
+        "--severity",
+        "silence",
+        "--reject-media",
+        "--comment",
+        "spam wave",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("blocked evil.example (silence)"), "{out}");
+    let (ok, out, _) = run(&["admin", "domain-blocks"]);
+    assert!(ok);
+    assert!(
+        out.contains("evil.example  silence  reject-media  spam wave"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&["admin", "block-domain", "evil.example"]);
+    assert!(!ok && err.contains("already blocked"), "{err}");
+    let (ok, _, err) = run(&[
+        "admin",
+        "block-domain",
+        "other.example",
+        "--severity",
+        "ban",
+    ]);
+    assert!(!ok && err.contains("severity"), "{err}");
+    let (ok, _, err) = run(&["admin", "block-domain", "a/b"]);
+    assert!(!ok && err.contains("not a domain"), "{err}");
+    let (ok, _, err) = run(&["admin", "unblock-domain", "EVIL.example"]);
+    assert!(ok, "{err}");
+    let (_, out, _) = run(&["admin", "domain-blocks"]);
+    assert_eq!(out.trim(), "", "lifted");
+    let (ok, _, err) = run(&["admin", "unblock-domain", "evil.example"]);
+    assert!(!ok && err.contains("not blocked"), "{err}");
+
+    // A report about a face, as a user would have filed it.
+    guise_e2e::psql_rows(
+        &db,
+        "INSERT INTO identities (id, tier, handle, created_on) VALUES (77, 'anonymous', 'anon_cli', current_date);
+         INSERT INTO reports (id, identity_id, target_identity_id, status_ids, comment, category, rule_ids, forwarded, created_at)
+         VALUES (4242, NULL, 77, '{}', 'rude', 'other', '{}', false, now())",
+    );
+    let (_, out, _) = run(&["admin", "reports"]);
+    assert!(
+        out.contains("4242  other  face 77  0 post(s)  rude"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&["admin", "resolve-report", "4242"]);
+    assert!(ok, "{err}");
+    let (_, out, _) = run(&["admin", "reports"]);
+    assert_eq!(out.trim(), "", "resolved");
+    let (_, out, _) = run(&["admin", "reports", "--resolved"]);
+    assert!(out.contains("4242"), "{out}");
+    let (ok, _, err) = run(&["admin", "reopen-report", "4242"]);
+    assert!(ok, "{err}");
+    let (_, out, _) = run(&["admin", "reports"]);
+    assert!(out.contains("4242"), "{out}");
+    let (ok, _, _) = run(&["admin", "resolve-report", "999"]);
+    assert!(!ok, "no such report");
+
+    let (_, log, _) = run(&["admin", "audit-log"]);
+    for line in [
+        "command line  create_domain_block domain_block",
+        "command line  destroy_domain_block domain_block",
+        "command line  resolve_report report 4242",
+        "command line  reopen_report report 4242",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
+}

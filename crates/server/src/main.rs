@@ -36,6 +36,14 @@ commands:
                                          change a login's role
   admin suspend <face-id>, admin unsuspend <face-id>, admin delete-status <status-id>
                                          moderate from the command line, as the staff page does
+  admin domain-blocks                    list the instance's domain blocks
+  admin block-domain <domain> [--severity suspend|silence|noop] [--reject-media]
+                     [--reject-reports] [--comment TEXT]
+                                         block a domain (suspend by default); running
+                                         servers and workers apply it within a second
+  admin unblock-domain <domain>          lift a block
+  admin reports [--resolved]             list open (or resolved) reports
+  admin resolve-report <id>, admin reopen-report <id>
   admin audit-log [--limit N]            print the audit log, newest day first
                                          (every admin action above is logged, as the command line)
 
@@ -603,6 +611,18 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             println!("done: {cmd} {id}");
             Ok(())
         }
+        Some(cmd @ ("domain-blocks" | "block-domain" | "unblock-domain")) => {
+            let db = connect(&config)?;
+            ensure_schema(&db, &config).await?;
+            let mut conn = db.conn().await?;
+            domain_command(&mut conn, cmd, args.get(1..).unwrap_or_default()).await
+        }
+        Some(cmd @ ("reports" | "resolve-report" | "reopen-report")) => {
+            let db = connect(&config)?;
+            ensure_schema(&db, &config).await?;
+            let mut conn = db.conn().await?;
+            report_command(&mut conn, cmd, args.get(1..).unwrap_or_default()).await
+        }
         Some("audit-log") => {
             let limit = match args.get(1).map(String::as_str) {
                 None => 100,
@@ -634,6 +654,152 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
         }
         _ => bail!("unknown admin command\n\n{USAGE}"),
     }
+}
+
+/// `guise admin domain-blocks | block-domain | unblock-domain`.
+async fn domain_command(
+    conn: &mut guise_core::DbConn,
+    cmd: &str,
+    args: &[String],
+) -> anyhow::Result<()> {
+    use guise_core::audit::{logged, Target};
+    use guise_core::domains;
+    let clock = &SystemClock;
+    let domain = |args: &[String]| -> anyhow::Result<String> {
+        let d = args
+            .first()
+            .filter(|d| !d.starts_with("--"))
+            .with_context(|| format!("admin {cmd} <domain>\n\n{USAGE}"))?;
+        guise_federation::fetch::normalize_domain(d)
+            .with_context(|| format!("{d:?} is not a domain name"))
+    };
+    match cmd {
+        "domain-blocks" => {
+            if let Some(extra) = args.first() {
+                bail!("unexpected argument {extra:?}\n\n{USAGE}");
+            }
+            for b in domains::blocks(conn).await? {
+                let mut flags = Vec::new();
+                if b.reject_media {
+                    flags.push("reject-media");
+                }
+                if b.reject_reports {
+                    flags.push("reject-reports");
+                }
+                println!(
+                    "{}  {}  {}  {}  {}",
+                    b.id,
+                    b.domain,
+                    b.severity,
+                    flags.join(","),
+                    b.private_comment
+                );
+            }
+        }
+        "block-domain" => {
+            let d = domain(args)?;
+            let mut terms = domains::BlockTerms {
+                severity: "suspend".into(),
+                ..Default::default()
+            };
+            let mut rest = args.iter().skip(1);
+            while let Some(a) = rest.next() {
+                match a.as_str() {
+                    "--severity" => {
+                        terms.severity = rest.next().context("--severity needs a value")?.clone();
+                    }
+                    "--reject-media" => terms.reject_media = true,
+                    "--reject-reports" => terms.reject_reports = true,
+                    "--comment" => {
+                        terms.private_comment =
+                            rest.next().context("--comment needs a text")?.clone();
+                    }
+                    other => bail!("unexpected argument {other:?}\n\n{USAGE}"),
+                }
+            }
+            let b = logged(conn, clock, None, async |c| {
+                let b = domains::add_block(c, clock, &d, &terms).await?;
+                let target = Target::DomainBlock(b.id);
+                Ok((b, "create_domain_block", target))
+            })
+            .await
+            .with_context(|| format!("admin block-domain {d}"))?;
+            println!("blocked {} ({})", b.domain, b.severity);
+        }
+        _ => {
+            let d = domain(args)?;
+            if let Some(extra) = args.get(1) {
+                bail!("unexpected argument {extra:?}\n\n{USAGE}");
+            }
+            let found = domains::blocks(conn)
+                .await?
+                .into_iter()
+                .find(|b| b.domain == d)
+                .with_context(|| format!("{d} is not blocked"))?;
+            logged(conn, clock, None, async |c| {
+                domains::remove_block(c, found.id).await?;
+                Ok(((), "destroy_domain_block", Target::DomainBlock(found.id)))
+            })
+            .await?;
+            println!("unblocked {d}");
+        }
+    }
+    Ok(())
+}
+
+/// `guise admin reports | resolve-report | reopen-report`.
+async fn report_command(
+    conn: &mut guise_core::DbConn,
+    cmd: &str,
+    args: &[String],
+) -> anyhow::Result<()> {
+    use guise_core::audit::{logged, Target};
+    use guise_core::reports;
+    let clock = &SystemClock;
+    if cmd == "reports" {
+        let resolved = match args.first().map(String::as_str) {
+            None => false,
+            Some("--resolved") if args.len() == 1 => true,
+            Some(other) => bail!("unexpected argument {other:?}\n\n{USAGE}"),
+        };
+        let filter = reports::Filter {
+            resolved,
+            ..Default::default()
+        };
+        let page = guise_core::statuses::Page {
+            limit: 200,
+            ..Default::default()
+        };
+        for r in reports::list(conn, filter, &page).await? {
+            println!(
+                "{}  {}  face {}  {} post(s)  {}",
+                r.id,
+                r.category,
+                r.target_identity_id,
+                r.status_ids.len(),
+                r.comment.replace('\n', " ")
+            );
+        }
+        return Ok(());
+    }
+    let id: i64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .filter(|_| args.len() == 1)
+        .with_context(|| format!("admin {cmd} <report-id>\n\n{USAGE}"))?;
+    logged(conn, clock, None, async |c| {
+        Ok(if cmd == "resolve-report" {
+            reports::resolve(c, clock, id, None).await?;
+            ((), "resolve_report", Target::Report(id))
+        } else {
+            reports::reopen(c, id).await?;
+            ((), "reopen_report", Target::Report(id))
+        })
+    })
+    .await
+    .with_context(|| format!("admin {cmd} {id}"))?;
+    println!("done: {cmd} {id}");
+    Ok(())
 }
 
 /// Our fetches of remote objects are signed by the instance actor alone;
