@@ -443,9 +443,7 @@ pub async fn report(
             reports::comment.eq(&r.comment),
             reports::category.eq(category),
             reports::rule_ids.eq(&r.rule_ids),
-            // Forwarding to a remote instance (a `Flag`) comes with the
-            // moderation work; until then nothing is forwarded, and the
-            // report says so.
+            // Set once the server has sent it on as a `Flag`.
             reports::forwarded.eq(false),
             reports::created_at.eq(clock.now()),
         ))

@@ -184,3 +184,65 @@ async fn mark(
     .await?;
     get(conn, id).await
 }
+
+/// Files a report that came from another server (a `Flag` from `sender`):
+/// about `target` (one of this instance's faces; None: the author of the
+/// first post named) and those of `statuses` that are its posts. None when
+/// it names nothing here.
+pub async fn file_remote(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    sender: i64,
+    target: Option<i64>,
+    statuses: &[i64],
+    comment: &str,
+) -> CoreResult<Option<Report>> {
+    use crate::schema::statuses as st;
+    let authors: Vec<(i64, i64)> = st::table
+        .filter(st::id.eq_any(statuses))
+        .filter(st::local.eq(true))
+        .select((st::id, st::identity_id))
+        .load(conn)
+        .await?;
+    let target = match target.or_else(|| {
+        statuses
+            .iter()
+            .find_map(|s| authors.iter().find(|(id, _)| id == s).map(|(_, a)| *a))
+    }) {
+        Some(t) => t,
+        None => return Ok(None),
+    };
+    let mut kept: Vec<i64> = authors
+        .iter()
+        .filter(|(_, a)| *a == target)
+        .map(|(id, _)| *id)
+        .collect();
+    kept.sort_unstable();
+    let comment: String = comment.chars().take(1000).collect();
+    Ok(Some(
+        diesel::insert_into(reports::table)
+            .values((
+                reports::id.eq(crate::id::Id::generate(clock.now()).get()),
+                reports::identity_id.eq(Some(sender)),
+                reports::target_identity_id.eq(target),
+                reports::status_ids.eq(kept),
+                reports::comment.eq(comment),
+                reports::category.eq("other"),
+                reports::rule_ids.eq(Vec::<i64>::new()),
+                reports::forwarded.eq(false),
+                reports::created_at.eq(clock.now()),
+            ))
+            .returning(Report::as_returning())
+            .get_result(conn)
+            .await?,
+    ))
+}
+
+/// Marks a report as forwarded to the reported face's server.
+pub async fn mark_forwarded(conn: &mut DbConn, id: i64) -> CoreResult<()> {
+    diesel::update(reports::table.find(id))
+        .set(reports::forwarded.eq(true))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

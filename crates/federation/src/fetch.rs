@@ -97,6 +97,8 @@ pub struct DomainRules {
     suspended: Vec<String>,
     /// Their media are never fetched.
     reject_media: Vec<String>,
+    /// Their reports (`Flag`) are dropped.
+    reject_reports: Vec<String>,
     /// Limited federation: when set, only these domains federate.
     allowed: Option<Vec<String>>,
 }
@@ -120,8 +122,21 @@ impl DomainRules {
         DomainRules {
             suspended: norm(suspended),
             reject_media: norm(reject_media),
+            reject_reports: Vec::new(),
             allowed: allowed.map(norm),
         }
+    }
+
+    /// These rules, also dropping reports from `domains`.
+    pub fn rejecting_reports(mut self, domains: &[String]) -> DomainRules {
+        self.reject_reports = domains.iter().filter_map(|d| normalize_domain(d)).collect();
+        self
+    }
+
+    /// Whether reports (`Flag`) from `host` are dropped.
+    pub fn refuses_reports(&self, host: &str) -> bool {
+        self.refuses(host)
+            || normalize_domain(host).is_some_and(|h| under(&self.reject_reports, &h))
     }
 
     /// Whether the instance refuses all traffic with `host`.
@@ -629,7 +644,10 @@ mod tests {
     #[test]
     fn domain_rules_suspend_allow_and_reject_media() {
         let s = |l: &[&str]| l.iter().map(|d| d.to_string()).collect::<Vec<_>>();
-        let r = DomainRules::new(&s(&["Evil.Example."]), &s(&["pics.example"]), None);
+        let r = DomainRules::new(&s(&["Evil.Example."]), &s(&["pics.example"]), None)
+            .rejecting_reports(&s(&["noisy.example"]));
+        assert!(r.refuses_reports("a.noisy.example") && r.refuses_reports("evil.example"));
+        assert!(!r.refuses_reports("pics.example") && !r.refuses("noisy.example"));
         for (host, refused, media) in [
             ("evil.example", true, true),
             ("a.EVIL.example.", true, true),

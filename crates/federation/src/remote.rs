@@ -598,6 +598,11 @@ pub struct RemoteActivity {
     pub object: Option<Value>,
     /// `target` (a `Move`'s new actor), as an id.
     pub target: Option<Url>,
+    /// Every object's id when `object` is a list (a `Flag` names an actor
+    /// and some of its posts); the one object's otherwise. At most 100.
+    pub objects: Vec<String>,
+    /// `content`, as sent (a `Flag`'s comment), at most 5 000 characters.
+    pub content: Option<String>,
 }
 
 /// Parses an activity's envelope; the id must be on the actor's host.
@@ -625,6 +630,18 @@ pub fn parse_activity(v: &Value) -> Result<RemoteActivity, RemoteError> {
         ),
         _ => (None, None),
     };
+    let id_of = |o: &Value| {
+        o.as_str()
+            .or_else(|| at(o, "id").as_str())
+            .map(str::to_owned)
+    };
+    let objects = match at(v, "object") {
+        Value::Array(list) => list.iter().take(100).filter_map(id_of).collect(),
+        one => id_of(one).into_iter().collect(),
+    };
+    let content = at(v, "content")
+        .as_str()
+        .map(|c| c.chars().take(5000).collect());
     Ok(RemoteActivity {
         kind: kind.to_owned(),
         id,
@@ -632,6 +649,8 @@ pub fn parse_activity(v: &Value) -> Result<RemoteActivity, RemoteError> {
         object_id,
         object,
         target: web_url_of(at(v, "target")),
+        objects,
+        content,
     })
 }
 

@@ -28,7 +28,11 @@ pub async fn reload(state: &AppState) -> CoreResult<i64> {
     };
     let mut suspended = state.config.federation.blocked_domains.clone();
     let mut reject_media = Vec::new();
+    let mut reject_reports = Vec::new();
     for b in blocks {
+        if b.reject_reports {
+            reject_reports.push(b.domain.clone());
+        }
         if b.severity == "suspend" {
             suspended.push(b.domain.clone());
         }
@@ -36,11 +40,10 @@ pub async fn reload(state: &AppState) -> CoreResult<i64> {
             reject_media.push(b.domain);
         }
     }
-    state.fetcher.set_domain_rules(DomainRules::new(
-        &suspended,
-        &reject_media,
-        allows.as_deref(),
-    ));
+    state.fetcher.set_domain_rules(
+        DomainRules::new(&suspended, &reject_media, allows.as_deref())
+            .rejecting_reports(&reject_reports),
+    );
     Ok(version)
 }
 

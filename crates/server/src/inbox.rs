@@ -515,6 +515,32 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
             let n = remote::moved(&mut conn, clock, sender, &target).await?;
             tracing::info!(follows = n, "a remote actor moved");
         }
+        "Flag" => {
+            // Another server reports one of our faces (and some of its posts).
+            let host = a.actor.host_str().unwrap_or_default();
+            if state.fetcher.domain_rules().refuses_reports(host) {
+                tracing::info!("a report from a domain whose reports are rejected was dropped");
+                return Ok(());
+            }
+            let mut target = None;
+            let mut statuses = Vec::new();
+            for o in &a.objects {
+                if let Some(id) = local_status_id(state, o) {
+                    statuses.push(id);
+                } else if target.is_none() {
+                    target = local_face_by_url(state, o).await?.map(|f| f.id);
+                }
+            }
+            let mut conn = state.db.conn().await?;
+            let comment = a.content.as_deref().unwrap_or_default();
+            let filed = guise_core::reports::file_remote(
+                &mut conn, clock, sender.id, target, &statuses, comment,
+            )
+            .await?;
+            if filed.is_none() {
+                tracing::info!("a report naming nothing here was dropped");
+            }
+        }
         // Other activities are accepted and not acted on (docs/federation.md).
         _ => {}
     }

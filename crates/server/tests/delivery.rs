@@ -825,3 +825,82 @@ async fn a_domain_blocked_over_the_admin_api_gets_no_deliveries() {
     assert_eq!(deliver(&t).await, 1);
     assert_eq!(ib.hits.load(Ordering::SeqCst), 1);
 }
+
+/// A report about a remote face, asked to be forwarded, goes to that
+/// face's server as a `Flag` from the instance actor, naming the face and
+/// the reported post — never the reporter, whose face is not in it.
+/// Without `forward` nothing leaves.
+#[actix_web::test]
+async fn a_forwarded_report_reaches_the_faces_server_from_the_instance() {
+    let t = app().await;
+    let (bob_face, bob) = t.user("bob").await;
+    let remy = remote_face(&t, "remy").await;
+    {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use guise_core::schema::statuses as st;
+        let mut conn = t.state.db.conn().await.unwrap();
+        diesel::insert_into(st::table)
+            .values((
+                st::id.eq(900_000_001_i64),
+                st::identity_id.eq(remy.id),
+                st::content.eq("<p>rude</p>"),
+                st::visibility.eq("public"),
+                st::local.eq(false),
+                st::uri.eq("https://remy.test/notes/1"),
+                st::thread_root_id.eq(900_000_001_i64),
+                st::source_text.eq("rude"),
+                st::spoiler_text.eq(""),
+                st::sensitive.eq(false),
+                st::attachments.eq(serde_json::json!([])),
+                st::emojis.eq(serde_json::json!([])),
+                st::created_at.eq(t.clock.now()),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let report = |forward: bool| {
+        let (t, bob) = (&t, bob.clone());
+        async move {
+            let r = t
+                .post(
+                    "/api/v1/reports",
+                    Some(&bob),
+                    serde_json::json!({ "account_id": remy.id.to_string(), "status_ids": ["900000001"],
+                                        "comment": "please look", "forward": forward }),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json
+        }
+    };
+    assert_eq!(report(false).await["forwarded"], false);
+    assert!(queued(&t).await.is_empty(), "nothing leaves unasked");
+    assert_eq!(report(true).await["forwarded"], true);
+    assert_eq!(
+        queued(&t).await,
+        [(
+            "Flag".to_owned(),
+            "https://remy.test/users/remy/inbox".to_owned()
+        )]
+    );
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use guise_core::schema::deliveries;
+    let mut conn = t.state.db.conn().await.unwrap();
+    let (signer, flag): (Option<i64>, serde_json::Value) = deliveries::table
+        .select((deliveries::signer_identity_id, deliveries::activity))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(signer, None, "signed by the instance actor");
+    assert_eq!(flag["actor"], "https://guise.test/actor");
+    assert_eq!(flag["content"], "please look");
+    assert_eq!(
+        flag["object"],
+        serde_json::json!(["https://remy.test/users/remy", "https://remy.test/notes/1"])
+    );
+    let text = flag.to_string();
+    assert!(!text.contains("bob") && !text.contains(&bob_face), "{text}");
+}

@@ -1866,3 +1866,76 @@ async fn domain_blocks_made_over_rest_hold_at_once() {
     seen.sort();
     assert_eq!(seen, [note(1), note(2), note(3)]);
 }
+
+/// A `Flag` from another server becomes a report about the local face it
+/// names (with those of the named posts that are that face's), filed by
+/// the sending actor; a domain whose reports are rejected is heard and
+/// ignored.
+#[actix_web::test]
+async fn a_flag_from_another_server_becomes_a_report() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (alice_face, alice) = t.user("alice").await;
+    let (_, carol) = t.user("carol").await;
+    let mine = t
+        .post_status(&alice, json!({ "status": "spicy", "visibility": "public" }))
+        .await;
+    let other = t
+        .post_status(
+            &carol,
+            json!({ "status": "not hers", "visibility": "public" }),
+        )
+        .await;
+    let (root, _) = t.create_account("root").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'admin' WHERE id = {root}"
+    ))
+    .await;
+    let admin = t.token("root", "admin:read admin:write").await;
+    let r = remote_actor("remy").await;
+    let flag = |n: u32| {
+        json!({ "@context": "https://www.w3.org/ns/activitystreams",
+                "id": format!("{}/flags/{n}", r.actor), "type": "Flag", "actor": r.actor,
+                "content": "harassment",
+                "object": ["https://guise.test/users/alice", mine["uri"], other["uri"], "https://elsewhere.example/x"] })
+        .to_string()
+        .into_bytes()
+    };
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &flag(1), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let reports = t.get("/api/v1/admin/reports", Some(&admin)).await.json;
+    let list = reports.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{reports}");
+    assert_eq!(list[0]["target_account"]["id"], alice_face.as_str());
+    assert_eq!(list[0]["comment"], "harassment");
+    assert_eq!(
+        list[0]["account"]["account"]["url"]
+            .as_str()
+            .map(|u| u.contains("remy")),
+        Some(true),
+        "{reports}"
+    );
+    let posts: Vec<&str> = list[0]["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(posts, [mine["id"].as_str().unwrap()], "only her own posts");
+
+    let made = t
+        .post(
+            "/api/v1/admin/domain_blocks",
+            Some(&admin),
+            json!({ "domain": "127.0.0.1", "severity": "noop", "reject_reports": true }),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &flag(2), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let reports = t.get("/api/v1/admin/reports", Some(&admin)).await.json;
+    assert_eq!(reports.as_array().unwrap().len(), 1, "dropped: {reports}");
+}

@@ -448,6 +448,7 @@ async fn report(
     )
     .await?;
     let face = guise_core::accounts::get_identity(&mut conn, r.target_identity_id).await?;
+    let forwarded = p.forward == Some(true) && forward_report(&state, &mut conn, &r, &face).await?;
     let account = types::account(&state, &mut conn, &face).await?;
     Ok(ok(&json!({
         "id": r.id.to_string(),
@@ -455,12 +456,61 @@ async fn report(
         "action_taken_at": r.action_taken_at.map(types::iso),
         "category": r.category,
         "comment": r.comment,
-        "forwarded": r.forwarded,
+        "forwarded": forwarded,
         "created_at": types::iso(r.created_at),
         "status_ids": r.status_ids.iter().map(i64::to_string).collect::<Vec<_>>(),
         "rule_ids": r.rule_ids.iter().map(i64::to_string).collect::<Vec<_>>(),
         "target_account": account,
     })))
+}
+
+/// Sends a report about a remote face on to its server, as a `Flag` from
+/// the instance actor — never from the reporter, whose face the other
+/// server does not learn — naming the face and the reported posts, as
+/// Mastodon does. False when the face is this instance's own.
+async fn forward_report(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    r: &keepings::Report,
+    target: &guise_core::models::Identity,
+) -> ApiResult<bool> {
+    let (Some(actor), Some(inbox)) = (
+        target.actor_url.clone().filter(|_| target.domain.is_some()),
+        target
+            .shared_inbox_url
+            .clone()
+            .or_else(|| target.inbox_url.clone()),
+    ) else {
+        return Ok(false);
+    };
+    let mut objects = vec![actor];
+    for id in &r.status_ids {
+        if let Some(uri) = guise_core::statuses::get_status(conn, *id).await?.uri {
+            objects.push(uri);
+        }
+    }
+    let urls = guise_federation::Urls::new(state.base_url.to_string());
+    let activity = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/flags/{}", state.base_url, guise_core::id::Id::random().get()),
+        "type": "Flag",
+        "actor": urls.instance_actor(),
+        "content": r.comment,
+        "object": objects,
+    });
+    guise_core::queue::enqueue(
+        conn,
+        state.clock.as_ref(),
+        &[guise_core::queue::NewDelivery {
+            inbox_url: inbox,
+            signer_identity_id: None,
+            activity,
+            not_before: None,
+        }],
+    )
+    .await?;
+    guise_core::reports::mark_forwarded(conn, r.id).await?;
+    Ok(true)
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
