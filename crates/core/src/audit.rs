@@ -26,6 +26,7 @@ pub enum Target {
     Login(i64),
     DomainBlock(i64),
     DomainAllow(i64),
+    IncomingRule(i64),
 }
 
 impl Target {
@@ -38,6 +39,7 @@ impl Target {
             Target::Login(id) => ("login", id, None),
             Target::DomainBlock(id) => ("domain_block", id, None),
             Target::DomainAllow(id) => ("domain_allow", id, None),
+            Target::IncomingRule(id) => ("incoming_rule", id, None),
         }
     }
 }

@@ -389,6 +389,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    incoming_rules (id) {
+        id -> Int8,
+        kind -> Text,
+        pattern -> Text,
+        amount -> Nullable<Int8>,
+        action -> Text,
+        replacement -> Text,
+        tiers -> Array<Text>,
+        contexts -> Array<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    policy_decisions (id) {
+        id -> Int8,
+        object_uri -> Text,
+        domain -> Text,
+        codes -> Array<Text>,
+        rejected -> Bool,
+        decided_on -> Date,
+    }
+}
+
+diesel::table! {
     live_versions (name) {
         name -> Text,
         version -> Int8,
@@ -684,6 +709,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     instance_domain_allows,
     live_versions,
+    incoming_rules,
+    policy_decisions,
     report_handling,
     otp_recovery,
     push_subscriptions,

@@ -5,6 +5,7 @@
 //! This crate owns the vocabulary of tiers and visibilities.
 
 pub mod delivery;
+pub mod incoming;
 pub mod names;
 mod posting;
 pub mod reach;

@@ -1,6 +1,7 @@
-//! The domain rules in force in this process: the configuration file's
-//! blocks and the admin API's (in PostgreSQL), reloaded whenever
-//! `live_versions.domains` moves — checked once a second by every `guise
+//! The live rules in force in this process: the domain rules (the
+//! configuration file's blocks and the admin API's) and the incoming
+//! policy chain's rules, both in PostgreSQL, each reloaded whenever its
+//! `live_versions` number moves — checked once a second by every `guise
 //! serve` and `guise worker`, and at once by the process that made a change.
 
 use crate::state::AppState;
@@ -47,18 +48,44 @@ pub async fn reload(state: &AppState) -> CoreResult<i64> {
     Ok(version)
 }
 
+/// Reads the incoming policy chain's rules and applies them here. A
+/// stored rule that no longer parses is skipped (and said so).
+pub async fn reload_incoming(state: &AppState) -> CoreResult<i64> {
+    let mut conn = state.db.conn().await?;
+    let version = guise_core::policy_rules::version(&mut conn).await?;
+    let mut rules = Vec::new();
+    for stored in guise_core::policy_rules::all(&mut conn).await? {
+        match stored.rule() {
+            Ok(r) => rules.push(r),
+            Err(e) => tracing::warn!(rule = stored.id, error = %e, "an incoming rule was skipped"),
+        }
+    }
+    let rules = std::sync::Arc::new(rules);
+    match state.incoming.write() {
+        Ok(mut r) => *r = rules,
+        Err(poisoned) => *poisoned.into_inner() = rules,
+    }
+    Ok(version)
+}
+
 /// Keeps this process's rules current, for as long as it runs.
 pub async fn watch(state: AppState) {
-    let mut loaded = None;
+    let (mut domains, mut incoming) = (None, None);
     loop {
-        let seen = match state.db.conn().await {
-            Ok(mut conn) => guise_core::domains::version(&mut conn).await.ok(),
-            Err(_) => None,
-        };
-        if seen.is_some() && seen != loaded {
-            match reload(&state).await {
-                Ok(v) => loaded = Some(v),
-                Err(e) => tracing::warn!(error = %e, "could not reload the domain rules"),
+        if let Ok(mut conn) = state.db.conn().await {
+            let seen = guise_core::domains::version(&mut conn).await.ok();
+            if seen.is_some() && seen != domains {
+                match reload(&state).await {
+                    Ok(v) => domains = Some(v),
+                    Err(e) => tracing::warn!(error = %e, "could not reload the domain rules"),
+                }
+            }
+            let seen = guise_core::policy_rules::version(&mut conn).await.ok();
+            if seen.is_some() && seen != incoming {
+                match reload_incoming(&state).await {
+                    Ok(v) => incoming = Some(v),
+                    Err(e) => tracing::warn!(error = %e, "could not reload the incoming rules"),
+                }
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -426,9 +426,11 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                 if doc.attributed_to.as_str() != actor_url {
                     return Err(unauthorized("the note is not the sender's own"));
                 }
-                let n = remote_note(state, &doc).await?;
-                let mut conn = state.db.conn().await?;
-                remote::update_note(&mut conn, clock, &state.base_url, sender, n).await?;
+                let mut n = remote_note(state, &doc).await?;
+                if incoming_policy(state, sender, &doc, &mut n).await? {
+                    let mut conn = state.db.conn().await?;
+                    remote::update_note(&mut conn, clock, &state.base_url, sender, n).await?;
+                }
             }
         }
         "Delete" => {
@@ -734,6 +736,87 @@ async fn remote_note(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<remote:
     })
 }
 
+/// Runs the incoming policy chain over a remote note (a new one or an
+/// edit) and applies its verdict to `n`; false when the note is refused.
+/// What fired is logged for admins, with its reason codes.
+async fn incoming_policy(
+    state: &AppState,
+    sender: &Identity,
+    doc: &RemoteNoteDoc,
+    n: &mut remote::RemoteNote,
+) -> ApiResult<bool> {
+    use guise_policy::incoming::{decide, replace_words, Context, Facts};
+    let rules = state.incoming_rules();
+    if rules.is_empty() {
+        return Ok(true);
+    }
+    let domain = sender
+        .domain
+        .as_deref()
+        .unwrap_or_default()
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let context = if n.visibility == guise_policy::Visibility::Direct {
+        Context::Direct
+    } else if doc.in_reply_to.is_some() {
+        Context::Reply
+    } else if !n.mentions.is_empty() {
+        Context::Mention
+    } else {
+        Context::Post
+    };
+    let facts = Facts {
+        domain: &domain,
+        tier: sender.tier(),
+        context,
+        text: &n.text,
+        summary: &n.summary,
+        hashtags: &n.hashtags,
+        mentions: doc.mentions.len(),
+        has_media: n.attachments.as_array().is_some_and(|a| !a.is_empty()),
+        author_age_days: (state.clock.today() - sender.created_on).num_days(),
+    };
+    let v = decide(&rules, &facts);
+    if !v.touched() {
+        return Ok(true);
+    }
+    let mut conn = state.db.conn().await?;
+    let rejected = v.reject.is_some();
+    guise_core::policy_rules::record(
+        &mut conn,
+        state.clock.as_ref(),
+        &n.uri,
+        &domain,
+        &v.codes,
+        rejected,
+    )
+    .await?;
+    tracing::info!(codes = ?v.codes, rejected, "the incoming policy acted on a remote post");
+    if rejected {
+        return Ok(false);
+    }
+    if v.strip_media.is_some() {
+        n.attachments = serde_json::json!([]);
+    }
+    if v.sensitive.is_some() {
+        n.sensitive = true;
+    }
+    if v.delist.is_some() && n.visibility == guise_policy::Visibility::Public {
+        n.visibility = guise_policy::Visibility::Unlisted;
+    }
+    if !v.replace.is_empty() {
+        for (words, with) in &v.replace {
+            n.text = replace_words(&n.text, words, with);
+            n.summary = replace_words(&n.summary, words, with);
+        }
+        // The author's markup held the words too: show the text instead.
+        n.html = None;
+    }
+    Ok(true)
+}
+
 /// Stores a remote note of `sender`'s (checked by the caller to be theirs).
 /// A vote in one of our polls arrives as a `Note` with the option's title
 /// as `name`, no content, replying to the `Question`: it is counted, not
@@ -788,7 +871,10 @@ async fn store_note(state: &AppState, sender: &Identity, doc: &RemoteNoteDoc) ->
 
 /// Stores one note, its parent already stored or not to be had.
 async fn store_one(state: &AppState, sender: &Identity, doc: &RemoteNoteDoc) -> ApiResult<()> {
-    let n = remote_note(state, doc).await?;
+    let mut n = remote_note(state, doc).await?;
+    if !incoming_policy(state, sender, doc, &mut n).await? {
+        return Ok(());
+    }
     let mut conn = state.db.conn().await?;
     remote::store_note(&mut conn, state.clock.as_ref(), &state.base_url, sender, n).await?;
     Ok(())

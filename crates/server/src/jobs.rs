@@ -1,7 +1,8 @@
 //! The server's own timed jobs, beside the delivery worker: scheduled
 //! posts are published when due, Web Push notifications are sent,
-//! uploads never attached (or left by a deleted post) are removed, and
-//! counter deltas are folded into the per-face counters. Each runs in
+//! uploads never attached (or left by a deleted post) are removed,
+//! counter deltas are folded into the per-face counters, and the incoming
+//! policy's decisions are forgotten after 90 days. Each runs in
 //! `guise serve` and in `guise worker`; row locks keep two processes from doing one job twice.
 
 use crate::state::AppState;
@@ -34,6 +35,11 @@ pub async fn run(state: AppState) {
                         Ok(n) if n > 0 => tracing::info!(removed = n, "dead push subscriptions"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "dead push subscriptions"),
+                    }
+                    match guise_core::policy_rules::prune(&mut conn, state.clock.as_ref()).await {
+                        Ok(n) if n > 0 => tracing::info!(removed = n, "old policy decisions"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "old policy decisions"),
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "dead push subscriptions"),

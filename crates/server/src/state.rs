@@ -30,6 +30,9 @@ pub struct AppState {
     pub vapid: Arc<tokio::sync::OnceCell<Arc<guise_federation::webpush::Vapid>>>,
     /// The id of the web face's own app, read (or made) on first use.
     pub web_app_id: Arc<tokio::sync::OnceCell<i64>>,
+    /// The incoming policy chain's rules in force (`domain_rules` keeps
+    /// them current).
+    pub incoming: Arc<std::sync::RwLock<Arc<Vec<guise_policy::incoming::Rule>>>>,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             hub,
             vapid: Arc::new(tokio::sync::OnceCell::new()),
             web_app_id: Arc::new(tokio::sync::OnceCell::new()),
+            incoming: Arc::default(),
             db,
             key_fetches,
             media_store,
@@ -91,6 +95,14 @@ impl AppState {
             base_url: config.base_url().into(),
             config: Arc::new(config),
         })
+    }
+
+    /// The incoming policy chain's rules in force.
+    pub fn incoming_rules(&self) -> Arc<Vec<guise_policy::incoming::Rule>> {
+        match self.incoming.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// What the worker needs to keep the remote media cache.

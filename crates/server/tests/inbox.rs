@@ -1939,3 +1939,176 @@ async fn a_flag_from_another_server_becomes_a_report() {
     let reports = t.get("/api/v1/admin/reports", Some(&admin)).await.json;
     assert_eq!(reports.as_array().unwrap().len(), 1, "dropped: {reports}");
 }
+
+/// The incoming policy chain, set over the admin API (admins only, each
+/// rule checked), acts on remote posts at once — rejecting, de-listing,
+/// replacing words, marking sensitive, limiting mentions, per tier — and
+/// the decision log says what fired, with reason codes.
+#[actix_web::test]
+async fn incoming_rules_made_over_rest_act_on_remote_posts() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let (root, _) = t.create_account("root").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'admin' WHERE id = {root}"
+    ))
+    .await;
+    let admin = t.token("root", "admin:read admin:write").await;
+    let rules = "/api/v1/admin/guise/incoming_rules";
+    assert_eq!(t.get(rules, Some(&alice)).await.status, 403);
+    for (body, what) in [
+        (
+            json!({ "kind": "hashtag", "pattern": "x", "action": "replace" }),
+            "keyword",
+        ),
+        (
+            json!({ "kind": "nope", "pattern": "x", "action": "reject" }),
+            "kind",
+        ),
+        (
+            json!({ "kind": "keyword", "pattern": "x", "action": "reject", "tiers": ["ghost"] }),
+            "tier",
+        ),
+        (
+            json!({ "kind": "mention_limit", "action": "reject" }),
+            "amount",
+        ),
+    ] {
+        let r = t.post(rules, Some(&admin), body).await;
+        assert_eq!(r.status, 422, "{what}: {}", r.text);
+    }
+    let mut reject_rule = String::new();
+    for body in [
+        json!({ "kind": "keyword", "pattern": "buy pills", "action": "reject" }),
+        json!({ "kind": "hashtag", "pattern": "#Promo", "action": "delist" }),
+        json!({ "kind": "keyword", "pattern": "darn", "action": "replace", "replacement": "d*rn" }),
+        json!({ "kind": "mention_limit", "amount": 2, "action": "reject" }),
+        json!({ "kind": "domain", "pattern": "127.0.0.1", "action": "sensitive", "tiers": ["pseudonymous"] }),
+        json!({ "kind": "domain", "pattern": "127.0.0.1", "action": "reject", "tiers": ["anonymous"] }),
+    ] {
+        let r = t.post(rules, Some(&admin), body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        if reject_rule.is_empty() {
+            assert_eq!(r.json["code"], "keyword_reject");
+            reject_rule = r.json["id"].as_str().unwrap().to_owned();
+        }
+    }
+    let r = remote_actor("remy").await;
+    let base = r.actor.trim_end_matches("/users/remy").to_owned();
+    let send = |n: u32, text: &str, tags: serde_json::Value| {
+        let body =
+            json!({ "id": format!("{}/creates/{n}", r.actor), "type": "Create", "actor": r.actor,
+            "object": { "id": format!("{base}/notes/{n}"), "type": "Note", "attributedTo": r.actor,
+                        "content": format!("<p>{text}</p>"), "tag": tags,
+                        "to": ["https://www.w3.org/ns/activitystreams#Public"] } })
+            .to_string();
+        let (t, r) = (&t, &r);
+        async move {
+            assert_eq!(
+                deliver(t, r, "/inbox", body.as_bytes(), |_| {}).await,
+                StatusCode::ACCEPTED
+            );
+        }
+    };
+    let stored = |n: u32| {
+        let (t, uri) = (&t, format!("{base}/notes/{n}"));
+        async move {
+            let mut conn = t.state.db.conn().await.unwrap();
+            guise_core::remote::status_by_uri(&mut conn, &uri)
+                .await
+                .unwrap()
+        }
+    };
+    send(1, "Buy PILLS now", json!([])).await;
+    assert!(stored(1).await.is_none(), "rejected");
+    send(
+        2,
+        "new #promo",
+        json!([{ "type": "Hashtag", "name": "#Promo", "href": "https://x.example/tags/promo" }]),
+    )
+    .await;
+    let two = stored(2).await.expect("stored");
+    assert_eq!(two.visibility, "unlisted", "de-listed");
+    send(3, "darn it, DARN", json!([])).await;
+    let three = stored(3).await.expect("stored");
+    assert!(three.content.contains("d*rn it, d*rn"), "{}", three.content);
+    assert!(!three.content.to_lowercase().contains("darn"));
+    assert!(three.sensitive, "the domain rule for its tier");
+    let mention = |i: u32| json!({ "type": "Mention", "href": format!("https://m{i}.example/users/u"), "name": format!("@u@m{i}.example") });
+    send(4, "hello all", json!([mention(1), mention(2), mention(3)])).await;
+    assert!(stored(4).await.is_none(), "too many mentions");
+    let public: Vec<String> = t
+        .get("/api/v1/timelines/public", Some(&alice))
+        .await
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["uri"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(public, [format!("{base}/notes/3")]);
+
+    let log = t
+        .get("/api/v1/admin/guise/policy_decisions", Some(&admin))
+        .await
+        .json;
+    let codes_of = |n: u32| -> (Vec<String>, bool) {
+        let line = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["uri"] == format!("{base}/notes/{n}"))
+            .unwrap_or_else(|| panic!("note {n}: {log}"));
+        (
+            line["codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_owned())
+                .collect(),
+            line["rejected"].as_bool().unwrap(),
+        )
+    };
+    assert_eq!(
+        codes_of(1),
+        (
+            vec!["keyword_reject".into(), "domain_sensitive".into()],
+            true
+        )
+    );
+    assert_eq!(
+        codes_of(2),
+        (
+            vec!["hashtag_delist".into(), "domain_sensitive".into()],
+            false
+        )
+    );
+    assert_eq!(
+        codes_of(3),
+        (
+            vec!["keyword_replace".into(), "domain_sensitive".into()],
+            false
+        )
+    );
+    assert_eq!(
+        codes_of(4),
+        (
+            vec!["mention_limit_reject".into(), "domain_sensitive".into()],
+            true
+        )
+    );
+    assert!(log[0]["domain"] == "127.0.0.1" && log[0]["created_on"].as_str().unwrap().len() == 10);
+
+    // Lifted: the same words pass.
+    let r2 = t
+        .call(
+            actix_web::http::Method::DELETE,
+            &format!("{rules}/{reject_rule}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r2.status, 200, "{}", r2.text);
+    send(5, "Buy PILLS now", json!([])).await;
+    assert!(stored(5).await.is_some());
+}

@@ -13,6 +13,7 @@ use serde_json::json;
 
 mod accounts;
 mod domains;
+mod policy;
 mod reports;
 
 /// The token's login, if it is an admin (federation is theirs to change,
@@ -387,6 +388,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     domains::routes(cfg);
     accounts::routes(cfg);
     reports::routes(cfg);
+    policy::routes(cfg);
     cfg.route("/api/v1/admin/guise/audit_log", web::get().to(audit_log));
     cfg.route("/api/v1/admin/accounts/{id}/action", web::post().to(action))
         .route(
