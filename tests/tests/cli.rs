@@ -1010,3 +1010,68 @@ fn admin_commands_block_domains_and_handle_reports() {
         assert!(log.contains(line), "{line}: {log}");
     }
 }
+
+/// The instance policy changed over the admin API on one process is in
+/// force on another within about a second, without a restart: its
+/// NodeInfo and its posting rules follow.
+#[tokio::test]
+async fn a_policy_change_reaches_every_process_without_a_restart() {
+    let a = guise_e2e::Server::start_on("127.0.0.1", &[]);
+    let b = guise_e2e::Server::start_sharing(&a, &[("GUISE_SERVER__WORKER", "false")]);
+    a.create_account_with("root", "root password 1", &["--admin"]);
+    a.create_account("alice", "alice password 1");
+    let api_a = guise_e2e::api::Api::new(&a.url);
+    let api_b = guise_e2e::api::Api::new(&b.url);
+    let admin = api_a
+        .token_scoped("root", "root password 1", "", "read admin:read admin:write")
+        .await;
+    let anon = api_b.token("alice", "alice password 1", "anonymous").await;
+    let tiers_on_b = || async {
+        api_b
+            .http
+            .get(format!("{}/nodeinfo/2.1", b.url))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["metadata"]["guise"]["tiers"]
+            .clone()
+    };
+    assert_eq!(
+        tiers_on_b().await,
+        serde_json::json!(["real_name", "pseudonymous", "anonymous"])
+    );
+    let r = api_a
+        .http
+        .put(format!("{}/api/v1/admin/guise/instance_policy", a.url))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "tiers": ["real_name", "pseudonymous"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let made = std::time::Instant::now();
+    guise_e2e::api::eventually("the other process to take the policy", || async {
+        (tiers_on_b().await == serde_json::json!(["real_name", "pseudonymous"]))
+            .then_some(serde_json::Value::Null)
+    })
+    .await;
+    println!(
+        "the policy held on the other process after {:?}",
+        made.elapsed()
+    );
+    let refused = api_b
+        .http
+        .post(format!("{}/api/v1/statuses", b.url))
+        .bearer_auth(&anon)
+        .json(&serde_json::json!({ "status": "still here?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        422,
+        "anonymous posting is off on the other process too"
+    );
+}

@@ -27,6 +27,8 @@ pub enum Target {
     DomainBlock(i64),
     DomainAllow(i64),
     IncomingRule(i64),
+    /// A version of the instance policy.
+    Policy(i64),
 }
 
 impl Target {
@@ -40,6 +42,7 @@ impl Target {
             Target::DomainBlock(id) => ("domain_block", id, None),
             Target::DomainAllow(id) => ("domain_allow", id, None),
             Target::IncomingRule(id) => ("incoming_rule", id, None),
+            Target::Policy(v) => ("instance_policy", v, None),
         }
     }
 }

@@ -8,9 +8,7 @@ use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult, OptionalExt};
 use crate::id::Id;
-use crate::schema::{
-    instance_domain_allows as allows, instance_domain_blocks as blocks, live_versions,
-};
+use crate::schema::{instance_domain_allows as allows, instance_domain_blocks as blocks};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -86,11 +84,7 @@ pub struct DomainAllow {
 
 /// The number every process compares with the one it loaded.
 pub async fn version(conn: &mut DbConn) -> CoreResult<i64> {
-    Ok(live_versions::table
-        .find("domains")
-        .select(live_versions::version)
-        .first(conn)
-        .await?)
+    crate::policies::live_version_of(conn, "domains").await
 }
 
 /// Every block, newest first.

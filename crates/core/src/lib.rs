@@ -27,6 +27,7 @@ pub mod models;
 pub mod moderation;
 pub mod oauth;
 pub mod otp;
+pub mod policies;
 pub mod policy_rules;
 pub mod polls;
 pub mod push;

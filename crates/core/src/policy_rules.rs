@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult, OptionalExt};
 use crate::id::Id;
-use crate::schema::{incoming_rules as ir, live_versions, policy_decisions as pd};
+use crate::schema::{incoming_rules as ir, policy_decisions as pd};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -118,11 +118,7 @@ impl StoredRule {
 
 /// The number every process compares with the one it loaded.
 pub async fn version(conn: &mut DbConn) -> CoreResult<i64> {
-    Ok(live_versions::table
-        .find("incoming_rules")
-        .select(live_versions::version)
-        .first(conn)
-        .await?)
+    crate::policies::live_version_of(conn, "incoming_rules").await
 }
 
 /// Every rule, in the order they were made.

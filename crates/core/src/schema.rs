@@ -414,6 +414,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    instance_policies (version) {
+        version -> Int8,
+        policy -> Jsonb,
+        made_on -> Date,
+    }
+}
+
+diesel::table! {
     live_versions (name) {
         name -> Text,
         version -> Int8,
@@ -709,6 +717,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     instance_domain_allows,
     live_versions,
+    instance_policies,
     incoming_rules,
     policy_decisions,
     report_handling,

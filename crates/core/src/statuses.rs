@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 /// and the public base URL (for links the formatter makes).
 pub struct Ctx<'a> {
     pub clock: &'a dyn Clock,
-    pub rules: &'a PostingRules,
+    pub rules: std::sync::Arc<PostingRules>,
     pub base_url: &'a str,
 }
 
@@ -336,7 +336,7 @@ pub async fn publish(
             .unwrap_or(Visibility::Public)
     });
     let decision = check_post(
-        ctx.rules,
+        &ctx.rules,
         &PostAttempt {
             tier: author.tier(),
             verified: author.verified,
@@ -345,6 +345,7 @@ pub async fn publish(
             text: &new.text,
             spoiler_text: &new.spoiler_text,
             has_media: !new.media.is_empty(),
+            reply: new.in_reply_to_id.is_some(),
         },
     );
     if let Decision::Refuse(r) = decision {
@@ -522,7 +523,7 @@ pub async fn edit(
         ));
     }
     let decision = check_post(
-        ctx.rules,
+        &ctx.rules,
         &PostAttempt {
             tier: author.tier(),
             verified: author.verified,
@@ -531,6 +532,9 @@ pub async fn edit(
             text: &input.text,
             spoiler_text: &input.spoiler_text,
             has_media,
+            // An edit keeps the post where it is: rules for starting a
+            // thread are not asked again.
+            reply: true,
         },
     );
     if let Decision::Refuse(r) = decision {

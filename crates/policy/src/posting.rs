@@ -9,6 +9,8 @@ pub struct PostingRules {
     pub tiers_enabled: Vec<Tier>,
     /// Real-name faces may post only once an admin verified them.
     pub real_name_requires_verification: bool,
+    /// Anonymous posts may start threads (false: they may only reply).
+    pub anonymous_top_level: bool,
 }
 
 impl Default for PostingRules {
@@ -17,6 +19,7 @@ impl Default for PostingRules {
             max_characters: 500,
             tiers_enabled: Tier::ALL.to_vec(),
             real_name_requires_verification: false,
+            anonymous_top_level: true,
         }
     }
 }
@@ -31,6 +34,8 @@ pub struct PostAttempt<'a> {
     pub text: &'a str,
     pub spoiler_text: &'a str,
     pub has_media: bool,
+    /// Whether it replies to a post.
+    pub reply: bool,
 }
 
 /// Why a post is refused. `code()` is stable and shown by the API.
@@ -45,6 +50,8 @@ pub enum Refusal {
     Suspended,
     /// Anonymous faces have no followers, so followers-only posts cannot reach anyone.
     VisibilityNotForTier,
+    /// The instance takes anonymous posts only as replies.
+    AnonymousRepliesOnly,
 }
 
 impl Refusal {
@@ -56,6 +63,7 @@ impl Refusal {
             Refusal::NotVerified => "real_name_not_verified",
             Refusal::Suspended => "face_suspended",
             Refusal::VisibilityNotForTier => "visibility_not_for_tier",
+            Refusal::AnonymousRepliesOnly => "anonymous_replies_only",
         }
     }
 
@@ -65,6 +73,7 @@ impl Refusal {
             Refusal::Empty | Refusal::TooLong { .. } => "status",
             Refusal::TierDisabled | Refusal::NotVerified | Refusal::Suspended => "tier",
             Refusal::VisibilityNotForTier => "visibility",
+            Refusal::AnonymousRepliesOnly => "in_reply_to_id",
         }
     }
 
@@ -82,6 +91,9 @@ impl Refusal {
             Refusal::Suspended => "This face is suspended".into(),
             Refusal::VisibilityNotForTier => {
                 "Validation failed: anonymous posts may be public, unlisted or direct".into()
+            }
+            Refusal::AnonymousRepliesOnly => {
+                "Validation failed: anonymous posts here must reply to a post".into()
             }
         }
     }
@@ -106,6 +118,9 @@ pub fn check_post(rules: &PostingRules, a: &PostAttempt<'_>) -> Decision {
     }
     if a.tier == Tier::Anonymous && a.visibility == Visibility::Private {
         return Refuse(Refusal::VisibilityNotForTier);
+    }
+    if a.tier == Tier::Anonymous && !rules.anonymous_top_level && !a.reply {
+        return Refuse(Refusal::AnonymousRepliesOnly);
     }
     if a.text.trim().is_empty() && !a.has_media {
         return Refuse(Refusal::Empty);
@@ -145,6 +160,7 @@ mod tests {
                 text,
                 spoiler_text: "",
                 has_media: false,
+                reply: false,
             },
         )
     }
@@ -156,6 +172,7 @@ mod tests {
             real_name_requires_verification: true,
             tiers_enabled: vec![RealName, Pseudonymous],
             max_characters: 10,
+            anonymous_top_level: true,
         };
         let long = "x".repeat(501);
         let cases: &[(&PostingRules, Tier, bool, Visibility, &str, Decision)] = &[
@@ -213,6 +230,43 @@ mod tests {
         }
     }
 
+    /// With anonymous posts taken only as replies, an anonymous post must
+    /// reply; other tiers post as before.
+    #[test]
+    fn anonymous_posts_may_be_held_to_replies() {
+        let replies_only = PostingRules {
+            anonymous_top_level: false,
+            ..PostingRules::default()
+        };
+        for rules in [PostingRules::default(), replies_only.clone()] {
+            for tier in Tier::ALL {
+                for reply in [false, true] {
+                    let d = check_post(
+                        &rules,
+                        &PostAttempt {
+                            tier,
+                            verified: true,
+                            suspended: false,
+                            visibility: Public,
+                            text: "hi",
+                            spoiler_text: "",
+                            has_media: false,
+                            reply,
+                        },
+                    );
+                    let refused = tier == Anonymous && !reply && !rules.anonymous_top_level;
+                    let want = if refused {
+                        Refuse(AnonymousRepliesOnly)
+                    } else {
+                        Accept
+                    };
+                    assert_eq!(d, want, "{tier:?} reply={reply} {rules:?}");
+                }
+            }
+        }
+        assert_eq!(AnonymousRepliesOnly.code(), "anonymous_replies_only");
+    }
+
     #[test]
     fn suspension_wins_over_everything() {
         let d = check_post(
@@ -225,6 +279,7 @@ mod tests {
                 text: "hi",
                 spoiler_text: "",
                 has_media: false,
+                reply: false,
             },
         );
         assert_eq!(d, Refuse(Suspended));
@@ -246,6 +301,7 @@ mod tests {
                 text: "abc",
                 spoiler_text: "def",
                 has_media: false,
+                reply: false,
             },
         );
         assert_eq!(d, Refuse(TooLong { max: 5 }));

@@ -86,6 +86,8 @@ pub struct InstanceConfig {
     /// "thread": one anonymous face per (account, thread), so a conversation
     /// stays readable; "post": a new anonymous face for every post.
     pub anonymous_face_per: FacePer,
+    /// Anonymous posts may start threads (false: they may only reply).
+    pub anonymous_top_level: bool,
     /// Days anonymous posting pauses after a password reset that lost the
     /// anonymity key, so that a new key cannot shed a ban.
     pub anonymous_reset_cooldown_days: i64,
@@ -278,6 +280,7 @@ impl Default for InstanceConfig {
             ],
             real_name_requires_verification: false,
             anonymous_face_per: FacePer::Thread,
+            anonymous_top_level: true,
             anonymous_reset_cooldown_days: 14,
             anonymous_posts_per_epoch: 30,
             anonymous_limit_epoch_secs: 3600,
@@ -739,6 +742,7 @@ impl Config {
             max_characters: self.instance.max_characters,
             tiers_enabled: self.instance.tiers.iter().map(|t| t.tier()).collect(),
             real_name_requires_verification: self.instance.real_name_requires_verification,
+            anonymous_top_level: self.instance.anonymous_top_level,
         }
     }
 }

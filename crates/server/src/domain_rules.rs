@@ -70,7 +70,7 @@ pub async fn reload_incoming(state: &AppState) -> CoreResult<i64> {
 
 /// Keeps this process's rules current, for as long as it runs.
 pub async fn watch(state: AppState) {
-    let (mut domains, mut incoming) = (None, None);
+    let (mut domains, mut incoming, mut policy) = (None, None, None);
     loop {
         if let Ok(mut conn) = state.db.conn().await {
             let seen = guise_core::domains::version(&mut conn).await.ok();
@@ -85,6 +85,15 @@ pub async fn watch(state: AppState) {
                 match reload_incoming(&state).await {
                     Ok(v) => incoming = Some(v),
                     Err(e) => tracing::warn!(error = %e, "could not reload the incoming rules"),
+                }
+            }
+            let seen = guise_core::policies::live_version(&mut conn).await.ok();
+            if seen.is_some() && seen != policy {
+                // The live number first: a change landing while the
+                // policy is read moves it again, so it is read once more.
+                match crate::policy::reload(&state).await {
+                    Ok(_) => policy = seen,
+                    Err(e) => tracing::warn!(error = %e, "could not reload the instance policy"),
                 }
             }
         }

@@ -120,8 +120,8 @@ pub(crate) fn to_face(state: &AppState, a: &RemoteActor) -> RemoteFace {
         verified_by: a.verified_by.clone().filter(|d| {
             a.id.host_str().is_some_and(|h| h.eq_ignore_ascii_case(d))
                 && state
-                    .config
-                    .federation
+                    .live()
+                    .policy
                     .trusted_verifiers
                     .iter()
                     .any(|t| t.eq_ignore_ascii_case(d))

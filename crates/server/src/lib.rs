@@ -17,6 +17,7 @@ pub mod mail;
 pub mod mastodon_api;
 pub mod media_proxy;
 pub mod oauth;
+pub mod policy;
 pub mod rel_me;
 pub mod state;
 pub mod streaming;

@@ -158,7 +158,7 @@ pub async fn anonymous_budget(
     state: &crate::state::AppState,
     k: &KAnon,
 ) -> crate::error::ApiResult<()> {
-    let limit = state.config.instance.anonymous_posts_per_epoch;
+    let limit = state.live().policy.anonymous_posts_per_epoch;
     if limit == 0 {
         return Ok(());
     }

@@ -222,7 +222,7 @@ async fn authorize_post(
         };
         if binding == Binding::Anonymous
             && !state
-                .rules
+                .rules()
                 .tiers_enabled
                 .contains(&guise_policy::Tier::Anonymous)
         {
@@ -327,7 +327,7 @@ async fn authorize_post(
         ));
     }
     if state
-        .rules
+        .rules()
         .tiers_enabled
         .contains(&guise_policy::Tier::Anonymous)
     {
@@ -567,7 +567,7 @@ async fn token(
             };
             if binding == Binding::Anonymous
                 && !state
-                    .rules
+                    .rules()
                     .tiers_enabled
                     .contains(&guise_policy::Tier::Anonymous)
             {

@@ -11,7 +11,9 @@ pub struct AppState {
     pub db: Db,
     pub clock: SharedClock,
     pub config: Arc<Config>,
-    pub rules: Arc<PostingRules>,
+    /// The instance and tier policy in force (`policy::reload` keeps it
+    /// current): read it with `live()`.
+    pub live: Arc<std::sync::RwLock<Arc<crate::policy::Live>>>,
     pub base_url: Arc<str>,
     pub counters: Arc<Counters>,
     /// Outbound fetches, guarded against private addresses (unless allowed).
@@ -91,7 +93,10 @@ impl AppState {
             fetcher: Arc::new(fetcher),
             media_key: Arc::new(std::sync::OnceLock::new()),
             counters: Arc::new(counters),
-            rules: Arc::new(config.posting_rules()),
+            live: Arc::new(std::sync::RwLock::new(Arc::new(crate::policy::Live::new(
+                0,
+                crate::policy::InstancePolicy::from_config(&config),
+            )))),
             base_url: config.base_url().into(),
             config: Arc::new(config),
         })
@@ -148,8 +153,29 @@ impl AppState {
         self.media_key.get_or_init(rand::random)
     }
 
+    /// The instance and tier policy in force.
+    pub fn live(&self) -> Arc<crate::policy::Live> {
+        match self.live.read() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set_live(&self, live: crate::policy::Live) {
+        let live = Arc::new(live);
+        match self.live.write() {
+            Ok(mut l) => *l = live,
+            Err(poisoned) => *poisoned.into_inner() = live,
+        }
+    }
+
+    /// The posting rules in force.
+    pub fn rules(&self) -> Arc<PostingRules> {
+        self.live().rules.clone()
+    }
+
     pub fn face_per(&self) -> guise_core::anon::FacePer {
-        if self.config.instance.anonymous_face_per == crate::config::FacePer::Post {
+        if self.live().policy.anonymous_face_per == crate::config::FacePer::Post {
             guise_core::anon::FacePer::Post
         } else {
             guise_core::anon::FacePer::Thread
@@ -177,7 +203,7 @@ impl AppState {
     pub fn ctx(&self) -> guise_core::statuses::Ctx<'_> {
         guise_core::statuses::Ctx {
             clock: self.clock.as_ref(),
-            rules: &self.rules,
+            rules: self.rules(),
             base_url: &self.base_url,
         }
     }

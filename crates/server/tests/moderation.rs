@@ -1159,3 +1159,137 @@ async fn reports_and_accounts_over_the_admin_api_never_unmask() {
         .await;
     assert_eq!(r.status, 422, "not supported, said so: {}", r.text);
 }
+
+/// The instance and tier policy over REST: staff read it, admins change
+/// it field by field, each change a new version (a stale version refused,
+/// nonsense refused whole), in force at once — posting, NodeInfo — and in
+/// the audit log.
+#[actix_web::test]
+async fn the_instance_policy_changes_over_rest_without_a_restart() {
+    let t = TestApp::new().await;
+    let (_, bob) = t.user("bob").await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let moderator = staff_token(&t, "mod", "moderator").await;
+    let admin = staff_token(&t, "boss", "admin").await;
+    let path = "/api/v1/admin/guise/instance_policy";
+    assert_eq!(t.get(path, Some(&bob)).await.status, 403);
+    let r = t.get(path, Some(&moderator)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json["version"], 1,
+        "the file's values are the first version"
+    );
+    assert_eq!(r.json["policy"]["anonymous_top_level"], true);
+    let put = |token: String, body: serde_json::Value| {
+        let t = &t;
+        async move {
+            t.call(
+                Method::PUT,
+                path,
+                Some(&token),
+                Some(common::Body::Json(body)),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        put(moderator.clone(), json!({ "anonymous_top_level": false }))
+            .await
+            .status,
+        403,
+        "admins only"
+    );
+    let r = put(
+        admin.clone(),
+        json!({ "anonymous_top_level": false, "version": 1 }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["version"], 2);
+    assert_eq!(r.json["policy"]["anonymous_top_level"], false);
+
+    let top = t
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": "a new thread" }),
+        )
+        .await;
+    assert_eq!(top.status, 422, "{}", top.text);
+    assert!(
+        top.json["error"].as_str().unwrap().contains("reply"),
+        "{}",
+        top.text
+    );
+    let s = t.post_status(&bob, json!({ "status": "ask me" })).await;
+    let reply = t
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": "a reply", "in_reply_to_id": s["id"] }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+
+    for (body, what) in [
+        (json!({ "max_characters": 10, "version": 1 }), "meanwhile"),
+        (json!({ "max_characters": 0 }), "max_characters"),
+        (json!({ "tiers": [] }), "tier"),
+        (json!({ "tiers": ["ghost"] }), "variant"),
+        (json!({ "bogus": 1 }), "not a policy setting"),
+        (json!({ "trusted_verifiers": ["a/b"] }), "domain"),
+    ] {
+        let r = put(admin.clone(), body).await;
+        assert_eq!(r.status, 422, "{what}: {}", r.text);
+        assert!(
+            r.json["error"].as_str().unwrap().contains(what),
+            "{what}: {}",
+            r.text
+        );
+    }
+    let r = put(
+        admin.clone(),
+        json!({ "tiers": ["pseudonymous", "real_name"] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["version"], 3);
+    let r = t
+        .post(
+            "/api/v1/statuses",
+            Some(&anon),
+            json!({ "status": "another reply", "in_reply_to_id": s["id"] }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "the tier is off: {}", r.text);
+    let ni = t.get("/nodeinfo/2.1", None).await.json;
+    let g = &ni["metadata"]["guise"];
+    assert_eq!(g["tiers"], json!(["pseudonymous", "real_name"]));
+    assert_eq!(g["policy"]["version"], 3);
+    assert_eq!(g["policy"]["anonymous_top_level"], false);
+    assert_eq!(g["staff_can_unmask_anonymous"], false);
+
+    let versions = t
+        .get(&format!("{path}/versions"), Some(&moderator))
+        .await
+        .json;
+    let numbers: Vec<i64> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    let log = t
+        .get("/api/v1/admin/guise/audit_log", Some(&admin))
+        .await
+        .json;
+    let changes = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["action"] == "update_instance_policy")
+        .count();
+    assert_eq!(changes, 2);
+}

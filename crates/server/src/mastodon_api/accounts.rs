@@ -486,7 +486,7 @@ pub(crate) async fn sign_up(
     with_keys: bool,
 ) -> ApiResult<guise_core::accounts::Registered> {
     use guise_core::accounts::{Email, Username};
-    if !state.config.instance.registrations_open {
+    if !state.live().policy.registrations_open {
         return Err(ApiError::forbidden(
             "Registrations are closed on this server",
         ));

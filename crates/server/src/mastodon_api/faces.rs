@@ -74,7 +74,7 @@ async fn request_real_name(
 ) -> ApiResult<HttpResponse> {
     let account = all_faces_account(&auth, "write:accounts")?;
     if !state
-        .rules
+        .rules()
         .tiers_enabled
         .contains(&guise_policy::Tier::RealName)
     {

@@ -20,7 +20,7 @@ pub fn version_string() -> String {
 /// Tiers on offer: those the admin enabled.
 pub fn tiers_on_offer(state: &AppState) -> Vec<&'static str> {
     state
-        .rules
+        .rules()
         .tiers_enabled
         .iter()
         .map(|t| t.as_str())
@@ -31,7 +31,7 @@ fn configuration(state: &AppState) -> serde_json::Value {
     json!({
         "accounts": { "max_featured_tags": 0, "max_pinned_statuses": guise_core::keepings::MAX_PINNED },
         "statuses": {
-            "max_characters": state.config.instance.max_characters,
+            "max_characters": state.live().policy.max_characters,
             "max_media_attachments": guise_core::uploads::MAX_ATTACHMENTS,
             "characters_reserved_per_url": 23
         },
@@ -76,7 +76,7 @@ async fn v1(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         "stats": { "user_count": users, "status_count": posts, "domain_count": domains },
         "thumbnail": null,
         "languages": ["en"],
-        "registrations": i.registrations_open,
+        "registrations": state.live().policy.registrations_open,
         "approval_required": false,
         "invites_enabled": false,
         "configuration": configuration(&state),
@@ -110,7 +110,7 @@ async fn v2(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         "icon": [],
         "languages": ["en"],
         "configuration": config,
-        "registrations": { "enabled": i.registrations_open, "approval_required": false, "message": null, "url": null },
+        "registrations": { "enabled": state.live().policy.registrations_open, "approval_required": false, "message": null, "url": null },
         "api_versions": { "mastodon": 2 },
         "contact": { "email": i.contact_email, "account": null },
         "rules": [],
@@ -134,6 +134,7 @@ async fn nodeinfo(state: web::Data<AppState>, path: web::Path<String>) -> ApiRes
     }
     let mut conn = state.db.conn().await?;
     let (users, posts, _) = guise_core::accounts::instance_stats(&mut conn).await?;
+    let live = state.live();
     let mut software = json!({ "name": "guise", "version": env!("CARGO_PKG_VERSION") });
     if version == "2.1" {
         if let Some(o) = software.as_object_mut() {
@@ -148,7 +149,7 @@ async fn nodeinfo(state: web::Data<AppState>, path: web::Path<String>) -> ApiRes
         "software": software,
         "protocols": ["activitypub"],
         "services": { "inbound": [], "outbound": [] },
-        "openRegistrations": state.config.instance.registrations_open,
+        "openRegistrations": state.live().policy.registrations_open,
         "usage": { "users": { "total": users }, "localPosts": posts },
         "metadata": {
             "nodeName": state.config.instance.name,
@@ -158,7 +159,21 @@ async fn nodeinfo(state: web::Data<AppState>, path: web::Path<String>) -> ApiRes
             "guise": {
                 "tiers": tiers_on_offer(&state),
                 "anonymous_ownership": if tiers_on_offer(&state).contains(&"anonymous") { json!("sealed") } else { json!(null) },
-                "ip_logging": false
+                // Sealed even against this instance's own staff: no one
+                // here can tell who is behind an anonymous face.
+                "staff_can_unmask_anonymous": false,
+                "ip_logging": false,
+                "policy": {
+                    "version": live.version,
+                    "real_names_verified": live.policy.real_name_requires_verification,
+                    "anonymous_face_per": match live.policy.anonymous_face_per {
+                        crate::config::FacePer::Thread => "thread",
+                        crate::config::FacePer::Post => "post",
+                    },
+                    "anonymous_top_level": live.policy.anonymous_top_level,
+                    "anonymous_posts_per_epoch": live.policy.anonymous_posts_per_epoch,
+                    "trusted_verifiers": live.policy.trusted_verifiers,
+                }
             }
         }
     });

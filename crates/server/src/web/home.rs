@@ -342,7 +342,7 @@ async fn home(
     let mut conn = state.db.conn().await?;
     let account = s.auth.account_id()?;
     let faces = guise_core::accounts::faces_of(&mut conn, account).await?;
-    let anonymous = state.rules.tiers_enabled.contains(&Tier::Anonymous);
+    let anonymous = state.rules().tiers_enabled.contains(&Tier::Anonymous);
     // The face the browser acts as (the first unless it chose another).
     let first = s
         .auth
@@ -416,7 +416,7 @@ fn landing(state: &AppState, l: Lang) -> HttpResponse {
             p { (l.t_with("landing-apps", &[("domain", &i.domain)])) }
             p {
                 a.button href="/auth/sign_in" { (l.t("sign-in")) }
-                @if state.config.instance.registrations_open {
+                @if state.live().policy.registrations_open {
                     " " a.button href="/auth/sign_up" { (l.t("sign-up")) }
                 }
             }

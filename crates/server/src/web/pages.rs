@@ -117,7 +117,7 @@ pub(crate) async fn thread(
     let descendants = types::statuses_in(&state, &mut conn, viewer, &desc, "thread").await?;
     let this = types::status_by_id(&state, &mut conn, viewer, id).await?;
     let faces = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?).await?;
-    let anonymous = state.rules.tiers_enabled.contains(&Tier::Anonymous);
+    let anonymous = state.rules().tiers_enabled.contains(&Tier::Anonymous);
     let compose = Compose {
         face: face_in_thread(&mut conn, &s, st.thread_root_id)
             .await?
@@ -311,7 +311,7 @@ pub(crate) async fn faces(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
     let mut conn = state.db.conn().await?;
     let faces = guise_core::accounts::faces_of(&mut conn, s.auth.account_id()?).await?;
     let has_real_name = faces.iter().any(|f| f.tier() == Tier::RealName);
-    let real_names_offered = state.rules.tiers_enabled.contains(&Tier::RealName);
+    let real_names_offered = state.rules().tiers_enabled.contains(&Tier::RealName);
     let mut rows = Vec::with_capacity(faces.len());
     for f in faces {
         let p = guise_core::accounts::preferences_of(&mut conn, f.id).await?;
@@ -446,7 +446,7 @@ pub(crate) async fn new_face(
     let clock = state.clock.as_ref();
     let mut conn = state.db.conn().await?;
     let made = if form.kind == "real_name" {
-        if !state.rules.tiers_enabled.contains(&Tier::RealName) {
+        if !state.rules().tiers_enabled.contains(&Tier::RealName) {
             return Ok(session::refusal(
                 &state,
                 l,

@@ -210,13 +210,15 @@ pub(crate) fn post_page(
 pub(crate) async fn about(req: HttpRequest, state: actix_web::web::Data<AppState>) -> HttpResponse {
     let l = lang(&req);
     let i = &state.config.instance;
+    let live = state.live();
+    let p = &live.policy;
     let tiers: Vec<String> = state
-        .rules
+        .rules()
         .tiers_enabled
         .iter()
         .map(|t| tier_word(l, t.as_str()))
         .collect();
-    let anonymous = state.rules.tiers_enabled.contains(&Tier::Anonymous);
+    let anonymous = state.rules().tiers_enabled.contains(&Tier::Anonymous);
     let url = format!("{}/about", state.base_url);
     let head = open_graph(&state, "website", &i.name, &i.description, &url, false);
     let body = html! {
@@ -228,18 +230,18 @@ pub(crate) async fn about(req: HttpRequest, state: actix_web::web::Data<AppState
         section aria-labelledby="faces-h" {
             h2 #faces-h { (l.t("about-faces")) }
             p { (l.t_with("about-tiers", &[("tiers", &tiers.join(&l.t("list-separator")))])) }
-            @if i.real_name_requires_verification && state.rules.tiers_enabled.contains(&Tier::RealName) {
+            @if p.real_name_requires_verification && state.rules().tiers_enabled.contains(&Tier::RealName) {
                 p { (l.t("about-real-names-verified")) }
             }
-            p { (l.t(if i.registrations_open { "about-registrations-open" } else { "about-registrations-closed" })) }
+            p { (l.t(if p.registrations_open { "about-registrations-open" } else { "about-registrations-closed" })) }
         }
         @if anonymous {
             section aria-labelledby="anon-h" {
                 h2 #anon-h { (l.t("about-anonymity")) }
                 p { (l.t("anonymous-promise")) }
-                p { (l.t(if i.anonymous_face_per == crate::config::FacePer::Post { "about-anon-per-post" } else { "about-anon-per-thread" })) }
-                @if i.anonymous_posts_per_epoch > 0 {
-                    p { (l.t_with("about-anon-limit", &[("n", &i.anonymous_posts_per_epoch.to_string()), ("minutes", &(i.anonymous_limit_epoch_secs / 60).to_string())])) }
+                p { (l.t(if p.anonymous_face_per == crate::config::FacePer::Post { "about-anon-per-post" } else { "about-anon-per-thread" })) }
+                @if p.anonymous_posts_per_epoch > 0 {
+                    p { (l.t_with("about-anon-limit", &[("n", &p.anonymous_posts_per_epoch.to_string()), ("minutes", &(i.anonymous_limit_epoch_secs / 60).to_string())])) }
                 }
                 p { (l.t("about-anon-reach")) }
             }

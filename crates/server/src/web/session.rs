@@ -153,7 +153,7 @@ fn sign_in_form(
             }
             p.hint { (l.t("sign-in-hint")) }
             p { a href="/auth/recover" { (l.t("recover-link")) } }
-            @if state.config.instance.registrations_open {
+            @if state.live().policy.registrations_open {
                 p { a href="/auth/sign_up" { (l.t("sign-up-instead")) } }
             }
         },

@@ -96,7 +96,7 @@ fn closed(state: &AppState, l: Lang) -> HttpResponse {
 
 pub(crate) async fn sign_up_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let l = lang(&req);
-    if !state.config.instance.registrations_open {
+    if !state.live().policy.registrations_open {
         return closed(&state, l);
     }
     let csrf = pre_csrf(&req);
@@ -110,7 +110,7 @@ pub(crate) async fn sign_up(
     f: web::Form<SignUpForm>,
 ) -> ApiResult<HttpResponse> {
     let l = lang(&req);
-    if !state.config.instance.registrations_open {
+    if !state.live().policy.registrations_open {
         return Ok(closed(&state, l));
     }
     let f = f.into_inner();
