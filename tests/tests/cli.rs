@@ -1000,12 +1000,47 @@ fn admin_commands_block_domains_and_handle_reports() {
     let (ok, _, _) = run(&["admin", "resolve-report", "999"]);
     assert!(!ok, "no such report");
 
+    // Deleting a login: never a staff one.
+    let (ok, _, err) = guise(
+        &db,
+        &[
+            "admin",
+            "create-account",
+            "gone",
+            "--email",
+            "gone@mail.test",
+        ],
+        "a long enough password",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = guise(
+        &db,
+        &[
+            "admin",
+            "create-account",
+            "bossy",
+            "--email",
+            "bossy@mail.test",
+            "--admin",
+        ],
+        "a long enough password",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&["admin", "delete-login", "bossy"]);
+    assert!(!ok && err.contains("is staff"), "{err}");
+    let (ok, out, err) = run(&["admin", "delete-login", "gone"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("anonymous posts stay"), "{out}");
+    let (ok, _, err) = run(&["admin", "delete-login", "gone"]);
+    assert!(!ok && err.contains("no login"), "{err}");
+
     let (_, log, _) = run(&["admin", "audit-log"]);
     for line in [
         "command line  create_domain_block domain_block",
         "command line  destroy_domain_block domain_block",
         "command line  resolve_report report 4242",
         "command line  reopen_report report 4242",
+        "command line  delete_login login",
     ] {
         assert!(log.contains(line), "{line}: {log}");
     }

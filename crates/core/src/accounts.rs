@@ -667,7 +667,8 @@ async fn set_password(
     Ok(())
 }
 
-async fn find_login(conn: &mut DbConn, login: &str) -> CoreResult<Option<Account>> {
+/// A login by its email or username (any case).
+pub async fn find_login(conn: &mut DbConn, login: &str) -> CoreResult<Option<Account>> {
     let by_email: Option<Account> = accounts::table
         .filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(")
@@ -773,11 +774,20 @@ pub async fn recover_with_code(
 /// admin API and the staff page. Returns the login's id.
 pub async fn set_role(conn: &mut DbConn, login: &str, role: Role) -> CoreResult<i64> {
     let account = find_login(conn, login).await?.ok_or(CoreError::NotFound)?;
-    diesel::update(accounts::table.find(account.id))
+    set_role_of(conn, account.id, role).await?;
+    Ok(account.id)
+}
+
+/// Gives the login `account_id` the role `role`.
+pub async fn set_role_of(conn: &mut DbConn, account_id: i64, role: Role) -> CoreResult<()> {
+    let n = diesel::update(accounts::table.find(account_id))
         .set(accounts::role.eq(role.as_str()))
         .execute(conn)
         .await?;
-    Ok(account.id)
+    if n == 0 {
+        return Err(CoreError::NotFound);
+    }
+    Ok(())
 }
 
 /// A reset without the recovery code (by an admin): the old `k_anon` is
@@ -850,9 +860,34 @@ pub async fn delete_account(
     }
     let (k_anon, _) = unlock_k_anon(conn, account.id, password).await?;
     let n = crate::anon::schedule_deletion(conn, clock, &k_anon, spread).await?;
+    remove_login(conn, clock, account.id, spread).await?;
+    Ok(n)
+}
+
+/// Deletes a login as staff: its persistent faces go (each at its own
+/// random time within `spread`) and the login with them. Its anonymous
+/// posts stay: they are found only through the owner's key, which staff
+/// never hold — they belong to no one reachable, unless moderated one by
+/// one.
+pub async fn delete_account_as_staff(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    account_id: i64,
+    spread: chrono::Duration,
+) -> CoreResult<()> {
+    get_account(conn, account_id).await?;
+    remove_login(conn, clock, account_id, spread).await
+}
+
+async fn remove_login(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    account_id: i64,
+    spread: chrono::Duration,
+) -> CoreResult<()> {
     // Each face ends in its own transaction, its Delete(Person) at its own
     // random time within `spread`.
-    for face in faces_of(conn, account.id).await? {
+    for face in faces_of(conn, account_id).await? {
         use rand::Rng;
         let delay = rand::rngs::OsRng.gen_range(0..=spread.num_seconds().max(0));
         let at = clock.now() + chrono::Duration::seconds(delay);
@@ -862,10 +897,10 @@ pub async fn delete_account(
         })
         .await?;
     }
-    diesel::delete(accounts::table.find(account.id))
+    diesel::delete(accounts::table.find(account_id))
         .execute(conn)
         .await?;
-    Ok(n)
+    Ok(())
 }
 
 /// Local persistent faces whose handle or display name starts with `q`.

@@ -36,6 +36,8 @@ commands:
                                          change a login's role
   admin suspend <face-id>, admin unsuspend <face-id>, admin delete-status <status-id>
                                          moderate from the command line, as the staff page does
+  admin delete-login <login>             delete a login and its persistent faces (its
+                                         anonymous posts stay: only its own key finds them)
   admin domain-blocks                    list the instance's domain blocks
   admin block-domain <domain> [--severity suspend|silence|noop] [--reject-media]
                      [--reject-reports] [--comment TEXT]
@@ -613,6 +615,33 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("admin {cmd} {id}"))?;
             println!("done: {cmd} {id}");
+            Ok(())
+        }
+        Some("delete-login") => {
+            let (Some(login), None) = (args.get(1), args.get(2)) else {
+                bail!("admin delete-login <login>\n\n{USAGE}");
+            };
+            let db = connect(&config)?;
+            ensure_schema(&db, &config).await?;
+            let mut conn = db.conn().await?;
+            let account = accounts::find_login(&mut conn, login)
+                .await?
+                .with_context(|| format!("no login {login:?}"))?;
+            if account.is_staff() {
+                bail!("{login} is staff: make it a user first (admin set-role {login} user)");
+            }
+            let spread = chrono::Duration::seconds(config.instance.deletion_spread_secs.max(0));
+            let clock = &SystemClock;
+            guise_core::audit::logged(&mut conn, clock, None, async |c| {
+                accounts::delete_account_as_staff(c, clock, account.id, spread).await?;
+                Ok((
+                    (),
+                    "delete_login",
+                    guise_core::audit::Target::Login(account.id),
+                ))
+            })
+            .await?;
+            println!("deleted {login}: its faces go within the deletion window; its anonymous posts stay (only its own key finds them)");
             Ok(())
         }
         Some(cmd @ ("domain-blocks" | "block-domain" | "unblock-domain")) => {

@@ -1293,3 +1293,128 @@ async fn the_instance_policy_changes_over_rest_without_a_restart() {
         .count();
     assert_eq!(changes, 2);
 }
+
+/// Admins change a login's role and delete a login through one of its
+/// persistent faces; moderators may not; nobody acts on the login behind
+/// an anonymous face; a deleted login's anonymous posts stay (only its own
+/// key would find them).
+#[actix_web::test]
+async fn admins_change_roles_and_delete_logins_over_the_api() {
+    let t = TestApp::new().await;
+    let (bob_face, bob) = t.user("bob").await;
+    let (_, alice_face) = t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let s = t
+        .post_status(&anon, json!({ "status": "still here later" }))
+        .await;
+    let anon_face = s["account"]["id"].as_str().unwrap().to_owned();
+    let moderator = staff_token(&t, "mod", "moderator").await;
+    let admin = staff_token(&t, "boss", "admin").await;
+    let boss_face = t
+        .get("/api/v1/accounts/verify_credentials", Some(&admin))
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let role = |token: String, face: String, role: &'static str| {
+        let t = &t;
+        async move {
+            t.post(
+                &format!("/api/v1/admin/guise/accounts/{face}/role"),
+                Some(&token),
+                json!({ "role": role }),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        role(moderator.clone(), bob_face.clone(), "admin")
+            .await
+            .status,
+        403
+    );
+    let r = role(admin.clone(), bob_face.clone(), "moderator").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["role"]["name"], "Moderator");
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(&bob))
+        .await
+        .json;
+    assert_eq!(me["role"]["name"], "Moderator");
+    for (face, r, what) in [
+        (bob_face.clone(), "king", "role"),
+        (boss_face.clone(), "user", "own"),
+        (anon_face.clone(), "admin", "names no login"),
+    ] {
+        let resp = role(admin.clone(), face, r).await;
+        assert_eq!(resp.status, 422, "{what}: {}", resp.text);
+    }
+
+    let delete = |token: String, face: String| {
+        let t = &t;
+        async move {
+            t.call(
+                Method::DELETE,
+                &format!("/api/v1/admin/accounts/{face}"),
+                Some(&token),
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        delete(moderator.clone(), bob_face.clone()).await.status,
+        403
+    );
+    assert_eq!(
+        delete(admin.clone(), bob_face.clone()).await.status,
+        422,
+        "staff first loses its role"
+    );
+    assert_eq!(delete(admin.clone(), anon_face.clone()).await.status, 422);
+    assert_eq!(
+        role(admin.clone(), bob_face.clone(), "user").await.status,
+        200
+    );
+    let r = delete(admin.clone(), bob_face.clone()).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json.clone()),
+        (200, json!({})),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        t.get("/api/v1/accounts/verify_credentials", Some(&bob))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/accounts/{bob_face}"), None)
+            .await
+            .status,
+        404
+    );
+
+    let r = delete(admin.clone(), alice_face.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sid = s["id"].as_str().unwrap();
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{sid}"), None).await.status,
+        200,
+        "the anonymous post stays: nobody holds its owner's key"
+    );
+    let log = t
+        .get("/api/v1/admin/guise/audit_log", Some(&admin))
+        .await
+        .json;
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.iter().filter(|a| **a == "delete_login").count(), 2);
+    assert_eq!(actions.iter().filter(|a| **a == "set_role").count(), 2);
+}

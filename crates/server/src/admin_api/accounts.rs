@@ -248,9 +248,91 @@ async fn enable(
     Ok(HttpResponse::Ok().json(admin_account(&state, &mut conn, &face, &viewer).await?))
 }
 
+/// `DELETE /api/v1/admin/accounts/:id` (admins): deletes the login behind
+/// a persistent face, with all its persistent faces. Its anonymous posts
+/// stay — only its owner's key finds them. Not one's own login, nor a
+/// staff login (change its role first).
+async fn delete_login(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let viewer = super::admin(&state, &auth, "admin:write:accounts").await?;
+    let mut conn = state.db.conn().await?;
+    let face = guise_core::accounts::get_identity(&mut conn, parse_id(&path)?).await?;
+    let login = login_of(&face)?;
+    let account = guise_core::accounts::get_account(&mut conn, login).await?;
+    if account.id == viewer.id || account.is_staff() {
+        return Err(ApiError::unprocessable(
+            "Validation failed: staff logins are not deleted here (change the role first; never your own)",
+        ));
+    }
+    let clock = state.clock.as_ref();
+    let spread = chrono::Duration::seconds(state.config.instance.deletion_spread_secs.max(0));
+    logged(&mut conn, clock, Some(viewer.id), async |c| {
+        guise_core::accounts::delete_account_as_staff(c, clock, login, spread).await?;
+        Ok(((), "delete_login", Target::Login(login)))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({})))
+}
+
+#[derive(Deserialize)]
+struct RoleParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    role: Option<String>,
+}
+
+/// Guise: `POST /api/v1/admin/guise/accounts/:id/role` (admins): gives the
+/// login behind a persistent face the role `user`, `moderator` or `admin`
+/// (never one's own: another admin does that). Answers the face's
+/// `Admin::Account`.
+async fn set_role(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<RoleParams>,
+) -> ApiResult<HttpResponse> {
+    use guise_core::accounts::Role;
+    let viewer = super::admin(&state, &auth, "admin:write:accounts").await?;
+    let role = match p.role.as_deref() {
+        Some("user") => Role::User,
+        Some("moderator") => Role::Moderator,
+        Some("admin") => Role::Admin,
+        _ => {
+            return Err(ApiError::unprocessable(
+                "Validation failed: role is not one of user, moderator, admin",
+            ))
+        }
+    };
+    let mut conn = state.db.conn().await?;
+    let face = guise_core::accounts::get_identity(&mut conn, parse_id(&path)?).await?;
+    let login = login_of(&face)?;
+    if login == viewer.id {
+        return Err(ApiError::unprocessable(
+            "Validation failed: your own role is changed by another admin",
+        ));
+    }
+    let clock = state.clock.as_ref();
+    logged(&mut conn, clock, Some(viewer.id), async |c| {
+        guise_core::accounts::set_role_of(c, login, role).await?;
+        Ok(((), "set_role", Target::Login(login)))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(admin_account(&state, &mut conn, &face, &viewer).await?))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/admin/accounts", web::get().to(list_v1))
         .route("/api/v2/admin/accounts", web::get().to(list_v2))
         .route("/api/v1/admin/accounts/{id}", web::get().to(show))
-        .route("/api/v1/admin/accounts/{id}/enable", web::post().to(enable));
+        .route(
+            "/api/v1/admin/accounts/{id}",
+            web::delete().to(delete_login),
+        )
+        .route("/api/v1/admin/accounts/{id}/enable", web::post().to(enable))
+        .route(
+            "/api/v1/admin/guise/accounts/{id}/role",
+            web::post().to(set_role),
+        );
 }
