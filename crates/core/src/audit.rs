@@ -29,6 +29,7 @@ pub enum Target {
     IncomingRule(i64),
     /// A version of the instance policy.
     Policy(i64),
+    EmailDomainBlock(i64),
 }
 
 impl Target {
@@ -43,6 +44,7 @@ impl Target {
             Target::DomainAllow(id) => ("domain_allow", id, None),
             Target::IncomingRule(id) => ("incoming_rule", id, None),
             Target::Policy(v) => ("instance_policy", v, None),
+            Target::EmailDomainBlock(id) => ("email_domain_block", id, None),
         }
     }
 }

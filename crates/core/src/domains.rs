@@ -8,7 +8,10 @@ use crate::clock::Clock;
 use crate::db::DbConn;
 use crate::error::{CoreError, CoreResult, OptionalExt};
 use crate::id::Id;
-use crate::schema::{instance_domain_allows as allows, instance_domain_blocks as blocks};
+use crate::schema::{
+    email_domain_blocks as email_blocks, instance_domain_allows as allows,
+    instance_domain_blocks as blocks,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -217,3 +220,78 @@ pub(crate) const OFF_PUBLIC: &str = "EXISTS (SELECT 1 FROM identities i WHERE i.
     SELECT 1 FROM instance_domain_blocks db WHERE db.severity = 'silence'
        AND (split_part(i.domain, ':', 1) = db.domain
             OR right(split_part(i.domain, ':', 1), length(db.domain) + 1) = '.' || db.domain)))))";
+
+/// An email domain sign-ups may not use.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = email_blocks)]
+pub struct EmailDomainBlock {
+    pub id: i64,
+    pub domain: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn email_blocks(conn: &mut DbConn) -> CoreResult<Vec<EmailDomainBlock>> {
+    Ok(email_blocks::table
+        .order(email_blocks::id.desc())
+        .select(EmailDomainBlock::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn email_block(conn: &mut DbConn, id: i64) -> CoreResult<EmailDomainBlock> {
+    email_blocks::table
+        .find(id)
+        .select(EmailDomainBlock::as_select())
+        .first(conn)
+        .await
+        .found()
+}
+
+/// Blocks sign-ups from `domain` (normalized by the caller).
+pub async fn add_email_block(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    domain: &str,
+) -> CoreResult<EmailDomainBlock> {
+    let r = diesel::insert_into(email_blocks::table)
+        .values((
+            email_blocks::id.eq(Id::generate(clock.now()).get()),
+            email_blocks::domain.eq(domain),
+            email_blocks::created_at.eq(clock.now()),
+        ))
+        .returning(EmailDomainBlock::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(CoreError::from);
+    match r {
+        Err(e) if e.is_unique_violation() => {
+            Err(CoreError::invalid("domain", "is already blocked"))
+        }
+        r => r,
+    }
+}
+
+pub async fn remove_email_block(conn: &mut DbConn, id: i64) -> CoreResult<EmailDomainBlock> {
+    diesel::delete(email_blocks::table.find(id))
+        .returning(EmailDomainBlock::as_returning())
+        .get_result(conn)
+        .await
+        .found()
+}
+
+/// Whether an address on `domain` (lower case) may not sign up.
+pub async fn email_domain_blocked(conn: &mut DbConn, domain: &str) -> CoreResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Hit {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        blocked: bool,
+    }
+    let hit: Hit = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM email_domain_blocks
+                         WHERE $1 = domain OR right($1, length(domain) + 1) = '.' || domain) AS blocked",
+    )
+    .bind::<diesel::sql_types::Text, _>(domain)
+    .get_result(conn)
+    .await?;
+    Ok(hit.blocked)
+}

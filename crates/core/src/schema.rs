@@ -422,6 +422,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_domain_blocks (id) {
+        id -> Int8,
+        domain -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     live_versions (name) {
         name -> Text,
         version -> Int8,
@@ -717,6 +725,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     instance_domain_allows,
     live_versions,
+    email_domain_blocks,
     instance_policies,
     incoming_rules,
     policy_decisions,

@@ -670,8 +670,8 @@ async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             // The admin scopes whose endpoints exist (the others are
             // accepted, as Mastodon's, but guard nothing yet).
             "admin:read", "admin:write",
-            "admin:read:accounts", "admin:read:reports", "admin:read:domain_allows", "admin:read:domain_blocks",
-            "admin:write:accounts", "admin:write:reports", "admin:write:domain_allows", "admin:write:domain_blocks"],
+            "admin:read:accounts", "admin:read:reports", "admin:read:domain_allows", "admin:read:domain_blocks", "admin:read:email_domain_blocks",
+            "admin:write:accounts", "admin:write:reports", "admin:write:domain_allows", "admin:write:domain_blocks", "admin:write:email_domain_blocks"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         "code_challenge_methods_supported": ["S256"],

@@ -475,3 +475,70 @@ async fn a_password_is_reset_by_email_after_saying_what_it_costs() {
     assert_eq!(login("password123").await, 400);
     assert_eq!(login("a brand new one").await, 200);
 }
+
+/// An email domain blocked over the admin API (admins only) refuses
+/// sign-ups from it and its subdomains, however the address is spelled;
+/// lifted, it lets them in.
+#[actix_web::test]
+async fn a_blocked_email_domain_cannot_sign_up() {
+    let t = TestApp::with_env(&[("GUISE_INSTANCE__REGISTRATIONS_OPEN", "true")]).await;
+    let (root, _) = t.create_account("root").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'admin' WHERE id = {root}"
+    ))
+    .await;
+    let admin = t.token("root", "admin:read admin:write").await;
+    let (_, user) = t.user("bob").await;
+    let path = "/api/v1/admin/email_domain_blocks";
+    assert_eq!(t.get(path, Some(&user)).await.status, 403);
+    let r = t
+        .post(path, Some(&admin), json!({ "domain": "Spam.Example" }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["domain"], "spam.example");
+    assert_eq!(r.json["history"], json!([]));
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        t.post(path, Some(&admin), json!({ "domain": "spam.example" }))
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        t.get(path, Some(&admin))
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let app = app_token(&t).await;
+    let sign_up = |name: &'static str, email: &'static str| {
+        let (t, app) = (&t, app.clone());
+        async move {
+            t.post(
+                "/api/v1/accounts",
+                Some(&app),
+                json!({ "username": name, "email": email, "password": "long enough pw", "agreement": "1" }),
+            )
+            .await
+        }
+    };
+    for (name, email) in [("s1", "a@spam.example"), ("s2", "b@MX.Spam.Example")] {
+        let r = sign_up(name, email).await;
+        assert_eq!(r.status, 422, "{email}: {}", r.text);
+        assert!(r.json["error"].as_str().unwrap().contains("not allowed"));
+    }
+    assert_eq!(sign_up("s3", "c@notspam.example").await.status, 200);
+    let r = t
+        .call(
+            actix_web::http::Method::DELETE,
+            &format!("{path}/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(sign_up("s4", "d@spam.example").await.status, 200);
+}

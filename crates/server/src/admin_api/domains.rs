@@ -247,6 +247,74 @@ async fn remove_allow(
     Ok(ok(&json!({})))
 }
 
+/// Mastodon's `Admin::EmailDomainBlock` (no per-day history is kept).
+fn email_block_json(b: &guise_core::domains::EmailDomainBlock) -> Value {
+    json!({
+        "id": b.id.to_string(),
+        "domain": b.domain,
+        "created_at": crate::mastodon_api::types::iso(b.created_at),
+        "history": [],
+    })
+}
+
+async fn list_email_blocks(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    super::admin(&state, &auth, "admin:read:email_domain_blocks").await?;
+    let mut conn = state.db.conn().await?;
+    let all = domains::email_blocks(&mut conn).await?;
+    Ok(ok(&all.iter().map(email_block_json).collect::<Vec<_>>()))
+}
+
+async fn show_email_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    super::admin(&state, &auth, "admin:read:email_domain_blocks").await?;
+    let mut conn = state.db.conn().await?;
+    Ok(ok(&email_block_json(
+        &domains::email_block(&mut conn, parse_id(&path)?).await?,
+    )))
+}
+
+async fn add_email_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<AllowParams>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:email_domain_blocks").await?;
+    let domain = domain_param(p.domain.as_deref())?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    let b = logged(&mut conn, clock, Some(staff.id), async |c| {
+        let b = domains::add_email_block(c, clock, &domain).await?;
+        let target = Target::EmailDomainBlock(b.id);
+        Ok((b, "create_email_domain_block", target))
+    })
+    .await?;
+    Ok(ok(&email_block_json(&b)))
+}
+
+async fn remove_email_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:email_domain_blocks").await?;
+    let id = parse_id(&path)?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    logged(&mut conn, clock, Some(staff.id), async |c| {
+        domains::remove_email_block(c, id).await?;
+        Ok((
+            (),
+            "destroy_email_domain_block",
+            Target::EmailDomainBlock(id),
+        ))
+    })
+    .await?;
+    Ok(ok(&json!({})))
+}
+
 /// `domain` with about a third of its letters starred (Mastodon's obfuscation).
 fn obfuscated(domain: &str) -> String {
     let n = domain.chars().count();
@@ -305,6 +373,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/api/v1/admin/domain_blocks/{id}",
         web::delete().to(remove_block),
+    )
+    .route(
+        "/api/v1/admin/email_domain_blocks",
+        web::get().to(list_email_blocks),
+    )
+    .route(
+        "/api/v1/admin/email_domain_blocks",
+        web::post().to(add_email_block),
+    )
+    .route(
+        "/api/v1/admin/email_domain_blocks/{id}",
+        web::get().to(show_email_block),
+    )
+    .route(
+        "/api/v1/admin/email_domain_blocks/{id}",
+        web::delete().to(remove_email_block),
     )
     .route("/api/v1/admin/domain_allows", web::get().to(list_allows))
     .route("/api/v1/admin/domain_allows", web::post().to(add_allow))

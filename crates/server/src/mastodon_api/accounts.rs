@@ -493,6 +493,16 @@ pub(crate) async fn sign_up(
     }
     let username = Username::parse(username)?;
     let email = Email::parse(email)?;
+    let domain = email
+        .as_str()
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_lowercase())
+        .unwrap_or_default();
+    if guise_core::domains::email_domain_blocked(conn, &domain).await? {
+        return Err(ApiError::unprocessable(
+            "Validation failed: Email is not allowed (its domain is blocked here)",
+        ));
+    }
     let permit = state
         .passwords
         .attempt_from(req, &format!("sign-up:{}", username.as_str()))
