@@ -309,6 +309,12 @@ check(staff.admin_report_unassign(rep.id).assigned_account is None, "admin_repor
 check(staff.admin_report_resolve(rep.id).action_taken, "admin_report_resolve")
 check(not staff.admin_report_reopen(rep.id).action_taken, "admin_report_reopen")
 check(staff.admin_report(rep.id).target_account.id == target.account.id, "admin_report")
+import datetime as _dt
+ms = staff.admin_measures(_dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=7), _dt.datetime.now(_dt.timezone.utc),
+                          new_users=True, opened_reports=True, active_users=True)
+by_key = {x.key: x for x in ms}
+check(int(by_key["new_users"].total) >= 2 and int(by_key["opened_reports"].total) >= 1, "admin_measures counts sign-ups and reports")
+check(by_key["active_users"].total is None, "admin_measures: activity is never tracked")
 
 # The authorization-code flow, as a browser would submit the forms.
 code = browser_authorize(m.auth_request_url(client_id=client_id, redirect_uris=OOB, scopes=SCOPES, allow_http=True))

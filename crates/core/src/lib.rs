@@ -22,6 +22,7 @@ pub mod id;
 pub mod keepings;
 pub mod keys;
 pub mod lists;
+pub mod measures;
 pub mod media;
 pub mod models;
 pub mod moderation;

@@ -812,7 +812,7 @@ async fn staff_see_their_role_on_their_own_credentials() {
     let r = role(admin).await;
     assert_eq!(r["name"], "Admin");
     let admin_flags: u32 = r["permissions"].as_str().unwrap().parse().unwrap();
-    assert_eq!(admin_flags, moderator_flags | 0x20);
+    assert_eq!(admin_flags, moderator_flags | 0x20 | 0x8);
     let public = t
         .get(&format!("/api/v1/accounts/{face}"), Some(&user))
         .await;
@@ -1417,4 +1417,71 @@ async fn admins_change_roles_and_delete_logins_over_the_api() {
         .collect();
     assert_eq!(actions.iter().filter(|a| **a == "delete_login").count(), 2);
     assert_eq!(actions.iter().filter(|a| **a == "set_role").count(), 2);
+}
+
+/// Mastodon's measures: sign-ups and reports per day, with the window
+/// before for comparison; measures of who is active answer null (never
+/// recorded). Admins only.
+#[actix_web::test]
+async fn measures_count_sign_ups_and_reports_and_never_activity() {
+    let t = TestApp::new().await;
+    let (_, bob) = t.user("bob").await;
+    let (carol_face, _) = t.user("carol").await;
+    let moderator = staff_token(&t, "mod", "moderator").await;
+    let admin = staff_token(&t, "boss", "admin").await;
+    let r = t
+        .post(
+            "/api/v1/reports",
+            Some(&bob),
+            json!({ "account_id": carol_face, "comment": "hm" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let today = guise_core::Clock::now(t.clock.as_ref()).date_naive();
+    let week_ago = today - chrono::Duration::days(6);
+    let body = json!({
+        "keys": ["new_users", "opened_reports", "resolved_reports", "active_users", "interactions"],
+        "start_at": format!("{week_ago}T00:00:00Z"),
+        "end_at": today.to_string(),
+    });
+    assert_eq!(
+        t.post("/api/v1/admin/measures", Some(&moderator), body.clone())
+            .await
+            .status,
+        403
+    );
+    let r = t.post("/api/v1/admin/measures", Some(&admin), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let m = |key: &str| {
+        r.json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["key"] == key)
+            .unwrap_or_else(|| panic!("{key}: {}", r.text))
+            .clone()
+    };
+    let users = m("new_users");
+    assert_eq!(users["total"], "4", "bob, carol, mod and boss");
+    assert_eq!(users["previous_total"], "0");
+    let days = users["data"].as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    assert_eq!(days[6]["date"], format!("{today}T00:00:00.000Z"));
+    assert_eq!(days[6]["value"], "4");
+    assert_eq!(m("opened_reports")["total"], "1");
+    assert_eq!(m("resolved_reports")["total"], "0");
+    for key in ["active_users", "interactions"] {
+        assert_eq!(
+            m(key)["total"],
+            serde_json::Value::Null,
+            "{key} is never tracked"
+        );
+    }
+    let bad = json!({ "keys": ["new_users"], "start_at": today.to_string(), "end_at": week_ago.to_string() });
+    assert_eq!(
+        t.post("/api/v1/admin/measures", Some(&admin), bad)
+            .await
+            .status,
+        422
+    );
 }

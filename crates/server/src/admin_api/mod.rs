@@ -13,6 +13,7 @@ use serde_json::json;
 
 mod accounts;
 mod domains;
+mod measures;
 mod policy;
 mod reports;
 
@@ -389,6 +390,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     accounts::routes(cfg);
     reports::routes(cfg);
     policy::routes(cfg);
+    measures::routes(cfg);
     cfg.route("/api/v1/admin/guise/audit_log", web::get().to(audit_log));
     cfg.route("/api/v1/admin/accounts/{id}/action", web::post().to(action))
         .route(

@@ -66,12 +66,12 @@ pub async fn with_source(
 /// Mastodon's `Role` for a login's role, with the permission flags of what
 /// Guise lets that role do: moderators view the audit log (0x4), handle
 /// reports (0x10), act on faces (0x400) and announce (0x2000); admins also
-/// manage federation (0x20). Never the administrator flag (0x1), which
-/// would tell apps every admin tool works.
+/// manage federation (0x20) and see the dashboard (0x8). Never the
+/// administrator flag (0x1), which would tell apps every admin tool works.
 pub fn staff_role(role: &str) -> Role {
     const MODERATOR: u32 = 0x4 | 0x10 | 0x400 | 0x2000;
     let (id, name, permissions) = match role {
-        "admin" => ("2", "Admin", MODERATOR | 0x20),
+        "admin" => ("2", "Admin", MODERATOR | 0x20 | 0x8),
         "moderator" => ("1", "Moderator", MODERATOR),
         _ => ("-99", "", 0),
     };
