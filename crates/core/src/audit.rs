@@ -30,6 +30,8 @@ pub enum Target {
     /// A version of the instance policy.
     Policy(i64),
     EmailDomainBlock(i64),
+    /// One of the instance's rules.
+    Rule(i64),
 }
 
 impl Target {
@@ -45,6 +47,7 @@ impl Target {
             Target::IncomingRule(id) => ("incoming_rule", id, None),
             Target::Policy(v) => ("instance_policy", v, None),
             Target::EmailDomainBlock(id) => ("email_domain_block", id, None),
+            Target::Rule(id) => ("rule", id, None),
         }
     }
 }

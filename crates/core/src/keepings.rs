@@ -422,6 +422,12 @@ pub async fn report(
         ));
     };
     crate::accounts::get_identity(conn, r.target).await?;
+    if !crate::rules::all_exist(conn, &r.rule_ids).await? {
+        return Err(CoreError::invalid(
+            "rule_ids",
+            "are not rules of this instance",
+        ));
+    }
     // Only posts of the reported face, which the reporter can see.
     let mut status_ids = Vec::new();
     for id in r.status_ids.iter().take(100) {

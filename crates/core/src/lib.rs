@@ -36,6 +36,7 @@ pub mod queue;
 pub mod reach;
 pub mod remote;
 pub mod reports;
+pub mod rules;
 pub mod scheduled;
 pub mod schema;
 pub mod seal;

@@ -430,6 +430,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    instance_rules (id) {
+        id -> Int8,
+        text -> Text,
+        hint -> Text,
+        position -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     live_versions (name) {
         name -> Text,
         version -> Int8,
@@ -725,6 +735,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     instance_domain_allows,
     live_versions,
+    instance_rules,
     email_domain_blocks,
     instance_policies,
     incoming_rules,

@@ -1485,3 +1485,108 @@ async fn measures_count_sign_ups_and_reports_and_never_activity() {
         422
     );
 }
+
+/// The instance's rules: admins write them; anyone reads them (the API,
+/// the instance entity, the about page); a report names them, and only
+/// them.
+#[actix_web::test]
+async fn instance_rules_are_written_by_admins_and_named_by_reports() {
+    let t = TestApp::new().await;
+    let (bob_face, bob) = t.user("bob").await;
+    let (_, carol) = t.user("carol").await;
+    let moderator = staff_token(&t, "mod", "moderator").await;
+    let admin = staff_token(&t, "boss", "admin").await;
+    let path = "/api/v1/admin/guise/rules";
+    assert_eq!(
+        t.post(path, Some(&moderator), json!({ "text": "x" }))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        t.post(path, Some(&admin), json!({ "text": " " }))
+            .await
+            .status,
+        422
+    );
+    let kind = t
+        .post(
+            path,
+            Some(&admin),
+            json!({ "text": "Be kind", "hint": "No harassment" }),
+        )
+        .await;
+    assert_eq!(kind.status, 200, "{}", kind.text);
+    let spam = t
+        .post(path, Some(&admin), json!({ "text": "No spam" }))
+        .await;
+    let kind_id = kind.json["id"].as_str().unwrap().to_owned();
+    let spam_id = spam.json["id"].as_str().unwrap().to_owned();
+    let r = t
+        .call(
+            Method::PUT,
+            &format!("{path}/{spam_id}"),
+            Some(&admin),
+            Some(common::Body::Json(
+                json!({ "text": "No spam, no ads", "position": -1 }),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let public = t.get("/api/v1/instance/rules", None).await.json;
+    assert_eq!(
+        public,
+        json!([
+            { "id": spam_id, "text": "No spam, no ads", "hint": "" },
+            { "id": kind_id, "text": "Be kind", "hint": "No harassment" }
+        ])
+    );
+    assert_eq!(t.get("/api/v2/instance", None).await.json["rules"], public);
+    assert_eq!(t.get("/api/v1/instance", None).await.json["rules"], public);
+    let about = t.get("/about", None).await.text;
+    assert!(
+        about.contains("Be kind") && about.contains("No harassment"),
+        "{about}"
+    );
+
+    let r = t
+        .post(
+            "/api/v1/reports",
+            Some(&carol),
+            json!({ "account_id": bob_face, "rule_ids": [kind_id] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["category"], "violation");
+    let listed = t.get("/api/v1/admin/reports", Some(&moderator)).await.json;
+    assert_eq!(
+        listed[0]["rules"],
+        json!([{ "id": kind_id, "text": "Be kind", "hint": "No harassment" }])
+    );
+    let r = t
+        .post(
+            "/api/v1/reports",
+            Some(&carol),
+            json!({ "account_id": bob_face, "rule_ids": ["999"] }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("{path}/{kind_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        t.get("/api/v1/instance/rules", Some(&bob))
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

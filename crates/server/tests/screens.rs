@@ -494,6 +494,16 @@ async fn notes_domain_blocks_timed_mutes_and_reports() {
             json!({ "account_id": alice_face, "rule_ids": ["1"] }),
         )
         .await;
+    assert_eq!(r.status, 422, "no such rule: {}", r.text);
+    t.sql("INSERT INTO instance_rules (id, text, created_at) VALUES (1, 'Be kind', now())")
+        .await;
+    let r = t
+        .post(
+            "/api/v1/reports",
+            Some(&alice),
+            json!({ "account_id": alice_face, "rule_ids": ["1"] }),
+        )
+        .await;
     assert_eq!(r.json["category"], "violation");
 }
 

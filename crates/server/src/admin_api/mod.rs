@@ -16,6 +16,7 @@ mod domains;
 mod measures;
 mod policy;
 mod reports;
+mod rules;
 
 /// The token's login, if it is an admin (federation is theirs to change,
 /// as Mastodon's "Manage Federation" permission is the admin role's).
@@ -391,6 +392,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     reports::routes(cfg);
     policy::routes(cfg);
     measures::routes(cfg);
+    rules::routes(cfg);
     cfg.route("/api/v1/admin/guise/audit_log", web::get().to(audit_log));
     cfg.route("/api/v1/admin/accounts/{id}/action", web::post().to(action))
         .route(

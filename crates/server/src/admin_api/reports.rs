@@ -64,8 +64,14 @@ async fn report_json(
         "assigned_account": staff_face(state, conn, h.assigned, viewer).await?,
         "action_taken_by_account": staff_face(state, conn, h.action_taken_by, viewer).await?,
         "statuses": statuses,
-        // The instance has no rules yet (`/api/v1/instance/rules` is empty).
-        "rules": [],
+        "rules": crate::mastodon_api::instance::rules_json(conn)
+            .await?
+            .into_iter()
+            .filter(|rule| {
+                let id = rule["id"].as_str().and_then(|s| s.parse::<i64>().ok());
+                id.is_some_and(|id| r.rule_ids.contains(&id))
+            })
+            .collect::<Vec<_>>(),
     }))
 }
 

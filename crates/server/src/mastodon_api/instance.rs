@@ -61,8 +61,23 @@ fn streaming_url(state: &AppState) -> String {
     }
 }
 
+/// Mastodon's `Rule` entities: the instance's rules, in order.
+pub async fn rules_json(conn: &mut guise_core::DbConn) -> ApiResult<Vec<serde_json::Value>> {
+    Ok(guise_core::rules::all(conn)
+        .await?
+        .iter()
+        .map(|r| json!({ "id": r.id.to_string(), "text": r.text, "hint": r.hint }))
+        .collect())
+}
+
+async fn rules(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut conn = state.db.conn().await?;
+    Ok(ok(&rules_json(&mut conn).await?))
+}
+
 async fn v1(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.db.conn().await?;
+    let rules = rules_json(&mut conn).await?;
     let (users, posts, domains) = guise_core::accounts::instance_stats(&mut conn).await?;
     let i = &state.config.instance;
     Ok(ok(&json!({
@@ -81,13 +96,14 @@ async fn v1(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         "invites_enabled": false,
         "configuration": configuration(&state),
         "contact_account": null,
-        "rules": [],
+        "rules": rules,
         "guise": { "tiers": tiers_on_offer(&state) }
     })))
 }
 
 async fn v2(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.db.conn().await?;
+    let rules = rules_json(&mut conn).await?;
     let (users, _, _) = guise_core::accounts::instance_stats(&mut conn).await?;
     let i = &state.config.instance;
     let mut config = configuration(&state);
@@ -113,7 +129,7 @@ async fn v2(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         "registrations": { "enabled": state.live().policy.registrations_open, "approval_required": false, "message": null, "url": null },
         "api_versions": { "mastodon": 2 },
         "contact": { "email": i.contact_email, "account": null },
-        "rules": [],
+        "rules": rules,
         "guise": { "tiers": tiers_on_offer(&state) }
     })))
 }
@@ -215,7 +231,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/nodeinfo/{version}", web::get().to(nodeinfo))
         .route("/api/v1/custom_emojis", web::get().to(empty_list))
         .route("/api/v1/instance/peers", web::get().to(empty_list))
-        .route("/api/v1/instance/rules", web::get().to(empty_list))
+        .route("/api/v1/instance/rules", web::get().to(rules))
         .route(
             "/api/v1/instance/extended_description",
             web::get().to(extended_description),

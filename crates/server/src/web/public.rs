@@ -212,6 +212,10 @@ pub(crate) async fn about(req: HttpRequest, state: actix_web::web::Data<AppState
     let i = &state.config.instance;
     let live = state.live();
     let p = &live.policy;
+    let rules = match state.db.conn().await {
+        Ok(mut conn) => guise_core::rules::all(&mut conn).await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
     let tiers: Vec<String> = state
         .rules()
         .tiers_enabled
@@ -250,7 +254,19 @@ pub(crate) async fn about(req: HttpRequest, state: actix_web::web::Data<AppState
             h2 #rules-h { (l.t("about-moderation")) }
             p { (l.t("about-moderation-faces")) }
             @if i.staff_two_factor { p { (l.t("about-staff-two-factor")) } }
-            p { (l.t("about-rules-none")) }
+            @if rules.is_empty() {
+                p { (l.t("about-rules-none")) }
+            } @else {
+                h3 { (l.t("about-rules")) }
+                ol {
+                    @for r in &rules {
+                        li {
+                            (r.text)
+                            @if !r.hint.is_empty() { br; small { (r.hint) } }
+                        }
+                    }
+                }
+            }
         }
     };
     page_with_head(&state, l, &l.t("about"), head, nav(l), body)

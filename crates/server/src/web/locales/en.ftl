@@ -196,6 +196,7 @@ about-anon-reach = Each face chooses who may reach it anonymously (everyone, onl
 about-moderation = Moderation
 about-moderation-faces = Moderators act on faces: they can remove a post or suspend a face — an anonymous one too, which also holds back whoever posted through it — without ever learning who is behind an anonymous face.
 about-staff-two-factor = Staff sign in with two-factor authentication.
+about-rules = The rules here
 about-rules-none = This instance has not published rules of its own yet.
 poll-add = Add a poll
 poll-options = Choices (two at least)

@@ -195,6 +195,7 @@ about-anon-reach = 每个身份可以选择谁可以匿名联系它（所有人�
 about-moderation = 管理
 about-moderation-faces = 管理人员针对身份采取行动：可以删除帖子或封禁身份——包括匿名身份，这也会阻止通过它发帖的人——但永远不会得知匿名身份背后是谁。
 about-staff-two-factor = 管理人员登录需要两步验证。
+about-rules = 本实例的规则
 about-rules-none = 这个实例还没有发布自己的规则。
 poll-add = 添加投票
 poll-options = 选项（至少两个）
