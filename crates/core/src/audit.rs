@@ -32,6 +32,7 @@ pub enum Target {
     EmailDomainBlock(i64),
     /// One of the instance's rules.
     Rule(i64),
+    IpBlock(i64),
 }
 
 impl Target {
@@ -48,6 +49,7 @@ impl Target {
             Target::Policy(v) => ("instance_policy", v, None),
             Target::EmailDomainBlock(id) => ("email_domain_block", id, None),
             Target::Rule(id) => ("rule", id, None),
+            Target::IpBlock(id) => ("ip_block", id, None),
         }
     }
 }

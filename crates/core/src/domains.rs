@@ -10,7 +10,7 @@ use crate::error::{CoreError, CoreResult, OptionalExt};
 use crate::id::Id;
 use crate::schema::{
     email_domain_blocks as email_blocks, instance_domain_allows as allows,
-    instance_domain_blocks as blocks,
+    instance_domain_blocks as blocks, ip_blocks,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -294,4 +294,109 @@ pub async fn email_domain_blocked(conn: &mut DbConn, domain: &str) -> CoreResult
     .get_result(conn)
     .await?;
     Ok(hit.blocked)
+}
+
+/// An address or network that may not sign up, or not sign in at all.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = ip_blocks)]
+pub struct IpBlock {
+    pub id: i64,
+    pub ip: String,
+    pub severity: String,
+    pub comment: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The live number of the IP blocks.
+pub async fn ip_version(conn: &mut DbConn) -> CoreResult<i64> {
+    crate::policies::live_version_of(conn, "ip_blocks").await
+}
+
+pub async fn ip_blocks(conn: &mut DbConn) -> CoreResult<Vec<IpBlock>> {
+    Ok(ip_blocks::table
+        .order(ip_blocks::id.desc())
+        .select(IpBlock::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn ip_block(conn: &mut DbConn, id: i64) -> CoreResult<IpBlock> {
+    ip_blocks::table
+        .find(id)
+        .select(IpBlock::as_select())
+        .first(conn)
+        .await
+        .found()
+}
+
+/// What an IP block says (the caller checked `ip` is CIDR text).
+#[derive(Debug, Clone)]
+pub struct IpTerms {
+    pub ip: String,
+    pub severity: String,
+    pub comment: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn check_ip_terms(t: &IpTerms) -> CoreResult<()> {
+    match t.severity.as_str() {
+        "sign_up_block" | "no_access" => Ok(()),
+        "sign_up_requires_approval" => Err(CoreError::invalid(
+            "severity",
+            "sign-ups here are never held for approval: use sign_up_block",
+        )),
+        _ => Err(CoreError::invalid(
+            "severity",
+            "is not one of sign_up_block, no_access",
+        )),
+    }
+}
+
+pub async fn add_ip_block(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    t: &IpTerms,
+) -> CoreResult<IpBlock> {
+    check_ip_terms(t)?;
+    let r = diesel::insert_into(ip_blocks::table)
+        .values((
+            ip_blocks::id.eq(Id::generate(clock.now()).get()),
+            ip_blocks::ip.eq(&t.ip),
+            ip_blocks::severity.eq(&t.severity),
+            ip_blocks::comment.eq(&t.comment),
+            ip_blocks::created_at.eq(clock.now()),
+            ip_blocks::expires_at.eq(t.expires_at),
+        ))
+        .returning(IpBlock::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(CoreError::from);
+    match r {
+        Err(e) if e.is_unique_violation() => Err(CoreError::invalid("ip", "is already blocked")),
+        r => r,
+    }
+}
+
+pub async fn change_ip_block(conn: &mut DbConn, id: i64, t: &IpTerms) -> CoreResult<IpBlock> {
+    check_ip_terms(t)?;
+    diesel::update(ip_blocks::table.find(id))
+        .set((
+            ip_blocks::ip.eq(&t.ip),
+            ip_blocks::severity.eq(&t.severity),
+            ip_blocks::comment.eq(&t.comment),
+            ip_blocks::expires_at.eq(t.expires_at),
+        ))
+        .returning(IpBlock::as_returning())
+        .get_result(conn)
+        .await
+        .found()
+}
+
+pub async fn remove_ip_block(conn: &mut DbConn, id: i64) -> CoreResult<IpBlock> {
+    diesel::delete(ip_blocks::table.find(id))
+        .returning(IpBlock::as_returning())
+        .get_result(conn)
+        .await
+        .found()
 }

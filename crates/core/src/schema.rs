@@ -440,6 +440,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    ip_blocks (id) {
+        id -> Int8,
+        ip -> Text,
+        severity -> Text,
+        comment -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     live_versions (name) {
         name -> Text,
         version -> Int8,
@@ -735,6 +746,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     instance_domain_allows,
     live_versions,
+    ip_blocks,
     instance_rules,
     email_domain_blocks,
     instance_policies,

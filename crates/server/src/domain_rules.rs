@@ -1,6 +1,6 @@
 //! The live rules in force in this process: the domain rules (the
-//! configuration file's blocks and the admin API's) and the incoming
-//! policy chain's rules, both in PostgreSQL, each reloaded whenever its
+//! configuration file's blocks and the admin API's), the incoming policy
+//! chain's rules, the IP blocks and the instance policy, all in PostgreSQL, each reloaded whenever its
 //! `live_versions` number moves — checked once a second by every `guise
 //! serve` and `guise worker`, and at once by the process that made a change.
 
@@ -68,9 +68,22 @@ pub async fn reload_incoming(state: &AppState) -> CoreResult<i64> {
     Ok(version)
 }
 
+/// Reads the admin's IP blocks and hands them to the password guard here.
+pub async fn reload_ip_blocks(state: &AppState) -> CoreResult<i64> {
+    let mut conn = state.db.conn().await?;
+    let version = guise_core::domains::ip_version(&mut conn).await?;
+    let rules = guise_core::domains::ip_blocks(&mut conn)
+        .await?
+        .iter()
+        .filter_map(|b| crate::guard::IpRule::parse(&b.ip, b.severity == "no_access", b.expires_at))
+        .collect();
+    state.passwords.set_ip_rules(rules);
+    Ok(version)
+}
+
 /// Keeps this process's rules current, for as long as it runs.
 pub async fn watch(state: AppState) {
-    let (mut domains, mut incoming, mut policy) = (None, None, None);
+    let (mut domains, mut incoming, mut policy, mut ips) = (None, None, None, None);
     loop {
         if let Ok(mut conn) = state.db.conn().await {
             let seen = guise_core::domains::version(&mut conn).await.ok();
@@ -85,6 +98,13 @@ pub async fn watch(state: AppState) {
                 match reload_incoming(&state).await {
                     Ok(v) => incoming = Some(v),
                     Err(e) => tracing::warn!(error = %e, "could not reload the incoming rules"),
+                }
+            }
+            let seen = guise_core::domains::ip_version(&mut conn).await.ok();
+            if seen.is_some() && seen != ips {
+                match reload_ip_blocks(&state).await {
+                    Ok(v) => ips = Some(v),
+                    Err(e) => tracing::warn!(error = %e, "could not reload the IP blocks"),
                 }
             }
             let seen = guise_core::policies::live_version(&mut conn).await.ok();

@@ -59,6 +59,12 @@ impl ApiError {
         let (message, wait) = match r {
             crate::guard::Refused::TooMany(s) => ("Too many attempts, try again later", s),
             crate::guard::Refused::Busy => ("Too many sign-ins at once, try again shortly", 5),
+            crate::guard::Refused::Blocked => {
+                return Self::new(
+                    StatusCode::FORBIDDEN,
+                    "Your network address may not do this on this server",
+                )
+            }
         };
         ApiError {
             retry_after: Some(wait),

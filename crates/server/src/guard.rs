@@ -84,6 +84,35 @@ pub struct PasswordGuard {
     /// The last TOTP step each login signed in with, so a code is taken
     /// once (RFC 6238, 5.2). In memory only, like the attempt counts.
     otp_steps: Mutex<HashMap<i64, i64>>,
+    /// The admin's IP blocks in force (`domain_rules` keeps them current).
+    ip_rules: std::sync::RwLock<Vec<IpRule>>,
+}
+
+/// One IP block, as the guard applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpRule {
+    pub net: IpAddr,
+    pub bits: u8,
+    /// No sign-in either (else: no sign-up only).
+    pub no_access: bool,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl IpRule {
+    /// From CIDR text ("192.0.2.0/24", or one address).
+    pub fn parse(
+        ip: &str,
+        no_access: bool,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Option<IpRule> {
+        let (net, bits) = cidr(ip)?;
+        Some(IpRule {
+            net,
+            bits,
+            no_access,
+            expires_at,
+        })
+    }
 }
 
 /// Why a password check was not made.
@@ -93,6 +122,8 @@ pub enum Refused {
     TooMany(u64),
     /// Too many checks at once.
     Busy,
+    /// The address is blocked here (an admin's IP block).
+    Blocked,
 }
 
 impl PasswordGuard {
@@ -112,7 +143,34 @@ impl PasswordGuard {
             hashing: std::sync::Arc::new(Semaphore::new(slots)),
             proxies: trusted_proxies.iter().filter_map(|c| cidr(c)).collect(),
             otp_steps: Mutex::new(HashMap::new()),
+            ip_rules: std::sync::RwLock::default(),
         }
+    }
+
+    /// Applies these IP blocks from now on.
+    pub fn set_ip_rules(&self, rules: Vec<IpRule>) {
+        match self.ip_rules.write() {
+            Ok(mut r) => *r = rules,
+            Err(poisoned) => *poisoned.into_inner() = rules,
+        }
+    }
+
+    /// Whether `address` may not sign in (or, for a sign-up, sign up). An
+    /// unknown address is never blocked.
+    fn ip_blocked(&self, address: Option<IpAddr>, sign_up: bool) -> bool {
+        let Some(a) = address else {
+            return false;
+        };
+        let now = self.clock.now();
+        let rules = match self.ip_rules.read() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        rules.iter().any(|r| {
+            (r.no_access || sign_up)
+                && r.expires_at.is_none_or(|e| e > now)
+                && in_net(a, r.net, r.bits)
+        })
     }
 
     /// Whether a TOTP `step` is newer than any this login used before (and
@@ -166,7 +224,24 @@ impl PasswordGuard {
         req: &actix_web::HttpRequest,
         login: &str,
     ) -> Result<OwnedSemaphorePermit, Refused> {
-        self.attempt(self.client(req), login).await
+        let address = self.client(req);
+        if self.ip_blocked(address, false) {
+            return Err(Refused::Blocked);
+        }
+        self.attempt(address, login).await
+    }
+
+    /// `attempt_from` for a sign-up, which sign-up IP blocks refuse too.
+    pub async fn attempt_sign_up(
+        &self,
+        req: &actix_web::HttpRequest,
+        login: &str,
+    ) -> Result<OwnedSemaphorePermit, Refused> {
+        let address = self.client(req);
+        if self.ip_blocked(address, true) {
+            return Err(Refused::Blocked);
+        }
+        self.attempt(address, login).await
     }
 
     /// Takes one attempt for `login` (from `address`, when known) and a slot
@@ -236,6 +311,23 @@ impl PasswordGuard {
 fn refilled(b: &Bucket, now: i64, cap: f64, window_ms: f64) -> f64 {
     let elapsed = (now - b.at_ms).max(0) as f64;
     (b.tokens + elapsed * cap / window_ms).min(cap)
+}
+
+/// CIDR text for what `s` names, its host bits cleared: "192.0.2.7/24"
+/// is "192.0.2.0/24", a lone address a /32 (or /128).
+pub fn cidr_text(s: &str) -> Option<String> {
+    let (a, bits) = cidr(s)?;
+    let net = match a {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    };
+    Some(format!("{net}/{bits}"))
 }
 
 pub(crate) fn cidr(s: &str) -> Option<(IpAddr, u8)> {

@@ -111,6 +111,7 @@ fn main() -> anyhow::Result<()> {
             sign_fetches(&state).await?;
             guise_server::domain_rules::reload(&state).await?;
             guise_server::domain_rules::reload_incoming(&state).await?;
+            guise_server::domain_rules::reload_ip_blocks(&state).await?;
             guise_server::policy::reload(&state).await?;
             tokio::spawn(guise_server::domain_rules::watch(state.clone()));
             tokio::spawn(guise_federation::keys::fill_pool(
@@ -415,6 +416,7 @@ async fn serve(config: Config, worker: bool) -> anyhow::Result<()> {
     sign_fetches(&state).await?;
     guise_server::domain_rules::reload(&state).await?;
     guise_server::domain_rules::reload_incoming(&state).await?;
+    guise_server::domain_rules::reload_ip_blocks(&state).await?;
     guise_server::policy::reload(&state).await?;
     tokio::spawn(guise_server::domain_rules::watch(state.clone()));
     // The delivery worker and jobs run beside the server unless another

@@ -259,8 +259,9 @@ async fn authorize_post(
     let permit = match state.passwords.attempt_from(&req, login).await {
         Ok(p) => p,
         Err(r) => {
-            let mut page = sign_in_form(&p, &c, Some(&ApiError::password_guard(r).message));
-            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            let e = ApiError::password_guard(r);
+            let mut page = sign_in_form(&p, &c, Some(&e.message));
+            *page.status_mut() = e.status;
             return Ok(page);
         }
     };
@@ -670,8 +671,8 @@ async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             // The admin scopes whose endpoints exist (the others are
             // accepted, as Mastodon's, but guard nothing yet).
             "admin:read", "admin:write",
-            "admin:read:accounts", "admin:read:reports", "admin:read:domain_allows", "admin:read:domain_blocks", "admin:read:email_domain_blocks",
-            "admin:write:accounts", "admin:write:reports", "admin:write:domain_allows", "admin:write:domain_blocks", "admin:write:email_domain_blocks"],
+            "admin:read:accounts", "admin:read:reports", "admin:read:domain_allows", "admin:read:domain_blocks", "admin:read:email_domain_blocks", "admin:read:ip_blocks",
+            "admin:write:accounts", "admin:write:reports", "admin:write:domain_allows", "admin:write:domain_blocks", "admin:write:email_domain_blocks", "admin:write:ip_blocks"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         "code_challenge_methods_supported": ["S256"],

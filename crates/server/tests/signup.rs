@@ -542,3 +542,160 @@ async fn a_blocked_email_domain_cannot_sign_up() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(sign_up("s4", "d@spam.example").await.status, 200);
 }
+
+/// A request from `addr` (the peer a proxy-less server sees).
+async fn from(
+    t: &TestApp,
+    addr: &str,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let app = actix_web::test::init_service(guise_server::app(t.state.clone())).await;
+    let mut req = actix_web::test::TestRequest::post()
+        .uri(path)
+        .peer_addr(
+            if addr.contains(':') {
+                format!("[{addr}]:40000")
+            } else {
+                format!("{addr}:40000")
+            }
+            .parse()
+            .unwrap(),
+        )
+        .set_json(body);
+    if let Some(tok) = token {
+        req = req.insert_header(("Authorization", format!("Bearer {tok}")));
+    }
+    let resp = actix_web::test::call_service(&app, req.to_request()).await;
+    let status = resp.status().as_u16();
+    let bytes = actix_web::test::read_body(resp).await;
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+/// IP blocks over Mastodon's admin API, applied in memory: `sign_up_block`
+/// refuses sign-ups from the network, `no_access` sign-ins too, a block
+/// lapses when it expires, and no request's address is written anywhere.
+#[actix_web::test]
+async fn ip_blocks_refuse_sign_ups_and_sign_ins_and_write_no_address() {
+    let t = TestApp::with_env(&[("GUISE_INSTANCE__REGISTRATIONS_OPEN", "true")]).await;
+    let (root, _) = t.create_account("root").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'admin' WHERE id = {root}"
+    ))
+    .await;
+    let admin = t.token("root", "admin:read admin:write").await;
+    t.create_account("bob").await;
+    let path = "/api/v1/admin/ip_blocks";
+    for (body, what) in [
+        (
+            json!({ "ip": "203.0.113.7/24", "severity": "sign_up_requires_approval" }),
+            "approval",
+        ),
+        (
+            json!({ "ip": "not an address", "severity": "no_access" }),
+            "CIDR",
+        ),
+        (
+            json!({ "ip": "203.0.113.7/24", "severity": "ban" }),
+            "severity",
+        ),
+    ] {
+        let r = t.post(path, Some(&admin), body).await;
+        assert_eq!(r.status, 422, "{what}: {}", r.text);
+        assert!(
+            r.json["error"].as_str().unwrap().contains(what),
+            "{what}: {}",
+            r.text
+        );
+    }
+    let r = t
+        .post(
+            path,
+            Some(&admin),
+            json!({ "ip": "203.0.113.7/24", "severity": "sign_up_block", "comment": "spam wave" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["ip"], "203.0.113.0/24");
+    let id = r.json["id"].as_str().unwrap().to_owned();
+
+    let app = app_token(&t).await;
+    let sign_up = |addr: &'static str, name: &'static str| {
+        let (t, app) = (&t, app.clone());
+        async move {
+            from(t, addr, "/api/v1/accounts", Some(&app),
+                json!({ "username": name, "email": format!("{name}@mail.test"), "password": "long enough pw", "agreement": "1" }))
+            .await
+        }
+    };
+    let (id_app, secret) = t.register_app("read").await;
+    let sign_in = |addr: &'static str| {
+        let (t, id_app, secret) = (&t, id_app.clone(), secret.clone());
+        async move {
+            from(
+                t,
+                addr,
+                "/oauth/token",
+                None,
+                json!({ "grant_type": "password", "client_id": id_app, "client_secret": secret,
+                        "username": "bob", "password": "password123", "scope": "read" }),
+            )
+            .await
+            .0
+        }
+    };
+    let (status, body) = sign_up("203.0.113.9", "s1").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(sign_up("198.51.100.1", "s2").await.0, 200);
+    assert_eq!(
+        sign_in("203.0.113.9").await,
+        200,
+        "a sign-up block lets people sign in"
+    );
+
+    let change = |body: serde_json::Value| {
+        let (t, admin, id) = (&t, admin.clone(), id.clone());
+        async move {
+            t.call(
+                actix_web::http::Method::PUT,
+                &format!("/api/v1/admin/ip_blocks/{id}"),
+                Some(&admin),
+                Some(common::Body::Json(body)),
+            )
+            .await
+        }
+    };
+    let r = change(json!({ "severity": "no_access", "expires_in": 60 })).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["comment"], "spam wave", "kept");
+    assert_eq!(sign_in("203.0.113.9").await, 403);
+    assert_eq!(
+        sign_in("::ffff:203.0.113.9").await,
+        403,
+        "however the address is written"
+    );
+    assert_eq!(sign_in("198.51.100.1").await, 200);
+    t.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(sign_in("203.0.113.9").await, 200, "lapsed");
+
+    let dump = t.dump().await;
+    for (table, rows) in &dump {
+        for row in rows {
+            assert!(
+                !row.contains("203.0.113.9") && !row.contains("198.51.100.1"),
+                "{table}: {row}"
+            );
+        }
+    }
+    let r = t
+        .call(
+            actix_web::http::Method::DELETE,
+            &format!("/api/v1/admin/ip_blocks/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(sign_up("203.0.113.9", "s3").await.0, 200);
+}

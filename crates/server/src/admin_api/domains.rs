@@ -315,6 +315,159 @@ async fn remove_email_block(
     Ok(ok(&json!({})))
 }
 
+/// Mastodon's `Admin::IpBlock`.
+fn ip_block_json(b: &guise_core::domains::IpBlock) -> Value {
+    json!({
+        "id": b.id.to_string(),
+        "ip": b.ip,
+        "severity": b.severity,
+        "comment": b.comment,
+        "created_at": crate::mastodon_api::types::iso(b.created_at),
+        "expires_at": b.expires_at.map(crate::mastodon_api::types::iso),
+    })
+}
+
+#[derive(Deserialize)]
+struct IpParams {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    ip: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    severity: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    comment: Option<String>,
+    /// Seconds from now until the block lapses.
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    expires_in: Option<i64>,
+}
+
+impl IpParams {
+    /// The terms these give over `base` (a new block: none).
+    fn terms(
+        self,
+        now: chrono::DateTime<chrono::Utc>,
+        base: Option<&guise_core::domains::IpBlock>,
+    ) -> ApiResult<guise_core::domains::IpTerms> {
+        let ip = match (self.ip, base) {
+            (Some(ip), _) => ip,
+            (None, Some(b)) => b.ip.clone(),
+            (None, None) => {
+                return Err(ApiError::unprocessable(
+                    "Validation failed: ip can't be blank",
+                ))
+            }
+        };
+        // Kept as the network it names ("192.0.2.7/24" is 192.0.2.0/24).
+        let ip = crate::guard::cidr_text(ip.trim()).ok_or_else(|| {
+            ApiError::unprocessable("Validation failed: ip is not an address or a CIDR network")
+        })?;
+        let expires_at = match (self.expires_in, base) {
+            (Some(s), _) if s > 0 => Some(now + chrono::Duration::seconds(s)),
+            (Some(_), _) => {
+                return Err(ApiError::unprocessable(
+                    "Validation failed: expires_in must be above zero",
+                ))
+            }
+            (None, Some(b)) => b.expires_at,
+            (None, None) => None,
+        };
+        Ok(guise_core::domains::IpTerms {
+            ip,
+            severity: self
+                .severity
+                .or_else(|| base.map(|b| b.severity.clone()))
+                .unwrap_or_default(),
+            comment: self
+                .comment
+                .or_else(|| base.map(|b| b.comment.clone()))
+                .unwrap_or_default(),
+            expires_at,
+        })
+    }
+}
+
+async fn apply_ip_blocks(state: &AppState) {
+    if let Err(e) = crate::domain_rules::reload_ip_blocks(state).await {
+        tracing::warn!(error = %e, "could not reload the IP blocks");
+    }
+}
+
+async fn list_ip_blocks(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    super::admin(&state, &auth, "admin:read:ip_blocks").await?;
+    let mut conn = state.db.conn().await?;
+    let all = domains::ip_blocks(&mut conn).await?;
+    Ok(ok(&all.iter().map(ip_block_json).collect::<Vec<_>>()))
+}
+
+async fn show_ip_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    super::admin(&state, &auth, "admin:read:ip_blocks").await?;
+    let mut conn = state.db.conn().await?;
+    Ok(ok(&ip_block_json(
+        &domains::ip_block(&mut conn, parse_id(&path)?).await?,
+    )))
+}
+
+async fn add_ip_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Params(p): Params<IpParams>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:ip_blocks").await?;
+    let clock = state.clock.as_ref();
+    let terms = p.terms(clock.now(), None)?;
+    let mut conn = state.db.conn().await?;
+    let b = logged(&mut conn, clock, Some(staff.id), async |c| {
+        let b = domains::add_ip_block(c, clock, &terms).await?;
+        let target = Target::IpBlock(b.id);
+        Ok((b, "create_ip_block", target))
+    })
+    .await?;
+    apply_ip_blocks(&state).await;
+    Ok(ok(&ip_block_json(&b)))
+}
+
+async fn change_ip_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    Params(p): Params<IpParams>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:ip_blocks").await?;
+    let id = parse_id(&path)?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    let old = domains::ip_block(&mut conn, id).await?;
+    let terms = p.terms(clock.now(), Some(&old))?;
+    let b = logged(&mut conn, clock, Some(staff.id), async |c| {
+        let b = domains::change_ip_block(c, id, &terms).await?;
+        Ok((b, "update_ip_block", Target::IpBlock(id)))
+    })
+    .await?;
+    apply_ip_blocks(&state).await;
+    Ok(ok(&ip_block_json(&b)))
+}
+
+async fn remove_ip_block(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let staff = super::admin(&state, &auth, "admin:write:ip_blocks").await?;
+    let id = parse_id(&path)?;
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    logged(&mut conn, clock, Some(staff.id), async |c| {
+        domains::remove_ip_block(c, id).await?;
+        Ok(((), "destroy_ip_block", Target::IpBlock(id)))
+    })
+    .await?;
+    apply_ip_blocks(&state).await;
+    Ok(ok(&json!({})))
+}
+
 /// `domain` with about a third of its letters starred (Mastodon's obfuscation).
 fn obfuscated(domain: &str) -> String {
     let n = domain.chars().count();
@@ -389,6 +542,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/api/v1/admin/email_domain_blocks/{id}",
         web::delete().to(remove_email_block),
+    )
+    .route("/api/v1/admin/ip_blocks", web::get().to(list_ip_blocks))
+    .route("/api/v1/admin/ip_blocks", web::post().to(add_ip_block))
+    .route("/api/v1/admin/ip_blocks/{id}", web::get().to(show_ip_block))
+    .route(
+        "/api/v1/admin/ip_blocks/{id}",
+        web::put().to(change_ip_block),
+    )
+    .route(
+        "/api/v1/admin/ip_blocks/{id}",
+        web::delete().to(remove_ip_block),
     )
     .route("/api/v1/admin/domain_allows", web::get().to(list_allows))
     .route("/api/v1/admin/domain_allows", web::post().to(add_allow))

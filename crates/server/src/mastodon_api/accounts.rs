@@ -505,7 +505,7 @@ pub(crate) async fn sign_up(
     }
     let permit = state
         .passwords
-        .attempt_from(req, &format!("sign-up:{}", username.as_str()))
+        .attempt_sign_up(req, &format!("sign-up:{}", username.as_str()))
         .await
         .map_err(ApiError::password_guard)?;
     let r = guise_core::accounts::register(

@@ -204,14 +204,9 @@ pub(crate) async fn sign_in(
     let permit = match state.passwords.attempt_from(&req, &f.login).await {
         Ok(p) => p,
         Err(r) => {
-            let mut resp = sign_in_form(
-                &state,
-                l,
-                &pre,
-                &f.login,
-                Some(&ApiError::password_guard(r).message),
-            );
-            *resp.status_mut() = actix_web::http::StatusCode::TOO_MANY_REQUESTS;
+            let e = ApiError::password_guard(r);
+            let mut resp = sign_in_form(&state, l, &pre, &f.login, Some(&e.message));
+            *resp.status_mut() = e.status;
             return Ok(resp);
         }
     };
