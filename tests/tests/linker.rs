@@ -71,6 +71,42 @@ struct Person {
     roots: BTreeMap<&'static str, String>,
 }
 
+/// What staff with `token` see of the faces in `fps` through the admin
+/// API: each face's `Admin::Account`, the accounts lists, and the reports
+/// (with their faces and posts).
+async fn staff_view(
+    api: &Api,
+    token: &str,
+    mut fps: BTreeMap<String, Fingerprint>,
+) -> BTreeMap<String, Fingerprint> {
+    let faces: Vec<String> = fps.keys().cloned().collect();
+    for f in &faces {
+        let a = api
+            .get(&format!("/api/v1/admin/accounts/{f}"), Some(token))
+            .await;
+        linker::add_account(&mut fps, &a);
+    }
+    for path in [
+        "/api/v1/admin/accounts?limit=200",
+        "/api/v2/admin/accounts?limit=200",
+        "/api/v1/admin/reports",
+        "/api/v1/admin/reports?resolved=true",
+    ] {
+        for x in api.get(path, Some(token)).await.as_array().unwrap() {
+            if x.get("target_account").is_some() {
+                linker::add_account(&mut fps, &x["target_account"]);
+                linker::add_account(&mut fps, &x["account"]);
+                for st in x["statuses"].as_array().unwrap() {
+                    linker::add_status(&mut fps, st);
+                }
+            } else {
+                linker::add_account(&mut fps, x);
+            }
+        }
+    }
+    fps
+}
+
 fn sid(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
@@ -601,8 +637,73 @@ async fn three_adversaries_cannot_tie_faces_together() {
         );
     }
 
-    // Both checks catch a planted leak: the login's id shown on each face.
-    for (fps, who) in [(&public, "public"), (&local, "local")] {
+    // (b') Staff, through the admin API, after one anonymous post was
+    // reported and a moderator took the report on. A moderator is another
+    // local user: it ties no two faces together. An admin sees the login
+    // (email) behind persistent faces, so it may tie those, but nothing
+    // ties an anonymous face to anyone.
+    let (reported_face, reported_posts) = people[0].anon_faces.iter().next().unwrap();
+    let report = api
+        .post(
+            "/api/v1/reports",
+            Some(&obs),
+            json!({ "account_id": reported_face, "status_ids": [reported_posts[0]], "comment": "rude" }),
+        )
+        .await;
+    server.create_account_with("moddy", "moddy password 1", &["--moderator"]);
+    let moderator = api
+        .token(
+            "moddy",
+            "moddy password 1",
+            "",
+            "read admin:read admin:write",
+        )
+        .await;
+    api.post(
+        &format!("/api/v1/admin/reports/{}/assign_to_self", sid(&report)),
+        Some(&moderator),
+        json!({}),
+    )
+    .await;
+    let blank: BTreeMap<String, Fingerprint> = public
+        .iter()
+        .map(|(f, fp)| {
+            (
+                f.clone(),
+                Fingerprint {
+                    person: fp.person.clone(),
+                    values: Default::default(),
+                },
+            )
+        })
+        .collect();
+    let moderated = staff_view(&api, &moderator, blank.clone()).await;
+    let links = linker::fingerprint_links(&moderated);
+    assert!(
+        links.is_empty(),
+        "a moderator ties faces together: {links:?}"
+    );
+    let administered = staff_view(&api, &admin, blank).await;
+    let anonymous: Vec<&String> = people.iter().flat_map(|p| p.anon_faces.keys()).collect();
+    let links: Vec<_> = linker::fingerprint_links(&administered)
+        .into_iter()
+        .filter(|(a, b, _)| anonymous.contains(&a) || anonymous.contains(&b))
+        .collect();
+    assert!(
+        links.is_empty(),
+        "an admin ties an anonymous face to someone: {links:?}"
+    );
+    assert!(
+        !linker::fingerprint_links(&administered).is_empty(),
+        "the admin's view shows the logins behind persistent faces (the check can see)"
+    );
+
+    // Every check catches a planted leak: the login's id shown on each face.
+    for (fps, who) in [
+        (&public, "public"),
+        (&local, "local"),
+        (&moderated, "moderator"),
+    ] {
         let mut planted = fps.clone();
         for fp in planted.values_mut() {
             fp.values.insert(format!("login-of-{}", fp.person));
