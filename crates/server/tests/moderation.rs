@@ -1590,3 +1590,299 @@ async fn instance_rules_are_written_by_admins_and_named_by_reports() {
         1
     );
 }
+
+/// Every admin endpoint with a user's, a moderator's and an admin's token:
+/// users get 403 everywhere; moderators get 403 exactly where the admin
+/// role is needed (federation, blocks, rules, policy, measures, roles,
+/// deleting logins); admins are never refused for their role.
+#[actix_web::test]
+async fn every_admin_endpoint_answers_each_role_as_it_allows() {
+    let t = TestApp::new().await;
+    let (_, user) = t.user("bob").await;
+    let moderator = staff_token(&t, "mod", "moderator").await;
+    let admin = staff_token(&t, "boss", "admin").await;
+    const ID: &str = "1234567";
+    let p = |s: &str| s.replace(":id", ID);
+    // (method, path, body, admins only)
+    let table: Vec<(Method, String, serde_json::Value, bool)> = vec![
+        (Method::GET, p("/api/v1/admin/accounts"), json!({}), false),
+        (Method::GET, p("/api/v2/admin/accounts"), json!({}), false),
+        (
+            Method::GET,
+            p("/api/v1/admin/accounts/:id"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/accounts/:id/action"),
+            json!({ "type": "silence" }),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/accounts/:id/unsuspend"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/accounts/:id/unsilence"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/accounts/:id/enable"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::DELETE,
+            p("/api/v1/admin/accounts/:id"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/guise/accounts/:id/role"),
+            json!({ "role": "user" }),
+            true,
+        ),
+        (Method::GET, p("/api/v1/admin/reports"), json!({}), false),
+        (
+            Method::GET,
+            p("/api/v1/admin/reports/:id"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/reports/:id/assign_to_self"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/reports/:id/unassign"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/reports/:id/resolve"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/reports/:id/reopen"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/domain_blocks"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/domain_blocks/:id"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/domain_blocks"),
+            json!({ "domain": "x.example" }),
+            true,
+        ),
+        (
+            Method::PUT,
+            p("/api/v1/admin/domain_blocks/:id"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::DELETE,
+            p("/api/v1/admin/domain_blocks/:id"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/domain_allows"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/domain_allows"),
+            json!({ "domain": "y.example" }),
+            true,
+        ),
+        (
+            Method::DELETE,
+            p("/api/v1/admin/domain_allows/:id"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/email_domain_blocks"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/email_domain_blocks"),
+            json!({ "domain": "z.example" }),
+            true,
+        ),
+        (
+            Method::DELETE,
+            p("/api/v1/admin/email_domain_blocks/:id"),
+            json!({}),
+            true,
+        ),
+        (Method::GET, p("/api/v1/admin/ip_blocks"), json!({}), true),
+        (
+            Method::POST,
+            p("/api/v1/admin/ip_blocks"),
+            json!({ "ip": "192.0.2.1", "severity": "no_access" }),
+            true,
+        ),
+        (
+            Method::PUT,
+            p("/api/v1/admin/ip_blocks/:id"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::DELETE,
+            p("/api/v1/admin/ip_blocks/:id"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/measures"),
+            json!({ "keys": ["new_users"], "start_at": "2026-11-01", "end_at": "2026-11-02" }),
+            true,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/guise/audit_log"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/guise/real_names"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::DELETE,
+            p("/api/v1/admin/guise/statuses/:id"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/guise/announcements"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/guise/instance_policy"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::PUT,
+            p("/api/v1/admin/guise/instance_policy"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/guise/instance_policy/versions"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/guise/incoming_rules"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/guise/incoming_rules"),
+            json!({ "kind": "keyword", "pattern": "x", "action": "delist" }),
+            true,
+        ),
+        (
+            Method::DELETE,
+            p("/api/v1/admin/guise/incoming_rules/:id"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/guise/policy_decisions"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/guise/rules"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/guise/rules"),
+            json!({ "text": "Be kind" }),
+            true,
+        ),
+        (
+            Method::PUT,
+            p("/api/v1/admin/guise/rules/:id"),
+            json!({}),
+            true,
+        ),
+        (
+            Method::DELETE,
+            p("/api/v1/admin/guise/rules/:id"),
+            json!({}),
+            true,
+        ),
+    ];
+    for (method, path, body, admins_only) in &table {
+        let call = |token: String| {
+            let (t, method, path, body) = (&t, method.clone(), path.clone(), body.clone());
+            async move {
+                let r = t
+                    .call(method, &path, Some(&token), Some(common::Body::Json(body)))
+                    .await;
+                // The router's own 404 says "Not Found"; an endpoint's
+                // unknown id says "Record not found".
+                assert_ne!(r.json["error"], "Not Found", "no such route: {path}");
+                r.status.as_u16()
+            }
+        };
+        assert_eq!(call(user.clone()).await, 403, "user: {method} {path}");
+        let m = call(moderator.clone()).await;
+        if *admins_only {
+            assert_eq!(m, 403, "moderator: {method} {path}");
+        } else {
+            assert_ne!(m, 403, "moderator: {method} {path}");
+        }
+        let a = call(admin.clone()).await;
+        assert_ne!(a, 403, "admin: {method} {path}");
+    }
+}
