@@ -18,12 +18,35 @@ pub async fn set_suspended(
     face_id: i64,
     suspended: bool,
 ) -> CoreResult<Identity> {
+    suspend_until(conn, clock, face_id, suspended, None).await
+}
+
+/// Suspends a face until `until` (a day; None: until lifted), or lifts
+/// its suspension.
+pub async fn suspend_until(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    face_id: i64,
+    suspended: bool,
+    until: Option<chrono::NaiveDate>,
+) -> CoreResult<Identity> {
     let face = crate::accounts::get_identity(conn, face_id).await?;
+    let until = until.filter(|_| suspended);
     conn.transaction::<_, CoreError, _>(async move |conn| {
+        use crate::schema::suspension_ends as se;
         diesel::update(identities::table.find(face_id))
             .set(identities::suspended.eq(suspended))
             .execute(conn)
             .await?;
+        diesel::delete(se::table.find(face_id))
+            .execute(conn)
+            .await?;
+        if let Some(day) = until {
+            diesel::insert_into(se::table)
+                .values((se::identity_id.eq(face_id), se::ends_on.eq(day)))
+                .execute(conn)
+                .await?;
+        }
         let event = if suspended {
             DomainEvent::FaceSuspended { face: face_id }
         } else {
@@ -34,6 +57,22 @@ pub async fn set_suspended(
     })
     .await?;
     Ok(Identity { suspended, ..face })
+}
+
+/// Lifts the suspensions whose day has come (each as a moderator lifting
+/// it would: remote followers hear of it). How many were lifted.
+pub async fn lift_lapsed(conn: &mut DbConn, clock: &dyn Clock) -> CoreResult<usize> {
+    use crate::schema::suspension_ends as se;
+    let due: Vec<i64> = se::table
+        .filter(se::ends_on.le(clock.today()))
+        .select(se::identity_id)
+        .limit(500)
+        .load(conn)
+        .await?;
+    for id in &due {
+        set_suspended(conn, clock, *id, false).await?;
+    }
+    Ok(due.len())
 }
 
 /// Silences (or lifts the silence of) a face: its posts stay with its
@@ -202,4 +241,18 @@ pub async fn find_faces(
         out.reverse();
     }
     Ok(out)
+}
+
+/// The day a face's suspension lapses, if it does.
+pub async fn suspension_end(
+    conn: &mut DbConn,
+    face_id: i64,
+) -> CoreResult<Option<chrono::NaiveDate>> {
+    use crate::schema::suspension_ends as se;
+    Ok(se::table
+        .find(face_id)
+        .select(se::ends_on)
+        .first(conn)
+        .await
+        .optional()?)
 }

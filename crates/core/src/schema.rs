@@ -451,6 +451,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    suspension_ends (identity_id) {
+        identity_id -> Int8,
+        ends_on -> Date,
+    }
+}
+
+diesel::table! {
     live_versions (name) {
         name -> Text,
         version -> Int8,
@@ -746,6 +753,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     instance_domain_allows,
     live_versions,
+    suspension_ends,
     ip_blocks,
     instance_rules,
     email_domain_blocks,

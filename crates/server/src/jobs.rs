@@ -1,8 +1,9 @@
 //! The server's own timed jobs, beside the delivery worker: scheduled
 //! posts are published when due, Web Push notifications are sent,
 //! uploads never attached (or left by a deleted post) are removed,
-//! counter deltas are folded into the per-face counters, and the incoming
-//! policy's decisions are forgotten after 90 days. Each runs in
+//! counter deltas are folded into the per-face counters, suspensions
+//! whose day has come are lifted, and the incoming policy's decisions are
+//! forgotten after 90 days. Each runs in
 //! `guise serve` and in `guise worker`; row locks keep two processes from doing one job twice.
 
 use crate::state::AppState;
@@ -35,6 +36,12 @@ pub async fn run(state: AppState) {
                         Ok(n) if n > 0 => tracing::info!(removed = n, "dead push subscriptions"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "dead push subscriptions"),
+                    }
+                    match guise_core::moderation::lift_lapsed(&mut conn, state.clock.as_ref()).await
+                    {
+                        Ok(n) if n > 0 => tracing::info!(lifted = n, "lapsed suspensions"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "lapsed suspensions"),
                     }
                     match guise_core::policy_rules::prune(&mut conn, state.clock.as_ref()).await {
                         Ok(n) if n > 0 => tracing::info!(removed = n, "old policy decisions"),

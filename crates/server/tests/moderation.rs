@@ -1886,3 +1886,75 @@ async fn every_admin_endpoint_answers_each_role_as_it_allows() {
         assert_ne!(a, 403, "admin: {method} {path}");
     }
 }
+
+/// A ban with a duration: an anonymous face suspended for two days holds
+/// back its hidden author until that day, when the worker lifts it; the
+/// end is a day, never an instant.
+#[actix_web::test]
+async fn a_timed_ban_on_a_hidden_author_lapses_on_its_day() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let staff = staff_token(&t, "mod", "moderator").await;
+    let s = t.post_status(&anon, json!({ "status": "abusive" })).await;
+    let face = s["account"]["id"].as_str().unwrap().to_owned();
+    let action = format!("/api/v1/admin/accounts/{face}/action");
+    assert_eq!(
+        t.post(
+            &action,
+            Some(&staff),
+            json!({ "type": "suspend", "duration": 0 })
+        )
+        .await
+        .status,
+        422
+    );
+    let r = t
+        .post(
+            &action,
+            Some(&staff),
+            json!({ "type": "suspend", "duration": 2 * 86_400 - 5 }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let today = guise_core::Clock::today(t.clock.as_ref());
+    let seen = t
+        .get(&format!("/api/v1/admin/accounts/{face}"), Some(&staff))
+        .await
+        .json;
+    assert_eq!(seen["suspended"], true);
+    assert_eq!(
+        seen["suspended_until"],
+        (today + chrono::Duration::days(2)).to_string()
+    );
+    let again = |text: &'static str| {
+        let (t, anon) = (&t, anon.clone());
+        async move {
+            t.post("/api/v1/statuses", Some(&anon), json!({ "status": text }))
+                .await
+                .status
+                .as_u16()
+        }
+    };
+    assert_eq!(again("again").await, 403);
+    let lift = || async {
+        let mut conn = t.state.db.conn().await.unwrap();
+        guise_core::moderation::lift_lapsed(&mut conn, t.clock.as_ref())
+            .await
+            .unwrap()
+    };
+    t.clock.advance(chrono::Duration::days(1));
+    assert_eq!(lift().await, 0);
+    assert_eq!(again("still banned").await, 403);
+    t.clock.advance(chrono::Duration::days(1));
+    assert_eq!(lift().await, 1);
+    assert_eq!(again("after the ban").await, 200);
+    let seen = t
+        .get(&format!("/api/v1/admin/accounts/{face}"), Some(&staff))
+        .await
+        .json;
+    assert_eq!(
+        (seen["suspended"].clone(), seen["suspended_until"].clone()),
+        (json!(false), serde_json::Value::Null)
+    );
+}

@@ -31,6 +31,7 @@ pub async fn admin_account(
         _ => None,
     };
     let account = types::account(state, conn, face).await?;
+    let suspended_until = guise_core::moderation::suspension_end(conn, face.id).await?;
     let role = staff_role(login.as_ref().map_or("", |l| l.role.as_str()));
     Ok(json!({
         "id": face.id.to_string(),
@@ -50,6 +51,8 @@ pub async fn admin_account(
         "disabled": login.as_ref().is_some_and(|l| l.disabled),
         "silenced": face.silenced,
         "suspended": face.suspended,
+        // Guise: the day a suspension lapses (null: until lifted).
+        "suspended_until": suspended_until.map(|d| d.to_string()),
         "sensitized": false,
         "account": account,
     }))

@@ -121,6 +121,10 @@ struct Action {
     /// Resolves this report with the action (Mastodon's `report_id`).
     #[serde(default, deserialize_with = "de::opt_id")]
     report_id: Option<String>,
+    /// Guise: a suspension lapses after this many seconds (rounded up to
+    /// whole days); none: until lifted.
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    duration: Option<i64>,
 }
 
 /// Mastodon's `POST /api/v1/admin/accounts/:id/action`, on a face:
@@ -136,7 +140,19 @@ async fn action(
     let face = parse_id(&path)?;
     match a.kind.as_deref() {
         Some("suspend") => {
-            suspend_face(&state, staff.id, face, true).await?;
+            let until = match a.duration {
+                None => None,
+                Some(secs) if secs > 0 => {
+                    let days = secs.div_euclid(86_400) + i64::from(secs.rem_euclid(86_400) > 0);
+                    Some(state.clock.today() + chrono::Duration::days(days))
+                }
+                Some(_) => {
+                    return Err(ApiError::unprocessable(
+                        "Validation failed: duration must be above zero",
+                    ))
+                }
+            };
+            suspend_face_until(&state, staff.id, face, true, until).await?;
         }
         Some("none") => {
             suspend_face(&state, staff.id, face, false).await?;
@@ -205,10 +221,21 @@ async fn suspend_face(
     face: i64,
     suspend: bool,
 ) -> ApiResult<guise_core::models::Identity> {
+    suspend_face_until(state, staff, face, suspend, None).await
+}
+
+/// `suspend_face`, lapsing on `until` (a day) when given.
+async fn suspend_face_until(
+    state: &AppState,
+    staff: i64,
+    face: i64,
+    suspend: bool,
+    until: Option<chrono::NaiveDate>,
+) -> ApiResult<guise_core::models::Identity> {
     let clock = state.clock.as_ref();
     let mut conn = state.db.conn().await?;
     Ok(logged(&mut conn, clock, Some(staff), async |c| {
-        let f = guise_core::moderation::set_suspended(c, clock, face, suspend).await?;
+        let f = guise_core::moderation::suspend_until(c, clock, face, suspend, until).await?;
         let what = if suspend { "suspend" } else { "unsuspend" };
         Ok((f, what, Target::Face(face)))
     })
