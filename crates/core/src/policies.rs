@@ -20,6 +20,14 @@ pub async fn live_version_of(conn: &mut DbConn, name: &str) -> CoreResult<i64> {
         .await?)
 }
 
+/// Every live number, by name.
+pub async fn live_versions(conn: &mut DbConn) -> CoreResult<Vec<(String, i64)>> {
+    Ok(live_versions::table
+        .select((live_versions::name, live_versions::version))
+        .load(conn)
+        .await?)
+}
+
 /// The instance policy's live number.
 pub async fn live_version(conn: &mut DbConn) -> CoreResult<i64> {
     live_version_of(conn, "policy").await

@@ -83,38 +83,35 @@ pub async fn reload_ip_blocks(state: &AppState) -> CoreResult<i64> {
 
 /// Keeps this process's rules current, for as long as it runs.
 pub async fn watch(state: AppState) {
-    let (mut domains, mut incoming, mut policy, mut ips) = (None, None, None, None);
+    // What each kind was loaded at, by its name in `live_versions`.
+    let mut loaded: std::collections::HashMap<String, i64> = Default::default();
     loop {
-        if let Ok(mut conn) = state.db.conn().await {
-            let seen = guise_core::domains::version(&mut conn).await.ok();
-            if seen.is_some() && seen != domains {
-                match reload(&state).await {
-                    Ok(v) => domains = Some(v),
-                    Err(e) => tracing::warn!(error = %e, "could not reload the domain rules"),
-                }
+        // One read of every number a second; the connection goes back
+        // before anything is reloaded.
+        let seen = match state.db.conn().await {
+            Ok(mut conn) => guise_core::policies::live_versions(&mut conn)
+                .await
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        for (name, version) in seen {
+            if loaded.get(&name) == Some(&version) {
+                continue;
             }
-            let seen = guise_core::policy_rules::version(&mut conn).await.ok();
-            if seen.is_some() && seen != incoming {
-                match reload_incoming(&state).await {
-                    Ok(v) => incoming = Some(v),
-                    Err(e) => tracing::warn!(error = %e, "could not reload the incoming rules"),
+            // Each reload reads its number again before its rows: a change
+            // landing meanwhile moves it once more, so it is read again.
+            let done = match name.as_str() {
+                "domains" => reload(&state).await.map(drop),
+                "incoming_rules" => reload_incoming(&state).await.map(drop),
+                "ip_blocks" => reload_ip_blocks(&state).await.map(drop),
+                "policy" => crate::policy::reload(&state).await.map(drop),
+                _ => Ok(()),
+            };
+            match done {
+                Ok(()) => {
+                    loaded.insert(name, version);
                 }
-            }
-            let seen = guise_core::domains::ip_version(&mut conn).await.ok();
-            if seen.is_some() && seen != ips {
-                match reload_ip_blocks(&state).await {
-                    Ok(v) => ips = Some(v),
-                    Err(e) => tracing::warn!(error = %e, "could not reload the IP blocks"),
-                }
-            }
-            let seen = guise_core::policies::live_version(&mut conn).await.ok();
-            if seen.is_some() && seen != policy {
-                // The live number first: a change landing while the
-                // policy is read moves it again, so it is read once more.
-                match crate::policy::reload(&state).await {
-                    Ok(_) => policy = seen,
-                    Err(e) => tracing::warn!(error = %e, "could not reload the instance policy"),
-                }
+                Err(e) => tracing::warn!(kind = %name, error = %e, "could not reload live rules"),
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
