@@ -187,6 +187,7 @@ pub async fn create_account(
         SignUp {
             confirm_email: false,
             with_keys: true,
+            awaiting_approval: None,
         },
     )
     .await?;
@@ -197,13 +198,16 @@ pub async fn create_account(
 }
 
 /// How a login comes to be.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SignUp {
     /// Unconfirmed until the emailed link is followed.
     pub confirm_email: bool,
     /// Make `k_anon` and its recovery code now (to show the code at once);
     /// otherwise they are made at the first sign-in that can show it.
     pub with_keys: bool,
+    /// Waits for a moderator's approval, with what the person wrote
+    /// (`None`: usable at once).
+    pub awaiting_approval: Option<String>,
 }
 
 /// A new login.
@@ -270,6 +274,8 @@ pub async fn register(
                     accounts::confirmed.eq(confirmation_hash.is_none()),
                     accounts::confirmation_hash.eq(&confirmation_hash),
                     accounts::confirmation_sent_on.eq(confirmation_hash.as_ref().map(|_| today)),
+                    accounts::approved.eq(how.awaiting_approval.is_none()),
+                    accounts::sign_up_reason.eq(&how.awaiting_approval),
                 ))
                 .returning(Account::as_returning())
                 .get_result(conn)
@@ -302,13 +308,50 @@ pub async fn register(
 
 /// Refuses a login whose email is not confirmed yet (as Mastodon says it).
 pub fn ensure_confirmed(account: &Account) -> CoreResult<()> {
-    if account.confirmed {
-        Ok(())
-    } else {
+    if !account.confirmed {
         Err(CoreError::Forbidden(
             "Your login is missing a confirmed e-mail address",
         ))
+    } else if !account.approved {
+        Err(CoreError::Forbidden(PENDING_APPROVAL))
+    } else {
+        Ok(())
     }
+}
+
+/// What a login waiting for approval is told when it tries to act.
+pub const PENDING_APPROVAL: &str = "Your login is currently pending approval";
+
+/// Approves a login that waits for it; `NotFound` if it does not wait
+/// (or is gone). Returns its email, to tell it.
+pub async fn approve(conn: &mut DbConn, account_id: i64) -> CoreResult<String> {
+    diesel::update(
+        accounts::table
+            .find(account_id)
+            .filter(accounts::approved.eq(false)),
+    )
+    .set((
+        accounts::approved.eq(true),
+        accounts::sign_up_reason.eq(None::<String>),
+    ))
+    .returning(accounts::email)
+    .get_result(conn)
+    .await
+    .found()
+}
+
+/// Whether the login waits for approval, and what it wrote when it
+/// signed up.
+pub async fn approval_state(
+    conn: &mut DbConn,
+    account_id: i64,
+) -> CoreResult<(bool, Option<String>)> {
+    accounts::table
+        .find(account_id)
+        .select((accounts::approved, accounts::sign_up_reason))
+        .first(conn)
+        .await
+        .found()
 }
 
 /// Confirms the login whose emailed link carried `token` (within

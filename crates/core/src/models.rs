@@ -24,6 +24,8 @@ pub struct Account {
     pub confirmed: bool,
     /// The TOTP secret, when two-factor sign-in is on.
     pub otp_secret: Option<Vec<u8>>,
+    /// False while a sign-up waits for a moderator's approval.
+    pub approved: bool,
 }
 
 impl Account {

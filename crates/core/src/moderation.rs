@@ -187,14 +187,21 @@ pub async fn find_faces(
     match f.status.as_deref() {
         None => {}
         Some("active") => {
-            q = q.filter(identities::suspended.eq(false)).filter(
-                accounts::disabled
-                    .is_null()
-                    .or(accounts::disabled.eq(false)),
-            );
+            q = q
+                .filter(identities::suspended.eq(false))
+                .filter(
+                    accounts::disabled
+                        .is_null()
+                        .or(accounts::disabled.eq(false)),
+                )
+                .filter(accounts::approved.is_null().or(accounts::approved.eq(true)));
         }
-        // No sign-up waits for approval here: nothing is pending.
-        Some("pending") => return Ok(Vec::new()),
+        // Sign-ups waiting for approval (their persistent faces).
+        Some("pending") => {
+            q = q
+                .filter(accounts::approved.eq(false))
+                .filter(identities::tier.ne(guise_policy::Tier::Anonymous.as_str()))
+        }
         Some("disabled") => q = q.filter(accounts::disabled.eq(true)),
         Some("silenced") => q = q.filter(identities::silenced.eq(true)),
         Some("suspended") => q = q.filter(identities::suspended.eq(true)),

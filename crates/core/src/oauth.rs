@@ -470,19 +470,20 @@ async fn ensure_face_of(conn: &mut DbConn, account_id: i64, identity_id: i64) ->
 pub async fn login_state(conn: &mut DbConn, account_id: i64) -> CoreResult<Option<(i64, bool)>> {
     Ok(login_state_full(conn, account_id)
         .await?
-        .map(|(epoch, disabled, confirmed)| (epoch, disabled || !confirmed)))
+        .map(|(epoch, disabled, confirmed, approved)| (epoch, disabled || !confirmed || !approved)))
 }
 
 async fn login_state_full(
     conn: &mut DbConn,
     account_id: i64,
-) -> CoreResult<Option<(i64, bool, bool)>> {
+) -> CoreResult<Option<(i64, bool, bool, bool)>> {
     Ok(accounts::table
         .find(account_id)
         .select((
             accounts::token_epoch,
             accounts::disabled,
             accounts::confirmed,
+            accounts::approved,
         ))
         .first(conn)
         .await
@@ -924,7 +925,7 @@ pub async fn session_by_token(
     };
     if let Some(g) = session.grant {
         match login_state_full(conn, g.account_id).await? {
-            Some((epoch, disabled, confirmed)) if epoch == g.epoch => {
+            Some((epoch, disabled, confirmed, approved)) if epoch == g.epoch => {
                 if disabled {
                     return Err(CoreError::Forbidden("Your login is currently disabled"));
                 }
@@ -932,6 +933,9 @@ pub async fn session_by_token(
                     return Err(CoreError::Forbidden(
                         "Your login is missing a confirmed e-mail address",
                     ));
+                }
+                if !approved {
+                    return Err(CoreError::Forbidden(crate::accounts::PENDING_APPROVAL));
                 }
             }
             _ => {

@@ -21,6 +21,8 @@ diesel::table! {
         otp_salt -> Nullable<Bytea>,
         reset_hash -> Nullable<Bytea>,
         reset_sent_on -> Nullable<Date>,
+        approved -> Bool,
+        sign_up_reason -> Nullable<Text>,
     }
 }
 

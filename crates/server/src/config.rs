@@ -80,6 +80,8 @@ pub struct InstanceConfig {
     pub contact_email: String,
     pub max_characters: usize,
     pub registrations_open: bool,
+    /// Open sign-ups wait for a moderator's approval before they can act.
+    pub registrations_require_approval: bool,
     /// Tiers offered here: any of "real_name", "pseudonymous", "anonymous".
     pub tiers: Vec<TierSetting>,
     pub real_name_requires_verification: bool,
@@ -273,6 +275,7 @@ impl Default for InstanceConfig {
             contact_email: String::new(),
             max_characters: 500,
             registrations_open: false,
+            registrations_require_approval: false,
             tiers: vec![
                 TierSetting::RealName,
                 TierSetting::Pseudonymous,

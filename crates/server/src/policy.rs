@@ -1,6 +1,7 @@
 //! The instance and tier policy in force: which tiers are on, real-name
 //! verification, anonymous faces per thread or per post, whether anonymous
-//! posts may start threads, the anonymous posting limit, sign-ups, the
+//! posts may start threads, the anonymous posting limit, sign-ups (and
+//! whether they wait for approval), the
 //! character limit, and whose real-name verifications are trusted.
 //!
 //! The configuration file's values are the first version; admins change
@@ -25,6 +26,10 @@ pub struct InstancePolicy {
     /// Anonymous posts one login may make per epoch (0: no limit).
     pub anonymous_posts_per_epoch: u64,
     pub registrations_open: bool,
+    /// Open sign-ups wait for a moderator's approval (absent in versions
+    /// written before it existed: no approval).
+    #[serde(default)]
+    pub registrations_require_approval: bool,
     pub max_characters: usize,
     /// Domains whose "verified real name" claims are shown as verified.
     pub trusted_verifiers: Vec<String>,
@@ -41,6 +46,7 @@ impl InstancePolicy {
             anonymous_top_level: i.anonymous_top_level,
             anonymous_posts_per_epoch: i.anonymous_posts_per_epoch,
             registrations_open: i.registrations_open,
+            registrations_require_approval: i.registrations_require_approval,
             max_characters: i.max_characters,
             trusted_verifiers: c.federation.trusted_verifiers.clone(),
         }

@@ -1108,7 +1108,7 @@ async fn reports_and_accounts_over_the_admin_api_never_unmask() {
             .await
             .json,
         json!([]),
-        "nothing waits for approval here"
+        "nothing waits for approval while sign-ups need none"
     );
     assert_eq!(
         t.get("/api/v2/admin/accounts?status=sleeping", Some(&admin))
@@ -1634,6 +1634,18 @@ async fn every_admin_endpoint_answers_each_role_as_it_allows() {
         (
             Method::POST,
             p("/api/v1/admin/accounts/:id/enable"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/accounts/:id/approve"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/accounts/:id/reject"),
             json!({}),
             false,
         ),

@@ -79,6 +79,18 @@ fn link_in(mail: &str) -> String {
     mail[start..].split_whitespace().next().unwrap().to_owned()
 }
 
+/// Signs `webbie` in on the web with `password` (form-encoded).
+async fn sign_in(t: &TestApp, csrf: &str, password: &str) -> Page {
+    web(
+        t,
+        Method::POST,
+        "/auth/sign_in",
+        Some(&format!("guise_csrf={csrf}")),
+        Some(&format!("csrf={csrf}&login=webbie&password={password}")),
+    )
+    .await
+}
+
 async fn app_token(t: &TestApp) -> String {
     let (id, secret) = t.register_app("read write").await;
     let r = t
@@ -273,16 +285,7 @@ async fn the_web_form_shows_the_recovery_code_once_and_waits_for_the_link() {
     let first = link_in(&mails.recv().await.unwrap());
 
     // Signing in waits for the link.
-    let r = web(
-        &t,
-        Method::POST,
-        "/auth/sign_in",
-        Some(&cookie),
-        Some(&format!(
-            "csrf={csrf}&login=webbie&password=a+long+password"
-        )),
-    )
-    .await;
+    let r = sign_in(&t, &csrf, "a+long+password").await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("not confirmed yet"), "{}", r.body);
 
@@ -309,16 +312,7 @@ async fn the_web_form_shows_the_recovery_code_once_and_waits_for_the_link() {
     assert_ne!(first, second);
     assert_eq!(web(&t, Method::GET, &first, None, None).await.status, 404);
     assert_eq!(web(&t, Method::GET, &second, None, None).await.status, 200);
-    let r = web(
-        &t,
-        Method::POST,
-        "/auth/sign_in",
-        Some(&cookie),
-        Some(&format!(
-            "csrf={csrf}&login=webbie&password=a+long+password"
-        )),
-    )
-    .await;
+    let r = sign_in(&t, &csrf, "a+long+password").await;
     assert_eq!(r.status, 303, "{}", r.body);
 }
 
@@ -698,4 +692,220 @@ async fn ip_blocks_refuse_sign_ups_and_sign_ins_and_write_no_address() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(sign_up("203.0.113.9", "s3").await.0, 200);
+}
+
+/// Sign-ups that wait for approval: the token an app gets works only once
+/// a moderator approves (and the login is told by mail); a rejected
+/// sign-up is deleted; the web form asks why and says it waits, and a
+/// waiting login's sign-in says so instead of "wrong password".
+#[actix_web::test]
+async fn sign_ups_wait_for_a_moderator_who_approves_or_rejects_them() {
+    let (port, mut mails) = smtp_sink().await;
+    let port = port.to_string();
+    let t = TestApp::with_env(&[
+        ("GUISE_INSTANCE__REGISTRATIONS_OPEN", "true"),
+        ("GUISE_INSTANCE__REGISTRATIONS_REQUIRE_APPROVAL", "true"),
+        ("GUISE_MAIL__SMTP_HOST", "127.0.0.1"),
+        ("GUISE_MAIL__SMTP_PORT", &port),
+    ])
+    .await;
+    let instance = t.get("/api/v2/instance", None).await.json;
+    assert_eq!(instance["registrations"]["approval_required"], true);
+    assert_eq!(
+        t.get("/api/v1/instance", None).await.json["approval_required"],
+        true
+    );
+    let about = web(&t, Method::GET, "/about", None, None).await;
+    assert!(
+        about.body.contains("approves each sign-up"),
+        "{}",
+        about.body
+    );
+
+    let app = app_token(&t).await;
+    let sign_up = |name: &'static str, reason: &'static str| {
+        let (t, app) = (&t, app.clone());
+        async move {
+            let r = t
+                .post(
+                    "/api/v1/accounts",
+                    Some(&app),
+                    json!({ "username": name, "email": format!("{name}@mail.test"),
+                            "password": "long enough pw", "agreement": true, "reason": reason }),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let newbie = sign_up("newbie", "I knit and want to talk about it").await;
+    let link = link_in(&mails.recv().await.unwrap());
+    assert_eq!(web(&t, Method::GET, &link, None, None).await.status, 200);
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(&newbie))
+        .await;
+    assert_eq!(me.status, 403, "{}", me.text);
+    assert_eq!(me.json["error"], "Your login is currently pending approval");
+    let too_long = t
+        .post(
+            "/api/v1/accounts",
+            Some(&app),
+            json!({ "username": "wordy", "email": "wordy@mail.test", "password": "long enough pw",
+                    "agreement": true, "reason": "x".repeat(1001) }),
+        )
+        .await;
+    assert_eq!(too_long.status, 422, "{}", too_long.text);
+
+    // Staff find it waiting, with what it wrote.
+    let (moderator_login, _) = t.create_account("mod").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'moderator' WHERE id = {moderator_login}"
+    ))
+    .await;
+    let moderator = t.token("mod", "read write admin:read admin:write").await;
+    let (_, user) = t.user("bob").await;
+    let waiting = t
+        .get("/api/v2/admin/accounts?status=pending", Some(&moderator))
+        .await;
+    assert_eq!(waiting.status, 200, "{}", waiting.text);
+    let list = waiting.json.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{}", waiting.text);
+    assert_eq!(list[0]["username"], "newbie");
+    assert_eq!(list[0]["approved"], false);
+    assert_eq!(
+        list[0]["invite_request"],
+        "I knit and want to talk about it"
+    );
+    assert_eq!(list[0]["email"], serde_json::Value::Null, "admins only");
+    let v1 = t
+        .get("/api/v1/admin/accounts?pending=true", Some(&moderator))
+        .await
+        .json;
+    assert_eq!(v1.as_array().unwrap().len(), 1);
+    let active = t
+        .get("/api/v2/admin/accounts?status=active", Some(&moderator))
+        .await
+        .json;
+    assert!(
+        active
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["username"] != "newbie"),
+        "{active}"
+    );
+    let face = list[0]["id"].as_str().unwrap().to_owned();
+    let approve = format!("/api/v1/admin/accounts/{face}/approve");
+    assert_eq!(t.post(&approve, Some(&user), json!({})).await.status, 403);
+    let r = t.post(&approve, Some(&moderator), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["approved"], true);
+    assert_eq!(r.json["invite_request"], serde_json::Value::Null);
+    let mail = mails.recv().await.unwrap();
+    assert!(mail.contains("To: newbie@mail.test"), "{mail}");
+    assert!(mail.contains("was approved"), "{mail}");
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(&newbie))
+        .await;
+    assert_eq!(
+        me.status, 200,
+        "the same token works once approved: {}",
+        me.text
+    );
+    let again = t.post(&approve, Some(&moderator), json!({})).await;
+    assert_eq!(again.status, 403, "it no longer waits: {}", again.text);
+    let bob_face = t
+        .get("/api/v1/accounts/verify_credentials", Some(&user))
+        .await
+        .json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for what in ["approve", "reject"] {
+        let r = t
+            .post(
+                &format!("/api/v1/admin/accounts/{bob_face}/{what}"),
+                Some(&moderator),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            r.status, 403,
+            "{what} a login that never waited: {}",
+            r.text
+        );
+    }
+
+    // A rejected sign-up is gone, with its token.
+    let spam = sign_up("spammer", "").await;
+    mails.recv().await.unwrap();
+    let waiting = t
+        .get("/api/v2/admin/accounts?status=pending", Some(&moderator))
+        .await
+        .json;
+    let spam_face = waiting[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(waiting[0]["username"], "spammer");
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{spam_face}/reject"),
+            Some(&moderator),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(&spam))
+        .await;
+    assert_eq!(me.status, 401, "{}", me.text);
+    let dump = format!("{:?}", t.dump().await);
+    assert!(!dump.contains("spammer@mail.test"), "the login is deleted");
+    let log = t
+        .get("/api/v1/admin/guise/audit_log", Some(&moderator))
+        .await
+        .json;
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"approve") && actions.contains(&"reject"),
+        "{actions:?}"
+    );
+
+    // The web form asks why; a waiting login's sign-in says it waits.
+    let form = web(&t, Method::GET, "/auth/sign_up", None, None).await;
+    assert!(form.body.contains("name=\"reason\""), "{}", form.body);
+    let csrf = form
+        .headers
+        .get_all(header::SET_COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("guise_csrf="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cookie = format!("guise_csrf={csrf}");
+    let r = web(
+        &t,
+        Method::POST,
+        "/auth/sign_up",
+        Some(&cookie),
+        Some(&format!(
+            "csrf={csrf}&username=webbie&email=webbie%40mail.test&password=a+long+password&reason=hello&agreement=true"
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("id=\"awaiting-approval\""), "{}", r.body);
+    let link = link_in(&mails.recv().await.unwrap());
+    assert_eq!(web(&t, Method::GET, &link, None, None).await.status, 200);
+    let r = sign_in(&t, &csrf, "a+long+password").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("approval"), "{}", r.body);
+    // A wrong password is still only "wrong".
+    let r = sign_in(&t, &csrf, "not+it+at+all").await;
+    assert_eq!(r.status, 401, "{}", r.body);
 }

@@ -1901,6 +1901,14 @@ async fn staff_moderate_from_the_web() {
         .unwrap();
     }
     t.create_account("alice").await;
+    let (waiter, waiter_face) = t.create_account("waiter").await;
+    let (_, spammer_face) = t.create_account("spammer").await;
+    t.sql(&format!(
+        "UPDATE accounts SET approved = false, \
+         sign_up_reason = CASE WHEN id = {waiter} THEN 'let me in please' END \
+         WHERE email IN ('waiter@mail.test', 'spammer@mail.test')"
+    ))
+    .await;
     let (troll_face, troll) = t.user("troll").await;
     let bad = t
         .post_status(
@@ -1963,6 +1971,47 @@ async fn staff_moderate_from_the_web() {
     );
     let csrf = staff.field("csrf");
     let c = [("guise_session", moderator.as_str())];
+    // Sign-ups waiting for approval: approved or rejected here.
+    assert!(
+        staff.body.contains("let me in please")
+            && staff
+                .body
+                .contains(&format!("/web/staff/sign_ups/{waiter_face}/approve"))
+            && staff
+                .body
+                .contains(&format!("/web/staff/sign_ups/{spammer_face}/reject")),
+        "{}",
+        staff.body
+    );
+    for (face, what) in [(waiter_face, "approve"), (spammer_face, "reject")] {
+        let r = post_form(
+            &t,
+            &format!("/web/staff/sign_ups/{face}/{what}"),
+            &c,
+            &format!("csrf={csrf}"),
+        )
+        .await;
+        assert_eq!(r.status, 303, "{what}: {}", r.body);
+    }
+    let again = post_form(
+        &t,
+        &format!("/web/staff/sign_ups/{waiter_face}/approve"),
+        &c,
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(again.status, 403, "no longer waiting: {}", again.body);
+    let counts = format!("{:?}", t.dump().await);
+    assert!(!counts.contains("spammer@mail.test"), "rejected: deleted");
+    {
+        let mut conn = t.state.db.conn().await.unwrap();
+        assert!(
+            guise_core::accounts::approval_state(&mut conn, waiter)
+                .await
+                .unwrap()
+                .0
+        );
+    }
     let real_id = asked.json["account"]["id"].as_str().unwrap().to_owned();
     assert_eq!(
         post_form(
@@ -2085,7 +2134,9 @@ async fn staff_moderate_from_the_web() {
     assert_eq!(
         logged,
         [
+            "approve",
             "delete_status",
+            "reject",
             "resolve_report",
             "suspend",
             "unsuspend",

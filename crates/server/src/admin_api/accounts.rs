@@ -1,6 +1,6 @@
 //! Mastodon's admin accounts, on faces: list and find them (v1 and v2
 //! filters), show one, disable and enable the login behind a persistent
-//! face. An admin sees the login (email, role) behind persistent faces; an
+//! face, approve or reject a sign-up waiting for approval. An admin sees the login (email, role) behind persistent faces; an
 //! anonymous face names no login, so nobody — staff included — sees one.
 
 use super::staff;
@@ -33,6 +33,11 @@ pub async fn admin_account(
     let account = types::account(state, conn, face).await?;
     let suspended_until = guise_core::moderation::suspension_end(conn, face.id).await?;
     let role = staff_role(login.as_ref().map_or("", |l| l.role.as_str()));
+    // What a sign-up waiting for approval wrote (staff read it to decide).
+    let invite_request = match &login {
+        Some(l) if !l.approved => guise_core::accounts::approval_state(conn, l.id).await?.1,
+        _ => None,
+    };
     Ok(json!({
         "id": face.id.to_string(),
         "username": face.handle,
@@ -44,10 +49,11 @@ pub async fn admin_account(
         "ip": null,
         "ips": [],
         "locale": "",
-        "invite_request": null,
+        "invite_request": invite_request,
         "role": role,
         "confirmed": login.as_ref().is_some_and(|l| l.confirmed),
-        "approved": true,
+        // Remote and anonymous faces name no login: nothing of theirs waits.
+        "approved": login.as_ref().is_none_or(|l| l.approved),
         "disabled": login.as_ref().is_some_and(|l| l.disabled),
         "silenced": face.silenced,
         "suspended": face.suspended,
@@ -251,6 +257,95 @@ async fn enable(
     Ok(HttpResponse::Ok().json(admin_account(&state, &mut conn, &face, &viewer).await?))
 }
 
+/// `POST /api/v1/admin/accounts/:id/approve`: lets a sign-up waiting for
+/// approval act (and tells it by mail, when the instance sends mail).
+/// Refused (403, as Mastodon does) for a login that does not wait.
+async fn approve(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let viewer = staff(&state, &auth, "admin:write:accounts").await?;
+    let face = parse_id(&path)?;
+    decide_sign_up(&state, viewer.id, face, true).await?;
+    let mut conn = state.db.conn().await?;
+    let face = guise_core::accounts::get_identity(&mut conn, face).await?;
+    Ok(HttpResponse::Ok().json(admin_account(&state, &mut conn, &face, &viewer).await?))
+}
+
+/// `POST /api/v1/admin/accounts/:id/reject`: deletes a sign-up waiting for
+/// approval, with its faces. Refused (403) for a login that does not wait.
+async fn reject(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let viewer = staff(&state, &auth, "admin:write:accounts").await?;
+    let mut conn = state.db.conn().await?;
+    let face = guise_core::accounts::get_identity(&mut conn, parse_id(&path)?).await?;
+    // What it was, answered once it is gone (as Mastodon does).
+    let shown = admin_account(&state, &mut conn, &face, &viewer).await?;
+    drop(conn);
+    decide_sign_up(&state, viewer.id, face.id, false).await?;
+    Ok(HttpResponse::Ok().json(shown))
+}
+
+/// Approves (telling the login by mail, when the instance sends mail) or
+/// rejects (deleting it) the sign-up behind `face`, in the audit log as
+/// `staff`'s. Refused (403) unless that login waits for approval. For the
+/// admin API and the staff page alike.
+pub(crate) async fn decide_sign_up(
+    state: &AppState,
+    staff: i64,
+    face: i64,
+    approve: bool,
+) -> ApiResult<()> {
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    let face = guise_core::accounts::get_identity(&mut conn, face).await?;
+    let login = waiting_login(&mut conn, &face).await?;
+    if !approve {
+        let spread = chrono::Duration::seconds(state.config.instance.deletion_spread_secs.max(0));
+        logged(&mut conn, clock, Some(staff), async |c| {
+            guise_core::accounts::delete_account_as_staff(c, clock, login, spread).await?;
+            Ok(((), "reject", Target::Login(login)))
+        })
+        .await?;
+        return Ok(());
+    }
+    let email = logged(&mut conn, clock, Some(staff), async |c| {
+        let email = guise_core::accounts::approve(c, login).await?;
+        Ok((email, "approve", Target::Login(login)))
+    })
+    .await?;
+    drop(conn);
+    if crate::mail::enabled(&state.config) {
+        let name = &state.config.instance.name;
+        let body = format!(
+            "Your sign-up on {name} was approved: you can sign in now at {}/auth/sign_in\n",
+            state.base_url
+        );
+        if let Err(e) =
+            crate::mail::send(&state.config, &email, &format!("Welcome to {name}"), &body).await
+        {
+            tracing::warn!(error = %e, "telling a login it was approved");
+        }
+    }
+    Ok(())
+}
+
+/// The login behind `face` when it waits for approval; 403 otherwise.
+async fn waiting_login(conn: &mut guise_core::DbConn, face: &Identity) -> ApiResult<i64> {
+    let login = login_of(face)?;
+    let (approved, _) = guise_core::accounts::approval_state(conn, login).await?;
+    if approved {
+        return Err(ApiError::forbidden(
+            "This action is not allowed: the login is not waiting for approval",
+        ));
+    }
+    Ok(login)
+}
+
 /// `DELETE /api/v1/admin/accounts/:id` (admins): deletes the login behind
 /// a persistent face, with all its persistent faces. Its anonymous posts
 /// stay — only its owner's key finds them. Not one's own login, nor a
@@ -334,6 +429,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::delete().to(delete_login),
         )
         .route("/api/v1/admin/accounts/{id}/enable", web::post().to(enable))
+        .route(
+            "/api/v1/admin/accounts/{id}/approve",
+            web::post().to(approve),
+        )
+        .route("/api/v1/admin/accounts/{id}/reject", web::post().to(reject))
         .route(
             "/api/v1/admin/guise/accounts/{id}/role",
             web::post().to(set_role),

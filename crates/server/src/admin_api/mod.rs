@@ -11,7 +11,7 @@ use guise_core::models::Account;
 use serde::Deserialize;
 use serde_json::json;
 
-mod accounts;
+pub(crate) mod accounts;
 mod domains;
 mod measures;
 mod policy;

@@ -470,6 +470,15 @@ async fn preferences(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRe
     })))
 }
 
+/// What a sign-up gives: the login's first face's name, its email and
+/// password, and (when sign-ups wait for approval) why it wants to join.
+pub(crate) struct Applicant<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub reason: Option<&'a str>,
+}
+
 /// Signs a login up (for `POST /api/v1/accounts` and the web form) when
 /// the instance's registrations are open, and mails its confirmation link
 /// when the instance sends mail. A link that could not be mailed can be
@@ -480,17 +489,31 @@ pub(crate) async fn sign_up(
     req: &HttpRequest,
     state: &AppState,
     conn: &mut guise_core::DbConn,
-    username: &str,
-    email: &str,
-    password: &str,
+    who: Applicant<'_>,
     with_keys: bool,
 ) -> ApiResult<guise_core::accounts::Registered> {
     use guise_core::accounts::{Email, Username};
-    if !state.live().policy.registrations_open {
+    let Applicant {
+        username,
+        email,
+        password,
+        reason,
+    } = who;
+    let policy = state.live().policy.clone();
+    if !policy.registrations_open {
         return Err(ApiError::forbidden(
             "Registrations are closed on this server",
         ));
     }
+    let reason = reason.map(str::trim).unwrap_or("");
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::unprocessable(format!(
+            "Validation failed: reason is longer than {MAX_REASON_CHARS} characters"
+        )));
+    }
+    let awaiting_approval = policy
+        .registrations_require_approval
+        .then(|| reason.to_owned());
     let username = Username::parse(username)?;
     let email = Email::parse(email)?;
     let domain = email
@@ -518,6 +541,7 @@ pub(crate) async fn sign_up(
         guise_core::accounts::SignUp {
             confirm_email: crate::mail::enabled(&state.config),
             with_keys,
+            awaiting_approval,
         },
     )
     .await?;
@@ -527,6 +551,9 @@ pub(crate) async fn sign_up(
     }
     Ok(r)
 }
+
+/// The longest reason a sign-up may give for joining.
+pub(crate) const MAX_REASON_CHARS: usize = 1000;
 
 /// Mails a confirmation link; a failure is logged (a new link can be
 /// asked for), never shown to whoever asked.
@@ -563,6 +590,10 @@ struct SignUpParams {
     password: Option<String>,
     #[serde(default, deserialize_with = "de::flex_bool")]
     agreement: bool,
+    /// Why the person wants to join (read by moderators when sign-ups
+    /// wait for approval).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    reason: Option<String>,
 }
 
 /// `POST /api/v1/accounts`, with an app's own token: the new login's
@@ -586,9 +617,12 @@ async fn register(
         &req,
         &state,
         &mut conn,
-        p.username.as_deref().unwrap_or(""),
-        p.email.as_deref().unwrap_or(""),
-        p.password.as_deref().unwrap_or(""),
+        Applicant {
+            username: p.username.as_deref().unwrap_or(""),
+            email: p.email.as_deref().unwrap_or(""),
+            password: p.password.as_deref().unwrap_or(""),
+            reason: p.reason.as_deref(),
+        },
         false,
     )
     .await?;

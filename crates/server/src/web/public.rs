@@ -237,7 +237,11 @@ pub(crate) async fn about(req: HttpRequest, state: actix_web::web::Data<AppState
             @if p.real_name_requires_verification && state.rules().tiers_enabled.contains(&Tier::RealName) {
                 p { (l.t("about-real-names-verified")) }
             }
-            p { (l.t(if p.registrations_open { "about-registrations-open" } else { "about-registrations-closed" })) }
+            p { (l.t(match (p.registrations_open, p.registrations_require_approval) {
+                (false, _) => "about-registrations-closed",
+                (true, false) => "about-registrations-open",
+                (true, true) => "about-registrations-approval",
+            })) }
         }
         @if anonymous {
             section aria-labelledby="anon-h" {

@@ -219,7 +219,12 @@ pub(crate) async fn sign_in(
         return Ok(resp);
     };
     if let Err(e) = guise_core::accounts::ensure_confirmed(&account) {
-        let mut resp = sign_in_form(&state, l, &pre, &f.login, Some(&l.t("sign-in-unconfirmed")));
+        let why = if account.confirmed {
+            "sign-in-awaiting-approval"
+        } else {
+            "sign-in-unconfirmed"
+        };
+        let mut resp = sign_in_form(&state, l, &pre, &f.login, Some(&l.t(why)));
         *resp.status_mut() = ApiError::from(e).status;
         return Ok(resp);
     }

@@ -58,6 +58,11 @@ fn form(
                 label for="password" { (l.t("sign-in-password")) }
                 input #password type="password" name="password" autocomplete="new-password" minlength="8" required aria-describedby="password-hint";
                 p.hint #password-hint { (l.t("sign-up-password-hint")) }
+                @if state.live().policy.registrations_require_approval {
+                    p #approval-hint { (l.t("sign-up-approval-hint")) }
+                    label for="reason" { (l.t("sign-up-reason")) }
+                    textarea #reason name="reason" maxlength=(crate::mastodon_api::accounts::MAX_REASON_CHARS) aria-describedby="approval-hint" { (f.reason) }
+                }
                 label.choice {
                     input type="checkbox" name="agreement" value="true" required;
                     " " (l.t("sign-up-agreement"))
@@ -78,6 +83,8 @@ pub(crate) struct SignUpForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    reason: String,
     #[serde(default)]
     agreement: String,
 }
@@ -130,9 +137,12 @@ pub(crate) async fn sign_up(
         &req,
         &state,
         &mut conn,
-        &f.username,
-        &f.email,
-        &f.password,
+        crate::mastodon_api::accounts::Applicant {
+            username: &f.username,
+            email: &f.email,
+            password: &f.password,
+            reason: Some(&f.reason),
+        },
         true,
     )
     .await
@@ -163,7 +173,10 @@ pub(crate) async fn sign_up(
             p { a href=(download) download="guise-recovery-code.txt" { (l.t("recovery-download")) } }
             @if r.confirmation.is_some() {
                 p.notice-text { (l.t_with("sign-up-check-mail", &[("email", &r.account.email)])) }
-            } @else {
+            }
+            @if !r.account.approved {
+                p.notice-text #awaiting-approval { (l.t("sign-up-awaiting-approval")) }
+            } @else if r.confirmation.is_none() {
                 p { a.button href="/auth/sign_in" { (l.t("sign-in")) } }
             }
         },

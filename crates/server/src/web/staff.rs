@@ -1,5 +1,6 @@
-//! The staff page: the real-name queue, open reports and suspended faces,
-//! with the actions the admin API offers (verify or reject a real name,
+//! The staff page: sign-ups waiting for approval, the real-name queue, open
+//! reports and suspended faces, with the actions the admin API offers
+//! (approve or reject a sign-up, verify or reject a real name,
 //! suspend or unsuspend a face, delete a post, close a report). Staff only,
 //! and — when the instance requires it — only with two-factor sign-in on.
 //! Every action names a face or a post, never a login.
@@ -49,6 +50,31 @@ pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiRes
         rows.push((r, target, posts));
     }
     let suspended = guise_core::moderation::suspended_faces(&mut conn, 50).await?;
+    let waiting = guise_core::moderation::find_faces(
+        &mut conn,
+        &guise_core::moderation::FaceFilter {
+            local: Some(true),
+            status: Some("pending".into()),
+            ..Default::default()
+        },
+        &guise_core::statuses::Page {
+            limit: 50,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut sign_ups = Vec::with_capacity(waiting.len());
+    for f in waiting {
+        let reason = match f.account_id {
+            Some(login) => {
+                guise_core::accounts::approval_state(&mut conn, login)
+                    .await?
+                    .1
+            }
+            None => None,
+        };
+        sign_ups.push((f, reason.unwrap_or_default()));
+    }
     Ok(page(
         &state,
         l,
@@ -57,6 +83,24 @@ pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiRes
         html! {
             h1 { (l.t("staff")) }
             p.hint { (l.t("staff-hint")) }
+            section aria-labelledby="su-h" {
+                h2 #su-h { (l.t("staff-sign-ups")) }
+                @if sign_ups.is_empty() { p { (l.t("staff-none")) } }
+                ul {
+                    @for (f, reason) in &sign_ups {
+                        li {
+                            span.acct { "@" (f.handle) }
+                            @if !reason.is_empty() { blockquote { (reason) } }
+                            @for (what, label) in [("approve", "staff-approve"), ("reject", "staff-reject")] {
+                                form method="post" action={ "/web/staff/sign_ups/" (f.id) "/" (what) } {
+                                    input type="hidden" name="csrf" value=(s.csrf);
+                                    button.small type="submit" aria-label=(l.t_with(&format!("{label}-named"), &[("name", &f.handle)])) { (l.t(label)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             section aria-labelledby="rn-h" {
                 h2 #rn-h { (l.t("staff-real-names")) }
                 @if pending.is_empty() { p { (l.t("staff-none")) } }
@@ -148,6 +192,13 @@ pub(crate) async fn act(
     let id = crate::mastodon_api::parse_id(&id)?;
     let clock = state.clock.as_ref();
     let staff = s.auth.account_id()?;
+    if kind == "sign_ups" && matches!(action.as_str(), "approve" | "reject") {
+        let approve = action == "approve";
+        return match crate::admin_api::accounts::decide_sign_up(&state, staff, id, approve).await {
+            Ok(()) => Ok(see_other("/web/staff")),
+            Err(e) => Ok(session::refusal(&state, l, &e)),
+        };
+    }
     let mut conn = state.db.conn().await?;
     // The action and its line in the audit log, in one transaction.
     let done = guise_core::audit::logged(&mut conn, clock, Some(staff), async |c| {

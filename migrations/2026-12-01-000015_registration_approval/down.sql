@@ -1,0 +1,2 @@
+DROP INDEX accounts_waiting;
+ALTER TABLE accounts DROP COLUMN sign_up_reason, DROP COLUMN approved;
