@@ -86,6 +86,34 @@ pub async fn set_silenced(conn: &mut DbConn, face_id: i64, silenced: bool) -> Co
     Ok(Identity { silenced, ..face })
 }
 
+/// Marks (or stops marking) every post the face makes from now on as
+/// sensitive (Mastodon's "sensitive" action; a trigger applies it to every
+/// status written, local or remote).
+pub async fn set_sensitized(conn: &mut DbConn, face_id: i64, on: bool) -> CoreResult<Identity> {
+    use crate::schema::sensitized_faces as sf;
+    let face = crate::accounts::get_identity(conn, face_id).await?;
+    if on {
+        diesel::insert_into(sf::table)
+            .values(sf::identity_id.eq(face_id))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    } else {
+        diesel::delete(sf::table.find(face_id))
+            .execute(conn)
+            .await?;
+    }
+    Ok(face)
+}
+
+/// Whether the face's posts are marked sensitive by staff.
+pub async fn is_sensitized(conn: &mut DbConn, face_id: i64) -> CoreResult<bool> {
+    use crate::schema::sensitized_faces as sf;
+    Ok(diesel::select(diesel::dsl::exists(sf::table.find(face_id)))
+        .get_result(conn)
+        .await?)
+}
+
 /// Deletes any status (and its reblogs) as a moderator.
 pub async fn delete_status(
     conn: &mut DbConn,

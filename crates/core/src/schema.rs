@@ -453,6 +453,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    sensitized_faces (identity_id) {
+        identity_id -> Int8,
+    }
+}
+
+diesel::table! {
     suspension_ends (identity_id) {
         identity_id -> Int8,
         ends_on -> Date,
@@ -755,6 +761,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     instance_domain_allows,
     live_versions,
+    sensitized_faces,
     suspension_ends,
     ip_blocks,
     instance_rules,

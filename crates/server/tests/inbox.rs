@@ -1050,6 +1050,47 @@ async fn a_failed_activity_is_acted_on_when_retried() {
     assert_eq!(followers(&t, &carol).await.len(), 1);
 }
 
+/// A remote face staff marked sensitive: its posts arrive marked so.
+#[actix_web::test]
+async fn a_sensitized_remote_face_posts_arrive_sensitive() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let r = remote_actor("remy").await;
+    let host = r.actor.split('/').take(3).collect::<Vec<_>>().join("/");
+    let create = |n: u32| {
+        let note = json!({ "id": format!("{host}/notes/{n}"), "type": "Note", "attributedTo": r.actor,
+            "content": "<p>hello</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"] });
+        json!({ "id": format!("{}/creates/{n}", r.actor), "type": "Create", "actor": r.actor, "object": note })
+            .to_string()
+    };
+    let sensitive_of = |n: u32| {
+        format!(
+            "DO $$ BEGIN IF (SELECT sensitive FROM statuses WHERE uri = '{host}/notes/{n}') IS DISTINCT FROM {} \
+             THEN RAISE EXCEPTION 'note {n} is not as expected'; END IF; END $$",
+            n == 2
+        )
+    };
+    assert_eq!(
+        deliver(&t, &r, "/inbox", create(1).as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    t.sql(&sensitive_of(1)).await;
+    {
+        let mut conn = t.state.db.conn().await.unwrap();
+        let first = guise_core::remote::status_by_uri(&mut conn, &format!("{host}/notes/1"))
+            .await
+            .unwrap()
+            .unwrap();
+        guise_core::moderation::set_sensitized(&mut conn, first.identity_id, true)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        deliver(&t, &r, "/inbox", create(2).as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    t.sql(&sensitive_of(2)).await;
+}
+
 #[actix_web::test]
 async fn a_resent_update_that_changes_nothing_leaves_no_edit() {
     let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;

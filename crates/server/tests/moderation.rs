@@ -756,16 +756,7 @@ async fn domain_blocks_and_allows_over_the_admin_api() {
         json!([])
     );
 
-    let log = t
-        .get("/api/v1/admin/guise/audit_log", Some(&admin))
-        .await
-        .json;
-    let mut actions: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["action"].as_str().unwrap())
-        .collect();
+    let mut actions = t.audit_actions(&admin).await;
     actions.sort_unstable();
     assert_eq!(
         actions,
@@ -887,6 +878,94 @@ async fn a_silenced_face_leaves_the_public_timelines_but_not_its_followers() {
     for p in public {
         assert!(has(p).await, "{p}");
     }
+}
+
+/// Mastodon's "sensitive" action on a face: what it posts or edits from
+/// then on is marked sensitive (an anonymous face's too, without anyone
+/// learning who is behind it), until `unsensitive`; what it posted before
+/// stays as it was.
+#[actix_web::test]
+async fn a_sensitized_face_posts_sensitive_from_then_on() {
+    let t = TestApp::new().await;
+    let (bob_face, bob) = t.user("bob").await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let staff = staff_token(&t, "mod", "moderator").await;
+    let before = t.post_status(&bob, json!({ "status": "before" })).await;
+    let first = t
+        .post_status(&anon, json!({ "status": "anonymous, before" }))
+        .await;
+    let anon_face = first["account"]["id"].as_str().unwrap().to_owned();
+    let sensitize = |face: String| {
+        let (t, staff) = (&t, staff.clone());
+        async move {
+            t.post(
+                &format!("/api/v1/admin/accounts/{face}/action"),
+                Some(&staff),
+                json!({ "type": "sensitive" }),
+            )
+            .await
+        }
+    };
+    for face in [bob_face.clone(), anon_face.clone()] {
+        let r = sensitize(face.clone()).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let shown = t
+            .get(&format!("/api/v1/admin/accounts/{face}"), Some(&staff))
+            .await
+            .json;
+        assert_eq!(shown["sensitized"], true, "{shown}");
+    }
+    let after = t.post_status(&bob, json!({ "status": "after" })).await;
+    assert_eq!(after["sensitive"], true, "{after}");
+    let reply = t
+        .post_status(
+            &anon,
+            json!({ "status": "anonymous, after", "in_reply_to_id": first["id"] }),
+        )
+        .await;
+    assert_eq!(
+        reply["account"]["id"],
+        anon_face.as_str(),
+        "the same thread face"
+    );
+    assert_eq!(reply["sensitive"], true, "{reply}");
+    let old = t
+        .get(
+            &format!("/api/v1/statuses/{}", before["id"].as_str().unwrap()),
+            Some(&bob),
+        )
+        .await
+        .json;
+    assert_eq!(old["sensitive"], false, "earlier posts stay as they were");
+    let edited = t
+        .call(
+            Method::PUT,
+            &format!("/api/v1/statuses/{}", before["id"].as_str().unwrap()),
+            Some(&bob),
+            Some(common::Body::Json(json!({ "status": "before, edited" }))),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    assert_eq!(edited.json["sensitive"], true, "an edit is new writing");
+
+    let r = t
+        .post(
+            &format!("/api/v1/admin/accounts/{bob_face}/unsensitive"),
+            Some(&staff),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let later = t.post_status(&bob, json!({ "status": "later" })).await;
+    assert_eq!(later["sensitive"], false, "{later}");
+    let actions = t.audit_actions(&staff).await;
+    assert_eq!(
+        actions.iter().filter(|a| **a == "sensitive").count(),
+        2,
+        "{actions:?}"
+    );
+    assert!(actions.iter().any(|a| a == "unsensitive"), "{actions:?}");
 }
 
 /// Mastodon's admin reports and accounts: a report of an anonymous post is
@@ -1154,10 +1233,10 @@ async fn reports_and_accounts_over_the_admin_api_never_unmask() {
         .post(
             &format!("/api/v1/admin/accounts/{bob_face}/action"),
             Some(&admin),
-            json!({ "type": "sensitive" }),
+            json!({ "type": "sleep" }),
         )
         .await;
-    assert_eq!(r.status, 422, "not supported, said so: {}", r.text);
+    assert_eq!(r.status, 422, "an unknown action, said so: {}", r.text);
 }
 
 /// The instance and tier policy over REST: staff read it, admins change
@@ -1405,16 +1484,7 @@ async fn admins_change_roles_and_delete_logins_over_the_api() {
         200,
         "the anonymous post stays: nobody holds its owner's key"
     );
-    let log = t
-        .get("/api/v1/admin/guise/audit_log", Some(&admin))
-        .await
-        .json;
-    let actions: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["action"].as_str().unwrap())
-        .collect();
+    let actions = t.audit_actions(&admin).await;
     assert_eq!(actions.iter().filter(|a| **a == "delete_login").count(), 2);
     assert_eq!(actions.iter().filter(|a| **a == "set_role").count(), 2);
 }
@@ -1628,6 +1698,12 @@ async fn every_admin_endpoint_answers_each_role_as_it_allows() {
         (
             Method::POST,
             p("/api/v1/admin/accounts/:id/unsilence"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/accounts/:id/unsensitive"),
             json!({}),
             false,
         ),

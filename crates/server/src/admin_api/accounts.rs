@@ -32,6 +32,7 @@ pub async fn admin_account(
     };
     let account = types::account(state, conn, face).await?;
     let suspended_until = guise_core::moderation::suspension_end(conn, face.id).await?;
+    let sensitized = guise_core::moderation::is_sensitized(conn, face.id).await?;
     let role = staff_role(login.as_ref().map_or("", |l| l.role.as_str()));
     // What a sign-up waiting for approval wrote (staff read it to decide).
     let invite_request = match &login {
@@ -59,7 +60,7 @@ pub async fn admin_account(
         "suspended": face.suspended,
         // Guise: the day a suspension lapses (null: until lifted).
         "suspended_until": suspended_until.map(|d| d.to_string()),
-        "sensitized": false,
+        "sensitized": sensitized,
         "account": account,
     }))
 }

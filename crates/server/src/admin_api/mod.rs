@@ -163,9 +163,12 @@ async fn action(
         Some("disable") => {
             accounts::set_disabled(&state, staff.id, face, true).await?;
         }
+        Some("sensitive") => {
+            sensitize_face(&state, staff.id, face, true).await?;
+        }
         other => {
             return Err(ApiError::unprocessable(format!(
-                "Validation failed: type {other:?} is not one of suspend, silence, disable, none (sensitive is not supported)"
+                "Validation failed: type {other:?} is not one of suspend, silence, sensitive, disable, none"
             )))
         }
     }
@@ -195,6 +198,35 @@ async fn unsilence(
     let face = silence_face(&state, staff.id, parse_id(&path)?, false).await?;
     let mut conn = state.db.conn().await?;
     Ok(ok(&types::account(&state, &mut conn, &face).await?))
+}
+
+async fn unsensitive(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let staff = staff(&state, &auth, "admin:write:accounts").await?;
+    let face = sensitize_face(&state, staff.id, parse_id(&path)?, false).await?;
+    let mut conn = state.db.conn().await?;
+    Ok(ok(&types::account(&state, &mut conn, &face).await?))
+}
+
+/// Marks (or stops marking) a face's posts sensitive from now on, and
+/// logs it.
+async fn sensitize_face(
+    state: &AppState,
+    staff: i64,
+    face: i64,
+    on: bool,
+) -> ApiResult<guise_core::models::Identity> {
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    Ok(logged(&mut conn, clock, Some(staff), async |c| {
+        let f = guise_core::moderation::set_sensitized(c, face, on).await?;
+        let what = if on { "sensitive" } else { "unsensitive" };
+        Ok((f, what, Target::Face(face)))
+    })
+    .await?)
 }
 
 /// Silences (or lifts the silence of) a face, and logs it.
@@ -429,6 +461,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/admin/accounts/{id}/unsilence",
             web::post().to(unsilence),
+        )
+        .route(
+            "/api/v1/admin/accounts/{id}/unsensitive",
+            web::post().to(unsensitive),
         )
         .route(
             "/api/v1/admin/guise/statuses/{id}",

@@ -280,6 +280,17 @@ impl TestApp {
     }
 
     /// Runs SQL in the test database (fixtures a test needs that no endpoint makes yet).
+    /// The actions in the audit log, newest first, as `token` (staff) reads them.
+    pub async fn audit_actions(&self, token: &str) -> Vec<String> {
+        let r = self.get("/api/v1/admin/guise/audit_log", Some(token)).await;
+        r.json
+            .as_array()
+            .unwrap_or_else(|| panic!("the audit log: {}", r.text))
+            .iter()
+            .map(|l| l["action"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     pub async fn sql(&self, sql: &str) {
         use diesel_async::RunQueryDsl;
         let mut conn = self.state.db.conn().await.unwrap();

@@ -1,0 +1,3 @@
+DROP TRIGGER statuses_sensitized ON statuses;
+DROP FUNCTION statuses_of_sensitized_faces();
+DROP TABLE sensitized_faces;
