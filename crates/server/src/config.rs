@@ -95,6 +95,10 @@ pub struct InstanceConfig {
     pub anonymous_reset_cooldown_days: i64,
     /// Anonymous posts one login may make per epoch (0: no limit).
     pub anonymous_posts_per_epoch: u64,
+    /// Posts one real-name face may make per epoch (0: no limit).
+    pub real_name_posts_per_epoch: u64,
+    /// Posts one pseudonymous face may make per epoch (0: no limit).
+    pub pseudonymous_posts_per_epoch: u64,
     /// The epoch length in seconds; epochs sit on a fixed grid.
     pub anonymous_limit_epoch_secs: i64,
     /// Language tags anonymous posts may carry (any other is dropped). Empty:
@@ -286,6 +290,8 @@ impl Default for InstanceConfig {
             anonymous_top_level: true,
             anonymous_reset_cooldown_days: 14,
             anonymous_posts_per_epoch: 30,
+            real_name_posts_per_epoch: 0,
+            pseudonymous_posts_per_epoch: 0,
             anonymous_limit_epoch_secs: 3600,
             deletion_spread_secs: 86_400,
             staff_two_factor: true,

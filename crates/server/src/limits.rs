@@ -164,24 +164,27 @@ pub async fn anonymous_budget(
     }
     let epoch_secs = state.config.instance.anonymous_limit_epoch_secs;
     let now = state.clock.now().timestamp();
-    let allowed = take_anonymous(&state.counters, k, now, epoch_secs, limit)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "rate-limit store");
-            crate::error::ApiError::new(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "Try again later",
-            )
-        })?;
-    if allowed {
+    let taken = take_anonymous(&state.counters, k, now, epoch_secs, limit).await;
+    verdict(taken, || {
+        format!(
+            "Too many anonymous posts: at most {limit} per {} minutes",
+            epoch_secs / 60
+        )
+    })
+}
+
+/// A budget's answer as the API gives it: 429 with `refusal` when spent,
+/// 503 when the store is down.
+fn verdict(
+    taken: Result<bool, CounterError>,
+    refusal: impl FnOnce() -> String,
+) -> crate::error::ApiResult<()> {
+    if taken.map_err(store_down)? {
         Ok(())
     } else {
         Err(crate::error::ApiError::new(
             actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many anonymous posts: at most {limit} per {} minutes",
-                epoch_secs / 60
-            ),
+            refusal(),
         ))
     }
 }
@@ -197,28 +200,89 @@ pub async fn take_anonymous(
     limit: u64,
 ) -> Result<bool, CounterError> {
     let (key, epoch, end) = anonymous_limit_key(k, now, epoch_secs);
-    // Racing requests of one owner retry; few ever do.
+    take(counters, &key, now, end, limit, |n| {
+        count_value(k, epoch, n)
+    })
+    .await
+}
+
+/// Takes one post from a persistent face's budget for the epoch of `now`:
+/// whether it was still under `limit`. The key names the face (whose posts
+/// are public anyway) and its epoch; nothing of a login.
+pub async fn take_face(
+    counters: &Counters,
+    face: i64,
+    now: i64,
+    epoch_secs: i64,
+    limit: u64,
+) -> Result<bool, CounterError> {
+    let epoch = now.div_euclid(epoch_secs.max(1));
+    let key = format!("limit-face:{face}:{epoch}");
+    let end = (epoch + 1) * epoch_secs.max(1);
+    take(counters, &key, now, end, limit, |n| n.to_string()).await
+}
+
+/// One step of a counter under `key` (until `end`) kept below `limit`;
+/// `value(n)` is how "n so far" is stored. Compare-and-swap: racing
+/// requests retry; a refused one changes nothing.
+async fn take(
+    counters: &Counters,
+    key: &str,
+    now: i64,
+    end: i64,
+    limit: u64,
+    value: impl Fn(u64) -> String,
+) -> Result<bool, CounterError> {
     for _ in 0..16 {
-        let current = counters.get(&key, now).await?;
+        let current = counters.get(key, now).await?;
         let n = match &current {
             None => 0,
-            // A value that opens to no count (another limit, say) counts as full.
-            Some(v) => (1..=limit)
-                .find(|i| count_value(k, epoch, *i) == *v)
-                .unwrap_or(limit),
+            // A value that reads as no count (another limit's, say) counts as full.
+            Some(v) => (1..=limit).find(|i| value(*i) == *v).unwrap_or(limit),
         };
         if n >= limit {
             return Ok(false);
         }
-        let next = count_value(k, epoch, n + 1);
         if counters
-            .swap(&key, current.as_deref(), &next, end, now)
+            .swap(key, current.as_deref(), &value(n + 1), end, now)
             .await?
         {
             return Ok(true);
         }
     }
-    Err(CounterError("the anonymous limit is contended".into()))
+    Err(CounterError("a limit is contended".into()))
+}
+
+/// Takes one post from a persistent face's budget: 429 past its tier's
+/// limit, 503 if the store is down. Anonymous faces are counted per login
+/// instead (`anonymous_budget`).
+pub async fn face_budget(
+    state: &crate::state::AppState,
+    face: &guise_core::models::Identity,
+) -> crate::error::ApiResult<()> {
+    let tier = face.tier();
+    let limit = state.live().policy.posts_per_epoch(tier);
+    if limit == 0 || tier == guise_policy::Tier::Anonymous {
+        return Ok(());
+    }
+    let epoch_secs = state.config.instance.anonymous_limit_epoch_secs;
+    let now = state.clock.now().timestamp();
+    let taken = take_face(&state.counters, face.id, now, epoch_secs, limit).await;
+    verdict(taken, || {
+        format!(
+            "Too many posts: a {} face may make at most {limit} per {} minutes",
+            tier.as_str().replace('_', "-"),
+            epoch_secs / 60
+        )
+    })
+}
+
+fn store_down(e: CounterError) -> crate::error::ApiError {
+    tracing::error!(error = %e, "rate-limit store");
+    crate::error::ApiError::new(
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        "Try again later",
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The instance and tier policy in force: which tiers are on, real-name
 //! verification, anonymous faces per thread or per post, whether anonymous
-//! posts may start threads, the anonymous posting limit, sign-ups (and
+//! posts may start threads, the posting limits of each tier, sign-ups (and
 //! whether they wait for approval), the
 //! character limit, and whose real-name verifications are trusted.
 //!
@@ -25,6 +25,13 @@ pub struct InstancePolicy {
     pub anonymous_top_level: bool,
     /// Anonymous posts one login may make per epoch (0: no limit).
     pub anonymous_posts_per_epoch: u64,
+    /// Posts one real-name face may make per epoch (0: no limit; absent
+    /// in versions written before it existed).
+    #[serde(default)]
+    pub real_name_posts_per_epoch: u64,
+    /// Posts one pseudonymous face may make per epoch (0: no limit).
+    #[serde(default)]
+    pub pseudonymous_posts_per_epoch: u64,
     pub registrations_open: bool,
     /// Open sign-ups wait for a moderator's approval (absent in versions
     /// written before it existed: no approval).
@@ -45,6 +52,8 @@ impl InstancePolicy {
             anonymous_face_per: i.anonymous_face_per,
             anonymous_top_level: i.anonymous_top_level,
             anonymous_posts_per_epoch: i.anonymous_posts_per_epoch,
+            real_name_posts_per_epoch: i.real_name_posts_per_epoch,
+            pseudonymous_posts_per_epoch: i.pseudonymous_posts_per_epoch,
             registrations_open: i.registrations_open,
             registrations_require_approval: i.registrations_require_approval,
             max_characters: i.max_characters,
@@ -75,6 +84,16 @@ impl InstancePolicy {
             }
         }
         out
+    }
+
+    /// How many posts a face of `tier` may make per epoch (0: no limit).
+    /// The anonymous limit counts per login, the others per face.
+    pub fn posts_per_epoch(&self, tier: guise_policy::Tier) -> u64 {
+        match tier {
+            guise_policy::Tier::RealName => self.real_name_posts_per_epoch,
+            guise_policy::Tier::Pseudonymous => self.pseudonymous_posts_per_epoch,
+            guise_policy::Tier::Anonymous => self.anonymous_posts_per_epoch,
+        }
     }
 
     pub fn offers(&self, tier: guise_policy::Tier) -> bool {

@@ -14,20 +14,23 @@ async fn post_until_limited(t: &TestApp, limit: usize) -> (String, i64) {
         t.post_status(&anon, json!({ "status": format!("post {i}") }))
             .await;
     }
+    refused(t, &anon, "at most 3 per 60 minutes").await;
+    (anon, account_id)
+}
+
+/// One post too many: 429 saying `why`, and nothing written.
+async fn refused(t: &TestApp, token: &str, why: &str) {
     let before = t.row_counts().await;
     let r = t
         .post(
             "/api/v1/statuses",
-            Some(&anon),
+            Some(token),
             json!({ "status": "one too many" }),
         )
         .await;
     assert_eq!(r.status, 429, "{}", r.text);
     assert!(
-        r.json["error"]
-            .as_str()
-            .unwrap()
-            .contains("at most 3 per 60 minutes"),
+        r.json["error"].as_str().unwrap().contains(why),
         "{}",
         r.text
     );
@@ -36,7 +39,6 @@ async fn post_until_limited(t: &TestApp, limit: usize) -> (String, i64) {
         before,
         "a refused post writes nothing"
     );
-    (anon, account_id)
 }
 
 fn limited_env(redis: Option<&str>) -> Vec<(&'static str, String)> {
@@ -129,4 +131,74 @@ async fn redis_limits_anonymous_posts_under_a_key_that_names_nobody() {
     let expire_at = ((chrono::Utc::now().timestamp_millis() + pttl) as f64 / 1000.0).round() as i64;
     let ts = now.timestamp();
     assert_eq!(expire_at, (ts.div_euclid(3600) + 1) * 3600);
+}
+
+/// Per-tier posting limits, set live in the instance policy: a
+/// pseudonymous face past its tier's limit gets 429 and nothing is written;
+/// each face has its own budget; a tier without a limit and the anonymous
+/// limit are untouched; the next epoch starts afresh; NodeInfo shows them.
+#[actix_web::test]
+async fn each_tier_has_its_own_posting_limit_set_live() {
+    let t = TestApp::new().await;
+    let (admin_login, _) = t.create_account("boss").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = 'admin' WHERE id = {admin_login}"
+    ))
+    .await;
+    let admin = t.token("boss", "read write admin:read admin:write").await;
+    let r = t
+        .call(
+            actix_web::http::Method::PUT,
+            "/api/v1/admin/guise/instance_policy",
+            Some(&admin),
+            Some(common::Body::Json(
+                json!({ "pseudonymous_posts_per_epoch": 2, "version": 1 }),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["policy"]["real_name_posts_per_epoch"], 0);
+    let (_, bob) = t.user("bob").await;
+    let all = t.token_as("bob", "all", "read write").await;
+    let second = t
+        .post(
+            "/api/v1/guise/faces",
+            Some(&all),
+            json!({ "handle": "bobs_other", "display_name": "Other Bob" }),
+        )
+        .await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    for i in 0..2 {
+        t.post_status(&bob, json!({ "status": format!("post {i}") }))
+            .await;
+    }
+    refused(
+        &t,
+        &bob,
+        "a pseudonymous face may make at most 2 per 60 minutes",
+    )
+    .await;
+    // Another face has its own budget; anonymous posting its own limit.
+    let other = t
+        .post(
+            "/api/v1/statuses",
+            Some(&all),
+            json!({ "status": "from the other face", "identity_id": second.json["id"] }),
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    for i in 0..3 {
+        t.post_status(&anon, json!({ "status": format!("anon {i}") }))
+            .await;
+    }
+    let nodeinfo = t.get("/nodeinfo/2.1", None).await.json;
+    assert_eq!(
+        nodeinfo["metadata"]["guise"]["policy"]["pseudonymous_posts_per_epoch"],
+        2
+    );
+    // The next epoch on the grid starts afresh.
+    t.clock.advance(chrono::Duration::hours(1));
+    t.post_status(&bob, json!({ "status": "next hour" })).await;
 }

@@ -188,6 +188,8 @@ async fn nodeinfo(state: web::Data<AppState>, path: web::Path<String>) -> ApiRes
                     },
                     "anonymous_top_level": live.policy.anonymous_top_level,
                     "anonymous_posts_per_epoch": live.policy.anonymous_posts_per_epoch,
+                    "real_name_posts_per_epoch": live.policy.real_name_posts_per_epoch,
+                    "pseudonymous_posts_per_epoch": live.policy.pseudonymous_posts_per_epoch,
                     "trusted_verifiers": live.policy.trusted_verifiers,
                 }
             }

@@ -315,7 +315,10 @@ pub(crate) async fn publish_as(
     mut new: NewStatus,
 ) -> ApiResult<guise_core::models::Status> {
     Ok(match poster {
-        Poster::Face(face) => st::publish(conn, &state.ctx(), &face, new).await?,
+        Poster::Face(face) => {
+            crate::limits::face_budget(state, &face).await?;
+            st::publish(conn, &state.ctx(), &face, new).await?
+        }
         Poster::Anonymous => {
             let k = auth.anon_key()?;
             anonymous_allowed(state, auth, conn).await?;

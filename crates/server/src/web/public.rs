@@ -237,6 +237,11 @@ pub(crate) async fn about(req: HttpRequest, state: actix_web::web::Data<AppState
             @if p.real_name_requires_verification && state.rules().tiers_enabled.contains(&Tier::RealName) {
                 p { (l.t("about-real-names-verified")) }
             }
+            @for (tier, n) in [("real_name", p.real_name_posts_per_epoch), ("pseudonymous", p.pseudonymous_posts_per_epoch)] {
+                @if n > 0 && state.rules().tiers_enabled.iter().any(|t| t.as_str() == tier) {
+                    p { (l.t_with(&format!("about-limit-{tier}"), &[("n", &n.to_string()), ("minutes", &(i.anonymous_limit_epoch_secs / 60).to_string())])) }
+                }
+            }
             p { (l.t(match (p.registrations_open, p.registrations_require_approval) {
                 (false, _) => "about-registrations-closed",
                 (true, false) => "about-registrations-open",
