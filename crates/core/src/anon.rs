@@ -234,7 +234,8 @@ pub async fn publish(
     conn.transaction::<_, CoreError, _>(async move |conn| {
         let face = face_for_thread(conn, ctx.clock, &k, root, per).await?;
         let status = st::publish(conn, ctx, &face, new).await?;
-        crate::announcer::boost(conn, ctx.clock, &face, &status).await?;
+        let wait = ctx.rules.announcer_needs_approval;
+        crate::announcer::boost(conn, ctx.clock, &face, &status, wait).await?;
         if let Some(tag) = key_tag {
             diesel::insert_into(sealed_idempotency::table)
                 .values((

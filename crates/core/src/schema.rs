@@ -453,6 +453,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    announcer_queue (status_id) {
+        status_id -> Int8,
+    }
+}
+
+diesel::table! {
     sensitized_faces (identity_id) {
         identity_id -> Int8,
     }
@@ -761,6 +767,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_blocks,
     instance_domain_allows,
     live_versions,
+    announcer_queue,
     sensitized_faces,
     suspension_ends,
     ip_blocks,

@@ -11,6 +11,9 @@ pub struct PostingRules {
     pub real_name_requires_verification: bool,
     /// Anonymous posts may start threads (false: they may only reply).
     pub anonymous_top_level: bool,
+    /// The shared announcer boosts a public anonymous thread only once a
+    /// moderator approves it (false: at once).
+    pub announcer_needs_approval: bool,
 }
 
 impl Default for PostingRules {
@@ -20,6 +23,7 @@ impl Default for PostingRules {
             tiers_enabled: Tier::ALL.to_vec(),
             real_name_requires_verification: false,
             anonymous_top_level: true,
+            announcer_needs_approval: false,
         }
     }
 }
@@ -173,6 +177,7 @@ mod tests {
             tiers_enabled: vec![RealName, Pseudonymous],
             max_characters: 10,
             anonymous_top_level: true,
+            announcer_needs_approval: false,
         };
         let long = "x".repeat(501);
         let cases: &[(&PostingRules, Tier, bool, Visibility, &str, Decision)] = &[

@@ -199,6 +199,9 @@ pub struct FederationConfig {
     /// The shared `anonymous` actor boosts public anonymous posts that start
     /// a thread, so its followers see them.
     pub anonymous_announcer: bool,
+    /// The announcer boosts an anonymous thread only once a moderator
+    /// approves it (false: at once).
+    pub announcer_needs_approval: bool,
     /// A PEM bundle of certificate authorities trusted for outgoing HTTPS
     /// besides the system's (a private network's own CA); empty: none.
     pub extra_ca_file: String,
@@ -217,6 +220,7 @@ impl Default for FederationConfig {
             retry_first_delay_secs: 60,
             delivery_concurrency: 16,
             anonymous_announcer: true,
+            announcer_needs_approval: false,
             extra_ca_file: String::new(),
         }
     }
@@ -752,6 +756,7 @@ impl Config {
             tiers_enabled: self.instance.tiers.iter().map(|t| t.tier()).collect(),
             real_name_requires_verification: self.instance.real_name_requires_verification,
             anonymous_top_level: self.instance.anonymous_top_level,
+            announcer_needs_approval: self.federation.announcer_needs_approval,
         }
     }
 }

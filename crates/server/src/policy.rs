@@ -2,7 +2,8 @@
 //! verification, anonymous faces per thread or per post, whether anonymous
 //! posts may start threads, the posting limits of each tier, sign-ups (and
 //! whether they wait for approval), the
-//! character limit, and whose real-name verifications are trusted.
+//! character limit, whose real-name verifications are trusted, and
+//! whether the shared announcer waits for a moderator's approval.
 //!
 //! The configuration file's values are the first version; admins change
 //! it over the admin API, each change a new version in PostgreSQL
@@ -40,6 +41,10 @@ pub struct InstancePolicy {
     pub max_characters: usize,
     /// Domains whose "verified real name" claims are shown as verified.
     pub trusted_verifiers: Vec<String>,
+    /// The shared announcer boosts an anonymous thread only once a
+    /// moderator approves it (absent in older versions: at once).
+    #[serde(default)]
+    pub announcer_needs_approval: bool,
 }
 
 impl InstancePolicy {
@@ -58,6 +63,7 @@ impl InstancePolicy {
             registrations_require_approval: i.registrations_require_approval,
             max_characters: i.max_characters,
             trusted_verifiers: c.federation.trusted_verifiers.clone(),
+            announcer_needs_approval: c.federation.announcer_needs_approval,
         }
     }
 
@@ -106,6 +112,7 @@ impl InstancePolicy {
             tiers_enabled: self.tiers.iter().map(|t| t.tier()).collect(),
             real_name_requires_verification: self.real_name_requires_verification,
             anonymous_top_level: self.anonymous_top_level,
+            announcer_needs_approval: self.announcer_needs_approval,
         }
     }
 }

@@ -968,6 +968,139 @@ async fn a_sensitized_face_posts_sensitive_from_then_on() {
     assert!(actions.iter().any(|a| a == "unsensitive"), "{actions:?}");
 }
 
+/// With `announcer_needs_approval`, the shared announcer boosts a public
+/// anonymous thread only once staff approve it: the post waits in a queue
+/// that names nothing but the post; approving boosts it, rejecting leaves
+/// it unboosted, deleting the post takes it off the queue. Users get 403.
+#[actix_web::test]
+async fn the_announcer_waits_for_a_moderator_when_the_policy_says_so() {
+    let t = TestApp::new().await;
+    let announcer = {
+        let mut conn = t.state.db.conn().await.unwrap();
+        guise_core::announcer::ensure(&mut conn, t.clock.as_ref(), true)
+            .await
+            .unwrap();
+        guise_core::announcer::active(&mut conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let (_, user) = t.user("bob").await;
+    let moderator = staff_token(&t, "mod", "moderator").await;
+    let admin = staff_token(&t, "boss", "admin").await;
+    let r = t
+        .call(
+            Method::PUT,
+            "/api/v1/admin/guise/instance_policy",
+            Some(&admin),
+            Some(common::Body::Json(
+                json!({ "announcer_needs_approval": true, "version": 1 }),
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let mut posted = Vec::new();
+    for text in ["first", "second", "third"] {
+        let s = t
+            .post_status(&anon, json!({ "status": text, "visibility": "public" }))
+            .await;
+        posted.push(s["id"].as_str().unwrap().to_owned());
+    }
+    t.post_status(
+        &anon,
+        json!({ "status": "a reply", "in_reply_to_id": posted[0], "visibility": "public" }),
+    )
+    .await;
+    let boosted = || {
+        let (t, user) = (&t, user.clone());
+        async move {
+            t.get(
+                &format!("/api/v1/accounts/{announcer}/statuses"),
+                Some(&user),
+            )
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["reblog"]["id"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        boosted().await.is_empty(),
+        "nothing boosted before approval"
+    );
+    let queue = "/api/v1/admin/guise/announcer_queue";
+    assert_eq!(t.get(queue, Some(&user)).await.status, 403);
+    let waiting = t.get(queue, Some(&moderator)).await;
+    assert_eq!(waiting.status, 200, "{}", waiting.text);
+    let ids: Vec<&str> = waiting
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        posted.iter().map(String::as_str).collect::<Vec<_>>(),
+        "threads only, oldest first"
+    );
+    let decide = |id: String, what: &'static str, token: String| {
+        let t = &t;
+        async move {
+            t.post(&format!("{queue}/{id}/{what}"), Some(&token), json!({}))
+                .await
+        }
+    };
+    assert_eq!(
+        decide(posted[0].clone(), "approve", user.clone())
+            .await
+            .status,
+        403
+    );
+    let r = decide(posted[0].clone(), "approve", moderator.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(boosted().await, [posted[0].clone()]);
+    assert_eq!(
+        decide(posted[0].clone(), "approve", moderator.clone())
+            .await
+            .status,
+        404,
+        "no longer waiting"
+    );
+    let r = decide(posted[1].clone(), "reject", moderator.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(boosted().await, [posted[0].clone()]);
+    assert_eq!(
+        t.get(&format!("/api/v1/statuses/{}", posted[1]), None)
+            .await
+            .status,
+        200,
+        "a rejected post stays up"
+    );
+    let gone = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/statuses/{}", posted[2]),
+            Some(&anon),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.text);
+    assert_eq!(t.get(queue, Some(&moderator)).await.json, json!([]));
+    let actions = t.audit_actions(&moderator).await;
+    assert!(
+        actions.iter().any(|a| a == "approve_announcement")
+            && actions.iter().any(|a| a == "reject_announcement"),
+        "{actions:?}"
+    );
+}
+
 /// Mastodon's admin reports and accounts: a report of an anonymous post is
 /// taken on, acted on with a suspension (which holds back its hidden
 /// author) and resolved, and at no step does anyone — admins included —
@@ -1886,6 +2019,24 @@ async fn every_admin_endpoint_answers_each_role_as_it_allows() {
         (
             Method::GET,
             p("/api/v1/admin/guise/instance_policy"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::GET,
+            p("/api/v1/admin/guise/announcer_queue"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/guise/announcer_queue/:id/approve"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/guise/announcer_queue/:id/reject"),
             json!({}),
             false,
         ),

@@ -2003,6 +2003,45 @@ async fn staff_moderate_from_the_web() {
     assert_eq!(again.status, 403, "no longer waiting: {}", again.body);
     let counts = format!("{:?}", t.dump().await);
     assert!(!counts.contains("spammer@mail.test"), "rejected: deleted");
+    // An anonymous thread waiting for the announcer: approved here.
+    {
+        let mut conn = t.state.db.conn().await.unwrap();
+        guise_core::announcer::ensure(&mut conn, t.clock.as_ref(), true)
+            .await
+            .unwrap();
+    }
+    let mut policy = t.state.live().policy.clone();
+    policy.announcer_needs_approval = true;
+    t.state.set_live(guise_server::policy::Live::new(
+        t.state.live().version,
+        policy,
+    ));
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let waiting = t
+        .post_status(
+            &anon,
+            serde_json::json!({ "status": "announce me", "visibility": "public" }),
+        )
+        .await;
+    let wid = waiting["id"].as_str().unwrap().to_owned();
+    let listed = get_as(&t, &moderator, "/web/staff").await;
+    assert!(
+        listed.body.contains("announce me")
+            && listed
+                .body
+                .contains(&format!("/web/staff/announcer_queue/{wid}/approve")),
+        "{}",
+        listed.body
+    );
+    let r = post_form(
+        &t,
+        &format!("/web/staff/announcer_queue/{wid}/approve"),
+        &c,
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(t.row_counts().await["announcer_queue"], 0);
     {
         let mut conn = t.state.db.conn().await.unwrap();
         assert!(
@@ -2135,6 +2174,7 @@ async fn staff_moderate_from_the_web() {
         logged,
         [
             "approve",
+            "approve_announcement",
             "delete_status",
             "reject",
             "resolve_report",

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 pub(crate) mod accounts;
+pub(crate) mod announcer;
 mod domains;
 mod measures;
 mod policy;
@@ -449,6 +450,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     domains::routes(cfg);
     accounts::routes(cfg);
     reports::routes(cfg);
+    announcer::routes(cfg);
     policy::routes(cfg);
     measures::routes(cfg);
     rules::routes(cfg);

@@ -191,6 +191,7 @@ async fn nodeinfo(state: web::Data<AppState>, path: web::Path<String>) -> ApiRes
                     "real_name_posts_per_epoch": live.policy.real_name_posts_per_epoch,
                     "pseudonymous_posts_per_epoch": live.policy.pseudonymous_posts_per_epoch,
                     "trusted_verifiers": live.policy.trusted_verifiers,
+                    "announcer_needs_approval": live.policy.announcer_needs_approval,
                 }
             }
         }

@@ -1,6 +1,7 @@
-//! The staff page: sign-ups waiting for approval, the real-name queue, open
-//! reports and suspended faces, with the actions the admin API offers
-//! (approve or reject a sign-up, verify or reject a real name,
+//! The staff page: sign-ups waiting for approval, anonymous posts waiting
+//! for the announcer, the real-name queue, open reports and suspended
+//! faces, with the actions the admin API offers (approve or reject a
+//! sign-up or an announcement, verify or reject a real name,
 //! suspend or unsuspend a face, delete a post, close a report). Staff only,
 //! and — when the instance requires it — only with two-factor sign-in on.
 //! Every action names a face or a post, never a login.
@@ -63,6 +64,10 @@ pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiRes
         },
     )
     .await?;
+    let queued = guise_core::announcer::queue(&mut conn, 50).await?;
+    let queued = crate::mastodon_api::types::statuses_by_ids(&state, &mut conn, None, &queued)
+        .await
+        .unwrap_or_default();
     let mut sign_ups = Vec::with_capacity(waiting.len());
     for f in waiting {
         let reason = match f.account_id {
@@ -95,6 +100,24 @@ pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiRes
                                 form method="post" action={ "/web/staff/sign_ups/" (f.id) "/" (what) } {
                                     input type="hidden" name="csrf" value=(s.csrf);
                                     button.small type="submit" aria-label=(l.t_with(&format!("{label}-named"), &[("name", &f.handle)])) { (l.t(label)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !queued.is_empty() || state.live().policy.announcer_needs_approval {
+                section aria-labelledby="aq-h" {
+                    h2 #aq-h { (l.t("staff-announcer-queue")) }
+                    p.hint { (l.t("staff-announcer-queue-hint")) }
+                    @if queued.is_empty() { p { (l.t("staff-none")) } }
+                    @for p in &queued {
+                        article.report {
+                            div.content { (PreEscaped(&p.content)) }
+                            @for (what, label) in [("approve", "staff-approve"), ("reject", "staff-reject")] {
+                                form method="post" action={ "/web/staff/announcer_queue/" (p.id) "/" (what) } {
+                                    input type="hidden" name="csrf" value=(s.csrf);
+                                    button.small type="submit" { (l.t(label)) }
                                 }
                             }
                         }
@@ -192,6 +215,13 @@ pub(crate) async fn act(
     let id = crate::mastodon_api::parse_id(&id)?;
     let clock = state.clock.as_ref();
     let staff = s.auth.account_id()?;
+    if kind == "announcer_queue" && matches!(action.as_str(), "approve" | "reject") {
+        let approve = action == "approve";
+        return match crate::admin_api::announcer::decide(&state, staff, id, approve).await {
+            Ok(()) => Ok(see_other("/web/staff")),
+            Err(e) => Ok(session::refusal(&state, l, &e)),
+        };
+    }
     if kind == "sign_ups" && matches!(action.as_str(), "approve" | "reject") {
         let approve = action == "approve";
         return match crate::admin_api::accounts::decide_sign_up(&state, staff, id, approve).await {

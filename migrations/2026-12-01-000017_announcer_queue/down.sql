@@ -1,0 +1,1 @@
+DROP TABLE announcer_queue;
