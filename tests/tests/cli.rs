@@ -1034,6 +1034,59 @@ fn admin_commands_block_domains_and_handle_reports() {
     let (ok, _, err) = run(&["admin", "delete-login", "gone"]);
     assert!(!ok && err.contains("no login"), "{err}");
 
+    // Disabling and enabling a login; deciding sign-ups that wait.
+    let (ok, _, err) = guise(
+        &db,
+        &[
+            "admin",
+            "create-account",
+            "waiting",
+            "--email",
+            "waiting@mail.test",
+        ],
+        "a long enough password",
+    );
+    assert!(ok, "{err}");
+    let state = |login: &str| {
+        guise_e2e::psql_rows(
+            &db,
+            &format!("SELECT disabled::text || ' ' || approved::text FROM accounts WHERE email = '{login}@mail.test'"),
+        )
+        .join("")
+    };
+    let (ok, out, err) = run(&["admin", "disable-login", "waiting"]);
+    assert!(ok && out.contains("disabled"), "{out}{err}");
+    assert_eq!(state("waiting"), "true true");
+    let (ok, _, err) = run(&["admin", "disable-login", "bossy"]);
+    assert!(!ok && err.contains("is staff"), "{err}");
+    let (ok, _, err) = run(&["admin", "enable-login", "waiting"]);
+    assert!(ok, "{err}");
+    assert_eq!(state("waiting"), "false true");
+    let (ok, _, err) = run(&["admin", "approve-login", "waiting"]);
+    assert!(!ok && err.contains("not waiting"), "{err}");
+    let (ok, _, err) = guise(
+        &db,
+        &[
+            "admin",
+            "create-account",
+            "spam",
+            "--email",
+            "spam@mail.test",
+        ],
+        "a long enough password",
+    );
+    assert!(ok, "{err}");
+    guise_e2e::psql_rows(
+        &db,
+        "UPDATE accounts SET approved = false WHERE email IN ('waiting@mail.test', 'spam@mail.test')",
+    );
+    let (ok, _, err) = run(&["admin", "approve-login", "waiting"]);
+    assert!(ok, "{err}");
+    assert_eq!(state("waiting"), "false true");
+    let (ok, _, err) = run(&["admin", "reject-login", "spam"]);
+    assert!(ok, "{err}");
+    assert_eq!(state("spam"), "", "rejected: deleted");
+
     let (_, log, _) = run(&["admin", "audit-log"]);
     for line in [
         "command line  create_domain_block domain_block",
@@ -1041,6 +1094,10 @@ fn admin_commands_block_domains_and_handle_reports() {
         "command line  resolve_report report 4242",
         "command line  reopen_report report 4242",
         "command line  delete_login login",
+        "command line  disable login",
+        "command line  enable login",
+        "command line  approve login",
+        "command line  reject login",
     ] {
         assert!(log.contains(line), "{line}: {log}");
     }

@@ -118,6 +118,22 @@ pub async fn send(config: &Config, to: &str, subject: &str, body: &str) -> Resul
     Ok(())
 }
 
+/// Tells a login its sign-up was approved, when the instance sends mail (a
+/// failure is logged: the login can sign in all the same).
+pub async fn send_approved(config: &Config, to: &str) {
+    if !enabled(config) {
+        return;
+    }
+    let name = &config.instance.name;
+    let body = format!(
+        "Your sign-up on {name} was approved: you can sign in now at {}/auth/sign_in\n",
+        config.base_url()
+    );
+    if let Err(e) = send(config, to, &format!("Welcome to {name}"), &body).await {
+        tracing::warn!(error = %e, "telling a login it was approved");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,11 @@ commands:
                                          moderate from the command line, as the staff page does
   admin delete-login <login>             delete a login and its persistent faces (its
                                          anonymous posts stay: only its own key finds them)
+  admin disable-login <login>, admin enable-login <login>
+                                         a disabled login cannot sign in and its tokens die
+  admin approve-login <login>, admin reject-login <login>
+                                         decide a sign-up waiting for approval (rejecting
+                                         deletes it)
   admin domain-blocks                    list the instance's domain blocks
   admin block-domain <domain> [--severity suspend|silence|noop] [--reject-media]
                      [--reject-reports] [--comment TEXT]
@@ -646,6 +651,15 @@ async fn admin(config: Config, args: &[String]) -> anyhow::Result<()> {
             println!("deleted {login}: its faces go within the deletion window; its anonymous posts stay (only its own key finds them)");
             Ok(())
         }
+        Some(cmd @ ("disable-login" | "enable-login" | "approve-login" | "reject-login")) => {
+            let (Some(login), None) = (args.get(1), args.get(2)) else {
+                bail!("admin {cmd} <login>\n\n{USAGE}");
+            };
+            let db = connect(&config)?;
+            ensure_schema(&db, &config).await?;
+            let mut conn = db.conn().await?;
+            login_command(&mut conn, &config, cmd, login).await
+        }
         Some(cmd @ ("domain-blocks" | "block-domain" | "unblock-domain")) => {
             let db = connect(&config)?;
             ensure_schema(&db, &config).await?;
@@ -777,6 +791,66 @@ async fn domain_command(
             })
             .await?;
             println!("unblocked {d}");
+        }
+    }
+    Ok(())
+}
+
+/// `guise admin disable-login | enable-login | approve-login | reject-login
+/// <login>`: the API's actions on a login, logged as the command line.
+async fn login_command(
+    conn: &mut guise_core::DbConn,
+    config: &Config,
+    cmd: &str,
+    login: &str,
+) -> anyhow::Result<()> {
+    let account = accounts::find_login(conn, login)
+        .await?
+        .with_context(|| format!("no login {login:?}"))?;
+    let target = guise_core::audit::Target::Login(account.id);
+    let clock = &SystemClock;
+    if matches!(cmd, "approve-login" | "reject-login") {
+        let (approved, _) = accounts::approval_state(conn, account.id).await?;
+        if approved {
+            bail!("{login} is not waiting for approval");
+        }
+    }
+    match cmd {
+        "disable-login" | "enable-login" => {
+            if account.is_staff() && cmd == "disable-login" {
+                bail!("{login} is staff: make it a user first (admin set-role {login} user)");
+            }
+            let disable = cmd == "disable-login";
+            guise_core::audit::logged(conn, clock, None, async |c| {
+                accounts::set_disabled(c, account.id, disable).await?;
+                Ok(((), if disable { "disable" } else { "enable" }, target))
+            })
+            .await?;
+            println!(
+                "{login} is {}",
+                if disable {
+                    "disabled: it cannot sign in, and every token it had is dead"
+                } else {
+                    "enabled: it signs in anew"
+                }
+            );
+        }
+        "approve-login" => {
+            let email = guise_core::audit::logged(conn, clock, None, async |c| {
+                Ok((accounts::approve(c, account.id).await?, "approve", target))
+            })
+            .await?;
+            guise_server::mail::send_approved(config, &email).await;
+            println!("approved {login}");
+        }
+        _ => {
+            let spread = chrono::Duration::seconds(config.instance.deletion_spread_secs.max(0));
+            guise_core::audit::logged(conn, clock, None, async |c| {
+                accounts::delete_account_as_staff(c, clock, account.id, spread).await?;
+                Ok(((), "reject", target))
+            })
+            .await?;
+            println!("rejected {login}: the sign-up is deleted");
         }
     }
     Ok(())

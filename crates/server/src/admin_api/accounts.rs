@@ -320,18 +320,7 @@ pub(crate) async fn decide_sign_up(
     })
     .await?;
     drop(conn);
-    if crate::mail::enabled(&state.config) {
-        let name = &state.config.instance.name;
-        let body = format!(
-            "Your sign-up on {name} was approved: you can sign in now at {}/auth/sign_in\n",
-            state.base_url
-        );
-        if let Err(e) =
-            crate::mail::send(&state.config, &email, &format!("Welcome to {name}"), &body).await
-        {
-            tracing::warn!(error = %e, "telling a login it was approved");
-        }
-    }
+    crate::mail::send_approved(&state.config, &email).await;
     Ok(())
 }
 
