@@ -1034,6 +1034,11 @@ async fn the_announcer_waits_for_a_moderator_when_the_policy_says_so() {
         boosted().await.is_empty(),
         "nothing boosted before approval"
     );
+    let about = t.get("/about", None).await.text;
+    assert!(
+        about.contains("once a moderator approves each one"),
+        "{about}"
+    );
     let queue = "/api/v1/admin/guise/announcer_queue";
     assert_eq!(t.get(queue, Some(&user)).await.status, 403);
     let waiting = t.get(queue, Some(&moderator)).await;
@@ -1443,6 +1448,8 @@ async fn the_instance_policy_changes_over_rest_without_a_restart() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
+    let about = t.get("/about", None).await.text;
+    assert!(about.contains("Anonymous posts may only reply"), "{about}");
 
     for (body, what) in [
         (json!({ "max_characters": 10, "version": 1 }), "meanwhile"),
@@ -1481,6 +1488,12 @@ async fn the_instance_policy_changes_over_rest_without_a_restart() {
     assert_eq!(g["policy"]["version"], 3);
     assert_eq!(g["policy"]["anonymous_top_level"], false);
     assert_eq!(g["staff_can_unmask_anonymous"], false);
+    let about = t.get("/about", None).await.text;
+    assert!(
+        !about.contains("Anonymous posts may only reply")
+            && about.contains("at most 500 characters"),
+        "the anonymous tier is off: {about}"
+    );
 
     let versions = t
         .get(&format!("{path}/versions"), Some(&moderator))
@@ -1504,6 +1517,18 @@ async fn the_instance_policy_changes_over_rest_without_a_restart() {
         .filter(|l| l["action"] == "update_instance_policy")
         .count();
     assert_eq!(changes, 2);
+    let r = put(
+        admin.clone(),
+        json!({ "trusted_verifiers": ["verify.example"], "max_characters": 700 }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let about = t.get("/about", None).await.text;
+    assert!(
+        about.contains("Real names verified by verify.example")
+            && about.contains("at most 700 characters"),
+        "{about}"
+    );
 }
 
 /// Admins change a login's role and delete a login through one of its

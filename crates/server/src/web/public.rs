@@ -237,6 +237,10 @@ pub(crate) async fn about(req: HttpRequest, state: actix_web::web::Data<AppState
             @if p.real_name_requires_verification && state.rules().tiers_enabled.contains(&Tier::RealName) {
                 p { (l.t("about-real-names-verified")) }
             }
+            @if !p.trusted_verifiers.is_empty() && state.rules().tiers_enabled.contains(&Tier::RealName) {
+                p { (l.t_with("about-trusted-verifiers", &[("domains", &p.trusted_verifiers.join(&l.t("list-separator")))])) }
+            }
+            p { (l.t_with("about-max-characters", &[("n", &p.max_characters.to_string())])) }
             @for (tier, n) in [("real_name", p.real_name_posts_per_epoch), ("pseudonymous", p.pseudonymous_posts_per_epoch)] {
                 @if n > 0 && state.rules().tiers_enabled.iter().any(|t| t.as_str() == tier) {
                     p { (l.t_with(&format!("about-limit-{tier}"), &[("n", &n.to_string()), ("minutes", &(i.anonymous_limit_epoch_secs / 60).to_string())])) }
@@ -253,6 +257,10 @@ pub(crate) async fn about(req: HttpRequest, state: actix_web::web::Data<AppState
                 h2 #anon-h { (l.t("about-anonymity")) }
                 p { (l.t("anonymous-promise")) }
                 p { (l.t(if p.anonymous_face_per == crate::config::FacePer::Post { "about-anon-per-post" } else { "about-anon-per-thread" })) }
+                @if !p.anonymous_top_level { p { (l.t("about-anon-replies-only")) } }
+                @if state.config.federation.anonymous_announcer {
+                    p { (l.t(if p.announcer_needs_approval { "about-announcer-approval" } else { "about-announcer" })) }
+                }
                 @if p.anonymous_posts_per_epoch > 0 {
                     p { (l.t_with("about-anon-limit", &[("n", &p.anonymous_posts_per_epoch.to_string()), ("minutes", &(i.anonymous_limit_epoch_secs / 60).to_string())])) }
                 }
