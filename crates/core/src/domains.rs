@@ -12,7 +12,7 @@ use crate::schema::{
     email_domain_blocks as email_blocks, instance_domain_allows as allows,
     instance_domain_blocks as blocks, ip_blocks,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -280,20 +280,58 @@ pub async fn remove_email_block(conn: &mut DbConn, id: i64) -> CoreResult<EmailD
 }
 
 /// Whether an address on `domain` (lower case) may not sign up.
-pub async fn email_domain_blocked(conn: &mut DbConn, domain: &str) -> CoreResult<bool> {
+pub async fn email_domain_blocked(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    domain: &str,
+) -> CoreResult<bool> {
     #[derive(diesel::QueryableByName)]
     struct Hit {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         blocked: bool,
     }
+    // The most specific block that covers it counts the turned-away sign-up
+    // for today.
     let hit: Hit = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM email_domain_blocks
-                         WHERE $1 = domain OR right($1, length(domain) + 1) = '.' || domain) AS blocked",
+        "WITH hit AS (SELECT id FROM email_domain_blocks
+                       WHERE $1 = domain OR right($1, length(domain) + 1) = '.' || domain
+                       ORDER BY length(domain) DESC LIMIT 1),
+              counted AS (INSERT INTO email_domain_block_uses (block_id, day, uses)
+                          SELECT id, $2, 1 FROM hit
+                          ON CONFLICT (block_id, day)
+                          DO UPDATE SET uses = email_domain_block_uses.uses + 1)
+         SELECT EXISTS (SELECT 1 FROM hit) AS blocked",
     )
     .bind::<diesel::sql_types::Text, _>(domain)
+    .bind::<diesel::sql_types::Date, _>(clock.today())
     .get_result(conn)
     .await?;
     Ok(hit.blocked)
+}
+
+/// The sign-ups a block turned away on each of the `days` days up to
+/// `today`, newest first (days without any count zero).
+pub async fn email_block_uses(
+    conn: &mut DbConn,
+    block_id: i64,
+    today: NaiveDate,
+    days: i64,
+) -> CoreResult<Vec<(NaiveDate, i32)>> {
+    use crate::schema::email_domain_block_uses as u;
+    let from = today - chrono::Duration::days(days - 1);
+    let rows: Vec<(NaiveDate, i32)> = u::table
+        .filter(u::block_id.eq(block_id))
+        .filter(u::day.between(from, today))
+        .select((u::day, u::uses))
+        .load(conn)
+        .await?;
+    Ok((0..days)
+        .map(|back| {
+            let day = today - chrono::Duration::days(back);
+            let n = rows.iter().find(|(d, _)| *d == day).map_or(0, |(_, n)| *n);
+            (day, n)
+        })
+        .collect())
 }
 
 /// An address or network that may not sign up, or not sign in at all.

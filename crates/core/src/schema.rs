@@ -453,6 +453,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_domain_block_uses (block_id, day) {
+        block_id -> Int8,
+        day -> Date,
+        uses -> Int4,
+    }
+}
+
+diesel::table! {
     announcer_queue (status_id) {
         status_id -> Int8,
     }
@@ -768,6 +776,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_allows,
     live_versions,
     announcer_queue,
+    email_domain_block_uses,
     sensitized_faces,
     suspension_ends,
     ip_blocks,

@@ -490,7 +490,15 @@ async fn a_blocked_email_domain_cannot_sign_up() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["domain"], "spam.example");
-    assert_eq!(r.json["history"], json!([]));
+    assert!(
+        r.json["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["uses"] == "0"),
+        "nothing turned away yet: {}",
+        r.text
+    );
     let id = r.json["id"].as_str().unwrap().to_owned();
     assert_eq!(
         t.post(path, Some(&admin), json!({ "domain": "spam.example" }))
@@ -525,6 +533,23 @@ async fn a_blocked_email_domain_cannot_sign_up() {
         assert!(r.json["error"].as_str().unwrap().contains("not allowed"));
     }
     assert_eq!(sign_up("s3", "c@notspam.example").await.status, 200);
+    // Each turned-away sign-up counts for today in the block's history.
+    use guise_core::Clock;
+    let listed = t.get(path, Some(&admin)).await.json;
+    let history = listed[0]["history"].as_array().unwrap();
+    assert_eq!(history.len(), 7, "{listed}");
+    assert_eq!(history[0]["uses"], "2", "{listed}");
+    assert_eq!(history[0]["accounts"], "2", "{listed}");
+    assert_eq!(history[1]["uses"], "0", "{listed}");
+    let today = t
+        .clock
+        .now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp();
+    assert_eq!(history[0]["day"], today.to_string());
     let r = t
         .call(
             actix_web::http::Method::DELETE,

@@ -247,21 +247,41 @@ async fn remove_allow(
     Ok(ok(&json!({})))
 }
 
-/// Mastodon's `Admin::EmailDomainBlock` (no per-day history is kept).
-fn email_block_json(b: &guise_core::domains::EmailDomainBlock) -> Value {
-    json!({
+/// Mastodon's `Admin::EmailDomainBlock`, with the sign-ups it turned away
+/// on each of the last seven days as its `history` (`accounts` and `uses`
+/// alike: each would have been a login).
+async fn email_block_json(
+    state: &AppState,
+    conn: &mut guise_core::DbConn,
+    b: &guise_core::domains::EmailDomainBlock,
+) -> ApiResult<Value> {
+    let uses = domains::email_block_uses(conn, b.id, state.clock.today(), 7).await?;
+    let history: Vec<Value> = uses
+        .iter()
+        .map(|(day, n)| {
+            let at = day
+                .and_hms_opt(0, 0, 0)
+                .map_or(0, |t| t.and_utc().timestamp());
+            json!({ "day": at.to_string(), "accounts": n.to_string(), "uses": n.to_string() })
+        })
+        .collect();
+    Ok(json!({
         "id": b.id.to_string(),
         "domain": b.domain,
         "created_at": crate::mastodon_api::types::iso(b.created_at),
-        "history": [],
-    })
+        "history": history,
+    }))
 }
 
 async fn list_email_blocks(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
     super::admin(&state, &auth, "admin:read:email_domain_blocks").await?;
     let mut conn = state.db.conn().await?;
     let all = domains::email_blocks(&mut conn).await?;
-    Ok(ok(&all.iter().map(email_block_json).collect::<Vec<_>>()))
+    let mut out = Vec::with_capacity(all.len());
+    for b in &all {
+        out.push(email_block_json(&state, &mut conn, b).await?);
+    }
+    Ok(ok(&out))
 }
 
 async fn show_email_block(
@@ -271,9 +291,8 @@ async fn show_email_block(
 ) -> ApiResult<HttpResponse> {
     super::admin(&state, &auth, "admin:read:email_domain_blocks").await?;
     let mut conn = state.db.conn().await?;
-    Ok(ok(&email_block_json(
-        &domains::email_block(&mut conn, parse_id(&path)?).await?,
-    )))
+    let b = domains::email_block(&mut conn, parse_id(&path)?).await?;
+    Ok(ok(&email_block_json(&state, &mut conn, &b).await?))
 }
 
 async fn add_email_block(
@@ -291,7 +310,7 @@ async fn add_email_block(
         Ok((b, "create_email_domain_block", target))
     })
     .await?;
-    Ok(ok(&email_block_json(&b)))
+    Ok(ok(&email_block_json(&state, &mut conn, &b).await?))
 }
 
 async fn remove_email_block(

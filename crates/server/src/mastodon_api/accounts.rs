@@ -521,7 +521,7 @@ pub(crate) async fn sign_up(
         .rsplit_once('@')
         .map(|(_, d)| d.to_lowercase())
         .unwrap_or_default();
-    if guise_core::domains::email_domain_blocked(conn, &domain).await? {
+    if guise_core::domains::email_domain_blocked(conn, state.clock.as_ref(), &domain).await? {
         return Err(ApiError::unprocessable(
             "Validation failed: Email is not allowed (its domain is blocked here)",
         ));

@@ -1,0 +1,1 @@
+DROP TABLE email_domain_block_uses;
