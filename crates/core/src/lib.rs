@@ -31,6 +31,7 @@ pub mod otp;
 pub mod policies;
 pub mod policy_rules;
 pub mod polls;
+pub mod prepared;
 pub mod push;
 pub mod queue;
 pub mod reach;

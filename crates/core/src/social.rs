@@ -36,12 +36,14 @@ async fn exists_edge(conn: &mut DbConn, table: &str, from: i64, to: i64) -> Core
     }
     // `table` is one of our own constant names, never user input.
     let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE identity_id = $1 AND target_identity_id = $2) AS b");
-    Ok(diesel::sql_query(sql)
-        .bind::<BigInt, _>(from)
-        .bind::<BigInt, _>(to)
-        .get_result::<B>(conn)
-        .await?
-        .b)
+    Ok(crate::prepared::cached(
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(from)
+            .bind::<BigInt, _>(to),
+    )
+    .get_result::<B>(conn)
+    .await?
+    .b)
 }
 
 /// Follows `target` as `me`; a locked face gets a follow request instead.
@@ -456,7 +458,8 @@ pub async fn identity_stats(
     // The folded row plus the deltas not yet folded (migration
     // 2026-12-01-000005): exact at every moment, and no write waits on a
     // shared counter row.
-    let rows: Vec<StatsRow> = diesel::sql_query(
+    let rows: Vec<StatsRow> = crate::prepared::cached(
+        diesel::sql_query(
         "SELECT identity_id, greatest(sum(followers), 0)::int8 AS followers, \
                 greatest(sum(following), 0)::int8 AS following, \
                 greatest(sum(statuses), 0)::int8 AS statuses, max(last_status_on) AS last_status_on \
@@ -467,8 +470,9 @@ pub async fn identity_stats(
                  SELECT identity_id, followers, following, statuses, last_status_on \
                    FROM identity_stat_deltas WHERE identity_id = ANY($1)) AS s \
           GROUP BY identity_id",
+        )
+        .bind::<diesel::sql_types::Array<BigInt>, _>(ids),
     )
-    .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
     .load(conn)
     .await?;
     Ok(rows

@@ -179,10 +179,11 @@ async fn insert_notification(
     .bind::<BigInt, _>(to)
     .bind::<BigInt, _>(from)
     .bind::<diesel::sql_types::Nullable<BigInt>, _>(status_id)
-    .bind::<diesel::sql_types::Timestamptz, _>(now)
-    .get_result::<Silenced>(conn)
-    .await?
-    .silenced;
+    .bind::<diesel::sql_types::Timestamptz, _>(now);
+    let silenced = crate::prepared::cached(silenced)
+        .get_result::<Silenced>(conn)
+        .await?
+        .silenced;
     if silenced {
         return Ok(());
     }
@@ -795,13 +796,16 @@ async fn run_paged(
     page: &Page,
     extra: Option<&str>,
 ) -> CoreResult<Vec<i64>> {
-    let q = diesel::sql_query(sql)
-        .bind::<BigInt, _>(viewer)
-        .bind::<Nullable<BigInt>, _>(page.max_id)
-        .bind::<Nullable<BigInt>, _>(page.since_id)
-        .bind::<Nullable<BigInt>, _>(page.min_id)
-        .bind::<BigInt, _>(page.limit)
-        .bind::<Nullable<Text>, _>(extra);
+    // `sql` is assembled from fixed pieces only (values go in binds).
+    let q = crate::prepared::cached(
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(viewer)
+            .bind::<Nullable<BigInt>, _>(page.max_id)
+            .bind::<Nullable<BigInt>, _>(page.since_id)
+            .bind::<Nullable<BigInt>, _>(page.min_id)
+            .bind::<BigInt, _>(page.limit)
+            .bind::<Nullable<Text>, _>(extra),
+    );
     let mut ids: Vec<i64> = q
         .load::<IdRow>(conn)
         .await?
@@ -828,7 +832,18 @@ pub async fn public_timeline(
     local: Option<bool>,
     page: &Page,
 ) -> CoreResult<Vec<i64>> {
-    let wh = format!(
+    public_timeline_of(conn, viewer, local, false, page).await
+}
+
+/// `public_timeline`, of posts with media only when `only_media`.
+pub async fn public_timeline_of(
+    conn: &mut DbConn,
+    viewer: Option<i64>,
+    local: Option<bool>,
+    only_media: bool,
+    page: &Page,
+) -> CoreResult<Vec<i64>> {
+    let mut wh = format!(
         "s.visibility = 'public' AND s.reblog_of_id IS NULL
          AND ($6::text IS NULL OR ($6 = 'local') = s.local)
          AND NOT {off_public}
@@ -838,9 +853,11 @@ pub async fn public_timeline(
         crate::timelines::not_hidden_anonymous("$1"),
         off_public = crate::domains::OFF_PUBLIC,
     );
-    let wh = wh.as_str();
+    if only_media {
+        wh.push_str(WITH_MEDIA);
+    }
     let scope = local.map(|l| if l { "local" } else { "remote" });
-    run_paged(conn, paged(wh, page), viewer.unwrap_or(0), page, scope).await
+    run_paged(conn, paged(&wh, page), viewer.unwrap_or(0), page, scope).await
 }
 
 /// Which of `viewers` (0 for a reader without a face) would find `status`
@@ -918,11 +935,12 @@ pub async fn author_timeline(
     filter: AuthorFilter,
     page: &Page,
 ) -> CoreResult<Vec<i64>> {
+    // The author is bound (as text in `$6`): the statement's text is one of
+    // a few, so it stays prepared.
+    let mut wh = format!("s.identity_id = $6::text::bigint AND {VISIBLE_TO_VIEWER}");
     if filter.only_media {
-        return Ok(Vec::new());
+        wh.push_str(WITH_MEDIA);
     }
-    let mut wh =
-        format!("s.identity_id = {author} AND ($6::text IS NULL OR TRUE) AND {VISIBLE_TO_VIEWER}");
     if filter.exclude_replies {
         // Mastodon keeps self-replies (threads) when excluding replies.
         wh.push_str(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_identity_id = s.identity_id)");
@@ -930,17 +948,33 @@ pub async fn author_timeline(
     if filter.exclude_reblogs {
         wh.push_str(" AND s.reblog_of_id IS NULL");
     }
-    run_paged(conn, paged(&wh, page), viewer.unwrap_or(0), page, None).await
+    let author = author.to_string();
+    run_paged(
+        conn,
+        paged(&wh, page),
+        viewer.unwrap_or(0),
+        page,
+        Some(&author),
+    )
+    .await
 }
 
-async fn counts(conn: &mut DbConn, sql: &str, ids: &[i64]) -> CoreResult<HashMap<i64, i64>> {
-    Ok(diesel::sql_query(sql)
-        .bind::<Array<BigInt>, _>(ids)
-        .load::<CountRow>(conn)
-        .await?
-        .into_iter()
-        .map(|r| (r.key, r.n))
-        .collect())
+/// Posts with at least one attachment (`only_media`).
+const WITH_MEDIA: &str = " AND jsonb_array_length(s.attachments) > 0";
+
+async fn counts(
+    conn: &mut DbConn,
+    sql: &'static str,
+    ids: &[i64],
+) -> CoreResult<HashMap<i64, i64>> {
+    Ok(
+        crate::prepared::cached(diesel::sql_query(sql).bind::<Array<BigInt>, _>(ids))
+            .load::<CountRow>(conn)
+            .await?
+            .into_iter()
+            .map(|r| (r.key, r.n))
+            .collect(),
+    )
 }
 
 /// What the viewer did with the statuses being hydrated.

@@ -46,21 +46,23 @@ where
         locked: bool,
     }
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let got = diesel::sql_query(format!(
+        let got = crate::prepared::cached(diesel::sql_query(format!(
             "SELECT pg_try_advisory_xact_lock({DRAIN_LOCK}) AS locked"
-        ))
+        )))
         .get_result::<Locked>(conn)
         .await?
         .locked;
         if !got {
             return Ok(Vec::new());
         }
-        let rows: Vec<Queued> = diesel::sql_query(
-            "DELETE FROM stream_events WHERE id IN (
-               SELECT id FROM stream_events ORDER BY id LIMIT $1)
-             RETURNING id, kind, payload",
+        let rows: Vec<Queued> = crate::prepared::cached(
+            diesel::sql_query(
+                "DELETE FROM stream_events WHERE id IN (
+                   SELECT id FROM stream_events ORDER BY id LIMIT $1)
+                 RETURNING id, kind, payload",
+            )
+            .bind::<BigInt, _>(limit),
         )
-        .bind::<BigInt, _>(limit)
         .load(conn)
         .await?;
         let mut rows = rows;

@@ -218,18 +218,21 @@ async fn run(
             authors = authors(source),
         )
     };
-    let mut ids: Vec<i64> = diesel::sql_query(sql)
-        .bind::<BigInt, _>(viewer)
-        .bind::<Nullable<BigInt>, _>(page.max_id)
-        .bind::<Nullable<BigInt>, _>(page.since_id)
-        .bind::<Nullable<BigInt>, _>(page.min_id)
-        .bind::<BigInt, _>(page.limit)
-        .bind::<BigInt, _>(list_id)
-        .load::<IdRow>(conn)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    // One of a few fixed texts (values are bound): kept prepared.
+    let mut ids: Vec<i64> = crate::prepared::cached(
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(viewer)
+            .bind::<Nullable<BigInt>, _>(page.max_id)
+            .bind::<Nullable<BigInt>, _>(page.since_id)
+            .bind::<Nullable<BigInt>, _>(page.min_id)
+            .bind::<BigInt, _>(page.limit)
+            .bind::<BigInt, _>(list_id),
+    )
+    .load::<IdRow>(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
     if up {
         ids.reverse();
     }
@@ -261,14 +264,16 @@ pub async fn home_readers(conn: &mut DbConn, status: i64, readers: &[i64]) -> Co
                            AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.identity_id = v.id AND mu.target_identity_id = s.identity_id))",
         off_public = crate::domains::OFF_PUBLIC,
     );
-    Ok(diesel::sql_query(sql)
-        .bind::<BigInt, _>(status)
-        .bind::<diesel::sql_types::Array<BigInt>, _>(readers)
-        .load::<IdRow>(conn)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect())
+    Ok(crate::prepared::cached(
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(status)
+            .bind::<diesel::sql_types::Array<BigInt>, _>(readers),
+    )
+    .load::<IdRow>(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.id)
+    .collect())
 }
 
 /// Which of `lists` would show `status` — the rules of `merged` for a list,

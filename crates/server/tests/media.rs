@@ -841,3 +841,54 @@ async fn the_instance_advertises_what_it_takes() {
     assert_eq!(c["media_attachments"]["image_size_limit"], 16 * 1024 * 1024);
     assert_eq!(c["media_attachments"]["video_size_limit"], 0);
 }
+
+/// `only_media` on an account's statuses and on the public timelines lists
+/// the posts with attachments, newest first — not nothing.
+#[actix_web::test]
+async fn only_media_lists_the_posts_with_attachments() {
+    let t = TestApp::new().await;
+    let (alice_face, alice) = t.user("alice").await;
+    let m = upload(&t, &alice, "a.png", &png(), &[]).await.json;
+    let with = t
+        .post_status(
+            &alice,
+            json!({ "status": "a picture", "media_ids": [m["id"]], "visibility": "public" }),
+        )
+        .await;
+    let without = t
+        .post_status(
+            &alice,
+            json!({ "status": "words only", "visibility": "public" }),
+        )
+        .await;
+    let ids = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let both = vec![
+        without["id"].as_str().unwrap().to_owned(),
+        with["id"].as_str().unwrap().to_owned(),
+    ];
+    for (path, all) in [
+        (
+            format!("/api/v1/accounts/{alice_face}/statuses"),
+            both.clone(),
+        ),
+        ("/api/v1/timelines/public".to_owned(), both.clone()),
+        (
+            "/api/v1/timelines/public?local=true".to_owned(),
+            both.clone(),
+        ),
+    ] {
+        assert_eq!(ids(t.get(&path, Some(&alice)).await.json), all, "{path}");
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let media = t
+            .get(&format!("{path}{sep}only_media=true"), Some(&alice))
+            .await
+            .json;
+        assert_eq!(ids(media), [with["id"].as_str().unwrap()], "{path}");
+    }
+}

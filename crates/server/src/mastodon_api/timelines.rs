@@ -69,11 +69,9 @@ async fn public(
     } else {
         None
     };
-    let ids = if p.only_media {
-        Vec::new()
-    } else {
-        guise_core::statuses::public_timeline(&mut conn, viewer, scope, &page).await?
-    };
+    let ids =
+        guise_core::statuses::public_timeline_of(&mut conn, viewer, scope, p.only_media, &page)
+            .await?;
     let out = types::statuses_in(&state, &mut conn, viewer, &ids, "public").await?;
     Ok(respond(&req, &state, &ids, out))
 }
