@@ -470,13 +470,20 @@ async fn ensure_face_of(conn: &mut DbConn, account_id: i64, identity_id: i64) ->
 pub async fn login_state(conn: &mut DbConn, account_id: i64) -> CoreResult<Option<(i64, bool)>> {
     Ok(login_state_full(conn, account_id)
         .await?
-        .map(|(epoch, disabled, confirmed, approved)| (epoch, disabled || !confirmed || !approved)))
+        .map(|l| (l.epoch, l.disabled || !l.confirmed || !l.approved)))
 }
 
-async fn login_state_full(
-    conn: &mut DbConn,
-    account_id: i64,
-) -> CoreResult<Option<(i64, bool, bool, bool)>> {
+/// What a token's use needs to know of its login, in one read.
+#[derive(Debug, Queryable)]
+struct LoginState {
+    epoch: i64,
+    disabled: bool,
+    confirmed: bool,
+    approved: bool,
+    role: String,
+}
+
+async fn login_state_full(conn: &mut DbConn, account_id: i64) -> CoreResult<Option<LoginState>> {
     Ok(accounts::table
         .find(account_id)
         .select((
@@ -484,6 +491,7 @@ async fn login_state_full(
             accounts::disabled,
             accounts::confirmed,
             accounts::approved,
+            accounts::role,
         ))
         .first(conn)
         .await
@@ -574,6 +582,9 @@ pub struct Session {
     /// `k_anon`, so only they find the subscription, and it stays the same
     /// when the token is refreshed.
     pub push_tag: [u8; 32],
+    /// The login's role, read with its token epoch when the token was
+    /// looked up (`None` otherwise, and for an app's own token).
+    pub role: Option<String>,
 }
 
 impl Session {
@@ -628,6 +639,7 @@ impl TokenRow {
             k_anon,
             expires_on: self.expires_on,
             push_tag: push_tag(row_key, self.id),
+            role: None,
         })
     }
 }
@@ -923,9 +935,17 @@ pub async fn session_by_token(
     .and_then(|k| row.open(&k)) else {
         return Ok(None);
     };
+    let mut session = session;
     if let Some(g) = session.grant {
         match login_state_full(conn, g.account_id).await? {
-            Some((epoch, disabled, confirmed, approved)) if epoch == g.epoch => {
+            Some(LoginState {
+                epoch,
+                disabled,
+                confirmed,
+                approved,
+                role,
+            }) if epoch == g.epoch => {
+                session.role = Some(role);
                 if disabled {
                     return Err(CoreError::Forbidden("Your login is currently disabled"));
                 }

@@ -549,6 +549,15 @@ struct PairRow {
     who: i64,
 }
 
+/// How many follow requests wait for `face` (a count, not a list).
+pub async fn follow_requests_count(conn: &mut DbConn, face: i64) -> CoreResult<i64> {
+    Ok(follow_requests::table
+        .filter(follow_requests::target_identity_id.eq(face))
+        .count()
+        .get_result(conn)
+        .await?)
+}
+
 /// Returns (cursor, identity) pairs, newest first.
 pub async fn face_list(
     conn: &mut DbConn,

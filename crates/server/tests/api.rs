@@ -590,6 +590,11 @@ async fn locked_faces_get_follow_requests() {
     assert_eq!(r.json["following"], false);
     let reqs = t.get("/api/v1/follow_requests", Some(&bob)).await;
     assert_eq!(reqs.json[0]["id"], alice_id);
+    let me = t
+        .get("/api/v1/accounts/verify_credentials", Some(&bob))
+        .await
+        .json;
+    assert_eq!(me["source"]["follow_requests_count"], 1, "{me}");
     let n = t
         .get("/api/v1/notifications?types[]=follow_request", Some(&bob))
         .await;

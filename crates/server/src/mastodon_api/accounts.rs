@@ -23,41 +23,42 @@ async fn verify_credentials(state: web::Data<AppState>, auth: Auth) -> ApiResult
     }
     let face = auth.face()?;
     let mut conn = state.db.conn().await?;
-    Ok(ok(&with_source(&state, &mut conn, face).await?))
+    Ok(ok(&with_source(
+        &state,
+        &mut conn,
+        face,
+        auth.session.role.as_deref(),
+    )
+    .await?))
 }
 
 /// The face as its own token sees it: with `source` (its preferences and
-/// plain-text note and fields) and `role`.
+/// plain-text note and fields) and `role` — `login_role` when the caller
+/// knows it (the token's lookup read it), else read here.
 pub async fn with_source(
     state: &AppState,
     conn: &mut guise_core::DbConn,
     face: &Identity,
+    login_role: Option<&str>,
 ) -> ApiResult<types::Account> {
     let mut acc = types::account(state, conn, face).await?;
     let prefs = guise_core::accounts::preferences_of(conn, face.id).await?;
-    let requests = social::face_list(
-        conn,
-        FaceList::FollowRequests(face.id),
-        &guise_core::statuses::Page {
-            limit: 1000,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let requests = social::follow_requests_count(conn, face.id).await?;
     acc.source = Some(Source {
         privacy: prefs.default_visibility,
         sensitive: prefs.default_sensitive,
         language: prefs.default_language,
         note: face.note.clone(),
         fields: types::Field::source_of(face),
-        follow_requests_count: requests.len() as i64,
+        follow_requests_count: requests,
     });
     // The login's role, on its persistent faces (an anonymous face names
     // no login, so it carries the everyone role). Only the face's own token
     // sees this; public account entities never show a role.
-    let role = match face.account_id {
-        Some(id) => guise_core::accounts::get_account(conn, id).await?.role,
-        None => String::new(),
+    let role = match (face.account_id, login_role) {
+        (None, _) => String::new(),
+        (Some(_), Some(known)) => known.to_owned(),
+        (Some(id), None) => guise_core::accounts::get_account(conn, id).await?.role,
     };
     acc.role = Some(staff_role(&role));
     Ok(acc)

@@ -306,9 +306,13 @@ async fn update_credentials(
     }
     let face = faces::update_profile(&mut conn, state.clock.as_ref(), face, change).await?;
     crate::rel_me::check_later(&state, &face);
-    Ok(ok(
-        &super::accounts::with_source(&state, &mut conn, &face).await?
-    ))
+    Ok(ok(&super::accounts::with_source(
+        &state,
+        &mut conn,
+        &face,
+        auth.session.role.as_deref(),
+    )
+    .await?))
 }
 
 /// Sets or removes the token's face's avatar or header; the old file goes.
@@ -349,9 +353,13 @@ async fn delete_picture(
     set_picture(&state, &auth, which, None).await?;
     let mut conn = state.db.conn().await?;
     let face = guise_core::accounts::get_identity(&mut conn, auth.face()?.id).await?;
-    Ok(ok(
-        &super::accounts::with_source(&state, &mut conn, &face).await?
-    ))
+    Ok(ok(&super::accounts::with_source(
+        &state,
+        &mut conn,
+        &face,
+        auth.session.role.as_deref(),
+    )
+    .await?))
 }
 
 async fn delete_avatar(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
