@@ -498,6 +498,39 @@ async fn login_state_full(conn: &mut DbConn, account_id: i64) -> CoreResult<Opti
         .optional()?)
 }
 
+/// `login_state_full`, and the face a face-bound token names, in one read
+/// (a token's every use needs both).
+async fn login_state_with_face(
+    conn: &mut DbConn,
+    account_id: i64,
+    face: Option<i64>,
+) -> CoreResult<Option<(LoginState, Option<crate::models::Identity>)>> {
+    let Some(face) = face else {
+        return Ok(login_state_full(conn, account_id).await?.map(|l| (l, None)));
+    };
+    let both: Option<(crate::models::Identity, LoginState)> = identities::table
+        .inner_join(accounts::table.on(accounts::id.eq(account_id)))
+        .filter(identities::id.eq(face))
+        .select((
+            crate::models::Identity::as_select(),
+            (
+                accounts::token_epoch,
+                accounts::disabled,
+                accounts::confirmed,
+                accounts::approved,
+                accounts::role,
+            ),
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    match both {
+        Some((f, l)) => Ok(Some((l, Some(f)))),
+        // The face is gone (the caller refuses the token): the login alone.
+        None => Ok(login_state_full(conn, account_id).await?.map(|l| (l, None))),
+    }
+}
+
 /// Who a token acts for: sealed in its row, so that at rest the row names
 /// neither a login, nor a face, nor even the app it was issued to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -585,6 +618,9 @@ pub struct Session {
     /// The login's role, read with its token epoch when the token was
     /// looked up (`None` otherwise, and for an app's own token).
     pub role: Option<String>,
+    /// The face a face-bound token names, read with the login's state when
+    /// the token was looked up (`None` otherwise, or if it is gone).
+    pub face: Option<crate::models::Identity>,
 }
 
 impl Session {
@@ -640,6 +676,7 @@ impl TokenRow {
             expires_on: self.expires_on,
             push_tag: push_tag(row_key, self.id),
             role: None,
+            face: None,
         })
     }
 }
@@ -937,15 +974,23 @@ pub async fn session_by_token(
     };
     let mut session = session;
     if let Some(g) = session.grant {
-        match login_state_full(conn, g.account_id).await? {
-            Some(LoginState {
-                epoch,
-                disabled,
-                confirmed,
-                approved,
-                role,
-            }) if epoch == g.epoch => {
+        let bound_face = match g.binding {
+            Binding::Face(f) => Some(f),
+            Binding::Anonymous | Binding::All => None,
+        };
+        match login_state_with_face(conn, g.account_id, bound_face).await? {
+            Some((
+                LoginState {
+                    epoch,
+                    disabled,
+                    confirmed,
+                    approved,
+                    role,
+                },
+                face,
+            )) if epoch == g.epoch => {
                 session.role = Some(role);
+                session.face = face;
                 if disabled {
                     return Err(CoreError::Forbidden("Your login is currently disabled"));
                 }

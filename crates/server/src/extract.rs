@@ -178,9 +178,13 @@ pub(crate) async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth>
             .into_iter()
             .next(),
         (Some(Binding::Face(id)), Some(a)) => {
-            let face = guise_core::accounts::get_identity(&mut conn, id)
-                .await
-                .map_err(|_| ApiError::unauthorized())?;
+            // Read with the login's state when the token was looked up.
+            let face = match session.face.take() {
+                Some(f) if f.id == id => f,
+                _ => guise_core::accounts::get_identity(&mut conn, id)
+                    .await
+                    .map_err(|_| ApiError::unauthorized())?,
+            };
             // A face deleted since the token was issued takes the token with it.
             if face.account_id != Some(a) || face.tombstoned {
                 return Err(ApiError::unauthorized());
