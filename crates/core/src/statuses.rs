@@ -12,7 +12,7 @@ use crate::events::{self, DomainEvent};
 use crate::id::Id;
 use crate::models::{Identity, Status, StatusEdit};
 use crate::schema::{
-    favourites, idempotency_keys, mentions, notifications, status_edits, status_tags, statuses,
+    idempotency_keys, mentions, notifications, status_edits, status_tags, statuses,
 };
 use crate::text;
 use diesel::prelude::*;
@@ -84,14 +84,6 @@ impl Page {
 struct IdRow {
     #[diesel(sql_type = BigInt)]
     id: i64,
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    key: i64,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 fn key_hash(key: &str) -> Vec<u8> {
@@ -962,19 +954,47 @@ pub async fn author_timeline(
 /// Posts with at least one attachment (`only_media`).
 const WITH_MEDIA: &str = " AND jsonb_array_length(s.attachments) > 0";
 
-async fn counts(
-    conn: &mut DbConn,
-    sql: &'static str,
-    ids: &[i64],
-) -> CoreResult<HashMap<i64, i64>> {
-    Ok(
-        crate::prepared::cached(diesel::sql_query(sql).bind::<Array<BigInt>, _>(ids))
-            .load::<CountRow>(conn)
-            .await?
-            .into_iter()
-            .map(|r| (r.key, r.n))
-            .collect(),
+/// A tagged pair: which question (`k`), about which status (`key`), and
+/// how many (`n`; 1 for a yes).
+#[derive(QueryableByName)]
+struct Tagged {
+    #[diesel(sql_type = Text)]
+    k: String,
+    #[diesel(sql_type = BigInt)]
+    key: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Replies, boosts and favourites of each of `ids`, in one round trip.
+async fn counts(conn: &mut DbConn, ids: &[i64]) -> CoreResult<[HashMap<i64, i64>; 3]> {
+    let rows: Vec<Tagged> = crate::prepared::cached(
+        diesel::sql_query(
+            "SELECT 'r' AS k, in_reply_to_id AS key, count(*) AS n FROM statuses
+              WHERE in_reply_to_id = ANY($1) GROUP BY 2
+             UNION ALL
+             SELECT 'b', reblog_of_id, count(*) FROM statuses
+              WHERE reblog_of_id = ANY($1) GROUP BY 2
+             UNION ALL
+             SELECT 'f', status_id, count(*) FROM favourites
+              WHERE status_id = ANY($1) GROUP BY 2",
+        )
+        .bind::<Array<BigInt>, _>(ids),
     )
+    .load(conn)
+    .await?;
+    let mut out: [HashMap<i64, i64>; 3] = Default::default();
+    for r in rows {
+        let slot = match r.k.as_str() {
+            "r" => 0,
+            "b" => 1,
+            _ => 2,
+        };
+        if let Some(m) = out.get_mut(slot) {
+            m.insert(r.key, r.n);
+        }
+    }
+    Ok(out)
 }
 
 /// What the viewer did with the statuses being hydrated.
@@ -1030,50 +1050,44 @@ pub async fn load_views(
         .into_iter()
         .map(|i| (i.id, i))
         .collect();
-    let replies = counts(conn, "SELECT in_reply_to_id AS key, count(*) AS n FROM statuses WHERE in_reply_to_id = ANY($1) GROUP BY 1", &all_ids).await?;
-    let reblogs = counts(conn, "SELECT reblog_of_id AS key, count(*) AS n FROM statuses WHERE reblog_of_id = ANY($1) GROUP BY 1", &all_ids).await?;
-    let favs = counts(conn, "SELECT status_id AS key, count(*) AS n FROM favourites WHERE status_id = ANY($1) GROUP BY 1", &all_ids).await?;
+    let [replies, reblogs, favs] = counts(conn, &all_ids).await?;
     let mut mine = Mine::default();
     if let Some(v) = viewer {
-        use crate::schema::{bookmarks, pinned_statuses, thread_mutes};
-        let f: Vec<i64> = favourites::table
-            .filter(favourites::identity_id.eq(v))
-            .filter(favourites::status_id.eq_any(&all_ids))
-            .select(favourites::status_id)
-            .load(conn)
-            .await?;
-        let r: Vec<Option<i64>> = statuses::table
-            .filter(statuses::identity_id.eq(v))
-            .filter(statuses::reblog_of_id.eq_any(&all_ids))
-            .select(statuses::reblog_of_id)
-            .load(conn)
-            .await?;
-        let b: Vec<i64> = bookmarks::table
-            .filter(bookmarks::identity_id.eq(v))
-            .filter(bookmarks::status_id.eq_any(&all_ids))
-            .select(bookmarks::status_id)
-            .load(conn)
-            .await?;
-        let p: Vec<i64> = pinned_statuses::table
-            .filter(pinned_statuses::identity_id.eq(v))
-            .filter(pinned_statuses::status_id.eq_any(&all_ids))
-            .select(pinned_statuses::status_id)
-            .load(conn)
-            .await?;
+        // Favourited, boosted, bookmarked, pinned, thread muted: one round trip.
         let roots: Vec<i64> = rows.iter().map(|s| s.thread_root_id).collect();
-        let m: Vec<i64> = thread_mutes::table
-            .filter(thread_mutes::identity_id.eq(v))
-            .filter(thread_mutes::thread_root_id.eq_any(&roots))
-            .select(thread_mutes::thread_root_id)
-            .load(conn)
-            .await?;
-        mine = Mine {
-            favourited: f.into_iter().collect(),
-            reblogged: r.into_iter().flatten().collect(),
-            bookmarked: b.into_iter().collect(),
-            pinned: p.into_iter().collect(),
-            muted_roots: m.into_iter().collect(),
-        };
+        let marks: Vec<Tagged> = crate::prepared::cached(
+            diesel::sql_query(
+                "SELECT 'f' AS k, status_id AS key, 1::int8 AS n FROM favourites
+                  WHERE identity_id = $1 AND status_id = ANY($2)
+                 UNION ALL
+                 SELECT 'r', reblog_of_id, 1 FROM statuses
+                  WHERE identity_id = $1 AND reblog_of_id = ANY($2)
+                 UNION ALL
+                 SELECT 'b', status_id, 1 FROM bookmarks
+                  WHERE identity_id = $1 AND status_id = ANY($2)
+                 UNION ALL
+                 SELECT 'p', status_id, 1 FROM pinned_statuses
+                  WHERE identity_id = $1 AND status_id = ANY($2)
+                 UNION ALL
+                 SELECT 'm', thread_root_id, 1 FROM thread_mutes
+                  WHERE identity_id = $1 AND thread_root_id = ANY($3)",
+            )
+            .bind::<BigInt, _>(v)
+            .bind::<Array<BigInt>, _>(&all_ids)
+            .bind::<Array<BigInt>, _>(&roots),
+        )
+        .load(conn)
+        .await?;
+        for m in marks {
+            let set = match m.k.as_str() {
+                "f" => &mut mine.favourited,
+                "r" => &mut mine.reblogged,
+                "b" => &mut mine.bookmarked,
+                "p" => &mut mine.pinned,
+                _ => &mut mine.muted_roots,
+            };
+            set.insert(m.key);
+        }
     }
     let by_id: HashMap<i64, Status> = rows.into_iter().map(|s| (s.id, s)).collect();
     let build = |s: &Status| -> Option<StatusView> {
