@@ -87,6 +87,11 @@ fn check_keyword(k: &str) -> CoreResult<()> {
 }
 
 async fn load(conn: &mut DbConn, rows: Vec<FilterRow>) -> CoreResult<Vec<Filter>> {
+    if rows.is_empty() {
+        // Most faces have no filters: no keyword or status lookups then
+        // (two round trips saved on every timeline page).
+        return Ok(Vec::new());
+    }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let keywords: Vec<Keyword> = filter_keywords::table
         .filter(filter_keywords::filter_id.eq_any(&ids))
