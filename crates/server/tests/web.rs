@@ -2318,3 +2318,135 @@ async fn notifications_for_each_face_and_the_anonymous_ones() {
     );
     assert!(anonymous.body.contains("aria-current=\"page\""));
 }
+
+/// Admins block and unblock domains from the staff page, through the same
+/// path as the admin API (checked, audited, in force at once); moderators
+/// neither see the section nor can post its forms.
+#[actix_web::test]
+async fn admins_block_domains_from_the_staff_page() {
+    let t = TestApp::new().await;
+    t.create_account("boss").await;
+    t.create_account("mod").await;
+    t.sql("UPDATE accounts SET role = 'admin' WHERE email = 'boss@mail.test'")
+        .await;
+    t.sql("UPDATE accounts SET role = 'moderator' WHERE email = 'mod@mail.test'")
+        .await;
+    let boss = sign_in_as(&t, "boss").await;
+    let moderator = sign_in_as(&t, "mod").await;
+    let page = get_as(&t, &boss, "/web/staff").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Blocked domains"), "{}", page.body);
+    let csrf = page.field("csrf");
+    let c = [("guise_session", boss.as_str())];
+    // Not a domain name: refused, saying why, nothing stored.
+    let bad = post_form(
+        &t,
+        "/web/staff/domain_blocks",
+        &c,
+        &format!("csrf={csrf}&domain=not+a+domain%21&severity=suspend"),
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("not a domain name"), "{}", bad.body);
+    // An unknown severity: refused too.
+    let odd = post_form(
+        &t,
+        "/web/staff/domain_blocks",
+        &c,
+        &format!("csrf={csrf}&domain=spam.example&severity=obliterate"),
+    )
+    .await;
+    assert_eq!(odd.status, 422, "{}", odd.body);
+    let admin_token = t.token("boss", "admin:read admin:write").await;
+    let none = t
+        .get("/api/v1/admin/domain_blocks", Some(&admin_token))
+        .await;
+    assert_eq!(none.json, serde_json::json!([]), "{}", none.text);
+    // Blocked: the domain is normalized, listed with its severity, audited.
+    let done = post_form(
+        &t,
+        "/web/staff/domain_blocks",
+        &c,
+        &format!("csrf={csrf}&domain=Spam.Example&severity=suspend&public_comment=spam+waves"),
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let listed = t
+        .get("/api/v1/admin/domain_blocks", Some(&admin_token))
+        .await;
+    let blocks = listed.json.as_array().unwrap();
+    assert_eq!(blocks.len(), 1, "{}", listed.text);
+    assert_eq!(blocks[0]["domain"], "spam.example");
+    assert_eq!(blocks[0]["severity"], "suspend");
+    assert_eq!(blocks[0]["public_comment"], "spam waves");
+    let id = blocks[0]["id"].as_str().unwrap().to_owned();
+    assert!(t
+        .audit_actions(&admin_token)
+        .await
+        .contains(&"create_domain_block".to_owned()));
+    // In force at once: that domain's inbox traffic is refused.
+    assert!(t.state.fetcher.domain_rules().refuses("spam.example"));
+    let shown = get_as(&t, &boss, "/web/staff").await;
+    assert!(
+        shown.body.contains("spam.example")
+            && shown.body.contains("spam waves")
+            && shown
+                .body
+                .contains(&format!("/web/staff/domain_blocks/{id}/remove")),
+        "{}",
+        shown.body
+    );
+    // A moderator sees no such section and cannot use its forms.
+    let mod_page = get_as(&t, &moderator, "/web/staff").await;
+    assert_eq!(mod_page.status, 200);
+    assert!(
+        !mod_page.body.contains("Blocked domains"),
+        "{}",
+        mod_page.body
+    );
+    let mod_csrf = mod_page.field("csrf");
+    let m = [("guise_session", moderator.as_str())];
+    let refused = post_form(
+        &t,
+        "/web/staff/domain_blocks",
+        &m,
+        &format!("csrf={mod_csrf}&domain=other.example&severity=silence"),
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let refused = post_form(
+        &t,
+        &format!("/web/staff/domain_blocks/{id}/remove"),
+        &m,
+        &format!("csrf={mod_csrf}"),
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(
+        t.get("/api/v1/admin/domain_blocks", Some(&admin_token))
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // The admin lifts it: gone, audited, no longer in force.
+    let lifted = post_form(
+        &t,
+        &format!("/web/staff/domain_blocks/{id}/remove"),
+        &c,
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(lifted.status, 303, "{}", lifted.body);
+    let after = t
+        .get("/api/v1/admin/domain_blocks", Some(&admin_token))
+        .await;
+    assert_eq!(after.json, serde_json::json!([]), "{}", after.text);
+    assert!(!t.state.fetcher.domain_rules().refuses("spam.example"));
+    assert!(t
+        .audit_actions(&admin_token)
+        .await
+        .contains(&"destroy_domain_block".to_owned()));
+}

@@ -125,18 +125,44 @@ async fn add_block(
     Params(p): Params<BlockParams>,
 ) -> ApiResult<HttpResponse> {
     let staff = super::admin(&state, &auth, "admin:write:domain_blocks").await?;
-    let domain = domain_param(p.domain.as_deref())?;
+    let domain = p.domain.clone();
     let terms = p.over(BlockTerms::default());
+    let b = create_block(&state, staff.id, domain.as_deref(), &terms).await?;
+    Ok(ok(&block_json(&b)))
+}
+
+/// Blocks a domain on an admin's behalf (the admin API and the staff
+/// page): checked, audited, applied here at once.
+pub(crate) async fn create_block(
+    state: &AppState,
+    admin: i64,
+    domain: Option<&str>,
+    terms: &BlockTerms,
+) -> ApiResult<DomainBlock> {
+    let domain = domain_param(domain)?;
     let clock = state.clock.as_ref();
     let mut conn = state.db.conn().await?;
-    let b = logged(&mut conn, clock, Some(staff.id), async |c| {
-        let b = domains::add_block(c, clock, &domain, &terms).await?;
+    let b = logged(&mut conn, clock, Some(admin), async |c| {
+        let b = domains::add_block(c, clock, &domain, terms).await?;
         let target = Target::DomainBlock(b.id);
         Ok((b, "create_domain_block", target))
     })
     .await?;
-    apply(&state).await;
-    Ok(ok(&block_json(&b)))
+    apply(state).await;
+    Ok(b)
+}
+
+/// Lifts a domain block on an admin's behalf: audited, applied at once.
+pub(crate) async fn delete_block(state: &AppState, admin: i64, id: i64) -> ApiResult<()> {
+    let clock = state.clock.as_ref();
+    let mut conn = state.db.conn().await?;
+    logged(&mut conn, clock, Some(admin), async |c| {
+        domains::remove_block(c, id).await?;
+        Ok(((), "destroy_domain_block", Target::DomainBlock(id)))
+    })
+    .await?;
+    apply(state).await;
+    Ok(())
 }
 
 async fn change_block(
@@ -173,15 +199,7 @@ async fn remove_block(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let staff = super::admin(&state, &auth, "admin:write:domain_blocks").await?;
-    let id = parse_id(&path)?;
-    let clock = state.clock.as_ref();
-    let mut conn = state.db.conn().await?;
-    logged(&mut conn, clock, Some(staff.id), async |c| {
-        domains::remove_block(c, id).await?;
-        Ok(((), "destroy_domain_block", Target::DomainBlock(id)))
-    })
-    .await?;
-    apply(&state).await;
+    delete_block(&state, staff.id, parse_id(&path)?).await?;
     Ok(ok(&json!({})))
 }
 

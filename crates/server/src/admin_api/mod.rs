@@ -13,7 +13,7 @@ use serde_json::json;
 
 pub(crate) mod accounts;
 pub(crate) mod announcer;
-mod domains;
+pub(crate) mod domains;
 mod measures;
 mod policy;
 mod reports;

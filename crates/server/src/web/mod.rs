@@ -281,6 +281,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/web/faces/{id}/delete", web::post().to(pages::delete_face))
         .route("/web/staff", web::get().to(staff::show))
         .route(
+            "/web/staff/domain_blocks",
+            web::post().to(staff::block_domain),
+        )
+        .route(
             "/web/staff/{kind}/{id}/{action}",
             web::post().to(staff::act),
         )

@@ -1,6 +1,6 @@
 //! The staff page: sign-ups waiting for approval, anonymous posts waiting
-//! for the announcer, the real-name queue, open reports and suspended
-//! faces, with the actions the admin API offers (approve or reject a
+//! for the announcer, the real-name queue, open reports, suspended faces
+//! and (for admins) blocked domains, with the actions the admin API offers (approve or reject a
 //! sign-up or an announcement, verify or reject a real name,
 //! suspend or unsuspend a face, delete a post, close a report). Staff only,
 //! and — when the instance requires it — only with two-factor sign-in on.
@@ -16,7 +16,7 @@ use maud::{html, PreEscaped};
 use serde::Deserialize;
 
 /// Whether this session's login may moderate (the same rule as the admin API).
-async fn may_moderate(state: &AppState, s: &WebSession) -> ApiResult<()> {
+async fn may_moderate(state: &AppState, s: &WebSession) -> ApiResult<guise_core::models::Account> {
     let mut conn = state.db.conn().await?;
     let account = guise_core::accounts::get_account(&mut conn, s.auth.account_id()?).await?;
     if !account.is_staff() {
@@ -27,7 +27,7 @@ async fn may_moderate(state: &AppState, s: &WebSession) -> ApiResult<()> {
             "Staff must turn on two-factor sign-in (on the account page) first",
         ));
     }
-    Ok(())
+    Ok(account)
 }
 
 pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
@@ -35,10 +35,17 @@ pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiRes
         Ok(x) => x,
         Err(to_sign_in) => return Ok(to_sign_in),
     };
-    if let Err(e) = may_moderate(&state, &s).await {
-        return Ok(session::refusal(&state, l, &e));
-    }
+    let staff = match may_moderate(&state, &s).await {
+        Ok(a) => a,
+        Err(e) => return Ok(session::refusal(&state, l, &e)),
+    };
     let mut conn = state.db.conn().await?;
+    // Domain blocks are the admins' (as in the admin API).
+    let blocked = if staff.is_admin() {
+        Some(guise_core::domains::blocks(&mut conn).await?)
+    } else {
+        None
+    };
     let pending = guise_core::faces::real_names(&mut conn, "pending").await?;
     let reports = guise_core::keepings::open_reports(&mut conn, 50).await?;
     let mut rows = Vec::with_capacity(reports.len());
@@ -172,6 +179,39 @@ pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiRes
                     }
                 }
             }
+            @if let Some(blocked) = &blocked {
+                section aria-labelledby="db-h" {
+                    h2 #db-h { (l.t("staff-domain-blocks")) }
+                    p.hint { (l.t("staff-domain-blocks-hint")) }
+                    @if blocked.is_empty() { p { (l.t("staff-none")) } }
+                    ul {
+                        @for b in blocked {
+                            li {
+                                strong { (b.domain) } " · " (l.t(&format!("staff-severity-{}", b.severity)))
+                                @if !b.public_comment.is_empty() { " · " (b.public_comment) }
+                                form method="post" action={ "/web/staff/domain_blocks/" (b.id) "/remove" } {
+                                    input type="hidden" name="csrf" value=(s.csrf);
+                                    button.small type="submit" aria-label=(l.t_with("staff-unblock-named", &[("name", &b.domain)])) { (l.t("staff-unblock")) }
+                                }
+                            }
+                        }
+                    }
+                    form method="post" action="/web/staff/domain_blocks" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        label for="db-domain" { (l.t("staff-block-domain")) }
+                        input #db-domain type="text" name="domain" required autocomplete="off" placeholder="example.com";
+                        label for="db-severity" { (l.t("staff-block-severity")) }
+                        select #db-severity name="severity" {
+                            @for sev in ["silence", "suspend", "noop"] {
+                                option value=(sev) { (l.t(&format!("staff-severity-{sev}"))) }
+                            }
+                        }
+                        label for="db-comment" { (l.t("staff-block-comment")) }
+                        input #db-comment type="text" name="public_comment" maxlength="1000";
+                        button type="submit" { (l.t("staff-block")) }
+                    }
+                }
+            }
             section aria-labelledby="susp-h" {
                 h2 #susp-h { (l.t("staff-suspended-faces")) }
                 @if suspended.is_empty() { p { (l.t("staff-none")) } }
@@ -192,6 +232,47 @@ pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiRes
 }
 
 #[derive(Deserialize)]
+pub(crate) struct BlockForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    public_comment: String,
+}
+
+/// Blocks a domain from the staff page (admins only).
+pub(crate) async fn block_domain(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<BlockForm>,
+) -> ApiResult<HttpResponse> {
+    let (l, s) = match signed_in_form(&req, &state, &form.csrf).await {
+        Ok(x) => x,
+        Err(refused) => return Ok(refused),
+    };
+    let done = async {
+        let staff = may_moderate(&state, &s).await?;
+        if !staff.is_admin() {
+            return Err(ApiError::forbidden("Only admins block domains"));
+        }
+        let terms = guise_core::domains::BlockTerms {
+            severity: form.severity.clone(),
+            public_comment: form.public_comment.trim().to_owned(),
+            ..Default::default()
+        };
+        crate::admin_api::domains::create_block(&state, staff.id, Some(&form.domain), &terms).await
+    }
+    .await;
+    match done {
+        Ok(_) => Ok(see_other("/web/staff")),
+        Err(e) => Ok(session::refusal(&state, l, &e)),
+    }
+}
+
+#[derive(Deserialize)]
 pub(crate) struct CsrfForm {
     #[serde(default)]
     csrf: String,
@@ -208,13 +289,25 @@ pub(crate) async fn act(
         Ok(x) => x,
         Err(refused) => return Ok(refused),
     };
-    if let Err(e) = may_moderate(&state, &s).await {
-        return Ok(session::refusal(&state, l, &e));
-    }
+    let account = match may_moderate(&state, &s).await {
+        Ok(a) => a,
+        Err(e) => return Ok(session::refusal(&state, l, &e)),
+    };
     let (kind, id, action) = path.into_inner();
     let id = crate::mastodon_api::parse_id(&id)?;
     let clock = state.clock.as_ref();
-    let staff = s.auth.account_id()?;
+    let staff = account.id;
+    if kind == "domain_blocks" && action == "remove" {
+        let done = if account.is_admin() {
+            crate::admin_api::domains::delete_block(&state, staff, id).await
+        } else {
+            Err(ApiError::forbidden("Only admins lift domain blocks"))
+        };
+        return match done {
+            Ok(()) => Ok(see_other("/web/staff")),
+            Err(e) => Ok(session::refusal(&state, l, &e)),
+        };
+    }
     if kind == "announcer_queue" && matches!(action.as_str(), "approve" | "reject") {
         let approve = action == "approve";
         return match crate::admin_api::announcer::decide(&state, staff, id, approve).await {
