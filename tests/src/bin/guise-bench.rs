@@ -390,7 +390,7 @@ type Signed = (Vec<(String, String)>, Vec<u8>);
 
 /// A tiny HTTP receiver: answers POSTs with 202 and counts them. Stands in
 /// for another server's inbox on loopback.
-async fn tiny_server() -> (String, Arc<AtomicUsize>) {
+async fn tiny_server(marker: &'static [u8]) -> (String, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -433,7 +433,9 @@ async fn tiny_server() -> (String, Arc<AtomicUsize>) {
                     }
                     buf.extend_from_slice(&chunk[..n]);
                 }
-                if head.starts_with("post") {
+                // Only what carries the marker counts: deliveries of other
+                // posts to the same inboxes are not the run's.
+                if head.starts_with("post") && buf.windows(marker.len()).any(|w| w == marker) {
                     counter.fetch_add(1, Ordering::SeqCst);
                 }
                 let _ = s
@@ -607,11 +609,28 @@ async fn serve_on(port: u16, doc: String) {
     });
 }
 
+/// What the runs before it left in the outbox (events not yet expanded
+/// into deliveries): (events, seconds until the worker had expanded them).
+async fn drain_outbox(db_url: &str) -> (i64, f64) {
+    let started = Instant::now();
+    let backlog: i64 = psql(db_url, "SELECT count(*) FROM outbox_events")
+        .parse()
+        .unwrap_or(0);
+    while psql(db_url, "SELECT count(*) FROM outbox_events") != "0"
+        && started.elapsed() < Duration::from_secs(600)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (backlog, started.elapsed().as_secs_f64())
+}
+
 /// One post to FOLLOWERS remote followers, each with its own inbox on a
 /// local receiver: the worker expands it, signs each delivery with the
 /// face's key and sends it. Returns (deliveries, seconds until all arrived).
+/// The outbox is drained first: followers added while earlier posts wait
+/// there would receive those too, and the run would measure the backlog.
 async fn fan_out(db_url: &str, base: &str, client: &reqwest::Client, token: &str) -> (usize, f64) {
-    let (sink, received) = tiny_server().await;
+    let (sink, received) = tiny_server(b"to every follower").await;
     psql(
         db_url,
         &format!(
@@ -887,6 +906,7 @@ async fn main() {
     .await;
     let api_rss = rss_kib(pid, "VmRSS:");
     let inbox = ingest(&base, &client).await;
+    let (backlog, drain_secs) = drain_outbox(&server.db_url).await;
     let (delivered, fan_secs) = fan_out(&server.db_url, &base, &client, &token).await;
     let (frames, stream_secs, post_secs, per_socket_kib) = streaming(pid, &base, &token).await;
     let (media_p50, media_p90, media_per_mp, media_bytes) = media(&base, &token).await;
@@ -1063,6 +1083,12 @@ async fn main() {
         raw,
         "- deliveries signed and sent: {:.0}/s ({delivered} of {FOLLOWERS} inboxes reached in {fan_secs:.2} s after one post; one RSA-2048 signature each, to a local receiver that answers 202)",
         delivered as f64 / fan_secs
+    )
+    .unwrap();
+    writeln!(
+        raw,
+        "- outbox backlog left by the runs above (the POST run's posts, the ingest): {backlog} events, expanded in {drain_secs:.2} s before the fan-out ({:.0} events/s)",
+        backlog as f64 / drain_secs.max(0.001)
     )
     .unwrap();
     match rsa {
