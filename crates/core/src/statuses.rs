@@ -905,12 +905,27 @@ pub async fn tag_timeline(
     tag: &str,
     page: &Page,
 ) -> CoreResult<Vec<i64>> {
-    let wh = format!("s.visibility = 'public' AND s.reblog_of_id IS NULL
-         AND EXISTS (SELECT 1 FROM status_tags t WHERE t.status_id = s.id AND t.name = lower($6))
-         AND NOT {off_public}
-         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))",
-        off_public = crate::domains::OFF_PUBLIC);
-    run_paged(conn, paged(&wh, page), viewer.unwrap_or(0), page, Some(tag)).await
+    // Walked from the tag's own index (`status_tags (name, status_id
+    // DESC)`), each row joined to its post: the rows read are the tag's,
+    // never the instance's, whatever plan the statement gets. (Walking
+    // `statuses` and probing the tag per post, which a generic plan of the
+    // prepared statement chose, reads the whole table for a rare tag.)
+    let order = if page.min_id.is_some() && page.max_id.is_none() {
+        "ASC"
+    } else {
+        "DESC"
+    };
+    let sql = format!(
+        "SELECT t.status_id AS id FROM status_tags t JOIN statuses s ON s.id = t.status_id
+          WHERE t.name = lower($6)
+            AND s.visibility = 'public' AND s.reblog_of_id IS NULL
+            AND NOT {off_public}
+            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))
+            AND ($2::bigint IS NULL OR t.status_id < $2) AND ($3::bigint IS NULL OR t.status_id > $3) AND ($4::bigint IS NULL OR t.status_id > $4)
+          ORDER BY t.status_id {order} LIMIT $5",
+        off_public = crate::domains::OFF_PUBLIC
+    );
+    run_paged(conn, sql, viewer.unwrap_or(0), page, Some(tag)).await
 }
 
 #[derive(Debug, Clone, Copy, Default)]

@@ -405,6 +405,56 @@ async fn hot_queries_read_rows_bounded_by_the_page_not_the_instance() {
     c.check("a long thread's context", m, up.len() + down.len(), 40);
     assert_eq!((up.len(), down.len()), (256, 1000));
 
+    // Hot statements stay prepared (`prepared::cached`), and after a few
+    // runs PostgreSQL may plan a prepared statement once for any values (a
+    // generic plan), where `$2 IS NULL OR s.id < $2` can no longer be
+    // folded away. Forced here, so a generic plan that walks the table is
+    // caught whether or not the planner's costs would pick it today.
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("SET plan_cache_mode = force_generic_plan"),
+        conn,
+    )
+    .await
+    .unwrap();
+    let m = c.mark();
+    let ids = guise_core::statuses::home_timeline(conn, reader_id, &page(20))
+        .await
+        .unwrap();
+    c.check("home timeline, generic plan", m, ids.len(), 20);
+    assert_eq!(ids.len(), 20);
+    let m = c.mark();
+    let ids = guise_core::statuses::public_timeline(conn, viewer, Some(true), &page(40))
+        .await
+        .unwrap();
+    c.check("local timeline, generic plan", m, ids.len(), 40);
+    assert_eq!(ids.len(), 40);
+    let m = c.mark();
+    let ids = guise_core::statuses::tag_timeline(conn, viewer, "rare", &page(40))
+        .await
+        .unwrap();
+    c.check("#rare timeline, generic plan", m, ids.len(), 40);
+    assert_eq!(ids.len(), 3);
+    let m = c.mark();
+    let ids = guise_core::statuses::author_timeline(
+        conn,
+        viewer,
+        quiet[3].0.parse().unwrap(),
+        guise_core::statuses::AuthorFilter::default(),
+        &page(40),
+    )
+    .await
+    .unwrap();
+    c.check("a quiet face's posts, generic plan", m, ids.len(), 40);
+    assert_eq!(ids.len(), 3);
+    let m = c.mark();
+    let views = guise_core::statuses::load_views(conn, viewer, &ids)
+        .await
+        .unwrap();
+    c.check("hydrating, generic plan", m, views.len(), 40);
+    diesel_async::RunQueryDsl::execute(diesel::sql_query("RESET plan_cache_mode"), conn)
+        .await
+        .unwrap();
+
     println!("{}", c.report.join("\n"));
     assert!(c.over.is_empty(), "{}", c.over.join("\n"));
 
