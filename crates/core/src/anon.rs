@@ -329,7 +329,7 @@ pub async fn my_statuses(conn: &mut DbConn, k: &KAnon, page: &st::Page) -> CoreR
     if faces.is_empty() {
         return Ok(Vec::new());
     }
-    let asc = page.min_id.is_some() && page.max_id.is_none();
+    let asc = page.ascending();
     let mut q = statuses::table
         .filter(statuses::identity_id.eq_any(&faces))
         .select(statuses::id)

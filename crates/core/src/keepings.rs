@@ -26,7 +26,7 @@ pub type Listed = Vec<(i64, i64)>;
 
 macro_rules! listed {
     ($conn:expr, $table:ident, $face:expr, $page:expr) => {{
-        let asc = $page.min_id.is_some() && $page.max_id.is_none();
+        let asc = $page.ascending();
         let mut q = $table::table
             .filter($table::identity_id.eq($face))
             .select(($table::id, $table::status_id))

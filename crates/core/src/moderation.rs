@@ -262,7 +262,7 @@ pub async fn find_faces(
     if let Some(s) = page.since_id {
         q = q.filter(identities::id.gt(s));
     }
-    let up = page.min_id.is_some() && page.max_id.is_none();
+    let up = page.ascending();
     if let Some(m) = page.min_id {
         q = q.filter(identities::id.gt(m));
     }

@@ -51,7 +51,7 @@ pub async fn list(conn: &mut DbConn, filter: Filter, page: &Page) -> CoreResult<
     if let Some(s) = page.since_id {
         q = q.filter(reports::id.gt(s));
     }
-    let up = page.min_id.is_some() && page.max_id.is_none();
+    let up = page.ascending();
     if let Some(m) = page.min_id {
         q = q.filter(reports::id.gt(m));
     }

@@ -573,7 +573,7 @@ pub async fn face_list(
         FaceList::FavouritedBy(s) => ("SELECT id AS cursor, identity_id AS who FROM favourites WHERE status_id = $1", s),
         FaceList::RebloggedBy(s) => ("SELECT id AS cursor, identity_id AS who FROM statuses WHERE reblog_of_id = $1", s),
     };
-    let asc = page.min_id.is_some() && page.max_id.is_none();
+    let asc = page.ascending();
     let full = format!(
         "SELECT * FROM ({sql}) x WHERE ($2::bigint IS NULL OR cursor < $2) AND ($3::bigint IS NULL OR cursor > $3) AND ($4::bigint IS NULL OR cursor > $4) ORDER BY cursor {} LIMIT $5",
         if asc { "ASC" } else { "DESC" }
@@ -829,7 +829,7 @@ pub async fn list_notifications(
     if let Some(s) = page.since_id {
         q = q.filter(notifications::id.gt(s));
     }
-    let asc = page.min_id.is_some() && page.max_id.is_none();
+    let asc = page.ascending();
     if let Some(m) = page.min_id {
         q = q.filter(notifications::id.gt(m));
     }

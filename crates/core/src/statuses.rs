@@ -75,6 +75,21 @@ pub struct Page {
 }
 
 impl Page {
+    /// Newer than `min_id` with nothing older asked: the walk goes upwards
+    /// (and the rows are turned round before they are returned).
+    pub fn ascending(&self) -> bool {
+        self.min_id.is_some() && self.max_id.is_none()
+    }
+
+    /// The SQL direction of that walk.
+    pub fn order(&self) -> &'static str {
+        if self.ascending() {
+            "ASC"
+        } else {
+            "DESC"
+        }
+    }
+
     pub fn clamp(limit: Option<i64>, default: i64, max: i64) -> i64 {
         limit.unwrap_or(default).clamp(1, max)
     }
@@ -769,11 +784,7 @@ const VISIBLE_TO_VIEWER: &str = "(s.visibility IN ('public', 'unlisted') OR s.id
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.identity_id = $1 AND b.target_identity_id = s.identity_id) OR (b.identity_id = s.identity_id AND b.target_identity_id = $1))";
 
 fn paged(sql_where: &str, page: &Page) -> String {
-    let order = if page.min_id.is_some() && page.max_id.is_none() {
-        "ASC"
-    } else {
-        "DESC"
-    };
+    let order = page.order();
     format!(
         "SELECT s.id FROM statuses s WHERE {sql_where}
            AND ($2::bigint IS NULL OR s.id < $2) AND ($3::bigint IS NULL OR s.id > $3) AND ($4::bigint IS NULL OR s.id > $4)
@@ -804,7 +815,7 @@ async fn run_paged(
         .into_iter()
         .map(|r| r.id)
         .collect();
-    if page.min_id.is_some() && page.max_id.is_none() {
+    if page.ascending() {
         ids.reverse();
     }
     Ok(ids)
@@ -910,11 +921,7 @@ pub async fn tag_timeline(
     // never the instance's, whatever plan the statement gets. (Walking
     // `statuses` and probing the tag per post, which a generic plan of the
     // prepared statement chose, reads the whole table for a rare tag.)
-    let order = if page.min_id.is_some() && page.max_id.is_none() {
-        "ASC"
-    } else {
-        "DESC"
-    };
+    let order = page.order();
     let sql = format!(
         "SELECT t.status_id AS id FROM status_tags t JOIN statuses s ON s.id = t.status_id
           WHERE t.name = lower($6)

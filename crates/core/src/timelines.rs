@@ -154,7 +154,7 @@ async fn run(
     plain: bool,
 ) -> CoreResult<Vec<i64>> {
     // Newer than `min_id` (and nothing older given): walk upwards.
-    let up = page.min_id.is_some() && page.max_id.is_none();
+    let up = page.ascending();
     let (order, cmp, pick) = if up {
         ("ASC", "<=", "ASC")
     } else {
