@@ -33,6 +33,11 @@ pub enum Target {
     /// One of the instance's rules.
     Rule(i64),
     IpBlock(i64),
+    /// A remote post held for a moderator, and its (remote) author.
+    HeldPost {
+        id: i64,
+        author: i64,
+    },
 }
 
 impl Target {
@@ -50,6 +55,7 @@ impl Target {
             Target::EmailDomainBlock(id) => ("email_domain_block", id, None),
             Target::Rule(id) => ("rule", id, None),
             Target::IpBlock(id) => ("ip_block", id, None),
+            Target::HeldPost { id, author } => ("held_post", id, Some(author)),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod faces;
 pub mod filters;
+pub mod held;
 pub mod id;
 pub mod keepings;
 pub mod keys;

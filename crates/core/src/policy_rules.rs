@@ -74,10 +74,11 @@ pub fn rule_of(
         "sensitive" => Action::MarkSensitive,
         "delist" => Action::Delist,
         "replace" => Action::Replace(replacement.to_owned()),
+        "hold" => Action::Hold,
         _ => {
             return Err(CoreError::invalid(
                 "action",
-                "is not one of reject, strip_media, sensitive, delist, replace",
+                "is not one of reject, strip_media, sensitive, delist, replace, hold",
             ))
         }
     };

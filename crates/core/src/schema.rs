@@ -467,6 +467,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    held_posts (id) {
+        id -> Int8,
+        uri -> Text,
+        identity_id -> Int8,
+        in_reply_to -> Nullable<Text>,
+        note -> Jsonb,
+        codes -> Array<Text>,
+        held_on -> Date,
+    }
+}
+
+diesel::table! {
     sensitized_faces (identity_id) {
         identity_id -> Int8,
     }
@@ -776,6 +788,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_domain_allows,
     live_versions,
     announcer_queue,
+    held_posts,
     email_domain_block_uses,
     sensitized_faces,
     suspension_ends,

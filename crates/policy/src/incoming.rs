@@ -59,6 +59,9 @@ pub enum Action {
     Delist,
     /// The matched words replaced by this text (keyword rules only).
     Replace(String),
+    /// Kept aside, seen by no one, until a moderator releases it (stored
+    /// then, as if it had just arrived) or rejects it (dropped).
+    Hold,
 }
 
 impl Action {
@@ -69,6 +72,7 @@ impl Action {
             Action::MarkSensitive => "sensitive",
             Action::Delist => "delist",
             Action::Replace(_) => "replace",
+            Action::Hold => "hold",
         }
     }
 }
@@ -221,15 +225,39 @@ pub struct Verdict {
     pub strip_media: Option<String>,
     pub sensitive: Option<String>,
     pub delist: Option<String>,
+    /// Held for a moderator (unless rejected: a rejection wins).
+    pub hold: Option<String>,
     /// (words, replacement), in rule order.
     pub replace: Vec<(String, String)>,
     pub codes: Vec<String>,
+}
+
+/// What becomes of a post, all effects weighed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Stored (with the verdict's other effects).
+    Store,
+    /// Kept aside for a moderator.
+    Hold,
+    /// Not stored.
+    Reject,
 }
 
 impl Verdict {
     /// Whether any rule fired.
     pub fn touched(&self) -> bool {
         !self.codes.is_empty()
+    }
+
+    /// A rejection wins over a hold, a hold over storing.
+    pub fn fate(&self) -> Fate {
+        if self.reject.is_some() {
+            Fate::Reject
+        } else if self.hold.is_some() {
+            Fate::Hold
+        } else {
+            Fate::Store
+        }
     }
 }
 
@@ -245,6 +273,7 @@ pub fn decide(rules: &[Rule], f: &Facts) -> Verdict {
             Action::StripMedia => continue,
             Action::MarkSensitive => &mut v.sensitive,
             Action::Delist => &mut v.delist,
+            Action::Hold => &mut v.hold,
             Action::Replace(with) => {
                 if let Matcher::Keyword(k) = &r.matcher {
                     v.replace.push((k.clone(), with.clone()));
@@ -365,6 +394,19 @@ mod tests {
                 Some("new_account_delist"),
             ),
             (rule(Matcher::AccountYoungerThan(2), Action::Delist), None),
+            (
+                rule(Matcher::AccountYoungerThan(3), Action::Hold),
+                Some("new_account_hold"),
+            ),
+            (rule(Matcher::AccountYoungerThan(1), Action::Hold), None),
+            (
+                rule(Matcher::Keyword("pills".into()), Action::Hold),
+                Some("keyword_hold"),
+            ),
+            (
+                rule(Matcher::Domain("other.example".into()), Action::Hold),
+                None,
+            ),
         ];
         for tier in Tier::ALL {
             for context in Context::ALL {
@@ -431,6 +473,29 @@ mod tests {
         };
         assert_eq!(decide(&rules, &bare).strip_media, None);
         assert!(!decide(&[], &f).touched());
+    }
+
+    /// A hold waits for a moderator, but a rejection wins over it; the
+    /// hold still leaves its code.
+    #[test]
+    fn a_rejection_wins_over_a_hold() {
+        let tags: Vec<String> = Vec::new();
+        let f = facts(Tier::Anonymous, Context::Reply, &tags);
+        let hold = rule(Matcher::AccountYoungerThan(7), Action::Hold);
+        let delist = rule(Matcher::Keyword("pills".into()), Action::Delist);
+        let reject = rule(Matcher::MentionsOver(1), Action::Reject);
+        assert_eq!(decide(&[], &f).fate(), Fate::Store);
+        assert_eq!(
+            decide(std::slice::from_ref(&delist), &f).fate(),
+            Fate::Store
+        );
+        let held = decide(&[hold.clone(), delist.clone()], &f);
+        assert_eq!(held.fate(), Fate::Hold);
+        assert_eq!(held.hold.as_deref(), Some("new_account_hold"));
+        assert_eq!(held.delist.as_deref(), Some("keyword_delist"));
+        let refused = decide(&[hold, reject], &f);
+        assert_eq!(refused.fate(), Fate::Reject);
+        assert_eq!(refused.codes, ["new_account_hold", "mention_limit_reject"]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::extract::read_body;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use guise_core::held::HeldPost;
 use guise_core::models::Identity;
 use guise_core::remote::{self, RemoteFace};
 use guise_federation::remote::{
@@ -400,7 +401,7 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                         return Err(unauthorized("the note is not the sender's own"));
                     }
                     if !vote_in_local_poll(state, sender, &doc).await? {
-                        store_note(state, sender, &doc).await?;
+                        store_note(state, sender, &doc, note).await?;
                     }
                 }
             }
@@ -427,9 +428,41 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                     return Err(unauthorized("the note is not the sender's own"));
                 }
                 let mut n = remote_note(state, &doc).await?;
-                if incoming_policy(state, sender, &doc, &mut n).await? {
+                let held = {
                     let mut conn = state.db.conn().await?;
-                    remote::update_note(&mut conn, clock, &state.base_url, sender, n).await?;
+                    guise_core::held::by_uri(&mut conn, doc.id.as_str()).await?
+                };
+                match held {
+                    // A held post's edit waits with it (or, refused, takes it).
+                    Some(h) if h.identity_id == sender.id => {
+                        let fate = incoming_policy(state, sender, &doc, &mut n, true).await?;
+                        let mut conn = state.db.conn().await?;
+                        if let Held::Refused = fate {
+                            guise_core::held::withdraw(&mut conn, sender.id, &h.uri).await?;
+                        } else {
+                            hold(state, &mut conn, sender, &doc, note, &h.codes).await?;
+                        }
+                    }
+                    Some(_) => {}
+                    // An edit a rule holds waits for a moderator; the post
+                    // keeps its last shown version meanwhile.
+                    None => match incoming_policy(state, sender, &doc, &mut n, true).await? {
+                        Held::Refused => {}
+                        Held::Yes(codes) => {
+                            let mut conn = state.db.conn().await?;
+                            if remote::status_by_uri(&mut conn, doc.id.as_str())
+                                .await?
+                                .is_some_and(|s| s.identity_id == sender.id)
+                            {
+                                hold(state, &mut conn, sender, &doc, note, &codes).await?;
+                            }
+                        }
+                        Held::No => {
+                            let mut conn = state.db.conn().await?;
+                            remote::update_note(&mut conn, clock, &state.base_url, sender, n)
+                                .await?;
+                        }
+                    },
                 }
             }
         }
@@ -445,6 +478,7 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                     .zip(Url::parse(actor_url).ok())
                     .is_some_and(|(o, a)| o.host_str() == a.host_str() && o.port() == a.port());
                 if same_host {
+                    guise_core::held::withdraw(&mut conn, sender.id, &object_id).await?;
                     remote::delete_note(&mut conn, clock, sender, &object_id).await?;
                 }
             }
@@ -584,10 +618,17 @@ pub async fn resolve_status(
         let mut conn = state.db.conn().await?;
         return Ok(guise_core::statuses::get_status(&mut conn, id).await.ok());
     }
-    let Some((note, author)) = fetch_note(state, uri).await? else {
+    {
+        // Held for a moderator: not shown, and not fetched again.
+        let mut conn = state.db.conn().await?;
+        if guise_core::held::by_uri(&mut conn, uri).await?.is_some() {
+            return Ok(None);
+        }
+    }
+    let Some((raw, note, author)) = fetch_note(state, uri).await? else {
         return Ok(None);
     };
-    store_note(state, &author, &note).await?;
+    store_note(state, &author, &note, &raw).await?;
     let mut conn = state.db.conn().await?;
     Ok(remote::status_by_uri(&mut conn, note.id.as_str()).await?)
 }
@@ -595,11 +636,14 @@ pub async fn resolve_status(
 /// Fetches a remote note and its author (not stored yet). The document's id
 /// must be the URL it came from — or, for a page URL (Mastodon's
 /// `/@user/123`), an id on the same host that answers with itself.
-async fn fetch_note(state: &AppState, uri: &str) -> ApiResult<Option<(RemoteNoteDoc, Identity)>> {
+async fn fetch_note(
+    state: &AppState,
+    uri: &str,
+) -> ApiResult<Option<(serde_json::Value, RemoteNoteDoc, Identity)>> {
     let Ok(url) = Url::parse(uri) else {
         return Ok(None);
     };
-    let Ok((final_url, doc)) = state.fetcher.get_json(&url).await else {
+    let Ok((final_url, mut doc)) = state.fetcher.get_json(&url).await else {
         return Ok(None);
     };
     let Ok(mut note) = parse_note(&doc) else {
@@ -613,7 +657,7 @@ async fn fetch_note(state: &AppState, uri: &str) -> ApiResult<Option<(RemoteNote
             return Ok(None);
         };
         match parse_note(&canonical) {
-            Ok(n) if n.id == canonical_url => note = n,
+            Ok(n) if n.id == canonical_url => (note, doc) = (n, canonical),
             _ => return Ok(None),
         }
     }
@@ -623,7 +667,7 @@ async fn fetch_note(state: &AppState, uri: &str) -> ApiResult<Option<(RemoteNote
     let Some(author) = resolve_actor(state, &note.attributed_to).await? else {
         return Ok(None);
     };
-    Ok(Some((note, author)))
+    Ok(Some((doc, note, author)))
 }
 
 /// How many unknown ancestors of a reply are fetched (each costs a request).
@@ -638,14 +682,20 @@ async fn fetch_ancestors(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<()>
         if chain.len() >= MAX_ANCESTORS || status_id_for(state, &uri).await?.is_some() {
             break;
         }
-        let Some((parent, author)) = fetch_note(state, &uri).await? else {
+        {
+            let mut conn = state.db.conn().await?;
+            if guise_core::held::by_uri(&mut conn, &uri).await?.is_some() {
+                break;
+            }
+        }
+        let Some((raw, parent, author)) = fetch_note(state, &uri).await? else {
             break;
         };
         next = parent.in_reply_to.clone();
-        chain.push((parent, author));
+        chain.push((raw, parent, author));
     }
-    for (parent, author) in chain.into_iter().rev() {
-        store_one(state, &author, &parent).await?;
+    for (raw, parent, author) in chain.into_iter().rev() {
+        store_one(state, &author, &parent, &raw).await?;
     }
     Ok(())
 }
@@ -736,19 +786,32 @@ async fn remote_note(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<remote:
     })
 }
 
+/// What the incoming chain made of a note.
+#[derive(Debug)]
+enum Held {
+    /// To be stored, its effects applied.
+    No,
+    /// For a moderator, with the codes that held it.
+    Yes(Vec<String>),
+    /// Not to be stored.
+    Refused,
+}
+
 /// Runs the incoming policy chain over a remote note (a new one or an
-/// edit) and applies its verdict to `n`; false when the note is refused.
-/// What fired is logged for admins, with its reason codes.
+/// edit) and applies its verdict to `n`: to be stored, held (when `may_hold`:
+/// not when a moderator releases it) or refused. What fired is logged for
+/// admins, with its reason codes.
 async fn incoming_policy(
     state: &AppState,
     sender: &Identity,
     doc: &RemoteNoteDoc,
     n: &mut remote::RemoteNote,
-) -> ApiResult<bool> {
-    use guise_policy::incoming::{decide, replace_words, Context, Facts};
+    may_hold: bool,
+) -> ApiResult<Held> {
+    use guise_policy::incoming::{decide, replace_words, Context, Facts, Fate};
     let rules = state.incoming_rules();
     if rules.is_empty() {
-        return Ok(true);
+        return Ok(Held::No);
     }
     let domain = sender
         .domain
@@ -778,12 +841,16 @@ async fn incoming_policy(
         has_media: n.attachments.as_array().is_some_and(|a| !a.is_empty()),
         author_age_days: (state.clock.today() - sender.created_on).num_days(),
     };
-    let v = decide(&rules, &facts);
+    let mut v = decide(&rules, &facts);
+    if !may_hold {
+        v.hold = None;
+        v.codes.retain(|c| !c.ends_with("_hold"));
+    }
     if !v.touched() {
-        return Ok(true);
+        return Ok(Held::No);
     }
     let mut conn = state.db.conn().await?;
-    let rejected = v.reject.is_some();
+    let rejected = v.fate() == Fate::Reject;
     guise_core::policy_rules::record(
         &mut conn,
         state.clock.as_ref(),
@@ -794,8 +861,10 @@ async fn incoming_policy(
     )
     .await?;
     tracing::info!(codes = ?v.codes, rejected, "the incoming policy acted on a remote post");
-    if rejected {
-        return Ok(false);
+    match v.fate() {
+        Fate::Reject => return Ok(Held::Refused),
+        Fate::Hold => return Ok(Held::Yes(v.codes)),
+        Fate::Store => {}
     }
     if v.strip_media.is_some() {
         n.attachments = serde_json::json!([]);
@@ -814,7 +883,7 @@ async fn incoming_policy(
         // The author's markup held the words too: show the text instead.
         n.html = None;
     }
-    Ok(true)
+    Ok(Held::No)
 }
 
 /// Stores a remote note of `sender`'s (checked by the caller to be theirs).
@@ -864,19 +933,153 @@ async fn vote_in_local_poll(
     Ok(true)
 }
 
-async fn store_note(state: &AppState, sender: &Identity, doc: &RemoteNoteDoc) -> ApiResult<()> {
+/// Stores a remote note (`raw` as its server sent it), its missing
+/// ancestors first.
+async fn store_note(
+    state: &AppState,
+    sender: &Identity,
+    doc: &RemoteNoteDoc,
+    raw: &serde_json::Value,
+) -> ApiResult<()> {
     fetch_ancestors(state, doc).await?;
-    store_one(state, sender, doc).await
+    store_one(state, sender, doc, raw).await
 }
 
-/// Stores one note, its parent already stored or not to be had.
-async fn store_one(state: &AppState, sender: &Identity, doc: &RemoteNoteDoc) -> ApiResult<()> {
+/// The code a reply to a held post is held with: its thread is not shown
+/// before its start is.
+const HELD_PARENT: &str = "held_parent";
+
+/// Stores one note, its parent already stored, held, or not to be had. A
+/// reply to a held post waits with it.
+async fn store_one(
+    state: &AppState,
+    sender: &Identity,
+    doc: &RemoteNoteDoc,
+    raw: &serde_json::Value,
+) -> ApiResult<()> {
     let mut n = remote_note(state, doc).await?;
-    if !incoming_policy(state, sender, doc, &mut n).await? {
+    let mut conn = state.db.conn().await?;
+    if remote::status_by_uri(&mut conn, doc.id.as_str())
+        .await?
+        .is_some()
+    {
         return Ok(());
     }
+    let parent_held = match &doc.in_reply_to {
+        Some(p) => guise_core::held::by_uri(&mut conn, p).await?.is_some(),
+        None => false,
+    };
+    drop(conn);
+    let mut codes = match incoming_policy(state, sender, doc, &mut n, true).await? {
+        Held::Refused => return Ok(()),
+        Held::Yes(codes) => codes,
+        Held::No if parent_held => Vec::new(),
+        Held::No => {
+            let mut conn = state.db.conn().await?;
+            remote::store_note(&mut conn, state.clock.as_ref(), &state.base_url, sender, n).await?;
+            return Ok(());
+        }
+    };
+    if parent_held {
+        codes.push(HELD_PARENT.to_owned());
+    }
     let mut conn = state.db.conn().await?;
-    remote::store_note(&mut conn, state.clock.as_ref(), &state.base_url, sender, n).await?;
+    hold(state, &mut conn, sender, doc, raw, &codes).await
+}
+
+/// Keeps a note aside for a moderator.
+async fn hold(
+    state: &AppState,
+    conn: &mut guise_core::db::DbConn,
+    sender: &Identity,
+    doc: &RemoteNoteDoc,
+    raw: &serde_json::Value,
+    codes: &[String],
+) -> ApiResult<()> {
+    guise_core::held::hold(
+        conn,
+        state.clock.as_ref(),
+        doc.id.as_str(),
+        sender.id,
+        doc.in_reply_to.as_deref(),
+        raw,
+        codes,
+    )
+    .await?;
+    tracing::info!(?codes, "a remote post is held for a moderator");
+    Ok(())
+}
+
+/// A held post, let through by staff: its held ancestors first (a thread
+/// is shown from its start), each stored — or, for an edit, applied — as
+/// if it had just arrived, judged by every rule but the holds. In the
+/// audit log.
+pub async fn release_held(state: &AppState, staff: i64, id: i64) -> ApiResult<()> {
+    let mut chain = Vec::new();
+    {
+        let mut conn = state.db.conn().await?;
+        let mut next = Some(guise_core::held::get(&mut conn, id).await?);
+        while let Some(h) = next.take() {
+            if chain.len() > MAX_ANCESTORS || chain.iter().any(|c: &HeldPost| c.id == h.id) {
+                break;
+            }
+            if let Some(p) = &h.in_reply_to {
+                next = guise_core::held::by_uri(&mut conn, p).await?;
+            }
+            chain.push(h);
+        }
+    }
+    for h in chain.into_iter().rev() {
+        let mut conn = state.db.conn().await?;
+        let sender = guise_core::accounts::get_identity(&mut conn, h.identity_id).await?;
+        drop(conn);
+        // Kept as it was checked on arrival; a note that no longer parses
+        // (it cannot, as it was parsed then) is dropped.
+        if let Ok(doc) = parse_note(&h.note) {
+            let mut n = remote_note(state, &doc).await?;
+            if let Held::No = incoming_policy(state, &sender, &doc, &mut n, false).await? {
+                let clock = state.clock.as_ref();
+                let mut conn = state.db.conn().await?;
+                if remote::status_by_uri(&mut conn, &n.uri).await?.is_some() {
+                    remote::update_note(&mut conn, clock, &state.base_url, &sender, n).await?;
+                } else {
+                    remote::store_note(&mut conn, clock, &state.base_url, &sender, n).await?;
+                }
+            }
+        }
+        let mut conn = state.db.conn().await?;
+        guise_core::audit::logged(&mut conn, state.clock.as_ref(), Some(staff), async |c| {
+            guise_core::held::remove(c, h.id).await?;
+            let target = guise_core::audit::Target::HeldPost {
+                id: h.id,
+                author: h.identity_id,
+            };
+            Ok(((), "release_held_post", target))
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// A held post, dropped by staff (with the replies held behind it, which
+/// would otherwise wait for a thread that never shows). In the audit log.
+pub async fn reject_held(state: &AppState, staff: i64, id: i64) -> ApiResult<()> {
+    let mut conn = state.db.conn().await?;
+    let mut todo = vec![guise_core::held::get(&mut conn, id).await?];
+    while let Some(h) = todo.pop() {
+        let mut replies = guise_core::held::replies_to(&mut conn, &h.uri).await?;
+        replies.retain(|r| r.id != h.id);
+        guise_core::audit::logged(&mut conn, state.clock.as_ref(), Some(staff), async |c| {
+            guise_core::held::remove(c, h.id).await?;
+            let target = guise_core::audit::Target::HeldPost {
+                id: h.id,
+                author: h.identity_id,
+            };
+            Ok(((), "reject_held_post", target))
+        })
+        .await?;
+        todo.extend(replies);
+    }
     Ok(())
 }
 

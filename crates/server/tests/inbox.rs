@@ -1809,6 +1809,22 @@ async fn profile_links_are_verified_by_rel_me() {
     );
 }
 
+/// Delivers `body` from `r`, which must be accepted.
+async fn accepted(t: &TestApp, r: &Remote, body: String) {
+    assert_eq!(
+        deliver(t, r, "/inbox", body.as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+}
+
+/// The status stored under `uri`, if one is.
+async fn stored_status(t: &TestApp, uri: &str) -> Option<guise_core::models::Status> {
+    let mut conn = t.state.db.conn().await.unwrap();
+    guise_core::remote::status_by_uri(&mut conn, uri)
+        .await
+        .unwrap()
+}
+
 /// The statuses' URIs on the federated public timeline.
 async fn public_uris(t: &TestApp, token: &str) -> Vec<String> {
     t.get("/api/v1/timelines/public", Some(token))
@@ -2043,22 +2059,12 @@ async fn incoming_rules_made_over_rest_act_on_remote_posts() {
                         "content": format!("<p>{text}</p>"), "tag": tags,
                         "to": ["https://www.w3.org/ns/activitystreams#Public"] } })
             .to_string();
-        let (t, r) = (&t, &r);
-        async move {
-            assert_eq!(
-                deliver(t, r, "/inbox", body.as_bytes(), |_| {}).await,
-                StatusCode::ACCEPTED
-            );
-        }
+        accepted(&t, &r, body)
     };
     let stored = |n: u32| {
-        let (t, uri) = (&t, format!("{base}/notes/{n}"));
-        async move {
-            let mut conn = t.state.db.conn().await.unwrap();
-            guise_core::remote::status_by_uri(&mut conn, &uri)
-                .await
-                .unwrap()
-        }
+        let uri = format!("{base}/notes/{n}");
+        let t = &t;
+        async move { stored_status(t, &uri).await }
     };
     send(1, "Buy PILLS now", json!([])).await;
     assert!(stored(1).await.is_none(), "rejected");
@@ -2152,4 +2158,195 @@ async fn incoming_rules_made_over_rest_act_on_remote_posts() {
     assert_eq!(r2.status, 200, "{}", r2.text);
     send(5, "Buy PILLS now", json!([])).await;
     assert!(stored(5).await.is_some());
+}
+
+/// A `hold` rule keeps new remote accounts' posts aside: nobody sees them
+/// (timelines, notifications, search) until staff release them — a reply
+/// waits with its held thread start, an edit with its post, and releasing
+/// the reply brings its start first — or reject them. An edit of a post
+/// already shown that a rule holds waits too, the shown version staying.
+/// Users may not see the queue; moderators may act on it; every act is in
+/// the audit log.
+#[actix_web::test]
+async fn held_remote_posts_wait_for_a_moderator() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let (root, _) = t.create_account("root").await;
+    let (moder, _) = t.create_account("mo").await;
+    t.sql(&format!(
+        "UPDATE accounts SET role = CASE WHEN id = {root} THEN 'admin' ELSE 'moderator' END \
+         WHERE id IN ({root}, {moder})"
+    ))
+    .await;
+    let admin = t.token("root", "admin:read admin:write").await;
+    let mo = t.token("mo", "admin:read admin:write").await;
+    let made = t
+        .post(
+            "/api/v1/admin/guise/incoming_rules",
+            Some(&admin),
+            json!({ "kind": "new_account", "amount": 7, "action": "hold" }),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    assert_eq!(made.json["code"], "new_account_hold");
+    let held_url = "/api/v1/admin/guise/held_posts";
+    assert_eq!(t.get(held_url, Some(&alice)).await.status, 403);
+
+    let r = remote_actor("remy").await;
+    let base = r.actor.trim_end_matches("/users/remy").to_owned();
+    let note_uri = |n: u32| format!("{base}/notes/{n}");
+    let note = |n: u32, text: &str, reply_to: Option<u32>| {
+        json!({ "id": note_uri(n), "type": "Note", "attributedTo": r.actor,
+                "content": format!("<p>@alice {text}</p>"), "inReplyTo": reply_to.map(note_uri),
+                "tag": [{ "type": "Mention", "href": "https://guise.test/users/alice", "name": "@alice@guise.test" }],
+                "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": ["https://guise.test/users/alice"] })
+    };
+    let send = |kind: &'static str, n: u32, object: Value| {
+        let body = json!({ "id": format!("{}/{kind}/{n}", r.actor), "type": kind, "actor": r.actor, "object": object })
+            .to_string();
+        accepted(&t, &r, body)
+    };
+    let stored = |n: u32| {
+        let uri = note_uri(n);
+        let t = &t;
+        async move { stored_status(t, &uri).await }
+    };
+    let mentions_of_alice = || async {
+        t.get("/api/v1/notifications?types[]=mention", Some(&alice))
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let held = || async {
+        let r = t.get(held_url, Some(&mo)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json.as_array().unwrap().clone()
+    };
+
+    send("Create", 1, note(1, "first words", None)).await;
+    send("Create", 2, note(2, "and a reply", Some(1))).await;
+    send("Update", 1, note(1, "first words, edited", None)).await;
+    assert!(stored(1).await.is_none() && stored(2).await.is_none());
+    assert!(public_uris(&t, &alice).await.is_empty());
+    assert_eq!(mentions_of_alice().await, 0, "no notification yet");
+    let fetched = r.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    let found = t
+        .get(
+            &format!(
+                "/api/v2/search?resolve=true&type=statuses&q={}",
+                urlencoding(&note_uri(1))
+            ),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(found.json["statuses"], json!([]), "{}", found.text);
+    assert_eq!(
+        r.fetches.load(std::sync::atomic::Ordering::SeqCst),
+        fetched,
+        "a held post is not fetched again"
+    );
+
+    let list = held().await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    let first = list.iter().find(|h| h["uri"] == note_uri(1)).unwrap();
+    let reply = list.iter().find(|h| h["uri"] == note_uri(2)).unwrap();
+    assert!(
+        first["content"].as_str().unwrap().contains("edited"),
+        "the newest version waits: {first}"
+    );
+    assert_eq!(first["codes"], json!(["new_account_hold"]));
+    assert_eq!(reply["codes"], json!(["new_account_hold", "held_parent"]));
+    assert_eq!(
+        first["account"]["url"].as_str().map(|u| u.contains("remy")),
+        Some(true)
+    );
+    assert_eq!(first["edit"], false);
+
+    // Releasing the reply brings its thread start first.
+    let rid = reply["id"].as_str().unwrap();
+    let u = t
+        .post(
+            &format!("{held_url}/{rid}/release"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
+    assert_eq!(u.status, 403);
+    let done = t
+        .post(&format!("{held_url}/{rid}/release"), Some(&mo), json!({}))
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    let (one, two) = (stored(1).await.unwrap(), stored(2).await.unwrap());
+    assert!(one.content.contains("edited"), "{}", one.content);
+    assert_eq!(two.in_reply_to_id, Some(one.id));
+    assert_eq!(mentions_of_alice().await, 2, "notified on release");
+    assert!(held().await.is_empty());
+
+    // Rejected: dropped with the reply held behind it; a deleted held post
+    // leaves the queue.
+    send("Create", 3, note(3, "buy now", None)).await;
+    send("Create", 4, note(4, "really", Some(3))).await;
+    send("Create", 5, note(5, "oops", None)).await;
+    send("Delete", 5, json!(note_uri(5))).await;
+    let list = held().await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    let three = list.iter().find(|h| h["uri"] == note_uri(3)).unwrap();
+    let gone = t
+        .post(
+            &format!("{held_url}/{}/reject", three["id"].as_str().unwrap()),
+            Some(&mo),
+            json!({}),
+        )
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.text);
+    assert!(held().await.is_empty());
+    assert!(stored(3).await.is_none() && stored(4).await.is_none());
+
+    // An older account's posts pass; an edit a keyword rule holds waits,
+    // the shown version staying until it is released.
+    t.sql("UPDATE identities SET created_on = created_on - 30 WHERE actor_url LIKE '%/users/remy'")
+        .await;
+    send("Create", 6, note(6, "hello again", None)).await;
+    assert!(stored(6).await.is_some());
+    let made = t
+        .post(
+            "/api/v1/admin/guise/incoming_rules",
+            Some(&admin),
+            json!({ "kind": "keyword", "pattern": "casino", "action": "hold" }),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    send("Update", 6, note(6, "hello casino", None)).await;
+    assert!(stored(6).await.unwrap().content.contains("hello again"));
+    let list = held().await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["edit"], true);
+    assert_eq!(list[0]["codes"], json!(["keyword_hold"]));
+    let id = list[0]["id"].as_str().unwrap();
+    let done = t
+        .post(&format!("{held_url}/{id}/release"), Some(&admin), json!({}))
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(stored(6).await.unwrap().content.contains("hello casino"));
+
+    let log = t
+        .get("/api/v1/admin/guise/audit_log", Some(&admin))
+        .await
+        .json;
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target_type"] == "held_post")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    let count = |a: &str| actions.iter().filter(|x| **x == a).count();
+    assert_eq!(count("release_held_post"), 3, "{log}");
+    assert_eq!(count("reject_held_post"), 2, "{log}");
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

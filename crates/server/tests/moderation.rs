@@ -2066,6 +2066,24 @@ async fn every_admin_endpoint_answers_each_role_as_it_allows() {
             false,
         ),
         (
+            Method::GET,
+            p("/api/v1/admin/guise/held_posts"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/guise/held_posts/:id/release"),
+            json!({}),
+            false,
+        ),
+        (
+            Method::POST,
+            p("/api/v1/admin/guise/held_posts/:id/reject"),
+            json!({}),
+            false,
+        ),
+        (
             Method::PUT,
             p("/api/v1/admin/guise/instance_policy"),
             json!({}),

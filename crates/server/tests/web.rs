@@ -2042,6 +2042,42 @@ async fn staff_moderate_from_the_web() {
     .await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(t.row_counts().await["announcer_queue"], 0);
+    // A remote post held by an incoming rule: listed with why, rejected here.
+    let held = {
+        let mut conn = t.state.db.conn().await.unwrap();
+        let note = serde_json::json!({ "id": "https://far.example/notes/1", "type": "Note",
+            "attributedTo": "https://far.example/users/x", "content": "<p>held words</p>" });
+        guise_core::held::hold(
+            &mut conn,
+            t.clock.as_ref(),
+            "https://far.example/notes/1",
+            waiter_face,
+            None,
+            &note,
+            &["new_account_hold".to_owned()],
+        )
+        .await
+        .unwrap()
+    };
+    let listed = get_as(&t, &moderator, "/web/staff").await;
+    assert!(
+        listed.body.contains("held words")
+            && listed.body.contains("new_account_hold")
+            && listed
+                .body
+                .contains(&format!("/web/staff/held_posts/{}/reject", held.id)),
+        "{}",
+        listed.body
+    );
+    let r = post_form(
+        &t,
+        &format!("/web/staff/held_posts/{}/reject", held.id),
+        &c,
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(t.row_counts().await["held_posts"], 0);
     {
         let mut conn = t.state.db.conn().await.unwrap();
         assert!(
@@ -2177,6 +2213,7 @@ async fn staff_moderate_from_the_web() {
             "approve_announcement",
             "delete_status",
             "reject",
+            "reject_held_post",
             "resolve_report",
             "suspend",
             "unsuspend",

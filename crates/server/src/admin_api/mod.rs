@@ -14,6 +14,7 @@ use serde_json::json;
 pub(crate) mod accounts;
 pub(crate) mod announcer;
 pub(crate) mod domains;
+pub(crate) mod held;
 mod measures;
 mod policy;
 mod reports;
@@ -451,6 +452,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     accounts::routes(cfg);
     reports::routes(cfg);
     announcer::routes(cfg);
+    held::routes(cfg);
     policy::routes(cfg);
     measures::routes(cfg);
     rules::routes(cfg);

@@ -71,6 +71,12 @@ pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiRes
         },
     )
     .await?;
+    let held = guise_core::held::list(&mut conn, 50).await?;
+    let held = crate::admin_api::held::entities(&state, &mut conn, &held).await?;
+    let holding = state
+        .incoming_rules()
+        .iter()
+        .any(|r| r.action == guise_policy::incoming::Action::Hold);
     let queued = guise_core::announcer::queue(&mut conn, 50).await?;
     let queued = crate::mastodon_api::types::statuses_by_ids(&state, &mut conn, None, &queued)
         .await
@@ -125,6 +131,30 @@ pub(crate) async fn show(req: HttpRequest, state: web::Data<AppState>) -> ApiRes
                                 form method="post" action={ "/web/staff/announcer_queue/" (p.id) "/" (what) } {
                                     input type="hidden" name="csrf" value=(s.csrf);
                                     button.small type="submit" { (l.t(label)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !held.is_empty() || holding {
+                section aria-labelledby="hp-h" {
+                    h2 #hp-h { (l.t("staff-held")) }
+                    p.hint { (l.t("staff-held-hint")) }
+                    @if held.is_empty() { p { (l.t("staff-none")) } }
+                    @for h in &held {
+                        @let acct = &h.account.acct;
+                        article.report aria-label={ "@" (acct) } {
+                            p { span.acct { "@" (acct) } }
+                            @if h.edit { p.hint { (l.t("staff-held-edit")) } }
+                            @if !h.spoiler_text.is_empty() { p { strong { (h.spoiler_text) } } }
+                            div.content { (PreEscaped(&h.content)) }
+                            p.hint { (l.t_with("staff-held-why", &[("codes", &h.codes.join(", "))])) }
+                            @let id = &h.id;
+                            @for (what, label) in [("release", "staff-release"), ("reject", "staff-reject")] {
+                                form method="post" action={ "/web/staff/held_posts/" (id) "/" (what) } {
+                                    input type="hidden" name="csrf" value=(s.csrf);
+                                    button.small type="submit" aria-label={ (l.t(label)) " @" (acct) } { (l.t(label)) }
                                 }
                             }
                         }
@@ -311,6 +341,17 @@ pub(crate) async fn act(
     if kind == "announcer_queue" && matches!(action.as_str(), "approve" | "reject") {
         let approve = action == "approve";
         return match crate::admin_api::announcer::decide(&state, staff, id, approve).await {
+            Ok(()) => Ok(see_other("/web/staff")),
+            Err(e) => Ok(session::refusal(&state, l, &e)),
+        };
+    }
+    if kind == "held_posts" && matches!(action.as_str(), "release" | "reject") {
+        let done = if action == "release" {
+            crate::inbox::release_held(&state, staff, id).await
+        } else {
+            crate::inbox::reject_held(&state, staff, id).await
+        };
+        return match done {
             Ok(()) => Ok(see_other("/web/staff")),
             Err(e) => Ok(session::refusal(&state, l, &e)),
         };
