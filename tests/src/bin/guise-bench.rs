@@ -791,6 +791,10 @@ async fn main() {
         }
         return;
     }
+    if std::env::args().nth(1).as_deref() == Some("profile") {
+        profile().await;
+        return;
+    }
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -833,14 +837,7 @@ async fn main() {
     let token = password_token(&client, &base, "bench", "bench password 123").await;
 
     let pid = server.pid();
-    // The key pool fills at start-up (8 RSA keys, a core busy for a while):
-    // measure the steady state, not that.
-    for _ in 0..600 {
-        if psql(&server.db_url, "SELECT count(*) >= 8 FROM key_pool") == "t" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    key_pool_filled(&server.db_url).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = rss_kib(pid, "VmRSS:");
 
@@ -1146,4 +1143,77 @@ machine's cores with the server and PostgreSQL, so these are lower bounds for a 
     );
     std::fs::write(root.join("docs/benchmarks.md"), doc).unwrap();
     eprintln!("wrote docs/benchmarks.md and docs/benchmarks/raw/{raw_name}");
+}
+
+/// The key pool fills at start-up (8 RSA keys, a core busy for a while):
+/// runs measure the steady state, not that.
+async fn key_pool_filled(db_url: &str) {
+    for _ in 0..600 {
+        if psql(db_url, "SELECT count(*) >= 8 FROM key_pool") == "t" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `guise-bench profile [path …]`: the bench's data, then each GET path
+/// (default: the home timeline) driven as in the runs above while `perf
+/// record` samples the server, one `perf-<n>.data` each in the working
+/// directory (read with `perf report -i …`). For finding where a request's
+/// time goes; it writes no benchmark report.
+async fn profile() {
+    let paths: Vec<String> = std::env::args().skip(2).collect();
+    let paths = if paths.is_empty() {
+        vec!["/api/v1/timelines/home".to_owned()]
+    } else {
+        paths
+    };
+    let server = Server::start_on(
+        "127.0.0.1",
+        &[
+            ("GUISE_SERVER__WORKERS", "2"),
+            ("GUISE_DATABASE__POOL_SIZE", "16"),
+        ],
+    );
+    server.create_account("bench", "bench password 123");
+    seed(&server.db_url, "bench");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let base = server.url.clone();
+    let token = password_token(&client, &base, "bench", "bench password 123").await;
+    key_pool_filled(&server.db_url).await;
+    for (n, path) in paths.iter().enumerate() {
+        let url = format!("{base}{path}");
+        for _ in 0..50 {
+            let _ = client.get(&url).bearer_auth(&token).send().await;
+        }
+        let out = format!("perf-{n}.data");
+        let mut perf = Command::new("perf")
+            .args(["record", "-F", "499", "-g", "-o", &out, "-p"])
+            .arg(server.pid().to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("perf (linux-perf) is installed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (t, u) = (token.clone(), url.clone());
+        let run = drive(
+            "profiled",
+            client.clone(),
+            Arc::new(move |c, _| c.get(&u).bearer_auth(&t)),
+        )
+        .await;
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+        println!(
+            "{path}: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms -> {out}",
+            run.rps(),
+            run.pct(50.0),
+            run.pct(99.0)
+        );
+    }
 }
