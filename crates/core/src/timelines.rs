@@ -167,8 +167,7 @@ async fn run(
             replies_policy,
         } => (replies_policy.as_str(), *list_id),
     };
-    let cursor = "($2::bigint IS NULL OR s.id < $2) AND ($3::bigint IS NULL OR s.id > $3)
-                  AND ($4::bigint IS NULL OR s.id > $4)";
+    let cursor = crate::statuses::cursor("s.id");
     let vis = visible(replies);
     let tags = match source {
         Source::Home => format!(

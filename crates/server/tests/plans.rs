@@ -406,10 +406,12 @@ async fn hot_queries_read_rows_bounded_by_the_page_not_the_instance() {
     assert_eq!((up.len(), down.len()), (256, 1000));
 
     // Hot statements stay prepared (`prepared::cached`), and after a few
-    // runs PostgreSQL may plan a prepared statement once for any values (a
-    // generic plan), where `$2 IS NULL OR s.id < $2` can no longer be
-    // folded away. Forced here, so a generic plan that walks the table is
-    // caught whether or not the planner's costs would pick it today.
+    // runs PostgreSQL plans a prepared statement once for any values (a
+    // generic plan) when that costs no more than planning each call — which
+    // the page bounds (`statuses::cursor`) are written to allow, as
+    // planning the home query cost three times running it. Forced here,
+    // for first pages and deep ones, so a generic plan that walks the table
+    // is caught whether or not the planner's costs would pick it today.
     diesel_async::RunQueryDsl::execute(
         diesel::sql_query("SET plan_cache_mode = force_generic_plan"),
         conn,
@@ -422,6 +424,58 @@ async fn hot_queries_read_rows_bounded_by_the_page_not_the_instance() {
         .unwrap();
     c.check("home timeline, generic plan", m, ids.len(), 20);
     assert_eq!(ids.len(), 20);
+    let m = c.mark();
+    let older = Page {
+        max_id: ids.last().copied(),
+        ..page(20)
+    };
+    let second = guise_core::statuses::home_timeline(conn, reader_id, &older)
+        .await
+        .unwrap();
+    c.check(
+        "home timeline, second page, generic plan",
+        m,
+        second.len(),
+        20,
+    );
+    assert_eq!(second.len(), 12);
+    // Deep in the busy face's posts: a bound the plan must start from, not
+    // filter on.
+    let deep = Page {
+        max_id: Some(base + 20_000),
+        ..page(40)
+    };
+    let m = c.mark();
+    let ids = guise_core::statuses::public_timeline(conn, viewer, Some(true), &deep)
+        .await
+        .unwrap();
+    c.check("local timeline, deep page, generic plan", m, ids.len(), 40);
+    assert_eq!(ids.first(), Some(&(base + 19_998)), "even ids are local");
+    let m = c.mark();
+    let since = Page {
+        min_id: Some(base + 49_000),
+        ..page(40)
+    };
+    let ids = guise_core::statuses::author_timeline(
+        conn,
+        viewer,
+        busy_face.parse().unwrap(),
+        guise_core::statuses::AuthorFilter::default(),
+        &since,
+    )
+    .await
+    .unwrap();
+    c.check(
+        "the busy face's posts, min_id, generic plan",
+        m,
+        ids.len(),
+        40,
+    );
+    assert_eq!(
+        (ids.first(), ids.last()),
+        (Some(&(base + 49_040)), Some(&(base + 49_001))),
+        "the 40 just above min_id, newest first"
+    );
     let m = c.mark();
     let ids = guise_core::statuses::public_timeline(conn, viewer, Some(true), &page(40))
         .await

@@ -1159,7 +1159,8 @@ async fn key_pool_filled(db_url: &str) {
 /// `guise-bench profile [path …]`: the bench's data, then each GET path
 /// (default: the home timeline) driven as in the runs above while `perf
 /// record` samples the server, one `perf-<n>.data` each in the working
-/// directory (read with `perf report -i …`). For finding where a request's
+/// directory (read with `perf report -i …`; `GUISE_BENCH_PERF_ALL=1`
+/// samples the whole machine, PostgreSQL included). For finding where a request's
 /// time goes; it writes no benchmark report.
 async fn profile() {
     let paths: Vec<String> = std::env::args().skip(2).collect();
@@ -1190,9 +1191,14 @@ async fn profile() {
             let _ = client.get(&url).bearer_auth(&token).send().await;
         }
         let out = format!("perf-{n}.data");
+        // GUISE_BENCH_PERF_ALL=1: the whole machine (PostgreSQL too).
+        let target = match std::env::var("GUISE_BENCH_PERF_ALL").as_deref() {
+            Ok("1") => vec!["-a".to_owned()],
+            _ => vec!["-p".to_owned(), server.pid().to_string()],
+        };
         let mut perf = Command::new("perf")
-            .args(["record", "-F", "499", "-g", "-o", &out, "-p"])
-            .arg(server.pid().to_string())
+            .args(["record", "-F", "499", "-g", "-o", &out])
+            .args(&target)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
