@@ -958,18 +958,13 @@ async fn store_one(
     raw: &serde_json::Value,
 ) -> ApiResult<()> {
     let mut n = remote_note(state, doc).await?;
-    let mut conn = state.db.conn().await?;
-    if remote::status_by_uri(&mut conn, doc.id.as_str())
-        .await?
-        .is_some()
-    {
-        return Ok(());
-    }
     let parent_held = match &doc.in_reply_to {
-        Some(p) => guise_core::held::by_uri(&mut conn, p).await?.is_some(),
+        Some(p) => {
+            let mut conn = state.db.conn().await?;
+            guise_core::held::by_uri(&mut conn, p).await?.is_some()
+        }
         None => false,
     };
-    drop(conn);
     let mut codes = match incoming_policy(state, sender, doc, &mut n, true).await? {
         Held::Refused => return Ok(()),
         Held::Yes(codes) => codes,
@@ -984,6 +979,13 @@ async fn store_one(
         codes.push(HELD_PARENT.to_owned());
     }
     let mut conn = state.db.conn().await?;
+    // Stored already (a Create sent again): it stays as it is.
+    if remote::status_by_uri(&mut conn, doc.id.as_str())
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
     hold(state, &mut conn, sender, doc, raw, &codes).await
 }
 

@@ -231,3 +231,35 @@ async fn no_foreign_key_path_leads_from_an_anonymous_face_to_an_account() {
     .await
     .expect("staff may take a report on");
 }
+
+/// Indexes that repeat another: same table, columns, operator classes,
+/// expressions, predicate and uniqueness.
+const TWIN_INDEXES: &str = "SELECT a.indexrelid::regclass::text AS a, b.indexrelid::regclass::text AS b
+   FROM pg_index a JOIN pg_index b
+     ON a.indrelid = b.indrelid AND a.indexrelid < b.indexrelid
+    AND a.indkey::text = b.indkey::text AND a.indclass::text = b.indclass::text
+    AND a.indisunique = b.indisunique
+    AND COALESCE(pg_get_expr(a.indexprs, a.indrelid), '') = COALESCE(pg_get_expr(b.indexprs, b.indrelid), '')
+    AND COALESCE(pg_get_expr(a.indpred, a.indrelid), '') = COALESCE(pg_get_expr(b.indpred, b.indrelid), '')
+   JOIN pg_class c ON c.oid = a.indrelid
+   JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'";
+
+/// No index repeats another: each copy costs every write and buys nothing.
+/// Two unique indexes on boosts did, for two days.
+#[actix_web::test]
+async fn no_index_repeats_another() {
+    let t = common::TestApp::new().await;
+    let twins = query_pairs(&t, TWIN_INDEXES).await;
+    assert!(twins.is_empty(), "indexes repeating each other: {twins:?}");
+    // The check can fail: a copy made here is found.
+    t.sql("CREATE UNIQUE INDEX statuses_uri_copy ON statuses (uri) WHERE uri IS NOT NULL")
+        .await;
+    let twins = query_pairs(&t, TWIN_INDEXES).await;
+    assert_eq!(
+        twins,
+        [(
+            "statuses_uri_key".to_owned(),
+            "statuses_uri_copy".to_owned()
+        )]
+    );
+}

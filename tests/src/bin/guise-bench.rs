@@ -516,6 +516,14 @@ fn guise_rsa2048() -> (f64, f64) {
 /// Signed `Create(Note)`s from one remote actor, posted to the shared inbox
 /// with CONCURRENCY in flight: verified, parsed and stored per request.
 async fn ingest(base: &str, client: &reqwest::Client) -> Run {
+    let signed = ingest_ready(base, client).await;
+    ingest_run(base, client, signed).await
+}
+
+/// The ingest run's activities, signed ahead of time (the run measures the
+/// server, not our signing), and the first of them sent, so the server has
+/// fetched and stored the sender.
+async fn ingest_ready(base: &str, client: &reqwest::Client) -> Arc<Vec<Signed>> {
     let key = guise_federation::keys::generate().unwrap();
     // The actor document names its own address: pick a port, then serve.
     let listener_probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -568,6 +576,11 @@ async fn ingest(base: &str, client: &reqwest::Client) -> Run {
         }
     }
     let _ = req.send().await;
+    signed
+}
+
+async fn ingest_run(base: &str, client: &reqwest::Client, signed: Arc<Vec<Signed>>) -> Run {
+    let url = format!("{base}/inbox");
     let s2 = signed.clone();
     drive(
         "POST /inbox (signed Create(Note), verified and stored)",
@@ -1157,7 +1170,8 @@ async fn key_pool_filled(db_url: &str) {
 }
 
 /// `guise-bench profile [path …]`: the bench's data, then each GET path
-/// (default: the home timeline) driven as in the runs above while `perf
+/// (default: the home timeline; `inbox`: the ingest run, signed activities
+/// from a stand-in sender) driven as in the runs above while `perf
 /// record` samples the server, one `perf-<n>.data` each in the working
 /// directory (read with `perf report -i …`; `GUISE_BENCH_PERF_ALL=1`
 /// samples the whole machine, PostgreSQL included). For finding where a request's
@@ -1174,6 +1188,7 @@ async fn profile() {
         &[
             ("GUISE_SERVER__WORKERS", "2"),
             ("GUISE_DATABASE__POOL_SIZE", "16"),
+            ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
         ],
     );
     server.create_account("bench", "bench password 123");
@@ -1187,8 +1202,13 @@ async fn profile() {
     key_pool_filled(&server.db_url).await;
     for (n, path) in paths.iter().enumerate() {
         let url = format!("{base}{path}");
-        for _ in 0..50 {
-            let _ = client.get(&url).bearer_auth(&token).send().await;
+        let mut ready = None;
+        if path == "inbox" {
+            ready = Some(ingest_ready(&base, &client).await);
+        } else {
+            for _ in 0..50 {
+                let _ = client.get(&url).bearer_auth(&token).send().await;
+            }
         }
         let out = format!("perf-{n}.data");
         // GUISE_BENCH_PERF_ALL=1: the whole machine (PostgreSQL too).
@@ -1204,13 +1224,17 @@ async fn profile() {
             .spawn()
             .expect("perf (linux-perf) is installed");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let (t, u) = (token.clone(), url.clone());
-        let run = drive(
-            "profiled",
-            client.clone(),
-            Arc::new(move |c, _| c.get(&u).bearer_auth(&t)),
-        )
-        .await;
+        let run = if let Some(signed) = ready.take() {
+            ingest_run(&base, &client, signed).await
+        } else {
+            let (t, u) = (token.clone(), url.clone());
+            drive(
+                "profiled",
+                client.clone(),
+                Arc::new(move |c, _| c.get(&u).bearer_auth(&t)),
+            )
+            .await
+        };
         let _ = Command::new("kill")
             .args(["-INT", &perf.id().to_string()])
             .status();
