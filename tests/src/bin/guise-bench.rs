@@ -159,20 +159,37 @@ async fn password_token(
     user: &str,
     password: &str,
 ) -> String {
+    face_token(client, base, user, password, None).await
+}
+
+/// A password-grant token, bound to the login's face of tier `face`
+/// (`anonymous`, …) when one is named.
+async fn face_token(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+    face: Option<&str>,
+) -> String {
     let app: serde_json::Value = client
         .post(format!("{base}/api/v1/apps"))
         .json(&serde_json::json!({ "client_name": "bench", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write" }))
         .send().await.unwrap().json().await.unwrap();
     let tok: serde_json::Value = client
         .post(format!("{base}/oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", app["client_id"].as_str().unwrap()),
-            ("client_secret", app["client_secret"].as_str().unwrap()),
-            ("username", user),
-            ("password", password),
-            ("scope", "read write"),
-        ])
+        .form(
+            &[
+                ("grant_type", "password"),
+                ("client_id", app["client_id"].as_str().unwrap()),
+                ("client_secret", app["client_secret"].as_str().unwrap()),
+                ("username", user),
+                ("password", password),
+                ("scope", "read write"),
+            ]
+            .into_iter()
+            .chain(face.map(|f| ("face", f)))
+            .collect::<Vec<_>>(),
+        )
         .send()
         .await
         .unwrap()
@@ -834,6 +851,8 @@ async fn main() {
             // The federation runs talk to stand-ins on loopback.
             ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
             ("GUISE_FEDERATION__WORKER_POLL_MS", "50"),
+            // The anonymous posting run is not to meet the hourly limit.
+            ("GUISE_INSTANCE__ANONYMOUS_POSTS_PER_EPOCH", "0"),
         ],
     );
     server.create_account("bench", "bench password 123");
@@ -912,6 +931,33 @@ async fn main() {
         "GET /api/v1/timelines/tag/bench (limit 40)",
         client.clone(),
         Arc::new(move |c, _| c.get(&h6).bearer_auth(&t6)),
+    )
+    .await;
+    let anon_token = face_token(
+        &client,
+        &base,
+        "bench",
+        "bench password 123",
+        Some("anonymous"),
+    )
+    .await;
+    let (t7, p7) = (anon_token, format!("{base}/api/v1/statuses"));
+    let anon_post = drive(
+        "POST /api/v1/statuses (anonymous face)",
+        client.clone(),
+        Arc::new(move |c, n| {
+            c.post(&p7)
+                .bearer_auth(&t7)
+                .json(&serde_json::json!({ "status": format!("anonymous bench post {n}") }))
+        }),
+    )
+    .await;
+    let list_url = bench_list(&client, &base, &token).await;
+    let (t8, h8) = (token.clone(), list_url);
+    let list = drive(
+        "GET /api/v1/timelines/list/:id (10 members, limit 20)",
+        client.clone(),
+        Arc::new(move |c, _| c.get(&h8).bearer_auth(&t8)),
     )
     .await;
     let api_rss = rss_kib(pid, "VmRSS:");
@@ -1010,7 +1056,17 @@ async fn main() {
     )
     .unwrap();
     writeln!(raw, "|---|---:|---:|---:|---:|---:|---:|---:|").unwrap();
-    for r in [&verify, &home, &post, &public, &tag, &notifications, &inbox] {
+    for r in [
+        &verify,
+        &home,
+        &list,
+        &post,
+        &anon_post,
+        &public,
+        &tag,
+        &notifications,
+        &inbox,
+    ] {
         writeln!(
             raw,
             "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
@@ -1156,6 +1212,57 @@ machine's cores with the server and PostgreSQL, so these are lower bounds for a 
     );
     std::fs::write(root.join("docs/benchmarks.md"), doc).unwrap();
     eprintln!("wrote docs/benchmarks.md and docs/benchmarks/raw/{raw_name}");
+}
+
+/// A list of ten of the faces the bench face follows; its timeline's URL.
+async fn bench_list(client: &reqwest::Client, base: &str, token: &str) -> String {
+    let get = |url: String| async move {
+        client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let me = get(format!("{base}/api/v1/accounts/verify_credentials")).await;
+    let following = get(format!(
+        "{base}/api/v1/accounts/{}/following?limit=10",
+        me["id"].as_str().unwrap()
+    ))
+    .await;
+    let ids: Vec<&str> = following
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    let list: serde_json::Value = client
+        .post(format!("{base}/api/v1/lists"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "title": "bench" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = list["id"].as_str().unwrap().to_owned();
+    let added = client
+        .post(format!("{base}/api/v1/lists/{id}/accounts"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "account_ids": ids }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        added.status().is_success(),
+        "list members: {}",
+        added.status()
+    );
+    format!("{base}/api/v1/timelines/list/{id}")
 }
 
 /// The key pool fills at start-up (8 RSA keys, a core busy for a while):
