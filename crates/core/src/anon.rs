@@ -46,15 +46,24 @@ fn thread_tag(k: &KAnon, root: i64) -> Vec<u8> {
 
 /// Whether `k` owns this anonymous face.
 pub fn owns(k: &KAnon, face: &Identity) -> bool {
-    match (&face.owner_tag, &face.owner_nonce) {
+    sealed_by(k, &face.owner_tag, &face.owner_nonce)
+}
+
+/// Whether an owner tag and its nonce are `k`'s.
+fn sealed_by(k: &KAnon, tag: &Option<Vec<u8>>, nonce: &Option<Vec<u8>>) -> bool {
+    match (tag, nonce) {
         (Some(tag), Some(nonce)) => crate::secret::constant_time_eq(tag, &k.tag("face", nonce)),
         _ => false,
     }
 }
 
-/// Reads the index from slot 0 until the first missing slot.
+/// Slots are read (and probed) this many at a time.
+const BATCH: u64 = 32;
+
+/// Reads the index from slot 0 until a whole batch of slots is empty. A
+/// slot inside may be empty — a writer that took it rolled back while a
+/// racing one took the next — and the slots past it are read all the same.
 pub async fn walk(conn: &mut DbConn, k: &KAnon) -> CoreResult<Vec<IndexEntry>> {
-    const BATCH: u64 = 32;
     let mut out = Vec::new();
     let mut start = 0u64;
     loop {
@@ -64,9 +73,12 @@ pub async fn walk(conn: &mut DbConn, k: &KAnon) -> CoreResult<Vec<IndexEntry>> {
             .select((sealed_index::slot, sealed_index::payload))
             .load(conn)
             .await?;
+        if rows.is_empty() {
+            return Ok(out);
+        }
         for (i, key) in keys.iter().enumerate() {
             let Some((_, payload)) = rows.iter().find(|(s, _)| s == key) else {
-                return Ok(out);
+                continue;
             };
             let n = start + i as u64;
             let Some(plain) = k.open(key, payload) else {
@@ -84,14 +96,68 @@ pub async fn walk(conn: &mut DbConn, k: &KAnon) -> CoreResult<Vec<IndexEntry>> {
     }
 }
 
-/// Appends (face, root) at the first free slot. Racing writers collide on
-/// the primary key; the loser moves on to the next slot.
+/// Which of the slots `ns` are taken, in one query.
+async fn taken(conn: &mut DbConn, k: &KAnon, ns: &[u64]) -> CoreResult<Vec<bool>> {
+    let keys: Vec<Vec<u8>> = ns.iter().map(|n| slot_key(k, *n)).collect();
+    let found: Vec<Vec<u8>> = sealed_index::table
+        .filter(sealed_index::slot.eq_any(&keys))
+        .select(sealed_index::slot)
+        .load(conn)
+        .await?;
+    Ok(keys.iter().map(|key| found.contains(key)).collect())
+}
+
+/// A free slot with a taken one just before it (or slot 0): the index's
+/// end, or a slot a rolled-back writer left empty. Found by galloping over
+/// slots 2^i − 1 and narrowing between a taken and a free one, up to 31
+/// slots a query: three or four queries for an index of thousands of
+/// faces, where walking it costs one per 32 slots — and each anonymous
+/// post that starts a thread appends to it.
+async fn free_slot(conn: &mut DbConn, k: &KAnon) -> CoreResult<u64> {
+    let gallop: Vec<u64> = (0..63).map(|i| (1u64 << i) - 1).collect();
+    let t = taken(conn, k, &gallop).await?;
+    let first_free = t.iter().position(|x| !x).unwrap_or(gallop.len());
+    let (Some(&lo), Some(&hi)) = (
+        first_free.checked_sub(1).and_then(|i| gallop.get(i)),
+        gallop.get(first_free),
+    ) else {
+        // Slot 0 is free (or, absurdly, every probe is taken).
+        return if first_free == 0 {
+            Ok(0)
+        } else {
+            Err(CoreError::Internal("the sealed index is full".into()))
+        };
+    };
+    // `lo` is taken and `hi` free: narrow until they touch.
+    let (mut lo, mut hi) = (lo, hi);
+    while hi - lo > 1 {
+        let width = hi - lo;
+        let steps = width.min(BATCH);
+        let mut points: Vec<u64> = (1..steps).map(|j| lo + width * j / steps).collect();
+        points.dedup();
+        let t = taken(conn, k, &points).await?;
+        match t.iter().position(|x| !x) {
+            Some(i) => {
+                hi = points.get(i).copied().unwrap_or(hi);
+                if let Some(before) = i.checked_sub(1).and_then(|b| points.get(b)) {
+                    lo = *before;
+                }
+            }
+            None => lo = points.last().copied().unwrap_or(lo),
+        }
+    }
+    Ok(hi)
+}
+
+/// Appends (face, root) at a free slot. Racing writers of one owner
+/// collide on the primary key (the second waits for the first to commit);
+/// the loser looks for a free slot again.
 async fn append(conn: &mut DbConn, k: &KAnon, face_id: i64, root: i64) -> CoreResult<()> {
-    let mut n = walk(conn, k).await?.last().map_or(0, |e| e.n + 1);
     let mut plain = Vec::with_capacity(16);
     plain.extend_from_slice(&face_id.to_be_bytes());
     plain.extend_from_slice(&root.to_be_bytes());
     for _ in 0..64 {
+        let n = free_slot(conn, k).await?;
         let key = slot_key(k, n);
         let inserted = diesel::insert_into(sealed_index::table)
             .values((
@@ -104,9 +170,10 @@ async fn append(conn: &mut DbConn, k: &KAnon, face_id: i64, root: i64) -> CoreRe
         if inserted == 1 {
             return Ok(());
         }
-        n += 1;
     }
-    Err(CoreError::Internal("sealed index is contended".into()))
+    Err(CoreError::Unavailable(
+        "too many anonymous posts at once; try again",
+    ))
 }
 
 /// The owner's anonymous faces, oldest first (in the index's order: ids
@@ -185,9 +252,24 @@ async fn face_for_thread(
 }
 
 /// A moderator's suspension of any of the owner's faces holds the owner back,
-/// without anyone learning who the owner is.
+/// without anyone learning who the owner is. Asked of the suspended
+/// anonymous faces (few, on any instance), each tested against the owner's
+/// key — not of the owner's index, whose walk grows with every thread the
+/// owner ever started and which, being only a hint, must not be what a
+/// ban rests on.
 pub async fn ensure_not_banned(conn: &mut DbConn, k: &KAnon) -> CoreResult<()> {
-    if my_faces(conn, k).await?.iter().any(|f| f.suspended) {
+    type Sealed = (Option<Vec<u8>>, Option<Vec<u8>>);
+    let suspended: Vec<Sealed> = identities::table
+        .filter(identities::tier.eq(Tier::Anonymous.as_str()))
+        .filter(identities::suspended.eq(true))
+        .filter(identities::owner_tag.is_not_null())
+        .select((identities::owner_tag, identities::owner_nonce))
+        .load(conn)
+        .await?;
+    if suspended
+        .iter()
+        .any(|(tag, nonce)| sealed_by(k, tag, nonce))
+    {
         return Err(CoreError::Refused(guise_policy::Refusal::Suspended));
     }
     Ok(())
