@@ -149,10 +149,25 @@ async fn free_slot(conn: &mut DbConn, k: &KAnon) -> CoreResult<u64> {
     Ok(hi)
 }
 
-/// Appends (face, root) at a free slot. Racing writers of one owner
-/// collide on the primary key (the second waits for the first to commit);
-/// the loser looks for a free slot again.
+/// Appends (face, root) at a free slot. The owner's appends take turns:
+/// each holds, until its transaction ends, an advisory lock named by a tag
+/// of `k_anon` (a number no one without the key can tie to anyone, and
+/// kept nowhere). Without it, racing writers of one owner met on the same
+/// slot, each waiting for the other's commit and probing again, and under
+/// sixteen at once some ran out of attempts. Whoever watches live locks
+/// learns what those slot waits showed before: that two requests in flight
+/// are one owner's — never which owner.
 async fn append(conn: &mut DbConn, k: &KAnon, face_id: i64, root: i64) -> CoreResult<()> {
+    let tag = k.tag("index lock", b"");
+    let lock = i64::from_be_bytes(
+        tag.get(..8)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or_default(),
+    );
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(lock)
+        .execute(conn)
+        .await?;
     let mut plain = Vec::with_capacity(16);
     plain.extend_from_slice(&face_id.to_be_bytes());
     plain.extend_from_slice(&root.to_be_bytes());

@@ -1278,7 +1278,8 @@ async fn key_pool_filled(db_url: &str) {
 
 /// `guise-bench profile [path …]`: the bench's data, then each GET path
 /// (default: the home timeline; `inbox`: the ingest run, signed activities
-/// from a stand-in sender) driven as in the runs above while `perf
+/// from a stand-in sender; `post`: posting, then the outbox drained)
+/// driven as in the runs above while `perf
 /// record` samples the server, one `perf-<n>.data` each in the working
 /// directory (read with `perf report -i …`; `GUISE_BENCH_PERF_ALL=1`
 /// samples the whole machine, PostgreSQL included). For finding where a request's
@@ -1312,7 +1313,7 @@ async fn profile() {
         let mut ready = None;
         if path == "inbox" {
             ready = Some(ingest_ready(&base, &client).await);
-        } else {
+        } else if path != "post" {
             for _ in 0..50 {
                 let _ = client.get(&url).bearer_auth(&token).send().await;
             }
@@ -1333,6 +1334,21 @@ async fn profile() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let run = if let Some(signed) = ready.take() {
             ingest_run(&base, &client, signed).await
+        } else if path == "post" {
+            let (t, u) = (token.clone(), format!("{base}/api/v1/statuses"));
+            let run = drive(
+                "profiled",
+                client.clone(),
+                Arc::new(move |c, n| {
+                    c.post(&u)
+                        .bearer_auth(&t)
+                        .json(&serde_json::json!({ "status": format!("profiled post {n} #bench") }))
+                }),
+            )
+            .await;
+            let (backlog, secs) = drain_outbox(&server.db_url).await;
+            println!("outbox: {backlog} events left after posting, drained in {secs:.2} s");
+            run
         } else {
             let (t, u) = (token.clone(), url.clone());
             drive(
