@@ -59,7 +59,49 @@ configuration: --config FILE, else GUISE_CONFIG, else /etc/guise/guise.toml if i
              GUISE_REDIS_URL, GUISE_LISTEN, GUISE_DOMAIN, GUISE_DATA_DIR.
              Every command reads the same, so run them all with the server's.";
 
+/// glibc's malloc, once a big block it mapped is freed, raises its mmap
+/// threshold to that block's size: from then on blocks that big come from
+/// its arenas and stay there when freed. Each sign-in hashes twice with
+/// Argon2id (19 MiB each), so every sign-in left some 40 MiB resident — a
+/// server idling at 20 MiB held 120 MiB after three. A fixed threshold
+/// (`glibc.malloc.mmap_threshold`, which also turns that raising off)
+/// gives such blocks back when they are freed. glibc reads its tunables
+/// only at start-up, so the process starts itself once more with the
+/// tunable set (the same process: `exec` keeps its id, arguments and open
+/// files). An operator's own setting of the threshold is left alone.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fix_the_mmap_threshold() {
+    use std::os::unix::process::CommandExt;
+    const TUNABLE: &str = "glibc.malloc.mmap_threshold=131072";
+    const DONE: &str = "GUISE_MALLOC_TUNED";
+    if std::env::var_os(DONE).is_some() {
+        return;
+    }
+    let tunables = match std::env::var("GLIBC_TUNABLES") {
+        Ok(t) if t.contains("glibc.malloc.mmap_threshold") => return,
+        Ok(t) if !t.is_empty() => format!("{t}:{TUNABLE}"),
+        _ => TUNABLE.to_owned(),
+    };
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
+    let err = std::process::Command::new(&exe)
+        .arg0(arg0)
+        .args(args)
+        .env("GLIBC_TUNABLES", tunables)
+        .env(DONE, "1")
+        .exec();
+    // Only a failed `exec` returns: carry on as started.
+    eprintln!("guise: could not restart with a fixed malloc threshold ({err}); memory freed after sign-ins may stay resident");
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fix_the_mmap_threshold() {}
+
 fn main() -> anyhow::Result<()> {
+    fix_the_mmap_threshold();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut config_path: Option<PathBuf> = std::env::var_os("GUISE_CONFIG").map(PathBuf::from);
     if let Some(i) = args.iter().position(|a| a == "--config") {
