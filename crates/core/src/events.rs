@@ -431,6 +431,25 @@ impl DomainEvent {
     }
 }
 
+/// The stream queue's row for an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamRow {
+    pub id: i64,
+    pub kind: &'static str,
+    pub payload: Value,
+}
+
+/// What `record` writes to the stream queue for `event` (none for an event
+/// live clients do not hear of): for a statement that writes it beside the
+/// change it reports.
+pub fn stream_row(clock: &dyn Clock, event: &DomainEvent) -> Option<StreamRow> {
+    event.routes().streams.then(|| StreamRow {
+        id: Id::generate(clock.now()).get(),
+        kind: event.kind(),
+        payload: event.payload(),
+    })
+}
+
 /// Records `event` in the caller's transaction, to go out now: into the
 /// outbox for the delivery worker, the stream queue for live clients, or
 /// both, as `DomainEvent::routes` says.
@@ -448,12 +467,12 @@ pub async fn record_at(
     use crate::schema::{outbox_events, stream_events};
     let routes = event.routes();
     let now = clock.now();
-    if routes.streams {
+    if let Some(row) = stream_row(clock, &event) {
         diesel::insert_into(stream_events::table)
             .values((
-                stream_events::id.eq(Id::generate(now).get()),
-                stream_events::kind.eq(event.kind()),
-                stream_events::payload.eq(event.payload()),
+                stream_events::id.eq(row.id),
+                stream_events::kind.eq(row.kind),
+                stream_events::payload.eq(row.payload),
             ))
             .execute(conn)
             .await?;

@@ -148,14 +148,14 @@ pub async fn want(conn: &mut DbConn, clock: &dyn Clock, urls: &[String]) -> Core
         if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
             continue;
         }
-        diesel::sql_query(
+        crate::prepared::cached(diesel::sql_query(
             "INSERT INTO remote_media (url_hash, url, state, next_at) VALUES ($1, $2, 'pending', $3)
              ON CONFLICT (url_hash) DO UPDATE SET state = 'pending', attempts = 0, next_at = $3
              WHERE remote_media.state = 'evicted'",
         )
         .bind::<diesel::sql_types::Bytea, _>(url_hash(url))
         .bind::<diesel::sql_types::Text, _>(url)
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::Timestamptz, _>(now))
         .execute(conn)
         .await?;
     }

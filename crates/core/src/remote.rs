@@ -10,6 +10,7 @@ use crate::models::Identity;
 use crate::schema::{identities, inbox_seen};
 use crate::statuses::notify;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use guise_policy::Tier;
 
@@ -278,20 +279,33 @@ pub async fn forget_sight(conn: &mut DbConn, activity_id: &str) -> CoreResult<()
     Ok(())
 }
 
+/// Whether an activity is seen for the first time (a replay is not), its
+/// id remembered either way. A signed POST from `host` means the host is up
+/// again: one that was failing is marked healthy in the same statement (a
+/// healthy host's requests write nothing there).
 pub async fn first_sight(
     conn: &mut DbConn,
     clock: &dyn Clock,
     activity_id: &str,
+    host: &str,
 ) -> CoreResult<bool> {
+    use diesel::sql_types::{Bytea, Date, Text};
     use sha2::{Digest, Sha256};
-    let n = diesel::insert_into(inbox_seen::table)
-        .values((
-            inbox_seen::activity_hash.eq(Sha256::digest(activity_id.as_bytes()).to_vec()),
-            inbox_seen::seen_on.eq(clock.today()),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    let n = crate::prepared::cached(
+        diesel::sql_query(
+            "WITH healed AS (
+             UPDATE hosts SET failed_days = '{}'
+              WHERE host = $3 AND cardinality(failed_days) > 0
+         )
+         INSERT INTO inbox_seen (activity_hash, seen_on) VALUES ($1, $2)
+         ON CONFLICT DO NOTHING",
+        )
+        .bind::<Bytea, _>(Sha256::digest(activity_id.as_bytes()).to_vec())
+        .bind::<Date, _>(clock.today())
+        .bind::<Text, _>(host),
+    )
+    .execute(conn)
+    .await?;
     Ok(n == 1)
 }
 
@@ -483,26 +497,20 @@ pub async fn status_by_uri(
         .optional()?)
 }
 
-/// Stores a remote note once (by its URI); `None` if it was known already.
+/// Stores a remote note once (by its URI): its id, or `None` if it was known
+/// already or its author deleted it.
+///
+/// The hot path of every inbox: a note with no local mentions, no media and
+/// no poll is one statement (the status, its tags and its stream event
+/// written together); the rest go with it in one transaction.
 pub async fn store_note(
     conn: &mut DbConn,
     clock: &dyn Clock,
     base_url: &str,
     author: &Identity,
     n: RemoteNote,
-) -> CoreResult<Option<crate::models::Status>> {
-    use crate::schema::{mentions, status_tags, statuses};
-    // Deleted before it arrived: it stays deleted.
-    if was_deleted(conn, &n.uri).await? {
-        return Ok(None);
-    }
-    let known: Option<i64> = statuses::table
-        .filter(statuses::uri.eq(&n.uri))
-        .select(statuses::id)
-        .first(conn)
-        .await
-        .optional()?;
-    if known.is_some() {
+) -> CoreResult<Option<i64>> {
+    if gone_or_known(conn, &n.uri).await? {
         return Ok(None);
     }
     let parent = match n.in_reply_to {
@@ -515,69 +523,107 @@ pub async fn store_note(
         None => None,
     };
     let reached = crate::reach::reachable(conn, author, &n.mentions, root_author).await?;
+    let media = crate::media::urls_of(&n.attachments, &n.emojis);
     let id = Id::generate(n.published.min(clock.now())).get();
     let content = n.html.clone().unwrap_or_else(|| {
         crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None)
     });
-    let author_id = author.id;
+    let mut tags = n.hashtags.clone();
+    tags.sort();
+    tags.dedup();
+    let event = DomainEvent::RemoteStatusCreated { status: id };
+    // Only its stream row is written below: it must not be one that federates.
+    debug_assert!(!event.routes().federates);
+    let stream = events::stream_row(clock, &event)
+        .ok_or_else(|| CoreError::Internal("a remote status streams".into()))?;
+    let insert = crate::prepared::cached(
+        diesel::sql_query(
+            "WITH s AS (
+             INSERT INTO statuses (id, identity_id, uri, url, source_text, content,
+                 spoiler_text, sensitive, visibility, in_reply_to_id,
+                 in_reply_to_identity_id, thread_root_id, local, created_at,
+                 attachments, emojis)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, false, $13, $14, $15)
+             -- The same note may arrive twice at once (a Create and a
+             -- boost that fetched it): the first one stores it.
+             ON CONFLICT DO NOTHING
+             RETURNING id
+         ), tagged AS (
+             INSERT INTO status_tags (status_id, name)
+             SELECT s.id, t FROM s, unnest($16::text[]) AS t
+         ), streamed AS (
+             INSERT INTO stream_events (id, kind, payload)
+             SELECT $17, $18, $19 FROM s
+         )
+         SELECT id FROM s",
+        )
+        .bind::<BigInt, _>(id)
+        .bind::<BigInt, _>(author.id)
+        .bind::<Text, _>(&n.uri)
+        .bind::<Nullable<Text>, _>(&n.url)
+        .bind::<Text, _>(&n.text)
+        .bind::<Text, _>(&content)
+        .bind::<Text, _>(&n.summary)
+        .bind::<Bool, _>(n.sensitive || !n.summary.is_empty())
+        .bind::<Text, _>(n.visibility.as_str())
+        .bind::<Nullable<BigInt>, _>(parent.as_ref().map(|p| p.id))
+        .bind::<Nullable<BigInt>, _>(parent.as_ref().map(|p| p.identity_id))
+        .bind::<BigInt, _>(parent.as_ref().map_or(id, |p| p.thread_root_id))
+        .bind::<Timestamptz, _>(n.published)
+        .bind::<Jsonb, _>(&n.attachments)
+        .bind::<Jsonb, _>(&n.emojis)
+        .bind::<Array<Text>, _>(&tags)
+        .bind::<BigInt, _>(stream.id)
+        .bind::<Text, _>(stream.kind)
+        .bind::<Jsonb, _>(&stream.payload),
+    );
+    if reached.is_empty() && media.is_empty() && n.poll.is_none() {
+        let stored: Option<StoredId> = insert.get_result(conn).await.optional()?;
+        return Ok(stored.map(|s| s.id));
+    }
+    let (author_id, poll) = (author.id, n.poll.as_ref());
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        let status: Option<crate::models::Status> = diesel::insert_into(statuses::table)
-            .values((
-                statuses::id.eq(id),
-                statuses::identity_id.eq(author_id),
-                statuses::uri.eq(&n.uri),
-                statuses::url.eq(&n.url),
-                statuses::source_text.eq(&n.text),
-                statuses::content.eq(&content),
-                statuses::spoiler_text.eq(&n.summary),
-                statuses::sensitive.eq(n.sensitive || !n.summary.is_empty()),
-                statuses::visibility.eq(n.visibility.as_str()),
-                statuses::in_reply_to_id.eq(parent.as_ref().map(|p| p.id)),
-                statuses::in_reply_to_identity_id.eq(parent.as_ref().map(|p| p.identity_id)),
-                statuses::thread_root_id.eq(parent.as_ref().map_or(id, |p| p.thread_root_id)),
-                statuses::local.eq(false),
-                statuses::created_at.eq(n.published),
-                statuses::attachments.eq(&n.attachments),
-                statuses::emojis.eq(&n.emojis),
-            ))
-            // The same note may arrive twice at once (a Create and a
-            // boost that fetched it): the first one stores it.
-            .on_conflict_do_nothing()
-            .returning(crate::models::Status::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-        let Some(status) = status else {
+        let stored: Option<StoredId> = insert.get_result(conn).await.optional()?;
+        let Some(StoredId { id }) = stored else {
             return Ok(None);
         };
-        crate::media::want(
-            conn,
-            clock,
-            &crate::media::urls_of(&n.attachments, &n.emojis),
-        )
-        .await?;
+        crate::media::want(conn, clock, &media).await?;
         for m in &reached {
-            diesel::insert_into(mentions::table)
-                .values((mentions::status_id.eq(id), mentions::identity_id.eq(m.id)))
+            diesel::insert_into(crate::schema::mentions::table)
+                .values((
+                    crate::schema::mentions::status_id.eq(id),
+                    crate::schema::mentions::identity_id.eq(m.id),
+                ))
                 .on_conflict_do_nothing()
                 .execute(conn)
                 .await?;
             notify(conn, clock, m, author_id, "mention", Some(id)).await?;
         }
-        for t in &n.hashtags {
-            diesel::insert_into(status_tags::table)
-                .values((status_tags::status_id.eq(id), status_tags::name.eq(t)))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-        }
-        if let Some(p) = &n.poll {
+        if let Some(p) = poll {
             crate::polls::upsert_remote(conn, id, p).await?;
         }
-        events::record(conn, clock, DomainEvent::RemoteStatusCreated { status: id }).await?;
-        Ok(Some(status))
+        Ok(Some(id))
     })
     .await
+}
+
+#[derive(QueryableByName)]
+struct StoredId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Whether a note's URI names one deleted by its author (and not long ago)
+/// or one stored already: one round trip for both.
+async fn gone_or_known(conn: &mut DbConn, uri: &str) -> CoreResult<bool> {
+    use crate::schema::{remote_deleted, statuses};
+    Ok(diesel::select(
+        diesel::dsl::exists(remote_deleted::table.find(crate::media::url_hash(uri))).or(
+            diesel::dsl::exists(statuses::table.filter(statuses::uri.eq(uri))),
+        ),
+    )
+    .get_result(conn)
+    .await?)
 }
 
 /// Tells live streams that remote posts (or boosts) are gone.
@@ -634,16 +680,6 @@ pub async fn delete_note(
         .execute(conn)
         .await?;
     Ok(n > 0)
-}
-
-/// Whether a remote note was deleted by its author (and not long ago).
-pub async fn was_deleted(conn: &mut DbConn, uri: &str) -> CoreResult<bool> {
-    use crate::schema::remote_deleted;
-    Ok(diesel::select(diesel::dsl::exists(
-        remote_deleted::table.find(crate::media::url_hash(uri)),
-    ))
-    .get_result(conn)
-    .await?)
 }
 
 /// Forgets deletions older than `DELETIONS_KEPT_DAYS`.

@@ -288,15 +288,16 @@ async fn inbox(
         Some(a) => store_actor(&state, &mut conn, &a).await?,
         None => known.ok_or_else(|| unauthorized("unknown actor"))?,
     };
-    // A signed POST from a host means it is up again (written only if it
-    // was failing: a healthy host's requests write nothing here).
-    if !guise_core::queue::host_failed_days(&mut conn, &key_host)
-        .await?
-        .is_empty()
+    // A replay is answered as before and does nothing; either way the host
+    // is known to be up.
+    if !remote::first_sight(
+        &mut conn,
+        state.clock.as_ref(),
+        parsed.id.as_str(),
+        &key_host,
+    )
+    .await?
     {
-        guise_core::queue::set_host_failed_days(&mut conn, &key_host, &[]).await?;
-    }
-    if !remote::first_sight(&mut conn, state.clock.as_ref(), parsed.id.as_str()).await? {
         return Ok(HttpResponse::Accepted().finish());
     }
     drop(conn);
@@ -1050,15 +1051,7 @@ pub async fn release_held(state: &AppState, staff: i64, id: i64) -> ApiResult<()
             }
         }
         let mut conn = state.db.conn().await?;
-        guise_core::audit::logged(&mut conn, state.clock.as_ref(), Some(staff), async |c| {
-            guise_core::held::remove(c, h.id).await?;
-            let target = guise_core::audit::Target::HeldPost {
-                id: h.id,
-                author: h.identity_id,
-            };
-            Ok(((), "release_held_post", target))
-        })
-        .await?;
+        settle_held(state, &mut conn, staff, &h, "release_held_post").await?;
     }
     Ok(())
 }
@@ -1071,17 +1064,30 @@ pub async fn reject_held(state: &AppState, staff: i64, id: i64) -> ApiResult<()>
     while let Some(h) = todo.pop() {
         let mut replies = guise_core::held::replies_to(&mut conn, &h.uri).await?;
         replies.retain(|r| r.id != h.id);
-        guise_core::audit::logged(&mut conn, state.clock.as_ref(), Some(staff), async |c| {
-            guise_core::held::remove(c, h.id).await?;
-            let target = guise_core::audit::Target::HeldPost {
-                id: h.id,
-                author: h.identity_id,
-            };
-            Ok(((), "reject_held_post", target))
-        })
-        .await?;
+        settle_held(state, &mut conn, staff, &h, "reject_held_post").await?;
         todo.extend(replies);
     }
+    Ok(())
+}
+
+/// A held post off the moderators' list, what staff did with it in the
+/// audit log (in the same transaction).
+async fn settle_held(
+    state: &AppState,
+    conn: &mut guise_core::db::DbConn,
+    staff: i64,
+    h: &HeldPost,
+    action: &'static str,
+) -> ApiResult<()> {
+    guise_core::audit::logged(conn, state.clock.as_ref(), Some(staff), async |c| {
+        guise_core::held::remove(c, h.id).await?;
+        let target = guise_core::audit::Target::HeldPost {
+            id: h.id,
+            author: h.identity_id,
+        };
+        Ok(((), action, target))
+    })
+    .await?;
     Ok(())
 }
 

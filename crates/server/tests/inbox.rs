@@ -2350,3 +2350,71 @@ async fn held_remote_posts_wait_for_a_moderator() {
 fn urlencoding(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// A remote note is stored in one statement with its tags and its stream
+/// event; the same note again (a second Create, or a boost that fetched it)
+/// stores nothing more; and a signed POST from a host that was failing
+/// marks it up again, a replay too.
+#[actix_web::test]
+async fn a_remote_note_arrives_once_with_its_tags_and_heals_its_host() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let (_, alice) = t.user("alice").await;
+    let r = remote_actor("remy").await;
+    let host = r.actor.split('/').take(3).collect::<Vec<_>>().join("/");
+    let today = t.clock.now().timestamp().div_euclid(86_400);
+    let mut conn = t.state.db.conn().await.unwrap();
+    guise_core::queue::set_host_failed_days(&mut conn, "127.0.0.1", &[today - 2, today - 1])
+        .await
+        .unwrap();
+    let note = |n: u32| {
+        json!({ "id": format!("{}/creates/{n}", r.actor), "type": "Create", "actor": r.actor,
+            "object": { "id": format!("{host}/notes/tagged"), "type": "Note", "attributedTo": r.actor,
+                "content": "<p>on #Ingest and #bench</p>",
+                "tag": [{ "type": "Hashtag", "name": "#Ingest" }, { "type": "Hashtag", "name": "#bench" },
+                        { "type": "Hashtag", "name": "#ingest" }],
+                "to": ["https://www.w3.org/ns/activitystreams#Public"] } })
+        .to_string()
+    };
+    accepted(&t, &r, note(1)).await;
+    assert!(
+        guise_core::queue::host_failed_days(&mut conn, "127.0.0.1")
+            .await
+            .unwrap()
+            .is_empty(),
+        "a signed POST marks its host up"
+    );
+    let stored = stored_status(&t, &format!("{host}/notes/tagged"))
+        .await
+        .unwrap();
+    let tags: Vec<String> = guise_core::schema::status_tags::table
+        .filter(guise_core::schema::status_tags::status_id.eq(stored.id))
+        .select(guise_core::schema::status_tags::name)
+        .order(guise_core::schema::status_tags::name)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(tags, ["bench", "ingest"]);
+    let tagged = t.get("/api/v1/timelines/tag/ingest", Some(&alice)).await;
+    assert_eq!(tagged.json.as_array().unwrap().len(), 1, "{}", tagged.text);
+    // The same note in another Create: nothing more is stored.
+    accepted(&t, &r, note(2)).await;
+    let count: i64 = guise_core::schema::statuses::table
+        .filter(guise_core::schema::statuses::uri.eq(format!("{host}/notes/tagged")))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    // A replay of a seen activity is accepted, does nothing, and still
+    // tells us its host is up.
+    guise_core::queue::set_host_failed_days(&mut conn, "127.0.0.1", &[today - 1])
+        .await
+        .unwrap();
+    accepted(&t, &r, note(2)).await;
+    assert!(guise_core::queue::host_failed_days(&mut conn, "127.0.0.1")
+        .await
+        .unwrap()
+        .is_empty());
+}
