@@ -61,12 +61,16 @@ pub fn app(
                 Ok(res)
             }
         })
+        // Routes are tried in this order, each path pattern with a
+        // variable part by a regex: the inbox (every activity other servers
+        // send) comes first, not after some 250 API patterns. No pattern
+        // before it could match its paths, so no request changes hands.
+        .configure(inbox::routes)
         .configure(health::routes)
         .configure(streaming::endpoints::routes)
         .configure(mastodon_api::routes)
         .configure(admin_api::routes)
         .configure(oauth::routes)
-        .configure(inbox::routes)
         .configure(media_proxy::routes)
         .configure(activitypub::routes)
         .configure(web::routes)

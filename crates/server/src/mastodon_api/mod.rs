@@ -107,12 +107,15 @@ pub fn ok<T: serde::Serialize>(v: &T) -> HttpResponse {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // The timelines, read most, before the patterns they would otherwise
+    // be tried after (only `/api/v1/timelines/list/{id}` shares their
+    // prefix, and none of theirs matches it).
+    timelines::routes(cfg);
     apps::routes(cfg);
     faces::routes(cfg);
     search::routes(cfg);
     accounts::routes(cfg);
     statuses::routes(cfg);
-    timelines::routes(cfg);
     notifications::routes(cfg);
     keepings::routes(cfg);
     filters::routes(cfg);
