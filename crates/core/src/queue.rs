@@ -34,12 +34,13 @@ pub async fn claim_event(conn: &mut DbConn) -> CoreResult<Option<Event>> {
 }
 
 /// An expanded event goes: what it stood for is now in `deliveries`. Only
-/// a count stays (`worker_counts`), so no drained row keeps naming faces.
+/// a count stays (`outbox_events_expanded` in `worker_counts`, kept by the
+/// expander), so no drained row keeps naming faces.
 pub async fn done_with_event(conn: &mut DbConn, id: i64) -> CoreResult<()> {
     diesel::delete(outbox_events::table.find(id))
         .execute(conn)
         .await?;
-    count(conn, "outbox_events_expanded", 1).await
+    Ok(())
 }
 
 /// Adds to one of the worker's counters.
@@ -151,14 +152,14 @@ pub async fn lease_due(
     lease: chrono::Duration,
 ) -> CoreResult<Vec<Delivery>> {
     let now = clock.now();
-    Ok(diesel::sql_query(
+    Ok(crate::prepared::cached(diesel::sql_query(
         "UPDATE deliveries SET next_at = $1 WHERE id IN (
              SELECT id FROM deliveries WHERE next_at <= $2 ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
          RETURNING id, inbox_url, signer_identity_id, activity, attempts, first_tried_at, next_at, last_error",
     )
     .bind::<diesel::sql_types::Timestamptz, _>(now + lease)
     .bind::<diesel::sql_types::Timestamptz, _>(now)
-    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .bind::<diesel::sql_types::BigInt, _>(limit))
     .load::<DeliveryRow>(conn)
     .await?
     .into_iter()

@@ -451,45 +451,97 @@ async fn expand(
     Ok(out)
 }
 
+/// Outbox events expanded at once when there is a backlog, each lane on its
+/// own connection. An event's deliveries are ordered by their due time, not
+/// by which lane wrote them first; receivers already take a Delete that
+/// overtakes its Create (it is remembered, and the late Create stores
+/// nothing), as ours does.
+const EXPANDERS: usize = 4;
+
 /// Turns up to `limit` outbox events into deliveries, each in its own
 /// transaction: an event goes only with its deliveries recorded, and no
 /// transaction holds the deliveries of two events (of two faces that might
-/// be one person's). Returns how many were expanded.
+/// be one person's). Returns how many were expanded; the count is kept once
+/// for all of them, so lanes do not queue on its row.
 pub async fn expand_once(db: &Db, clock: &dyn Clock, urls: &Urls, limit: i64) -> CoreResult<usize> {
-    use diesel_async::AsyncConnection;
-    let mut conn = db.conn().await?;
-    let mut done = 0;
-    while done < limit {
-        let urls = urls.clone();
-        let expanded = conn
-            .transaction::<_, CoreError, _>(async move |conn| {
-                let Some(e) = queue::claim_event(conn).await? else {
-                    return Ok(false);
-                };
-                // An event naming a row that is gone meanwhile (a remote actor
-                // deleted, say) means nothing more; it must not stall the rest.
-                match Envelope::of(&e) {
-                    None => {
-                        tracing::warn!(kind = %e.kind, "an event this build cannot read; dropped");
-                    }
-                    Some(env) => match expand(conn, clock, &urls, &env).await {
-                        Ok(items) => queue::enqueue(conn, clock, &items).await?,
-                        Err(CoreError::NotFound) => {
-                            tracing::debug!(kind = %e.kind, "event names something gone; skipped");
-                        }
-                        Err(err) => return Err(err),
-                    },
-                }
-                queue::done_with_event(conn, e.id).await?;
-                Ok(true)
-            })
-            .await?;
-        if !expanded {
-            break;
-        }
-        done += 1;
+    if limit <= 0 {
+        return Ok(0);
     }
-    Ok(usize::try_from(done).unwrap_or_default())
+    let mut conn = db.conn().await?;
+    // An idle worker asks once, not once per lane.
+    if !expand_one(&mut conn, clock, urls).await? {
+        return Ok(0);
+    }
+    let claimed = std::sync::atomic::AtomicI64::new(1);
+    let lane = async |first: Option<guise_core::db::PooledConn>| -> (usize, CoreResult<()>) {
+        let mut done = 0;
+        let mut conn = match first {
+            Some(c) => c,
+            None => match db.conn().await {
+                Ok(c) => c,
+                Err(e) => return (done, Err(e)),
+            },
+        };
+        while claimed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < limit {
+            match expand_one(&mut conn, clock, urls).await {
+                Ok(true) => done += 1,
+                Ok(false) => break,
+                Err(e) => return (done, Err(e)),
+            }
+        }
+        (done, Ok(()))
+    };
+    let lanes = std::iter::once(Some(conn))
+        .chain(std::iter::repeat_with(|| None).take(EXPANDERS - 1))
+        .map(lane);
+    let mut done = 1;
+    let mut failed = None;
+    for (n, result) in futures::future::join_all(lanes).await {
+        done += n;
+        if let Err(e) = result {
+            failed.get_or_insert(e);
+        }
+    }
+    let mut conn = db.conn().await?;
+    queue::count(
+        &mut conn,
+        "outbox_events_expanded",
+        i64::try_from(done).unwrap_or(0),
+    )
+    .await?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}
+
+/// Expands the oldest unclaimed outbox event in its own transaction;
+/// whether there was one.
+async fn expand_one(conn: &mut DbConn, clock: &dyn Clock, urls: &Urls) -> CoreResult<bool> {
+    use diesel_async::AsyncConnection;
+    let urls = urls.clone();
+    conn.transaction::<_, CoreError, _>(async move |conn| {
+        let Some(e) = queue::claim_event(conn).await? else {
+            return Ok(false);
+        };
+        // An event naming a row that is gone meanwhile (a remote actor
+        // deleted, say) means nothing more; it must not stall the rest.
+        match Envelope::of(&e) {
+            None => {
+                tracing::warn!(kind = %e.kind, "an event this build cannot read; dropped");
+            }
+            Some(env) => match expand(conn, clock, &urls, &env).await {
+                Ok(items) => queue::enqueue(conn, clock, &items).await?,
+                Err(CoreError::NotFound) => {
+                    tracing::debug!(kind = %e.kind, "event names something gone; skipped");
+                }
+                Err(err) => return Err(err),
+            },
+        }
+        queue::done_with_event(conn, e.id).await?;
+        Ok(true)
+    })
+    .await
 }
 
 /// A signer's key id and parsed private key, shared by its deliveries.

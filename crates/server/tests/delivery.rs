@@ -292,32 +292,7 @@ async fn the_announcers_followers_get_its_announce_not_the_authors_create() {
         .await
         .unwrap()
         .unwrap();
-    let remote = guise_core::remote::upsert(
-        &mut conn,
-        t.clock.as_ref(),
-        &guise_core::remote::RemoteFace {
-            actor_url: "https://mitra.test/users/m".into(),
-            domain: "mitra.test".into(),
-            username: "m".into(),
-            display_name: "M".into(),
-            note: String::new(),
-            inbox_url: "https://mitra.test/users/m/inbox".into(),
-            shared_inbox_url: None,
-            public_key_pem: String::new(),
-            locked: false,
-            bot: false,
-            discoverable: true,
-            avatar_url: None,
-            header_url: None,
-            tier: guise_policy::Tier::Pseudonymous,
-            verified_by: None,
-            profile: Default::default(),
-            fields: serde_json::json!([]),
-            published: None,
-        },
-    )
-    .await
-    .unwrap();
+    let remote = remote_face_at(&t, &mut conn, "mitra.test", "m").await;
     // A remote actor's `discoverable` is kept as it said (it once read false).
     assert!(remote.discoverable);
     guise_core::remote::follow(
@@ -381,32 +356,7 @@ async fn the_announcers_followers_get_its_announce_not_the_authors_create() {
 /// A remote face on its own host, `{name}.test`, with its own inbox.
 async fn remote_face(t: &TestApp, name: &str) -> guise_core::models::Identity {
     let mut conn = t.state.db.conn().await.unwrap();
-    guise_core::remote::upsert(
-        &mut conn,
-        t.clock.as_ref(),
-        &guise_core::remote::RemoteFace {
-            actor_url: format!("https://{name}.test/users/{name}"),
-            domain: format!("{name}.test"),
-            username: name.into(),
-            display_name: name.to_uppercase(),
-            note: String::new(),
-            inbox_url: format!("https://{name}.test/users/{name}/inbox"),
-            shared_inbox_url: None,
-            public_key_pem: String::new(),
-            locked: false,
-            bot: false,
-            discoverable: true,
-            avatar_url: None,
-            header_url: None,
-            tier: guise_policy::Tier::Pseudonymous,
-            verified_by: None,
-            profile: Default::default(),
-            fields: serde_json::json!([]),
-            published: None,
-        },
-    )
-    .await
-    .unwrap()
+    remote_face_at(t, &mut conn, &format!("{name}.test"), name).await
 }
 
 /// Every kind of activity Guise sends, each to exactly the inboxes with a
@@ -903,4 +853,105 @@ async fn a_forwarded_report_reaches_the_faces_server_from_the_instance() {
     );
     let text = flag.to_string();
     assert!(!text.contains("bob") && !text.contains(&bob_face), "{text}");
+}
+
+/// Outbox expansion runs in lanes when there is a backlog: each event is
+/// expanded exactly once, `limit` is kept across the lanes, and the count
+/// of expanded events is what they returned.
+#[actix_web::test]
+async fn expansion_lanes_take_each_event_once() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use guise_core::schema::{outbox_events, worker_counts};
+    let t = TestApp::new().await;
+    let (alice, token) = t.user("alice").await;
+    let mut conn = t.state.db.conn().await.unwrap();
+    let alice = guise_core::accounts::get_identity(&mut conn, alice.parse().unwrap())
+        .await
+        .unwrap();
+    let remote = remote_face_at(&t, &mut conn, "lanes.test", "l").await;
+    guise_core::remote::follow(
+        &mut conn,
+        t.clock.as_ref(),
+        &remote,
+        &alice,
+        "https://lanes.test/follows/1",
+    )
+    .await
+    .unwrap();
+    for n in 0..25 {
+        t.post_status(&token, serde_json::json!({ "status": format!("post {n}") }))
+            .await;
+    }
+    let waiting: i64 = outbox_events::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert!(waiting >= 25, "{waiting} events");
+    let counted = async |conn: &mut guise_core::DbConn| -> i64 {
+        worker_counts::table
+            .filter(worker_counts::name.eq("outbox_events_expanded"))
+            .select(worker_counts::value)
+            .first(conn)
+            .await
+            .optional()
+            .unwrap()
+            .unwrap_or(0)
+    };
+    let before = counted(&mut conn).await;
+    let urls = guise_federation::Urls::new("https://guise.test");
+    let expand = async |limit| {
+        guise_federation::delivery::expand_once(&t.state.db, t.clock.as_ref(), &urls, limit)
+            .await
+            .unwrap()
+    };
+    assert_eq!(expand(7).await, 7, "a limit holds across lanes");
+    let rest = expand(1000).await;
+    assert_eq!(7 + rest, usize::try_from(waiting).unwrap());
+    assert_eq!(expand(1000).await, 0);
+    assert_eq!(counted(&mut conn).await - before, waiting);
+    // Each post went to the follower's inbox once.
+    let creates: Vec<String> = queued(&t)
+        .await
+        .into_iter()
+        .filter(|(kind, inbox)| kind == "Create" && inbox.contains("lanes.test"))
+        .map(|(_, inbox)| inbox)
+        .collect();
+    assert_eq!(creates.len(), 25, "{creates:?}");
+}
+
+/// A remote pseudonymous face `user` of `host`, discoverable, with its own inbox.
+async fn remote_face_at(
+    t: &TestApp,
+    conn: &mut guise_core::DbConn,
+    host: &str,
+    user: &str,
+) -> guise_core::models::Identity {
+    guise_core::remote::upsert(
+        conn,
+        t.clock.as_ref(),
+        &guise_core::remote::RemoteFace {
+            actor_url: format!("https://{host}/users/{user}"),
+            domain: host.into(),
+            username: user.into(),
+            display_name: user.to_uppercase(),
+            note: String::new(),
+            inbox_url: format!("https://{host}/users/{user}/inbox"),
+            shared_inbox_url: None,
+            public_key_pem: String::new(),
+            locked: false,
+            bot: false,
+            discoverable: true,
+            avatar_url: None,
+            header_url: None,
+            tier: guise_policy::Tier::Pseudonymous,
+            verified_by: None,
+            profile: Default::default(),
+            fields: serde_json::json!([]),
+            published: None,
+        },
+    )
+    .await
+    .unwrap()
 }
