@@ -64,6 +64,16 @@ pub fn free_port(ip: &str) -> u16 {
         .port()
 }
 
+/// A running `guise worker` process, killed when dropped.
+pub struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Server {
     pub fn start() -> Server {
         Self::start_on("127.0.0.1", &[])
@@ -177,6 +187,42 @@ impl Server {
             panic!("guise did not start within {:?}", started.elapsed());
         }
         child
+    }
+
+    /// A `guise worker` process for this server's instance (same
+    /// database, same public domain): outbox expansion and delivery only.
+    /// Stopped when dropped.
+    pub fn worker(&self, extra_env: &[(&str, &str)]) -> Worker {
+        let mut cmd = Command::new(bin());
+        cmd.arg("worker")
+            .env("GUISE_DATABASE_URL", &self.db_url)
+            .env("GUISE_DOMAIN", &self.addr)
+            .env("GUISE_INSTANCE__SCHEME", "http")
+            .env("GUISE_DATA_DIR", data_dir_for(&self.addr))
+            .env(
+                "GUISE_LOG__LEVEL",
+                std::env::var("GUISE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("starting guise worker");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("guise worker running") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = child.kill();
+            panic!("guise worker did not start");
+        }
+        Worker(child)
     }
 
     /// A server on `addr` (and so under that public domain) serving

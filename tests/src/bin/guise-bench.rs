@@ -330,8 +330,10 @@ async fn growth(client: &reqwest::Client) -> (Vec<(usize, Run, Run)>, f64) {
 /// Scale-out on one machine: `guise serve` processes sharing one address
 /// (`server.reuse_port`), each with 2 HTTP workers and a pool of 8, and no
 /// delivery worker; verify_credentials and the public timeline with one
-/// process, then with two. (runs with 1, runs with 2).
-async fn scale_out(client: &reqwest::Client) -> (Vec<Run>, Vec<Run>) {
+/// process, then with two. Then the fan-out with one `guise worker`
+/// process, then with two. (runs with 1, runs with 2, fan-outs with 1 and
+/// 2 workers: deliveries, seconds).
+async fn scale_out(client: &reqwest::Client) -> (Vec<Run>, Vec<Run>, Vec<(usize, f64)>) {
     let env = [
         ("GUISE_SERVER__WORKERS", "2"),
         ("GUISE_DATABASE__POOL_SIZE", "8"),
@@ -385,7 +387,27 @@ async fn scale_out(client: &reqwest::Client) -> (Vec<Run>, Vec<Run>) {
     let second = Server::start_at(first.addr(), &first.db_url, &env);
     let two = runs("2 processes").await;
     drop(second);
-    (one, two)
+    let mut fan = Vec::new();
+    for (n, marker) in [
+        (1, &b"to one worker's followers"[..]),
+        (2, b"to two workers' followers"),
+    ] {
+        let workers: Vec<_> = (0..n)
+            .map(|_| {
+                first.worker(&[
+                    ("GUISE_DATABASE__POOL_SIZE", "8"),
+                    ("GUISE_FEDERATION__WORKER_POLL_MS", "50"),
+                    ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+                ])
+            })
+            .collect();
+        drain_outbox(&first.db_url).await;
+        let (sent, secs, _) =
+            fan_out_of(&first.db_url, &base, client, &token, "scale", marker).await;
+        fan.push((sent, secs));
+        drop(workers);
+    }
+    (one, two, fan)
 }
 
 /// The plan PostgreSQL's auto_explain logged for the first statement matching `needle`.
@@ -405,65 +427,70 @@ fn plan_from_log(log: &str, needle: &str) -> String {
 /// A signed request: its headers and body.
 type Signed = (Vec<(String, String)>, Vec<u8>);
 
-/// A tiny HTTP receiver: answers POSTs with 202 and counts them. Stands in
-/// for another server's inbox on loopback.
-async fn tiny_server(marker: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+/// A tiny HTTP receiver: answers POSTs with 202, keeping the connection
+/// alive, and counts them and the connections they came on. Stands in for
+/// another server's inbox on loopback.
+async fn tiny_server(marker: &'static [u8]) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
     let posts = Arc::new(AtomicUsize::new(0));
-    let counter = posts.clone();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let (counter, opened) = (posts.clone(), conns.clone());
     tokio::spawn(async move {
         loop {
             let Ok((mut s, _)) = listener.accept().await else {
                 return;
             };
+            opened.fetch_add(1, Ordering::SeqCst);
             let counter = counter.clone();
+            // Requests one after another on the connection, as a real
+            // server keeps it alive, until the sender closes it.
             tokio::spawn(async move {
-                // Read the head, then as many body bytes as it announces.
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 16384];
-                let head_end = loop {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
+                loop {
+                    // Read the head, then as many body bytes as it announces.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
                     };
-                    if n == 0 {
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let request: Vec<u8> = buf.drain(..head_end + len).collect();
+                    // Only what carries the marker counts: deliveries of other
+                    // posts to the same inboxes are not the run's.
+                    if head.starts_with("post")
+                        && request.windows(marker.len()).any(|w| w == marker)
+                    {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if s.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                while buf.len() < head_end + len {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
                 }
-                // Only what carries the marker counts: deliveries of other
-                // posts to the same inboxes are not the run's.
-                if head.starts_with("post") && buf.windows(marker.len()).any(|w| w == marker) {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                }
-                let _ = s
-                    .write_all(
-                        b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    )
-                    .await;
             });
         }
     });
-    (addr, posts)
+    (addr, posts, conns)
 }
 
 /// `openssl speed rsa2048` on one core: (signs/s, verifies/s).
@@ -656,21 +683,43 @@ async fn drain_outbox(db_url: &str) -> (i64, f64) {
 
 /// One post to FOLLOWERS remote followers, each with its own inbox on a
 /// local receiver: the worker expands it, signs each delivery with the
-/// face's key and sends it. Returns (deliveries, seconds until all arrived).
+/// face's key and sends it. Returns (deliveries, seconds until all arrived,
+/// connections the receiver was opened).
 /// The outbox is drained first: followers added while earlier posts wait
 /// there would receive those too, and the run would measure the backlog.
-async fn fan_out(db_url: &str, base: &str, client: &reqwest::Client, token: &str) -> (usize, f64) {
-    let (sink, received) = tiny_server(b"to every follower").await;
+async fn fan_out(
+    db_url: &str,
+    base: &str,
+    client: &reqwest::Client,
+    token: &str,
+) -> (usize, f64, usize) {
+    fan_out_of(db_url, base, client, token, "bench", b"to every follower").await
+}
+
+/// `fan_out` for the local face `handle`, whose post says `marker`. Remote
+/// followers of earlier runs are let go first, so each run sends one post
+/// to FOLLOWERS inboxes and no more.
+async fn fan_out_of(
+    db_url: &str,
+    base: &str,
+    client: &reqwest::Client,
+    token: &str,
+    handle: &str,
+    marker: &'static [u8],
+) -> (usize, f64, usize) {
+    let (sink, received, conns) = tiny_server(marker).await;
     psql(
         db_url,
         &format!(
-            "INSERT INTO identities (id, tier, handle, domain, display_name, actor_url, inbox_url, created_on)
+            "DELETE FROM follows WHERE target_identity_id = (SELECT id FROM identities WHERE handle = '{handle}' AND domain IS NULL)
+                AND identity_id IN (SELECT id FROM identities WHERE domain IS NOT NULL);
+             INSERT INTO identities (id, tier, handle, domain, display_name, actor_url, inbox_url, created_on)
              SELECT (((extract(epoch FROM now()) * 1000)::bigint - 20000000 - g) << 20) | (random() * 1048575)::bigint,
                     'pseudonymous', 'f' || g, '{sink}', 'Follower ' || g,
                     'http://{sink}/users/f' || g, 'http://{sink}/users/f' || g || '/inbox', current_date
                FROM generate_series(1, {FOLLOWERS}) g;
              INSERT INTO follows (id, identity_id, target_identity_id)
-             SELECT i.id + 1, i.id, (SELECT id FROM identities WHERE handle = 'bench' AND domain IS NULL)
+             SELECT i.id + 1, i.id, (SELECT id FROM identities WHERE handle = '{handle}' AND domain IS NULL)
                FROM identities i WHERE i.domain = '{sink}';"
         ),
     );
@@ -678,7 +727,7 @@ async fn fan_out(db_url: &str, base: &str, client: &reqwest::Client, token: &str
     let r = client
         .post(format!("{base}/api/v1/statuses"))
         .bearer_auth(token)
-        .json(&serde_json::json!({ "status": "to every follower" }))
+        .json(&serde_json::json!({ "status": String::from_utf8_lossy(marker) }))
         .send()
         .await
         .unwrap();
@@ -691,6 +740,7 @@ async fn fan_out(db_url: &str, base: &str, client: &reqwest::Client, token: &str
     (
         received.load(Ordering::SeqCst),
         started.elapsed().as_secs_f64(),
+        conns.load(Ordering::SeqCst),
     )
 }
 
@@ -963,7 +1013,7 @@ async fn main() {
     let api_rss = rss_kib(pid, "VmRSS:");
     let inbox = ingest(&base, &client).await;
     let (backlog, drain_secs) = drain_outbox(&server.db_url).await;
-    let (delivered, fan_secs) = fan_out(&server.db_url, &base, &client, &token).await;
+    let (delivered, fan_secs, fan_conns) = fan_out(&server.db_url, &base, &client, &token).await;
     let (frames, stream_secs, post_secs, per_socket_kib) = streaming(pid, &base, &token).await;
     let (media_p50, media_p90, media_per_mp, media_bytes) = media(&base, &token).await;
     let rsa = openssl_rsa2048();
@@ -1018,7 +1068,7 @@ async fn main() {
     }
 
     let (grown, growth_secs) = growth(&client).await;
-    let (one_process, two_processes) = scale_out(&client).await;
+    let (one_process, two_processes, worker_fan) = scale_out(&client).await;
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
@@ -1111,6 +1161,15 @@ async fn main() {
         .unwrap();
     }
     writeln!(raw).unwrap();
+    for (workers, (sent, secs)) in [1, 2].iter().zip(&worker_fan) {
+        writeln!(
+            raw,
+            "- one post to {FOLLOWERS} remote followers with {workers} `guise worker` process(es) beside the `guise serve`s: {sent} delivered in {secs:.2} s, {:.0}/s",
+            *sent as f64 / secs
+        )
+        .unwrap();
+    }
+    writeln!(raw).unwrap();
     writeln!(
         raw,
         "as the instance grows (a fresh instance: {FACES} faces, {QUIET} of them quiet; 10 000 statuses, one per face, then 990 000 more seeded in {growth_secs:.0} s, all by the 100 busy faces but for one more post of each quiet face; home timeline, limit 40, {REQUESTS} requests, {CONCURRENCY} concurrent):"
@@ -1147,7 +1206,7 @@ async fn main() {
     .unwrap();
     writeln!(
         raw,
-        "- deliveries signed and sent: {:.0}/s ({delivered} of {FOLLOWERS} inboxes reached in {fan_secs:.2} s after one post; one RSA-2048 signature each, to a local receiver that answers 202)",
+        "- deliveries signed and sent: {:.0}/s ({delivered} of {FOLLOWERS} inboxes reached in {fan_secs:.2} s after one post; one RSA-2048 signature each, to a local receiver that answers 202 and keeps connections alive: {fan_conns} opened)",
         delivered as f64 / fan_secs
     )
     .unwrap();
@@ -1278,7 +1337,8 @@ async fn key_pool_filled(db_url: &str) {
 
 /// `guise-bench profile [path …]`: the bench's data, then each GET path
 /// (default: the home timeline; `inbox`: the ingest run, signed activities
-/// from a stand-in sender; `post`: posting, then the outbox drained)
+/// from a stand-in sender; `post`: posting, then the outbox drained;
+/// `fanout`: one post delivered to every follower of the fan-out run)
 /// driven as in the runs above while `perf
 /// record` samples the server, one `perf-<n>.data` each in the working
 /// directory (read with `perf report -i …`; `GUISE_BENCH_PERF_ALL=1`
@@ -1313,7 +1373,7 @@ async fn profile() {
         let mut ready = None;
         if path == "inbox" {
             ready = Some(ingest_ready(&base, &client).await);
-        } else if path != "post" {
+        } else if path != "post" && path != "fanout" {
             for _ in 0..50 {
                 let _ = client.get(&url).bearer_auth(&token).send().await;
             }
@@ -1332,6 +1392,18 @@ async fn profile() {
             .spawn()
             .expect("perf (linux-perf) is installed");
         tokio::time::sleep(Duration::from_millis(500)).await;
+        if path == "fanout" {
+            let (n, secs, conns) = fan_out(&server.db_url, &base, &client, &token).await;
+            let _ = Command::new("kill")
+                .args(["-INT", &perf.id().to_string()])
+                .status();
+            let _ = perf.wait();
+            println!(
+                "fanout: {n} deliveries in {secs:.2} s over {conns} connections, {:.0}/s -> {out}",
+                n as f64 / secs
+            );
+            continue;
+        }
         let run = if let Some(signed) = ready.take() {
             ingest_run(&base, &client, signed).await
         } else if path == "post" {
