@@ -171,22 +171,7 @@ impl Server {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("starting guise");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.contains("guise listening on") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let started = Instant::now();
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            let _ = child.kill();
-            panic!("guise did not start within {:?}", started.elapsed());
-        }
-        child
+        started_when(cmd, "guise listening on")
     }
 
     /// A `guise worker` process for this server's instance (same
@@ -208,21 +193,7 @@ impl Server {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("starting guise worker");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.contains("guise worker running") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            let _ = child.kill();
-            panic!("guise worker did not start");
-        }
-        Worker(child)
+        Worker(started_when(cmd, "guise worker running"))
     }
 
     /// A server on `addr` (and so under that public domain) serving
@@ -334,6 +305,28 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `cmd` (its stdout piped) and waits until it prints a line
+/// containing `ready`; kills it and panics if that takes over a minute.
+fn started_when(mut cmd: Command, ready: &'static str) -> Child {
+    let mut child = cmd.spawn().expect("starting guise");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keeps reading (and so draining the pipe) for the process's life.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains(ready) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let started = Instant::now();
+    if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        let _ = child.kill();
+        panic!("no {ready:?} within {:?}", started.elapsed());
+    }
+    child
 }
 
 /// Runs SQL through psql against `db_url`; returns the output rows, tab-separated.

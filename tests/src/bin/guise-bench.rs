@@ -18,24 +18,18 @@ const AUTHORS: usize = 200;
 const FOLLOWED: usize = 50;
 const REQUESTS: usize = 2_000;
 const CONCURRENCY: usize = 16;
-/// Followers one post is delivered to, each at its own inbox.
+/// Followers one post is delivered to, each at its own inbox: the small
+/// fan-out (one host) and the big one (spread over BIG_HOSTS hosts).
 const FOLLOWERS: usize = 1_000;
+const BIG_FOLLOWERS: usize = 10_000;
+const BIG_HOSTS: usize = 10;
 /// Open streams for the streaming run, and posts sent to them.
 const SOCKETS: usize = 1_000;
 const STREAMED_POSTS: usize = 50;
 
+/// One psql command's output, its rows on lines.
 fn psql(db_url: &str, sql: &str) -> String {
-    let psql = std::env::var("GUISE_TEST_PSQL").unwrap_or_else(|_| "psql".into());
-    let out = Command::new(psql)
-        .args([db_url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
-        .output()
-        .expect("running psql");
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    guise_e2e::psql_rows(db_url, sql).join("\n")
 }
 
 fn seed(db_url: &str, bench_user: &str) {
@@ -402,9 +396,18 @@ async fn scale_out(client: &reqwest::Client) -> (Vec<Run>, Vec<Run>, Vec<(usize,
             })
             .collect();
         drain_outbox(&first.db_url).await;
-        let (sent, secs, _) =
-            fan_out_of(&first.db_url, &base, client, &token, "scale", marker).await;
-        fan.push((sent, secs));
+        let f = fan_out_of(
+            &first.db_url,
+            &base,
+            client,
+            &token,
+            "scale",
+            marker,
+            FOLLOWERS,
+            1,
+        )
+        .await;
+        fan.push((f.delivered, f.secs));
         drop(workers);
     }
     (one, two, fan)
@@ -681,10 +684,29 @@ async fn drain_outbox(db_url: &str) -> (i64, f64) {
     (backlog, started.elapsed().as_secs_f64())
 }
 
-/// One post to FOLLOWERS remote followers, each with its own inbox on a
-/// local receiver: the worker expands it, signs each delivery with the
-/// face's key and sends it. Returns (deliveries, seconds until all arrived,
-/// connections the receiver was opened).
+/// What one fan-out run measured.
+struct Fan {
+    /// Deliveries that arrived, of `wanted`.
+    delivered: usize,
+    wanted: usize,
+    /// Seconds from the post until the last arrived (or the run gave up).
+    secs: f64,
+    /// Connections the receivers were opened, all hosts together.
+    conns: usize,
+    /// Seconds until each host had all of its share, in host order.
+    host_done: Vec<f64>,
+}
+
+impl Fan {
+    fn rate(&self) -> f64 {
+        self.delivered as f64 / self.secs
+    }
+}
+
+/// One post to `followers` remote followers, each with its own inbox, on
+/// `hosts` local receivers (one address each, followers spread evenly):
+/// the worker expands it, signs each delivery with the face's key and
+/// sends it.
 /// The outbox is drained first: followers added while earlier posts wait
 /// there would receive those too, and the run would measure the backlog.
 async fn fan_out(
@@ -692,13 +714,26 @@ async fn fan_out(
     base: &str,
     client: &reqwest::Client,
     token: &str,
-) -> (usize, f64, usize) {
-    fan_out_of(db_url, base, client, token, "bench", b"to every follower").await
+    followers: usize,
+    hosts: usize,
+) -> Fan {
+    fan_out_of(
+        db_url,
+        base,
+        client,
+        token,
+        "bench",
+        b"to every follower",
+        followers,
+        hosts,
+    )
+    .await
 }
 
 /// `fan_out` for the local face `handle`, whose post says `marker`. Remote
 /// followers of earlier runs are let go first, so each run sends one post
-/// to FOLLOWERS inboxes and no more.
+/// to `followers` inboxes and no more.
+#[allow(clippy::too_many_arguments)]
 async fn fan_out_of(
     db_url: &str,
     base: &str,
@@ -706,23 +741,43 @@ async fn fan_out_of(
     token: &str,
     handle: &str,
     marker: &'static [u8],
-) -> (usize, f64, usize) {
-    let (sink, received, conns) = tiny_server(marker).await;
-    psql(
-        db_url,
-        &format!(
-            "DELETE FROM follows WHERE target_identity_id = (SELECT id FROM identities WHERE handle = '{handle}' AND domain IS NULL)
-                AND identity_id IN (SELECT id FROM identities WHERE domain IS NOT NULL);
-             INSERT INTO identities (id, tier, handle, domain, display_name, actor_url, inbox_url, created_on)
-             SELECT (((extract(epoch FROM now()) * 1000)::bigint - 20000000 - g) << 20) | (random() * 1048575)::bigint,
+    followers: usize,
+    hosts: usize,
+) -> Fan {
+    let mut sinks = Vec::new();
+    for _ in 0..hosts {
+        sinks.push(tiny_server(marker).await);
+    }
+    let face = format!("(SELECT id FROM identities WHERE handle = '{handle}' AND domain IS NULL)");
+    let mut sql = format!(
+        "DELETE FROM follows WHERE target_identity_id = {face}
+            AND identity_id IN (SELECT id FROM identities WHERE domain IS NOT NULL);"
+    );
+    // Followers spread evenly, the last host taking what does not divide.
+    let share = followers / hosts;
+    let shares: Vec<usize> = (0..hosts)
+        .map(|h| {
+            if h + 1 == hosts {
+                followers - share * h
+            } else {
+                share
+            }
+        })
+        .collect();
+    for (h, ((sink, _, _), n)) in sinks.iter().zip(&shares).enumerate() {
+        write!(
+            sql,
+            "INSERT INTO identities (id, tier, handle, domain, display_name, actor_url, inbox_url, created_on)
+             SELECT (((extract(epoch FROM now()) * 1000)::bigint - 20000000 - {h} * 100000 - g) << 20) | (random() * 1048575)::bigint,
                     'pseudonymous', 'f' || g, '{sink}', 'Follower ' || g,
                     'http://{sink}/users/f' || g, 'http://{sink}/users/f' || g || '/inbox', current_date
-               FROM generate_series(1, {FOLLOWERS}) g;
+               FROM generate_series(1, {n}) g;
              INSERT INTO follows (id, identity_id, target_identity_id)
-             SELECT i.id + 1, i.id, (SELECT id FROM identities WHERE handle = '{handle}' AND domain IS NULL)
-               FROM identities i WHERE i.domain = '{sink}';"
-        ),
-    );
+             SELECT i.id + 1, i.id, {face} FROM identities i WHERE i.domain = '{sink}';"
+        )
+        .unwrap();
+    }
+    psql(db_url, &sql);
     let started = Instant::now();
     let r = client
         .post(format!("{base}/api/v1/statuses"))
@@ -732,16 +787,30 @@ async fn fan_out_of(
         .await
         .unwrap();
     assert!(r.status().is_success());
-    while received.load(Ordering::SeqCst) < FOLLOWERS
-        && started.elapsed() < Duration::from_secs(600)
-    {
+    let mut host_done = vec![0.0; hosts];
+    loop {
+        let mut all = true;
+        for (h, (_, received, _)) in sinks.iter().enumerate() {
+            if host_done[h] == 0.0 {
+                if received.load(Ordering::SeqCst) >= shares[h] {
+                    host_done[h] = started.elapsed().as_secs_f64();
+                } else {
+                    all = false;
+                }
+            }
+        }
+        if all || started.elapsed() > Duration::from_secs(900) {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    (
-        received.load(Ordering::SeqCst),
-        started.elapsed().as_secs_f64(),
-        conns.load(Ordering::SeqCst),
-    )
+    Fan {
+        delivered: sinks.iter().map(|s| s.1.load(Ordering::SeqCst)).sum(),
+        wanted: followers,
+        secs: started.elapsed().as_secs_f64(),
+        conns: sinks.iter().map(|s| s.2.load(Ordering::SeqCst)).sum(),
+        host_done,
+    }
 }
 
 /// Uploads a photograph-like JPEG of `MEDIA_MP` megapixels `MEDIA_RUNS`
@@ -922,6 +991,7 @@ async fn main() {
     key_pool_filled(&server.db_url).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = rss_kib(pid, "VmRSS:");
+    let (idle_anon, idle_file) = (rss_kib(pid, "RssAnon:"), rss_kib(pid, "RssFile:"));
 
     // Warm up, then measure.
     let home_url = format!("{base}/api/v1/timelines/home");
@@ -1002,6 +1072,18 @@ async fn main() {
         }),
     )
     .await;
+    let real_token = real_name_token(&client, &base, &server.db_url).await;
+    let (t9, p9) = (real_token, format!("{base}/api/v1/statuses"));
+    let real_post = drive(
+        "POST /api/v1/statuses (verified real-name face)",
+        client.clone(),
+        Arc::new(move |c, n| {
+            c.post(&p9)
+                .bearer_auth(&t9)
+                .json(&serde_json::json!({ "status": format!("real-name bench post {n}") }))
+        }),
+    )
+    .await;
     let list_url = bench_list(&client, &base, &token).await;
     let (t8, h8) = (token.clone(), list_url);
     let list = drive(
@@ -1011,9 +1093,19 @@ async fn main() {
     )
     .await;
     let api_rss = rss_kib(pid, "VmRSS:");
+    let api_anon = rss_kib(pid, "RssAnon:");
     let inbox = ingest(&base, &client).await;
     let (backlog, drain_secs) = drain_outbox(&server.db_url).await;
-    let (delivered, fan_secs, fan_conns) = fan_out(&server.db_url, &base, &client, &token).await;
+    let fan = fan_out(&server.db_url, &base, &client, &token, FOLLOWERS, 1).await;
+    let big_fan = fan_out(
+        &server.db_url,
+        &base,
+        &client,
+        &token,
+        BIG_FOLLOWERS,
+        BIG_HOSTS,
+    )
+    .await;
     let (frames, stream_secs, post_secs, per_socket_kib) = streaming(pid, &base, &token).await;
     let (media_p50, media_p90, media_per_mp, media_bytes) = media(&base, &token).await;
     let rsa = openssl_rsa2048();
@@ -1111,6 +1203,7 @@ async fn main() {
         &home,
         &list,
         &post,
+        &real_post,
         &anon_post,
         &public,
         &tag,
@@ -1206,8 +1299,26 @@ async fn main() {
     .unwrap();
     writeln!(
         raw,
-        "- deliveries signed and sent: {:.0}/s ({delivered} of {FOLLOWERS} inboxes reached in {fan_secs:.2} s after one post; one RSA-2048 signature each, to a local receiver that answers 202 and keeps connections alive: {fan_conns} opened)",
-        delivered as f64 / fan_secs
+        "- deliveries signed and sent: {:.0}/s ({} of {} inboxes reached in {:.2} s after one post; one RSA-2048 signature each, to a local receiver that answers 202 and keeps connections alive: {} opened)",
+        fan.rate(),
+        fan.delivered,
+        fan.wanted,
+        fan.secs,
+        fan.conns
+    )
+    .unwrap();
+    let (first_host, last_host) = big_fan
+        .host_done
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    writeln!(
+        raw,
+        "- a big fan-out: {:.0}/s ({} of {} inboxes on {BIG_HOSTS} hosts reached in {:.2} s after one post; the first host had all of its share after {first_host:.2} s, the last after {last_host:.2} s; {} connections opened)",
+        big_fan.rate(),
+        big_fan.delivered,
+        big_fan.wanted,
+        big_fan.secs,
+        big_fan.conns
     )
     .unwrap();
     writeln!(
@@ -1257,6 +1368,14 @@ async fn main() {
         peak_rss as f64 / 1024.0
     )
     .unwrap();
+    writeln!(
+        raw,
+        "- of which the server's own memory (anonymous pages): idle {:.1} MiB, after the API runs {:.1} MiB; the rest ({:.1} MiB idle) is code and read-only data mapped from the binary and its libraries, which the kernel can drop and read again",
+        idle_anon as f64 / 1024.0,
+        api_anon as f64 / 1024.0,
+        idle_file as f64 / 1024.0
+    )
+    .unwrap();
     print!("{raw}");
 
     let raw_dir = root.join("docs/benchmarks/raw");
@@ -1274,6 +1393,31 @@ machine's cores with the server and PostgreSQL, so these are lower bounds for a 
 }
 
 /// A list of ten of the faces the bench face follows; its timeline's URL.
+/// A token bound to the bench login's real-name face, asked for through
+/// the API and verified as staff would (the bench has no admin token).
+async fn real_name_token(client: &reqwest::Client, base: &str, db_url: &str) -> String {
+    let all = face_token(client, base, "bench", "bench password 123", Some("all")).await;
+    let r = client
+        .post(format!("{base}/api/v1/guise/faces/real_name"))
+        .bearer_auth(&all)
+        .form(&[("handle", "benchreal"), ("display_name", "Bench Realname")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "real-name face: {}", r.status());
+    let body: serde_json::Value = r.json().await.unwrap();
+    let id = body["account"]["id"].as_str().unwrap().to_owned();
+    psql(
+        db_url,
+        &format!(
+            "UPDATE identities SET verified = true, real_name_status = 'verified',
+                    verified_by = '{}' WHERE id = {id}",
+            base.trim_start_matches("http://")
+        ),
+    );
+    face_token(client, base, "bench", "bench password 123", Some(&id)).await
+}
+
 async fn bench_list(client: &reqwest::Client, base: &str, token: &str) -> String {
     let get = |url: String| async move {
         client
@@ -1393,7 +1537,8 @@ async fn profile() {
             .expect("perf (linux-perf) is installed");
         tokio::time::sleep(Duration::from_millis(500)).await;
         if path == "fanout" {
-            let (n, secs, conns) = fan_out(&server.db_url, &base, &client, &token).await;
+            let f = fan_out(&server.db_url, &base, &client, &token, FOLLOWERS, 1).await;
+            let (n, secs, conns) = (f.delivered, f.secs, f.conns);
             let _ = Command::new("kill")
                 .args(["-INT", &perf.id().to_string()])
                 .status();
