@@ -71,7 +71,9 @@ pub async fn counts(conn: &mut DbConn) -> CoreResult<Vec<(String, i64)>> {
 pub struct NewDelivery {
     pub inbox_url: String,
     pub signer_identity_id: Option<i64>,
-    pub activity: serde_json::Value,
+    /// Shared by the deliveries of one fan-out: one copy in memory,
+    /// however many inboxes it goes to.
+    pub activity: std::sync::Arc<serde_json::Value>,
     pub not_before: Option<DateTime<Utc>>,
 }
 
@@ -115,7 +117,7 @@ pub async fn enqueue(
                 deliveries::id.eq(fresh_id()),
                 deliveries::inbox_url.eq(&d.inbox_url),
                 deliveries::signer_identity_id.eq(d.signer_identity_id),
-                deliveries::activity.eq(&d.activity),
+                deliveries::activity.eq(d.activity.as_ref()),
                 deliveries::next_at.eq(due),
             )
         })

@@ -32,6 +32,7 @@ fn to_each(
 ) -> Vec<NewDelivery> {
     inboxes.sort();
     inboxes.dedup();
+    let activity = std::sync::Arc::new(activity.clone());
     inboxes
         .into_iter()
         .map(|inbox_url| NewDelivery {
@@ -293,7 +294,7 @@ async fn expand(
             out.push(NewDelivery {
                 inbox_url: inbox,
                 signer_identity_id: Some(me.id),
-                activity,
+                activity: activity.into(),
                 not_before,
             });
         }
@@ -310,7 +311,7 @@ async fn expand(
                     out.push(NewDelivery {
                         inbox_url: inbox,
                         signer_identity_id: Some(follower.id),
-                        activity,
+                        activity: activity.into(),
                         not_before,
                     });
                 }
@@ -342,7 +343,7 @@ async fn expand(
                 out.push(NewDelivery {
                     inbox_url: inbox,
                     signer_identity_id: Some(local.id),
-                    activity,
+                    activity: activity.into(),
                     not_before,
                 });
             }
@@ -393,7 +394,7 @@ async fn expand(
                     out.push(NewDelivery {
                         inbox_url: inbox,
                         signer_identity_id: Some(liker.id),
-                        activity,
+                        activity: activity.into(),
                         not_before,
                     });
                 }
@@ -435,7 +436,7 @@ async fn expand(
                     out.push(NewDelivery {
                         inbox_url: inbox.clone(),
                         signer_identity_id: Some(voter_face.id),
-                        activity,
+                        activity: activity.into(),
                         not_before,
                     });
                 }
@@ -548,22 +549,23 @@ async fn expand_one(conn: &mut DbConn, clock: &dyn Clock, urls: &Urls) -> CoreRe
 type Signer = std::sync::Arc<(String, crate::signatures::SigningKey)>;
 
 /// Loads and parses the key of each face (or the instance actor) that signs
-/// one of `due`: once per batch, not once per delivery. A signer whose key
-/// cannot be had is left out (its deliveries fail and are retried).
+/// one of a batch's deliveries: once per batch, not once per delivery. A
+/// signer whose key cannot be had is left out (its deliveries fail and are
+/// retried).
 async fn signers(
     db: &Db,
     urls: &Urls,
-    due: &[Delivery],
+    who: Vec<Option<i64>>,
 ) -> CoreResult<std::collections::HashMap<Option<i64>, Signer>> {
     let mut out = std::collections::HashMap::new();
     let mut conn = db.conn().await?;
-    for d in due {
-        if out.contains_key(&d.signer_identity_id) {
+    for who in who {
+        if out.contains_key(&who) {
             continue;
         }
-        match signer(&mut conn, urls, d.signer_identity_id).await {
+        match signer(&mut conn, urls, who).await {
             Ok(s) => {
-                out.insert(d.signer_identity_id, s);
+                out.insert(who, s);
             }
             Err(e) => tracing::warn!(error = %e, "no key to sign deliveries with"),
         }
@@ -708,12 +710,8 @@ pub async fn deliver_once(
         .collect();
     // Sent concurrently; answers are recorded one by one as they come.
     type Sent = (Delivery, Plan, Option<Result<Option<u16>, String>>);
-    let keys = signers(
-        db,
-        urls,
-        &plans.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>(),
-    )
-    .await?;
+    let who = plans.iter().map(|(d, _)| d.signer_identity_id).collect();
+    let keys = signers(db, urls, who).await?;
     let keys = &keys;
     let sent: Vec<Sent> = futures::stream::iter(plans)
         .map(|(d, plan)| async move {
@@ -908,5 +906,29 @@ pub async fn run(
         if expanded == 0 && sent == 0 && fetched == 0 && deleted == 0 {
             tokio::time::sleep(settings.poll).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_fan_out_holds_one_copy_of_its_activity() {
+        let activity =
+            serde_json::json!({"type": "Create", "object": {"content": "x".repeat(4096)}});
+        let inboxes = (0..1000)
+            .map(|i| format!("https://h{}.example/inbox", i % 300))
+            .collect();
+        let items = to_each(inboxes, 7, &activity, None);
+        // One delivery per distinct inbox...
+        assert_eq!(items.len(), 300);
+        // ...all sharing the first one's activity, not a copy each.
+        let first = &items[0].activity;
+        assert!(items
+            .iter()
+            .all(|d| std::sync::Arc::ptr_eq(&d.activity, first)));
+        assert_eq!(*first.as_ref(), activity);
+        assert!(items.iter().all(|d| d.signer_identity_id == Some(7)));
     }
 }

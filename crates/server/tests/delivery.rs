@@ -89,7 +89,7 @@ async fn enqueue(t: &TestApp, inbox_url: &str) {
         &[NewDelivery {
             inbox_url: inbox_url.to_owned(),
             signer_identity_id: None,
-            activity,
+            activity: activity.into(),
             not_before: None,
         }],
     )
@@ -605,14 +605,14 @@ async fn a_big_fan_out_to_one_host_interleaves_with_other_hosts() {
         .map(|i| NewDelivery {
             inbox_url: format!("{}/{i}", big.url),
             signer_identity_id: None,
-            activity: activity.clone(),
+            activity: activity.clone().into(),
             not_before: None,
         })
         .collect();
     items.push(NewDelivery {
         inbox_url: small.url.clone(),
         signer_identity_id: None,
-        activity,
+        activity: activity.into(),
         not_before: None,
     });
     let mut conn = t.state.db.conn().await.unwrap();
@@ -666,7 +666,7 @@ async fn thousands_of_deliveries_enqueued_at_one_instant_all_get_queued() {
         .map(|i| NewDelivery {
             inbox_url: format!("https://host{}.test/inbox/{i}", i % 7),
             signer_identity_id: None,
-            activity: activity.clone(),
+            activity: activity.clone().into(),
             not_before: None,
         })
         .collect();
@@ -697,7 +697,7 @@ async fn two_workers_at_once_send_each_delivery_exactly_once() {
         .map(|i| NewDelivery {
             inbox_url: format!("{}/{i}", target.url),
             signer_identity_id: None,
-            activity: activity.clone(),
+            activity: activity.clone().into(),
             not_before: None,
         })
         .collect();

@@ -504,7 +504,7 @@ async fn forward_report(
         &[guise_core::queue::NewDelivery {
             inbox_url: inbox,
             signer_identity_id: None,
-            activity,
+            activity: activity.into(),
             not_before: None,
         }],
     )
