@@ -145,6 +145,8 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     /// postgres://… ; empty means the local cluster `./dev run` starts.
     pub url: String,
+    /// Connections per process; by default 4 per CPU core (see
+    /// `default_pool_size`).
     pub pool_size: usize,
     /// Start even though PostgreSQL logs statements with their values (which
     /// would write what each request did, and for whom, next to the data).
@@ -321,11 +323,22 @@ impl Default for ServerConfig {
     }
 }
 
+/// Four connections per CPU core, at least four. More connections than
+/// PostgreSQL has cores to run them does not make requests faster: they wait
+/// in the CPU's run queue instead of the pool's, and the CPU's is not first
+/// come, first served. On two cores shared with PostgreSQL, 16 connections
+/// gave p99 latencies 3 to 5 times the median, 8 gave 2 to 2.5 times, with
+/// more requests a second (docs/scaling.md, "The latency tail").
+pub fn default_pool_size() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    (4 * cores).clamp(4, 64)
+}
+
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: String::new(),
-            pool_size: 16,
+            pool_size: default_pool_size(),
             allow_statement_logging: false,
             migrate_on_start: false,
         }

@@ -225,13 +225,7 @@ fn seed_statuses(db_url: &str, ms: i64, n: usize, face: &str) {
 /// the 100 busy faces, but for one more post of each quiet face).
 /// (reader's follows, run at 10 000, run at 1 000 000, seconds to seed).
 async fn growth(client: &reqwest::Client) -> (Vec<(usize, Run, Run)>, f64) {
-    let server = Server::start_on(
-        "127.0.0.1",
-        &[
-            ("GUISE_SERVER__WORKERS", "2"),
-            ("GUISE_DATABASE__POOL_SIZE", "16"),
-        ],
-    );
+    let server = Server::start_on("127.0.0.1", &[("GUISE_SERVER__WORKERS", "2")]);
     let base = server.url.clone();
     let now_ms = chrono::Utc::now().timestamp_millis();
     psql(
@@ -749,10 +743,11 @@ async fn fan_out_of(
         sinks.push(tiny_server(marker).await);
     }
     let face = format!("(SELECT id FROM identities WHERE handle = '{handle}' AND domain IS NULL)");
-    let mut sql = format!(
+    let unfollow = format!(
         "DELETE FROM follows WHERE target_identity_id = {face}
             AND identity_id IN (SELECT id FROM identities WHERE domain IS NOT NULL);"
     );
+    let mut sql = unfollow.clone();
     // Followers spread evenly, the last host taking what does not divide.
     let share = followers / hosts;
     let shares: Vec<usize> = (0..hosts)
@@ -804,6 +799,9 @@ async fn fan_out_of(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // The followers go with the run: the face's later posts (the streaming
+    // run's, say) are not to fan out to them and measure the backlog.
+    psql(db_url, &unfollow);
     Fan {
         delivered: sinks.iter().map(|s| s.1.load(Ordering::SeqCst)).sum(),
         wanted: followers,
@@ -944,6 +942,10 @@ async fn main() {
         profile().await;
         return;
     }
+    if std::env::args().nth(1).as_deref() == Some("pools") {
+        pools().await;
+        return;
+    }
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -966,7 +968,6 @@ async fn main() {
         "127.0.0.1",
         &[
             ("GUISE_SERVER__WORKERS", "2"),
-            ("GUISE_DATABASE__POOL_SIZE", "16"),
             // The federation runs talk to stand-ins on loopback.
             ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
             ("GUISE_FEDERATION__WORKER_POLL_MS", "50"),
@@ -1094,9 +1095,17 @@ async fn main() {
     .await;
     let api_rss = rss_kib(pid, "VmRSS:");
     let api_anon = rss_kib(pid, "RssAnon:");
+    // The server's RSS (and its peak so far) after each phase from here on.
+    let mut phases: Vec<(&str, u64, u64)> = Vec::new();
+    let mut phase = |name: &'static str| {
+        phases.push((name, rss_kib(pid, "VmRSS:"), rss_kib(pid, "VmHWM:")));
+    };
+    phase("the API runs");
     let inbox = ingest(&base, &client).await;
     let (backlog, drain_secs) = drain_outbox(&server.db_url).await;
+    phase("the ingest");
     let fan = fan_out(&server.db_url, &base, &client, &token, FOLLOWERS, 1).await;
+    phase("the 1 000-inbox fan-out");
     let big_fan = fan_out(
         &server.db_url,
         &base,
@@ -1106,8 +1115,11 @@ async fn main() {
         BIG_HOSTS,
     )
     .await;
+    phase("the 10 000-inbox fan-out");
     let (frames, stream_secs, post_secs, per_socket_kib) = streaming(pid, &base, &token).await;
+    phase("the streams (closed)");
     let (media_p50, media_p90, media_per_mp, media_bytes) = media(&base, &token).await;
+    phase("the media uploads");
     let rsa = openssl_rsa2048();
     let loaded_rss = rss_kib(pid, "VmRSS:");
     let peak_rss = rss_kib(pid, "VmHWM:");
@@ -1184,7 +1196,7 @@ async fn main() {
     .unwrap();
     writeln!(raw, "command: ./dev bench").unwrap();
     writeln!(raw, "machine: {cores} cores, {cpu}").unwrap();
-    writeln!(raw, "server: release build, 2 HTTP workers, pool 16, PostgreSQL on the same machine; load generator on the same machine over loopback").unwrap();
+    writeln!(raw, "server: release build, 2 HTTP workers, the default database pool (4 connections per core), PostgreSQL on the same machine; load generator on the same machine over loopback").unwrap();
     writeln!(raw, "data: {count} statuses ({STATUSES} seeded by {AUTHORS} faces in {:.1} s); the bench face follows {FOLLOWED} of them", seed_time.as_secs_f64()).unwrap();
     writeln!(
         raw,
@@ -1376,6 +1388,17 @@ async fn main() {
         idle_file as f64 / 1024.0
     )
     .unwrap();
+    let after: Vec<String> = phases
+        .iter()
+        .map(|(name, rss, peak)| {
+            format!(
+                "after {name} {:.1} MiB (peak so far {:.1})",
+                *rss as f64 / 1024.0,
+                *peak as f64 / 1024.0
+            )
+        })
+        .collect();
+    writeln!(raw, "- phase by phase: {}", after.join("; ")).unwrap();
     print!("{raw}");
 
     let raw_dir = root.join("docs/benchmarks/raw");
@@ -1495,29 +1518,17 @@ async fn profile() {
     } else {
         paths
     };
-    let server = Server::start_on(
-        "127.0.0.1",
-        &[
-            ("GUISE_SERVER__WORKERS", "2"),
-            ("GUISE_DATABASE__POOL_SIZE", "16"),
-            ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
-        ],
-    );
-    server.create_account("bench", "bench password 123");
-    seed(&server.db_url, "bench");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONCURRENCY)
-        .build()
-        .unwrap();
+    let (server, client, token) = seeded_server(None).await;
     let base = server.url.clone();
-    let token = password_token(&client, &base, "bench", "bench password 123").await;
-    key_pool_filled(&server.db_url).await;
     for (n, path) in paths.iter().enumerate() {
         let url = format!("{base}{path}");
         let mut ready = None;
         if path == "inbox" {
             ready = Some(ingest_ready(&base, &client).await);
-        } else if path != "post" && path != "fanout" {
+        } else if !matches!(
+            path.as_str(),
+            "post" | "fanout" | "bigfanout" | "media" | "streams"
+        ) {
             for _ in 0..50 {
                 let _ = client.get(&url).bearer_auth(&token).send().await;
             }
@@ -1536,16 +1547,46 @@ async fn profile() {
             .spawn()
             .expect("perf (linux-perf) is installed");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if path == "fanout" {
-            let f = fan_out(&server.db_url, &base, &client, &token, FOLLOWERS, 1).await;
+        if path == "media" || path == "streams" {
+            let rss = |what: &str| {
+                format!(
+                    "server RSS {what}: {} KiB (peak {} KiB)",
+                    rss_kib(server.pid(), "VmRSS:"),
+                    rss_kib(server.pid(), "VmHWM:")
+                )
+            };
+            println!("{}", rss("before"));
+            if path == "media" {
+                let (p50, _, _, _) = media(&base, &token).await;
+                println!("media: p50 {p50:.0} ms per upload");
+            } else {
+                let (frames, secs, _, _) = streaming(server.pid(), &base, &token).await;
+                println!("streams: {frames} frames in {secs:.2} s");
+            }
+            let _ = Command::new("kill")
+                .args(["-INT", &perf.id().to_string()])
+                .status();
+            let _ = perf.wait();
+            println!("{} -> {out}", rss("after"));
+            continue;
+        }
+        if path == "fanout" || path == "bigfanout" {
+            let (followers, hosts) = if path == "fanout" {
+                (FOLLOWERS, 1)
+            } else {
+                (BIG_FOLLOWERS, BIG_HOSTS)
+            };
+            let f = fan_out(&server.db_url, &base, &client, &token, followers, hosts).await;
             let (n, secs, conns) = (f.delivered, f.secs, f.conns);
             let _ = Command::new("kill")
                 .args(["-INT", &perf.id().to_string()])
                 .status();
             let _ = perf.wait();
             println!(
-                "fanout: {n} deliveries in {secs:.2} s over {conns} connections, {:.0}/s -> {out}",
-                n as f64 / secs
+                "{path}: {n} deliveries in {secs:.2} s over {conns} connections, {:.0}/s, server RSS {} KiB (peak {} KiB) -> {out}",
+                n as f64 / secs,
+                rss_kib(server.pid(), "VmRSS:"),
+                rss_kib(server.pid(), "VmHWM:")
             );
             continue;
         }
@@ -1585,5 +1626,114 @@ async fn profile() {
             run.pct(50.0),
             run.pct(99.0)
         );
+    }
+    // GUISE_BENCH_HOLD=<seconds>: the server stays up that long afterwards
+    // (to look at it: its memory maps, a debugger).
+    if let Some(secs) = std::env::var("GUISE_BENCH_HOLD")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        println!("holding the server (pid {}) for {secs} s", server.pid());
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+    }
+}
+
+/// A release server with the bench's seeded statuses (and its database
+/// pool of `pool` connections, or the default), a client, and the bench
+/// face's token.
+async fn seeded_server(pool: Option<usize>) -> (Server, reqwest::Client, String) {
+    let pool = pool.map(|n| n.to_string());
+    let mut env = vec![
+        ("GUISE_SERVER__WORKERS", "2"),
+        ("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true"),
+    ];
+    if let Some(n) = &pool {
+        env.push(("GUISE_DATABASE__POOL_SIZE", n.as_str()));
+    }
+    let server = Server::start_on("127.0.0.1", &env);
+    server.create_account("bench", "bench password 123");
+    seed(&server.db_url, "bench");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let token = password_token(&client, &server.url, "bench", "bench password 123").await;
+    key_pool_filled(&server.db_url).await;
+    (server, client, token)
+}
+
+/// `guise-bench pools [size …]`: the same API runs against a fresh server
+/// for each database pool size (16, 8, 4 and 2 unless given), to show how
+/// the size of the pool shapes the latency tail when the server,
+/// PostgreSQL and the load generator share the cores.
+async fn pools() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(2)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![16, 8, 4, 2]
+    } else {
+        sizes
+    };
+    println!("| pool | run | requests/s | p50 ms | p99 ms | p99.9 ms | p99/p50 | errors |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+    for size in sizes {
+        let (server, client, token) = seeded_server(Some(size)).await;
+        let base = server.url.clone();
+        let gets: [(&'static str, String); 3] = [
+            (
+                "GET verify_credentials",
+                format!("{base}/api/v1/accounts/verify_credentials"),
+            ),
+            (
+                "GET home (limit 20)",
+                format!("{base}/api/v1/timelines/home"),
+            ),
+            (
+                "GET public (limit 40)",
+                format!("{base}/api/v1/timelines/public?limit=40"),
+            ),
+        ];
+        let mut runs = Vec::new();
+        for (name, url) in gets {
+            for _ in 0..50 {
+                let _ = client.get(&url).bearer_auth(&token).send().await;
+            }
+            let t = token.clone();
+            runs.push(
+                drive(
+                    name,
+                    client.clone(),
+                    Arc::new(move |c, _| c.get(&url).bearer_auth(&t)),
+                )
+                .await,
+            );
+        }
+        let (t, u) = (token.clone(), format!("{base}/api/v1/statuses"));
+        runs.push(
+            drive(
+                "POST statuses",
+                client.clone(),
+                Arc::new(move |c, n| {
+                    c.post(&u)
+                        .bearer_auth(&t)
+                        .json(&serde_json::json!({ "status": format!("pool bench post {n}") }))
+                }),
+            )
+            .await,
+        );
+        for r in &runs {
+            println!(
+                "| {size} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1}× | {} |",
+                r.name,
+                r.rps(),
+                r.pct(50.0),
+                r.pct(99.0),
+                r.pct(99.9),
+                r.pct(99.0) / r.pct(50.0).max(0.001),
+                r.errors
+            );
+        }
     }
 }
