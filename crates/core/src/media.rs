@@ -219,9 +219,9 @@ pub async fn claim_due(
         attempts: i32,
     }
     let rows: Vec<Row> = diesel::sql_query(
-        "UPDATE remote_media SET next_at = $1 WHERE url_hash IN (
+        "UPDATE remote_media SET next_at = $1 WHERE url_hash = ANY(ARRAY(
              SELECT url_hash FROM remote_media WHERE state = 'pending' AND next_at <= $2
-             ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+             ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED))
          RETURNING url_hash, url, attempts",
     )
     .bind::<diesel::sql_types::Timestamptz, _>(now + lease)

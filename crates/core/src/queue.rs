@@ -154,9 +154,12 @@ pub async fn lease_due(
     lease: chrono::Duration,
 ) -> CoreResult<Vec<Delivery>> {
     let now = clock.now();
+    // `id = ANY(ARRAY(...))`, not `id IN (...)`: the statement stays
+    // prepared, and the generic plan PostgreSQL settles on for `IN` joined
+    // the batch to a walk of the whole queue (a hash join), every batch.
     Ok(crate::prepared::cached(diesel::sql_query(
-        "UPDATE deliveries SET next_at = $1 WHERE id IN (
-             SELECT id FROM deliveries WHERE next_at <= $2 ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+        "UPDATE deliveries SET next_at = $1 WHERE id = ANY(ARRAY(
+             SELECT id FROM deliveries WHERE next_at <= $2 ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED))
          RETURNING id, inbox_url, signer_identity_id, activity, attempts, first_tried_at, next_at, last_error",
     )
     .bind::<diesel::sql_types::Timestamptz, _>(now + lease)

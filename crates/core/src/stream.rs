@@ -57,8 +57,9 @@ where
         }
         let rows: Vec<Queued> = crate::prepared::cached(
             diesel::sql_query(
-                "DELETE FROM stream_events WHERE id IN (
-                   SELECT id FROM stream_events ORDER BY id LIMIT $1)
+                // ANY(ARRAY(...)): a generic plan of `IN` may walk the table.
+                "DELETE FROM stream_events WHERE id = ANY(ARRAY(
+                   SELECT id FROM stream_events ORDER BY id LIMIT $1))
                  RETURNING id, kind, payload",
             )
             .bind::<BigInt, _>(limit),

@@ -505,6 +505,37 @@ async fn hot_queries_read_rows_bounded_by_the_page_not_the_instance() {
         .await
         .unwrap();
     c.check("hydrating, generic plan", m, views.len(), 40);
+    // The delivery worker leases a batch from the queue every round. Its
+    // statement is prepared once per connection and, after an idle worker
+    // has run it on an empty queue a few times, planned generically: the
+    // lease walked the whole queue (seq scan, hash join) for each batch,
+    // 119 ms a batch behind one post to 10 000 followers.
+    let due_from = guise_core::Clock::now(t.clock.as_ref()).timestamp() - 3600;
+    for sql in [
+        "ANALYZE deliveries".to_owned(),
+        format!(
+            "INSERT INTO deliveries (id, inbox_url, activity, next_at)
+             SELECT g, 'https://h' || (g % 10) || '.example/users/u' || g || '/inbox',
+                    '{{\"type\": \"Create\"}}', to_timestamp({due_from}) + g * interval '1 ms'
+               FROM generate_series(1, 5000) g"
+        ),
+    ] {
+        diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), conn)
+            .await
+            .unwrap();
+    }
+    let m = c.mark();
+    let leased =
+        guise_core::queue::lease_due(conn, t.clock.as_ref(), 16, chrono::Duration::minutes(10))
+            .await
+            .unwrap();
+    c.check(
+        "leasing 16 of 5 000 due deliveries, generic plan",
+        m,
+        leased.len(),
+        16,
+    );
+    assert_eq!(leased.len(), 16);
     diesel_async::RunQueryDsl::execute(diesel::sql_query("RESET plan_cache_mode"), conn)
         .await
         .unwrap();
