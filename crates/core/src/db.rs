@@ -78,6 +78,15 @@ impl Db {
         })
     }
 
+    /// The same database through a pool of its own, of `max_size`
+    /// connections. An HTTP worker takes one, so the connections it queries
+    /// through are driven on its own thread: a query is then no hand-off to
+    /// the runtime that happened to open the connection and back (two
+    /// wake-ups of another thread per round trip).
+    pub fn own_pool(&self, max_size: usize) -> CoreResult<Db> {
+        Db::connect(&self.url, max_size)
+    }
+
     pub async fn conn(&self) -> CoreResult<PooledConn> {
         self.pool
             .get()

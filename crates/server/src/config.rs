@@ -145,8 +145,9 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     /// postgres://… ; empty means the local cluster `./dev run` starts.
     pub url: String,
-    /// Connections per process; by default 4 per CPU core (see
-    /// `default_pool_size`).
+    /// Connections that serve requests, shared out among the HTTP workers;
+    /// the delivery worker, jobs and streaming have a pool of the same size.
+    /// By default 4 per CPU core (see `default_pool_size`).
     pub pool_size: usize,
     /// Start even though PostgreSQL logs statements with their values (which
     /// would write what each request did, and for whom, next to the data).

@@ -476,8 +476,19 @@ async fn serve(config: Config, worker: bool) -> anyhow::Result<()> {
     guise_server::streaming::start(&state, true);
     let base = state.base_url.clone();
     let reuse_port = state.config.server.reuse_port;
-    let server =
-        actix_web::HttpServer::new(move || guise_server::app(state.clone())).workers(workers);
+    // Each HTTP worker queries through a pool of its own (its share of
+    // `database.pool_size`), opened on its own thread; the delivery worker,
+    // jobs and streaming keep the shared pool.
+    let per_worker = state.config.database.pool_size.div_ceil(workers).max(2);
+    let server = actix_web::HttpServer::new(move || {
+        let mut state = state.clone();
+        match state.db.own_pool(per_worker) {
+            Ok(db) => state.db = db,
+            Err(e) => tracing::warn!(error = %e, "an HTTP worker shares the pool"),
+        }
+        guise_server::app(state)
+    })
+    .workers(workers);
     let server = if reuse_port {
         server.listen(shared_listener(&listen).with_context(|| format!("binding {listen}"))?)
     } else {

@@ -16,7 +16,17 @@ use std::time::{Duration, Instant};
 const STATUSES: usize = 100_000;
 const AUTHORS: usize = 200;
 const FOLLOWED: usize = 50;
-const REQUESTS: usize = 2_000;
+/// Requests per run: 2 000, or `GUISE_BENCH_REQUESTS` (a longer run gives
+/// `profile` more samples).
+fn requests() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("GUISE_BENCH_REQUESTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2_000)
+    })
+}
 const CONCURRENCY: usize = 16;
 /// Followers one post is delivered to, each at its own inbox: the small
 /// fan-out (one host) and the big one (spread over BIG_HOSTS hosts).
@@ -116,7 +126,7 @@ async fn drive(name: &'static str, client: reqwest::Client, make: MakeRequest) -
             let mut errors = 0;
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= REQUESTS {
+                if n >= requests() {
                     break;
                 }
                 let t = Instant::now();
@@ -581,7 +591,7 @@ async fn ingest_ready(base: &str, client: &reqwest::Client) -> Arc<Vec<Signed>> 
     serve_on(port, doc).await;
     let host = base.trim_start_matches("http://").to_owned();
     // Signed ahead of time: the run measures the server, not our signing.
-    let signed: Vec<Signed> = (0..=REQUESTS)
+    let signed: Vec<Signed> = (0..=requests())
         .map(|n| {
             let body = serde_json::json!({
                 "@context": "https://www.w3.org/ns/activitystreams",
@@ -638,6 +648,16 @@ async fn ingest_run(base: &str, client: &reqwest::Client, signed: Arc<Vec<Signed
         }),
     )
     .await
+}
+
+/// Ends a `perf record` (it writes its data on SIGINT).
+fn stop_perf(perf: &mut Option<std::process::Child>) {
+    if let Some(perf) = perf.as_mut() {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
 }
 
 /// Serves `doc` to GETs on a known port.
@@ -1200,7 +1220,8 @@ async fn main() {
     writeln!(raw, "data: {count} statuses ({STATUSES} seeded by {AUTHORS} faces in {:.1} s); the bench face follows {FOLLOWED} of them", seed_time.as_secs_f64()).unwrap();
     writeln!(
         raw,
-        "load: {REQUESTS} requests per run, {CONCURRENCY} concurrent"
+        "load: {} requests per run, {CONCURRENCY} concurrent",
+        requests()
     )
     .unwrap();
     writeln!(raw).unwrap();
@@ -1277,7 +1298,8 @@ async fn main() {
     writeln!(raw).unwrap();
     writeln!(
         raw,
-        "as the instance grows (a fresh instance: {FACES} faces, {QUIET} of them quiet; 10 000 statuses, one per face, then 990 000 more seeded in {growth_secs:.0} s, all by the 100 busy faces but for one more post of each quiet face; home timeline, limit 40, {REQUESTS} requests, {CONCURRENCY} concurrent):"
+        "as the instance grows (a fresh instance: {FACES} faces, {QUIET} of them quiet; 10 000 statuses, one per face, then 990 000 more seeded in {growth_secs:.0} s, all by the 100 busy faces but for one more post of each quiet face; home timeline, limit 40, {} requests, {CONCURRENCY} concurrent):",
+        requests()
     )
     .unwrap();
     writeln!(raw).unwrap();
@@ -1539,13 +1561,17 @@ async fn profile() {
             Ok("1") => vec!["-a".to_owned()],
             _ => vec!["-p".to_owned(), server.pid().to_string()],
         };
-        let mut perf = Command::new("perf")
-            .args(["record", "-F", "499", "-g", "-o", &out])
-            .args(&target)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("perf (linux-perf) is installed");
+        // GUISE_BENCH_PERF=0: no sampling (perf attached to the server's
+        // threads slows it down; this gives the run's own numbers).
+        let mut perf = (std::env::var("GUISE_BENCH_PERF").as_deref() != Ok("0")).then(|| {
+            Command::new("perf")
+                .args(["record", "-F", "499", "-g", "-o", &out])
+                .args(&target)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("perf (linux-perf) is installed")
+        });
         tokio::time::sleep(Duration::from_millis(500)).await;
         if path == "media" || path == "streams" {
             let rss = |what: &str| {
@@ -1563,10 +1589,7 @@ async fn profile() {
                 let (frames, secs, _, _) = streaming(server.pid(), &base, &token).await;
                 println!("streams: {frames} frames in {secs:.2} s");
             }
-            let _ = Command::new("kill")
-                .args(["-INT", &perf.id().to_string()])
-                .status();
-            let _ = perf.wait();
+            stop_perf(&mut perf);
             println!("{} -> {out}", rss("after"));
             continue;
         }
@@ -1578,10 +1601,7 @@ async fn profile() {
             };
             let f = fan_out(&server.db_url, &base, &client, &token, followers, hosts).await;
             let (n, secs, conns) = (f.delivered, f.secs, f.conns);
-            let _ = Command::new("kill")
-                .args(["-INT", &perf.id().to_string()])
-                .status();
-            let _ = perf.wait();
+            stop_perf(&mut perf);
             println!(
                 "{path}: {n} deliveries in {secs:.2} s over {conns} connections, {:.0}/s, server RSS {} KiB (peak {} KiB) -> {out}",
                 n as f64 / secs,
@@ -1616,10 +1636,7 @@ async fn profile() {
             )
             .await
         };
-        let _ = Command::new("kill")
-            .args(["-INT", &perf.id().to_string()])
-            .status();
-        let _ = perf.wait();
+        stop_perf(&mut perf);
         println!(
             "{path}: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms -> {out}",
             run.rps(),
