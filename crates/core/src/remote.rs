@@ -10,7 +10,7 @@ use crate::models::Identity;
 use crate::schema::{identities, inbox_seen};
 use crate::statuses::notify;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Bytea, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use guise_policy::Tier;
 
@@ -510,7 +510,15 @@ pub async fn store_note(
     author: &Identity,
     n: RemoteNote,
 ) -> CoreResult<Option<i64>> {
-    if gone_or_known(conn, &n.uri).await? {
+    let media = crate::media::urls_of(&n.attachments, &n.emojis);
+    // A note that is neither a reply nor mentions anyone, with no media and
+    // no poll (most of what arrives), is one statement: its insert skips a
+    // URI deleted by its author or stored already. Anything else is looked
+    // up first, so a note seen before costs no lookups of its parent and
+    // mentions.
+    let plain =
+        n.in_reply_to.is_none() && n.mentions.is_empty() && media.is_empty() && n.poll.is_none();
+    if !plain && gone_or_known(conn, &n.uri).await? {
         return Ok(None);
     }
     let parent = match n.in_reply_to {
@@ -523,7 +531,6 @@ pub async fn store_note(
         None => None,
     };
     let reached = crate::reach::reachable(conn, author, &n.mentions, root_author).await?;
-    let media = crate::media::urls_of(&n.attachments, &n.emojis);
     let id = Id::generate(n.published.min(clock.now())).get();
     let content = n.html.clone().unwrap_or_else(|| {
         crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None)
@@ -543,9 +550,11 @@ pub async fn store_note(
                  spoiler_text, sensitive, visibility, in_reply_to_id,
                  in_reply_to_identity_id, thread_root_id, local, created_at,
                  attachments, emojis)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, false, $13, $14, $15)
-             -- The same note may arrive twice at once (a Create and a
-             -- boost that fetched it): the first one stores it.
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, false, $13, $14, $15
+             -- Not one its author deleted (a late or replayed Create).
+             WHERE NOT EXISTS (SELECT 1 FROM remote_deleted WHERE uri_hash = $20)
+             -- One stored already, or the same note arriving twice at once
+             -- (a Create and a boost that fetched it): the first one stores it.
              ON CONFLICT DO NOTHING
              RETURNING id
          ), tagged AS (
@@ -575,7 +584,8 @@ pub async fn store_note(
         .bind::<Array<Text>, _>(&tags)
         .bind::<BigInt, _>(stream.id)
         .bind::<Text, _>(stream.kind)
-        .bind::<Jsonb, _>(&stream.payload),
+        .bind::<Jsonb, _>(&stream.payload)
+        .bind::<Bytea, _>(crate::media::url_hash(&n.uri)),
     );
     if reached.is_empty() && media.is_empty() && n.poll.is_none() {
         let stored: Option<StoredId> = insert.get_result(conn).await.optional()?;

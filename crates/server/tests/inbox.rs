@@ -1398,6 +1398,24 @@ async fn a_delete_that_overtakes_its_create_still_wins() {
     );
     let public = t.get("/api/v1/timelines/public", Some(&alice)).await;
     assert!(!public.text.contains("too late"), "{}", public.text);
+    // A note that mentions someone takes another path (its mentions are
+    // looked up): a Delete that overtook it wins there too.
+    let mentioning = format!("{host}/notes/late-mention");
+    let delete = json!({ "id": format!("{}/deletes/2", r.actor), "type": "Delete", "actor": r.actor,
+        "object": { "id": mentioning, "type": "Tombstone" } });
+    deliver(&t, &r, "/inbox", delete.to_string().as_bytes(), |_| {}).await;
+    let create = json!({ "id": format!("{}/creates/late-mention", r.actor), "type": "Create", "actor": r.actor,
+        "object": { "id": mentioning, "type": "Note", "attributedTo": r.actor,
+            "content": "<p>@alice also too late</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "tag": [{ "type": "Mention", "href": "https://guise.test/users/alice", "name": "@alice@guise.test" }] } });
+    assert_eq!(
+        deliver(&t, &r, "/inbox", create.to_string().as_bytes(), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    let public = t.get("/api/v1/timelines/public", Some(&alice)).await;
+    assert!(!public.text.contains("also too late"), "{}", public.text);
+    let notes = t.get("/api/v1/notifications", Some(&alice)).await;
+    assert!(!notes.text.contains("also too late"), "{}", notes.text);
     // Another note of the same author still arrives.
     let other = json!({ "id": format!("{}/creates/fine", r.actor), "type": "Create", "actor": r.actor,
         "object": { "id": format!("{host}/notes/fine"), "type": "Note", "attributedTo": r.actor,
