@@ -930,6 +930,124 @@ async fn a_domain_block_reaches_every_process_without_a_restart() {
     .await;
 }
 
+/// Each `guise serve` keeps the tokens it opened, and forgets them on any
+/// change to a token, login or persistent face, wherever it was made: the
+/// process that made it at once (its client's next request sees it), another
+/// process as soon as PostgreSQL tells it, a change made behind both (as
+/// `psql` or another tool would) likewise — also when the listening
+/// connections were just cut. A revoked token stops working everywhere.
+#[tokio::test]
+async fn a_kept_token_follows_every_change_in_every_process() {
+    use guise_e2e::api::{eventually, Api};
+    use serde_json::{json, Value};
+    let a = guise_e2e::Server::start_on("127.0.0.1", &[]);
+    let b = guise_e2e::Server::start_sharing(&a, &[("GUISE_SERVER__WORKER", "false")]);
+    a.create_account("ann", "ann password 1");
+    let (on_a, on_b) = (Api::new(&a.url), Api::new(&b.url));
+    let app = on_a
+        .post(
+            "/api/v1/apps",
+            None,
+            json!({ "client_name": "kept", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write" }),
+        )
+        .await;
+    let token = on_a
+        .post(
+            "/oauth/token",
+            None,
+            json!({ "grant_type": "password", "client_id": app["client_id"], "client_secret": app["client_secret"],
+                "username": "ann", "password": "ann password 1", "scope": "read write" }),
+        )
+        .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let name_on = |api: &Api| {
+        let api = Api::new(&api.base);
+        let token = token.clone();
+        async move {
+            api.get("/api/v1/accounts/verify_credentials", &token).await["display_name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    // Both processes have opened (and kept) the token.
+    let before = name_on(&on_a).await;
+    assert_eq!(name_on(&on_b).await, before);
+    assert_eq!(name_on(&on_a).await, before);
+    // Renamed through one process: that process at once, the other soon.
+    on_a.patch(
+        "/api/v1/accounts/update_credentials",
+        &token,
+        json!({ "display_name": "Renamed on a" }),
+    )
+    .await;
+    assert_eq!(name_on(&on_a).await, "Renamed on a");
+    eventually("the other process to see the new name", || async {
+        (name_on(&on_b).await == "Renamed on a").then_some(Value::Null)
+    })
+    .await;
+    // Renamed behind both.
+    let rename = |to: &str| {
+        guise_e2e::psql_rows(
+            &a.db_url,
+            &format!("UPDATE identities SET display_name = '{to}' WHERE handle = 'ann' AND domain IS NULL"),
+        )
+    };
+    rename("Renamed at rest");
+    for api in [&on_a, &on_b] {
+        eventually(
+            "both processes to see a change made behind them",
+            || async { (name_on(api).await == "Renamed at rest").then_some(Value::Null) },
+        )
+        .await;
+    }
+    // The connections that hear changes are cut, and a change lands before
+    // they are back: it is still seen, and not lost once they are.
+    guise_e2e::psql_rows(
+        &a.db_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN guise_auth' AND datname = current_database()",
+    );
+    rename("Renamed while deaf");
+    for api in [&on_a, &on_b] {
+        eventually("a change made while nobody listened to be seen", || async {
+            (name_on(api).await == "Renamed while deaf").then_some(Value::Null)
+        })
+        .await;
+    }
+    eventually("both processes to listen again", || async {
+        let n = guise_e2e::psql_rows(
+            &a.db_url,
+            "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN guise_auth' AND datname = current_database()",
+        );
+        (n == ["2"]).then_some(Value::Null)
+    })
+    .await;
+    assert_eq!(name_on(&on_b).await, "Renamed while deaf");
+    // Revoked through one process: refused there at once, and soon on the other.
+    assert_eq!(name_on(&on_b).await, "Renamed while deaf");
+    on_a.post(
+        "/oauth/revoke",
+        None,
+        json!({ "client_id": app["client_id"], "client_secret": app["client_secret"], "token": token }),
+    )
+    .await;
+    assert_eq!(
+        on_a.status_of("/api/v1/accounts/verify_credentials", &token)
+            .await,
+        401
+    );
+    eventually("the other process to refuse the revoked token", || async {
+        (on_b
+            .status_of("/api/v1/accounts/verify_credentials", &token)
+            .await
+            == 401)
+            .then_some(Value::Null)
+    })
+    .await;
+}
+
 /// The admin command line mirrors the admin API's daily actions, so an
 /// admin can act when the web is down: domain blocks (added, listed,
 /// lifted; a contradictory or repeated one refused) and reports (listed,

@@ -440,11 +440,15 @@ pub async fn relationship(conn: &mut DbConn, me: i64, other: i64) -> CoreResult<
 
 /// Counters for Account entities, kept by triggers on `identity_stats`
 /// (never on an account: an anonymous face's counters are its own).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, QueryableByName)]
 pub struct IdentityStats {
+    #[diesel(sql_type = BigInt)]
     pub followers: i64,
+    #[diesel(sql_type = BigInt)]
     pub following: i64,
+    #[diesel(sql_type = BigInt)]
     pub statuses: i64,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Date>)]
     pub last_status_on: Option<chrono::NaiveDate>,
 }
 
@@ -475,34 +479,80 @@ pub async fn identity_stats(
     )
     .load(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.identity_id,
-                IdentityStats {
-                    followers: r.followers,
-                    following: r.following,
-                    statuses: r.statuses,
-                    last_status_on: r.last_status_on,
-                },
-            )
-        })
-        .collect())
+    Ok(rows.into_iter().map(|r| (r.identity_id, r.stats)).collect())
+}
+
+/// What a face's own token sees of it besides its row (`verify_credentials`
+/// and `update_credentials`): its counters, its preferences and how many
+/// follow requests wait for it — in one round trip.
+pub async fn own_view(
+    conn: &mut DbConn,
+    face: i64,
+) -> CoreResult<(IdentityStats, crate::models::Preferences, i64)> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(embed)]
+        stats: IdentityStats,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        default_visibility: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        default_sensitive: bool,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Text>)]
+        default_language: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        anonymous_reach: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        hide_anonymous: bool,
+        #[diesel(sql_type = BigInt)]
+        requests: i64,
+    }
+    // The counters as `identity_stats` reads them (the folded row plus the
+    // deltas not folded yet).
+    let row: Option<Row> = crate::prepared::cached(
+        diesel::sql_query(
+            "SELECT coalesce(greatest(s.followers, 0), 0)::int8 AS followers, \
+                    coalesce(greatest(s.following, 0), 0)::int8 AS following, \
+                    coalesce(greatest(s.statuses, 0), 0)::int8 AS statuses, s.last_status_on, \
+                    p.default_visibility, p.default_sensitive, p.default_language, \
+                    p.anonymous_reach, p.hide_anonymous, \
+                    (SELECT count(*) FROM follow_requests WHERE target_identity_id = $1) AS requests \
+               FROM preferences p, \
+                    (SELECT sum(followers) AS followers, sum(following) AS following, \
+                            sum(statuses) AS statuses, max(last_status_on) AS last_status_on \
+                       FROM (SELECT followers_count AS followers, following_count AS following, \
+                                    statuses_count AS statuses, last_status_on \
+                               FROM identity_stats WHERE identity_id = $1 \
+                             UNION ALL \
+                             SELECT followers, following, statuses, last_status_on \
+                               FROM identity_stat_deltas WHERE identity_id = $1) AS u) AS s \
+              WHERE p.identity_id = $1",
+        )
+        .bind::<BigInt, _>(face),
+    )
+    .get_result(conn)
+    .await
+    .optional()?;
+    let row = row.ok_or(CoreError::NotFound)?;
+    Ok((
+        row.stats,
+        crate::models::Preferences {
+            identity_id: face,
+            default_visibility: row.default_visibility,
+            default_sensitive: row.default_sensitive,
+            default_language: row.default_language,
+            anonymous_reach: row.anonymous_reach,
+            hide_anonymous: row.hide_anonymous,
+        },
+        row.requests,
+    ))
 }
 
 #[derive(QueryableByName)]
 struct StatsRow {
     #[diesel(sql_type = BigInt)]
     identity_id: i64,
-    #[diesel(sql_type = BigInt)]
-    followers: i64,
-    #[diesel(sql_type = BigInt)]
-    following: i64,
-    #[diesel(sql_type = BigInt)]
-    statuses: i64,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
-    last_status_on: Option<chrono::NaiveDate>,
+    #[diesel(embed)]
+    stats: IdentityStats,
 }
 
 /// Folds the pending counter deltas into `identity_stats` (a job of the

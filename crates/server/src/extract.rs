@@ -162,6 +162,35 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 }
 
 pub(crate) async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
+    let key = guise_core::secret::lookup_hash(raw);
+    if let Some(opened) = state.auth_cache.get(&key) {
+        let scopes = Scopes::parse(&opened.session.scopes).map_err(|_| ApiError::unauthorized())?;
+        return Ok(Auth {
+            session: opened.session,
+            scopes,
+            face: opened.face,
+            k_anon: None,
+            synthetic_id: synthetic_id(raw),
+            media_key: media_key(raw),
+        });
+    }
+    let generation = state.auth_cache.generation();
+    let auth = open_token(state, raw).await?;
+    if auth.k_anon.is_none() {
+        state.auth_cache.keep(
+            key,
+            generation,
+            &crate::auth_cache::Opened {
+                session: auth.session.clone(),
+                face: auth.face.clone(),
+            },
+        );
+    }
+    Ok(auth)
+}
+
+/// Opens a token from its row, with its login's state (and face) read now.
+async fn open_token(state: &AppState, raw: &str) -> ApiResult<Auth> {
     let mut conn = state.db.conn().await?;
     let mut session = guise_core::oauth::session_by_token(&mut conn, state.clock.as_ref(), raw)
         .await?

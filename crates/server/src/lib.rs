@@ -3,6 +3,7 @@
 
 pub mod activitypub;
 pub mod admin_api;
+pub mod auth_cache;
 pub mod config;
 pub mod domain_rules;
 pub mod error;
@@ -42,21 +43,29 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let auth_cache = state.auth_cache.clone();
     App::new()
         .app_data(aw::Data::new(state))
         // Bodies are read through our own size-limited extractor; these cap the rest.
         .app_data(aw::PayloadConfig::new(4 * 1024 * 1024))
         .wrap(NormalizePath::new(TrailingSlash::Trim))
-        .wrap_fn(|req, srv| {
+        .wrap_fn(move |req, srv| {
             use actix_web::dev::Service;
             // Method and path only: no query string (tokens, OAuth codes), no
             // address, no User-Agent (unlinkability rule 7).
             let method = req.method().clone();
             let path = req.path().to_owned();
             let started = std::time::Instant::now();
+            let forget = auth_cache::may_change_auth(&method, &path).then(|| auth_cache.clone());
             let fut = srv.call(req);
             async move {
-                let res = fut.await?;
+                let res = fut.await;
+                // Before the answer leaves: the client's next request must
+                // not find a token, login or face as it was before this one.
+                if let Some(cache) = forget {
+                    cache.empty();
+                }
+                let res = res?;
                 tracing::debug!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
                 Ok(res)
             }

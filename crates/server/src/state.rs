@@ -35,6 +35,9 @@ pub struct AppState {
     /// The incoming policy chain's rules in force (`domain_rules` keeps
     /// them current).
     pub incoming: Arc<std::sync::RwLock<Arc<Vec<guise_policy::incoming::Rule>>>>,
+    /// The tokens this process opened (`auth_cache`): used only while
+    /// `auth_cache::listen` hears changes.
+    pub auth_cache: Arc<crate::auth_cache::AuthCache>,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ impl AppState {
                 .map_err(|e| crate::limits::CounterError::other(e.to_string()))?,
         );
         Ok(AppState {
+            auth_cache: Arc::new(crate::auth_cache::AuthCache::new(clock.clone())),
             hub,
             vapid: Arc::new(tokio::sync::OnceCell::new()),
             web_app_id: Arc::new(tokio::sync::OnceCell::new()),

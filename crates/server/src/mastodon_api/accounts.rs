@@ -41,9 +41,13 @@ pub async fn with_source(
     face: &Identity,
     login_role: Option<&str>,
 ) -> ApiResult<types::Account> {
-    let mut acc = types::account(state, conn, face).await?;
-    let prefs = guise_core::accounts::preferences_of(conn, face.id).await?;
-    let requests = social::follow_requests_count(conn, face.id).await?;
+    let (stats, prefs, requests) = social::own_view(conn, face.id).await?;
+    let mut acc = if face.profile().moved_to.is_some() {
+        // Where it moved to is read as for any account.
+        types::account(state, conn, face).await?
+    } else {
+        types::Account::new(state, face, stats)
+    };
     acc.source = Some(Source {
         privacy: prefs.default_visibility,
         sensitive: prefs.default_sensitive,
