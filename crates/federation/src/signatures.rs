@@ -95,6 +95,17 @@ fn public_key(pem: &str) -> Result<ring::signature::RsaPublicKeyComponents<Vec<u
     })
 }
 
+/// A remote actor's public key, parsed once (an inbox keeps it with the
+/// sender, so a PEM is not parsed again for every activity).
+#[derive(Debug)]
+pub struct PublicKey(ring::signature::RsaPublicKeyComponents<Vec<u8>>);
+
+impl PublicKey {
+    pub fn from_pem(pem: &str) -> Result<PublicKey, SigError> {
+        public_key(pem).map(PublicKey)
+    }
+}
+
 /// A private key parsed once, ready to sign. Signing is ring's RSA
 /// (constant-time, about 3.5× the `rsa` crate's rate here, which also
 /// carries RUSTSEC-2023-0071, a timing leak on every signature).
@@ -218,6 +229,19 @@ pub fn verify(
     public_pem: &str,
     now: DateTime<Utc>,
 ) -> Result<(), SigError> {
+    let key = PublicKey::from_pem(public_pem)?;
+    verify_with(method, path_and_query, headers, body, &key, now)
+}
+
+/// [`verify`] with a key parsed before.
+pub fn verify_with(
+    method: &str,
+    path_and_query: &str,
+    headers: &BTreeMap<String, String>,
+    body: &[u8],
+    key: &PublicKey,
+    now: DateTime<Utc>,
+) -> Result<(), SigError> {
     key_id(headers)?;
     let date = headers
         .get("date")
@@ -264,18 +288,18 @@ pub fn verify(
             return Err(SigError::Digest);
         }
     }
-    let key = public_key(public_pem)?;
     let good = unverified.verify(|signature, signing_string| {
         BASE64
             .decode(signature)
             .ok()
             .map(|sig| {
-                key.verify(
-                    &ring::signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-                    signing_string.as_bytes(),
-                    &sig,
-                )
-                .is_ok()
+                key.0
+                    .verify(
+                        &ring::signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+                        signing_string.as_bytes(),
+                        &sig,
+                    )
+                    .is_ok()
             })
             .unwrap_or(false)
     });

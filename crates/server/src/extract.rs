@@ -163,7 +163,7 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 
 pub(crate) async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth> {
     let key = guise_core::secret::lookup_hash(raw);
-    if let Some(opened) = state.auth_cache.get(&key) {
+    if let Some(opened) = state.tokens.get(&key, crate::kept::token_usable) {
         let scopes = Scopes::parse(&opened.session.scopes).map_err(|_| ApiError::unauthorized())?;
         return Ok(Auth {
             session: opened.session,
@@ -174,13 +174,13 @@ pub(crate) async fn authenticate(state: &AppState, raw: &str) -> ApiResult<Auth>
             media_key: media_key(raw),
         });
     }
-    let generation = state.auth_cache.generation();
+    let generation = state.tokens.generation();
     let auth = open_token(state, raw).await?;
     if auth.k_anon.is_none() {
-        state.auth_cache.keep(
+        state.tokens.keep(
             key,
             generation,
-            &crate::auth_cache::Opened {
+            crate::kept::Opened {
                 session: auth.session.clone(),
                 face: auth.face.clone(),
             },

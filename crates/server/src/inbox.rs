@@ -176,6 +176,27 @@ async fn local_face_by_url(state: &AppState, url: &str) -> ApiResult<Option<Iden
     Ok(guise_core::accounts::find_identity_by_acct(&mut conn, handle, None).await?)
 }
 
+/// The remote actor a signature's key names, with its key parsed: the
+/// actor at the key's URL without its fragment, or (GoToSocial's keys live
+/// at `{actor}/main-key`) the one above it.
+async fn known_sender(state: &AppState, actor_url: &str) -> ApiResult<Option<crate::kept::Sender>> {
+    let mut conn = state.db.conn().await?;
+    let actor = match remote::by_actor_url(&mut conn, actor_url).await? {
+        Some(k) => Some(k),
+        None => match actor_url.rsplit_once('/') {
+            Some((owner, _)) => remote::by_actor_url(&mut conn, owner).await?,
+            None => None,
+        },
+    };
+    Ok(actor.and_then(|actor| {
+        let key = signatures::PublicKey::from_pem(actor.public_key_pem.as_deref()?).ok()?;
+        Some(crate::kept::Sender {
+            actor,
+            key: std::sync::Arc::new(key),
+        })
+    }))
+}
+
 async fn inbox(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -224,27 +245,29 @@ async fn inbox(
         .unwrap_or_else(|| req.path().to_owned());
     let now = state.clock.now();
     let verify = |pem: &str| signatures::verify("POST", &path, &headers, &body, pem, now);
-    // A known key first; on failure fetch the actor again once (keys rotate).
+    // A known key first (kept in memory, else read and parsed); on failure
+    // fetch the actor again once (keys rotate).
     let mut actor_url = key_id.split('#').next().unwrap_or_default().to_owned();
-    let known = {
-        let mut conn = state.db.conn().await?;
-        match remote::by_actor_url(&mut conn, &actor_url).await? {
-            Some(k) => Some(k),
-            // GoToSocial's keys live at `{actor}/main-key`.
-            None => match actor_url.rsplit_once('/') {
-                Some((owner, _)) => remote::by_actor_url(&mut conn, owner).await?,
-                None => None,
-            },
-        }
+    let key_actor = actor_url.clone();
+    let generation = state.senders.generation();
+    let (known, read) = match state.senders.get(&key_actor, |_, _| true) {
+        Some(kept) => (Some(kept), false),
+        None => (known_sender(&state, &actor_url).await?, true),
     };
     if let Some(k) = &known {
-        actor_url = k.actor_url.clone().unwrap_or(actor_url);
+        actor_url = k.actor.actor_url.clone().unwrap_or(actor_url);
     }
     let mut fetched: Option<RemoteActor> = None;
-    let verified_known = known
+    let verified_known = known.as_ref().is_some_and(|k| {
+        signatures::verify_with("POST", &path, &headers, &body, &k.key, now).is_ok()
+    });
+    if let Some(k) = known
         .as_ref()
-        .and_then(|k| k.public_key_pem.as_deref())
-        .is_some_and(|pem| verify(pem).is_ok());
+        .filter(|k| read && verified_known && k.actor.domain.is_some())
+    {
+        state.senders.keep(key_actor, generation, k.clone());
+    }
+    let known = known.map(|k| k.actor);
     if !verified_known {
         // A bad signature costs the sender nothing: a key is fetched at
         // most once a minute, however many requests name it; within the

@@ -3,7 +3,6 @@
 
 pub mod activitypub;
 pub mod admin_api;
-pub mod auth_cache;
 pub mod config;
 pub mod domain_rules;
 pub mod error;
@@ -13,6 +12,7 @@ pub mod health;
 pub mod imaging;
 pub mod inbox;
 pub mod jobs;
+pub mod kept;
 pub mod limits;
 pub mod mail;
 pub mod mastodon_api;
@@ -43,7 +43,7 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let auth_cache = state.auth_cache.clone();
+    let (tokens, senders) = (state.tokens.clone(), state.senders.clone());
     App::new()
         .app_data(aw::Data::new(state))
         // Bodies are read through our own size-limited extractor; these cap the rest.
@@ -56,14 +56,16 @@ pub fn app(
             let method = req.method().clone();
             let path = req.path().to_owned();
             let started = std::time::Instant::now();
-            let forget = auth_cache::may_change_auth(&method, &path).then(|| auth_cache.clone());
+            let forget = kept::may_change_kept(&method, &path)
+                .then(|| (tokens.clone(), senders.clone()));
             let fut = srv.call(req);
             async move {
                 let res = fut.await;
                 // Before the answer leaves: the client's next request must
                 // not find a token, login or face as it was before this one.
-                if let Some(cache) = forget {
-                    cache.empty();
+                if let Some((tokens, senders)) = forget {
+                    tokens.empty();
+                    senders.empty();
                 }
                 let res = res?;
                 tracing::debug!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");

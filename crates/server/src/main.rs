@@ -466,8 +466,9 @@ async fn serve(config: Config, worker: bool) -> anyhow::Result<()> {
     guise_server::domain_rules::reload_ip_blocks(&state).await?;
     guise_server::policy::reload(&state).await?;
     tokio::spawn(guise_server::domain_rules::watch(state.clone()));
-    tokio::spawn(guise_server::auth_cache::listen(
-        state.auth_cache.clone(),
+    tokio::spawn(guise_server::kept::listen(
+        state.tokens.clone(),
+        state.senders.clone(),
         state.config.database.url.clone(),
     ));
     // The delivery worker and jobs run beside the server unless another

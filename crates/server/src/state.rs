@@ -35,9 +35,12 @@ pub struct AppState {
     /// The incoming policy chain's rules in force (`domain_rules` keeps
     /// them current).
     pub incoming: Arc<std::sync::RwLock<Arc<Vec<guise_policy::incoming::Rule>>>>,
-    /// The tokens this process opened (`auth_cache`): used only while
-    /// `auth_cache::listen` hears changes.
-    pub auth_cache: Arc<crate::auth_cache::AuthCache>,
+    /// The tokens this process opened (`kept`): used only while
+    /// `kept::listen` hears changes.
+    pub tokens: Arc<crate::kept::Tokens>,
+    /// Remote actors whose signatures this process checked, with their
+    /// parsed keys (`kept`), likewise.
+    pub senders: Arc<crate::kept::Senders>,
 }
 
 impl AppState {
@@ -84,7 +87,8 @@ impl AppState {
                 .map_err(|e| crate::limits::CounterError::other(e.to_string()))?,
         );
         Ok(AppState {
-            auth_cache: Arc::new(crate::auth_cache::AuthCache::new(clock.clone())),
+            tokens: Arc::new(crate::kept::Kept::new(clock.clone())),
+            senders: Arc::new(crate::kept::Kept::new(clock.clone())),
             hub,
             vapid: Arc::new(tokio::sync::OnceCell::new()),
             web_app_id: Arc::new(tokio::sync::OnceCell::new()),

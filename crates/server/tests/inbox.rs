@@ -2436,3 +2436,56 @@ async fn a_remote_note_arrives_once_with_its_tags_and_heals_its_host() {
         .unwrap()
         .is_empty());
 }
+
+/// A sender whose signature was checked with its stored key is kept in
+/// memory with its parsed key, and used from there; any change to its row
+/// (here made behind the process, as another process or tool would) makes
+/// the process forget it, as soon as PostgreSQL says so.
+#[actix_web::test]
+async fn a_kept_sender_is_forgotten_when_its_row_changes() {
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    t.create_account("alice").await;
+    tokio::spawn(guise_server::kept::listen(
+        t.state.tokens.clone(),
+        t.state.senders.clone(),
+        t.db_url.clone(),
+    ));
+    let waited = std::time::Instant::now();
+    while !t.state.senders.is_listening() {
+        assert!(waited.elapsed().as_secs() < 30, "never listened");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = remote_actor("kit").await;
+    // First seen: fetched, stored, not kept (its row was not read).
+    follows_alice(&t, &r).await;
+    assert!(t.state.senders.is_empty());
+    let again = |n| follow(&r, "https://guise.test/users/alice", n);
+    // Known: read with its key, checked, kept; then used from memory.
+    for n in [2, 3] {
+        assert_eq!(
+            deliver(&t, &r, "/inbox", &again(n), |_| {}).await,
+            StatusCode::ACCEPTED
+        );
+        assert_eq!(t.state.senders.len(), 1);
+    }
+    // Its row changing forgets it.
+    t.sql(&format!(
+        "UPDATE identities SET display_name = 'renamed' WHERE actor_url = '{}'",
+        r.actor
+    ))
+    .await;
+    let waited = std::time::Instant::now();
+    while !t.state.senders.is_empty() {
+        assert!(
+            waited.elapsed().as_secs() < 30,
+            "the changed sender is still kept"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Read again on its next activity.
+    assert_eq!(
+        deliver(&t, &r, "/inbox", &again(4), |_| {}).await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(t.state.senders.len(), 1);
+}
