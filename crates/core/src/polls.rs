@@ -142,14 +142,14 @@ pub async fn get(conn: &mut DbConn, status: i64) -> CoreResult<Poll> {
 }
 
 /// The polls of these statuses.
-pub async fn of_statuses(conn: &mut DbConn, ids: &[i64]) -> CoreResult<HashMap<i64, Poll>> {
+pub async fn of_statuses(mut conn: &DbConn, ids: &[i64]) -> CoreResult<HashMap<i64, Poll>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
     Ok(polls::table
         .filter(polls::status_id.eq_any(ids))
         .select(Poll::as_select())
-        .load(conn)
+        .load(&mut conn)
         .await?
         .into_iter()
         .map(|p| (p.status_id, p))

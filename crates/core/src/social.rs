@@ -453,7 +453,7 @@ pub struct IdentityStats {
 }
 
 pub async fn identity_stats(
-    conn: &mut DbConn,
+    mut conn: &DbConn,
     ids: &[i64],
 ) -> CoreResult<HashMap<i64, IdentityStats>> {
     if ids.is_empty() {
@@ -477,7 +477,7 @@ pub async fn identity_stats(
         )
         .bind::<diesel::sql_types::Array<BigInt>, _>(ids),
     )
-    .load(conn)
+    .load(&mut conn)
     .await?;
     Ok(rows.into_iter().map(|r| (r.identity_id, r.stats)).collect())
 }

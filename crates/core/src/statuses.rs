@@ -12,7 +12,7 @@ use crate::events::{self, DomainEvent};
 use crate::id::Id;
 use crate::models::{Identity, Status, StatusEdit};
 use crate::schema::{
-    idempotency_keys, mentions, notifications, status_edits, status_tags, statuses,
+    idempotency_keys, identities, mentions, notifications, status_edits, status_tags, statuses,
 };
 use crate::text;
 use diesel::prelude::*;
@@ -1002,7 +1002,7 @@ struct Tagged {
 }
 
 /// Replies, boosts and favourites of each of `ids`, in one round trip.
-async fn counts(conn: &mut DbConn, ids: &[i64]) -> CoreResult<[HashMap<i64, i64>; 3]> {
+async fn counts(mut conn: &DbConn, ids: &[i64]) -> CoreResult<[HashMap<i64, i64>; 3]> {
     let rows: Vec<Tagged> = crate::prepared::cached(
         diesel::sql_query(
             "SELECT 'r' AS k, in_reply_to_id AS key, count(*) AS n FROM statuses
@@ -1016,7 +1016,7 @@ async fn counts(conn: &mut DbConn, ids: &[i64]) -> CoreResult<[HashMap<i64, i64>
         )
         .bind::<Array<BigInt>, _>(ids),
     )
-    .load(conn)
+    .load(&mut conn)
     .await?;
     let mut out: [HashMap<i64, i64>; 3] = Default::default();
     for r in rows {
@@ -1066,30 +1066,43 @@ pub async fn load_views(
         rows.extend(inner);
     }
     let all_ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
-    let mention_rows: Vec<(i64, i64)> = mentions::table
-        .filter(mentions::status_id.eq_any(&all_ids))
-        .select((mentions::status_id, mentions::identity_id))
-        .load(conn)
-        .await?;
-    let tag_rows: Vec<(i64, String)> = status_tags::table
-        .filter(status_tags::status_id.eq_any(&all_ids))
-        .select((status_tags::status_id, status_tags::name))
-        .load(conn)
-        .await?;
-    let mut identity_ids: Vec<i64> = rows.iter().map(|s| s.identity_id).collect();
-    identity_ids.extend(mention_rows.iter().map(|(_, i)| *i));
-    identity_ids.sort_unstable();
-    identity_ids.dedup();
-    let people: HashMap<i64, Identity> = identities_by_ids(conn, &identity_ids)
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i))
-        .collect();
-    let [replies, reblogs, favs] = counts(conn, &all_ids).await?;
-    let mut mine = Mine::default();
-    if let Some(v) = viewer {
-        // Favourited, boosted, bookmarked, pinned, thread muted: one round trip.
-        let roots: Vec<i64> = rows.iter().map(|s| s.thread_root_id).collect();
+    let mut author_ids: Vec<i64> = rows.iter().map(|s| s.identity_id).collect();
+    author_ids.sort_unstable();
+    author_ids.dedup();
+    let roots: Vec<i64> = rows.iter().map(|s| s.thread_root_id).collect();
+    // What the rest depends on only the statuses: sent together (pipelined
+    // on the one connection), so PostgreSQL runs them back to back and the
+    // page costs one round trip for them, not five.
+    let shared: &DbConn = conn;
+    let mention_rows = async {
+        let rows: Vec<(i64, i64)> = mentions::table
+            .filter(mentions::status_id.eq_any(&all_ids))
+            .select((mentions::status_id, mentions::identity_id))
+            .load(&mut { shared })
+            .await?;
+        CoreResult::Ok(rows)
+    };
+    let tag_rows = async {
+        let rows: Vec<(i64, String)> = status_tags::table
+            .filter(status_tags::status_id.eq_any(&all_ids))
+            .select((status_tags::status_id, status_tags::name))
+            .load(&mut { shared })
+            .await?;
+        CoreResult::Ok(rows)
+    };
+    let authors = async {
+        let rows: Vec<Identity> = identities::table
+            .filter(identities::id.eq_any(&author_ids))
+            .select(Identity::as_select())
+            .load(&mut { shared })
+            .await?;
+        CoreResult::Ok(rows)
+    };
+    // Favourited, boosted, bookmarked, pinned, thread muted: one query.
+    let marks = async {
+        let Some(v) = viewer else {
+            return CoreResult::Ok(Vec::new());
+        };
         let marks: Vec<Tagged> = crate::prepared::cached(
             diesel::sql_query(
                 "SELECT 'f' AS k, status_id AS key, 1::int8 AS n FROM favourites
@@ -1111,18 +1124,42 @@ pub async fn load_views(
             .bind::<Array<BigInt>, _>(&all_ids)
             .bind::<Array<BigInt>, _>(&roots),
         )
-        .load(conn)
+        .load(&mut { shared })
         .await?;
-        for m in marks {
-            let set = match m.k.as_str() {
-                "f" => &mut mine.favourited,
-                "r" => &mut mine.reblogged,
-                "b" => &mut mine.bookmarked,
-                "p" => &mut mine.pinned,
-                _ => &mut mine.muted_roots,
-            };
-            set.insert(m.key);
-        }
+        Ok(marks)
+    };
+    let (mention_rows, tag_rows, authors, [replies, reblogs, favs], marks) = tokio::try_join!(
+        mention_rows,
+        tag_rows,
+        authors,
+        counts(shared, &all_ids),
+        marks
+    )?;
+    let mut people: HashMap<i64, Identity> = authors.into_iter().map(|i| (i.id, i)).collect();
+    // Faces mentioned that wrote none of these (only when there are some).
+    let mut others: Vec<i64> = mention_rows
+        .iter()
+        .map(|(_, i)| *i)
+        .filter(|i| !people.contains_key(i))
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    people.extend(
+        identities_by_ids(conn, &others)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i)),
+    );
+    let mut mine = Mine::default();
+    for m in marks {
+        let set = match m.k.as_str() {
+            "f" => &mut mine.favourited,
+            "r" => &mut mine.reblogged,
+            "b" => &mut mine.bookmarked,
+            "p" => &mut mine.pinned,
+            _ => &mut mine.muted_roots,
+        };
+        set.insert(m.key);
     }
     let by_id: HashMap<i64, Status> = rows.into_iter().map(|s| (s.id, s)).collect();
     let build = |s: &Status| -> Option<StatusView> {

@@ -192,8 +192,8 @@ async fn collection(
     which: &str,
 ) -> ApiResult<HttpResponse> {
     let face = local_face(state, handle, anonymous).await?;
-    let mut conn = state.db.conn().await?;
-    let stats = guise_core::social::identity_stats(&mut conn, &[face.id])
+    let conn = state.db.conn().await?;
+    let stats = guise_core::social::identity_stats(&conn, &[face.id])
         .await?
         .remove(&face.id)
         .unwrap_or_default();

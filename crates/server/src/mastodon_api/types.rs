@@ -513,12 +513,6 @@ pub async fn statuses(
     }
     ids.sort_unstable();
     ids.dedup();
-    let stats = guise_core::social::identity_stats(conn, &ids).await?;
-    let mut out: Vec<Status> = views
-        .iter()
-        .map(|v| one_status(state, v, &stats, viewer.is_some()))
-        .collect();
-    // Polls, with the viewer's own votes.
     let mut status_ids: Vec<i64> = Vec::new();
     for v in views {
         status_ids.push(v.status.id);
@@ -526,7 +520,17 @@ pub async fn statuses(
             status_ids.push(r.status.id);
         }
     }
-    let polls = guise_core::polls::of_statuses(conn, &status_ids).await?;
+    // The authors' counters and the polls, sent together (pipelined).
+    let shared: &guise_core::DbConn = conn;
+    let (stats, polls) = tokio::try_join!(
+        guise_core::social::identity_stats(shared, &ids),
+        guise_core::polls::of_statuses(shared, &status_ids)
+    )?;
+    let mut out: Vec<Status> = views
+        .iter()
+        .map(|v| one_status(state, v, &stats, viewer.is_some()))
+        .collect();
+    // Polls, with the viewer's own votes.
     if !polls.is_empty() {
         let keys: Vec<i64> = polls.keys().copied().collect();
         let own = match viewer {
