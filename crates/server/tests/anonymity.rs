@@ -758,3 +758,88 @@ async fn anonymous_posts_carry_only_an_allowed_language() {
         .await;
     assert_eq!(s["language"], "eu");
 }
+
+/// Anonymous posting, replying, favouriting and deleting raise no
+/// notification on the channels that tell processes a token, login or face
+/// changed (a notification carries its transaction's xid: one raised by an
+/// anonymous write could pair it with account-side ones). Notifications
+/// arrive in commit order, so everything heard before the marker was raised
+/// by what came before it; a persistent face's rename is heard (the check
+/// can see).
+#[actix_web::test]
+async fn anonymous_writes_raise_no_change_notification() {
+    use futures::StreamExt;
+    let t = TestApp::new().await;
+    let (_, alice) = t.user("alice").await;
+    let (_, bob) = t.user("bob").await;
+    let anon = t.token_as("alice", "anonymous", "read write follow").await;
+    let topic = t
+        .post_status(&bob, json!({ "status": "a hard topic" }))
+        .await;
+    let (client, mut connection) = tokio_postgres::connect(&t.db_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                let _ = tx.send(n.channel().to_owned());
+            }
+        }
+    });
+    client
+        .batch_execute("LISTEN guise_auth; LISTEN guise_remote; LISTEN test_marker")
+        .await
+        .unwrap();
+    let own = t
+        .post_status(&anon, json!({ "status": "said without a name" }))
+        .await;
+    let reply = t
+        .post_status(
+            &anon,
+            json!({ "status": "@bob a reply", "in_reply_to_id": id(&topic) }),
+        )
+        .await;
+    let fav = t
+        .post(
+            &format!("/api/v1/statuses/{}/favourite", id(&topic)),
+            Some(&anon),
+            json!({}),
+        )
+        .await;
+    assert_eq!(fav.status, 200, "{}", fav.text);
+    for s in [&own, &reply] {
+        let r = t
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/statuses/{}", id(s)),
+                Some(&anon),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let renamed = t
+        .call(
+            Method::PATCH,
+            "/api/v1/accounts/update_credentials",
+            Some(&alice),
+            Some(Body::Json(json!({ "display_name": "Alice, renamed" }))),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    t.sql("NOTIFY test_marker").await;
+    let mut heard = Vec::new();
+    loop {
+        let channel = tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the marker never came")
+            .unwrap();
+        if channel == "test_marker" {
+            break;
+        }
+        heard.push(channel);
+    }
+    assert_eq!(heard, ["guise_auth"], "only the rename is heard");
+}
