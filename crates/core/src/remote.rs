@@ -309,6 +309,16 @@ pub async fn first_sight(
     Ok(n == 1)
 }
 
+/// An activity's first sighting, recorded (as `first_sight` records it)
+/// in the same statement as the note the activity stores, so that the
+/// commonest activity costs one statement and one commit.
+#[derive(Debug, Clone, Copy)]
+pub struct Sighting<'a> {
+    pub activity_id: &'a str,
+    /// The host that signed it (marked healthy, as `first_sight` does).
+    pub host: &'a str,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FollowAnswer {
     Accepted,
@@ -510,6 +520,21 @@ pub async fn store_note(
     author: &Identity,
     n: RemoteNote,
 ) -> CoreResult<Option<i64>> {
+    store_note_seen(conn, clock, base_url, author, n, None).await
+}
+
+/// `store_note` for a note that arrived in an activity whose sighting was
+/// not recorded yet: recorded here, with the note when the note is one
+/// statement, else first (a replay then stores nothing).
+pub async fn store_note_seen(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    base_url: &str,
+    author: &Identity,
+    n: RemoteNote,
+    sight: Option<Sighting<'_>>,
+) -> CoreResult<Option<i64>> {
+    use sha2::{Digest, Sha256};
     let media = crate::media::urls_of(&n.attachments, &n.emojis);
     // A note that is neither a reply nor mentions anyone, with no media and
     // no poll (most of what arrives), is one statement: its insert skips a
@@ -518,6 +543,15 @@ pub async fn store_note(
     // mentions.
     let plain =
         n.in_reply_to.is_none() && n.mentions.is_empty() && media.is_empty() && n.poll.is_none();
+    let sight = match sight {
+        Some(s) if !plain => {
+            if !first_sight(conn, clock, s.activity_id, s.host).await? {
+                return Ok(None);
+            }
+            None
+        }
+        s => s,
+    };
     if !plain && gone_or_known(conn, &n.uri).await? {
         return Ok(None);
     }
@@ -545,7 +579,15 @@ pub async fn store_note(
         .ok_or_else(|| CoreError::Internal("a remote status streams".into()))?;
     let insert = crate::prepared::cached(
         diesel::sql_query(
-            "WITH s AS (
+            "WITH seen AS (
+             -- The activity's sighting (none for a note fetched or released).
+             INSERT INTO inbox_seen (activity_hash, seen_on)
+             SELECT $21, $22 WHERE $21 IS NOT NULL
+             ON CONFLICT DO NOTHING
+         ), healed AS (
+             UPDATE hosts SET failed_days = '{}'
+              WHERE host = $23 AND cardinality(failed_days) > 0
+         ), s AS (
              INSERT INTO statuses (id, identity_id, uri, url, source_text, content,
                  spoiler_text, sensitive, visibility, in_reply_to_id,
                  in_reply_to_identity_id, thread_root_id, local, created_at,
@@ -585,7 +627,12 @@ pub async fn store_note(
         .bind::<BigInt, _>(stream.id)
         .bind::<Text, _>(stream.kind)
         .bind::<Jsonb, _>(&stream.payload)
-        .bind::<Bytea, _>(crate::media::url_hash(&n.uri)),
+        .bind::<Bytea, _>(crate::media::url_hash(&n.uri))
+        .bind::<Nullable<Bytea>, _>(
+            sight.map(|s| Sha256::digest(s.activity_id.as_bytes()).to_vec()),
+        )
+        .bind::<diesel::sql_types::Date, _>(clock.today())
+        .bind::<Nullable<Text>, _>(sight.map(|s| s.host)),
     );
     if reached.is_empty() && media.is_empty() && n.poll.is_none() {
         let stored: Option<StoredId> = insert.get_result(conn).await.optional()?;

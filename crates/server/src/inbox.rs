@@ -306,25 +306,18 @@ async fn inbox(
         }
         e => ApiError::bad_request(format!("Invalid activity: {e}")),
     })?;
-    let mut conn = state.db.conn().await?;
     let sender = match fetched {
-        Some(a) => store_actor(&state, &mut conn, &a).await?,
+        Some(a) => {
+            let mut conn = state.db.conn().await?;
+            store_actor(&state, &mut conn, &a).await?
+        }
         None => known.ok_or_else(|| unauthorized("unknown actor"))?,
     };
-    // A replay is answered as before and does nothing; either way the host
-    // is known to be up.
-    if !remote::first_sight(
-        &mut conn,
-        state.clock.as_ref(),
-        parsed.id.as_str(),
-        &key_host,
-    )
-    .await?
-    {
-        return Ok(HttpResponse::Accepted().finish());
-    }
-    drop(conn);
-    if let Err(e) = handle(&state, &sender, &parsed).await {
+    let sight = remote::Sighting {
+        activity_id: parsed.id.as_str(),
+        host: &key_host,
+    };
+    if let Err(e) = handle(&state, &sender, &parsed, sight).await {
         tracing::info!(kind = %parsed.kind, status = e.status.as_u16(), error = %e.message, "activity refused");
         // The sender retries; its retry must not be taken for a replay.
         let mut conn = state.db.conn().await?;
@@ -336,7 +329,14 @@ async fn inbox(
 
 /// What one verified activity does. Embedded objects are believed only
 /// when they come from the sender's own host; anything else is fetched.
-async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiResult<()> {
+/// A replay (an activity id seen before) is answered as before and does
+/// nothing; either way its host is known to be up.
+async fn handle(
+    state: &AppState,
+    sender: &Identity,
+    a: &RemoteActivity,
+    sight: remote::Sighting<'_>,
+) -> ApiResult<()> {
     let actor_url = a.actor.as_str();
     let object_id = a.object_id.clone().unwrap_or_default();
     let object_type = a
@@ -345,6 +345,23 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
         .and_then(|o| o.get("type"))
         .and_then(|t| t.as_str())
         .unwrap_or_default();
+    // A new post that replies to nothing (most of what arrives) is neither
+    // a poll vote nor has ancestors to fetch: storing it is idempotent (a
+    // stored or deleted URI is skipped), and its sighting is recorded with
+    // it, in one statement. Every other activity is recorded first.
+    let deferred = a.kind == "Create"
+        && is_note_type(object_type)
+        && a.object
+            .as_ref()
+            .and_then(|o| o.get("inReplyTo"))
+            .is_none_or(serde_json::Value::is_null);
+    if !deferred {
+        let mut conn = state.db.conn().await?;
+        let clock = state.clock.as_ref();
+        if !remote::first_sight(&mut conn, clock, sight.activity_id, sight.host).await? {
+            return Ok(());
+        }
+    }
     let inner = |key: &str| -> String {
         a.object
             .as_ref()
@@ -424,8 +441,10 @@ async fn handle(state: &AppState, sender: &Identity, a: &RemoteActivity) -> ApiR
                     if doc.attributed_to.as_str() != actor_url {
                         return Err(unauthorized("the note is not the sender's own"));
                     }
-                    if !vote_in_local_poll(state, sender, &doc).await? {
-                        store_note(state, sender, &doc, note).await?;
+                    if deferred {
+                        store_note(state, sender, &doc, note, Some(sight)).await?;
+                    } else if !vote_in_local_poll(state, sender, &doc).await? {
+                        store_note(state, sender, &doc, note, None).await?;
                     }
                 }
             }
@@ -652,7 +671,7 @@ pub async fn resolve_status(
     let Some((raw, note, author)) = fetch_note(state, uri).await? else {
         return Ok(None);
     };
-    store_note(state, &author, &note, &raw).await?;
+    store_note(state, &author, &note, &raw, None).await?;
     let mut conn = state.db.conn().await?;
     Ok(remote::status_by_uri(&mut conn, note.id.as_str()).await?)
 }
@@ -719,7 +738,7 @@ async fn fetch_ancestors(state: &AppState, doc: &RemoteNoteDoc) -> ApiResult<()>
         chain.push((raw, parent, author));
     }
     for (raw, parent, author) in chain.into_iter().rev() {
-        store_one(state, &author, &parent, &raw).await?;
+        store_one(state, &author, &parent, &raw, None).await?;
     }
     Ok(())
 }
@@ -964,9 +983,10 @@ async fn store_note(
     sender: &Identity,
     doc: &RemoteNoteDoc,
     raw: &serde_json::Value,
+    sight: Option<remote::Sighting<'_>>,
 ) -> ApiResult<()> {
     fetch_ancestors(state, doc).await?;
-    store_one(state, sender, doc, raw).await
+    store_one(state, sender, doc, raw, sight).await
 }
 
 /// The code a reply to a held post is held with: its thread is not shown
@@ -974,13 +994,28 @@ async fn store_note(
 const HELD_PARENT: &str = "held_parent";
 
 /// Stores one note, its parent already stored, held, or not to be had. A
-/// reply to a held post waits with it.
+/// reply to a held post waits with it. `sight`: the activity that brought
+/// it, not recorded yet (a replay of it stores nothing).
 async fn store_one(
     state: &AppState,
     sender: &Identity,
     doc: &RemoteNoteDoc,
     raw: &serde_json::Value,
+    sight: Option<remote::Sighting<'_>>,
 ) -> ApiResult<()> {
+    // A rule may hold or refuse the note (and log that it did): the
+    // sighting then comes first, so a replay is not judged twice.
+    let sight = match sight {
+        Some(s) if !state.incoming_rules().is_empty() => {
+            let mut conn = state.db.conn().await?;
+            let clock = state.clock.as_ref();
+            if !remote::first_sight(&mut conn, clock, s.activity_id, s.host).await? {
+                return Ok(());
+            }
+            None
+        }
+        s => s,
+    };
     let mut n = remote_note(state, doc).await?;
     let parent_held = match &doc.in_reply_to {
         Some(p) => {
@@ -995,7 +1030,8 @@ async fn store_one(
         Held::No if parent_held => Vec::new(),
         Held::No => {
             let mut conn = state.db.conn().await?;
-            remote::store_note(&mut conn, state.clock.as_ref(), &state.base_url, sender, n).await?;
+            let clock = state.clock.as_ref();
+            remote::store_note_seen(&mut conn, clock, &state.base_url, sender, n, sight).await?;
             return Ok(());
         }
     };

@@ -2247,6 +2247,10 @@ async fn held_remote_posts_wait_for_a_moderator() {
     send("Create", 2, note(2, "and a reply", Some(1))).await;
     send("Update", 1, note(1, "first words, edited", None)).await;
     assert!(stored(1).await.is_none() && stored(2).await.is_none());
+    // A replayed Create is not judged (nor logged) again.
+    let before = t.row_counts().await;
+    send("Create", 1, note(1, "first words", None)).await;
+    assert_eq!(t.row_counts().await, before);
     assert!(public_uris(&t, &alice).await.is_empty());
     assert_eq!(mentions_of_alice().await, 0, "no notification yet");
     let fetched = r.fetches.load(std::sync::atomic::Ordering::SeqCst);
@@ -2425,6 +2429,13 @@ async fn a_remote_note_arrives_once_with_its_tags_and_heals_its_host() {
         .await
         .unwrap();
     assert_eq!(count, 1);
+    // Each Create's sighting was written with what it stored (or did not).
+    let seen: i64 = guise_core::schema::inbox_seen::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(seen, 2);
     // A replay of a seen activity is accepted, does nothing, and still
     // tells us its host is up.
     guise_core::queue::set_host_failed_days(&mut conn, "127.0.0.1", &[today - 1])
