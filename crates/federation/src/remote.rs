@@ -428,7 +428,11 @@ pub fn parse_note(v: &Value) -> Result<RemoteNoteDoc, RemoteError> {
             Some("Hashtag") if hashtags.len() < MAX_LIST => {
                 let name = at(t, "name").as_str().unwrap_or_default();
                 let name = name.trim_start_matches('#').to_lowercase();
-                if !name.is_empty() && name.len() <= 100 {
+                // What a local hashtag may hold (letters, digits, `_`): no
+                // control character (PostgreSQL refuses NUL in text), no
+                // space or slash to break a `/tags/…` URL.
+                let word = name.chars().all(|c| c.is_alphanumeric() || c == '_');
+                if !name.is_empty() && name.len() <= 100 && word {
                     hashtags.push(name);
                 }
             }

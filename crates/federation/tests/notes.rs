@@ -924,3 +924,21 @@ fn remote_markup_is_kept_within_the_allow_list() {
         }
     }
 }
+
+/// A hashtag's name is kept only when a local hashtag could hold it
+/// (letters, digits, `_`): a NUL (which PostgreSQL refuses in text, so
+/// the note could never be stored), a space or a slash is dropped.
+#[test]
+fn hashtags_that_no_local_tag_could_be_are_dropped() {
+    let mut object = fixture("akkoma/note.json")["object"].clone();
+    object["tag"] = json!([
+        { "type": "Hashtag", "name": "#Fine_Tag" },
+        { "type": "Hashtag", "name": "#日本語" },
+        { "type": "Hashtag", "name": "#bad\u{0}tag" },
+        { "type": "Hashtag", "name": "#two words" },
+        { "type": "Hashtag", "name": "#a/b" },
+        { "type": "Hashtag", "name": "#" },
+    ]);
+    let n = parse_note(&object).unwrap();
+    assert_eq!(n.hashtags, ["fine_tag", "日本語"]);
+}
