@@ -524,8 +524,8 @@ pub async fn store_note(
 }
 
 /// `store_note` for a note that arrived in an activity whose sighting was
-/// not recorded yet: recorded here, with the note when the note is one
-/// statement, else first (a replay then stores nothing).
+/// not recorded yet: recorded here, with the note when the note is plain
+/// (one statement, `store_plain`), else first (a replay then stores nothing).
 pub async fn store_note_seen(
     conn: &mut DbConn,
     clock: &dyn Clock,
@@ -534,27 +534,24 @@ pub async fn store_note_seen(
     n: RemoteNote,
     sight: Option<Sighting<'_>>,
 ) -> CoreResult<Option<i64>> {
-    use sha2::{Digest, Sha256};
-    let media = crate::media::urls_of(&n.attachments, &n.emojis);
-    // A note that is neither a reply nor mentions anyone, with no media and
-    // no poll (most of what arrives), is one statement: its insert skips a
-    // URI deleted by its author or stored already. Anything else is looked
-    // up first, so a note seen before costs no lookups of its parent and
-    // mentions.
-    let plain =
-        n.in_reply_to.is_none() && n.mentions.is_empty() && media.is_empty() && n.poll.is_none();
-    let sight = match sight {
-        Some(s) if !plain => {
-            if !first_sight(conn, clock, s.activity_id, s.host).await? {
-                return Ok(None);
-            }
-            None
+    let n = match PlainNote::of(clock, base_url, author, n, sight) {
+        Ok(plain) => {
+            let stored = store_plain(conn, clock, std::slice::from_ref(&plain)).await?;
+            return Ok(stored.into_iter().next().flatten());
         }
-        s => s,
+        Err(n) => *n,
     };
-    if !plain && gone_or_known(conn, &n.uri).await? {
+    // Not plain: looked up first, so a note seen before costs no lookups
+    // of its parent and mentions.
+    if let Some(s) = sight {
+        if !first_sight(conn, clock, s.activity_id, s.host).await? {
+            return Ok(None);
+        }
+    }
+    if gone_or_known(conn, &n.uri).await? {
         return Ok(None);
     }
+    let media = crate::media::urls_of(&n.attachments, &n.emojis);
     let parent = match n.in_reply_to {
         Some(p) => crate::statuses::get_status(conn, p).await.ok(),
         None => None,
@@ -579,15 +576,7 @@ pub async fn store_note_seen(
         .ok_or_else(|| CoreError::Internal("a remote status streams".into()))?;
     let insert = crate::prepared::cached(
         diesel::sql_query(
-            "WITH seen AS (
-             -- The activity's sighting (none for a note fetched or released).
-             INSERT INTO inbox_seen (activity_hash, seen_on)
-             SELECT $21, $22 WHERE $21 IS NOT NULL
-             ON CONFLICT DO NOTHING
-         ), healed AS (
-             UPDATE hosts SET failed_days = '{}'
-              WHERE host = $23 AND cardinality(failed_days) > 0
-         ), s AS (
+            "WITH s AS (
              INSERT INTO statuses (id, identity_id, uri, url, source_text, content,
                  spoiler_text, sensitive, visibility, in_reply_to_id,
                  in_reply_to_identity_id, thread_root_id, local, created_at,
@@ -627,12 +616,7 @@ pub async fn store_note_seen(
         .bind::<BigInt, _>(stream.id)
         .bind::<Text, _>(stream.kind)
         .bind::<Jsonb, _>(&stream.payload)
-        .bind::<Bytea, _>(crate::media::url_hash(&n.uri))
-        .bind::<Nullable<Bytea>, _>(
-            sight.map(|s| Sha256::digest(s.activity_id.as_bytes()).to_vec()),
-        )
-        .bind::<diesel::sql_types::Date, _>(clock.today())
-        .bind::<Nullable<Text>, _>(sight.map(|s| s.host)),
+        .bind::<Bytea, _>(crate::media::url_hash(&n.uri)),
     );
     if reached.is_empty() && media.is_empty() && n.poll.is_none() {
         let stored: Option<StoredId> = insert.get_result(conn).await.optional()?;
@@ -662,6 +646,196 @@ pub async fn store_note_seen(
         Ok(Some(id))
     })
     .await
+}
+
+/// A plain remote note, ready to be written: neither a reply nor mentioning
+/// anyone, with no media and no poll (most of what arrives), with the
+/// sighting of the activity that brought it. Such notes are written many
+/// to a statement (`store_plain`).
+#[derive(Debug, Clone)]
+pub struct PlainNote {
+    id: i64,
+    identity_id: i64,
+    uri: String,
+    url: Option<String>,
+    text: String,
+    content: String,
+    summary: String,
+    sensitive: bool,
+    visibility: &'static str,
+    published: chrono::DateTime<chrono::Utc>,
+    attachments: serde_json::Value,
+    emojis: serde_json::Value,
+    tags: Vec<String>,
+    stream: events::StreamRow,
+    uri_hash: Vec<u8>,
+    sight_hash: Option<Vec<u8>>,
+    host: Option<String>,
+}
+
+impl PlainNote {
+    /// The note ready to be written, or (not plain) the note back.
+    pub fn of(
+        clock: &dyn Clock,
+        base_url: &str,
+        author: &Identity,
+        n: RemoteNote,
+        sight: Option<Sighting<'_>>,
+    ) -> Result<PlainNote, Box<RemoteNote>> {
+        use sha2::{Digest, Sha256};
+        let plain = n.in_reply_to.is_none()
+            && n.mentions.is_empty()
+            && n.poll.is_none()
+            && crate::media::urls_of(&n.attachments, &n.emojis).is_empty();
+        if !plain {
+            return Err(Box::new(n));
+        }
+        let id = Id::generate(n.published.min(clock.now())).get();
+        let event = DomainEvent::RemoteStatusCreated { status: id };
+        // Only its stream row is written: it must not be one that federates.
+        debug_assert!(!event.routes().federates);
+        let Some(stream) = events::stream_row(clock, &event) else {
+            return Err(Box::new(n));
+        };
+        let content = n.html.clone().unwrap_or_else(|| {
+            crate::text::render(&crate::text::parse(&n.text), base_url, |_, _| None)
+        });
+        let mut tags = n.hashtags;
+        tags.sort();
+        tags.dedup();
+        Ok(PlainNote {
+            id,
+            identity_id: author.id,
+            uri_hash: crate::media::url_hash(&n.uri),
+            uri: n.uri,
+            url: n.url,
+            sensitive: n.sensitive || !n.summary.is_empty(),
+            text: n.text,
+            content,
+            summary: n.summary,
+            visibility: n.visibility.as_str(),
+            published: n.published,
+            attachments: n.attachments,
+            emojis: n.emojis,
+            tags,
+            stream,
+            sight_hash: sight.map(|s| Sha256::digest(s.activity_id.as_bytes()).to_vec()),
+            host: sight.map(|s| s.host.to_owned()),
+        })
+    }
+}
+
+/// Writes plain notes in one statement (one commit, one run of the
+/// counting trigger), each with its tags, its stream event and its
+/// activity's sighting; a failing host that sent one is marked up. A URI
+/// stored already (or twice in the batch) or deleted by its author is
+/// skipped. Each note's id when it was stored.
+pub async fn store_plain(
+    conn: &mut DbConn,
+    clock: &dyn Clock,
+    notes: &[PlainNote],
+) -> CoreResult<Vec<Option<i64>>> {
+    if notes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let col =
+        |f: fn(&PlainNote) -> Option<&str>| -> Vec<Option<&str>> { notes.iter().map(f).collect() };
+    let ids: Vec<i64> = notes.iter().map(|n| n.id).collect();
+    let authors: Vec<i64> = notes.iter().map(|n| n.identity_id).collect();
+    let uris = col(|n| Some(&n.uri));
+    let urls = col(|n| n.url.as_deref());
+    let texts = col(|n| Some(&n.text));
+    let contents = col(|n| Some(&n.content));
+    let summaries = col(|n| Some(&n.summary));
+    let sensitive: Vec<bool> = notes.iter().map(|n| n.sensitive).collect();
+    let visibility = col(|n| Some(n.visibility));
+    let published: Vec<chrono::DateTime<chrono::Utc>> = notes.iter().map(|n| n.published).collect();
+    let emojis: Vec<&serde_json::Value> = notes.iter().map(|n| &n.emojis).collect();
+    let attachments: Vec<&serde_json::Value> = notes.iter().map(|n| &n.attachments).collect();
+    let uri_hashes: Vec<&[u8]> = notes.iter().map(|n| n.uri_hash.as_slice()).collect();
+    let sights: Vec<&[u8]> = notes
+        .iter()
+        .filter_map(|n| n.sight_hash.as_deref())
+        .collect();
+    let mut hosts: Vec<&str> = notes.iter().filter_map(|n| n.host.as_deref()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let (tag_ids, tag_names): (Vec<i64>, Vec<&str>) = notes
+        .iter()
+        .flat_map(|n| n.tags.iter().map(|t| (n.id, t.as_str())))
+        .unzip();
+    let event_ids: Vec<i64> = notes.iter().map(|n| n.stream.id).collect();
+    let event_kinds = col(|n| Some(n.stream.kind));
+    let event_payloads: Vec<&serde_json::Value> = notes.iter().map(|n| &n.stream.payload).collect();
+    let stored: Vec<StoredId> = crate::prepared::cached(
+        diesel::sql_query(
+            "WITH seen AS (
+             INSERT INTO inbox_seen (activity_hash, seen_on)
+             SELECT h, $1 FROM unnest($2::bytea[]) AS h
+             ON CONFLICT DO NOTHING
+         ), healed AS (
+             UPDATE hosts SET failed_days = '{}'
+              WHERE host = ANY($3) AND cardinality(failed_days) > 0
+         ), s AS (
+             INSERT INTO statuses (id, identity_id, uri, url, source_text, content,
+                 spoiler_text, sensitive, visibility, thread_root_id, local,
+                 created_at, attachments, emojis)
+             SELECT i.id, i.identity_id, i.uri, i.url, i.source_text, i.content,
+                    i.spoiler_text, i.sensitive, i.visibility, i.id, false,
+                    i.created_at, i.attachments, i.emojis
+               FROM unnest($4::int8[], $5::int8[], $6::text[], $7::text[], $8::text[],
+                           $9::text[], $10::text[], $11::bool[], $12::text[],
+                           $13::timestamptz[], $14::jsonb[], $15::bytea[], $21::jsonb[])
+                    AS i(id, identity_id, uri, url, source_text, content, spoiler_text,
+                         sensitive, visibility, created_at, emojis, uri_hash, attachments)
+              -- Not one its author deleted (a late or replayed Create).
+              WHERE NOT EXISTS (SELECT 1 FROM remote_deleted d WHERE d.uri_hash = i.uri_hash)
+             -- One stored already, or the same note arriving twice at once:
+             -- the first one stores it.
+             ON CONFLICT DO NOTHING
+             RETURNING id
+         ), tagged AS (
+             INSERT INTO status_tags (status_id, name)
+             SELECT t.status_id, t.name
+               FROM unnest($16::int8[], $17::text[]) AS t(status_id, name)
+               JOIN s ON s.id = t.status_id
+         ), streamed AS (
+             INSERT INTO stream_events (id, kind, payload)
+             SELECT e.id, e.kind, e.payload
+               FROM unnest($18::int8[], $4::int8[], $19::text[], $20::jsonb[])
+                    AS e(id, status_id, kind, payload)
+               JOIN s ON s.id = e.status_id
+         )
+         SELECT id FROM s",
+        )
+        .bind::<diesel::sql_types::Date, _>(clock.today())
+        .bind::<Array<Bytea>, _>(&sights)
+        .bind::<Array<Text>, _>(&hosts)
+        .bind::<Array<BigInt>, _>(&ids)
+        .bind::<Array<BigInt>, _>(&authors)
+        .bind::<Array<Nullable<Text>>, _>(&uris)
+        .bind::<Array<Nullable<Text>>, _>(&urls)
+        .bind::<Array<Nullable<Text>>, _>(&texts)
+        .bind::<Array<Nullable<Text>>, _>(&contents)
+        .bind::<Array<Nullable<Text>>, _>(&summaries)
+        .bind::<Array<Bool>, _>(&sensitive)
+        .bind::<Array<Nullable<Text>>, _>(&visibility)
+        .bind::<Array<Timestamptz>, _>(&published)
+        .bind::<Array<Jsonb>, _>(&emojis)
+        .bind::<Array<Bytea>, _>(&uri_hashes)
+        .bind::<Array<BigInt>, _>(&tag_ids)
+        .bind::<Array<Text>, _>(&tag_names)
+        .bind::<Array<BigInt>, _>(&event_ids)
+        .bind::<Array<Nullable<Text>>, _>(&event_kinds)
+        .bind::<Array<Jsonb>, _>(&event_payloads)
+        .bind::<Array<Jsonb>, _>(&attachments),
+    )
+    .load(conn)
+    .await?;
+    Ok(ids
+        .iter()
+        .map(|id| stored.iter().any(|s| s.id == *id).then_some(*id))
+        .collect())
 }
 
 #[derive(QueryableByName)]

@@ -1029,9 +1029,16 @@ async fn store_one(
         Held::Yes(codes) => codes,
         Held::No if parent_held => Vec::new(),
         Held::No => {
-            let mut conn = state.db.conn().await?;
             let clock = state.clock.as_ref();
-            remote::store_note_seen(&mut conn, clock, &state.base_url, sender, n, sight).await?;
+            match remote::PlainNote::of(clock, &state.base_url, sender, n, sight) {
+                // Most of what arrives: written with others arriving now.
+                Ok(plain) => state.ingest.store(&state.db, &state.clock, plain).await?,
+                Err(n) => {
+                    let mut conn = state.db.conn().await?;
+                    let base = &state.base_url;
+                    remote::store_note_seen(&mut conn, clock, base, sender, *n, sight).await?;
+                }
+            }
             return Ok(());
         }
     };

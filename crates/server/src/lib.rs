@@ -11,6 +11,7 @@ pub mod guard;
 pub mod health;
 pub mod imaging;
 pub mod inbox;
+pub mod ingest;
 pub mod jobs;
 pub mod kept;
 pub mod limits;

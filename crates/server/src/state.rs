@@ -41,6 +41,8 @@ pub struct AppState {
     /// Remote actors whose signatures this process checked, with their
     /// parsed keys (`kept`), likewise.
     pub senders: Arc<crate::kept::Senders>,
+    /// Plain remote notes written many to a statement (`ingest`).
+    pub ingest: Arc<crate::ingest::Batcher>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
         Ok(AppState {
             tokens: Arc::new(crate::kept::Kept::new(clock.clone())),
             senders: Arc::new(crate::kept::Kept::new(clock.clone())),
+            ingest: Arc::default(),
             hub,
             vapid: Arc::new(tokio::sync::OnceCell::new()),
             web_app_id: Arc::new(tokio::sync::OnceCell::new()),

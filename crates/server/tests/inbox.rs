@@ -2500,3 +2500,179 @@ async fn a_kept_sender_is_forgotten_when_its_row_changes() {
     );
     assert_eq!(t.state.senders.len(), 1);
 }
+
+/// Runs `work` while the row of the host 127.0.0.1 (marked failing) is
+/// locked, so that the first batches of plain notes wait on it (their
+/// statement marks that host up) and the rest queue behind them; the lock
+/// goes once `queued` notes wait.
+async fn with_host_locked<F: std::future::Future>(
+    t: &TestApp,
+    queued: usize,
+    work: F,
+) -> F::Output {
+    use diesel_async::RunQueryDsl;
+    let today = t.clock.now().timestamp().div_euclid(86_400);
+    let mut conn = t.state.db.conn().await.unwrap();
+    guise_core::queue::set_host_failed_days(&mut conn, "127.0.0.1", &[today - 1])
+        .await
+        .unwrap();
+    diesel::sql_query("BEGIN").execute(&mut conn).await.unwrap();
+    diesel::sql_query("SELECT 1 FROM hosts WHERE host = '127.0.0.1' FOR UPDATE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let release = async {
+        while t.state.ingest.waiting() < queued {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        diesel::sql_query("COMMIT")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    };
+    tokio::join!(work, release).0
+}
+
+/// Plain notes arriving together are written together, many to one
+/// statement, each request answered once its note is stored: the same
+/// note in several Creates is stored once, a replay and a note its author
+/// deleted not at all, every activity's sighting is recorded; and a note
+/// PostgreSQL refuses fails its own request alone.
+#[actix_web::test]
+async fn plain_notes_arriving_together_are_written_together() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use guise_core::schema::{inbox_seen, status_tags, statuses};
+    let t = TestApp::with_env(&[("GUISE_FEDERATION__ALLOW_PRIVATE_ADDRESSES", "true")]).await;
+    let r = remote_actor("remy").await;
+    let host = r.actor.split('/').take(3).collect::<Vec<_>>().join("/");
+    let delete = json!({ "id": format!("{}/deletes/1", r.actor), "type": "Delete", "actor": r.actor,
+                         "object": format!("{host}/notes/gone") });
+    accepted(&t, &r, delete.to_string()).await;
+    let create = |n: u32, note: &str| {
+        json!({ "id": format!("{}/creates/{n}", r.actor), "type": "Create", "actor": r.actor,
+            "object": { "id": format!("{host}/notes/{note}"), "type": "Note", "attributedTo": r.actor,
+                "content": format!("<p>note {note} #together</p>"),
+                "tag": [{ "type": "Hashtag", "name": "#together" }],
+                "to": ["https://www.w3.org/ns/activitystreams#Public"] } })
+        .to_string()
+    };
+    // 20 notes, one of them in 4 more Creates, a replay, a deleted note.
+    let mut bodies: Vec<String> = (0..20).map(|n| create(n, &n.to_string())).collect();
+    bodies.extend((20..24).map(|n| create(n, "7")));
+    bodies.push(create(3, "3"));
+    bodies.push(create(24, "gone"));
+    let sent = futures::future::join_all(
+        bodies
+            .iter()
+            .map(|b| deliver(&t, &r, "/inbox", b.as_bytes(), |_| {})),
+    );
+    // Two batches wait on the lock; all the others queue behind them.
+    let answers = with_host_locked(&t, bodies.len() - 2, sent).await;
+    assert!(
+        answers.iter().all(|s| *s == StatusCode::ACCEPTED),
+        "{answers:?}"
+    );
+    let (statements, notes) = t.state.ingest.written();
+    assert_eq!(notes, bodies.len() as u64);
+    assert_eq!(statements, 3, "two notes alone, then all the rest together");
+    let mut conn = t.state.db.conn().await.unwrap();
+    let stored: Vec<Option<String>> = statuses::table
+        .filter(statuses::uri.like(format!("{host}/notes/%")))
+        .select(statuses::uri)
+        .order(statuses::uri)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let stored: Vec<String> = stored.into_iter().flatten().collect();
+    let mut expected: Vec<String> = (0..20).map(|n| format!("{host}/notes/{n}")).collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+    let tagged: i64 = status_tags::table
+        .filter(status_tags::name.eq("together"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(tagged, 20);
+    // The Delete and 25 distinct Creates.
+    let seen: i64 = inbox_seen::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(seen, 26);
+    assert!(guise_core::queue::host_failed_days(&mut conn, "127.0.0.1")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A note PostgreSQL refuses (a NUL in a tag, which no inbox lets
+    // through) queued with good ones: the batch fails, each note is then
+    // written alone, and only the bad one's request fails.
+    let sender = guise_core::remote::by_actor_url(&mut conn, &r.actor)
+        .await
+        .unwrap()
+        .unwrap();
+    let note = |uri: String, tag: &str| guise_core::remote::RemoteNote {
+        uri,
+        url: None,
+        text: "text".into(),
+        summary: String::new(),
+        sensitive: false,
+        visibility: guise_policy::Visibility::Public,
+        published: t.clock.now(),
+        in_reply_to: None,
+        mentions: Vec::new(),
+        hashtags: vec![tag.to_owned()],
+        attachments: json!([]),
+        emojis: json!([]),
+        poll: None,
+        html: None,
+    };
+    // Sighted as from the locked host, so that the first ones wait on it.
+    let plain = |n: guise_core::remote::RemoteNote| {
+        let activity = format!("{}/activity", n.uri);
+        let sight = guise_core::remote::Sighting {
+            activity_id: &activity,
+            host: "127.0.0.1",
+        };
+        guise_core::remote::PlainNote::of(
+            t.clock.as_ref(),
+            &t.state.base_url,
+            &sender,
+            n,
+            Some(sight),
+        )
+        .unwrap()
+    };
+    let (db, clock) = (&t.state.db, &t.state.clock);
+    let good = (0..6).map(|n| {
+        t.state
+            .ingest
+            .store(db, clock, plain(note(format!("{host}/good/{n}"), "fine")))
+    });
+    let bad = t
+        .state
+        .ingest
+        .store(db, clock, plain(note(format!("{host}/bad"), "a\u{0}b")));
+    let before = t.state.ingest.written();
+    let (good, bad) = with_host_locked(&t, 5, async {
+        let (good, bad) = tokio::join!(futures::future::join_all(good), bad);
+        (good, bad)
+    })
+    .await;
+    assert!(good.iter().all(Result::is_ok), "{good:?}");
+    assert!(bad.is_err());
+    let after = t.state.ingest.written();
+    // Two alone, then the batch of five failed, then its four good ones alone.
+    assert_eq!(after.1 - before.1, 6);
+    let fine: i64 = status_tags::table
+        .filter(status_tags::name.eq("fine"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(fine, 6);
+    assert!(stored_status(&t, &format!("{host}/bad")).await.is_none());
+}
