@@ -104,28 +104,29 @@ impl Batcher {
 
     /// Writes one batch and answers each of its requests.
     async fn write(&self, db: &Db, clock: &dyn Clock, batch: Vec<Waiting>) {
-        if batch.is_empty() {
+        let (notes, answers): (Vec<PlainNote>, Vec<_>) = batch.into_iter().unzip();
+        if notes.is_empty() {
             return;
         }
-        let notes: Vec<PlainNote> = batch.iter().map(|(n, _)| n.clone()).collect();
         let together = self.statement(db, clock, &notes).await;
         // A request that went away needs no answer.
-        let mut batch = batch;
-        if batch.len() == 1 {
-            if let Some((_, tx)) = batch.pop() {
-                let _ = tx.send(together);
+        match (together, answers.len()) {
+            (together, 1) => {
+                if let Some(tx) = answers.into_iter().next() {
+                    let _ = tx.send(together);
+                }
             }
-            return;
-        }
-        if together.is_ok() {
-            for (_, tx) in batch {
-                let _ = tx.send(Ok(()));
+            (Ok(()), _) => {
+                for tx in answers {
+                    let _ = tx.send(Ok(()));
+                }
             }
-            return;
-        }
-        for (note, tx) in batch {
-            let alone = self.statement(db, clock, std::slice::from_ref(&note)).await;
-            let _ = tx.send(alone);
+            (Err(_), _) => {
+                for (note, tx) in notes.iter().zip(answers) {
+                    let alone = self.statement(db, clock, std::slice::from_ref(note)).await;
+                    let _ = tx.send(alone);
+                }
+            }
         }
     }
 
