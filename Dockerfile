@@ -12,7 +12,7 @@ RUN cargo build --release -p guise-server
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/guise --create-home guise \
     && mkdir -p /var/lib/guise/data/media && chown -R guise: /var/lib/guise/data
