@@ -235,47 +235,9 @@ fn seed_statuses(db_url: &str, ms: i64, n: usize, face: &str) {
 /// the 100 busy faces, but for one more post of each quiet face).
 /// (reader's follows, run at 10 000, run at 1 000 000, seconds to seed).
 async fn growth(client: &reqwest::Client) -> (Vec<(usize, Run, Run)>, f64) {
-    let server = Server::start_on("127.0.0.1", &[("GUISE_SERVER__WORKERS", "2")]);
+    let (server, tokens) = growth_at_10_000(client).await;
     let base = server.url.clone();
     let now_ms = chrono::Utc::now().timestamp_millis();
-    psql(
-        &server.db_url,
-        &format!(
-            "INSERT INTO identities (id, tier, handle, display_name, created_on)
-             SELECT ((({} + g) << 20) | (random() * 1048575)::bigint),
-                    'pseudonymous', 'face' || g, 'Face ' || g, current_date
-               FROM generate_series(1, {FACES}) g",
-            now_ms - 40 * 86_400_000
-        ),
-    );
-    let mut tokens = Vec::new();
-    for (follows, busy) in READERS {
-        let user = format!("reader{follows}");
-        server.create_account(&user, "bench password 123");
-        let quiet = follows - busy;
-        let since = now_ms - 35 * 86_400_000;
-        psql(
-            &server.db_url,
-            &format!(
-                "INSERT INTO follows (id, identity_id, target_identity_id)
-                 SELECT ((({since} + n) << 20) | (random() * 1048575)::bigint),
-                        (SELECT id FROM identities WHERE handle = '{user}'), f.id
-                   FROM (SELECT id, substr(handle, 5)::int AS n FROM identities WHERE handle LIKE 'face%') f
-                  WHERE f.n <= {quiet} OR f.n > {QUIET} AND f.n <= {QUIET} + {busy}"
-            ),
-        );
-        tokens.push((
-            follows,
-            password_token(client, &base, &user, "bench password 123").await,
-        ));
-    }
-    // 10 000 statuses, one per face, 30 days ago.
-    seed_statuses(
-        &server.db_url,
-        now_ms - 30 * 86_400_000,
-        FACES,
-        &format!("g % {FACES} + 1"),
-    );
     let measure = |label: &'static str| {
         let tokens = tokens.clone();
         let base = base.clone();
@@ -323,6 +285,53 @@ async fn growth(client: &reqwest::Client) -> (Vec<(usize, Run, Run)>, f64) {
             .collect(),
         seeded,
     )
+}
+
+/// The growth phase's instance at 10 000 statuses: its server and each
+/// reader's (follows, token).
+async fn growth_at_10_000(client: &reqwest::Client) -> (Server, Vec<(usize, String)>) {
+    let server = Server::start_on("127.0.0.1", &[("GUISE_SERVER__WORKERS", "2")]);
+    let base = server.url.clone();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    psql(
+        &server.db_url,
+        &format!(
+            "INSERT INTO identities (id, tier, handle, display_name, created_on)
+             SELECT ((({} + g) << 20) | (random() * 1048575)::bigint),
+                    'pseudonymous', 'face' || g, 'Face ' || g, current_date
+               FROM generate_series(1, {FACES}) g",
+            now_ms - 40 * 86_400_000
+        ),
+    );
+    let mut tokens = Vec::new();
+    for (follows, busy) in READERS {
+        let user = format!("reader{follows}");
+        server.create_account(&user, "bench password 123");
+        let quiet = follows - busy;
+        let since = now_ms - 35 * 86_400_000;
+        psql(
+            &server.db_url,
+            &format!(
+                "INSERT INTO follows (id, identity_id, target_identity_id)
+                 SELECT ((({since} + n) << 20) | (random() * 1048575)::bigint),
+                        (SELECT id FROM identities WHERE handle = '{user}'), f.id
+                   FROM (SELECT id, substr(handle, 5)::int AS n FROM identities WHERE handle LIKE 'face%') f
+                  WHERE f.n <= {quiet} OR f.n > {QUIET} AND f.n <= {QUIET} + {busy}"
+            ),
+        );
+        tokens.push((
+            follows,
+            password_token(client, &base, &user, "bench password 123").await,
+        ));
+    }
+    // 10 000 statuses, one per face, 30 days ago.
+    seed_statuses(
+        &server.db_url,
+        now_ms - 30 * 86_400_000,
+        FACES,
+        &format!("g % {FACES} + 1"),
+    );
+    (server, tokens)
 }
 
 /// Scale-out on one machine: `guise serve` processes sharing one address
@@ -651,6 +660,26 @@ async fn ingest_run(base: &str, client: &reqwest::Client, signed: Arc<Vec<Signed
 }
 
 /// Ends a `perf record` (it writes its data on SIGINT).
+/// `perf record` into `out`, sampling the server `pid` (or the whole
+/// machine, PostgreSQL too, with GUISE_BENCH_PERF_ALL=1); none with
+/// GUISE_BENCH_PERF=0 (perf attached to the server's threads slows it
+/// down; this gives the run's own numbers).
+fn start_perf(out: &str, pid: u32) -> Option<std::process::Child> {
+    let target = match std::env::var("GUISE_BENCH_PERF_ALL").as_deref() {
+        Ok("1") => vec!["-a".to_owned()],
+        _ => vec!["-p".to_owned(), pid.to_string()],
+    };
+    (std::env::var("GUISE_BENCH_PERF").as_deref() != Ok("0")).then(|| {
+        Command::new("perf")
+            .args(["record", "-F", "499", "-g", "-o", out])
+            .args(&target)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("perf (linux-perf) is installed")
+    })
+}
+
 fn stop_perf(perf: &mut Option<std::process::Child>) {
     if let Some(perf) = perf.as_mut() {
         let _ = Command::new("kill")
@@ -1540,6 +1569,9 @@ async fn profile() {
     } else {
         paths
     };
+    if paths.first().map(String::as_str) == Some("growth") {
+        return profile_growth().await;
+    }
     let (server, client, token) = seeded_server(None).await;
     let base = server.url.clone();
     for (n, path) in paths.iter().enumerate() {
@@ -1556,22 +1588,7 @@ async fn profile() {
             }
         }
         let out = format!("perf-{n}.data");
-        // GUISE_BENCH_PERF_ALL=1: the whole machine (PostgreSQL too).
-        let target = match std::env::var("GUISE_BENCH_PERF_ALL").as_deref() {
-            Ok("1") => vec!["-a".to_owned()],
-            _ => vec!["-p".to_owned(), server.pid().to_string()],
-        };
-        // GUISE_BENCH_PERF=0: no sampling (perf attached to the server's
-        // threads slows it down; this gives the run's own numbers).
-        let mut perf = (std::env::var("GUISE_BENCH_PERF").as_deref() != Ok("0")).then(|| {
-            Command::new("perf")
-                .args(["record", "-F", "499", "-g", "-o", &out])
-                .args(&target)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("perf (linux-perf) is installed")
-        });
+        let mut perf = start_perf(&out, server.pid());
         tokio::time::sleep(Duration::from_millis(500)).await;
         if path == "media" || path == "streams" {
             let rss = |what: &str| {
@@ -1652,6 +1669,40 @@ async fn profile() {
     {
         println!("holding the server (pid {}) for {secs} s", server.pid());
         tokio::time::sleep(Duration::from_secs(secs)).await;
+    }
+}
+
+/// `guise-bench profile growth`: the growth phase's instance at 10 000
+/// statuses, each reader's home timeline (limit 40) driven in turn while
+/// `perf record` samples the server (or the machine, as for `profile`).
+async fn profile_growth() {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let (server, tokens) = growth_at_10_000(&client).await;
+    let url = format!("{}/api/v1/timelines/home?limit=40", server.url);
+    for (n, (follows, token)) in tokens.into_iter().enumerate() {
+        for _ in 0..50 {
+            let _ = client.get(&url).bearer_auth(&token).send().await;
+        }
+        let out = format!("perf-{n}.data");
+        let mut perf = start_perf(&out, server.pid());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let u = url.clone();
+        let run = drive(
+            "profiled",
+            client.clone(),
+            Arc::new(move |c, _| c.get(&u).bearer_auth(&token)),
+        )
+        .await;
+        stop_perf(&mut perf);
+        println!(
+            "home of the reader of {follows}: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms -> {out}",
+            run.rps(),
+            run.pct(50.0),
+            run.pct(99.0)
+        );
     }
 }
 
