@@ -47,6 +47,38 @@ impl<Q> Query for Cached<Q> {
     type SqlType = Untyped;
 }
 
+/// Loads a kept-prepared statement under its generic plan, the one
+/// PostgreSQL makes once per connection for any values.
+///
+/// Left to itself, PostgreSQL plans a prepared statement anew for each
+/// call's values (a custom plan) as long as the generic plan's estimated
+/// cost is higher than the custom plans' — and for a timeline merge it
+/// always is: a reader following ten faces gets a custom plan costed for
+/// ten, while the generic one is costed for the average reader. Planning
+/// the home merge (some forty relations and sub-queries) took 63% of the
+/// machine in `guise-bench profile growth`, several times what running it
+/// costs. The generic plan of each such statement is checked to read rows
+/// bounded by the page (`crates/server/tests/plans.rs`). `SET LOCAL` in a
+/// transaction of its own: a request dropped half-way leaves the
+/// connection mid-transaction, which the pool discards, never a connection
+/// whose setting outlives the statement.
+pub async fn generic<Q, U>(
+    conn: &mut crate::db::DbConn,
+    query: Cached<Q>,
+) -> crate::error::CoreResult<Vec<U>>
+where
+    Q: QueryFragment<Pg> + Send + 'static,
+    U: diesel::QueryableByName<Pg> + Send + 'static,
+{
+    use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+    conn.transaction::<_, crate::error::CoreError, _>(async move |conn| {
+        conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            .await?;
+        Ok(query.load::<U>(conn).await?)
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

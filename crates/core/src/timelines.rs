@@ -218,7 +218,7 @@ async fn run(
         )
     };
     // One of a few fixed texts (values are bound): kept prepared.
-    let mut ids: Vec<i64> = crate::prepared::cached(
+    let query = crate::prepared::cached(
         diesel::sql_query(sql)
             .bind::<BigInt, _>(viewer)
             .bind::<Nullable<BigInt>, _>(page.max_id)
@@ -226,12 +226,12 @@ async fn run(
             .bind::<Nullable<BigInt>, _>(page.min_id)
             .bind::<BigInt, _>(page.limit)
             .bind::<BigInt, _>(list_id),
-    )
-    .load::<IdRow>(conn)
-    .await?
-    .into_iter()
-    .map(|r| r.id)
-    .collect();
+    );
+    let mut ids: Vec<i64> = crate::prepared::generic(conn, query)
+        .await?
+        .into_iter()
+        .map(|r: IdRow| r.id)
+        .collect();
     if up {
         ids.reverse();
     }

@@ -579,3 +579,72 @@ async fn the_pool_connections_run_without_jit() {
     .unwrap();
     assert_eq!(s.jit, "off");
 }
+
+/// The home and list merges run under their generic plan from the first
+/// call: left to choose, PostgreSQL planned the home merge anew on every
+/// call for a reader following few faces (its custom plan is costed lower
+/// than the generic one), and planning took 63% of the machine in
+/// `guise-bench profile growth`. The setting ends with the statement.
+#[actix_web::test]
+async fn timeline_merges_are_planned_once_per_connection() {
+    #[derive(diesel::QueryableByName)]
+    struct Plans {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        generic_plans: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        custom_plans: i64,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct S {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        mode: String,
+    }
+    let t = TestApp::new().await;
+    let (reader_face, reader) = t.user("reader").await;
+    let (quiet_face, quiet) = t.user("quiet").await;
+    t.post_status(&quiet, json!({ "status": "now and then" }))
+        .await;
+    let r = t
+        .post(
+            &format!("/api/v1/accounts/{quiet_face}/follow"),
+            Some(&reader),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let reader_id: i64 = reader_face.parse().unwrap();
+    let mut conn = t.state.db.conn().await.unwrap();
+    for _ in 0..8 {
+        let ids = guise_core::statuses::home_timeline(&mut conn, reader_id, &page(20))
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+        let list = guise_core::timelines::Source::List {
+            list_id: 0,
+            replies_policy: "list".into(),
+        };
+        guise_core::timelines::merged(&mut conn, reader_id, &list, &page(20))
+            .await
+            .unwrap();
+    }
+    let plans: Vec<Plans> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+              WHERE statement LIKE 'WITH a AS%'",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(plans.len(), 2, "the home and the list merge stay prepared");
+    for p in plans {
+        assert_eq!((p.generic_plans, p.custom_plans), (8, 0));
+    }
+    let s: S = diesel_async::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT current_setting('plan_cache_mode') AS mode"),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.mode, "auto", "the setting ends with the statement");
+}
