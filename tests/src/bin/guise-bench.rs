@@ -57,7 +57,7 @@ fn seed(db_url: &str, bench_user: &str) {
         db_url,
         &format!(
             "INSERT INTO statuses (id, identity_id, source_text, content, visibility, thread_root_id, created_at)
-             SELECT id, author, 'seeded status ' || g, '<p>seeded status ' || g || '</p>', 'public', id, to_timestamp((id >> 16) / 1000.0)
+             SELECT id, author, 'seeded status ' || g, '<p>seeded status ' || g || '</p>', 'public', id, to_timestamp((id >> 20) / 1000.0)
                FROM (SELECT (((extract(epoch FROM now()) * 1000)::bigint - g * 600) << 20) | (random() * 1048575)::bigint AS id,
                             a.id AS author, g
                        FROM generate_series(1, {STATUSES}) g
