@@ -1051,11 +1051,27 @@ pub async fn load_views(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut rows: Vec<Status> = statuses::table
-        .filter(statuses::id.eq_any(ids))
-        .select(Status::as_select())
-        .load(conn)
-        .await?;
+    // One status (posting, an action on a post, a post's page) by its key:
+    // a statement of its own, whose generic plan PostgreSQL keeps. Through
+    // `= ANY` it was planned anew on every call (the generic plan is costed
+    // for a longer array, so a one-element call's custom plan always looked
+    // cheaper): 0.11 ms of planning, twice per post.
+    let mut rows: Vec<Status> = match ids {
+        [one] => {
+            statuses::table
+                .filter(statuses::id.eq(*one))
+                .select(Status::as_select())
+                .load(conn)
+                .await?
+        }
+        _ => {
+            statuses::table
+                .filter(statuses::id.eq_any(ids))
+                .select(Status::as_select())
+                .load(conn)
+                .await?
+        }
+    };
     let reblog_ids: Vec<i64> = rows.iter().filter_map(|s| s.reblog_of_id).collect();
     if !reblog_ids.is_empty() {
         let inner: Vec<Status> = statuses::table

@@ -648,3 +648,41 @@ async fn timeline_merges_are_planned_once_per_connection() {
     .unwrap();
     assert_eq!(s.mode, "auto", "the setting ends with the statement");
 }
+
+/// Hydrating one status (posting, an action on a post, a post's page) is
+/// a statement PostgreSQL plans once: through `id = ANY($1)` with one
+/// element its custom plan always looked cheaper than the generic one
+/// (costed for a longer array), so it was planned anew on every call.
+#[actix_web::test]
+async fn one_status_is_hydrated_under_a_kept_plan() {
+    #[derive(diesel::QueryableByName)]
+    struct Plans {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        generic_plans: i64,
+    }
+    let t = TestApp::new().await;
+    let (_, token) = t.user("poster").await;
+    let posted = t.post_status(&token, json!({ "status": "once" })).await;
+    let id: i64 = posted["id"].as_str().unwrap().parse().unwrap();
+    let mut conn = t.state.db.conn().await.unwrap();
+    for _ in 0..8 {
+        let views = guise_core::statuses::load_views(&mut conn, None, &[id])
+            .await
+            .unwrap();
+        assert_eq!(views.len(), 1);
+    }
+    let plans: Vec<Plans> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT generic_plans FROM pg_prepared_statements
+              WHERE statement LIKE 'SELECT \"statuses\".\"id\", %FROM \"statuses\" WHERE%'",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert!(!plans.is_empty(), "the status lookup stays prepared");
+    assert!(
+        plans.iter().any(|p| p.generic_plans > 0),
+        "after five custom plans PostgreSQL keeps the generic one"
+    );
+}
