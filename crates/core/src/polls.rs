@@ -141,21 +141,6 @@ pub async fn get(conn: &mut DbConn, status: i64) -> CoreResult<Poll> {
         .ok_or(CoreError::NotFound)
 }
 
-/// The polls of these statuses.
-pub async fn of_statuses(mut conn: &DbConn, ids: &[i64]) -> CoreResult<HashMap<i64, Poll>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(polls::table
-        .filter(polls::status_id.eq_any(ids))
-        .select(Poll::as_select())
-        .load(&mut conn)
-        .await?
-        .into_iter()
-        .map(|p| (p.status_id, p))
-        .collect())
-}
-
 /// A persistent face's voter key.
 pub fn face_voter(face: i64) -> Vec<u8> {
     let mut v = b"face:".to_vec();

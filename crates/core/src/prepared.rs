@@ -7,13 +7,15 @@
 //! `cached(sql_query(…).bind(…))` is the same query without that mark,
 //! kept in the connection's statement cache under its text and bind types.
 //!
+//! The same holds for a query built with diesel's DSL around a fixed
+//! `diesel::dsl::sql` fragment (which diesel marks the same way).
+//!
 //! Only text from a finite set may be wrapped — never text with a value
 //! spliced in: the cache would grow without bound (and the value belongs
 //! in a bind anyway).
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::Untyped;
 use diesel::QueryResult;
 
 /// A hand-written statement that stays prepared (see the module).
@@ -43,8 +45,10 @@ impl<Q> QueryId for Cached<Q> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<Q> Query for Cached<Q> {
-    type SqlType = Untyped;
+/// A `sql_query`'s rows are untyped; a query built with diesel's DSL (with
+/// a fixed `sql` fragment in it) keeps its row type.
+impl<Q: Query> Query for Cached<Q> {
+    type SqlType = Q::SqlType;
 }
 
 /// Loads a kept-prepared statement under its generic plan, the one
@@ -67,16 +71,46 @@ pub async fn generic<Q, U>(
     query: Cached<Q>,
 ) -> crate::error::CoreResult<Vec<U>>
 where
-    Q: QueryFragment<Pg> + Send + 'static,
+    Q: QueryFragment<Pg> + Query<SqlType = diesel::sql_types::Untyped> + Send + 'static,
     U: diesel::QueryableByName<Pg> + Send + 'static,
 {
-    use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
-    conn.transaction::<_, crate::error::CoreError, _>(async move |conn| {
-        conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            .await?;
-        Ok(query.load::<U>(conn).await?)
-    })
-    .await
+    use diesel_async::{
+        AnsiTransactionManager, AsyncConnection, RunQueryDsl, SimpleAsyncConnection,
+        TransactionManager,
+    };
+    const FORCE: &str = "SET LOCAL plan_cache_mode = force_generic_plan";
+    // The transaction and the setting in one message (one round trip, one
+    // wake-up of the backend), begun through diesel's transaction manager
+    // so that it knows of the transaction (a dropped request's connection
+    // is still seen as mid-transaction and discarded).
+    match AnsiTransactionManager::begin_transaction_sql(&mut *conn, &format!("BEGIN; {FORCE}"))
+        .await
+    {
+        Ok(()) => match query.load::<U>(&mut *conn).await {
+            Ok(rows) => {
+                <AnsiTransactionManager as TransactionManager<_>>::commit_transaction(&mut *conn)
+                    .await?;
+                Ok(rows)
+            }
+            Err(e) => {
+                // The query's error is the one to report.
+                let _ = <AnsiTransactionManager as TransactionManager<_>>::rollback_transaction(
+                    &mut *conn,
+                )
+                .await;
+                Err(e.into())
+            }
+        },
+        // Inside a caller's transaction: a savepoint of its own.
+        Err(diesel::result::Error::AlreadyInTransaction) => {
+            conn.transaction::<_, crate::error::CoreError, _>(async move |conn| {
+                conn.batch_execute(FORCE).await?;
+                Ok(query.load::<U>(conn).await?)
+            })
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

@@ -452,6 +452,24 @@ pub struct IdentityStats {
     pub last_status_on: Option<chrono::NaiveDate>,
 }
 
+impl IdentityStats {
+    /// From `[followers, following, statuses, last status day]` (days since
+    /// 1970-01-01), sums that may be missing (no row) or negative (deltas
+    /// of rows removed before they were counted): zero then.
+    pub fn from_folded(v: &[Option<i64>]) -> IdentityStats {
+        let at = |n: usize| v.get(n).copied().flatten();
+        IdentityStats {
+            followers: at(0).unwrap_or(0).max(0),
+            following: at(1).unwrap_or(0).max(0),
+            statuses: at(2).unwrap_or(0).max(0),
+            last_status_on: at(3).and_then(|d| {
+                chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?
+                    .checked_add_signed(chrono::Duration::days(d))
+            }),
+        }
+    }
+}
+
 pub async fn identity_stats(
     mut conn: &DbConn,
     ids: &[i64],

@@ -50,7 +50,10 @@ pub struct NewStatus {
 pub struct StatusView {
     pub status: Status,
     pub author: Identity,
+    /// The author's counters (for its Account entity).
+    pub author_stats: crate::social::IdentityStats,
     pub reblog: Option<Box<StatusView>>,
+    pub poll: Option<crate::polls::Poll>,
     pub mentions: Vec<Identity>,
     pub tags: Vec<String>,
     pub replies_count: i64,
@@ -1001,37 +1004,6 @@ struct Tagged {
     n: i64,
 }
 
-/// Replies, boosts and favourites of each of `ids`, in one round trip.
-async fn counts(mut conn: &DbConn, ids: &[i64]) -> CoreResult<[HashMap<i64, i64>; 3]> {
-    let rows: Vec<Tagged> = crate::prepared::cached(
-        diesel::sql_query(
-            "SELECT 'r' AS k, in_reply_to_id AS key, count(*) AS n FROM statuses
-              WHERE in_reply_to_id = ANY($1) GROUP BY 2
-             UNION ALL
-             SELECT 'b', reblog_of_id, count(*) FROM statuses
-              WHERE reblog_of_id = ANY($1) GROUP BY 2
-             UNION ALL
-             SELECT 'f', status_id, count(*) FROM favourites
-              WHERE status_id = ANY($1) GROUP BY 2",
-        )
-        .bind::<Array<BigInt>, _>(ids),
-    )
-    .load(&mut conn)
-    .await?;
-    let mut out: [HashMap<i64, i64>; 3] = Default::default();
-    for r in rows {
-        let slot = match r.k.as_str() {
-            "r" => 0,
-            "b" => 1,
-            _ => 2,
-        };
-        if let Some(m) = out.get_mut(slot) {
-            m.insert(r.key, r.n);
-        }
-    }
-    Ok(out)
-}
-
 /// What the viewer did with the statuses being hydrated.
 #[derive(Default)]
 struct Mine {
@@ -1040,6 +1012,117 @@ struct Mine {
     bookmarked: HashSet<i64>,
     pinned: HashSet<i64>,
     muted_roots: HashSet<i64>,
+}
+
+/// A status with its poll, the faces it mentions and its hashtags.
+type Hydrated = (Status, Option<crate::polls::Poll>, Vec<i64>, Vec<String>);
+
+/// Statuses with their polls, for [`hydrated_columns`].
+fn hydrated() -> diesel::dsl::LeftJoinOn<
+    statuses::table,
+    crate::schema::polls::table,
+    diesel::dsl::Eq<crate::schema::polls::status_id, statuses::id>,
+> {
+    use crate::schema::polls;
+    statuses::table.left_join(polls::table.on(polls::status_id.eq(statuses::id)))
+}
+
+/// A [`Hydrated`] row: the status, its poll, and its mentions and hashtags
+/// each as an array read through its key (`(status_id, …)`).
+#[allow(clippy::type_complexity)]
+fn hydrated_columns() -> (
+    diesel::dsl::AsSelect<Status, diesel::pg::Pg>,
+    diesel::dsl::AsSelect<Option<crate::polls::Poll>, diesel::pg::Pg>,
+    diesel::expression::SqlLiteral<Array<BigInt>>,
+    diesel::expression::SqlLiteral<Array<Text>>,
+) {
+    (
+        Status::as_select(),
+        Option::<crate::polls::Poll>::as_select(),
+        diesel::dsl::sql::<Array<BigInt>>(
+            "ARRAY(SELECT m.identity_id FROM mentions m WHERE m.status_id = statuses.id)",
+        ),
+        diesel::dsl::sql::<Array<Text>>(
+            "ARRAY(SELECT t.name FROM status_tags t WHERE t.status_id = statuses.id)",
+        ),
+    )
+}
+
+/// Replies, boosts and favourites of each of `ids`, and what `viewer` (if
+/// any) did with them (favourited, boosted, bookmarked, pinned, muted the
+/// thread of: `roots`), in one statement.
+async fn counts_and_marks(
+    mut conn: &DbConn,
+    viewer: Option<i64>,
+    ids: &[i64],
+    roots: &[i64],
+) -> CoreResult<([HashMap<i64, i64>; 3], Mine)> {
+    const COUNTS: &str = "SELECT 'r' AS k, in_reply_to_id AS key, count(*) AS n FROM statuses
+          WHERE in_reply_to_id = ANY($1) GROUP BY 2
+         UNION ALL
+         SELECT 'b', reblog_of_id, count(*) FROM statuses
+          WHERE reblog_of_id = ANY($1) GROUP BY 2
+         UNION ALL
+         SELECT 'f', status_id, count(*) FROM favourites
+          WHERE status_id = ANY($1) GROUP BY 2";
+    let rows: Vec<Tagged> = match viewer {
+        None => {
+            crate::prepared::cached(diesel::sql_query(COUNTS).bind::<Array<BigInt>, _>(ids))
+                .load(&mut conn)
+                .await?
+        }
+        Some(v) => {
+            crate::prepared::cached(
+                diesel::sql_query(format!(
+                    "{COUNTS}
+                     UNION ALL
+                     SELECT 'mf', status_id, 1 FROM favourites
+                      WHERE identity_id = $2 AND status_id = ANY($1)
+                     UNION ALL
+                     SELECT 'mr', reblog_of_id, 1 FROM statuses
+                      WHERE identity_id = $2 AND reblog_of_id = ANY($1)
+                     UNION ALL
+                     SELECT 'mb', status_id, 1 FROM bookmarks
+                      WHERE identity_id = $2 AND status_id = ANY($1)
+                     UNION ALL
+                     SELECT 'mp', status_id, 1 FROM pinned_statuses
+                      WHERE identity_id = $2 AND status_id = ANY($1)
+                     UNION ALL
+                     SELECT 'mm', thread_root_id, 1 FROM thread_mutes
+                      WHERE identity_id = $2 AND thread_root_id = ANY($3)"
+                ))
+                .bind::<Array<BigInt>, _>(ids)
+                .bind::<BigInt, _>(v)
+                .bind::<Array<BigInt>, _>(roots),
+            )
+            .load(&mut conn)
+            .await?
+        }
+    };
+    let mut counted: [HashMap<i64, i64>; 3] = Default::default();
+    let mut mine = Mine::default();
+    for r in rows {
+        let slot = match r.k.as_str() {
+            "r" => counted.get_mut(0),
+            "b" => counted.get_mut(1),
+            "f" => counted.get_mut(2),
+            mark => {
+                let set = match mark {
+                    "mf" => &mut mine.favourited,
+                    "mr" => &mut mine.reblogged,
+                    "mb" => &mut mine.bookmarked,
+                    "mp" => &mut mine.pinned,
+                    _ => &mut mine.muted_roots,
+                };
+                set.insert(r.key);
+                None
+            }
+        };
+        if let Some(m) = slot {
+            m.insert(r.key, r.n);
+        }
+    }
+    Ok((counted, mine))
 }
 
 /// Hydrates statuses for one viewer, in the order of `ids`; missing ids are skipped.
@@ -1056,106 +1139,88 @@ pub async fn load_views(
     // `= ANY` it was planned anew on every call (the generic plan is costed
     // for a longer array, so a one-element call's custom plan always looked
     // cheaper): 0.11 ms of planning, twice per post.
-    let mut rows: Vec<Status> = match ids {
+    // Each status comes with its poll, its mentions and its hashtags, read
+    // by its key: one statement where there were four (on a page, what each
+    // statement costs PostgreSQL to start and end outweighs these reads).
+    // Kept prepared: the text is fixed.
+    let mut rows: Vec<Hydrated> = match ids {
         [one] => {
-            statuses::table
-                .filter(statuses::id.eq(*one))
-                .select(Status::as_select())
-                .load(conn)
-                .await?
+            crate::prepared::cached(
+                hydrated()
+                    .filter(statuses::id.eq(*one))
+                    .select(hydrated_columns()),
+            )
+            .load(conn)
+            .await?
         }
         _ => {
-            statuses::table
-                .filter(statuses::id.eq_any(ids))
-                .select(Status::as_select())
-                .load(conn)
-                .await?
+            crate::prepared::cached(
+                hydrated()
+                    .filter(statuses::id.eq_any(ids))
+                    .select(hydrated_columns()),
+            )
+            .load(conn)
+            .await?
         }
     };
-    let reblog_ids: Vec<i64> = rows.iter().filter_map(|s| s.reblog_of_id).collect();
+    let reblog_ids: Vec<i64> = rows.iter().filter_map(|s| s.0.reblog_of_id).collect();
     if !reblog_ids.is_empty() {
-        let inner: Vec<Status> = statuses::table
-            .filter(statuses::id.eq_any(&reblog_ids))
-            .select(Status::as_select())
-            .load(conn)
-            .await?;
+        let inner: Vec<Hydrated> = crate::prepared::cached(
+            hydrated()
+                .filter(statuses::id.eq_any(&reblog_ids))
+                .select(hydrated_columns()),
+        )
+        .load(conn)
+        .await?;
         rows.extend(inner);
     }
-    let all_ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
-    let mut author_ids: Vec<i64> = rows.iter().map(|s| s.identity_id).collect();
+    let all_ids: Vec<i64> = rows.iter().map(|s| s.0.id).collect();
+    let mut author_ids: Vec<i64> = rows.iter().map(|s| s.0.identity_id).collect();
     author_ids.sort_unstable();
     author_ids.dedup();
-    let roots: Vec<i64> = rows.iter().map(|s| s.thread_root_id).collect();
+    let roots: Vec<i64> = rows.iter().map(|s| s.0.thread_root_id).collect();
     // What the rest depends on only the statuses: sent together (pipelined
     // on the one connection), so PostgreSQL runs them back to back and the
-    // page costs one round trip for them, not five.
+    // page costs one round trip for them.
     let shared: &DbConn = conn;
-    let mention_rows = async {
-        let rows: Vec<(i64, i64)> = mentions::table
-            .filter(mentions::status_id.eq_any(&all_ids))
-            .select((mentions::status_id, mentions::identity_id))
-            .load(&mut { shared })
-            .await?;
-        CoreResult::Ok(rows)
-    };
-    let tag_rows = async {
-        let rows: Vec<(i64, String)> = status_tags::table
-            .filter(status_tags::status_id.eq_any(&all_ids))
-            .select((status_tags::status_id, status_tags::name))
-            .load(&mut { shared })
-            .await?;
-        CoreResult::Ok(rows)
-    };
+    // The authors with their counters (the folded row plus the deltas not
+    // folded yet, as `social::identity_stats` reads them).
     let authors = async {
-        let rows: Vec<Identity> = identities::table
-            .filter(identities::id.eq_any(&author_ids))
-            .select(Identity::as_select())
-            .load(&mut { shared })
-            .await?;
-        CoreResult::Ok(rows)
-    };
-    // Favourited, boosted, bookmarked, pinned, thread muted: one query.
-    let marks = async {
-        let Some(v) = viewer else {
-            return CoreResult::Ok(Vec::new());
-        };
-        let marks: Vec<Tagged> = crate::prepared::cached(
-            diesel::sql_query(
-                "SELECT 'f' AS k, status_id AS key, 1::int8 AS n FROM favourites
-                  WHERE identity_id = $1 AND status_id = ANY($2)
-                 UNION ALL
-                 SELECT 'r', reblog_of_id, 1 FROM statuses
-                  WHERE identity_id = $1 AND reblog_of_id = ANY($2)
-                 UNION ALL
-                 SELECT 'b', status_id, 1 FROM bookmarks
-                  WHERE identity_id = $1 AND status_id = ANY($2)
-                 UNION ALL
-                 SELECT 'p', status_id, 1 FROM pinned_statuses
-                  WHERE identity_id = $1 AND status_id = ANY($2)
-                 UNION ALL
-                 SELECT 'm', thread_root_id, 1 FROM thread_mutes
-                  WHERE identity_id = $1 AND thread_root_id = ANY($3)",
-            )
-            .bind::<BigInt, _>(v)
-            .bind::<Array<BigInt>, _>(&all_ids)
-            .bind::<Array<BigInt>, _>(&roots),
+        let rows: Vec<(Identity, Vec<Option<i64>>)> = crate::prepared::cached(
+            identities::table
+                .filter(identities::id.eq_any(&author_ids))
+                .select((
+                    Identity::as_select(),
+                    diesel::dsl::sql::<Array<Nullable<BigInt>>>(
+                        "(SELECT ARRAY[greatest(sum(u.followers), 0), greatest(sum(u.following), 0),
+                                       greatest(sum(u.statuses), 0),
+                                       max(u.last_status_on) - DATE '1970-01-01']::int8[]
+                            FROM (SELECT followers_count AS followers, following_count AS following,
+                                         statuses_count AS statuses, last_status_on
+                                    FROM identity_stats WHERE identity_id = identities.id
+                                  UNION ALL
+                                  SELECT followers, following, statuses, last_status_on
+                                    FROM identity_stat_deltas WHERE identity_id = identities.id) u)",
+                    ),
+                )),
         )
         .load(&mut { shared })
         .await?;
-        Ok(marks)
+        CoreResult::Ok(rows)
     };
-    let (mention_rows, tag_rows, authors, [replies, reblogs, favs], marks) = tokio::try_join!(
-        mention_rows,
-        tag_rows,
-        authors,
-        counts(shared, &all_ids),
-        marks
-    )?;
-    let mut people: HashMap<i64, Identity> = authors.into_iter().map(|i| (i.id, i)).collect();
+    let (authors, (counted, mine)) =
+        tokio::try_join!(authors, counts_and_marks(shared, viewer, &all_ids, &roots))?;
+    let [replies, reblogs, favs] = counted;
+    let mut stats: HashMap<i64, crate::social::IdentityStats> = HashMap::new();
+    let mut people: HashMap<i64, Identity> = HashMap::new();
+    for (i, counted) in authors {
+        stats.insert(i.id, crate::social::IdentityStats::from_folded(&counted));
+        people.insert(i.id, i);
+    }
     // Faces mentioned that wrote none of these (only when there are some).
-    let mut others: Vec<i64> = mention_rows
+    let mut others: Vec<i64> = rows
         .iter()
-        .map(|(_, i)| *i)
+        .flat_map(|r| r.2.iter().copied())
         .filter(|i| !people.contains_key(i))
         .collect();
     others.sort_unstable();
@@ -1166,36 +1231,23 @@ pub async fn load_views(
             .into_iter()
             .map(|i| (i.id, i)),
     );
-    let mut mine = Mine::default();
-    for m in marks {
-        let set = match m.k.as_str() {
-            "f" => &mut mine.favourited,
-            "r" => &mut mine.reblogged,
-            "b" => &mut mine.bookmarked,
-            "p" => &mut mine.pinned,
-            _ => &mut mine.muted_roots,
-        };
-        set.insert(m.key);
-    }
-    let by_id: HashMap<i64, Status> = rows.into_iter().map(|s| (s.id, s)).collect();
-    let build = |s: &Status| -> Option<StatusView> {
+    let by_id: HashMap<i64, Hydrated> = rows.into_iter().map(|r| (r.0.id, r)).collect();
+    let build = |(s, poll, mentioned, tags): &Hydrated| -> Option<StatusView> {
         let author = people.get(&s.identity_id)?.clone();
-        let mut ms: Vec<Identity> = mention_rows
+        let mut ms: Vec<Identity> = mentioned
             .iter()
-            .filter(|(sid, _)| *sid == s.id)
-            .filter_map(|(_, i)| people.get(i).cloned())
+            .filter_map(|i| people.get(i).cloned())
             .collect();
         ms.sort_by_key(|i| i.id);
-        let mut tags: Vec<String> = tag_rows
-            .iter()
-            .filter(|(sid, _)| *sid == s.id)
-            .map(|(_, t)| t.clone())
-            .collect();
+        ms.dedup_by_key(|i| i.id);
+        let mut tags = tags.clone();
         tags.sort();
         Some(StatusView {
             status: s.clone(),
+            author_stats: stats.get(&author.id).copied().unwrap_or_default(),
             author,
             reblog: None,
+            poll: poll.clone(),
             mentions: ms,
             tags,
             replies_count: replies.get(&s.id).copied().unwrap_or(0),
@@ -1212,7 +1264,7 @@ pub async fn load_views(
     for id in ids {
         let Some(s) = by_id.get(id) else { continue };
         let Some(mut view) = build(s) else { continue };
-        if let Some(inner_id) = s.reblog_of_id {
+        if let Some(inner_id) = s.0.reblog_of_id {
             match by_id.get(&inner_id).and_then(build) {
                 Some(inner) => view.reblog = Some(Box::new(inner)),
                 None => continue,

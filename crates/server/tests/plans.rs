@@ -674,7 +674,7 @@ async fn one_status_is_hydrated_under_a_kept_plan() {
     let plans: Vec<Plans> = diesel_async::RunQueryDsl::load(
         diesel::sql_query(
             "SELECT generic_plans FROM pg_prepared_statements
-              WHERE statement LIKE 'SELECT \"statuses\".\"id\", %FROM \"statuses\" WHERE%'",
+              WHERE statement LIKE 'SELECT \"statuses\".\"id\", %FROM (\"statuses\" LEFT OUTER JOIN%'",
         ),
         &mut conn,
     )
@@ -685,4 +685,68 @@ async fn one_status_is_hydrated_under_a_kept_plan() {
         plans.iter().any(|p| p.generic_plans > 0),
         "after five custom plans PostgreSQL keeps the generic one"
     );
+}
+
+/// The merge's transaction and setting go in one message, begun through
+/// diesel's transaction manager: after a page the connection is out of
+/// any transaction (the pool would discard one left in it), and inside a
+/// caller's transaction the merge runs in a savepoint whose setting does
+/// not outlive that transaction.
+#[actix_web::test]
+async fn a_merge_leaves_no_transaction_and_works_inside_one() {
+    use diesel_async::AsyncConnection;
+    #[derive(diesel::QueryableByName)]
+    struct S {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        mode: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        at: String,
+    }
+    // In a transaction `now()` stands still from one statement to the next;
+    // outside one every statement is a transaction of its own. (Within one
+    // statement `now()` and `statement_timestamp()` differ under the
+    // extended protocol, so they cannot tell.)
+    async fn now(conn: &mut AsyncPgConnection) -> (String, String) {
+        let mut read = Vec::new();
+        for _ in 0..2 {
+            let s: S = diesel_async::RunQueryDsl::get_result(
+                diesel::sql_query(
+                    "SELECT current_setting('plan_cache_mode') AS mode, now()::text AS at",
+                ),
+                &mut *conn,
+            )
+            .await
+            .unwrap();
+            read.push(s);
+        }
+        let state = if read[0].at == read[1].at {
+            "in"
+        } else {
+            "out"
+        };
+        (read[1].mode.clone(), state.into())
+    }
+    let t = TestApp::new().await;
+    let (reader_face, reader) = t.user("reader").await;
+    t.post_status(&reader, json!({ "status": "mine" })).await;
+    let reader_id: i64 = reader_face.parse().unwrap();
+    let mut conn = t.state.db.conn().await.unwrap();
+    assert_eq!(now(&mut conn).await, ("auto".into(), "out".into()));
+    let ids = guise_core::statuses::home_timeline(&mut conn, reader_id, &page(20))
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(now(&mut conn).await, ("auto".into(), "out".into()));
+    let inside = conn
+        .transaction::<_, diesel::result::Error, _>(async |c| {
+            let ids = guise_core::statuses::home_timeline(c, reader_id, &page(20))
+                .await
+                .unwrap();
+            Ok((ids.len(), now(c).await))
+        })
+        .await
+        .unwrap();
+    assert_eq!(inside.0, 1);
+    assert_eq!(inside.1 .1, "in", "still the caller's transaction");
+    assert_eq!(now(&mut conn).await, ("auto".into(), "out".into()));
 }

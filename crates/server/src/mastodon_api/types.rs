@@ -504,28 +504,22 @@ pub async fn statuses(
     viewer: Option<i64>,
     views: &[StatusView],
 ) -> guise_core::CoreResult<Vec<Status>> {
-    let mut ids: Vec<i64> = Vec::new();
+    // The polls came with the statuses.
+    let mut polls: HashMap<i64, &guise_core::polls::Poll> = HashMap::new();
     for v in views {
-        ids.push(v.author.id);
-        if let Some(r) = &v.reblog {
-            ids.push(r.author.id);
+        for one in std::iter::once(v).chain(v.reblog.as_deref()) {
+            if let Some(p) = &one.poll {
+                polls.insert(one.status.id, p);
+            }
         }
     }
-    ids.sort_unstable();
-    ids.dedup();
-    let mut status_ids: Vec<i64> = Vec::new();
+    // So did the authors' counters.
+    let mut stats: HashMap<i64, guise_core::social::IdentityStats> = HashMap::new();
     for v in views {
-        status_ids.push(v.status.id);
-        if let Some(r) = &v.reblog {
-            status_ids.push(r.status.id);
+        for one in std::iter::once(v).chain(v.reblog.as_deref()) {
+            stats.insert(one.author.id, one.author_stats);
         }
     }
-    // The authors' counters and the polls, sent together (pipelined).
-    let shared: &guise_core::DbConn = conn;
-    let (stats, polls) = tokio::try_join!(
-        guise_core::social::identity_stats(shared, &ids),
-        guise_core::polls::of_statuses(shared, &status_ids)
-    )?;
     let mut out: Vec<Status> = views
         .iter()
         .map(|v| one_status(state, v, &stats, viewer.is_some()))
