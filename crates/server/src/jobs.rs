@@ -16,6 +16,46 @@ pub async fn run_once(
     guise_core::scheduled::publish_due(&mut conn, &state.ctx(), 32).await
 }
 
+/// Deltas a second above which the fold runs ten times a second.
+const BUSY_FOLD: i64 = 64;
+
+/// Folds counter deltas until the process ends: once a second, or ten
+/// times a second while deltas arrive faster than [`BUSY_FOLD`] a second. Reading a face's counters sums its pending
+/// deltas, so a busy face's pile is kept short: at 900 posts a second a
+/// once-a-second fold let some 450 rows wait on average (0.15 ms of every
+/// read of that face), a tenth of a second about 45.
+pub async fn fold(state: AppState) {
+    let mut pause_ms: i64 = 1000;
+    loop {
+        let folded = match state.db.conn().await {
+            Ok(mut conn) => match guise_core::social::fold_stat_deltas(&mut conn).await {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::debug!(folded = n, "counter deltas");
+                    }
+                    n
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "counter deltas");
+                    0
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "counter deltas");
+                0
+            }
+        };
+        // The rate over the pause just slept, so a fast cadence is kept
+        // exactly as long as the rate that earned it.
+        pause_ms = if folded * 1000 > BUSY_FOLD * pause_ms {
+            100
+        } else {
+            1000
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(pause_ms.unsigned_abs())).await;
+    }
+}
+
 /// Runs the jobs until the process ends, one round a second (uploads
 /// once a minute).
 pub async fn run(state: AppState) {
@@ -56,14 +96,6 @@ pub async fn run(state: AppState) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "unattached uploads"),
             }
-        }
-        match state.db.conn().await {
-            Ok(mut conn) => match guise_core::social::fold_stat_deltas(&mut conn).await {
-                Ok(n) if n > 0 => tracing::debug!(folded = n, "counter deltas"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "counter deltas"),
-            },
-            Err(e) => tracing::warn!(error = %e, "counter deltas"),
         }
         match crate::mastodon_api::push::send_due(&state).await {
             Ok(n) if n > 0 => tracing::debug!(tried = n, "web push"),

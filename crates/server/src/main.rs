@@ -166,6 +166,7 @@ fn main() -> anyhow::Result<()> {
                 state.config.federation.key_pool_size,
             ));
             tokio::spawn(guise_server::jobs::run(state.clone()));
+            tokio::spawn(guise_server::jobs::fold(state.clone()));
             guise_server::streaming::start(&state, false);
             println!("guise worker running");
             deliver(&state).await;
@@ -477,6 +478,7 @@ async fn serve(config: Config, worker: bool) -> anyhow::Result<()> {
         let worker_state = state.clone();
         tokio::spawn(async move { deliver(&worker_state).await });
         tokio::spawn(guise_server::jobs::run(state.clone()));
+        tokio::spawn(guise_server::jobs::fold(state.clone()));
     }
     guise_server::streaming::start(&state, true);
     let base = state.base_url.clone();
