@@ -65,6 +65,18 @@ fn seed(db_url: &str, bench_user: &str) {
                          ON a.n = g % {AUTHORS}) x"
         ),
     );
+    // As on a live instance, some posts carry hashtags (one in ten, over
+    // 97 topics) and some mention another face (one in twenty-five): the
+    // tables are not empty when PostgreSQL plans what reads them.
+    psql(
+        db_url,
+        "INSERT INTO status_tags (status_id, name)
+         SELECT id, 'topic' || (id % 97) FROM statuses WHERE id % 10 = 0;
+         INSERT INTO mentions (status_id, identity_id)
+         SELECT s.id, (SELECT i.id FROM identities i WHERE i.handle LIKE 'author%' AND i.id <> s.identity_id
+                        ORDER BY i.id LIMIT 1 OFFSET (s.id % 50))
+           FROM statuses s WHERE s.id % 25 = 0",
+    );
     psql(
         db_url,
         &format!(
