@@ -40,7 +40,7 @@ impl Account {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = identities)]
 pub struct Identity {
     pub id: i64,

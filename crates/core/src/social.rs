@@ -452,36 +452,14 @@ pub struct IdentityStats {
     pub last_status_on: Option<chrono::NaiveDate>,
 }
 
-impl IdentityStats {
-    /// From `[followers, following, statuses, last status day]` (days since
-    /// 1970-01-01), sums that may be missing (no row) or negative (deltas
-    /// of rows removed before they were counted): zero then.
-    pub fn from_folded(v: &[Option<i64>]) -> IdentityStats {
-        let at = |n: usize| v.get(n).copied().flatten();
-        IdentityStats {
-            followers: at(0).unwrap_or(0).max(0),
-            following: at(1).unwrap_or(0).max(0),
-            statuses: at(2).unwrap_or(0).max(0),
-            last_status_on: at(3).and_then(|d| {
-                chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?
-                    .checked_add_signed(chrono::Duration::days(d))
-            }),
-        }
-    }
-}
-
-pub async fn identity_stats(
-    mut conn: &DbConn,
-    ids: &[i64],
-) -> CoreResult<HashMap<i64, IdentityStats>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // The folded row plus the deltas not yet folded (migration
-    // 2026-12-01-000005): exact at every moment, and no write waits on a
-    // shared counter row.
-    let rows: Vec<StatsRow> = crate::prepared::cached(
-        diesel::sql_query(
+/// Each face's counters among the ids bound as `$1` (one row per face that
+/// has any): the folded row plus the deltas not folded yet (migration
+/// 2026-12-01-000005), exact at every moment while no write waits on a
+/// shared counter row. Set-based: PostgreSQL reads both tables once for
+/// all the faces (as a correlated subquery per face it took 2.4 times as
+/// long for a page's twenty authors).
+macro_rules! folded_stats_sql {
+    () => {
         "SELECT identity_id, greatest(sum(followers), 0)::int8 AS followers, \
                 greatest(sum(following), 0)::int8 AS following, \
                 greatest(sum(statuses), 0)::int8 AS statuses, max(last_status_on) AS last_status_on \
@@ -491,9 +469,20 @@ pub async fn identity_stats(
                  UNION ALL \
                  SELECT identity_id, followers, following, statuses, last_status_on \
                    FROM identity_stat_deltas WHERE identity_id = ANY($1)) AS s \
-          GROUP BY identity_id",
-        )
-        .bind::<diesel::sql_types::Array<BigInt>, _>(ids),
+          GROUP BY identity_id"
+    };
+}
+pub(crate) use folded_stats_sql;
+
+pub async fn identity_stats(
+    mut conn: &DbConn,
+    ids: &[i64],
+) -> CoreResult<HashMap<i64, IdentityStats>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<StatsRow> = crate::prepared::cached(
+        diesel::sql_query(folded_stats_sql!()).bind::<diesel::sql_types::Array<BigInt>, _>(ids),
     )
     .load(&mut conn)
     .await?;

@@ -12,7 +12,7 @@ use crate::events::{self, DomainEvent};
 use crate::id::Id;
 use crate::models::{Identity, Status, StatusEdit};
 use crate::schema::{
-    idempotency_keys, identities, mentions, notifications, status_edits, status_tags, statuses,
+    idempotency_keys, mentions, notifications, status_edits, status_tags, statuses,
 };
 use crate::text;
 use diesel::prelude::*;
@@ -1014,6 +1014,15 @@ struct Mine {
     muted_roots: HashSet<i64>,
 }
 
+/// A page's author with its counters.
+#[derive(QueryableByName)]
+struct Author {
+    #[diesel(embed)]
+    face: Identity,
+    #[diesel(embed)]
+    counted: crate::social::IdentityStats,
+}
+
 /// A status with its poll, the faces it mentions and its hashtags.
 type Hydrated = (Status, Option<crate::polls::Poll>, Vec<i64>, Vec<String>);
 
@@ -1183,26 +1192,18 @@ pub async fn load_views(
     // on the one connection), so PostgreSQL runs them back to back and the
     // page costs one round trip for them.
     let shared: &DbConn = conn;
-    // The authors with their counters (the folded row plus the deltas not
-    // folded yet, as `social::identity_stats` reads them).
+    // The authors with their counters (`social::folded_stats_sql`), in
+    // the one statement.
     let authors = async {
-        let rows: Vec<(Identity, Vec<Option<i64>>)> = crate::prepared::cached(
-            identities::table
-                .filter(identities::id.eq_any(&author_ids))
-                .select((
-                    Identity::as_select(),
-                    diesel::dsl::sql::<Array<Nullable<BigInt>>>(
-                        "(SELECT ARRAY[greatest(sum(u.followers), 0), greatest(sum(u.following), 0),
-                                       greatest(sum(u.statuses), 0),
-                                       max(u.last_status_on) - DATE '1970-01-01']::int8[]
-                            FROM (SELECT followers_count AS followers, following_count AS following,
-                                         statuses_count AS statuses, last_status_on
-                                    FROM identity_stats WHERE identity_id = identities.id
-                                  UNION ALL
-                                  SELECT followers, following, statuses, last_status_on
-                                    FROM identity_stat_deltas WHERE identity_id = identities.id) u)",
-                    ),
-                )),
+        let rows: Vec<Author> = crate::prepared::cached(
+            diesel::sql_query(concat!(
+                "SELECT i.*, coalesce(c.followers, 0) AS followers, coalesce(c.following, 0) AS following,
+                        coalesce(c.statuses, 0) AS statuses, c.last_status_on
+                   FROM identities i LEFT JOIN (",
+                crate::social::folded_stats_sql!(),
+                ") c ON c.identity_id = i.id WHERE i.id = ANY($1)"
+            ))
+            .bind::<Array<BigInt>, _>(&author_ids),
         )
         .load(&mut { shared })
         .await?;
@@ -1213,9 +1214,9 @@ pub async fn load_views(
     let [replies, reblogs, favs] = counted;
     let mut stats: HashMap<i64, crate::social::IdentityStats> = HashMap::new();
     let mut people: HashMap<i64, Identity> = HashMap::new();
-    for (i, counted) in authors {
-        stats.insert(i.id, crate::social::IdentityStats::from_folded(&counted));
-        people.insert(i.id, i);
+    for Author { face, counted } in authors {
+        stats.insert(face.id, counted);
+        people.insert(face.id, face);
     }
     // Faces mentioned that wrote none of these (only when there are some).
     let mut others: Vec<i64> = rows
