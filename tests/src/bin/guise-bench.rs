@@ -521,6 +521,105 @@ async fn tiny_server(marker: &'static [u8]) -> (String, Arc<AtomicUsize>, Arc<At
     (addr, posts, conns)
 }
 
+/// Mitra 5.9's figures in issue 13 (`wrk -t2 -c16`, same machine kind,
+/// 3 000 posts by one user): the fixed reference the targets are set
+/// against, with the multiple each target asks for.
+const MITRA: [(&str, f64, f64); 4] = [
+    ("GET /api/v1/accounts/verify_credentials", 2106.0, 3.0),
+    ("GET /api/v1/timelines/home (limit 20)", 137.0, 10.0),
+    (
+        "GET /api/v1/timelines/public?local=true (limit 20)",
+        140.0,
+        10.0,
+    ),
+    ("POST /api/v1/statuses", 82.0, 10.0),
+];
+
+/// One `wrk -t2 -c16 --latency` run, the way the reference was measured.
+struct Wrk {
+    rps: f64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    /// Answers other than 2xx/3xx, and socket errors.
+    failed: u64,
+}
+
+/// A latency as wrk prints it ("812.00us", "1.25ms", "1.02s"), in ms.
+fn wrk_ms(v: &str) -> Option<f64> {
+    for (unit, scale) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)] {
+        if let Some(n) = v.strip_suffix(unit) {
+            return n.parse::<f64>().ok().map(|n| n * scale);
+        }
+    }
+    None
+}
+
+/// Drives `url` with wrk for `secs` seconds under the bench's token (a
+/// GET, or with `post` a POST of a new status each time); None when wrk
+/// is not installed or printed nothing readable.
+fn wrk(url: &str, token: &str, post: bool, secs: u32) -> Option<Wrk> {
+    let script = std::env::temp_dir().join(format!("guise-bench-{}.lua", std::process::id()));
+    let lua = if post {
+        // Each thread numbers its own posts under its own number, so every
+        // status text differs.
+        format!(
+            "local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set('tid', threads)
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format('POST', nil, {{['Authorization'] = 'Bearer {token}',
+    ['Content-Type'] = 'application/json'}},
+    '{{\"status\": \"wrk post ' .. tid .. '-' .. n .. ' #bench\"}}')
+end
+"
+        )
+    } else {
+        format!("wrk.headers['Authorization'] = 'Bearer {token}'\n")
+    };
+    std::fs::write(&script, lua).ok()?;
+    let out = Command::new("wrk")
+        .args(["-t2", "-c16", &format!("-d{secs}s"), "--latency", "-s"])
+        .arg(&script)
+        .arg(url)
+        .output();
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.ok()?.stdout).into_owned();
+    let field = |label: &str| -> Option<String> {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(label))
+            .map(|v| v.trim().to_owned())
+    };
+    let pct = |p: &str| -> Option<f64> {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(p).filter(|_| l.ends_with('s')))
+            .and_then(|v| wrk_ms(v.trim()))
+    };
+    let socket_errors: u64 = field("Socket errors:")
+        .map(|v| {
+            v.split(',')
+                .filter_map(|kv| kv.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Some(Wrk {
+        rps: field("Requests/sec:")?.parse().ok()?,
+        p50: pct("50%")?,
+        p90: pct("90%")?,
+        p99: pct("99%")?,
+        failed: field("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+            + socket_errors,
+    })
+}
+
 /// `openssl speed rsa2048` on one core: (signs/s, verifies/s).
 fn openssl_rsa2048() -> Option<(f64, f64)> {
     let out = Command::new("openssl")
@@ -1154,6 +1253,21 @@ async fn main() {
         Arc::new(move |c, _| c.get(&h8).bearer_auth(&t8)),
     )
     .await;
+    // The reference's own method, against the same server: wrk's C client
+    // leaves more of the two cores to the server than the runs above.
+    let wrk_runs: Vec<(&str, Option<Wrk>)> = [
+        "/api/v1/accounts/verify_credentials",
+        "/api/v1/timelines/home?limit=20",
+        "/api/v1/timelines/public?local=true&limit=20",
+        "/api/v1/statuses",
+    ]
+    .iter()
+    .zip(MITRA)
+    .map(|(path, (name, _, _))| {
+        let post = *path == "/api/v1/statuses";
+        (name, wrk(&format!("{base}{path}"), &token, post, 10))
+    })
+    .collect();
     let api_rss = rss_kib(pid, "VmRSS:");
     let api_anon = rss_kib(pid, "RssAnon:");
     // The server's RSS (and its peak so far) after each phase from here on.
@@ -1297,6 +1411,44 @@ async fn main() {
             r.errors
         )
         .unwrap();
+    }
+    writeln!(raw).unwrap();
+    if wrk_runs.iter().all(|(_, w)| w.is_none()) {
+        writeln!(
+            raw,
+            "against Mitra 5.9: not measured (wrk is not installed)"
+        )
+        .unwrap();
+    } else {
+        writeln!(
+            raw,
+            "against Mitra 5.9 (issue 13's reference figures, `wrk -t2 -c16` on this machine kind); the same runs against this server, 10 s each, wrk on the same 2 cores:"
+        )
+        .unwrap();
+        writeln!(raw).unwrap();
+        writeln!(
+            raw,
+            "| run | requests/s | p50 ms | p90 ms | p99 ms | p99/p50 | failed | Mitra requests/s | ratio | target |"
+        )
+        .unwrap();
+        writeln!(raw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+        for ((name, w), (_, mitra, target)) in wrk_runs.iter().zip(MITRA) {
+            match w {
+                Some(w) => writeln!(
+                    raw,
+                    "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {mitra:.0} | {:.1}× | {target:.0}× |",
+                    w.rps,
+                    w.p50,
+                    w.p90,
+                    w.p99,
+                    w.p99 / w.p50.max(0.001),
+                    w.failed,
+                    w.rps / mitra
+                ),
+                None => writeln!(raw, "| {name} | not measured | | | | | | {mitra:.0} | | {target:.0}× |"),
+            }
+            .unwrap();
+        }
     }
     writeln!(raw).unwrap();
     writeln!(
