@@ -253,3 +253,45 @@ pub async fn ping(conn: &mut DbConn) -> CoreResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).await?;
     Ok(())
 }
+
+/// Tables whose rows are written to be deleted soon: counter deltas, the
+/// outbox, live-stream events and deliveries. Their dead row versions pile
+/// up faster than autovacuum (once a minute at best) clears them; every
+/// read of such a table steps over the pile (a page's authors statement
+/// took 0.41 ms instead of 0.08 with 8 000 dead counter deltas), and the
+/// pile keeps old versions of rows that named faces on disk for longer.
+pub const CHURNED: [&str; 4] = [
+    "identity_stat_deltas",
+    "outbox_events",
+    "stream_events",
+    "deliveries",
+];
+
+/// Vacuums each of [`CHURNED`] with more than `min_dead` dead rows by
+/// PostgreSQL's own count; the tables it vacuumed.
+pub async fn vacuum_churned(conn: &mut DbConn, min_dead: i64) -> CoreResult<Vec<String>> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    #[derive(diesel::QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = Text)]
+        relname: String,
+    }
+    let due: Vec<Due> = diesel::sql_query(
+        "SELECT relname::text AS relname FROM pg_stat_user_tables
+          WHERE schemaname = current_schema() AND relname = ANY($1) AND n_dead_tup > $2",
+    )
+    .bind::<Array<Text>, _>(&CHURNED[..])
+    .bind::<BigInt, _>(min_dead)
+    .load(conn)
+    .await?;
+    let mut done = Vec::new();
+    for table in CHURNED {
+        if due.iter().any(|d| d.relname == table) {
+            // A name from the fixed list, never from input.
+            conn.batch_execute(&format!("VACUUM {table}")).await?;
+            done.push(table.to_owned());
+        }
+    }
+    Ok(done)
+}

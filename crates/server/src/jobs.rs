@@ -56,6 +56,10 @@ pub async fn fold(state: AppState) {
     }
 }
 
+/// Dead rows above which a churned table (`db::CHURNED`) is vacuumed,
+/// checked every ten seconds.
+const CHURN: i64 = 1_000;
+
 /// Runs the jobs until the process ends, one round a second (uploads
 /// once a minute).
 pub async fn run(state: AppState) {
@@ -67,6 +71,16 @@ pub async fn run(state: AppState) {
                 Ok(n) if n > 0 => tracing::info!(ended = n, "polls"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "polls"),
+            }
+        }
+        if round.is_multiple_of(10) {
+            match state.db.conn().await {
+                Ok(mut conn) => match guise_core::db::vacuum_churned(&mut conn, CHURN).await {
+                    Ok(t) if !t.is_empty() => tracing::debug!(tables = ?t, "vacuumed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "vacuuming churned tables"),
+                },
+                Err(e) => tracing::warn!(error = %e, "vacuuming churned tables"),
             }
         }
         if round % 60 == 1 {

@@ -197,3 +197,58 @@ async fn folding_never_writes_anonymous_and_persistent_counters_together() {
         assert!(!others.contains(x), "one transaction wrote both: {x}");
     }
 }
+
+/// Folded deltas do not wait a minute or more for autovacuum: once
+/// PostgreSQL counts more than the threshold of dead rows in a churned
+/// table, `vacuum_churned` vacuums it (the jobs ask every ten seconds).
+#[actix_web::test]
+async fn folded_deltas_are_vacuumed_away() {
+    let t = TestApp::new().await;
+    let (face, _) = t.user("poster").await;
+    t.sql(&format!(
+        "INSERT INTO identity_stat_deltas (identity_id, statuses)
+         SELECT {face}, 1 FROM generate_series(1, 3000)"
+    ))
+    .await;
+    assert!(fold(&t).await >= 3000);
+    assert_eq!(pending(&t).await, 0);
+    let mut conn = t.state.db.conn().await.unwrap();
+    let dead = async |conn: &mut AsyncPgConnection| -> i64 {
+        diesel::sql_query(
+            "SELECT n_dead_tup AS n FROM pg_stat_user_tables WHERE relname = 'identity_stat_deltas'",
+        )
+        .get_result::<N>(conn)
+        .await
+        .unwrap()
+        .n
+    };
+    // The deleting backend reports its counts when idle (within ten
+    // seconds); asked to, it reports at once.
+    for _ in 0..200 {
+        if dead(&mut conn).await > 1_000 {
+            break;
+        }
+        diesel::sql_query("SELECT pg_stat_force_next_flush()")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        dead(&mut conn).await > 1_000,
+        "PostgreSQL counted the dead deltas"
+    );
+    let done = guise_core::db::vacuum_churned(&mut conn, 1_000)
+        .await
+        .unwrap();
+    assert!(done.iter().any(|t| t == "identity_stat_deltas"), "{done:?}");
+    assert!(dead(&mut conn).await < 1_000, "vacuumed");
+    // Below the threshold nothing is vacuumed again.
+    let again = guise_core::db::vacuum_churned(&mut conn, 1_000)
+        .await
+        .unwrap();
+    assert!(
+        !again.iter().any(|t| t == "identity_stat_deltas"),
+        "{again:?}"
+    );
+}
