@@ -222,14 +222,16 @@ fn random_handle() -> String {
     format!("anon_{tail}")
 }
 
-/// The owner's face for the thread rooted at `root`, minted if needed.
+/// The owner's face for the thread rooted at `root`, minted if needed; a
+/// minted face is `Minted`, still to be appended to the owner's index
+/// (`append`) before the transaction ends.
 async fn face_for_thread(
     conn: &mut DbConn,
     clock: &dyn Clock,
     k: &KAnon,
     root: i64,
     per: FacePer,
-) -> CoreResult<Identity> {
+) -> CoreResult<Face> {
     let tag = thread_tag(k, root);
     if per == FacePer::Thread {
         let existing: Option<Identity> = identities::table
@@ -242,7 +244,7 @@ async fn face_for_thread(
             if face.suspended {
                 return Err(CoreError::Refused(guise_policy::Refusal::Suspended));
             }
-            return Ok(face);
+            return Ok(Face::Known(face));
         }
     }
     let nonce = seal::new_nonce().to_vec();
@@ -262,8 +264,37 @@ async fn face_for_thread(
         .returning(Identity::as_returning())
         .get_result(conn)
         .await?;
-    append(conn, k, face.id, root).await?;
-    Ok(face)
+    Ok(Face::Minted(face))
+}
+
+/// A face for a thread: one the owner had, or one just minted and not yet
+/// in the owner's index.
+enum Face {
+    Known(Identity),
+    Minted(Identity),
+}
+
+impl Face {
+    /// The face, appended to the owner's index (under `root`) if it is new.
+    /// Called last in the transaction: the owner's turn at the index
+    /// (`append`'s advisory lock) lasts until the commit, so whatever the
+    /// transaction writes after it, one owner's racing posts would write
+    /// one at a time.
+    async fn indexed(self, conn: &mut DbConn, k: &KAnon, root: i64) -> CoreResult<Identity> {
+        match self {
+            Face::Known(face) => Ok(face),
+            Face::Minted(face) => {
+                append(conn, k, face.id, root).await?;
+                Ok(face)
+            }
+        }
+    }
+
+    fn identity(&self) -> &Identity {
+        match self {
+            Face::Known(face) | Face::Minted(face) => face,
+        }
+    }
 }
 
 /// A moderator's suspension of any of the owner's faces holds the owner back,
@@ -330,9 +361,9 @@ pub async fn publish(
     let k = k.clone();
     conn.transaction::<_, CoreError, _>(async move |conn| {
         let face = face_for_thread(conn, ctx.clock, &k, root, per).await?;
-        let status = st::publish(conn, ctx, &face, new).await?;
+        let status = st::publish(conn, ctx, face.identity(), new).await?;
         let wait = ctx.rules.announcer_needs_approval;
-        crate::announcer::boost(conn, ctx.clock, &face, &status, wait).await?;
+        crate::announcer::boost(conn, ctx.clock, face.identity(), &status, wait).await?;
         if let Some(tag) = key_tag {
             diesel::insert_into(sealed_idempotency::table)
                 .values((
@@ -342,6 +373,8 @@ pub async fn publish(
                 .execute(conn)
                 .await?;
         }
+        // Last: from here to the commit, the owner's other posts wait.
+        face.indexed(conn, &k, root).await?;
         Ok(status)
     })
     .await
@@ -364,7 +397,10 @@ pub async fn face_for_status(
     let root = status.thread_root_id;
     let k = k.clone();
     conn.transaction::<_, CoreError, _>(async move |conn| {
-        face_for_thread(conn, clock, &k, root, per).await
+        face_for_thread(conn, clock, &k, root, per)
+            .await?
+            .indexed(conn, &k, root)
+            .await
     })
     .await
 }

@@ -581,6 +581,79 @@ async fn many_anonymous_threads_at_once_all_land_and_a_ban_needs_no_index() {
     assert_eq!(r.status, 403, "{}", r.text);
 }
 
+/// One login's anonymous posts take turns at its sealed index (an advisory
+/// lock held to the commit), so the turn comes last in a post's
+/// transaction: the status and the announcer's boost are written before
+/// it, not while the owner's other posts wait (the bench's sixteen posts of
+/// one login at once wrote one status at a time). Seen by holding the
+/// index's table while a post is on its way: the post stops at the index,
+/// its status already written.
+#[actix_web::test]
+async fn the_owners_turn_at_the_index_comes_last() {
+    let t = TestApp::new().await;
+    t.create_account("alice").await;
+    let anon = t.token_as("alice", "anonymous", "read write").await;
+    let (mut client, connection) = tokio_postgres::connect(&t.db_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let hold = client.transaction().await.unwrap();
+    hold.batch_execute("LOCK TABLE sealed_index IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let post = t.post(
+        "/api/v1/statuses",
+        Some(&anon),
+        json!({ "status": "a new thread" }),
+    );
+    let watch = async {
+        let mut held = None;
+        for _ in 0..1000 {
+            let waiting = hold
+                .query(
+                    "SELECT pid FROM pg_locks WHERE relation = 'sealed_index'::regclass AND NOT granted",
+                    &[],
+                )
+                .await
+                .unwrap();
+            if let Some(row) = waiting.first() {
+                let pid: i32 = row.get(0);
+                let locks = hold
+                    .query(
+                        "SELECT locktype || ' ' || coalesce(relation::regclass::text, '') || ' ' || mode
+                           FROM pg_locks WHERE pid = $1 AND granted",
+                        &[&pid],
+                    )
+                    .await
+                    .unwrap();
+                held = Some(
+                    locks
+                        .iter()
+                        .map(|r| r.get::<_, String>(0))
+                        .collect::<Vec<_>>(),
+                );
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        hold.commit().await.unwrap();
+        held.expect("the post never reached the index")
+    };
+    let (posted, held) = futures::join!(post, watch);
+    assert_eq!(posted.status, 200, "{}", posted.text);
+    assert!(
+        held.iter().any(|l| l.starts_with("advisory")),
+        "the owner's turn is taken before the index is written: {held:?}"
+    );
+    assert!(
+        held.iter()
+            .any(|l| l == "relation statuses RowExclusiveLock"),
+        "the status is written before the owner's turn: {held:?}"
+    );
+    let mine = t.get("/api/v1/guise/anonymous/statuses", Some(&anon)).await;
+    assert_eq!(mine.json.as_array().unwrap().len(), 1, "{}", mine.text);
+}
+
 #[actix_web::test]
 async fn per_post_faces_when_the_instance_says_so() {
     let t = TestApp::with_env(&[("GUISE_INSTANCE__ANONYMOUS_FACE_PER", "post")]).await;
